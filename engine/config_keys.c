@@ -1,0 +1,374 @@
+/*
+ * config_keys.c — declared configuration keys.  Layers, optimizers, losses and
+ * callbacks describe their Keras arguments in a ks_key table; this file validates a
+ * configuration map against such a table (types, ranges, required and unknown keys,
+ * with the nearest valid key suggested) and writes a struct back out as a map.
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD(out, k) ((char *)(out) + (k)->offset)
+
+static int key_count(const ks_key *keys)
+{
+    int n = 0;
+    while (keys[n].name)
+        n++;
+    return n;
+}
+
+static void set_default(const ks_key *k, void *out)
+{
+    char *f = FIELD(out, k);
+    switch (k->type) {
+    case KS_KEY_INT:
+        *(int *)f = k->def ? atoi(k->def) : 0;
+        break;
+    case KS_KEY_FLOAT:
+        *(double *)f = k->def ? strtod(k->def, NULL) : 0.0;
+        break;
+    case KS_KEY_BOOL:
+        *(int *)f = k->def && strcmp(k->def, "true") == 0;
+        break;
+    case KS_KEY_STRING:
+        snprintf(f, k->size, "%s", k->def ? k->def : "");
+        break;
+    case KS_KEY_ENUM: {
+        int idx = 0;
+        for (int i = 0; k->def && k->choices[i]; i++)
+            if (strcmp(k->choices[i], k->def) == 0)
+                idx = i;
+        *(int *)f = idx;
+        break;
+    }
+    case KS_KEY_SHAPE:
+        memset(f, 0, sizeof(ks_shape));
+        break;
+    case KS_KEY_VALUE:
+        ks_value_init((ks_value *)f, KS_VALUE_NULL);
+        break;
+    }
+}
+
+void ks_keys_defaults(const ks_key *keys, void *out)
+{
+    for (const ks_key *k = keys; k->name; k++)
+        set_default(k, out);
+}
+
+void ks_keys_free(const ks_key *keys, void *in)
+{
+    for (const ks_key *k = keys; k->name; k++)
+        if (k->type == KS_KEY_VALUE)
+            ks_value_free((ks_value *)FIELD(in, k));
+}
+
+/* Levenshtein distance, capped strings of 63 characters. */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    int d[64][64];
+    if (la > 63 || lb > 63)
+        return 99;
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c)
+                c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c)
+                c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+const char *ks_nearest_name(const char *s, const char *const *names)
+{
+    const char *best = NULL;
+    int best_d = 99;
+    int limit = (int)strlen(s) / 3 + 1;
+    if (limit > 3)
+        limit = 3;
+    for (int i = 0; names[i]; i++) {
+        int d = edit_distance(s, names[i]);
+        if (strcasecmp(s, names[i]) == 0)
+            d = 0;
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+static void range_text(const ks_key *k, char *buf, size_t size)
+{
+    const char *noun = k->type == KS_KEY_INT ? "an integer" : "a number";
+    int has_min = isfinite(k->min), has_max = isfinite(k->max);
+    const char *lo = (k->flags & KS_KEY_MIN_EXCL) ? ">" : ">=";
+    if (has_min && has_max)
+        snprintf(buf, size, "%s in %s%g, %g%s", noun, (k->flags & KS_KEY_MIN_EXCL) ? "(" : "[",
+                 k->min, k->max, (k->flags & KS_KEY_MAX_EXCL) ? ")" : "]");
+    else if (has_min)
+        snprintf(buf, size, "%s %s %g", noun, lo, k->min);
+    else if (has_max)
+        snprintf(buf, size, "%s %s %g", noun, (k->flags & KS_KEY_MAX_EXCL) ? "<" : "<=", k->max);
+    else
+        snprintf(buf, size, "%s", noun);
+}
+
+static int in_range(const ks_key *k, double x)
+{
+    if (isnan(x))
+        return 0;
+    if (isfinite(k->min)) {
+        if ((k->flags & KS_KEY_MIN_EXCL) ? !(x > k->min) : !(x >= k->min))
+            return 0;
+    }
+    if (isfinite(k->max)) {
+        if ((k->flags & KS_KEY_MAX_EXCL) ? !(x < k->max) : !(x <= k->max))
+            return 0;
+    }
+    return 1;
+}
+
+static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, void *out,
+                          ks_error *err)
+{
+    char *f = FIELD(out, k);
+    char got[128], want[128];
+    ks_value_describe(v, got, sizeof got);
+    if (v->kind == KS_VALUE_NULL && (k->flags & KS_KEY_NULLABLE)) {
+        set_default(k, out);
+        return KS_OK;
+    }
+    switch (k->type) {
+    case KS_KEY_INT:
+        range_text(k, want, sizeof want);
+        if (v->kind != KS_VALUE_NUMBER || v->number != floor(v->number) ||
+            fabs(v->number) > 2147483647.0 || !in_range(k, v->number))
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what,
+                               k->name, want, got);
+        *(int *)f = (int)v->number;
+        return KS_OK;
+    case KS_KEY_FLOAT:
+        range_text(k, want, sizeof want);
+        if (v->kind != KS_VALUE_NUMBER || !in_range(k, v->number))
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what,
+                               k->name, want, got);
+        *(double *)f = v->number;
+        return KS_OK;
+    case KS_KEY_BOOL:
+        if (v->kind != KS_VALUE_BOOL)
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be true or false, got %s",
+                               what, k->name, got);
+        *(int *)f = v->boolean;
+        return KS_OK;
+    case KS_KEY_STRING:
+        if (v->kind != KS_VALUE_STRING)
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be a string, got %s", what,
+                               k->name, got);
+        if (strlen(v->string) >= k->size)
+            return ks_error_at(err, KS_ERR_CONFIG, v,
+                               "%s: %s must be shorter than %zu characters", what, k->name,
+                               k->size);
+        memcpy(f, v->string, strlen(v->string) + 1);
+        return KS_OK;
+    case KS_KEY_ENUM: {
+        char list[400] = "";
+        const char *near;
+        if (v->kind == KS_VALUE_STRING)
+            for (int i = 0; k->choices[i]; i++)
+                if (strcmp(k->choices[i], v->string) == 0) {
+                    *(int *)f = i;
+                    return KS_OK;
+                }
+        for (int i = 0; k->choices[i]; i++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", k->choices[i]);
+        }
+        near = v->kind == KS_VALUE_STRING ? ks_nearest_name(v->string, k->choices) : NULL;
+        if (near)
+            return ks_error_at(err, KS_ERR_CONFIG, v,
+                               "%s: %s must be one of %s, got %s (did you mean \"%s\"?)", what,
+                               k->name, list, got, near);
+        return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be one of %s, got %s", what,
+                           k->name, list, got);
+    }
+    case KS_KEY_SHAPE: {
+        ks_shape *s = (ks_shape *)f;
+        if (v->kind != KS_VALUE_LIST || v->n < 1 || v->n > KS_MAX_DIMS)
+            return ks_error_at(err, KS_ERR_CONFIG, v,
+                               "%s: %s must be a list of 1 to %d positive integers, got %s",
+                               what, k->name, KS_MAX_DIMS, got);
+        for (size_t i = 0; i < v->n; i++) {
+            const ks_value *d = &v->items[i];
+            if (d->kind != KS_VALUE_NUMBER || d->number != floor(d->number) ||
+                d->number < 1 || d->number > 1e9)
+                return ks_error_at(err, KS_ERR_CONFIG, d,
+                                   "%s: %s must hold positive integers, got %s", what,
+                                   k->name, ks_value_describe(d, got, sizeof got));
+            s->dim[i] = (int)d->number;
+        }
+        s->ndim = (int)v->n;
+        return KS_OK;
+    }
+    case KS_KEY_VALUE: {
+        ks_value *dst = (ks_value *)f;
+        ks_value_free(dst);
+        if (ks_value_clone(v, dst) != KS_OK)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        return KS_OK;
+    }
+    }
+    return ks_error_set(err, KS_ERR_INTERNAL, "unknown key type");
+}
+
+ks_status ks_keys_read(const ks_key *keys, const ks_value *map, const char *what, void *out,
+                       ks_error *err)
+{
+    int n = key_count(keys);
+    const char *names[128];
+    unsigned char seen[128] = {0};
+    if (n > 127)
+        return ks_error_set(err, KS_ERR_INTERNAL, "too many keys for %s", what);
+    for (int i = 0; i < n; i++)
+        names[i] = keys[i].name;
+    names[n] = NULL;
+    if (map && map->kind != KS_VALUE_NULL) {
+        char got[64];
+        if (map->kind != KS_VALUE_MAP)
+            return ks_error_at(err, KS_ERR_CONFIG, map, "%s expects a map of arguments, got %s",
+                               what, ks_value_describe(map, got, sizeof got));
+        for (size_t i = 0; i < map->n; i++) {
+            const ks_value *m = &map->items[i];
+            int found = -1;
+            ks_status s;
+            for (int j = 0; j < n; j++)
+                if (strcmp(keys[j].name, m->key) == 0)
+                    found = j;
+            if (found < 0) {
+                const char *near = ks_nearest_name(m->key, names);
+                if (near)
+                    return ks_error_at_key(err, KS_ERR_CONFIG, m,
+                                           "%s has no argument \"%s\" (did you mean \"%s\"?)",
+                                           what, m->key, near);
+                return ks_error_at_key(err, KS_ERR_CONFIG, m, "%s has no argument \"%s\"",
+                                       what, m->key);
+            }
+            if (seen[found])
+                return ks_error_at_key(err, KS_ERR_CONFIG, m, "%s: argument \"%s\" given twice",
+                                       what, m->key);
+            seen[found] = 1;
+            if ((s = read_one(&keys[found], m, what, out, err)) != KS_OK)
+                return s;
+        }
+    }
+    for (int j = 0; j < n; j++)
+        if ((keys[j].flags & KS_KEY_REQUIRED) && !seen[j])
+            return ks_error_at(err, KS_ERR_CONFIG, map,
+                               "%s is missing its required argument \"%s\"", what,
+                               keys[j].name);
+    return KS_OK;
+}
+
+static int equals_default(const ks_key *k, const void *in)
+{
+    union {
+        char buf[512];
+        double d;
+        int i;
+        ks_shape s;
+        ks_value v;
+    } def;
+    ks_key copy = *k;
+    const char *f = FIELD(in, k);
+    if (k->type == KS_KEY_SHAPE)
+        return ((const ks_shape *)f)->ndim == 0;
+    if (k->type == KS_KEY_VALUE)
+        return ((const ks_value *)f)->kind == KS_VALUE_NULL;
+    copy.offset = 0;
+    if (k->type == KS_KEY_STRING && k->size > sizeof def.buf)
+        return 0;
+    set_default(&copy, &def);
+    switch (k->type) {
+    case KS_KEY_INT:
+    case KS_KEY_BOOL:
+    case KS_KEY_ENUM:
+        return def.i == *(const int *)f;
+    case KS_KEY_FLOAT:
+        return def.d == *(const double *)f;
+    case KS_KEY_STRING:
+        return strcmp(def.buf, f) == 0;
+    default:
+        return 0;
+    }
+}
+
+ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
+{
+    for (const ks_key *k = keys; k->name; k++) {
+        const char *f = FIELD(in, k);
+        ks_value *m;
+        if ((k->flags & KS_KEY_HIDDEN) && equals_default(k, in))
+            continue;
+        m = ks_value_put(map, k->name, KS_VALUE_NULL);
+        if (!m)
+            return KS_ERR_NOMEM;
+        switch (k->type) {
+        case KS_KEY_INT:
+            m->kind = KS_VALUE_NUMBER;
+            m->number = *(const int *)f;
+            break;
+        case KS_KEY_FLOAT:
+            m->kind = KS_VALUE_NUMBER;
+            m->number = *(const double *)f;
+            break;
+        case KS_KEY_BOOL:
+            m->kind = KS_VALUE_BOOL;
+            m->boolean = *(const int *)f;
+            break;
+        case KS_KEY_STRING:
+            if (ks_value_set_string(m, f) != KS_OK)
+                return KS_ERR_NOMEM;
+            break;
+        case KS_KEY_ENUM:
+            if (ks_value_set_string(m, k->choices[*(const int *)f]) != KS_OK)
+                return KS_ERR_NOMEM;
+            break;
+        case KS_KEY_SHAPE: {
+            const ks_shape *s = (const ks_shape *)f;
+            if (s->ndim == 0)
+                break;   /* null: not given */
+            m->kind = KS_VALUE_LIST;
+            for (int i = 0; i < s->ndim; i++) {
+                ks_value *d = ks_value_push(m, KS_VALUE_NUMBER);
+                if (!d)
+                    return KS_ERR_NOMEM;
+                d->number = s->dim[i];
+            }
+            break;
+        }
+        case KS_KEY_VALUE: {
+            char *key = m->key;
+            m->key = NULL;
+            if (ks_value_clone((const ks_value *)f, m) != KS_OK) {
+                m->key = key;
+                return KS_ERR_NOMEM;
+            }
+            free(m->key);
+            m->key = key;
+            break;
+        }
+        }
+    }
+    return KS_OK;
+}

@@ -1,0 +1,434 @@
+/*
+ * engine.h — the public interface of ksearch's training engine: Keras-style models
+ * (a graph of layers), fit / evaluate / predict, callbacks, model files and data sets.
+ * The engine knows nothing of studies, SQLite, YAML or threads.
+ *
+ * Ownership: functions named _new, _load, _clone, _from_* return an object the caller
+ * frees with the matching _free (every _free accepts NULL).  Getters return borrowed
+ * pointers, valid until the next call that changes the object.  Fallible functions
+ * return a ks_status and fill the caller's ks_error (which may be NULL).
+ */
+#ifndef KS_ENGINE_H
+#define KS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ks_status.h"
+
+/* ---------------------------------------------------------------- values */
+
+/*
+ * A configuration tree (what a YAML or JSON document holds): the layer list of a
+ * model, a layer's arguments, a callback's arguments.  Scalars that read as numbers
+ * are NUMBER, true/false are BOOL, null/~ is NULL, anything else is STRING.  Every
+ * node remembers where it came from, so that errors can say FILE:LINE:COL.
+ */
+typedef enum ks_value_kind {
+    KS_VALUE_NULL,
+    KS_VALUE_BOOL,
+    KS_VALUE_NUMBER,
+    KS_VALUE_STRING,
+    KS_VALUE_LIST,
+    KS_VALUE_MAP
+} ks_value_kind;
+
+typedef struct ks_value {
+    ks_value_kind kind;
+    int boolean;                /* BOOL */
+    double number;              /* NUMBER */
+    char *string;               /* STRING (owned); for NUMBER the source text, or NULL */
+    struct ks_value *items;     /* LIST and MAP members (owned array) */
+    size_t n, cap;              /* member count, capacity */
+    char *key;                  /* this node's key when it is a MAP member (owned) */
+    const char *file;           /* source name, borrowed: whoever parsed the document keeps it
+                                   alive as long as the values (clones share it); NULL if made in code */
+    int line, col;              /* 1-based position of the value, 0 if made in code */
+    int key_line, key_col;      /* position of key, for MAP members */
+} ks_value;
+
+void ks_value_init(ks_value *v, ks_value_kind kind);
+void ks_value_free(ks_value *v);                     /* frees members; v itself is the caller's */
+ks_status ks_value_clone(const ks_value *src, ks_value *dst);
+ks_status ks_value_set_string(ks_value *v, const char *s);    /* v becomes STRING */
+/* Append a member to a LIST, or a MAP member under key; returns it, NULL on no memory. */
+ks_value *ks_value_push(ks_value *list, ks_value_kind kind);
+ks_value *ks_value_put(ks_value *map, const char *key, ks_value_kind kind);
+ks_value *ks_value_get(const ks_value *map, const char *key);       /* NULL if absent */
+int ks_value_equal(const ks_value *a, const ks_value *b);
+const char *ks_value_kind_name(ks_value_kind k);                   /* "a number", "a map" … */
+/* A short rendering of a scalar for messages: 3, "fast", true, a map, a list. */
+const char *ks_value_describe(const ks_value *v, char *buf, int size);
+
+/* JSON text: write (compact, keys in order) and parse (positions from 1:1). */
+ks_status ks_value_to_json(const ks_value *v, char **out, size_t *len);   /* *out: malloc'd */
+ks_status ks_value_from_json(const char *text, size_t len, const char *source, ks_value *out,
+                             ks_error *err);
+
+/* Error at a value's position ("file:line:col: message"). */
+ks_status ks_error_at(ks_error *err, ks_status code, const ks_value *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+ks_status ks_error_at_key(ks_error *err, ks_status code, const ks_value *member,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ----------------------------------------------------------- key tables */
+
+/*
+ * Declared configuration keys: a table of these describes the arguments of a layer,
+ * optimizer or callback, and ks_keys_read validates a MAP against it — type, range,
+ * unknown keys (with the nearest valid key suggested), required keys — and stores
+ * each value at its offset in a C struct.  ks_keys_write does the reverse.
+ */
+typedef enum ks_key_type {
+    KS_KEY_INT,         /* int; min/max inclusive bounds */
+    KS_KEY_FLOAT,       /* double; min/max, see KS_KEY_MIN_EXCL */
+    KS_KEY_BOOL,        /* int 0/1 */
+    KS_KEY_STRING,      /* char[size] */
+    KS_KEY_ENUM,        /* int index into choices (NULL-terminated) */
+    KS_KEY_SHAPE,       /* ks_shape from a list of positive ints */
+    KS_KEY_VALUE        /* ks_value deep copy (owned by the struct; ks_keys_free frees) */
+} ks_key_type;
+
+enum {
+    KS_KEY_REQUIRED = 1,      /* no default: must be given */
+    KS_KEY_MIN_EXCL = 2,      /* value must be > min, not >= */
+    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints) */
+    KS_KEY_HIDDEN = 8,        /* not written by ks_keys_write when equal to default */
+    KS_KEY_MAX_EXCL = 16      /* value must be < max, not <= */
+};
+
+typedef struct ks_key {
+    const char *name;           /* Keras argument name */
+    ks_key_type type;
+    size_t offset;              /* offsetof(args struct, field) */
+    size_t size;                /* for STRING: the char array's size */
+    double min, max;            /* for INT and FLOAT */
+    const char *def;            /* default as text ("0.01", "auto", "true"); NULL if required */
+    const char *const *choices; /* for ENUM */
+    unsigned flags;
+} ks_key;
+
+/* Fill a struct with the defaults of every key. */
+void ks_keys_defaults(const ks_key *keys, void *out);
+/*
+ * Read map (NULL or a null value means "no arguments") into out, which must first
+ * hold the defaults.  what names the owner in messages ("Dense", "EarlyStopping").
+ */
+ks_status ks_keys_read(const ks_key *keys, const ks_value *map, const char *what, void *out,
+                       ks_error *err);
+/* Write every key of the struct into map (a MAP), for configs that round-trip. */
+ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map);
+void ks_keys_free(const ks_key *keys, void *in);       /* frees KS_KEY_VALUE fields */
+/* Nearest of names (NULL-terminated) to s by edit distance, or NULL if none is close. */
+const char *ks_nearest_name(const char *s, const char *const *names);
+
+/* ------------------------------------------------------------------ rng */
+
+/*
+ * A random stream.  Streams are derived, never shared: ks_rng_new(seed, a, b) gives
+ * the same numbers for the same (seed, a, b) on every machine and thread.
+ */
+typedef struct ks_rng ks_rng;
+ks_status ks_rng_new(uint64_t seed, uint64_t a, uint64_t b, ks_rng **out);
+void ks_rng_free(ks_rng *r);
+void ks_rng_reseed(ks_rng *r, uint64_t seed, uint64_t a, uint64_t b);
+double ks_rng_uniform(ks_rng *r);                   /* [0, 1) */
+double ks_rng_normal(ks_rng *r, double stddev);     /* mean 0 */
+uint64_t ks_rng_index(ks_rng *r, uint64_t n);       /* uniform in [0, n) */
+void ks_rng_shuffle(ks_rng *r, size_t *idx, size_t n);
+/* The underlying gsl_rng *, for GSL's distributions (borrowed). */
+void *ks_rng_gsl(ks_rng *r);
+uint64_t ks_hash64(uint64_t a, uint64_t b);         /* mixes two words (for stream ids) */
+uint64_t ks_hash_string(const char *s);             /* stable hash of a purpose name */
+
+/* --------------------------------------------------------------- shapes */
+
+#define KS_MAX_DIMS 6
+/* A per-sample shape: the batch axis is never included. */
+typedef struct ks_shape {
+    int ndim;
+    int dim[KS_MAX_DIMS];
+} ks_shape;
+
+size_t ks_shape_size(const ks_shape *s);                       /* product of dims */
+int ks_shape_equal(const ks_shape *a, const ks_shape *b);
+/* "(None, 28, 28)" with the batch axis, as Keras prints it. */
+const char *ks_shape_str(const ks_shape *s, char *buf, int size);
+
+/* ----------------------------------------------------------------- data */
+
+/*
+ * A data set in memory: n samples of inputs x (float32, row-major, n × x_size) and
+ * targets y (n × y_size; class indices as floats when y_is_label).  A ks_data is a
+ * view: it owns nothing, and slicing it copies nothing.
+ */
+typedef struct ks_data {
+    size_t n;               /* samples */
+    ks_shape x_shape;       /* per-sample input shape */
+    size_t x_size;          /* floats per sample = ks_shape_size(&x_shape) */
+    const float *x;
+    size_t y_size;          /* floats per target, 0 when there are no targets */
+    const float *y;
+    int y_is_label;         /* y holds integer class indices (one float per sample) */
+    int n_classes;          /* for labels: 1 + largest label seen, else 0 */
+    const float *w;         /* per-sample weights, or NULL */
+} ks_data;
+
+ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
+
+/*
+ * An owned, loaded data set (read-only once loaded; share it between threads).
+ * The spec is a data section entry: {idx: PREFIX}, {idx: {x: FILE, y: FILE}},
+ * {npy: {x: FILE, y: FILE}}, {csv: FILE, target: NAME | [NAMES], one_hot: false},
+ * each with optional scale (divide inputs by it) and rows: [BEGIN, END].
+ * Relative paths are taken from base_dir (NULL = current directory).
+ */
+typedef struct ks_dataset ks_dataset;
+ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
+                          ks_error *err);
+void ks_dataset_free(ks_dataset *ds);
+ks_data ks_dataset_data(const ks_dataset *ds);
+/* Build a dataset from arrays (copied).  y may be NULL. */
+ks_status ks_dataset_from_arrays(const ks_shape *x_shape, size_t n, const float *x,
+                                 size_t y_size, const float *y, int y_is_label,
+                                 ks_dataset **out, ks_error *err);
+
+/* Readers behind ks_dataset_load, usable on their own.  Outputs are malloc'd. */
+ks_status ks_idx_read(const char *path, ks_shape *shape, size_t *n, float **out, ks_error *err);
+ks_status ks_npy_read(const char *path, ks_shape *shape, size_t *n, float **out, ks_error *err);
+
+/* ---------------------------------------------------------------- logs */
+
+/* The logs a callback sees: ordered (name, value) pairs as Keras names them. */
+#define KS_LOGS_MAX 32
+#define KS_LOG_NAME_MAX 48
+typedef struct ks_logs {
+    int n;
+    char name[KS_LOGS_MAX][KS_LOG_NAME_MAX];
+    double value[KS_LOGS_MAX];
+} ks_logs;
+
+void ks_logs_clear(ks_logs *l);
+void ks_logs_set(ks_logs *l, const char *name, double value);
+/* Returns 1 and sets *value if name is present, else 0. */
+int ks_logs_get(const ks_logs *l, const char *name, double *value);
+
+/* History: every epoch's logs, as Keras's History.history. */
+typedef struct ks_history {
+    int n_epochs, cap;
+    int *epoch;             /* 0-based epoch numbers */
+    ks_logs *logs;          /* n_epochs entries */
+} ks_history;
+void ks_history_init(ks_history *h);
+void ks_history_free(ks_history *h);
+ks_status ks_history_add(ks_history *h, int epoch, const ks_logs *logs);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct ks_model ks_model;
+
+/*
+ * Build a model from its layer list, a LIST of single-key MAPs as in a study file:
+ *   - Flatten: {input_shape: [28, 28]}
+ *   - Dense: {units: 300, activation: relu}
+ * Each layer also takes name (default Keras-style "dense_1"), inputs (names of the
+ * layers it reads, default the previous one) and repeat (N copies; 0 removes it).
+ * The input shape comes from the first layer's input_shape (or an InputLayer), else
+ * from input_shape (e.g. the data's; may be NULL).  Shapes are checked here; weights
+ * are initialized from seed.
+ */
+ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_shape,
+                               uint64_t seed, ks_model **out, ks_error *err);
+void ks_model_free(ks_model *m);
+/* Re-initialize every weight from seed, as a freshly built model. */
+void ks_model_init_weights(ks_model *m, uint64_t seed);
+
+/*
+ * compile: {optimizer: NAME | {NAME: {args}}, loss: NAME, metrics: [NAMES],
+ * loss_weights: …}.  Keras names and defaults.  May be called again to recompile.
+ */
+ks_status ks_model_compile(ks_model *m, const ks_value *compile, ks_error *err);
+int ks_model_is_compiled(const ks_model *m);
+
+/* The model's layer list and compile section, normalized (every argument explicit). */
+ks_status ks_model_config(const ks_model *m, ks_value *layers, ks_value *compile);
+
+/*
+ * Free-form metadata saved and loaded with the model (a MAP; borrowed, writable):
+ * e.g. the input scaling the data had in training ("input_scale": 255).
+ */
+ks_value *ks_model_meta(ks_model *m);
+
+/* Shapes and counts. */
+const ks_shape *ks_model_input_shape(const ks_model *m);
+const ks_shape *ks_model_output_shape(const ks_model *m);
+size_t ks_model_count_params(const ks_model *m, int trainable);   /* trainable: 1, 0, -1 all */
+
+/* Keras's summary() table, written to f. */
+void ks_model_summary(const ks_model *m, FILE *f);
+
+/* Weights, in build order: name ("dense/kernel"), shape, pointer (borrowed, writable). */
+int ks_model_n_weights(const ks_model *m);
+const char *ks_model_weight_name(const ks_model *m, int i);
+const ks_shape *ks_model_weight_shape(const ks_model *m, int i);   /* includes every axis */
+float *ks_model_weight_data(ks_model *m, int i);
+int ks_model_weight_trainable(const ks_model *m, int i);
+/* All weights as one contiguous block (trainable and not), for checkpoints and copies. */
+size_t ks_model_weights_size(const ks_model *m);
+float *ks_model_weights(ks_model *m);
+/* A model's layers, for summaries and graph writers. */
+int ks_model_n_layers(const ks_model *m);
+const char *ks_model_layer_name(const ks_model *m, int i);
+const char *ks_model_layer_class(const ks_model *m, int i);
+const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i);
+int ks_model_layer_n_inputs(const ks_model *m, int i);
+int ks_model_layer_input(const ks_model *m, int i, int k);      /* index of the k-th input layer */
+size_t ks_model_layer_params(const ks_model *m, int i);
+
+/* Optimizer state. */
+double ks_model_get_lr(const ks_model *m);
+void ks_model_set_lr(ks_model *m, double lr);
+int64_t ks_model_iterations(const ks_model *m);         /* optimizer steps taken */
+
+/* Names of the metrics logged by fit/evaluate ("loss", "accuracy", …), in order. */
+int ks_model_n_metrics(const ks_model *m);
+const char *ks_model_metric_name(const ks_model *m, int i);
+
+/* --------------------------------------------------------------- fit */
+
+typedef struct ks_callback ks_callback;
+
+typedef struct ks_fit_params {
+    int epochs;                     /* 1 */
+    int batch_size;                 /* 32 */
+    int verbose;                    /* 1: progress bar, 2: a line per epoch, 0: silent */
+    double validation_split;        /* 0: the last fraction of train becomes validation */
+    int shuffle;                    /* 1 */
+    int initial_epoch;              /* 0 */
+    int steps_per_epoch;            /* 0 = all batches */
+    int validation_freq;            /* 1 */
+    int validation_batch_size;      /* 0 = batch_size */
+    const double *class_weight;     /* n_class_weight entries, or NULL */
+    int n_class_weight;
+    uint64_t seed;                  /* shuffling and dropout streams */
+    FILE *out;                      /* console output (NULL: stdout) */
+    int tty;                        /* -1: ask isatty(out); 0/1: force */
+} ks_fit_params;
+
+ks_fit_params ks_fit_params_default(void);
+
+/*
+ * Train.  val may be NULL (then validation_split applies).  Callbacks run in array
+ * order; the engine adds History and (verbose > 0) the progress bar itself.  Returns
+ * KS_OK when training ran to the end or a callback stopped it cleanly, KS_ERR_NAN
+ * when the loss became non-finite, or the first failing callback's status.
+ * history (may be NULL) receives every epoch's logs.
+ */
+ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
+                       const ks_fit_params *p, ks_callback *const *callbacks, int n_callbacks,
+                       ks_history *history, ks_error *err);
+
+/* Loss and metrics over data, into logs ("loss", "accuracy", …). */
+ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, int verbose,
+                            ks_callback *const *callbacks, int n_callbacks, ks_logs *logs,
+                            ks_error *err);
+
+/* Outputs for data->n samples into out (n × output size). */
+ks_status ks_model_predict(ks_model *m, const ks_data *data, int batch_size, float *out,
+                           ks_error *err);
+
+/* ------------------------------------------------------------ callbacks */
+
+/* What a callback is told at each event. */
+typedef struct ks_callback_ctx {
+    ks_model *model;
+    const ks_fit_params *params;    /* the fit's parameters (NULL outside fit) */
+    int steps;                      /* batches per epoch (or per evaluation) */
+    int epoch;                      /* 0-based, for epoch events */
+    int batch;                      /* 0-based, for batch events */
+    const ks_logs *logs;            /* may be empty, never NULL */
+} ks_callback_ctx;
+
+typedef ks_status (*ks_callback_fn)(void *user, const ks_callback_ctx *ctx);
+
+/*
+ * A callback: any subset of the event functions (NULL ones are skipped) and a user
+ * pointer.  Returning KS_STOPPED stops training cleanly after the current event;
+ * any other non-KS_OK status stops it with that error.
+ */
+struct ks_callback {
+    const char *name;               /* Keras class name, e.g. "EarlyStopping" */
+    void *user;
+    ks_callback_fn on_train_begin, on_train_end;
+    ks_callback_fn on_epoch_begin, on_epoch_end;
+    ks_callback_fn on_train_batch_begin, on_train_batch_end;
+    ks_callback_fn on_test_begin, on_test_end;
+    ks_callback_fn on_test_batch_begin, on_test_batch_end;
+    ks_callback_fn on_predict_begin, on_predict_end;
+    ks_callback_fn on_predict_batch_begin, on_predict_batch_end;
+    void (*free)(void *user);       /* frees user; may be NULL */
+    /* for callbacks that change the model (restore weights, lr): a line to report */
+    char message[256];
+};
+
+/* Free a callback made by any constructor below (calls cb->free, then frees cb). */
+void ks_callback_free(ks_callback *cb);
+
+/*
+ * Built-in callbacks by Keras class name with their Keras arguments:
+ * EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN, CSVLogger.
+ * args is the arguments MAP (or NULL).  Unknown names are KS_ERR_CONFIG with the
+ * nearest known name.
+ */
+ks_status ks_callback_from_config(const char *class_name, const ks_value *args,
+                                  ks_callback **out, ks_error *err);
+/* The built-in class names, NULL-terminated. */
+extern const char *const ks_callback_names[];
+
+/* Callback state that users read after fit. */
+int ks_early_stopping_stopped_epoch(const ks_callback *cb);   /* 0-based; -1 if it did not stop */
+int ks_early_stopping_best_epoch(const ks_callback *cb);      /* 0-based; -1 if none */
+
+/* The progress bar and History that fit adds itself, usable by other drivers. */
+ks_status ks_callback_progbar_new(int verbose, FILE *out, int tty, ks_callback **out_cb);
+
+/* ------------------------------------------------------------ model files */
+
+/*
+ * A .ksm file: magic, version, the model's config as JSON text, named tensors and a
+ * CRC-32 checksum.  Written to a temporary file and renamed, so a crash never leaves
+ * a half-written file under the final name.
+ */
+enum {
+    KS_SAVE_WEIGHTS_ONLY = 1,       /* no config: load with ks_model_load_weights */
+    KS_SAVE_OPTIMIZER = 2           /* optimizer slots, iteration count and epoch */
+};
+
+/* epoch: the number of epochs completed (what initial_epoch resumes from). */
+ks_status ks_model_save(ks_model *m, const char *path, unsigned flags, int epoch,
+                        ks_error *err);
+/* The same bytes in memory (for the study database).  *out is malloc'd. */
+ks_status ks_model_save_buffer(ks_model *m, unsigned flags, int epoch, unsigned char **out,
+                               size_t *len, ks_error *err);
+/*
+ * Load a whole model (config, weights, and optimizer state if present).  Everything is
+ * validated before use: a damaged file is KS_ERR_CORRUPT, never a crash.  *epoch (may
+ * be NULL) receives the saved epoch, or 0.
+ */
+ks_status ks_model_load(const char *path, ks_model **out, int *epoch, ks_error *err);
+ks_status ks_model_load_buffer(const unsigned char *buf, size_t len, const char *name,
+                               ks_model **out, int *epoch, ks_error *err);
+/* Load weights (and optimizer state if present) into an existing model of the same shapes. */
+ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_error *err);
+
+/* ---------------------------------------------------------------- misc */
+
+/* Threads OpenBLAS may use for each matrix product (process-wide; 1 for worker pools). */
+void ks_blas_set_threads(int n);
+int ks_blas_get_threads(void);
+
+/* Wall-clock seconds since an arbitrary point (monotonic). */
+double ks_now(void);
+
+#endif

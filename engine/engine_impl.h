@@ -1,0 +1,388 @@
+/*
+ * engine_impl.h — the engine's internal interface: layer, loss, metric and optimizer
+ * tables, the model struct and its per-fit workspace, and the numeric kernels.
+ * Only the engine's own .c files include this.
+ */
+#ifndef KS_ENGINE_IMPL_H
+#define KS_ENGINE_IMPL_H
+
+#include "engine.h"
+
+#include <math.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ activations */
+
+typedef enum ks_activation {
+#define KS_ACT(e, name) KS_ACT_##e,
+#include "activations.def"
+#undef KS_ACT
+    KS_ACT_COUNT
+} ks_activation;
+
+extern const char *const ks_activation_names[];   /* NULL-terminated, by enum */
+
+/*
+ * y = act(z) for n rows of width columns (softmax works along rows).  y may equal z.
+ * ks_act_backward: dz = dy ⊙ act'(z), computed from y alone (every activation here
+ * allows it); dz may equal dy.
+ */
+void ks_act_forward(ks_activation a, const float *z, float *y, int n, int width);
+void ks_act_backward(ks_activation a, const float *y, const float *dy, float *dz, int n,
+                     int width);
+
+/* ----------------------------------------------------------- initializers */
+
+#define KS_INITIALIZER_LIST(X)                                     \
+    X(GLOROT_UNIFORM, "glorot_uniform")                            \
+    X(GLOROT_NORMAL, "glorot_normal")                              \
+    X(HE_NORMAL, "he_normal")                                      \
+    X(HE_UNIFORM, "he_uniform")                                    \
+    X(LECUN_NORMAL, "lecun_normal")                                \
+    X(LECUN_UNIFORM, "lecun_uniform")                              \
+    X(ZEROS, "zeros")                                              \
+    X(ONES, "ones")
+
+typedef enum ks_initializer {
+#define KS_INIT_ENUM(e, name) KS_INIT_##e,
+    KS_INITIALIZER_LIST(KS_INIT_ENUM)
+#undef KS_INIT_ENUM
+    KS_INIT_COUNT
+} ks_initializer;
+
+extern const char *const ks_initializer_names[];  /* NULL-terminated, by enum */
+
+/* Fill w (shape: every axis) as Keras's initializer does (fans from the shape). */
+void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *rng);
+
+/* ----------------------------------------------------------- regularizers */
+
+typedef struct ks_regularizer {
+    double l1, l2;          /* both 0: none */
+} ks_regularizer;
+
+/*
+ * Parse a Keras regularizer: null, "l1", "l2", "l1_l2", {l2: 0.01}, {l1_l2: {l1: …, l2: …}},
+ * {L2: {l2: 0.01}}.  Defaults 0.01 as Keras.
+ */
+ks_status ks_regularizer_from_value(const ks_value *v, const char *what, ks_regularizer *out,
+                                    ks_error *err);
+ks_status ks_regularizer_to_value(const ks_regularizer *r, ks_value *out);
+/* Penalty l1·Σ|w| + l2·Σw², and adds its gradient to g. */
+double ks_regularizer_apply(const ks_regularizer *r, const float *w, float *g, size_t n);
+double ks_regularizer_penalty(const ks_regularizer *r, const float *w, size_t n);
+
+/* ----------------------------------------------------------------- weights */
+
+typedef struct ks_weight {
+    char name[96];              /* "dense/kernel", as Keras 3's weight.path */
+    ks_shape shape;             /* every axis */
+    size_t size;                /* floats */
+    size_t offset;              /* into the model's parameter block */
+    int trainable;
+    ks_initializer init;
+    ks_regularizer reg;
+    float *w, *g;               /* views into the model's parameter and gradient blocks */
+} ks_weight;
+
+/* ------------------------------------------------------------------ layers */
+
+#define KS_MAX_INPUTS 8
+#define KS_MAX_LAYER_WEIGHTS 4
+#define KS_NAME_MAX 64
+
+typedef struct ks_layer ks_layer;
+
+/* One forward call over a batch of n rows. */
+typedef struct ks_fwd {
+    int n;
+    int training;               /* dropout on, batch statistics */
+    const float *x[KS_MAX_INPUTS];  /* inputs, n × in_size each */
+    float *y;                   /* output, n × out_size */
+    float *z;                   /* if not NULL: also store the pre-activation here */
+    float *scratch;             /* the layer's workspace (scratch_size floats) */
+    ks_rng *rng;                /* this epoch's stream for the layer (dropout) */
+} ks_fwd;
+
+/* One backward call, after the forward call on the same batch. */
+typedef struct ks_bwd {
+    int n;
+    const float *x[KS_MAX_INPUTS];
+    const float *y;
+    float *dy;                  /* dL/dy, or dL/dz when dy_is_dz; the layer may overwrite it */
+    float *dx[KS_MAX_INPUTS];   /* write dL/dx here; NULL: not needed */
+    float *scratch;
+    int dy_is_dz;               /* the loss already went through the activation */
+    float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
+} ks_bwd;
+
+enum {
+    KS_LAYER_ALIAS = 1,         /* output is the input buffer (Flatten); no work */
+    KS_LAYER_INPUT = 2,         /* the model input (InputLayer) */
+    KS_LAYER_MERGE = 4          /* takes several inputs */
+};
+
+typedef struct ks_layer_ops {
+    const char *name;                   /* Keras class name */
+    const ks_key *keys;                 /* Keras arguments, stored at the start of state */
+    size_t state_size;                  /* the kind's state struct (arguments first) */
+    unsigned flags;
+    /*
+     * in_shape[] is set: check it, set out_shape, declare weights with
+     * ks_layer_add_weight.  A shape that does not fit is KS_ERR_SHAPE with a message.
+     */
+    ks_status (*build)(ks_layer *l, ks_error *err);
+    size_t (*scratch_size)(const ks_layer *l, int batch);       /* floats; may be NULL */
+    void (*forward)(ks_layer *l, const ks_fwd *f);
+    void (*backward)(ks_layer *l, const ks_bwd *b);
+    ks_activation (*activation)(const ks_layer *l);             /* fusable output activation */
+} ks_layer_ops;
+
+struct ks_layer {
+    const ks_layer_ops *ops;
+    char name[KS_NAME_MAX];
+    int n_in;
+    int inputs[KS_MAX_INPUTS];          /* indices of the input layers in the model */
+    ks_shape in_shape[KS_MAX_INPUTS];
+    ks_shape out_shape;
+    size_t in_size[KS_MAX_INPUTS], out_size;
+    int n_weights;
+    ks_weight weights[KS_MAX_LAYER_WEIGHTS];
+    void *state;                        /* ops->state_size bytes, arguments first */
+};
+
+/* Declare a weight during build; returns it (views are set after the model is built). */
+ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
+                               int trainable, ks_initializer init);
+
+/* The registry of layer kinds (layer_registry.c). */
+const ks_layer_ops *ks_layer_find(const char *class_name);
+extern const ks_layer_ops *const ks_layer_kinds[];              /* NULL-terminated */
+/* Keras's default name prefix for a class: Dense → "dense", BatchNormalization → "batch_normalization". */
+void ks_layer_default_prefix(const char *class_name, char *out, size_t size);
+
+extern const ks_layer_ops ks_layer_input_ops;
+extern const ks_layer_ops ks_layer_dense_ops;
+extern const ks_layer_ops ks_layer_activation_ops;
+extern const ks_layer_ops ks_layer_dropout_ops;
+extern const ks_layer_ops ks_layer_batchnorm_ops;
+extern const ks_layer_ops ks_layer_flatten_ops;
+
+/* ------------------------------------------------------------------ losses */
+
+typedef struct ks_loss_args {
+    int from_logits;            /* false */
+    double delta;               /* huber: 1.0 */
+} ks_loss_args;
+
+typedef struct ks_loss_ops {
+    const char *name;           /* Keras name: "mse", "sparse_categorical_crossentropy" */
+    const char *const *aliases; /* other accepted names, NULL-terminated or NULL */
+    int sparse;                 /* targets are class indices */
+    ks_activation fuses;        /* output activation it folds in (softmax/sigmoid), or LINEAR */
+    /*
+     * Per-sample losses of n rows of width k, summed with weights w (NULL = 1):
+     * returns Σ w_i·l_i, and if grad is not NULL writes grad = scale·w_i·∂l_i/∂p.
+     * logits: p holds pre-activation values of the fused activation.
+     */
+    double (*eval)(const ks_loss_args *a, const float *p, const float *t, const float *w,
+                   int n, int k, int logits, float *grad, float scale);
+} ks_loss_ops;
+
+const ks_loss_ops *ks_loss_find(const char *name);
+extern const ks_loss_ops *const ks_loss_kinds[];                /* NULL-terminated */
+extern const ks_key ks_loss_keys[];
+
+/* ----------------------------------------------------------------- metrics */
+
+typedef enum ks_metric_kind {
+    KS_METRIC_BINARY_ACCURACY,
+    KS_METRIC_CATEGORICAL_ACCURACY,
+    KS_METRIC_SPARSE_CATEGORICAL_ACCURACY,
+    KS_METRIC_MAE,
+    KS_METRIC_MSE
+} ks_metric_kind;
+
+typedef struct ks_metric {
+    char name[KS_LOG_NAME_MAX];     /* as the user wrote it: "accuracy", "mae" */
+    ks_metric_kind kind;
+    int by_shape;                   /* "accuracy": the kind follows the data's shapes */
+} ks_metric;
+
+/* Resolve a metric name given the loss (accuracy → the kind Keras picks). */
+ks_status ks_metric_resolve(const char *name, const ks_loss_ops *loss, ks_metric *out,
+                            ks_error *err);
+/* Pick the accuracy kind Keras picks from the shapes: output width 1 → binary;
+   class-index targets → sparse; else categorical. */
+void ks_metric_bind(ks_metric *mt, int output_width, int targets_are_labels);
+/* Σ w_i·m_i over n rows (w NULL = 1); the caller divides by Σ w_i. */
+double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
+                     int k);
+
+/* -------------------------------------------------------------- optimizers */
+
+/* Arguments every optimizer takes (first in each optimizer's state). */
+typedef struct ks_optimizer_common {
+    double learning_rate;
+    double clipnorm;            /* 0 = none: clip each weight's gradient to this norm */
+    double clipvalue;           /* 0 = none */
+    double global_clipnorm;     /* 0 = none */
+} ks_optimizer_common;
+
+#define KS_OPTIMIZER_COMMON_KEYS(type, lr_default)                                          \
+    {"learning_rate", KS_KEY_FLOAT, offsetof(type, c.learning_rate), 0, 0, INFINITY,        \
+     lr_default, NULL, KS_KEY_MIN_EXCL},                                                    \
+    {"clipnorm", KS_KEY_FLOAT, offsetof(type, c.clipnorm), 0, 0, INFINITY, "0", NULL,       \
+     KS_KEY_NULLABLE | KS_KEY_HIDDEN},                                                      \
+    {"clipvalue", KS_KEY_FLOAT, offsetof(type, c.clipvalue), 0, 0, INFINITY, "0", NULL,     \
+     KS_KEY_NULLABLE | KS_KEY_HIDDEN},                                                      \
+    {"global_clipnorm", KS_KEY_FLOAT, offsetof(type, c.global_clipnorm), 0, 0, INFINITY,    \
+     "0", NULL, KS_KEY_NULLABLE | KS_KEY_HIDDEN}
+
+typedef struct ks_optimizer_ops {
+    const char *name;           /* Keras class name: "SGD", "Adam" */
+    const ks_key *keys;
+    size_t args_size;           /* state struct, ks_optimizer_common first */
+    int n_slots;                /* per-parameter state arrays (momentum, m, v …) */
+    const char *const *slot_names;
+    /*
+     * Update n parameters w from gradients g at step t (1-based, counting this step),
+     * slots[i] are n floats each.  lr is the current learning rate.
+     */
+    void (*update)(const void *args, double lr, int64_t t, float *w, const float *g,
+                   float *const *slots, size_t n);
+} ks_optimizer_ops;
+
+const ks_optimizer_ops *ks_optimizer_find(const char *name);
+extern const ks_optimizer_ops *const ks_optimizer_kinds[];      /* NULL-terminated */
+
+/* ------------------------------------------------------------------- model */
+
+/* Buffers of one fit/evaluate/predict, sized for a batch; allocated once per call. */
+typedef struct ks_workspace {
+    int batch;                  /* rows the buffers hold */
+    size_t y_size;              /* target floats per row the buffers hold */
+    int training;               /* gradient buffers present */
+    float *block;               /* the one allocation everything below points into */
+    float **buf;                /* per layer: its own n × out_size output (NULL: alias/input) */
+    const float **out;          /* per layer: this batch's output (buf, or the input's) */
+    float **dout;               /* per layer: dL/dout (NULL: no gradient needed) */
+    float **scratch;            /* per layer */
+    float *x;                   /* gathered input batch */
+    float *t;                   /* gathered targets */
+    float *sw;                  /* gathered sample weights */
+    float *z;                   /* the output layer's pre-activation (fused loss) */
+    size_t *order;              /* sample order of this epoch */
+} ks_workspace;
+
+struct ks_model {
+    int n_layers;
+    ks_layer **layers;          /* topological order; layers[0] is the InputLayer */
+    int output;                 /* index of the output layer */
+    int n_weights;
+    ks_weight **weights;        /* into the layers, in build order */
+    size_t n_params;
+    float *params, *grads;      /* one block each; weights are views */
+    int *consumers;             /* per layer: how many layers read it */
+    unsigned char *needs_grad;  /* per layer: a trainable weight lies in it or upstream */
+    uint64_t seed;              /* initialization and default stream seed */
+    ks_value meta;              /* free-form metadata saved with the model (a MAP) */
+
+    /* compile */
+    int compiled;
+    ks_value compile_cfg;       /* normalized compile section */
+    const ks_loss_ops *loss;
+    ks_loss_args loss_args;
+    double loss_weight;         /* loss_weights of the single output: 1 */
+    int fused;                  /* loss folds the output activation */
+    int n_metrics;
+    ks_metric metrics[8];
+    const ks_optimizer_ops *opt;
+    void *opt_args;             /* opt->args_size bytes */
+    double lr;
+    int64_t iterations;
+    float *slots;               /* opt->n_slots × n_params */
+
+    ks_rng *rng;                /* dropout stream, reseeded per epoch */
+    ks_workspace ws;
+};
+
+/* Allocate (or keep, if big enough) the workspace for batch rows and y_size targets. */
+ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training,
+                             ks_error *err);
+/* Forward over n rows of x (n × input size); returns the output buffer. */
+const float *ks_model_forward(ks_model *m, const float *x, int n, int training);
+/*
+ * Backward over the batch of the last forward, from the output gradient that
+ * ks_model_batch_loss left in ws.dout[output]; adds the regularizers' gradients and
+ * returns their penalty.
+ */
+double ks_model_backward(ks_model *m, int n);
+/* One optimizer step over all trainable weights, with clipping. */
+void ks_model_apply_gradients(ks_model *m);
+/*
+ * The data loss of the last forward's batch, Σ w·l / n (no regularization); with grad,
+ * also writes the output gradient for ks_model_backward.
+ */
+double ks_model_batch_loss(ks_model *m, const float *t, const float *sw, int n, int grad);
+/* The regularization penalty of the current weights. */
+double ks_model_penalty(const ks_model *m);
+/* Keras-style unique layer name for a class within m ("dense", "dense_1", …). */
+void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size);
+
+/* --------------------------------------------------------------------- data */
+
+#define KS_ALL_ROWS ((size_t)-1)
+
+/*
+ * Read rows [begin, end) of an array file (end KS_ALL_ROWS: to the last row) as
+ * float32 divided by scale.  *shape is the per-row shape, *n the rows read; *out
+ * is malloc'd.  Every size in the file is checked before use.
+ */
+ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
+                      ks_shape *shape, size_t *n, float **out, ks_error *err);
+ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
+                      ks_shape *shape, size_t *n, float **out, ks_error *err);
+/* Read a whole file into memory, through zlib (so .gz files are inflated). */
+ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
+
+/* CSV with a header: the target columns by name become y, the rest x. */
+typedef struct ks_csv_options {
+    const char *const *targets;     /* column names, NULL-terminated */
+    char delimiter;                 /* ',' */
+} ks_csv_options;
+ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
+                      double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
+                      float **y, ks_error *err);
+
+/* ---------------------------------------------------------------- callbacks */
+
+/* The event a callback list is called for: the offset of its function pointer. */
+#define KS_CB_EVENT(fn) offsetof(ks_callback, fn)
+
+/*
+ * Call event on every callback that has it, in order.  Returns KS_OK, KS_STOPPED if
+ * any asked to stop (all are still called), or the first error (filling err with
+ * the callback's name and message; later callbacks are not called).
+ */
+ks_status ks_callbacks_call(ks_callback *const *cbs, int n, size_t event,
+                            const ks_callback_ctx *ctx, ks_error *err);
+/* Whether any callback in the list handles event. */
+int ks_callbacks_have(ks_callback *const *cbs, int n, size_t event);
+/* Allocate a callback with user state of size bytes (zeroed) owned by it. */
+ks_callback *ks_callback_alloc(const char *name, size_t user_size);
+
+/* Print a log value as Keras does: 4 decimals, or scientific when |v| <= 1e-3. */
+void ks_format_log_value(double v, char *buf, size_t size);
+
+/* ----------------------------------------------------------------- kernels */
+
+/* C = alpha·op(A)·op(B) + beta·C, row-major, through cblas_sgemm. */
+void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+             int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* out[j] = beta·out[j] + Σ_i x[i·cols + j] (column sums of an n × cols matrix). */
+void ks_col_sums(const float *x, int n, int cols, float beta, float *out);
+/* y[i·cols + j] += b[j] */
+void ks_add_row(float *y, const float *b, int n, int cols);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * kernels.c — the numeric kernels under every layer: matrix products through
+ * OpenBLAS's cblas_sgemm, and the few row/column loops around them.
+ */
+#include "engine_impl.h"
+
+#include <cblas.h>
+#include <time.h>
+
+void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+             int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                ldc);
+}
+
+void ks_col_sums(const float *x, int n, int cols, float beta, float *out)
+{
+    if (beta == 0.0f)
+        for (int j = 0; j < cols; j++)
+            out[j] = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const float *row = x + (size_t)i * cols;
+        for (int j = 0; j < cols; j++)
+            out[j] += row[j];
+    }
+}
+
+void ks_add_row(float *y, const float *b, int n, int cols)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = y + (size_t)i * cols;
+        for (int j = 0; j < cols; j++)
+            row[j] += b[j];
+    }
+}
+
+void ks_blas_set_threads(int n)
+{
+    openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+int ks_blas_get_threads(void)
+{
+    return openblas_get_num_threads();
+}
+
+double ks_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

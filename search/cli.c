@@ -1,0 +1,140 @@
+/*
+ * cli.c — main(): the command table, --help, and the one place that maps a status
+ * to the process's exit status.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct command {
+    const char *name;
+    ks_cmd_fn fn;
+    const char *usage;
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"fit", cmd_fit, "ksearch fit MODEL.yaml [options]", "train one model (model.fit)"},
+    {"evaluate", cmd_evaluate, "ksearch evaluate MODEL.ksm DATA", "loss and metrics on data"},
+    {"predict", cmd_predict, "ksearch predict MODEL.ksm DATA [-o OUT.csv]",
+     "outputs of a model on data"},
+    {NULL, NULL, NULL, NULL}};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ksearch COMMAND [ARGS]\n\ncommands:\n");
+    for (int i = 0; commands[i].name; i++)
+        fprintf(f, "  %-45s %s\n", commands[i].usage, commands[i].summary);
+    fprintf(f, "\n'ksearch COMMAND --help' shows a command's options.\n"
+               "exit status: 0 done, 1 failed while running, 2 bad usage or bad input\n");
+}
+
+void cli_error(const ks_error *err)
+{
+    char buf[1200];
+    fprintf(stderr, "%s\n", ks_error_format(err, buf, sizeof buf));
+}
+
+int cli_exit_for(ks_status s)
+{
+    switch (s) {
+    case KS_OK:
+    case KS_STOPPED:
+        return KS_EXIT_OK;
+    case KS_ERR_IO:
+    case KS_ERR_PARSE:
+    case KS_ERR_CONFIG:
+    case KS_ERR_SHAPE:
+    case KS_ERR_CORRUPT:
+    case KS_ERR_USAGE:
+        return KS_EXIT_BAD_INPUT;
+    default:
+        return KS_EXIT_FAILED;
+    }
+}
+
+int cli_mkdirs(const char *path, ks_error *err)
+{
+    char buf[1024];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) {
+        ks_error_set(err, KS_ERR_IO, "%s: path too long", path);
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                ks_error_set(err, KS_ERR_IO, "cannot create directory %s: %s", buf,
+                             strerror(errno));
+                return -1;
+            }
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+int cli_int_option(int argc, char **argv, int *i, const char *name, int *value, ks_error *err)
+{
+    size_t len = strlen(name);
+    const char *text;
+    char *end;
+    long v;
+    if (strncmp(argv[*i], name, len) != 0)
+        return 0;
+    if (argv[*i][len] == '=') {
+        text = argv[*i] + len + 1;
+    } else if (argv[*i][len] == '\0') {
+        if (*i + 1 >= argc) {
+            ks_error_set(err, KS_ERR_USAGE, "%s needs a value", name);
+            return -1;
+        }
+        text = argv[++*i];
+    } else {
+        return 0;
+    }
+    v = strtol(text, &end, 10);
+    if (*end || end == text || v < 0 || v > 1000000) {
+        ks_error_set(err, KS_ERR_USAGE, "%s must be a whole number, got \"%s\"", name, text);
+        return -1;
+    }
+    *value = (int)v;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        usage(stderr);
+        return KS_EXIT_BAD_INPUT;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return KS_EXIT_OK;
+    }
+    for (int i = 0; commands[i].name; i++)
+        if (strcmp(commands[i].name, argv[1]) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    {
+        const char *names[16];
+        const char *near;
+        int n = 0;
+        for (; commands[n].name; n++)
+            names[n] = commands[n].name;
+        names[n] = NULL;
+        near = ks_nearest_name(argv[1], names);
+        fprintf(stderr, "ksearch: unknown command \"%s\"%s%s%s; see 'ksearch --help'\n", argv[1],
+                near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+    }
+    return KS_EXIT_BAD_INPUT;
+}

@@ -1,0 +1,243 @@
+/*
+ * cli_fit.c — `ksearch fit MODEL.yaml`: one training, as a Keras script would do it:
+ * load the data, build and compile the model, fit with the file's callbacks,
+ * evaluate on the test data, save the model to runs/NAME/model.ksm.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fit_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ksearch fit MODEL.yaml [options]\n\n"
+            "Trains the model of MODEL.yaml (data, model, compile, fit and callbacks\n"
+            "sections, as in a study file) and saves it.\n\n"
+            "options:\n"
+            "  --threads N     OpenBLAS threads per matrix product [OpenBLAS default]\n"
+            "  --epochs N      override fit.epochs\n"
+            "  --seed N        override the file's seed [42]\n"
+            "  --verbose N     override fit.verbose: 0 silent, 1 bar, 2 a line per epoch\n"
+            "  -o FILE.ksm     where to save the model [runs/NAME/model.ksm]\n"
+            "  --no-save       do not save the model\n");
+}
+
+typedef struct fit_job {
+    ks_run_config *cfg;
+    ks_callback *cbs[32];
+    int ncb;
+    ks_dataset *train, *val, *test;
+    ks_model *model;
+} fit_job;
+
+static void job_free(fit_job *j)
+{
+    for (int i = 0; i < j->ncb; i++)
+        ks_callback_free(j->cbs[i]);
+    ks_dataset_free(j->train);
+    ks_dataset_free(j->val);
+    ks_dataset_free(j->test);
+    ks_model_free(j->model);
+    ks_run_config_free(j->cfg);
+}
+
+/* Make the file's callbacks (before any data is read, so mistakes show at once). */
+static ks_status make_callbacks(fit_job *j, ks_error *err)
+{
+    const ks_value *list = j->cfg->callbacks;
+    char got[64];
+    if (!list)
+        return KS_OK;
+    for (size_t i = 0; i < list->n; i++) {
+        const ks_value *e = &list->items[i];
+        ks_status s;
+        if (e->kind != KS_VALUE_MAP || e->n != 1)
+            return ks_error_at(err, KS_ERR_CONFIG, e,
+                               "a callback must be a map of one class name to its arguments, "
+                               "e.g. EarlyStopping: {patience: 2}, got %s",
+                               ks_value_describe(e, got, sizeof got));
+        if (j->ncb == 32)
+            return ks_error_at(err, KS_ERR_CONFIG, e, "at most 32 callbacks");
+        s = ks_callback_from_config(e->items[0].key, &e->items[0], &j->cbs[j->ncb], err);
+        if (s != KS_OK) {
+            if (err && err->line == 0)
+                ks_error_at_key(err, s, &e->items[0], "%s", err->msg);
+            return s;
+        }
+        j->ncb++;
+    }
+    return KS_OK;
+}
+
+static ks_status load_data(fit_job *j, ks_error *err)
+{
+    ks_status s = ks_dataset_load(j->cfg->train, j->cfg->dir, &j->train, err);
+    if (s == KS_OK && j->cfg->validation)
+        s = ks_dataset_load(j->cfg->validation, j->cfg->dir, &j->val, err);
+    if (s == KS_OK && j->cfg->test)
+        s = ks_dataset_load(j->cfg->test, j->cfg->dir, &j->test, err);
+    return s;
+}
+
+/* The model file remembers the input scaling, so that predict and evaluate apply it. */
+static ks_status record_preprocessing(fit_job *j, ks_error *err)
+{
+    const ks_value *scale = ks_value_get(j->cfg->train, "scale");
+    ks_value *meta = ks_model_meta(j->model), *v;
+    if (!scale || scale->kind != KS_VALUE_NUMBER)
+        return KS_OK;
+    if (!(v = ks_value_put(meta, "input_scale", KS_VALUE_NUMBER)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    v->number = scale->number;
+    return KS_OK;
+}
+
+static void print_logs(const char *what, const ks_logs *logs)
+{
+    printf("%s:", what);
+    for (int i = 0; i < logs->n; i++)
+        printf("%s %s %.4f", i ? " -" : "", logs->name[i], logs->value[i]);
+    printf("\n");
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    fit_job j;
+    ks_error err;
+    ks_history hist;
+    ks_status s;
+    const char *path = NULL, *out_path = NULL;
+    int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, done_epochs;
+    char default_out[1200];
+
+    memset(&j, 0, sizeof j);
+    ks_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fit_usage(stdout);
+            return KS_EXIT_OK;
+        }
+        if ((r = cli_int_option(argc, argv, &i, "--threads", &threads, &err)) ||
+            (r = cli_int_option(argc, argv, &i, "--epochs", &epochs, &err)) ||
+            (r = cli_int_option(argc, argv, &i, "--seed", &seed, &err)) ||
+            (r = cli_int_option(argc, argv, &i, "--verbose", &verbose, &err))) {
+            if (r < 0) {
+                cli_error(&err);
+                return KS_EXIT_BAD_INPUT;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (strcmp(argv[i], "--no-save") == 0) {
+            save = 0;
+        } else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "ksearch fit: unexpected argument \"%s\"\n", argv[i]);
+            fit_usage(stderr);
+            return KS_EXIT_BAD_INPUT;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        fit_usage(stderr);
+        return KS_EXIT_BAD_INPUT;
+    }
+    if (threads > 0)
+        ks_blas_set_threads(threads);
+
+    /* everything that can be checked is checked before training */
+    if ((s = ks_run_config_load(path, &j.cfg, &err)) != KS_OK ||
+        (s = make_callbacks(&j, &err)) != KS_OK || (s = load_data(&j, &err)) != KS_OK)
+        goto bad_input;
+    if (epochs >= 0)
+        j.cfg->fit.epochs = epochs;
+    if (seed >= 0)
+        j.cfg->fit.seed = j.cfg->seed = (uint64_t)seed;
+    if (verbose >= 0)
+        j.cfg->fit.verbose = verbose > 2 ? 2 : verbose;
+    {
+        ks_data tr = ks_dataset_data(j.train);
+        if ((s = ks_model_from_config(j.cfg->model, &tr.x_shape, j.cfg->seed, &j.model, &err)) !=
+                KS_OK ||
+            (s = ks_model_compile(j.model, j.cfg->compile, &err)) != KS_OK)
+            goto bad_input;
+    }
+    if (j.cfg->fit.verbose > 0)
+        ks_model_summary(j.model, stdout);
+    if ((s = record_preprocessing(&j, &err)) != KS_OK) {
+        cli_error(&err);
+        job_free(&j);
+        return KS_EXIT_FAILED;
+    }
+
+    ks_history_init(&hist);
+    {
+        ks_data tr = ks_dataset_data(j.train), va;
+        if (j.val)
+            va = ks_dataset_data(j.val);
+        s = ks_model_fit(j.model, &tr, j.val ? &va : NULL, &j.cfg->fit, j.cbs, j.ncb, &hist,
+                         &err);
+    }
+    done_epochs = hist.n_epochs ? hist.epoch[hist.n_epochs - 1] + 1 : j.cfg->fit.initial_epoch;
+    if (s != KS_OK) {
+        int trained = hist.n_epochs > 0;
+        ks_history_free(&hist);
+        /* a shape or config problem found when fit saw the data is still bad input */
+        if (!trained && cli_exit_for(s) == KS_EXIT_BAD_INPUT)
+            goto bad_input;
+        cli_error(&err);
+        job_free(&j);
+        return KS_EXIT_FAILED;
+    }
+    for (int i = 0; i < j.ncb; i++)
+        if (strcmp(j.cbs[i]->name, "EarlyStopping") == 0 &&
+            ks_early_stopping_stopped_epoch(j.cbs[i]) >= 0)
+            printf("early stopping: stopped after epoch %d; best epoch %d\n",
+                   ks_early_stopping_stopped_epoch(j.cbs[i]) + 1,
+                   ks_early_stopping_best_epoch(j.cbs[i]) + 1);
+    ks_history_free(&hist);
+
+    if (j.test) {
+        ks_data te = ks_dataset_data(j.test);
+        ks_logs logs;
+        if ((s = ks_model_evaluate(j.model, &te, j.cfg->fit.batch_size,
+                                   j.cfg->fit.verbose > 0 ? 1 : 0, NULL, 0, &logs, &err)) !=
+            KS_OK) {
+            cli_error(&err);
+            job_free(&j);
+            return cli_exit_for(s);
+        }
+        print_logs("test", &logs);
+    }
+    if (save) {
+        if (!out_path) {
+            char dir[1100];
+            snprintf(dir, sizeof dir, "runs/%s", j.cfg->name);
+            if (cli_mkdirs(dir, &err) != 0) {
+                cli_error(&err);
+                job_free(&j);
+                return KS_EXIT_FAILED;
+            }
+            snprintf(default_out, sizeof default_out, "%s/model.ksm", dir);
+            out_path = default_out;
+        }
+        if ((s = ks_model_save(j.model, out_path, KS_SAVE_OPTIMIZER, done_epochs, &err)) !=
+            KS_OK) {
+            cli_error(&err);
+            job_free(&j);
+            return KS_EXIT_FAILED;
+        }
+        printf("saved %s\n", out_path);
+    }
+    job_free(&j);
+    return KS_EXIT_OK;
+
+bad_input:
+    cli_error(&err);
+    job_free(&j);
+    return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_BAD_INPUT : cli_exit_for(s);
+}

@@ -1,0 +1,278 @@
+/*
+ * cli_model.c — `ksearch evaluate` and `ksearch predict`: a saved model on data
+ * given as an IDX prefix, a .npy file, a .csv file or a study/run file (its test
+ * data).  The input scaling recorded in the model file is applied unless --scale
+ * says otherwise.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct data_opts {
+    const char *data;       /* the DATA argument */
+    const char *target;     /* CSV target column(s), comma-separated */
+    const char *labels;     /* .npy labels for a .npy input */
+    double scale;           /* 0: the model's */
+    int batch_size;
+} data_opts;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static ks_status put_string(ks_value *map, const char *key, const char *value)
+{
+    ks_value *v = ks_value_put(map, key, KS_VALUE_NULL);
+    return v ? ks_value_set_string(v, value) : KS_ERR_NOMEM;
+}
+
+/* Build the data spec for DATA and load it. */
+static ks_status load_data(const data_opts *o, ks_model *m, ks_dataset **out, ks_error *err)
+{
+    ks_value spec, *v;
+    ks_run_config *cfg = NULL;
+    const ks_value *use = &spec;
+    const char *base = NULL;
+    ks_status s = KS_OK;
+    ks_value_init(&spec, KS_VALUE_MAP);
+    if (ends_with(o->data, ".yaml") || ends_with(o->data, ".yml")) {
+        if ((s = ks_run_config_load(o->data, &cfg, err)) != KS_OK)
+            return s;
+        if (!cfg->test) {
+            s = ks_error_set_at(err, KS_ERR_CONFIG, o->data, 0, 0, "the file has no data.test");
+            ks_run_config_free(cfg);
+            return s;
+        }
+        use = cfg->test;
+        base = cfg->dir;
+    } else if (ends_with(o->data, ".npy")) {
+        ks_value *npy = ks_value_put(&spec, "npy", KS_VALUE_MAP);
+        if (!npy || put_string(npy, "x", o->data) != KS_OK ||
+            (o->labels && put_string(npy, "y", o->labels) != KS_OK))
+            s = KS_ERR_NOMEM;
+    } else if (ends_with(o->data, ".csv")) {
+        if (put_string(&spec, "csv", o->data) != KS_OK)
+            s = KS_ERR_NOMEM;
+        if (s == KS_OK && o->target) {
+            ks_value *t = ks_value_put(&spec, "target", KS_VALUE_LIST);
+            char buf[1024], *save = NULL;
+            snprintf(buf, sizeof buf, "%s", o->target);
+            for (char *tok = strtok_r(buf, ",", &save); t && tok; tok = strtok_r(NULL, ",", &save)) {
+                ks_value *e = ks_value_push(t, KS_VALUE_NULL);
+                if (!e || ks_value_set_string(e, tok) != KS_OK)
+                    s = KS_ERR_NOMEM;
+            }
+        }
+    } else {
+        if (put_string(&spec, "idx", o->data) != KS_OK)
+            s = KS_ERR_NOMEM;
+    }
+    if (s == KS_OK && use == &spec) {
+        double scale = o->scale;
+        const ks_value *ms = ks_value_get(ks_model_meta(m), "input_scale");
+        if (scale <= 0)
+            scale = ms && ms->kind == KS_VALUE_NUMBER ? ms->number : 1.0;
+        if (!(v = ks_value_put(&spec, "scale", KS_VALUE_NUMBER)))
+            s = KS_ERR_NOMEM;
+        else
+            v->number = scale;
+    }
+    if (s != KS_OK)
+        s = ks_error_set(err, s, "out of memory");
+    else
+        s = ks_dataset_load(use, base, out, err);
+    ks_value_free(&spec);
+    ks_run_config_free(cfg);
+    return s;
+}
+
+static void model_usage(FILE *f, const char *cmd)
+{
+    fprintf(f,
+            "usage: ksearch %s MODEL.ksm DATA [options]\n\n"
+            "DATA is an IDX prefix (e.g. /usr/share/datasets/fashion-mnist/t10k), a .npy\n"
+            "file, a .csv file with a header, or a study/run file (its data.test).\n\n"
+            "options:\n"
+            "  --scale S        divide inputs by S [the scale the model was trained with]\n"
+            "  --target COLS    CSV target column(s), comma-separated\n"
+            "  --labels FILE    .npy targets for a .npy DATA\n"
+            "  --batch-size N   rows per batch [32]\n"
+            "%s",
+            cmd, strcmp(cmd, "predict") == 0 ? "  -o FILE.csv      write the outputs as CSV [stdout]\n"
+                                           : "");
+}
+
+/* Common arguments; returns 0 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, const char *cmd, const char **model, data_opts *o,
+                      const char **out)
+{
+    ks_error err;
+    *model = NULL;
+    memset(o, 0, sizeof *o);
+    o->batch_size = 32;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            model_usage(stdout, cmd);
+            return -1;
+        }
+        if ((r = cli_int_option(argc, argv, &i, "--batch-size", &o->batch_size, &err)) != 0) {
+            if (r < 0) {
+                cli_error(&err);
+                return KS_EXIT_BAD_INPUT;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--scale") == 0 && i + 1 < argc) {
+            char *end;
+            o->scale = strtod(argv[++i], &end);
+            if (*end || !(o->scale > 0)) {
+                fprintf(stderr, "ksearch %s: --scale must be a number > 0, got \"%s\"\n", cmd,
+                        argv[i]);
+                return KS_EXIT_BAD_INPUT;
+            }
+        } else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
+            o->target = argv[++i];
+        } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
+            o->labels = argv[++i];
+        } else if (out && strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            *out = argv[++i];
+        } else if (argv[i][0] == '-' || (*model && o->data)) {
+            fprintf(stderr, "ksearch %s: unexpected argument \"%s\"\n", cmd, argv[i]);
+            model_usage(stderr, cmd);
+            return KS_EXIT_BAD_INPUT;
+        } else if (!*model) {
+            *model = argv[i];
+        } else {
+            o->data = argv[i];
+        }
+    }
+    if (!*model || !o->data || o->batch_size < 1) {
+        model_usage(stderr, cmd);
+        return KS_EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+    const char *path;
+    data_opts o;
+    ks_model *m = NULL;
+    ks_dataset *ds = NULL;
+    ks_error err;
+    ks_logs logs;
+    ks_data d;
+    ks_status s;
+    int r = parse_args(argc, argv, "evaluate", &path, &o, NULL);
+    if (r)
+        return r < 0 ? KS_EXIT_OK : r;
+    ks_error_clear(&err);
+    if ((s = ks_model_load(path, &m, NULL, &err)) != KS_OK ||
+        (s = load_data(&o, m, &ds, &err)) != KS_OK)
+        goto fail;
+    d = ks_dataset_data(ds);
+    if (!ks_model_is_compiled(m)) {
+        s = ks_error_set_at(&err, KS_ERR_CONFIG, path, 0, 0,
+                            "the model file holds no loss (weights only?); cannot evaluate");
+        goto fail;
+    }
+    if ((s = ks_model_evaluate(m, &d, o.batch_size, 1, NULL, 0, &logs, &err)) != KS_OK)
+        goto fail;
+    for (int i = 0; i < logs.n; i++)
+        printf("%s%s: %.4f", i ? " - " : "", logs.name[i], logs.value[i]);
+    printf("\n");
+    ks_dataset_free(ds);
+    ks_model_free(m);
+    return KS_EXIT_OK;
+fail:
+    cli_error(&err);
+    ks_dataset_free(ds);
+    ks_model_free(m);
+    return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
+}
+
+static void write_predictions(FILE *f, const float *y, size_t n, size_t k, int classify)
+{
+    if (classify) {
+        fprintf(f, "class");
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, ",p%zu", j);
+    } else {
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, "%sy%zu", j ? "," : "", j);
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < n; i++) {
+        const float *row = y + i * k;
+        if (classify) {
+            size_t best = 0;
+            for (size_t j = 1; j < k; j++)
+                if (row[j] > row[best])
+                    best = j;
+            fprintf(f, "%zu", best);
+        }
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, "%s%.9g", classify || j ? "," : "", (double)row[j]);
+        fputc('\n', f);
+    }
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *path, *out = NULL;
+    data_opts o;
+    ks_model *m = NULL;
+    ks_dataset *ds = NULL;
+    ks_error err;
+    ks_data d;
+    ks_status s;
+    float *y = NULL;
+    size_t k;
+    int r = parse_args(argc, argv, "predict", &path, &o, &out);
+    if (r)
+        return r < 0 ? KS_EXIT_OK : r;
+    ks_error_clear(&err);
+    if ((s = ks_model_load(path, &m, NULL, &err)) != KS_OK ||
+        (s = load_data(&o, m, &ds, &err)) != KS_OK)
+        goto fail;
+    d = ks_dataset_data(ds);
+    k = ks_shape_size(ks_model_output_shape(m));
+    y = malloc(d.n * k * sizeof *y + 1);
+    if (!y) {
+        s = ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((s = ks_model_predict(m, &d, o.batch_size, y, &err)) != KS_OK)
+        goto fail;
+    {
+        /* classification: several outputs that are probabilities (softmax rows) */
+        int classify = k > 1;
+        FILE *f = out ? fopen(out, "w") : stdout;
+        if (!f) {
+            s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
+            goto fail;
+        }
+        write_predictions(f, y, d.n, k, classify);
+        if (out && fclose(f) != 0) {
+            s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
+            goto fail;
+        }
+        if (out)
+            printf("wrote %zu predictions to %s\n", d.n, out);
+    }
+    free(y);
+    ks_dataset_free(ds);
+    ks_model_free(m);
+    return KS_EXIT_OK;
+fail:
+    cli_error(&err);
+    free(y);
+    ks_dataset_free(ds);
+    ks_model_free(m);
+    return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
+}

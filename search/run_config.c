@@ -1,0 +1,211 @@
+/*
+ * run_config.c — the sections of a run or study file, validated against declared
+ * keys: top level, data, and fit (Keras's fit() arguments).
+ */
+#include "search_impl.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct top_section {
+    char name[128];
+    int seed;
+    ks_value data, model, compile, fit, callbacks, search, ensemble;
+} top_section;
+
+static const ks_key top_keys[] = {
+    {"name", KS_KEY_STRING, offsetof(top_section, name), 128, 0, 0, "", NULL, 0},
+    {"seed", KS_KEY_INT, offsetof(top_section, seed), 0, 0, 2147483647, "42", NULL, 0},
+    {"data", KS_KEY_VALUE, offsetof(top_section, data), 0, 0, 0, NULL, NULL, KS_KEY_REQUIRED},
+    {"model", KS_KEY_VALUE, offsetof(top_section, model), 0, 0, 0, NULL, NULL, KS_KEY_REQUIRED},
+    {"compile", KS_KEY_VALUE, offsetof(top_section, compile), 0, 0, 0, NULL, NULL,
+     KS_KEY_REQUIRED},
+    {"fit", KS_KEY_VALUE, offsetof(top_section, fit), 0, 0, 0, NULL, NULL, 0},
+    {"callbacks", KS_KEY_VALUE, offsetof(top_section, callbacks), 0, 0, 0, NULL, NULL, 0},
+    {"search", KS_KEY_VALUE, offsetof(top_section, search), 0, 0, 0, NULL, NULL, 0},
+    {"ensemble", KS_KEY_VALUE, offsetof(top_section, ensemble), 0, 0, 0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+typedef struct data_section {
+    ks_value train, validation, test;
+    double validation_split;
+} data_section;
+
+static const ks_key data_section_keys[] = {
+    {"train", KS_KEY_VALUE, offsetof(data_section, train), 0, 0, 0, NULL, NULL, KS_KEY_REQUIRED},
+    {"validation", KS_KEY_VALUE, offsetof(data_section, validation), 0, 0, 0, NULL, NULL, 0},
+    {"test", KS_KEY_VALUE, offsetof(data_section, test), 0, 0, 0, NULL, NULL, 0},
+    {"validation_split", KS_KEY_FLOAT, offsetof(data_section, validation_split), 0, 0, 1, "0",
+     NULL, KS_KEY_MAX_EXCL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+typedef struct fit_section {
+    int epochs, batch_size, verbose, shuffle, initial_epoch, steps_per_epoch;
+    int validation_freq, validation_batch_size;
+    double validation_split;
+    ks_value class_weight;
+} fit_section;
+
+static const ks_key fit_keys[] = {
+    {"epochs", KS_KEY_INT, offsetof(fit_section, epochs), 0, 0, 1e9, "1", NULL, 0},
+    {"batch_size", KS_KEY_INT, offsetof(fit_section, batch_size), 0, 1, 1e8, "32", NULL,
+     KS_KEY_NULLABLE},
+    {"verbose", KS_KEY_INT, offsetof(fit_section, verbose), 0, 0, 2, "1", NULL, 0},
+    {"validation_split", KS_KEY_FLOAT, offsetof(fit_section, validation_split), 0, 0, 1, "0",
+     NULL, KS_KEY_MAX_EXCL},
+    {"shuffle", KS_KEY_BOOL, offsetof(fit_section, shuffle), 0, 0, 0, "true", NULL, 0},
+    {"initial_epoch", KS_KEY_INT, offsetof(fit_section, initial_epoch), 0, 0, 1e9, "0", NULL, 0},
+    {"steps_per_epoch", KS_KEY_INT, offsetof(fit_section, steps_per_epoch), 0, 1, 1e9, "0", NULL,
+     KS_KEY_NULLABLE},
+    {"validation_freq", KS_KEY_INT, offsetof(fit_section, validation_freq), 0, 1, 1e9, "1", NULL,
+     0},
+    {"validation_batch_size", KS_KEY_INT, offsetof(fit_section, validation_batch_size), 0, 1,
+     1e8, "0", NULL, KS_KEY_NULLABLE},
+    {"class_weight", KS_KEY_VALUE, offsetof(fit_section, class_weight), 0, 0, 0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+void ks_run_config_free(ks_run_config *c)
+{
+    if (!c)
+        return;
+    ks_value_free(&c->doc);
+    free(c);
+}
+
+static ks_status read_class_weight(ks_run_config *c, const ks_value *v, ks_error *err)
+{
+    char got[64];
+    int max = -1;
+    for (int i = 0; i < 256; i++)
+        c->class_weight[i] = 1.0;
+    if (v->kind == KS_VALUE_NULL)
+        return KS_OK;
+    if (v->kind != KS_VALUE_MAP)
+        return ks_error_at(err, KS_ERR_CONFIG, v,
+                           "class_weight must be a map of class index to weight, got %s",
+                           ks_value_describe(v, got, sizeof got));
+    for (size_t i = 0; i < v->n; i++) {
+        const ks_value *m = &v->items[i];
+        char *end;
+        long k = strtol(m->key, &end, 10);
+        if (*end || k < 0 || k > 255)
+            return ks_error_at_key(err, KS_ERR_CONFIG, m,
+                                   "class_weight keys must be class indices 0..255, got \"%s\"",
+                                   m->key);
+        if (m->kind != KS_VALUE_NUMBER || !(m->number >= 0) || !isfinite(m->number))
+            return ks_error_at(err, KS_ERR_CONFIG, m,
+                               "class_weight values must be numbers >= 0, got %s",
+                               ks_value_describe(m, got, sizeof got));
+        c->class_weight[k] = m->number;
+        if (k > max)
+            max = (int)k;
+    }
+    c->fit.class_weight = c->class_weight;
+    c->fit.n_class_weight = max + 1;
+    return KS_OK;
+}
+
+static const ks_value *member(const ks_value *doc, const char *key)
+{
+    const ks_value *v = ks_value_get(doc, key);
+    return v && v->kind != KS_VALUE_NULL ? v : NULL;
+}
+
+ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *err)
+{
+    ks_run_config *c = calloc(1, sizeof *c);
+    top_section top;
+    data_section data;
+    fit_section fit;
+    const ks_value *d, *f;
+    ks_status s;
+    char copy[1024];
+    *out = NULL;
+    if (!c)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    snprintf(c->path, sizeof c->path, "%s", path);
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(c->dir, sizeof c->dir, "%s", dirname(copy));
+    if ((s = ks_yaml_load(path, c->path, &c->doc, err)) != KS_OK)
+        goto fail;
+    if (c->doc.kind != KS_VALUE_MAP) {
+        s = ks_error_at(err, KS_ERR_CONFIG, &c->doc,
+                        "expected a map with data, model, compile, fit and callbacks sections");
+        goto fail;
+    }
+    /* the top level, checked key by key (values are kept in doc, not copied) */
+    ks_keys_defaults(top_keys, &top);
+    s = ks_keys_read(top_keys, &c->doc, "the file", &top, err);
+    ks_keys_free(top_keys, &top);
+    if (s != KS_OK)
+        goto fail;
+    if (top.name[0]) {
+        snprintf(c->name, sizeof c->name, "%s", top.name);
+    } else {
+        char *base, *dot;
+        snprintf(copy, sizeof copy, "%s", path);
+        base = basename(copy);
+        dot = strrchr(base, '.');
+        if (dot)
+            *dot = '\0';
+        snprintf(c->name, sizeof c->name, "%s", base);
+    }
+    for (char *p = c->name; *p; p++)
+        if (*p == '/' || *p == ' ')
+            *p = '_';
+    c->seed = (uint64_t)top.seed;
+    c->model = member(&c->doc, "model");
+    c->compile = member(&c->doc, "compile");
+    c->callbacks = member(&c->doc, "callbacks");
+    c->search = member(&c->doc, "search");
+    c->ensemble = member(&c->doc, "ensemble");
+
+    d = ks_value_get(&c->doc, "data");
+    ks_keys_defaults(data_section_keys, &data);
+    s = ks_keys_read(data_section_keys, d, "data", &data, err);
+    ks_keys_free(data_section_keys, &data);
+    if (s != KS_OK)
+        goto fail;
+    c->train = member(d, "train");
+    c->validation = member(d, "validation");
+    c->test = member(d, "test");
+
+    c->fit = ks_fit_params_default();
+    f = ks_value_get(&c->doc, "fit");
+    ks_keys_defaults(fit_keys, &fit);
+    if ((s = ks_keys_read(fit_keys, f, "fit", &fit, err)) != KS_OK) {
+        ks_keys_free(fit_keys, &fit);
+        goto fail;
+    }
+    c->fit.epochs = fit.epochs;
+    c->fit.batch_size = fit.batch_size ? fit.batch_size : 32;
+    c->fit.verbose = fit.verbose;
+    c->fit.shuffle = fit.shuffle;
+    c->fit.initial_epoch = fit.initial_epoch;
+    c->fit.steps_per_epoch = fit.steps_per_epoch;
+    c->fit.validation_freq = fit.validation_freq;
+    c->fit.validation_batch_size = fit.validation_batch_size;
+    c->fit.validation_split = fit.validation_split > 0 ? fit.validation_split
+                                                       : data.validation_split;
+    c->fit.seed = c->seed;
+    s = read_class_weight(c, &fit.class_weight, err);
+    ks_keys_free(fit_keys, &fit);
+    if (s != KS_OK)
+        goto fail;
+    if (c->validation && c->fit.validation_split > 0) {
+        s = ks_error_at(err, KS_ERR_CONFIG, c->validation,
+                        "give either data.validation or validation_split, not both");
+        goto fail;
+    }
+    if (c->callbacks && c->callbacks->kind != KS_VALUE_LIST) {
+        s = ks_error_at(err, KS_ERR_CONFIG, c->callbacks,
+                        "callbacks must be a list, e.g. - EarlyStopping: {patience: 2}");
+        goto fail;
+    }
+    *out = c;
+    return KS_OK;
+fail:
+    ks_run_config_free(c);
+    return s;
+}
