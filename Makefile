@@ -14,7 +14,7 @@ PKGS    := openblas
 CPPFLAGS_BASE := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS))
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ifeq ($(SAN),)
-OPT     := -O2 -g
+OPT     := -O3 -g
 SANFLAGS :=
 else
 OPT     := -O1 -g -fno-omit-frame-pointer

@@ -1,6 +1,7 @@
 /*
- * activations.c — activation functions and their derivatives.  Every derivative is
- * computed from the output y alone, so layers keep no pre-activation buffer.
+ * activations.c — activation functions and their derivatives, in place.  Every
+ * derivative is computed from the output y alone, so layers keep no pre-activation
+ * buffer; the loops are written so that the compiler vectorizes them.
  */
 #include "engine_impl.h"
 
@@ -16,17 +17,15 @@ const char *const ks_activation_names[] = {
 #define SELU_ALPHA 1.67326324235437728481f
 #define ELU_ALPHA 1.0f
 
-static void softmax_rows(const float *z, float *y, int n, int width)
+static void softmax_rows(float *y, int n, int width)
 {
     for (int i = 0; i < n; i++) {
-        const float *zr = z + (size_t)i * width;
         float *yr = y + (size_t)i * width;
-        float mx = zr[0], sum = 0.0f;
+        float mx = yr[0], sum = 0.0f;
         for (int j = 1; j < width; j++)
-            if (zr[j] > mx)
-                mx = zr[j];
+            mx = yr[j] > mx ? yr[j] : mx;
         for (int j = 0; j < width; j++) {
-            yr[j] = expf(zr[j] - mx);
+            yr[j] = expf(yr[j] - mx);
             sum += yr[j];
         }
         for (int j = 0; j < width; j++)
@@ -34,96 +33,87 @@ static void softmax_rows(const float *z, float *y, int n, int width)
     }
 }
 
-void ks_act_forward(ks_activation a, const float *z, float *y, int n, int width)
+void ks_act_apply(ks_activation a, float *y, int n, int width)
 {
     size_t len = (size_t)n * width;
     switch (a) {
     case KS_ACT_LINEAR:
-        if (y != z)
-            memcpy(y, z, len * sizeof *y);
         break;
     case KS_ACT_RELU:
         for (size_t i = 0; i < len; i++)
-            y[i] = z[i] > 0.0f ? z[i] : 0.0f;
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
         break;
     case KS_ACT_SIGMOID:
         for (size_t i = 0; i < len; i++) {
-            float v = z[i];
-            if (v >= 0.0f) {
-                y[i] = 1.0f / (1.0f + expf(-v));
-            } else {
-                float e = expf(v);
-                y[i] = e / (1.0f + e);
-            }
+            /* e^(−|v|) never overflows */
+            float v = y[i], e = expf(-fabsf(v));
+            y[i] = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
         }
         break;
     case KS_ACT_TANH:
         for (size_t i = 0; i < len; i++)
-            y[i] = tanhf(z[i]);
+            y[i] = tanhf(y[i]);
         break;
     case KS_ACT_SOFTMAX:
-        softmax_rows(z, y, n, width);
+        softmax_rows(y, n, width);
         break;
     case KS_ACT_SELU:
         for (size_t i = 0; i < len; i++)
-            y[i] = z[i] > 0.0f ? SELU_SCALE * z[i] : SELU_SCALE * SELU_ALPHA * expm1f(z[i]);
+            y[i] = y[i] > 0.0f ? SELU_SCALE * y[i] : SELU_SCALE * SELU_ALPHA * expm1f(y[i]);
         break;
     case KS_ACT_ELU:
         for (size_t i = 0; i < len; i++)
-            y[i] = z[i] > 0.0f ? z[i] : ELU_ALPHA * expm1f(z[i]);
+            y[i] = y[i] > 0.0f ? y[i] : ELU_ALPHA * expm1f(y[i]);
         break;
     case KS_ACT_SOFTPLUS:
         for (size_t i = 0; i < len; i++)
-            y[i] = fmaxf(z[i], 0.0f) + log1pf(expf(-fabsf(z[i])));
+            y[i] = fmaxf(y[i], 0.0f) + log1pf(expf(-fabsf(y[i])));
         break;
     case KS_ACT_COUNT:
         break;
     }
 }
 
-void ks_act_backward(ks_activation a, const float *y, const float *dy, float *dz, int n,
-                     int width)
+void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, int n, int width)
 {
     size_t len = (size_t)n * width;
     switch (a) {
     case KS_ACT_LINEAR:
-        if (dz != dy)
-            memcpy(dz, dy, len * sizeof *dz);
         break;
     case KS_ACT_RELU:
         for (size_t i = 0; i < len; i++)
-            dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+            d[i] = y[i] > 0.0f ? d[i] : 0.0f;
         break;
     case KS_ACT_SIGMOID:
         for (size_t i = 0; i < len; i++)
-            dz[i] = dy[i] * y[i] * (1.0f - y[i]);
+            d[i] *= y[i] * (1.0f - y[i]);
         break;
     case KS_ACT_TANH:
         for (size_t i = 0; i < len; i++)
-            dz[i] = dy[i] * (1.0f - y[i] * y[i]);
+            d[i] *= 1.0f - y[i] * y[i];
         break;
     case KS_ACT_SOFTMAX:
         for (int r = 0; r < n; r++) {
-            const float *yr = y + (size_t)r * width, *dyr = dy + (size_t)r * width;
-            float *dzr = dz + (size_t)r * width;
+            const float *yr = y + (size_t)r * width;
+            float *dr = d + (size_t)r * width;
             float dot = 0.0f;
             for (int j = 0; j < width; j++)
-                dot += dyr[j] * yr[j];
+                dot += dr[j] * yr[j];
             for (int j = 0; j < width; j++)
-                dzr[j] = yr[j] * (dyr[j] - dot);
+                dr[j] = yr[j] * (dr[j] - dot);
         }
         break;
     case KS_ACT_SELU:
         for (size_t i = 0; i < len; i++)
-            dz[i] = y[i] > 0.0f ? dy[i] * SELU_SCALE : dy[i] * (y[i] + SELU_SCALE * SELU_ALPHA);
+            d[i] *= y[i] > 0.0f ? SELU_SCALE : y[i] + SELU_SCALE * SELU_ALPHA;
         break;
     case KS_ACT_ELU:
         for (size_t i = 0; i < len; i++)
-            dz[i] = y[i] > 0.0f ? dy[i] : dy[i] * (y[i] + ELU_ALPHA);
+            d[i] *= y[i] > 0.0f ? 1.0f : y[i] + ELU_ALPHA;
         break;
     case KS_ACT_SOFTPLUS:
         for (size_t i = 0; i < len; i++)
-            dz[i] = dy[i] * -expm1f(-y[i]);     /* sigmoid(z) = 1 − e^(−softplus(z)) */
+            d[i] *= -expm1f(-y[i]);     /* sigmoid(z) = 1 − e^(−softplus(z)) */
         break;
     case KS_ACT_COUNT:
         break;

@@ -20,6 +20,7 @@ ks_status ks_callbacks_call(ks_callback *const *cbs, int n, size_t event,
         fn = *(ks_callback_fn *)((char *)cb + event);
         if (!fn)
             continue;
+        cb->message[0] = '\0';     /* so that an error reports only this call's reason */
         s = fn(cb->user, ctx);
         if (s == KS_STOPPED) {
             result = KS_STOPPED;

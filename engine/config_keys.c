@@ -112,7 +112,9 @@ const char *ks_nearest_name(const char *s, const char *const *names)
 static void range_text(const ks_key *k, char *buf, size_t size)
 {
     const char *noun = k->type == KS_KEY_INT ? "an integer" : "a number";
-    int has_min = isfinite(k->min), has_max = isfinite(k->max);
+    /* a very large integer bound is a sanity limit, not worth a mention */
+    int has_min = isfinite(k->min), has_max = isfinite(k->max) && !(k->type == KS_KEY_INT &&
+                                                                     k->max >= 1e6);
     const char *lo = (k->flags & KS_KEY_MIN_EXCL) ? ">" : ">=";
     if (has_min && has_max)
         snprintf(buf, size, "%s in %s%g, %g%s", noun, (k->flags & KS_KEY_MIN_EXCL) ? "(" : "[",
@@ -320,6 +322,13 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
         ks_value *m;
         if ((k->flags & KS_KEY_HIDDEN) && equals_default(k, in))
             continue;
+        if (k->type == KS_KEY_SHAPE && ((const ks_shape *)f)->ndim == 0)
+            continue;   /* not given: absent reads back as not given */
+        if (k->type == KS_KEY_VALUE) {
+            if (ks_value_put_copy(map, k->name, (const ks_value *)f) != KS_OK)
+                return KS_ERR_NOMEM;
+            continue;
+        }
         m = ks_value_put(map, k->name, KS_VALUE_NULL);
         if (!m)
             return KS_ERR_NOMEM;
@@ -346,8 +355,6 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
             break;
         case KS_KEY_SHAPE: {
             const ks_shape *s = (const ks_shape *)f;
-            if (s->ndim == 0)
-                break;   /* null: not given */
             m->kind = KS_VALUE_LIST;
             for (int i = 0; i < s->ndim; i++) {
                 ks_value *d = ks_value_push(m, KS_VALUE_NUMBER);
@@ -357,17 +364,8 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
             }
             break;
         }
-        case KS_KEY_VALUE: {
-            char *key = m->key;
-            m->key = NULL;
-            if (ks_value_clone((const ks_value *)f, m) != KS_OK) {
-                m->key = key;
-                return KS_ERR_NOMEM;
-            }
-            free(m->key);
-            m->key = key;
-            break;
-        }
+        case KS_KEY_VALUE:
+            break;      /* written above */
         }
     }
     return KS_OK;

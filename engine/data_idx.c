@@ -40,12 +40,15 @@ ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks
         got = gzread(f, buf + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
         if (got < 0) {
             const char *msg = gzerror(f, &errnum);
-            ks_error_set_at(err, errnum == Z_ERRNO ? KS_ERR_IO : KS_ERR_CORRUPT, path, 0, 0,
-                            "damaged or truncated file: %s",
+            size_t plen = strlen(path);
+            if (strncmp(msg, path, plen) == 0 && msg[plen] == ':')
+                msg += plen + 1 + (msg[plen + 1] == ' ');
+            ks_status code = errnum == Z_ERRNO ? KS_ERR_IO : KS_ERR_CORRUPT;
+            ks_error_set_at(err, code, path, 0, 0, "damaged or truncated file: %s",
                             errnum == Z_ERRNO ? strerror(errno) : msg);
             free(buf);
             gzclose(f);
-            return err ? err->code : KS_ERR_CORRUPT;
+            return code;
         }
         if (got == 0)
             break;
@@ -54,6 +57,9 @@ ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks
     /* gzread returns 0 at a premature end of a .gz member; gzerror tells */
     {
         const char *msg = gzerror(f, &errnum);
+        size_t plen = strlen(path);
+        if (strncmp(msg, path, plen) == 0 && msg[plen] == ':')
+            msg += plen + 1 + (msg[plen + 1] == ' ');   /* zlib prefixes the path */
         if (errnum != Z_OK && errnum != Z_STREAM_END) {
             ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "damaged or truncated file: %s",
                             msg);
@@ -124,7 +130,6 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
     size_t len, rows, row_elems = 1, esize, need;
     unsigned type, rank;
     ks_status s;
-    float inv = (float)(1.0 / scale);
     *out = NULL;
     *n = 0;
     if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
@@ -163,12 +168,13 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
         return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "IDX sizes out of range");
     }
     need = 4 + 4 * (size_t)rank + rows * row_elems * esize;
-    if (len < need) {
+    if (len != need) {
         free(buf);
         return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                               "truncated: the header promises %zu rows (%zu bytes), the file "
-                               "has %zu bytes",
-                               rows, need, len);
+                               "%s: the header promises %zu rows (%zu bytes), the file has %zu "
+                               "bytes",
+                               len < need ? "truncated" : "damaged (bytes after the data)", rows,
+                               need, len);
     }
     if (end == KS_ALL_ROWS)
         end = rows;
@@ -185,12 +191,27 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
     {
         const unsigned char *p = buf + 4 + 4 * (size_t)rank + begin * row_elems * esize;
         size_t count = (end - begin) * row_elems;
-        if (type == 0x08)
+        if (type == 0x08) {
+            /* v/scale rounded once, as Keras's x / 255. gives, through a table */
+            float table[256];
+            for (int v = 0; v < 256; v++)
+                table[v] = (float)(v / scale);
             for (size_t i = 0; i < count; i++)
-                (*out)[i] = (float)p[i] * inv;
-        else
-            for (size_t i = 0; i < count; i++)
-                (*out)[i] = (float)(elem(p + i * esize, type) / scale);
+                (*out)[i] = table[p[i]];
+        } else {
+            for (size_t i = 0; i < count; i++) {
+                double v = elem(p + i * esize, type) / scale;
+                if (!isfinite(v)) {
+                    free(*out);
+                    *out = NULL;
+                    free(buf);
+                    return ks_error_set_at(err, KS_ERR_NAN, path, 0, 0,
+                                           "row %zu holds a value that is not finite",
+                                           begin + i / row_elems);
+                }
+                (*out)[i] = (float)v;
+            }
+        }
     }
     free(buf);
     *n = end - begin;

@@ -23,7 +23,7 @@ typedef struct data_spec {
     int num_classes;
     double scale;
     ks_value rows;
-    char delimiter[4];
+    char delimiter[2];          /* one character */
 } data_spec;
 
 static const ks_key data_keys[] = {
@@ -36,7 +36,7 @@ static const ks_key data_keys[] = {
     {"scale", KS_KEY_FLOAT, offsetof(data_spec, scale), 0, 0, INFINITY, "1", NULL,
      KS_KEY_MIN_EXCL},
     {"rows", KS_KEY_VALUE, offsetof(data_spec, rows), 0, 0, 0, NULL, NULL, 0},
-    {"delimiter", KS_KEY_STRING, offsetof(data_spec, delimiter), 4, 0, 0, ",", NULL, 0},
+    {"delimiter", KS_KEY_STRING, offsetof(data_spec, delimiter), 2, 0, 0, ",", NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 void ks_dataset_free(ks_dataset *ds)
@@ -71,10 +71,12 @@ static int file_exists(const char *path)
 /* Re-point a file reader's error at the study entry, keeping the file in the message. */
 static ks_status at_value(ks_error *err, ks_status s, const ks_value *where)
 {
-    char msg[sizeof err->msg + sizeof err->file + 8];
+    char msg[sizeof err->msg + sizeof err->file + 32];
     if (!err || !where || where->line == 0)
         return s;
-    if (err->file[0])
+    if (err->file[0] && err->line > 0)
+        snprintf(msg, sizeof msg, "%s:%d:%d: %s", err->file, err->line, err->col, err->msg);
+    else if (err->file[0])
         snprintf(msg, sizeof msg, "%s: %s", err->file, err->msg);
     else
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -150,6 +152,9 @@ static ks_status to_one_hot(ks_dataset *ds, int num_classes, const ks_value *whe
     if (d->n_classes > k)
         return ks_error_at(err, KS_ERR_CONFIG, where,
                            "num_classes is %d but a target is %d", k, d->n_classes - 1);
+    if (k > 65536 || d->n > ((size_t)1 << 34) / (size_t)k)
+        return ks_error_at(err, KS_ERR_CONFIG, where,
+                           "one_hot would make %zu × %d targets; too many classes", d->n, k);
     oh = calloc(d->n * (size_t)k + 1, sizeof *oh);
     if (!oh)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
@@ -180,6 +185,10 @@ static ks_status load_pair(ks_dataset *ds, const ks_value *src, int is_idx, cons
         snprintf(xpath, sizeof xpath, "%s-images-idx3-ubyte.gz", prefix);
         if (!file_exists(xpath))
             snprintf(xpath, sizeof xpath, "%s-images-idx3-ubyte", prefix);
+        if (!file_exists(xpath))
+            return ks_error_at(err, KS_ERR_IO, src,
+                               "no IDX images for the prefix %s: neither %s.gz nor %s exists",
+                               prefix, xpath, xpath);
         snprintf(ypath, sizeof ypath, "%s-labels-idx1-ubyte.gz", prefix);
         if (!file_exists(ypath))
             snprintf(ypath, sizeof ypath, "%s-labels-idx1-ubyte", prefix);

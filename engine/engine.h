@@ -55,6 +55,10 @@ ks_status ks_value_set_string(ks_value *v, const char *s);    /* v becomes STRIN
 /* Append a member to a LIST, or a MAP member under key; returns it, NULL on no memory. */
 ks_value *ks_value_push(ks_value *list, ks_value_kind kind);
 ks_value *ks_value_put(ks_value *map, const char *key, ks_value_kind kind);
+/* Forget where v came from (file, line, col), recursively: for trees that outlive it. */
+void ks_value_forget_source(ks_value *v);
+/* Put a deep copy of src into map under key (src's own key, if any, is not kept). */
+ks_status ks_value_put_copy(ks_value *map, const char *key, const ks_value *src);
 ks_value *ks_value_get(const ks_value *map, const char *key);       /* NULL if absent */
 int ks_value_equal(const ks_value *a, const ks_value *b);
 const char *ks_value_kind_name(ks_value_kind k);                   /* "a number", "a map" … */
@@ -151,7 +155,7 @@ typedef struct ks_shape {
     int dim[KS_MAX_DIMS];
 } ks_shape;
 
-size_t ks_shape_size(const ks_shape *s);                       /* product of dims */
+size_t ks_shape_size(const ks_shape *s);       /* product of dims (saturates at 2^62) */
 int ks_shape_equal(const ks_shape *a, const ks_shape *b);
 /* "(None, 28, 28)" with the batch axis, as Keras prints it. */
 const char *ks_shape_str(const ks_shape *s, char *buf, int size);
@@ -181,7 +185,9 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
  * An owned, loaded data set (read-only once loaded; share it between threads).
  * The spec is a data section entry: {idx: PREFIX}, {idx: {x: FILE, y: FILE}},
  * {npy: {x: FILE, y: FILE}}, {csv: FILE, target: NAME | [NAMES], one_hot: false},
- * each with optional scale (divide inputs by it) and rows: [BEGIN, END].
+ * each with optional scale (divide inputs by it), rows: [BEGIN, END], one_hot (class
+ * indices become num_classes columns; without num_classes, 1 + the largest label of the
+ * rows loaded — give num_classes when slices may miss a class) and delimiter (CSV).
  * Relative paths are taken from base_dir (NULL = current directory).
  */
 typedef struct ks_dataset ks_dataset;
@@ -321,8 +327,9 @@ ks_fit_params ks_fit_params_default(void);
 /*
  * Train.  val may be NULL (then validation_split applies).  Callbacks run in array
  * order; the engine adds History and (verbose > 0) the progress bar itself.  Returns
- * KS_OK when training ran to the end or a callback stopped it cleanly, KS_ERR_NAN
- * when the loss became non-finite, or the first failing callback's status.
+ * KS_OK when training ran to the end or a callback stopped it cleanly, else the first
+ * failing callback's status (KS_ERR_NAN from TerminateOnNaN when the loss became
+ * non-finite; without it, as in Keras, training goes on with a NaN loss).
  * history (may be NULL) receives every epoch's logs.
  */
 ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
@@ -348,6 +355,9 @@ typedef struct ks_callback_ctx {
     int epoch;                      /* 0-based, for epoch events */
     int batch;                      /* 0-based, for batch events */
     const ks_logs *logs;            /* may be empty, never NULL */
+    ks_logs *epoch_logs;            /* writable epoch logs for on_epoch_end (fit's own, which
+                                       History then records: ReduceLROnPlateau adds
+                                       learning_rate); NULL where logs are read-only */
 } ks_callback_ctx;
 
 typedef ks_status (*ks_callback_fn)(void *user, const ks_callback_ctx *ctx);
@@ -389,6 +399,80 @@ extern const char *const ks_callback_names[];
 /* Callback state that users read after fit. */
 int ks_early_stopping_stopped_epoch(const ks_callback *cb);   /* 0-based; -1 if it did not stop */
 int ks_early_stopping_best_epoch(const ks_callback *cb);      /* 0-based; -1 if none */
+
+/*
+ * The built-in callbacks from C: an arguments struct holding Keras's defaults
+ * (ks_*_args_default), changed as needed, then _new.  Wrong values (factor >= 1, a
+ * bad filepath template) are KS_ERR_CONFIG.  mode is one of these; auto maximizes
+ * when the monitored name contains "acc" or "auc" (ReduceLROnPlateau: "acc").
+ */
+enum { KS_MODE_AUTO, KS_MODE_MIN, KS_MODE_MAX };
+
+typedef struct ks_early_stopping_args {
+    char monitor[KS_LOG_NAME_MAX];  /* "val_loss" */
+    double min_delta;               /* 0; its absolute value is used */
+    int patience;                   /* 0 */
+    int verbose;                    /* 0 */
+    int mode;                       /* KS_MODE_AUTO */
+    double baseline;                /* NAN: None */
+    int restore_best_weights;       /* 0; restores at train end, also without a stop (Keras 3) */
+    int start_from_epoch;           /* 0 */
+} ks_early_stopping_args;
+ks_early_stopping_args ks_early_stopping_args_default(void);
+ks_status ks_callback_early_stopping_new(const ks_early_stopping_args *a, ks_callback **out,
+                                         ks_error *err);
+
+/*
+ * ModelCheckpoint saves through ks_model_save (save_weights_only: KS_SAVE_WEIGHTS_ONLY,
+ * else KS_SAVE_OPTIMIZER so that a checkpoint can resume), creating the directory.
+ * filepath is formatted like Python's str.format with {epoch} (1-based), {batch}
+ * (1-based, integer save_freq only) and any log key, with format specs
+ * [[fill]align][sign][0][width][.precision][d|f|F|e|E|g|G|%].  A log key missing at
+ * save time is KS_ERR_CONFIG.
+ */
+typedef struct ks_model_checkpoint_args {
+    char filepath[1024];            /* required, e.g. "ckpt-{epoch:04d}-{val_loss:.2f}.ksm" */
+    char monitor[KS_LOG_NAME_MAX];  /* "val_loss" */
+    int verbose;                    /* 0 */
+    int save_best_only;             /* 0 */
+    int save_weights_only;          /* 0 */
+    int mode;                       /* KS_MODE_AUTO */
+    int save_freq;                  /* 0: "epoch"; N > 0: every N batches */
+    double initial_value_threshold; /* NAN: None */
+} ks_model_checkpoint_args;
+ks_model_checkpoint_args ks_model_checkpoint_args_default(void);
+ks_status ks_callback_model_checkpoint_new(const ks_model_checkpoint_args *a, ks_callback **out,
+                                           ks_error *err);
+/* Saves attempted over the callback's life (failed ones included), and the last path
+   (borrowed; NULL before the first). */
+int ks_model_checkpoint_n_saves(const ks_callback *cb);
+const char *ks_model_checkpoint_last_path(const ks_callback *cb);
+
+typedef struct ks_reduce_lr_on_plateau_args {
+    char monitor[KS_LOG_NAME_MAX];  /* "val_loss" */
+    double factor;                  /* 0.1; must be < 1 */
+    int patience;                   /* 10 */
+    int verbose;                    /* 0 */
+    int mode;                       /* KS_MODE_AUTO */
+    double min_delta;               /* 1e-4 */
+    int cooldown;                   /* 0 */
+    double min_lr;                  /* 0 */
+} ks_reduce_lr_on_plateau_args;
+ks_reduce_lr_on_plateau_args ks_reduce_lr_on_plateau_args_default(void);
+ks_status ks_callback_reduce_lr_on_plateau_new(const ks_reduce_lr_on_plateau_args *a,
+                                               ks_callback **out, ks_error *err);
+
+/* TerminateOnNaN: a non-finite running loss after a batch ends fit with KS_ERR_NAN. */
+ks_status ks_callback_terminate_on_nan_new(ks_callback **out, ks_error *err);
+
+typedef struct ks_csv_logger_args {
+    char filename[1024];            /* required */
+    char separator[8];              /* ","; one character */
+    int append;                     /* 0 */
+} ks_csv_logger_args;
+ks_csv_logger_args ks_csv_logger_args_default(void);
+ks_status ks_callback_csv_logger_new(const ks_csv_logger_args *a, ks_callback **out,
+                                     ks_error *err);
 
 /* The progress bar and History that fit adds itself, usable by other drivers. */
 ks_status ks_callback_progbar_new(int verbose, FILE *out, int tty, ks_callback **out_cb);

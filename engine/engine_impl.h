@@ -23,13 +23,13 @@ typedef enum ks_activation {
 extern const char *const ks_activation_names[];   /* NULL-terminated, by enum */
 
 /*
- * y = act(z) for n rows of width columns (softmax works along rows).  y may equal z.
- * ks_act_backward: dz = dy ⊙ act'(z), computed from y alone (every activation here
- * allows it); dz may equal dy.
+ * In place, over n rows of width columns (softmax works along rows):
+ * ks_act_apply: y = act(y).  ks_act_grad: d = d ⊙ act'(z), with d holding dL/dy on
+ * entry and dL/dz on return, computed from the output y alone (every activation here
+ * allows it); y and d must not overlap.
  */
-void ks_act_forward(ks_activation a, const float *z, float *y, int n, int width);
-void ks_act_backward(ks_activation a, const float *y, const float *dy, float *dz, int n,
-                     int width);
+void ks_act_apply(ks_activation a, float *y, int n, int width);
+void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, int n, int width);
 
 /* ----------------------------------------------------------- initializers */
 
@@ -114,12 +114,15 @@ typedef struct ks_bwd {
     float *scratch;
     int dy_is_dz;               /* the loss already went through the activation */
     float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
+    float sgd_lr;               /* > 0: plain SGD fused in: update the weights, w −= lr·g,
+                                   instead of writing g (only for KS_LAYER_FUSED_SGD kinds) */
 } ks_bwd;
 
 enum {
     KS_LAYER_ALIAS = 1,         /* output is the input buffer (Flatten); no work */
     KS_LAYER_INPUT = 2,         /* the model input (InputLayer) */
-    KS_LAYER_MERGE = 4          /* takes several inputs */
+    KS_LAYER_MERGE = 4,         /* takes several inputs */
+    KS_LAYER_FUSED_SGD = 8      /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
 };
 
 typedef struct ks_layer_ops {
@@ -251,6 +254,8 @@ typedef struct ks_optimizer_ops {
      */
     void (*update)(const void *args, double lr, int64_t t, float *w, const float *g,
                    float *const *slots, size_t n);
+    /* optional: 1 when the update is exactly w −= lr·g (no state), so it can be fused */
+    int (*plain)(const void *args);
 } ks_optimizer_ops;
 
 const ks_optimizer_ops *ks_optimizer_find(const char *name);
@@ -307,6 +312,12 @@ struct ks_model {
     ks_workspace ws;
 };
 
+/* ks_model_from_config with a bound on the parameter count (a file's size, say):
+   a config asking for more is KS_ERR_CONFIG before anything is allocated. */
+#define KS_MAX_PARAMS ((size_t)1 << 30)
+ks_status ks_model_build(const ks_value *layers, const ks_shape *input_shape, uint64_t seed,
+                         size_t max_params, ks_model **out, ks_error *err);
+
 /* Allocate (or keep, if big enough) the workspace for batch rows and y_size targets. */
 ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training,
                              ks_error *err);
@@ -315,11 +326,18 @@ const float *ks_model_forward(ks_model *m, const float *x, int n, int training);
 /*
  * Backward over the batch of the last forward, from the output gradient that
  * ks_model_batch_loss left in ws.dout[output]; adds the regularizers' gradients and
- * returns their penalty.
+ * returns their penalty.  With fuse_sgd (see ks_model_can_fuse_sgd) the weights are
+ * updated in place and the optimizer's step counter advanced, instead.
  */
-double ks_model_backward(ks_model *m, int n);
+double ks_model_backward(ks_model *m, int n, int fuse_sgd);
 /* One optimizer step over all trainable weights, with clipping. */
 void ks_model_apply_gradients(ks_model *m);
+/*
+ * Whether a training step can fuse the optimizer into backward: plain SGD (no
+ * momentum, no clipping), no regularizer, and every trainable weight in a layer kind
+ * that supports it.  Then ks_model_backward(m, n, 1) updates the weights itself.
+ */
+int ks_model_can_fuse_sgd(const ks_model *m);
 /*
  * The data loss of the last forward's batch, Σ w·l / n (no regularization); with grad,
  * also writes the output gradient for ks_model_backward.
@@ -329,6 +347,27 @@ double ks_model_batch_loss(ks_model *m, const float *t, const float *sw, int n, 
 double ks_model_penalty(const ks_model *m);
 /* Keras-style unique layer name for a class within m ("dense", "dense_1", …). */
 void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size);
+
+/* -------------------------------------------------------------- model files */
+
+/*
+ * How ks_model_save writes its temporary file (model_file.c).  ks_writer_stdio is the
+ * real one (fopen/fwrite/fflush+fsync/fclose); tests wrap it to inject I/O faults.
+ * Each function returns 0 or an errno value.  close is called once after every
+ * successful open, also after a failure.
+ */
+typedef struct ks_writer {
+    int (*open)(void *user, const char *path, void **file);
+    int (*write)(void *user, void *file, const void *p, size_t n);     /* all n bytes */
+    int (*flush)(void *user, void *file);      /* to stable storage (fflush + fsync) */
+    int (*close)(void *user, void *file);
+    void *user;
+} ks_writer;
+extern const ks_writer ks_writer_stdio;
+/* ks_model_save through w: write PATH.tmp.<pid>, flush, close, rename; on failure the
+   temporary file is removed and nothing changes at path. */
+ks_status ks_model_save_with(ks_model *m, const char *path, unsigned flags, int epoch,
+                             const ks_writer *w, ks_error *err);
 
 /* --------------------------------------------------------------------- data */
 
@@ -375,14 +414,45 @@ ks_callback *ks_callback_alloc(const char *name, size_t user_size);
 /* Print a log value as Keras does: 4 decimals, or scientific when |v| <= 1e-3. */
 void ks_format_log_value(double v, char *buf, size_t size);
 
+/* The built-in callbacks from their Keras arguments (callback_*.c). */
+ks_status ks_early_stopping_from_config(const ks_value *args, ks_callback **out, ks_error *err);
+ks_status ks_model_checkpoint_from_config(const ks_value *args, ks_callback **out,
+                                          ks_error *err);
+ks_status ks_reduce_lr_on_plateau_from_config(const ks_value *args, ks_callback **out,
+                                              ks_error *err);
+ks_status ks_terminate_on_nan_from_config(const ks_value *args, ks_callback **out,
+                                          ks_error *err);
+ks_status ks_csv_logger_from_config(const ks_value *args, ks_callback **out, ks_error *err);
+
+/* What they share (callback_registry.c). */
+extern const char *const ks_monitor_mode_names[];       /* by KS_MODE_*, NULL-terminated */
+/* Whether mode (KS_MODE_*) maximizes monitor; auto: the name contains "acc" or "auc". */
+int ks_monitor_is_max(int mode, const char *monitor);
+/* The stream callback messages go to: the fit's out, else stdout. */
+FILE *ks_callback_stream(const ks_callback_ctx *ctx);
+/* Print one message line; after_bar: first end a progress bar drawn in place. */
+void ks_callback_print(const ks_callback_ctx *ctx, int after_bar, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Python's repr(v) (precision < 0), or format(v, ".<precision>"). */
+void ks_format_float_py(double v, int precision, char *buf, size_t size);
+/*
+ * ModelCheckpoint's filepath: tmpl formatted as Python's str.format(epoch=epoch + 1,
+ * batch=batch + 1, **logs) (epoch and batch 0-based; batch < 0: no {batch} field).
+ * logs NULL checks the template only (every log key accepted).  A bad template or a
+ * missing key is KS_ERR_CONFIG; a result that does not fit in size also.
+ */
+ks_status ks_format_filepath(const char *tmpl, int epoch, int batch, const ks_logs *logs,
+                             char *out, size_t size, ks_error *err);
+
 /* ----------------------------------------------------------------- kernels */
 
 /* C = alpha·op(A)·op(B) + beta·C, row-major, through cblas_sgemm. */
 void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
              int lda, const float *b, int ldb, float beta, float *c, int ldc);
-/* out[j] = beta·out[j] + Σ_i x[i·cols + j] (column sums of an n × cols matrix). */
-void ks_col_sums(const float *x, int n, int cols, float beta, float *out);
+/* out[j] = beta·out[j] + alpha·Σ_i x[i·cols + j] (column sums of an n × cols matrix). */
+void ks_col_sums(const float *restrict x, int n, int cols, float beta, float *restrict out,
+                 float alpha);
 /* y[i·cols + j] += b[j] */
-void ks_add_row(float *y, const float *b, int n, int cols);
+void ks_add_row(float *restrict y, const float *restrict b, int n, int cols);
 
 #endif

@@ -102,11 +102,11 @@ static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int
  */
 static ks_status run_evaluate(ks_model *m, const ks_data *d, int batch, const char *prefix,
                               ks_callback *const *cbs, int ncb, const ks_fit_params *fp,
-                              ks_logs *logs, ks_error *err)
+                              int epoch, ks_logs *logs, ks_error *err)
 {
     epoch_totals tot;
     ks_logs blogs;
-    ks_callback_ctx ctx = {m, fp, 0, 0, 0, &blogs};
+    ks_callback_ctx ctx = {m, fp, 0, epoch, 0, &blogs};
     int steps = (int)((d->n + (size_t)batch - 1) / (size_t)batch);
     int per_batch = ks_callbacks_have(cbs, ncb, KS_CB_EVENT(on_test_batch_end));
     double penalty = ks_model_penalty(m);
@@ -173,7 +173,7 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
     }
     if ((s = ks_model_workspace(m, batch_size, data->y_size, 0, err)) == KS_OK) {
         ks_logs_clear(logs);
-        s = run_evaluate(m, data, batch_size, "", list, n, NULL, logs, err);
+        s = run_evaluate(m, data, batch_size, "", list, n, NULL, 0, logs, err);
         if (s == KS_STOPPED)
             s = KS_OK;
     }
@@ -215,6 +215,7 @@ typedef struct fit_run {
     uint64_t seed;
     ks_callback *const *cbs;
     int ncb;
+    int fuse_sgd;               /* plain SGD applied inside backward */
 } fit_run;
 
 /* The sample order of pass number pass (a fresh permutation per pass when shuffling). */
@@ -278,8 +279,9 @@ static ks_status train_epoch(fit_run *r, int epoch, ks_logs *logs, ks_error *err
         }
         out = ks_model_forward(m, ws->x, n, 1);
         loss = ks_model_batch_loss(m, ws->t, r->weights ? ws->sw : NULL, n, 1);
-        loss += ks_model_backward(m, n);
-        ks_model_apply_gradients(m);
+        loss += ks_model_backward(m, n, r->fuse_sgd);
+        if (!r->fuse_sgd)
+            ks_model_apply_gradients(m);
         tot.loss += loss * n;
         tot.count += n;
         add_metrics(m, out, ws->t, n, &tot);
@@ -380,6 +382,7 @@ static ks_status fit_setup(fit_run *r, ks_model *m, const ks_data *train, const 
         if ((s = ks_model_workspace(m, ws_bs, r->train.y_size, 1, err)) != KS_OK)
             return s;
     }
+    r->fuse_sgd = ks_model_can_fuse_sgd(m);
     free(m->ws.order);
     m->ws.order = malloc(r->n * sizeof *m->ws.order);
     if (!m->ws.order)
@@ -442,22 +445,25 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
             s = KS_STOPPED;
         if (r.has_val && should_validate(p, epoch)) {
             int eval_bs = p->validation_batch_size > 0 ? p->validation_batch_size : p->batch_size;
-            ks_status vs = run_evaluate(m, &r.val, eval_bs, "val_", list, n, p, &logs, err);
+            ks_status vs =
+                run_evaluate(m, &r.val, eval_bs, "val_", list, n, p, epoch, &logs, err);
             if (vs != KS_OK && vs != KS_STOPPED) {
                 s = vs;
                 break;
             }
         }
         ctx.logs = &logs;
+        ctx.epoch_logs = &logs;
         es = ks_callbacks_call(list, n, KS_CB_EVENT(on_epoch_end), &ctx, err);
+        if (es != KS_OK && es != KS_STOPPED) {
+            s = es;
+            break;
+        }
+        if (es == KS_STOPPED)
+            s = KS_STOPPED;
         if (history && ks_history_add(history, epoch, &logs) != KS_OK) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             break;
-        }
-        if (es != KS_OK) {
-            s = es;
-            if (es != KS_STOPPED)
-                break;
         }
         if (s == KS_STOPPED)
             break;

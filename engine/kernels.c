@@ -15,19 +15,23 @@ void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
                 ldc);
 }
 
-void ks_col_sums(const float *x, int n, int cols, float beta, float *out)
+void ks_col_sums(const float *restrict x, int n, int cols, float beta, float *restrict out,
+                 float alpha)
 {
     if (beta == 0.0f)
         for (int j = 0; j < cols; j++)
             out[j] = 0.0f;
+    else if (beta != 1.0f)
+        for (int j = 0; j < cols; j++)
+            out[j] *= beta;
     for (int i = 0; i < n; i++) {
         const float *row = x + (size_t)i * cols;
         for (int j = 0; j < cols; j++)
-            out[j] += row[j];
+            out[j] += alpha * row[j];
     }
 }
 
-void ks_add_row(float *y, const float *b, int n, int cols)
+void ks_add_row(float *restrict y, const float *restrict b, int n, int cols)
 {
     for (int i = 0; i < n; i++) {
         float *row = y + (size_t)i * cols;

@@ -31,9 +31,11 @@ static void activation_forward(ks_layer *l, const ks_fwd *f)
 {
     const activation_state *st = l->state;
     int w = row_width(l), rows = f->n * (int)(l->out_size / (size_t)w);
+    size_t bytes = (size_t)f->n * l->out_size * sizeof(float);
     if (f->z)
-        memcpy(f->z, f->x[0], (size_t)f->n * l->out_size * sizeof(float));
-    ks_act_forward((ks_activation)st->activation, f->x[0], f->y, rows, w);
+        memcpy(f->z, f->x[0], bytes);
+    memcpy(f->y, f->x[0], bytes);
+    ks_act_apply((ks_activation)st->activation, f->y, rows, w);
 }
 
 static void activation_backward(ks_layer *l, const ks_bwd *b)
@@ -42,10 +44,9 @@ static void activation_backward(ks_layer *l, const ks_bwd *b)
     int w = row_width(l), rows = b->n * (int)(l->out_size / (size_t)w);
     if (!b->dx[0])
         return;
-    if (b->dy_is_dz)
-        memcpy(b->dx[0], b->dy, (size_t)b->n * l->out_size * sizeof(float));
-    else
-        ks_act_backward((ks_activation)st->activation, b->y, b->dy, b->dx[0], rows, w);
+    memcpy(b->dx[0], b->dy, (size_t)b->n * l->out_size * sizeof(float));
+    if (!b->dy_is_dz)
+        ks_act_grad((ks_activation)st->activation, b->y, b->dx[0], rows, w);
 }
 
 static ks_activation activation_activation(const ks_layer *l)

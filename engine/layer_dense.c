@@ -5,6 +5,8 @@
  */
 #include "engine_impl.h"
 
+#include <string.h>
+
 typedef struct dense_state {
     int units;
     int activation;             /* ks_activation */
@@ -63,12 +65,12 @@ static void dense_forward(ks_layer *l, const ks_fwd *f)
 {
     const dense_state *st = l->state;
     int in = (int)l->in_size[0], units = st->units;
-    float *z = f->z ? f->z : f->y;
-    ks_gemm(0, 0, f->n, units, in, 1.0f, f->x[0], in, l->weights[0].w, units, 0.0f, z, units);
+    ks_gemm(0, 0, f->n, units, in, 1.0f, f->x[0], in, l->weights[0].w, units, 0.0f, f->y, units);
     if (st->use_bias)
-        ks_add_row(z, l->weights[1].w, f->n, units);
-    if (f->z || st->activation != KS_ACT_LINEAR)
-        ks_act_forward((ks_activation)st->activation, z, f->y, f->n, units);
+        ks_add_row(f->y, l->weights[1].w, f->n, units);
+    if (f->z)
+        memcpy(f->z, f->y, (size_t)f->n * units * sizeof(float));
+    ks_act_apply((ks_activation)st->activation, f->y, f->n, units);
 }
 
 static void dense_backward(ks_layer *l, const ks_bwd *b)
@@ -76,15 +78,24 @@ static void dense_backward(ks_layer *l, const ks_bwd *b)
     const dense_state *st = l->state;
     int in = (int)l->in_size[0], units = st->units;
     float *dz = b->dy;
-    if (!b->dy_is_dz && st->activation != KS_ACT_LINEAR)
-        ks_act_backward((ks_activation)st->activation, b->y, b->dy, dz, b->n, units);
-    ks_gemm(1, 0, in, units, b->n, 1.0f, b->x[0], in, dz, units, b->grad_beta,
-            l->weights[0].g, units);
-    if (st->use_bias)
-        ks_col_sums(dz, b->n, units, b->grad_beta, l->weights[1].g);
+    if (!b->dy_is_dz)
+        ks_act_grad((ks_activation)st->activation, b->y, dz, b->n, units);
+    /* dx first: it needs the kernel before a fused update changes it */
     if (b->dx[0])
         ks_gemm(0, 1, b->n, in, units, 1.0f, dz, units, l->weights[0].w, units, 0.0f, b->dx[0],
                 in);
+    if (b->sgd_lr > 0.0f) {
+        /* plain SGD fused: kernel −= lr·xᵀ·dz in the product itself, bias −= lr·Σdz */
+        ks_gemm(1, 0, in, units, b->n, -b->sgd_lr, b->x[0], in, dz, units, 1.0f,
+                l->weights[0].w, units);
+        if (st->use_bias)
+            ks_col_sums(dz, b->n, units, 1.0f, l->weights[1].w, -b->sgd_lr);
+        return;
+    }
+    ks_gemm(1, 0, in, units, b->n, 1.0f, b->x[0], in, dz, units, b->grad_beta,
+            l->weights[0].g, units);
+    if (st->use_bias)
+        ks_col_sums(dz, b->n, units, b->grad_beta, l->weights[1].g, 1.0f);
 }
 
 static ks_activation dense_activation(const ks_layer *l)
@@ -96,6 +107,7 @@ const ks_layer_ops ks_layer_dense_ops = {
     .name = "Dense",
     .keys = dense_keys,
     .state_size = sizeof(dense_state),
+    .flags = KS_LAYER_FUSED_SGD,
     .build = dense_build,
     .forward = dense_forward,
     .backward = dense_backward,

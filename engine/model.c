@@ -102,7 +102,7 @@ static int find_layer(const ks_model *m, const char *name)
 
 void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size)
 {
-    char prefix[KS_NAME_MAX];
+    char prefix[KS_NAME_MAX - 12];
     ks_layer_default_prefix(class_name, prefix, sizeof prefix);
     snprintf(out, size, "%s", prefix);
     for (int k = 1; find_layer(m, out) >= 0; k++)
@@ -155,6 +155,15 @@ static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
     if ((s = l->ops->build(l, err)) != KS_OK)
         return s;
     l->out_size = ks_shape_size(&l->out_shape);
+    if (l->out_size > ((size_t)1 << 31)) {
+        char buf[96];
+        return ks_error_set(err, KS_ERR_SHAPE, "%s's output %s is too large", l->ops->name,
+                            ks_shape_str(&l->out_shape, buf, sizeof buf));
+    }
+    /* layer arguments outlive the text they were read from */
+    for (const ks_key *k = l->ops->keys; k->name; k++)
+        if (k->type == KS_KEY_VALUE)
+            ks_value_forget_source((ks_value *)((char *)l->state + k->offset));
     return KS_OK;
 }
 
@@ -271,13 +280,11 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
     own.col = args->col;
     if (args->kind == KS_VALUE_MAP) {
         for (size_t i = 0; i < args->n; i++) {
-            ks_value *c;
             if (is_generic(args->items[i].key) && ops != &ks_layer_input_ops)
                 continue;
             if (ops == &ks_layer_input_ops && strcmp(args->items[i].key, "name") == 0)
                 continue;
-            c = ks_value_put(&own, args->items[i].key, KS_VALUE_NULL);
-            if (!c || ks_value_clone(&args->items[i], c) != KS_OK) {
+            if (ks_value_put_copy(&own, args->items[i].key, &args->items[i]) != KS_OK) {
                 ks_value_free(&own);
                 return ks_error_set(b->err, KS_ERR_NOMEM, "out of memory building the model");
             }
@@ -392,7 +399,7 @@ out:
 }
 
 /* Lay the weights out in one block, count consumers, mark where gradients flow. */
-static ks_status finish(ks_model *m, ks_error *err)
+static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
 {
     size_t off = 0;
     int nw = 0;
@@ -408,6 +415,10 @@ static ks_status finish(ks_model *m, ks_error *err)
         ks_layer *l = m->layers[i];
         for (int w = 0; w < l->n_weights; w++) {
             l->weights[w].offset = off;
+            if (l->weights[w].size > max_params - off)
+                return ks_error_set(err, KS_ERR_CONFIG,
+                                    "the model has more than %zu parameters (at layer \"%s\")",
+                                    max_params, l->name);
             off += l->weights[w].size;
             m->weights[m->n_weights++] = &l->weights[w];
             if (l->weights[w].trainable)
@@ -447,6 +458,12 @@ static ks_status finish(ks_model *m, ks_error *err)
 ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_shape,
                                uint64_t seed, ks_model **out, ks_error *err)
 {
+    return ks_model_build(layers, input_shape, seed, KS_MAX_PARAMS, out, err);
+}
+
+ks_status ks_model_build(const ks_value *layers, const ks_shape *input_shape, uint64_t seed,
+                         size_t max_params, ks_model **out, ks_error *err)
+{
     builder b = {0};
     ks_status s = KS_OK;
     char got[64];
@@ -468,7 +485,7 @@ ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_sha
         s = ks_error_at(err, KS_ERR_CONFIG, layers,
                         "model has no layers besides its input (repeat: 0 everywhere?)");
     if (s == KS_OK)
-        s = finish(b.m, err);
+        s = finish(b.m, max_params, err);
     if (s == KS_OK && ks_rng_new(seed, ks_hash_string("dropout"), 0, &b.m->rng) != KS_OK)
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     if (s != KS_OK) {
@@ -498,8 +515,11 @@ void ks_model_init_weights(ks_model *m, uint64_t seed)
         ks_init_fill(m->weights[i]->init, m->weights[i]->w, &m->weights[i]->shape, rng);
     }
     ks_rng_free(rng);
+    /* a fresh model: its optimizer starts over too */
     if (m->slots && m->opt)
         memset(m->slots, 0, (size_t)m->opt->n_slots * m->n_params * sizeof *m->slots);
+    if (m->opt_args)
+        m->lr = ((const ks_optimizer_common *)m->opt_args)->learning_rate;
     m->iterations = 0;
 }
 

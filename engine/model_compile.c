@@ -65,18 +65,27 @@ static ks_status set_optimizer(ks_model *m, const ks_value *v, ks_error *err)
                            "unknown optimizer \"%s\"%s%s%s; known: SGD, RMSprop, Adam", name,
                            near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
     }
-    free(m->opt_args);
-    m->opt_args = calloc(1, ops->args_size);
-    if (!m->opt_args)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    ks_keys_defaults(ops->keys, m->opt_args);
-    if ((s = ks_keys_read(ops->keys, args, ops->name, m->opt_args, err)) != KS_OK)
-        return s;
-    c = m->opt_args;
-    if ((c->clipnorm > 0) + (c->clipvalue > 0) + (c->global_clipnorm > 0) > 1)
-        return ks_error_at(err, KS_ERR_CONFIG, args ? args : v,
-                           "%s: only one of clipnorm, clipvalue and global_clipnorm can be set",
-                           ops->name);
+    /* read into a new block; the model's optimizer changes only when all is well */
+    {
+        void *fresh = calloc(1, ops->args_size);
+        if (!fresh)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        ks_keys_defaults(ops->keys, fresh);
+        if ((s = ks_keys_read(ops->keys, args, ops->name, fresh, err)) != KS_OK) {
+            free(fresh);
+            return s;
+        }
+        c = fresh;
+        if ((c->clipnorm > 0) + (c->clipvalue > 0) + (c->global_clipnorm > 0) > 1) {
+            free(fresh);
+            return ks_error_at(err, KS_ERR_CONFIG, args ? args : v,
+                               "%s: only one of clipnorm, clipvalue and global_clipnorm can be "
+                               "set",
+                               ops->name);
+        }
+        free(m->opt_args);
+        m->opt_args = fresh;
+    }
     m->opt = ops;
     m->lr = c->learning_rate;
     m->iterations = 0;
@@ -92,8 +101,8 @@ static ks_status set_optimizer(ks_model *m, const ks_value *v, ks_error *err)
 
 static ks_status set_loss(ks_model *m, const ks_value *v, ks_error *err)
 {
-    const char *name;
-    const ks_value *args;
+    const char *name = NULL;
+    const ks_value *args = NULL;
     const ks_loss_ops *ops;
     ks_status s = name_and_args(v, "loss", &name, &args, err);
     if (s != KS_OK)

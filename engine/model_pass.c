@@ -130,13 +130,29 @@ double ks_model_penalty(const ks_model *m)
     return p;
 }
 
-double ks_model_backward(ks_model *m, int n)
+int ks_model_can_fuse_sgd(const ks_model *m)
+{
+    if (!m->opt || !m->opt->plain || !m->opt->plain(m->opt_args))
+        return 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const ks_layer *l = m->layers[i];
+        for (int w = 0; w < l->n_weights; w++)
+            if (l->weights[w].trainable &&
+                (!(l->ops->flags & KS_LAYER_FUSED_SGD) || l->weights[w].reg.l1 != 0.0 ||
+                 l->weights[w].reg.l2 != 0.0))
+                return 0;
+    }
+    return 1;
+}
+
+double ks_model_backward(ks_model *m, int n, int fuse_sgd)
 {
     ks_workspace *ws = &m->ws;
     double penalty = 0.0;
     ks_bwd b;
     memset(&b, 0, sizeof b);
     b.n = n;
+    b.sgd_lr = fuse_sgd ? (float)m->lr : 0.0f;
     for (int i = m->output; i > 0; i--) {
         ks_layer *l = m->layers[i];
         if (!m->needs_grad[i] || (l->ops->flags & (KS_LAYER_INPUT | KS_LAYER_ALIAS)))
@@ -151,6 +167,10 @@ double ks_model_backward(ks_model *m, int n)
         b.dy_is_dz = i == m->output && m->fused;
         b.grad_beta = 0.0f;
         l->ops->backward(l, &b);
+    }
+    if (fuse_sgd) {
+        m->iterations++;
+        return 0.0;     /* no regularizers on this path */
     }
     for (int i = 0; i < m->n_weights; i++) {
         ks_weight *w = m->weights[i];

@@ -18,8 +18,8 @@ static const ks_key sgd_keys[] = {
 
 static const char *const sgd_slots[] = {"momentum", NULL};
 
-static void sgd_update(const void *args, double lr, int64_t t, float *w, const float *g,
-                       float *const *slots, size_t n)
+static void sgd_update(const void *args, double lr, int64_t t, float *restrict w,
+                       const float *restrict g, float *const *slots, size_t n)
 {
     const sgd_args *a = args;
     float flr = (float)lr, mom = (float)a->momentum;
@@ -44,6 +44,13 @@ static void sgd_update(const void *args, double lr, int64_t t, float *w, const f
     }
 }
 
+static int sgd_plain(const void *args)
+{
+    const sgd_args *a = args;
+    return a->momentum == 0.0 && a->c.clipnorm == 0.0 && a->c.clipvalue == 0.0 &&
+           a->c.global_clipnorm == 0.0;
+}
+
 const ks_optimizer_ops ks_optimizer_sgd_ops = {
     .name = "SGD",
     .keys = sgd_keys,
@@ -51,4 +58,5 @@ const ks_optimizer_ops ks_optimizer_sgd_ops = {
     .n_slots = 1,
     .slot_names = sgd_slots,
     .update = sgd_update,
+    .plain = sgd_plain,
 };

@@ -8,9 +8,12 @@
 
 size_t ks_shape_size(const ks_shape *s)
 {
+    const size_t cap = (size_t)1 << 62;
     size_t n = 1;
-    for (int i = 0; i < s->ndim; i++)
-        n *= (size_t)s->dim[i];
+    for (int i = 0; i < s->ndim; i++) {
+        size_t d = s->dim[i] > 0 ? (size_t)s->dim[i] : 0;
+        n = d && n > cap / d ? cap : n * d;
+    }
     return n;
 }
 

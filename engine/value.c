@@ -119,6 +119,31 @@ ks_value *ks_value_put(ks_value *map, const char *key, ks_value_kind kind)
     return m;
 }
 
+void ks_value_forget_source(ks_value *v)
+{
+    v->file = NULL;
+    v->line = v->col = v->key_line = v->key_col = 0;
+    for (size_t i = 0; i < v->n; i++)
+        ks_value_forget_source(&v->items[i]);
+}
+
+ks_status ks_value_put_copy(ks_value *map, const char *key, const ks_value *src)
+{
+    ks_value *m = ks_value_put(map, key, KS_VALUE_NULL);
+    char *k;
+    if (!m)
+        return KS_ERR_NOMEM;
+    k = m->key;
+    m->key = NULL;
+    if (ks_value_clone(src, m) != KS_OK) {
+        m->key = k;
+        return KS_ERR_NOMEM;
+    }
+    free(m->key);
+    m->key = k;
+    return KS_OK;
+}
+
 ks_value *ks_value_get(const ks_value *map, const char *key)
 {
     if (!map || map->kind != KS_VALUE_MAP)

@@ -62,8 +62,11 @@ static ks_status make_callbacks(fit_job *j, ks_error *err)
             return ks_error_at(err, KS_ERR_CONFIG, e, "at most 32 callbacks");
         s = ks_callback_from_config(e->items[0].key, &e->items[0], &j->cbs[j->ncb], err);
         if (s != KS_OK) {
-            if (err && err->line == 0)
-                ks_error_at_key(err, s, &e->items[0], "%s", err->msg);
+            if (err && err->line == 0) {
+                char msg[sizeof err->msg];
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                ks_error_at_key(err, s, &e->items[0], "%s", msg);
+            }
             return s;
         }
         j->ncb++;
@@ -187,8 +190,15 @@ int cmd_fit(int argc, char **argv)
         int trained = hist.n_epochs > 0;
         ks_history_free(&hist);
         /* a shape or config problem found when fit saw the data is still bad input */
-        if (!trained && cli_exit_for(s) == KS_EXIT_BAD_INPUT)
+        if (!trained && cli_exit_for(s) == KS_EXIT_BAD_INPUT) {
+            /* the data do not fit the model: point at the data entry */
+            if (!err.file[0]) {
+                char msg[sizeof err.msg];
+                snprintf(msg, sizeof msg, "%s", err.msg);
+                ks_error_at(&err, s, j.cfg->train, "%s", msg);
+            }
             goto bad_input;
+        }
         cli_error(&err);
         job_free(&j);
         return KS_EXIT_FAILED;

@@ -134,7 +134,27 @@ ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *er
                         "expected a map with data, model, compile, fit and callbacks sections");
         goto fail;
     }
-    /* the top level, checked key by key (values are kept in doc, not copied) */
+    /* the top level: sections first, then each section's keys */
+    for (size_t i = 0; i < c->doc.n; i++) {
+        const ks_value *m = &c->doc.items[i];
+        const char *names[16];
+        const char *near;
+        int n = 0, known = 0;
+        for (; top_keys[n].name; n++) {
+            names[n] = top_keys[n].name;
+            known |= strcmp(names[n], m->key) == 0;
+        }
+        names[n] = NULL;
+        if (known)
+            continue;
+        near = ks_nearest_name(m->key, names);
+        s = ks_error_at_key(err, KS_ERR_CONFIG, m,
+                            "unknown section \"%s\"%s%s%s; sections are name, seed, data, "
+                            "model, compile, fit, callbacks, search, ensemble",
+                            m->key, near ? " (did you mean \"" : "", near ? near : "",
+                            near ? "\"?)" : "");
+        goto fail;
+    }
     ks_keys_defaults(top_keys, &top);
     s = ks_keys_read(top_keys, &c->doc, "the file", &top, err);
     ks_keys_free(top_keys, &top);

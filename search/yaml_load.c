@@ -27,7 +27,9 @@ static ks_status parser_error(yloader *y)
     yaml_mark_t mark = p->problem_mark;
     if (p->context)
         return ks_error_set_at(y->err, KS_ERR_PARSE, y->name, (int)mark.line + 1,
-                               (int)mark.column + 1, "%s %s", p->context, what);
+                               (int)mark.column + 1, "%s (%s that starts at %d:%d)", what,
+                               p->context, (int)p->context_mark.line + 1,
+                               (int)p->context_mark.column + 1);
     return ks_error_set_at(y->err, KS_ERR_PARSE, y->name, (int)mark.line + 1,
                            (int)mark.column + 1, "%s", what);
 }
