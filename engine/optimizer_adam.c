@@ -24,25 +24,28 @@ static const ks_key adam_keys[] = {
 
 static const char *const adam_slots[] = {"momentum", "velocity", "velocity_hat", NULL};
 
-static void adam_update(const void *args, double lr, int64_t t, float *w, const float *g,
-                        float *const *slots, size_t n)
+static void adam_update(const void *args, double lr, int64_t t, float *restrict w,
+                        const float *restrict g, float *const *slots, size_t n)
 {
     const adam_args *a = args;
-    float *m = slots[0], *v = slots[1], *vhat = slots[2];
+    float *restrict m = slots[0], *restrict v = slots[1], *restrict vhat = slots[2];
     float b1 = (float)a->beta_1, b2 = (float)a->beta_2, eps = (float)a->epsilon;
     float alpha = (float)(lr * sqrt(1.0 - pow(a->beta_2, (double)t)) /
                           (1.0 - pow(a->beta_1, (double)t)));
+    if (a->amsgrad) {
+        /* v̂ = max(v̂, v) of the uncorrected v, as Keras */
+        for (size_t i = 0; i < n; i++) {
+            m[i] += (g[i] - m[i]) * (1.0f - b1);
+            v[i] += (g[i] * g[i] - v[i]) * (1.0f - b2);
+            vhat[i] = v[i] > vhat[i] ? v[i] : vhat[i];
+            w[i] -= alpha * m[i] / (sqrtf(vhat[i]) + eps);
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        float vi;
         m[i] += (g[i] - m[i]) * (1.0f - b1);
         v[i] += (g[i] * g[i] - v[i]) * (1.0f - b2);
-        vi = v[i];
-        if (a->amsgrad) {
-            if (vi > vhat[i])
-                vhat[i] = vi;
-            vi = vhat[i];
-        }
-        w[i] -= alpha * m[i] / (sqrtf(vi) + eps);
+        w[i] -= alpha * m[i] / (sqrtf(v[i]) + eps);
     }
 }
 

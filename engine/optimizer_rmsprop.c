@@ -24,31 +24,28 @@ static const ks_key rmsprop_keys[] = {
 
 static const char *const rmsprop_slots[] = {"velocity", "momentum", "average_gradient", NULL};
 
-static void rmsprop_update(const void *args, double lr, int64_t t, float *w, const float *g,
-                           float *const *slots, size_t n)
+static void rmsprop_update(const void *args, double lr, int64_t t, float *restrict w,
+                           const float *restrict g, float *const *slots, size_t n)
 {
     const rmsprop_args *a = args;
     float rho = (float)a->rho, eps = (float)a->epsilon, flr = (float)lr;
     float mom = (float)a->momentum;
-    float *v = slots[0], *m = slots[1], *avg = slots[2];
+    float *restrict v = slots[0], *restrict m = slots[1], *restrict avg = slots[2];
     (void)t;
-    for (size_t i = 0; i < n; i++) {
-        float denom, inc;
+    for (size_t i = 0; i < n; i++)
         v[i] = rho * v[i] + (1.0f - rho) * g[i] * g[i];
-        if (a->centered) {
+    if (a->centered) {
+        for (size_t i = 0; i < n; i++) {
             avg[i] = rho * avg[i] + (1.0f - rho) * g[i];
-            denom = v[i] - avg[i] * avg[i] + eps;
-        } else {
-            denom = v[i] + eps;
+            m[i] = mom * m[i] + flr * g[i] / sqrtf(v[i] - avg[i] * avg[i] + eps);
         }
-        inc = flr * g[i] / sqrtf(denom);
-        if (a->momentum > 0.0) {
-            m[i] = mom * m[i] + inc;
-            w[i] -= m[i];
-        } else {
-            w[i] -= inc;
-        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            m[i] = mom * m[i] + flr * g[i] / sqrtf(v[i] + eps);
     }
+    /* without momentum, m holds this step's increment (mom·m is 0·m) */
+    for (size_t i = 0; i < n; i++)
+        w[i] -= m[i];
 }
 
 const ks_optimizer_ops ks_optimizer_rmsprop_ops = {
