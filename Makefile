@@ -1,5 +1,7 @@
 # ksearch — build, test, bench.
+#   make deps         install the Debian packages ksearch needs (apt-get, as root or sudo)
 #   make              the ksearch binary (./ksearch) and the module libraries
+#   make quickstart   build and run the quickstart
 #   make test         build and run every test (ends with "N passed, N failed")
 #   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind     the unit test programs under valgrind (leaks are errors)
@@ -11,7 +13,8 @@ SAN     ?=
 BUILD   := build$(if $(SAN),-san)
 
 PKGS    := openblas
-CPPFLAGS_BASE := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS))
+# deferred (=): read when used, so that a build right after `make deps` sees the packages
+CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ifeq ($(SAN),)
 OPT     := -O3 -g
@@ -21,8 +24,8 @@ OPT     := -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
 CFLAGS  ?=
-ALL_CFLAGS := -std=c11 $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lgsl -lyaml -lsqlite3 -lz -lpthread -lm
+ALL_CFLAGS := -std=c11 $(WARN) $(OPT) -fno-math-errno $(SANFLAGS) $(CFLAGS) -MMD -MP
+LDLIBS  = $(or $(shell pkg-config --libs $(PKGS) 2>/dev/null),-lopenblas) -lgsl -lyaml -lsqlite3 -lz -lpthread -lm
 
 ENGINE_SRC  := $(wildcard engine/*.c)
 TRACKER_SRC := $(wildcard tracker/*.c)
@@ -38,7 +41,7 @@ LIBS        := $(SEARCH_LIB) $(TRACKER_LIB) $(ENGINE_LIB)
 BIN         := $(BUILD)/ksearch
 TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test valgrind bench clean
+.PHONY: all deps quickstart test valgrind bench clean
 all: $(BIN) $(if $(SAN),,ksearch)
 
 ksearch: $(BIN)
@@ -65,14 +68,25 @@ $(BIN): $(call obj,$(CLI_SRC)) $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
+deps:
+	bash .ci/install-deps
+
+quickstart: all
+	./ksearch fit studies/fashion_mnist_mlp.yaml
+
 test: $(BIN) $(TESTS)
 	@KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD)
 
 valgrind: $(TESTS)
 	@VALGRIND=1 KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD) --unit-only
 
-bench: $(BIN)
-	bash bench/run.sh
+# the engine benchmark links the engine with its allocation counters and sgemm timer
+BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup cblas_sgemm,-Wl,--wrap=$(f))
+$(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
+
+bench: $(BIN) $(BUILD)/bench/bench_engine
+	bash bench/run.sh $(BUILD)/bench/bench_engine
 
 clean:
 	rm -rf build build-san ksearch

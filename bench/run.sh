@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# run.sh — the engine benchmark (`make bench`): ksearch's training speed on the seed MLP
+# against PyTorch, both measured in this run with one thread, as ratios.  Installs its
+# peers (python3-torch, python3-numpy) if missing, builds bench_engine, runs both
+# programs REPS times alternately and prints the medians; see bench/README.md.
+#   bash bench/run.sh [BENCH_ENGINE]     env: BENCH_REPS=3 BENCH_STEPS=600 BENCH_EPOCHS=3
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${1:-}
+reps=${BENCH_REPS:-3}
+steps=${BENCH_STEPS:-600}
+epochs=${BENCH_EPOCHS:-3}
+python=/usr/bin/python3         # Debian's python, where python3-torch lives (not a pyenv shim)
+args=(-s "$steps" -e "$epochs" -b 32 -b 256)
+
+# ---- peers: Debian's PyTorch and NumPy, installed once, here only (never by the tests)
+if ! "$python" -c 'import torch, numpy' 2>/dev/null; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "run.sh: PyTorch is missing: run as root, or apt-get install python3-torch python3-numpy" >&2
+        exit 1
+    fi
+    echo "installing python3-torch python3-numpy (once; large)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        python3-torch python3-numpy >/dev/null
+fi
+
+# ---- build (make bench has built it already and passes its path)
+if [[ -z $bin ]]; then
+    make -C "$root" -j2 build/bench/bench_engine >/dev/null
+    bin=$root/build/bench/bench_engine
+fi
+[[ $bin == /* ]] || bin=$PWD/$bin
+[[ -x $bin ]] || { echo "run.sh: $bin is not built" >&2; exit 1; }
+
+# the same thread count on both sides: one (OpenBLAS, OpenMP, torch intra-op)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# glibc's malloc gives freed blocks back to the system (trim, munmap) and PyTorch then
+# page-faults on the tensors it allocates every step: 25-40% of its time at batch 32, and
+# varying from run to run.  The main table runs PyTorch as its users run it (glibc's
+# defaults); a second table gives it higher thresholds, its best and steadiest speed.
+# The engine allocates nothing per step, so this does not change ksearch's side.
+tunables=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456
+tuned=GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables
+echo "environment of both sides: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# median NAME FILE: the median of NAME's values in FILE ("RESULT NAME VALUE" lines)
+median() {
+    awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$2" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
+              else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# spread NAME FILE: (max − min) / median, in percent
+spread() {
+    awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$2" | sort -g |
+        awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+              printf "%.1f", (m > 0 ? 100 * (v[NR] - v[1]) / m : 0) }'
+}
+info() { awk -v k="$1" '$1 == "INFO" && $2 == k { print $3; exit }' "$2"; }
+
+# run_config LABEL FILE [env args…]: REPS rounds of both programs, alternating which goes first
+run_config() {
+    local label=$1 file=$2; shift 2
+    local r first
+    : >"$file"
+    echo "== $label: $reps rounds of ksearch and PyTorch, alternating order"
+    for ((r = 1; r <= reps; r++)); do
+        for first in ks torch; do
+            if [[ $((r % 2)) -eq 0 ]]; then first=$([[ $first == ks ]] && echo torch || echo ks); fi
+            if [[ $first == ks ]]; then
+                env "$@" "$bin" "${args[@]}" >"$tmp/out"
+            else
+                env "$@" "$python" "$here/torch_mlp.py" "${args[@]}" >"$tmp/out"
+            fi
+            cat "$tmp/out" >>"$file"
+            # the set-up lines once, the measurements of every round
+            grep -v -E '^(RESULT|INFO) ' "$tmp/out" |
+                { if [[ $r -eq 1 ]]; then cat; else grep -E ' batch '; fi; } | sed "s/^/  [$r] /"
+        done
+    done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+
+# table LABEL FILE CORETYPE
+table() {
+    local label=$1 f=$2 ct=$3 b k t
+    echo
+    echo "== $label — median of $reps runs, 1 thread each, $epochs x $steps timed steps after a warm-up epoch"
+    printf '%-22s %12s %12s %16s\n' "" "ksearch" "PyTorch" "ksearch/PyTorch"
+    for b in 32 256; do
+        k=$(median "ks_sps_$b" "$f")
+        t=$(median "torch_sps_$b" "$f")
+        printf "%-22s %12.0f %12.0f %16s\n" "$(printf "batch %3d samples/s" "$b")" "$k" "$t" "$(ratio "$k" "$t")"
+    done
+    printf '%-22s %12s %12s\n' "spread (max-min)/med" \
+        "$(spread ks_sps_32 "$f")% $(spread ks_sps_256 "$f")%" \
+        "$(spread torch_sps_32 "$f")% $(spread torch_sps_256 "$f")%"
+    printf 'ratio by CPU time of the process instead of wall clock: %s (batch 32), %s (batch 256)\n' \
+        "$(ratio "$(median ks_cpu_sps_32 "$f")" "$(median torch_cpu_sps_32 "$f")")" \
+        "$(ratio "$(median ks_cpu_sps_256 "$f")" "$(median torch_cpu_sps_256 "$f")")"
+    printf 'sgemm share of the ksearch step, batch 256: %s%% (its products replayed alone); %s%% (timed inside fit)\n' \
+        "$(median ks_sgemm_share_256 "$f")" "$(median ks_sgemm_infit_share_256 "$f")"
+    printf 'sgemm share of the ksearch step, batch  32: %s%% (its products replayed alone); %s%% (timed inside fit)\n' \
+        "$(median ks_sgemm_share_32 "$f")" "$(median ks_sgemm_infit_share_32 "$f")"
+    printf 'allocations per training step, engine: %g (batch 32), %g (batch 256); whole process: %g, %g\n' \
+        "$(median ks_allocs_per_step_32 "$f")" "$(median ks_allocs_per_step_256 "$f")" \
+        "$(median ks_process_allocs_per_step_32 "$f")" "$(median ks_process_allocs_per_step_256 "$f")"
+    printf 'OPENBLAS_CORETYPE=%s (OpenBLAS core used: ksearch %s, PyTorch %s)\n' "$ct" \
+        "$(info ks_corename "$f")" "$(info torch_corename "$f")"
+}
+
+env_ct=${OPENBLAS_CORETYPE:-}
+main_label="OPENBLAS_CORETYPE=${env_ct:-(unset)} as in the environment, glibc malloc defaults"
+tuned_label="OPENBLAS_CORETYPE=${env_ct:-(unset)}, malloc thresholds raised (PyTorch at its best)"
+run_config "$main_label" "$tmp/main"
+run_config "$tuned_label" "$tmp/tuned" "$tuned"
+if [[ -n $env_ct ]]; then
+    run_config "OPENBLAS_CORETYPE unset (autodetected), glibc malloc defaults" "$tmp/auto" \
+        -u OPENBLAS_CORETYPE
+fi
+
+table "$main_label" "$tmp/main" "${env_ct:-(unset)}"
+table "$tuned_label" "$tmp/tuned" "${env_ct:-(unset)}"
+if [[ -n $env_ct ]]; then
+    table "OPENBLAS_CORETYPE unset (autodetected), glibc malloc defaults" "$tmp/auto" "(unset)"
+else
+    echo
+    echo "(OPENBLAS_CORETYPE is not set here: the tables above are already the autodetected core)"
+fi
+
+# the engine promises no allocation inside a training step
+bad=$(awk '$1 == "RESULT" && $2 ~ /^ks_allocs_per_step_/ && $3 != 0' "$tmp"/main "$tmp"/tuned "$tmp"/auto 2>/dev/null | wc -l)
+if [[ $bad -ne 0 ]]; then
+    echo "FAIL: the engine allocated memory inside a training step (see above)"
+    exit 1
+fi

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# ksearch fit / evaluate / predict end to end on a real Fashion-MNIST subset, and on
+# the CSV regression study; damaged model files give one message and exit status 2.
+set -u
+cd "$(dirname "$0")/.."
+ks=${KSEARCH:-./build/ksearch}
+tmp=$(mktemp -d /tmp/ks_e2e_fit.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {   # check NAME CONDITION-STATUS [DETAIL]
+    if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi
+}
+
+cat > "$tmp/small.yaml" <<YAML
+name: small
+seed: 3
+data:
+  train:      {idx: /usr/share/datasets/fashion-mnist/train, scale: 255, rows: [0, 4000]}
+  validation: {idx: /usr/share/datasets/fashion-mnist/train, scale: 255, rows: [55000, 56000]}
+  test:       {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 2000]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: 64, activation: relu}
+  - Dropout: {rate: 0.2}
+  - Dense: {units: 10, activation: softmax}
+compile:
+  optimizer: {Adam: {learning_rate: 0.002}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 3, batch_size: 32, verbose: 2}
+callbacks:
+  - CSVLogger: {filename: $tmp/log.csv}
+YAML
+
+out=$("$ks" fit "$tmp/small.yaml" -o "$tmp/m.ksm" 2>&1); rc=$?
+check "fit exits 0" $rc "$out"
+grep -q '^Epoch 3/3$' <<<"$out"; check "epoch lines" $? "$out"
+grep -qE '^125/125 - [0-9]+s - loss: [0-9.]+ - accuracy: [0-9.]+ - val_loss: [0-9.]+ - val_accuracy: [0-9.]+ - [0-9]+s/epoch - [0-9]+(us|ms)/step$' <<<"$out"
+check "verbose 2 line as Keras writes it" $? "$out"
+test_line=$(grep '^test:' <<<"$out")
+acc=$(sed -E 's/.*accuracy ([0-9.]+).*/\1/' <<<"$test_line")
+awk -v a="$acc" 'BEGIN { exit !(a > 0.75) }'; check "learns something (test accuracy $acc > 0.75)" $?
+[[ $(wc -l < "$tmp/log.csv") -eq 4 ]]; check "CSVLogger: header + 3 rows" $?
+
+# evaluate reads the test data through the run file and reports fit's numbers
+ev=$("$ks" evaluate "$tmp/m.ksm" "$tmp/small.yaml" 2>&1 | tail -1); rc=$?
+check "evaluate exits 0" $rc "$ev"
+want=$(sed -E 's/^test: loss ([0-9.]+) - accuracy ([0-9.]+)$/loss: \1 - accuracy: \2/' <<<"$test_line")
+[[ $ev == "$want" ]]; check "evaluate equals fit's test line" $? "got '$ev' want '$want'"
+
+# predict on the raw IDX prefix applies the scale the model was trained with
+"$ks" predict "$tmp/m.ksm" /usr/share/datasets/fashion-mnist/t10k -o "$tmp/p.csv" >/dev/null 2>&1
+check "predict exits 0" $?
+[[ $(head -1 "$tmp/p.csv") == class,p0,p1,p2,p3,p4,p5,p6,p7,p8,p9 && $(wc -l < "$tmp/p.csv") -eq 10001 ]]
+check "predict writes a header and 10000 rows" $?
+agree=$(zcat /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz | tail -c +9 | od -An -v -tu1 -w1 |
+        head -2000 | paste -d, - <(tail -n +2 "$tmp/p.csv" | head -2000 | cut -d, -f1) |
+        awk -F, '{ gsub(/ /, "", $1); if ($1 == $2) n++ } END { printf "%.4f", n / NR }')
+[[ $agree == "$acc" ]]; check "predict's classes give fit's test accuracy ($agree vs $acc)" $?
+
+# damaged model files: one message naming the file, exit 2
+size=$(stat -c %s "$tmp/m.ksm")
+head -c $((size / 2)) "$tmp/m.ksm" > "$tmp/cut.ksm"
+msg=$("$ks" evaluate "$tmp/cut.ksm" "$tmp/small.yaml" 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 2 && $msg == "$tmp/cut.ksm"*truncated* && $(wc -l <<<"$msg") -eq 1 ]]
+check "truncated model file" $? "exit $rc: $msg"
+cp "$tmp/m.ksm" "$tmp/flip.ksm"
+printf '\x55' | dd of="$tmp/flip.ksm" bs=1 seek=$((size / 2)) conv=notrunc status=none
+msg=$("$ks" predict "$tmp/flip.ksm" /usr/share/datasets/fashion-mnist/t10k 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 2 && $msg == "$tmp/flip.ksm"*checksum* ]]; check "damaged model file" $? "exit $rc: $msg"
+msg=$("$ks" evaluate "$tmp/none.ksm" "$tmp/small.yaml" 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 2 && $msg == *none.ksm* ]]; check "missing model file" $? "exit $rc: $msg"
+
+# regression on a CSV file (MSE, one linear output)
+out=$("$ks" fit studies/friedman1_regression.yaml --epochs 30 -o "$tmp/r.ksm" 2>&1); rc=$?
+check "regression fit exits 0" $rc "$out"
+mae=$(grep '^test:' <<<"$out" | sed -E 's/.* mae ([0-9.]+).*/\1/')
+awk -v m="$mae" 'BEGIN { exit !(m < 1.5) }'; check "regression test mae $mae < 1.5 (noise sd 1, target sd 4.9)" $?
+
+echo "$passed passed, $failed failed"
