@@ -42,6 +42,8 @@ BIN         := $(BUILD)/ksearch
 TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all deps quickstart test valgrind bench clean
+# keep objects of test programs between runs
+.SECONDARY:
 all: $(BIN) $(if $(SAN),,ksearch)
 
 ksearch: $(BIN)

@@ -106,12 +106,12 @@ int ks_logs_get(const ks_logs *l, const char *name, double *value)
     return 0;
 }
 
-void ks_history_init(ks_history *h)
+void ks_fit_history_init(ks_fit_history *h)
 {
     memset(h, 0, sizeof *h);
 }
 
-void ks_history_free(ks_history *h)
+void ks_fit_history_free(ks_fit_history *h)
 {
     if (!h)
         return;
@@ -120,7 +120,7 @@ void ks_history_free(ks_history *h)
     memset(h, 0, sizeof *h);
 }
 
-ks_status ks_history_add(ks_history *h, int epoch, const ks_logs *logs)
+ks_status ks_fit_history_add(ks_fit_history *h, int epoch, const ks_logs *logs)
 {
     if (h->n_epochs == h->cap) {
         int cap = h->cap ? h->cap * 2 : 16;

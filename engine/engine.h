@@ -221,14 +221,14 @@ void ks_logs_set(ks_logs *l, const char *name, double value);
 int ks_logs_get(const ks_logs *l, const char *name, double *value);
 
 /* History: every epoch's logs, as Keras's History.history. */
-typedef struct ks_history {
+typedef struct ks_fit_history {
     int n_epochs, cap;
     int *epoch;             /* 0-based epoch numbers */
     ks_logs *logs;          /* n_epochs entries */
-} ks_history;
-void ks_history_init(ks_history *h);
-void ks_history_free(ks_history *h);
-ks_status ks_history_add(ks_history *h, int epoch, const ks_logs *logs);
+} ks_fit_history;
+void ks_fit_history_init(ks_fit_history *h);
+void ks_fit_history_free(ks_fit_history *h);
+ks_status ks_fit_history_add(ks_fit_history *h, int epoch, const ks_logs *logs);
 
 /* ---------------------------------------------------------------- model */
 
@@ -297,7 +297,8 @@ double ks_model_get_lr(const ks_model *m);
 void ks_model_set_lr(ks_model *m, double lr);
 int64_t ks_model_iterations(const ks_model *m);         /* optimizer steps taken */
 
-/* Names of the metrics logged by fit/evaluate ("loss", "accuracy", …), in order. */
+/* The compiled metrics ("accuracy", "mae", …), in the order fit/evaluate log them after
+ * "loss". */
 int ks_model_n_metrics(const ks_model *m);
 const char *ks_model_metric_name(const ks_model *m, int i);
 
@@ -334,7 +335,12 @@ ks_fit_params ks_fit_params_default(void);
  */
 ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                        const ks_fit_params *p, ks_callback *const *callbacks, int n_callbacks,
-                       ks_history *history, ks_error *err);
+                       ks_fit_history *history, ks_error *err);
+
+/* Whether data fits a compiled model and its loss (shapes, target kinds, label range);
+   what names the data in messages ("training"). */
+ks_status ks_model_check_data(ks_model *m, const ks_data *data, const char *what,
+                              ks_error *err);
 
 /* Loss and metrics over data, into logs ("loss", "accuracy", …). */
 ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, int verbose,

@@ -53,6 +53,16 @@ static void add_metrics(const ks_model *m, const float *out, const float *t, int
 
 /* Check that data fits the model and the loss; bind "accuracy" to its kind. */
 static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int need_y,
+                            ks_error *err);
+
+ks_status ks_model_check_data(ks_model *m, const ks_data *d, const char *what, ks_error *err)
+{
+    if (!m->compiled)
+        return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled first");
+    return check_data(m, d, what, 1, err);
+}
+
+static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int need_y,
                             ks_error *err)
 {
     const ks_shape *in = ks_model_input_shape(m);
@@ -393,7 +403,7 @@ static ks_status fit_setup(fit_run *r, ks_model *m, const ks_data *train, const 
 
 ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                        const ks_fit_params *p, ks_callback *const *callbacks, int n_callbacks,
-                       ks_history *history, ks_error *err)
+                       ks_fit_history *history, ks_error *err)
 {
     fit_run r;
     float *class_w = NULL;
@@ -461,7 +471,7 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
         }
         if (es == KS_STOPPED)
             s = KS_STOPPED;
-        if (history && ks_history_add(history, epoch, &logs) != KS_OK) {
+        if (history && ks_fit_history_add(history, epoch, &logs) != KS_OK) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             break;
         }

@@ -572,6 +572,12 @@ size_t ks_model_layer_params(const ks_model *m, int i)
 
 ks_value *ks_model_meta(ks_model *m) { return &m->meta; }
 double ks_model_get_lr(const ks_model *m) { return m->lr; }
+int ks_model_n_metrics(const ks_model *m) { return m->n_metrics; }
+
+const char *ks_model_metric_name(const ks_model *m, int i)
+{
+    return i >= 0 && i < m->n_metrics ? m->metrics[i].name : NULL;
+}
 void ks_model_set_lr(ks_model *m, double lr) { m->lr = lr; }
 int64_t ks_model_iterations(const ks_model *m) { return m->iterations; }
 int ks_model_is_compiled(const ks_model *m) { return m->compiled; }

@@ -109,7 +109,7 @@ int cmd_fit(int argc, char **argv)
 {
     fit_job j;
     ks_error err;
-    ks_history hist;
+    ks_fit_history hist;
     ks_status s;
     const char *path = NULL, *out_path = NULL;
     int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, done_epochs;
@@ -177,7 +177,7 @@ int cmd_fit(int argc, char **argv)
         return KS_EXIT_FAILED;
     }
 
-    ks_history_init(&hist);
+    ks_fit_history_init(&hist);
     {
         ks_data tr = ks_dataset_data(j.train), va;
         if (j.val)
@@ -188,7 +188,7 @@ int cmd_fit(int argc, char **argv)
     done_epochs = hist.n_epochs ? hist.epoch[hist.n_epochs - 1] + 1 : j.cfg->fit.initial_epoch;
     if (s != KS_OK) {
         int trained = hist.n_epochs > 0;
-        ks_history_free(&hist);
+        ks_fit_history_free(&hist);
         /* a shape or config problem found when fit saw the data is still bad input */
         if (!trained && cli_exit_for(s) == KS_EXIT_BAD_INPUT) {
             /* the data do not fit the model: point at the data entry */
@@ -209,7 +209,7 @@ int cmd_fit(int argc, char **argv)
             printf("early stopping: stopped after epoch %d; best epoch %d\n",
                    ks_early_stopping_stopped_epoch(j.cbs[i]) + 1,
                    ks_early_stopping_best_epoch(j.cbs[i]) + 1);
-    ks_history_free(&hist);
+    ks_fit_history_free(&hist);
 
     if (j.test) {
         ks_data te = ks_dataset_data(j.test);

@@ -1076,7 +1076,7 @@ static void test_fit(void)
     ks_data d;
     ks_model *m = tiny_model();
     ks_fit_params p = ks_fit_params_default();
-    ks_history hist;
+    ks_fit_history hist;
     ks_callback *cbs[4] = {NULL};
     ks_callback snap_cb;
     snapshot snap = {0, NULL, 0};
@@ -1096,7 +1096,7 @@ static void test_fit(void)
     p.batch_size = 16;
     p.verbose = 0;
     p.validation_split = 0.25;
-    ks_history_init(&hist);
+    ks_fit_history_init(&hist);
 
     /*
      * min_delta 1e6: no epoch after the first counts as better, so with patience 2 the
@@ -1142,7 +1142,7 @@ static void test_fit(void)
     for (int i = 0; i < 3; i++)
         ks_callback_free(cbs[i]);
     free(snap.w);
-    ks_history_free(&hist);
+    ks_fit_history_free(&hist);
 
     /* ModelCheckpoint inside fit: the save either works (a file) or fails with its reason */
     {

@@ -115,13 +115,13 @@ static void test_determinism_and_resume(void)
 {
     ks_data d = data();
     ks_error err;
-    ks_history h1, h2;
+    ks_fit_history h1, h2;
     ks_fit_params p = params(6);
     ks_model *a = model("Adam", 0.01, 0, 1), *b = model("Adam", 0.01, 0, 1);
     if (!a || !b)
         goto out;
-    ks_history_init(&h1);
-    ks_history_init(&h2);
+    ks_fit_history_init(&h1);
+    ks_fit_history_init(&h2);
     p.validation_split = 0.25;
     CHECK(ks_model_fit(a, &d, NULL, &p, NULL, 0, &h1, &err) == KS_OK, "%s", err.msg);
     CHECK(ks_model_fit(b, &d, NULL, &p, NULL, 0, &h2, &err) == KS_OK, "%s", err.msg);
@@ -142,8 +142,8 @@ static void test_determinism_and_resume(void)
         double acc;
         CHECK(ks_logs_get(&h1.logs[5], "val_accuracy", &acc) && acc > 0.8, "learns: %g", acc);
     }
-    ks_history_free(&h1);
-    ks_history_free(&h2);
+    ks_fit_history_free(&h1);
+    ks_fit_history_free(&h2);
 
     /* resume: 3 epochs, then initial_epoch 3 → 6, equals 6 in one run */
     ks_model_free(b);

@@ -1,0 +1,1050 @@
+/*
+ * test_tensorboard.c — the TensorBoard writer against tfevents-spec.md: its test vectors
+ * byte for byte, runs written through ks_tb_* and read back with tests/tfevents_decode.h
+ * (a strict decoder written separately from the writer), every pitfall of §10 that the
+ * writer can cause, ks_histogram_compute, the protobuf writer, and 4 writers at once.
+ */
+#define _XOPEN_SOURCE 700
+#include "../tracker/tb_impl.h"
+#include "check.h"
+#include "tfevents_decode.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+/* ------------------------------------------------------------- helpers */
+
+static void sub(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", tmpdir, name);
+}
+
+/* Hex digits (spaces and '|' ignored) into out; returns the byte count. */
+static size_t hex(const char *s, unsigned char *out)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned v;
+        if (*s == ' ' || *s == '|')
+            continue;
+        sscanf(s, "%2x", &v);
+        out[n++] = (unsigned char)v;
+        s++;
+    }
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The event files directly in dir, sorted by name as TensorBoard reads them. */
+static int list_events(const char *dir, char **names, int max)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, "tfevents") && n < max)
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    return n;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+}
+
+/* Decode the k-th (sorted) event file of dir; 1 when it decodes whole. */
+static int load_nth(const char *dir, int k, tfd_file *f, char *name_out)
+{
+    char *names[16], path[1024];
+    int n = list_events(dir, names, 16), ok;
+    memset(f, 0, sizeof *f);
+    if (k >= n) {
+        CHECK(0, "%s: no event file %d (has %d)", dir, k, n);
+        free_names(names, n);
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    if (name_out)
+        snprintf(name_out, 256, "%s", names[k]);
+    free_names(names, n);
+    ok = tfd_load(path, f) == 0;
+    CHECK(ok, "%s: %s", path, f->err);
+    CHECK(!f->partial, "%s: ends with a partial record", path);
+    return ok && !f->partial;
+}
+
+/* Record i of a decoded file: the framed bytes and their count. */
+static const unsigned char *record(const tfd_file *f, int i, size_t *len)
+{
+    *len = 16 + (size_t)tfd_le(f->buf + f->offset[i], 8);
+    return f->buf + f->offset[i];
+}
+
+/* What every event must satisfy: a wall time (pitfall 15), no SessionLog (13), no
+   data_class on any value (5), and the version event first (§1.2). */
+static void check_common(const tfd_file *f, const char *what)
+{
+    CHECK(f->n >= 1 && tfd_streq(f->ev[0], "file_version", "brain.Event:2") &&
+              tfd_has(f->ev[0], "file_version"),
+          "%s: first record is not the version event", what);
+    CHECK(f->n >= 1 && tfd_count(f->ev[0], "summary") == 0 && !tfd_has(f->ev[0], "step"),
+          "%s: the version event holds more", what);
+    for (int i = 0; i < f->n; i++) {
+        const tfd_msg *sum = tfd_sub(f->ev[i], "summary");
+        CHECK(tfd_has(f->ev[i], "wall_time") && tfd_double(f->ev[i], "wall_time") > 1e9,
+              "%s: event %d wall_time %g", what, i, tfd_double(f->ev[i], "wall_time"));
+        CHECK(!tfd_has(f->ev[i], "session_log"), "%s: event %d is a SessionLog", what, i);
+        for (int v = 0; v < tfd_count(sum, "value"); v++)
+            CHECK(!tfd_has(tfd_get(sum, "value", v)->msg, "metadata.data_class"),
+                  "%s: event %d sets data_class", what, i);
+    }
+}
+
+static double now_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------ CRC and vectors */
+
+static void test_crc(void)
+{
+    unsigned char buf[300];
+    CHECK(ks_crc32c("123456789", 9) == 0xE3069283u, "crc32c check value %08x",
+          ks_crc32c("123456789", 9));
+    CHECK(ks_crc32c("", 0) == 0, "crc32c of nothing");
+    CHECK(ks_crc32c_mask(ks_crc32c("123456789", 9)) == 0xC78AB0E5u, "masked check value");
+    CHECK(ks_crc32c_mask(ks_crc32c("", 0)) == 0xA282EAD8u, "masked crc of nothing");
+    /* the decoder's own bitwise CRC agrees on the check values and on any data */
+    CHECK(tfd_crc32c("123456789", 9) == 0xE3069283u, "decoder crc32c check value");
+    CHECK(tfd_masked_crc("", 0) == 0xA282EAD8u, "decoder masked crc of nothing");
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 131 + 7);
+    for (size_t n = 0; n <= sizeof buf; n += 13)
+        CHECK(ks_crc32c(buf, n) == tfd_crc32c(buf, n), "crc32c of %zu bytes", n);
+}
+
+/* A = the version event, D = a legacy simple_value 0.0: the internal encoders. */
+static void test_vectors_ad(void)
+{
+    unsigned char want[128];
+    size_t n;
+    ks_pb_buf b = {0};
+    ks_tfrecord_begin(&b);
+    ks_tb_encode_file_version(&b, 1700000000.0);
+    ks_tfrecord_end(&b);
+    n = hex("18 00 00 00 00 00 00 00 | a3 7f 4b 22 | 09 00 00 00 40 fc 54 d9 41 1a 0d 62 72 "
+            "61 69 6e 2e 45 76 65 6e 74 3a 32 | ec ed 8f 9d", want);
+    CHECK(b.status == KS_OK && b.len == n && memcmp(b.data, want, n) == 0, "vector A");
+    ks_tfrecord_begin(&b);
+    ks_tb_encode_scalar(&b, "lr", 5, 1700000003.0, 0.0, 0, 1);
+    ks_tfrecord_end(&b);
+    n = hex("18 00 00 00 00 00 00 00 | a3 7f 4b 22 | 09 00 00 c0 40 fc 54 d9 41 10 05 2a 0b "
+            "0a 09 0a 02 6c 72 15 00 00 00 00 | 12 3f ac 65", want);
+    CHECK(b.status == KS_OK && b.len == n && memcmp(b.data, want, n) == 0, "vector D");
+    ks_pb_free(&b);
+}
+
+/* Append an Event{wall, summary{value: <value bytes>}} around a Summary.Value (all < 128). */
+static size_t wrap_event(unsigned char *out, const char *wall_hex, const unsigned char *value,
+                         size_t vlen)
+{
+    size_t n = hex("09", out);
+    n += hex(wall_hex, out + n);
+    out[n++] = 0x2a;
+    out[n++] = (unsigned char)(vlen + 2);
+    out[n++] = 0x0a;
+    out[n++] = (unsigned char)vlen;
+    memcpy(out + n, value, vlen);
+    return n + vlen;
+}
+
+/* Record i of f holds exactly the event data want (and the CRCs the decoder checked). */
+static int record_is(const tfd_file *f, int i, const unsigned char *want, size_t n)
+{
+    size_t len;
+    const unsigned char *r = i < f->n ? record(f, i, &len) : NULL;
+    return r && len == n + 16 && memcmp(r + 12, want, n) == 0;
+}
+
+/* B, C through ks_tb_scalar; E through the hparams session calls. */
+static void test_vectors_bce(void)
+{
+    char dir[512];
+    unsigned char want[512], value[256], content[64];
+    size_t n, vn, cn, len;
+    ks_tb_run *run = NULL;
+    ks_error err;
+    tfd_file f;
+    const char *names[2] = {"lr", "opt"};
+    ks_hp_value vals[2] = {{KS_HP_FLOAT, 0.01, NULL, 0}, {KS_HP_STRING, 0, "adam", 0}};
+    sub(dir, sizeof dir, "vectors");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_scalar(run, "epoch_loss", 3, 1700000001.5, 0.25, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(run, "epoch_loss", 4, 1700000002.0, 0.125, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (!load_nth(dir, 0, &f, NULL))
+        goto out;
+    check_common(&f, "vectors");
+    REQUIRE(f.n == 3, "3 records, got %d", f.n);
+    n = hex("34 00 00 00 00 00 00 00 | 5e 33 17 5c | 09 00 00 60 40 fc 54 d9 41 10 03 2a 27 0a "
+            "25 0a 0a 65 70 6f 63 68 5f 6c 6f 73 73 42 0a 08 01 12 00 2a 04 00 00 80 3e 4a 0b "
+            "0a 09 0a 07 73 63 61 6c 61 72 73 | f4 90 96 63", want);
+    CHECK(record(&f, 1, &len) && len == n && memcmp(record(&f, 1, &len), want, n) == 0,
+          "vector B");
+    n = hex("27 00 00 00 00 00 00 00 | bb e1 b1 46 | 09 00 00 80 40 fc 54 d9 41 10 04 2a 1a 0a "
+            "18 0a 0a 65 70 6f 63 68 5f 6c 6f 73 73 42 0a 08 01 12 00 2a 04 00 00 00 3e | b2 63 "
+            "3e 36", want);
+    CHECK(record(&f, 2, &len) && len == n && memcmp(record(&f, 2, &len), want, n) == 0,
+          "vector C");
+    tfd_free(&f);
+
+    /* E: a session's start and end, each a Summary.Value with the null tensor */
+    sub(dir, sizeof dir, "vectors-e");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_hparams_session_start(run, names, vals, 2, "", 1700000000.0, &err) == KS_OK,
+          "%s", err.msg);
+    CHECK(ks_tb_hparams_session_end(run, KS_TRIAL_COMPLETE, 1700000100.0, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (!load_nth(dir, 0, &f, NULL))
+        goto out;
+    check_common(&f, "vectors E");
+    cn = hex("1a 29 0a 0f 0a 02 6c 72 12 09 11 7b 14 ae 47 e1 7a 84 3f 0a 0d 0a 03 6f 70 74 12 "
+             "06 1a 04 61 64 61 6d 29 00 00 00 40 fc 54 d9 41", content);
+    vn = hex("0a 1c", value);
+    memcpy(value + vn, "_hparams_/session_start_info", 28);
+    vn += 28;
+    vn += hex("42 08 08 01 12 04 12 02 08 00 4a", value + vn);
+    value[vn++] = (unsigned char)(cn + 13);
+    value[vn++] = 0x0a;
+    value[vn++] = (unsigned char)(cn + 11);
+    vn += hex("0a 07 68 70 61 72 61 6d 73 12", value + vn);
+    value[vn++] = (unsigned char)cn;
+    memcpy(value + vn, content, cn);
+    vn += cn;
+    n = wrap_event(want, "00 00 00 40 fc 54 d9 41", value, vn);
+    CHECK(record_is(&f, 1, want, n), "vector E: session start info");
+    vn = hex("0a 1a", value);
+    memcpy(value + vn, "_hparams_/session_end_info", 26);
+    vn += 26;
+    vn += hex("42 08 08 01 12 04 12 02 08 00 4a 1a 0a 18 0a 07 68 70 61 72 61 6d 73 12 0d "
+              "22 0b 08 01 11 00 00 00 59 fc 54 d9 41", value + vn);
+    n = wrap_event(want, "00 00 00 59 fc 54 d9 41", value, vn);
+    CHECK(record_is(&f, 2, want, n), "vector E: session end info");
+out:
+    tfd_free(&f);
+}
+
+/* --------------------------------------------------------- a whole run */
+
+static const ks_tb_node *graph_nodes(void)
+{
+    static const char *in1[] = {"input_1"}, *in2[] = {"dense"};
+    static const ks_tb_node nodes[3] = {
+        {"input_1", "InputLayer", 0, NULL, {1, {4}}},
+        {"dense", "Dense", 1, in1, {1, {8}}},
+        {"dense_1", "Dense", 1, in2, {2, {3, 2}}},
+    };
+    return nodes;
+}
+
+static void check_name_pattern(const char *name)
+{
+    char host[256], want_host[256], tail[64];
+    unsigned long counter;
+    int k = 0, used = 0;
+    long pid;
+    const char *p = name + strlen("events.out.tfevents.");
+    if (gethostname(host, sizeof host) != 0 || !host[0])
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    for (const char *h = host; *h; h++)
+        want_host[k++] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
+                                *h) ? *h : '_';
+    want_host[k] = 0;
+    CHECK(strncmp(name, "events.out.tfevents.", 20) == 0, "file name %s", name);
+    CHECK(strspn(p, "0123456789") == 10 && p[10] == '.', "10-digit seconds in %s", name);
+    CHECK(strncmp(p + 11, want_host, (size_t)k) == 0 && p[11 + k] == '.', "host in %s", name);
+    CHECK(sscanf(p + 12 + k, "%ld.%lu%n", &pid, &counter, &used) == 2 && pid == (long)getpid(),
+          "pid and counter in %s", name);
+    snprintf(tail, sizeof tail, "%s", p + 12 + k + used);
+    CHECK(strcmp(tail, ".v2") == 0, "ends in .v2: %s", name);
+    CHECK(fabs((double)atoll(p) - now_secs()) < 600, "seconds of %s are now", name);
+}
+
+static void test_run(void)
+{
+    char dir[512], name[256];
+    ks_tb_run *run = NULL;
+    ks_error err;
+    tfd_file f;
+    float data[10];
+    double hist[KS_HISTOGRAM_BUCKETS * 3], got[KS_HISTOGRAM_BUCKETS * 3 + 1];
+    const char *md = "| layer | shape |\n|---|---|\n| dense | (None, 8) |";
+    const ks_tb_node *nodes = graph_nodes();
+    const char *tags[2] = {"epoch_loss", "epoch_accuracy"};
+    double t0 = now_secs() - 1;
+    int e = 1, seen[2] = {0, 0};
+    for (int i = 0; i < 10; i++)
+        data[i] = (float)i;
+    ks_histogram_compute(data, 10, hist);
+    sub(dir, sizeof dir, "run/train");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_graph(run, nodes, 3, 0, &err) == KS_OK, "graph: %s", err.msg);
+    for (int step = 0; step < 10; step++) {
+        /* step 0 of epoch_accuracy is exactly 0.0 (pitfall 3); wall time 0 → now (15) */
+        CHECK(ks_tb_scalar(run, tags[0], step, step % 2 ? 1700000000.0 + step : 0,
+                           1.0 / (step + 1), &err) == KS_OK, "%s", err.msg);
+        CHECK(ks_tb_scalar(run, tags[1], step, 0, step / 10.0, &err) == KS_OK, "%s", err.msg);
+    }
+    CHECK(ks_tb_histogram(run, "dense/kernel/histogram", 0, 0, hist, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_text(run, "model_summary", 0, 0, md, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+
+    if (!load_nth(dir, 0, &f, name))
+        goto out;
+    check_name_pattern(name);
+    check_common(&f, "run");
+    REQUIRE(f.n == 1 + 1 + 20 + 2, "24 records, got %d", f.n);
+    CHECK(tfd_double(f.ev[0], "wall_time") >= t0 && tfd_double(f.ev[0], "wall_time") <= now_secs(),
+          "version event at the time of opening");
+    /* the graph: nodes, ops, inputs, _output_shapes (-1, …) */
+    {
+        const tfd_msg *g = tfd_sub(f.ev[e++], "graph_def");
+        REQUIRE(g && tfd_count(g, "node") == 3, "graph with 3 nodes");
+        for (int i = 0; i < 3; i++) {
+            const tfd_msg *nd = tfd_get(g, "node", i)->msg;
+            const tfd_msg *shape = tfd_sub(nd, "attr.value.list.shape");
+            CHECK(tfd_streq(nd, "name", nodes[i].name) && tfd_streq(nd, "op", nodes[i].op),
+                  "node %d name/op", i);
+            CHECK(tfd_count(nd, "input") == nodes[i].n_inputs &&
+                      (i == 0 || tfd_streq(nd, "input", nodes[i].inputs[0])),
+                  "node %d inputs", i);
+            CHECK(tfd_count(nd, "attr") == 1 && tfd_streq(nd, "attr.key", "_output_shapes"),
+                  "node %d attr", i);
+            REQUIRE(shape && tfd_count(shape, "dim") == nodes[i].shape.ndim + 1, "node %d rank", i);
+            CHECK(tfd_int(shape, "dim[0].size") == -1, "node %d batch dim", i);
+            for (int k = 0; k < nodes[i].shape.ndim; k++) {
+                char p[32];
+                snprintf(p, sizeof p, "dim[%d].size", k + 1);
+                CHECK(tfd_int(shape, p) == nodes[i].shape.dim[k], "node %d dim %d", i, k);
+            }
+        }
+    }
+    /* scalars: rank 0, one float, metadata on each tag's first value only (4, 7) */
+    for (int step = 0; step < 10; step++) {
+        for (int t = 0; t < 2; t++, e++) {
+            const tfd_msg *v = tfd_sub(f.ev[e], "summary.value");
+            const tfd_msg *tensor = tfd_sub(v, "tensor");
+            double x[2];
+            float want = t == 0 ? (float)(1.0 / (step + 1)) : (float)(step / 10.0);
+            CHECK(tfd_count(tfd_sub(f.ev[e], "summary"), "value") == 1, "one value");
+            CHECK(tfd_int(f.ev[e], "step") == step, "event %d step", e);
+            CHECK(tfd_streq(v, "tag", tags[t]), "event %d tag", e);
+            CHECK(tfd_int(tensor, "dtype") == 1 && tfd_has(tensor, "tensor_shape") &&
+                      tfd_count(tfd_sub(tensor, "tensor_shape"), "dim") == 0,
+                  "event %d: rank-0 DT_FLOAT", e);
+            CHECK(!tfd_has(tensor, "tensor_content"), "event %d: no tensor_content", e);
+            CHECK(tfd_reals(tensor, "float_val", x, 2) == 1 && x[0] == want,
+                  "event %d: the value %g", e, (double)want);
+            CHECK(tfd_has(v, "metadata") == !seen[t], "event %d: metadata only on the first", e);
+            if (!seen[t]++)
+                CHECK(tfd_streq(v, "metadata.plugin_data.plugin_name", "scalars") &&
+                          tfd_int(v, "metadata.plugin_data.content.version") == 0,
+                      "scalars plugin");
+            if (t == 0 && step % 2)
+                CHECK(tfd_double(f.ev[e], "wall_time") == 1700000000.0 + step, "given wall");
+            else
+                CHECK(tfd_double(f.ev[e], "wall_time") >= t0, "wall time 0 became now");
+        }
+    }
+    /* the histogram: [30,3] doubles in tensor_content, plugin "histograms" */
+    {
+        const tfd_msg *v = tfd_sub(f.ev[e++], "summary.value");
+        const tfd_field *c = tfd_path(v, "tensor.tensor_content");
+        CHECK(tfd_streq(v, "tag", "dense/kernel/histogram"), "histogram tag");
+        CHECK(tfd_int(v, "tensor.dtype") == 2 && tfd_int(v, "tensor.tensor_shape.dim[0].size") ==
+                  30 && tfd_int(v, "tensor.tensor_shape.dim[1].size") == 3 &&
+                  tfd_count(tfd_sub(v, "tensor.tensor_shape"), "dim") == 2,
+              "histogram [30,3] DT_DOUBLE");
+        CHECK(tfd_streq(v, "metadata.plugin_data.plugin_name", "histograms"), "histograms plugin");
+        REQUIRE(c && c->len == 8 * 90, "histogram content of 720 bytes");
+        for (int i = 0; i < 90; i++) {
+            uint64_t u = tfd_le(c->p + 8 * i, 8);
+            memcpy(&got[i], &u, 8);
+        }
+        CHECK(memcmp(got, hist, sizeof hist) == 0, "histogram values");
+    }
+    /* the text: a rank-0 DT_STRING, plugin "text" */
+    {
+        const tfd_msg *v = tfd_sub(f.ev[e++], "summary.value");
+        CHECK(tfd_streq(v, "tag", "model_summary") && tfd_int(v, "tensor.dtype") == 7 &&
+                  tfd_count(tfd_sub(v, "tensor.tensor_shape"), "dim") == 0 &&
+                  tfd_count(tfd_sub(v, "tensor"), "string_val") == 1 &&
+                  tfd_streq(v, "tensor.string_val", md),
+              "text tensor");
+        CHECK(tfd_streq(v, "metadata.plugin_data.plugin_name", "text"), "text plugin");
+    }
+out:
+    tfd_free(&f);
+}
+
+/* ---------------------------------------------------------------- hparams */
+
+static void test_hparams(void)
+{
+    char root_dir[512], dir[512];
+    ks_tb_run *root = NULL, *s0 = NULL, *s1 = NULL, *val = NULL;
+    ks_error err;
+    tfd_file f;
+    ks_hp_value units[2] = {{KS_HP_FLOAT, 0, NULL, 0}, {KS_HP_FLOAT, 64, NULL, 0}};
+    ks_hp_value opts[2] = {{KS_HP_STRING, 0, "adam", 0}, {KS_HP_STRING, 0, "sgd", 0}};
+    ks_hp_value bns[2] = {{KS_HP_BOOL, 0, NULL, 0}, {KS_HP_BOOL, 0, NULL, 1}};
+    ks_hp_info infos[4] = {{"lr", KS_HP_FLOAT, 0, 0.001, 0.1, 0, NULL},
+                           {"units", KS_HP_FLOAT, 1, 0, 0, 2, units},
+                           {"opt", KS_HP_STRING, 1, 0, 0, 2, opts},
+                           {"bn", KS_HP_BOOL, 1, 0, 0, 2, bns}};
+    ks_hp_metric metrics[3] = {{"", "best_val_accuracy", "best accuracy", 0},
+                               {"validation", "epoch_accuracy", NULL, 2},
+                               {"train", "epoch_loss", NULL, 1}};
+    const char *names[4] = {"lr", "units", "opt", "bn"};
+    ks_hp_value v0[4] = {{KS_HP_FLOAT, 0.01, NULL, 0}, units[0], opts[0], bns[0]};
+    ks_hp_value v1[4] = {{KS_HP_FLOAT, 0.1, NULL, 0}, units[1], opts[1], bns[1]};
+    const tfd_msg *x, *v;
+
+    sub(root_dir, sizeof root_dir, "hp");
+    REQUIRE(ks_tb_run_open(root_dir, &root, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_hparams_experiment(root, "study", 1700000000.0, infos, 4, metrics, 3, &err) ==
+              KS_OK, "experiment: %s", err.msg);
+    /* pitfall 10: no session beside the experiment */
+    CHECK(ks_tb_hparams_session_start(root, names, v0, 4, "", 0, &err) == KS_ERR_CONFIG,
+          "a session start in the root run is refused");
+    sub(dir, sizeof dir, "hp/trial-0000");
+    REQUIRE(ks_tb_run_open(dir, &s0, &err) == KS_OK, "open: %s", err.msg);
+    sub(dir, sizeof dir, "hp/trial-0001");
+    REQUIRE(ks_tb_run_open(dir, &s1, &err) == KS_OK, "open: %s", err.msg);
+    sub(dir, sizeof dir, "hp/trial-0000/validation");
+    REQUIRE(ks_tb_run_open(dir, &val, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_hparams_session_start(s0, names, v0, 4, "", 1700000001.0, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_hparams_session_start(s1, names, v1, 4, "g1", 1700000002.0, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_hparams_experiment(s0, "x", 0, infos, 4, metrics, 3, &err) == KS_ERR_CONFIG,
+          "an experiment in a session's run is refused");
+    CHECK(ks_tb_scalar(val, "epoch_accuracy", 0, 0, 0.5, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(s0, "best_val_accuracy", 0, 0, 0.5, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_hparams_session_end(s0, KS_TRIAL_COMPLETE, 1700000100.0, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_hparams_session_end(s1, KS_TRIAL_FAILED, 1700000200.0, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_hparams_session_end(s1, KS_TRIAL_STATUS_COUNT, 0, &err) == KS_ERR_CONFIG,
+          "an unknown status is refused");
+    ks_tb_run_close(val, NULL);
+    ks_tb_run_close(s1, NULL);
+    ks_tb_run_close(s0, NULL);
+    CHECK(ks_tb_run_close(root, &err) == KS_OK, "close: %s", err.msg);
+
+    /* the experiment (pitfalls 8, 9 and 3) */
+    if (!load_nth(root_dir, 0, &f, NULL))
+        goto out;
+    check_common(&f, "root");
+    REQUIRE(f.n == 2, "root: version + experiment, got %d records", f.n);
+    v = tfd_sub(f.ev[1], "summary.value");
+    CHECK(tfd_streq(v, "tag", "_hparams_/experiment"), "experiment tag");
+    CHECK(tfd_int(v, "tensor.dtype") == 1 && tfd_count(tfd_sub(v, "tensor.tensor_shape"), "dim") == 1 &&
+              tfd_has(v, "tensor.tensor_shape.dim.size") &&
+              tfd_int(v, "tensor.tensor_shape.dim.size") == 0 &&
+              tfd_sub(v, "tensor")->n == 2,
+          "experiment: the null tensor");
+    CHECK(tfd_streq(v, "metadata.plugin_data.plugin_name", "hparams"), "hparams plugin");
+    CHECK(!tfd_has(v, "metadata.plugin_data.content.version"), "version 0");
+    x = tfd_sub(v, "metadata.plugin_data.content.experiment");
+    REQUIRE(x != NULL, "an experiment");
+    CHECK(tfd_streq(x, "name", "study") && tfd_double(x, "time_created_secs") == 1700000000.0,
+          "experiment name and time");
+    CHECK(tfd_count(x, "hparam_infos") == 4 && tfd_count(x, "metric_infos") == 3, "4 hparams, 3 metrics");
+    CHECK(tfd_streq(x, "hparam_infos[0].name", "lr") && tfd_int(x, "hparam_infos[0].type") == 3 &&
+              tfd_double(x, "hparam_infos[0].domain_interval.min_value") == 0.001 &&
+              tfd_double(x, "hparam_infos[0].domain_interval.max_value") == 0.1 &&
+              tfd_int(x, "hparam_infos[0].differs") == 1,
+          "lr: an interval");
+    CHECK(tfd_int(x, "hparam_infos[1].type") == 3 &&
+              tfd_has(x, "hparam_infos[1].domain_discrete.values[0].number_value") &&
+              tfd_double(x, "hparam_infos[1].domain_discrete.values[0].number_value") == 0 &&
+              tfd_double(x, "hparam_infos[1].domain_discrete.values[1].number_value") == 64,
+          "units: discrete, 0 present");
+    CHECK(tfd_int(x, "hparam_infos[2].type") == 1 &&
+              tfd_streq(x, "hparam_infos[2].domain_discrete.values[1].string_value", "sgd"),
+          "opt: discrete strings");
+    CHECK(tfd_int(x, "hparam_infos[3].type") == 2 &&
+              tfd_has(x, "hparam_infos[3].domain_discrete.values[0].bool_value") &&
+              tfd_int(x, "hparam_infos[3].domain_discrete.values[0].bool_value") == 0 &&
+              tfd_int(x, "hparam_infos[3].domain_discrete.values[1].bool_value") == 1,
+          "bn: discrete bools, false present");
+    CHECK(!tfd_has(x, "metric_infos[0].name.group") &&
+              tfd_streq(x, "metric_infos[0].name.tag", "best_val_accuracy") &&
+              tfd_streq(x, "metric_infos[0].display_name", "best accuracy") &&
+              tfd_streq(x, "metric_infos[1].name.group", "validation") &&
+              tfd_int(x, "metric_infos[1].dataset_type") == 2 &&
+              tfd_int(x, "metric_infos[2].dataset_type") == 1,
+          "metrics");
+    tfd_free(&f);
+
+    /* the sessions */
+    for (int s = 0; s < 2; s++) {
+        const tfd_msg *si, *ei;
+        snprintf(dir, sizeof dir, "%s/hp/trial-000%d", tmpdir, s);
+        if (!load_nth(dir, 0, &f, NULL))
+            goto out;
+        check_common(&f, "session");
+        REQUIRE(f.n == (s == 0 ? 4 : 3), "session %d: %d records", s, f.n);
+        v = tfd_sub(f.ev[1], "summary.value");
+        CHECK(tfd_streq(v, "tag", "_hparams_/session_start_info") &&
+                  tfd_int(v, "tensor.dtype") == 1 &&
+                  tfd_int(v, "tensor.tensor_shape.dim.size") == 0 &&
+                  !tfd_has(v, "metadata.plugin_data.content.version"),
+              "session %d start: tag, null tensor, version 0", s);
+        si = tfd_sub(v, "metadata.plugin_data.content.session_start_info");
+        REQUIRE(si && tfd_count(si, "hparams") == 4, "session %d: 4 values", s);
+        CHECK(tfd_streq(si, "hparams[1].key", "units") &&
+                  tfd_has(si, "hparams[1].value.number_value") &&
+                  tfd_double(si, "hparams[1].value.number_value") == (s ? 64 : 0),
+              "session %d: units (0 present)", s);
+        CHECK(tfd_streq(si, "hparams[3].key", "bn") && tfd_has(si, "hparams[3].value.bool_value") &&
+                  tfd_int(si, "hparams[3].value.bool_value") == s,
+              "session %d: bn (false present)", s);
+        CHECK(tfd_streq(si, "hparams[2].value.string_value", s ? "sgd" : "adam") &&
+                  tfd_double(si, "hparams[0].value.number_value") == (s ? 0.1 : 0.01),
+              "session %d: opt and lr", s);
+        CHECK(tfd_streq(si, "group_name", s ? "g1" : "") &&
+                  tfd_double(si, "start_time_secs") == 1700000001.0 + s,
+              "session %d: group and start", s);
+        v = tfd_sub(f.ev[f.n - 1], "summary.value");
+        ei = tfd_sub(v, "metadata.plugin_data.content.session_end_info");
+        CHECK(tfd_streq(v, "tag", "_hparams_/session_end_info") && tfd_sub(v, "tensor")->n == 2,
+              "session %d end: tag and null tensor", s);
+        CHECK(ei && tfd_int(ei, "status") == (s ? 2 : 1) &&
+                  tfd_double(ei, "end_time_secs") == 1700000100.0 + 100 * s,
+              "session %d end: status and time", s);
+        tfd_free(&f);
+    }
+    /* trial statuses as the dashboard knows them */
+    CHECK(ks_tb_session_status(KS_TRIAL_PRUNED) == 1 && ks_tb_session_status(KS_TRIAL_RUNNING) == 3 &&
+              ks_tb_session_status(KS_TRIAL_INTERRUPTED) == 0 &&
+              ks_tb_session_status(KS_TRIAL_STATUS_COUNT) == -1,
+          "status mapping");
+out:
+    tfd_free(&f);
+}
+
+/* ------------------------------------------------------------- pitfalls */
+
+/* 1: a record cut anywhere is "partial", the ones before still decode; a flipped byte
+   is a CRC error; the writer reports a failed write. */
+static void test_partial_and_crc(void)
+{
+    char dir[512], path[1024], name[256];
+    tfd_file f, g;
+    size_t last, n;
+    unsigned char *bytes;
+    FILE *full;
+    ks_pb_buf b = {0};
+    ks_error err;
+    sub(dir, sizeof dir, "run/train");
+    if (!load_nth(dir, 0, &f, name))
+        goto out;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    last = f.offset[f.n - 1];
+    n = f.size;
+    bytes = f.buf;
+    for (size_t cut = last; cut < n; cut++) {
+        int rc = tfd_decode(bytes, cut, &g);
+        CHECK(rc == 0 && g.n == f.n - 1 && g.partial == (cut > last),
+              "cut at %zu: rc %d, %d records, partial %d", cut, rc, g.n, g.partial);
+        tfd_free(&g);
+    }
+    bytes[f.offset[3] + 20] ^= 0x10;
+    CHECK(tfd_decode(bytes, n, &g) == -1 && strstr(g.err, "data crc"), "a flipped data byte");
+    tfd_free(&g);
+    bytes[f.offset[3] + 20] ^= 0x10;
+    bytes[f.offset[3] + 1] ^= 0x01;
+    CHECK(tfd_decode(bytes, n, &g) == -1 && strstr(g.err, "length crc"), "a flipped length");
+    tfd_free(&g);
+    bytes[f.offset[3] + 1] ^= 0x01;
+    CHECK(tfd_decode(bytes, n, &g) == 0 && g.n == f.n, "restored");
+    tfd_free(&g);
+    /* a write that fails is an error, not silence */
+    if ((full = fopen("/dev/full", "wb")) != NULL) {
+        setvbuf(full, NULL, _IONBF, 0);
+        ks_tfrecord_begin(&b);
+        ks_tb_encode_file_version(&b, 1700000000.0);
+        ks_tfrecord_end(&b);
+        CHECK(ks_tfrecord_write(full, &b, "/dev/full", &err) == KS_ERR_IO, "write to /dev/full");
+        fclose(full);
+    }
+    ks_pb_free(&b);
+out:
+    tfd_free(&f);
+}
+
+/* Frame event bytes (given in hex) and decode them. */
+static int decode_event_hex(const char *h, char *err, size_t esz)
+{
+    unsigned char data[256], rec[300];
+    size_t n = hex(h, data);
+    uint32_t c;
+    tfd_file f;
+    int rc;
+    for (int i = 0; i < 8; i++)
+        rec[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    c = tfd_masked_crc(rec, 8);
+    memcpy(rec + 8, (unsigned char[4]){c, c >> 8, c >> 16, c >> 24}, 4);
+    memcpy(rec + 12, data, n);
+    c = tfd_masked_crc(data, n);
+    memcpy(rec + 12 + n, (unsigned char[4]){c, c >> 8, c >> 16, c >> 24}, 4);
+    rc = tfd_decode(rec, n + 16, &f);
+    snprintf(err, esz, "%s", f.err);
+    tfd_free(&f);
+    return rc;
+}
+
+/* 2: the decoder that checks the writer rejects what TensorBoard would silently drop. */
+static void test_decoder_strict(void)
+{
+    static const struct {
+        const char *hex, *why;
+    } bad[] = {
+        {"09 00 00 00 40 fc 54 d9 41 58 01", "unknown field number 11"},
+        {"09 00 00 00 40 fc 54 d9 41 2a 09 0a 07 0a 01 78 11 00 00 00", "wrong wire type"},
+        {"09 00 00 00 40 fc 54 d9 41 2a 0e 0a 0c 0a 01 78 11 00 00 00 00 00 00 00 00",
+         "wrong wire type"},                                    /* simple_value as double */
+        {"09 00 00 00 40 fc 54 d9 41 2a 0a 0a 08 0a 01 78 1d 00 00 00 00", "wrong wire type"},
+        {"09 00 00 00 40 fc 54 d9 41 10 01 10 02", "given twice"},
+        {"09 00 00 00 40 fc 54 d9 41 1a 01 78 2a 00", "both set"},
+        {"09 00 00 00 40 fc 54 d9 41 2a 05 0a 03 0a 01 ff", "utf-8"},
+        {"09 00 00 00 40 fc 54 d9 41 2a 16 0a 14 0a 01 78 15 00 00 00 00 4a 0a 0a 08 0a 06 73 "
+         "63 61 6c 61 72", "plugin name"},                      /* "scalar" */
+        {"09 00 00 00 40 fc 54 d9 41 2a 1b 0a 19 0a 01 78 15 00 00 00 00 4a 0f 0a 0d 0a 07 73 "
+         "63 61 6c 61 72 73 12 02 18 01", "unknown field number 3"},   /* content field 3 */
+        {"09 00 00 00 40 fc 54 d9 41 2a 05 0a 03 0a 05 78", "past the end"},
+    };
+    char err[300];
+    CHECK(decode_event_hex("09 00 00 00 40 fc 54 d9 41 10 05 2a 0b 0a 09 0a 02 6c 72 15 00 00 00 "
+                           "00", err, sizeof err) == 0,
+          "vector D decodes: %s", err);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = decode_event_hex(bad[i].hex, err, sizeof err);
+        CHECK(rc == -1 && strstr(err, bad[i].why), "bad event %zu: want \"%s\", got \"%s\"", i,
+              bad[i].why, err);
+    }
+}
+
+/* 6: a tag keeps one plugin; a refused value writes nothing. */
+static void test_tag_reuse(void)
+{
+    char dir[512];
+    ks_tb_run *run = NULL;
+    ks_error err;
+    tfd_file f;
+    double h[KS_HISTOGRAM_BUCKETS * 3];
+    const char *names[1] = {"a"};
+    ks_hp_value vals[1] = {{KS_HP_FLOAT, 1, NULL, 0}};
+    ks_histogram_compute(NULL, 0, h);
+    sub(dir, sizeof dir, "reuse");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_scalar(run, "loss", 0, 0, 1, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_histogram(run, "loss", 0, 0, h, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "loss"), "histogram on a scalar tag: %s", err.msg);
+    CHECK(ks_tb_text(run, "loss", 0, 0, "x", &err) == KS_ERR_CONFIG, "text on a scalar tag");
+    CHECK(ks_tb_scalar(run, "loss", 1, 0, 2, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_text(run, "notes", 0, 0, "", &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(run, "notes", 0, 0, 1, &err) == KS_ERR_CONFIG, "scalar on a text tag");
+    CHECK(ks_tb_scalar(run, "_hparams_/session_start_info", 0, 0, 1, &err) == KS_OK, "%s",
+          err.msg);
+    CHECK(ks_tb_hparams_session_start(run, names, vals, 1, "", 0, &err) == KS_ERR_CONFIG,
+          "hparams on a scalar tag");
+    CHECK(ks_tb_scalar(run, "", 0, 0, 1, &err) == KS_ERR_CONFIG, "an empty tag");
+    CHECK(ks_tb_scalar(run, "bad\xff", 0, 0, 1, &err) == KS_ERR_CONFIG, "a tag not utf-8");
+    CHECK(ks_tb_text(run, "t", 0, 0, "\xc0\x80", &err) == KS_ERR_CONFIG, "a text not utf-8");
+    CHECK(ks_tb_scalar(NULL, "x", 0, 0, 1, &err) != KS_OK, "a NULL run");
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (load_nth(dir, 0, &f, NULL)) {
+        check_common(&f, "reuse");
+        CHECK(f.n == 5, "only the accepted values are written: %d records", f.n);
+        /* an empty text is still one (empty) element: a rank-0 tensor needs it */
+        CHECK(f.n == 5 && tfd_count(tfd_sub(f.ev[3], "summary.value.tensor"), "string_val") == 1,
+              "empty text written as one element");
+    }
+    tfd_free(&f);
+}
+
+/* 14: one writer per run directory; 15: wall time; reopening sorts after and repeats
+   the metadata (4). */
+static void test_open_rules(void)
+{
+    char dir[512], dir2[1000], fake[900], *names[16];
+    ks_tb_run *a = NULL, *b = NULL;
+    ks_error err;
+    tfd_file f;
+    double t0 = now_secs() - 1;
+    int n;
+    FILE *fp;
+    long long fake_secs = (long long)time(NULL) + 1000;
+    sub(dir, sizeof dir, "once");
+    snprintf(dir2, sizeof dir2, "%s/", dir);
+    REQUIRE(ks_tb_run_open(dir, &a, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_run_open(dir, &b, &err) == KS_ERR_IO && !b && strstr(err.msg, "already open"),
+          "a second writer on the same run: %s", err.msg);
+    CHECK(ks_tb_run_open(dir2, &b, &err) == KS_ERR_IO, "the same run spelt with a slash");
+    CHECK(ks_tb_scalar(a, "a", 0, 0, 1, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(a, "w", 1, NAN, 1, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(a, "w", 2, -5, 1, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_run_close(a, &err) == KS_OK, "close: %s", err.msg);
+    REQUIRE(ks_tb_run_open(dir, &b, &err) == KS_OK, "reopen after close: %s", err.msg);
+    CHECK(ks_tb_scalar(b, "a", 1, 0, 2, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_run_close(b, &err) == KS_OK, "close: %s", err.msg);
+    n = list_events(dir, names, 16);
+    CHECK(n == 2, "two files, got %d", n);
+    free_names(names, n);
+    if (load_nth(dir, 0, &f, NULL)) {
+        CHECK(f.n == 4 && tfd_int(f.ev[1], "step") == 0, "the older file sorts first");
+        for (int i = 1; i < f.n; i++)
+            CHECK(tfd_double(f.ev[i], "wall_time") >= t0 &&
+                      tfd_double(f.ev[i], "wall_time") <= now_secs(),
+                  "wall time 0, NaN, -5 became now");
+    }
+    tfd_free(&f);
+    if (load_nth(dir, 1, &f, NULL))
+        CHECK(f.n == 2 && tfd_int(f.ev[1], "step") == 1 &&
+                  tfd_has(f.ev[1], "summary.value.metadata"),
+              "the newer file sorts last and has the metadata again");
+    tfd_free(&f);
+    /* a file from the future: the new one is named to sort after it */
+    sub(dir, sizeof dir, "future");
+    mkdir(dir, 0777);
+    snprintf(fake, sizeof fake, "%s/events.out.tfevents.%010lld.zz.1.0.v2", dir, fake_secs);
+    if ((fp = fopen(fake, "wb")))
+        fclose(fp);
+    REQUIRE(ks_tb_run_open(dir, &a, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_run_close(a, &err) == KS_OK, "close: %s", err.msg);
+    n = list_events(dir, names, 16);
+    CHECK(n == 2 && strstr(names[1], ".zz.") == NULL &&
+              atoll(names[1] + 20) == fake_secs + 1,
+          "the new file sorts after the newest one");
+    free_names(names, n);
+    /* bad directories */
+    CHECK(ks_tb_run_open("", &a, &err) == KS_ERR_CONFIG && !a, "an empty directory name");
+    CHECK(ks_tb_run_open(fake, &a, &err) == KS_ERR_IO && !a, "a file as the directory: %s",
+          err.msg);
+    snprintf(dir2, sizeof dir2, "%s/sub", fake);
+    CHECK(ks_tb_run_open(dir2, &a, &err) == KS_ERR_IO && !a, "a directory under a file");
+    CHECK(ks_tb_run_close(NULL, &err) == KS_OK, "close(NULL)");
+}
+
+/* Bad arguments give an error and write nothing. */
+static void test_bad_input(void)
+{
+    char dir[512];
+    ks_tb_run *run = NULL;
+    ks_error err;
+    tfd_file f;
+    double h[KS_HISTOGRAM_BUCKETS * 3];
+    const char *bad_in[] = {"nowhere"}, *self[] = {"^a:0"};
+    ks_tb_node dup[2] = {{"a", "Dense", 0, NULL, {1, {2}}}, {"a", "Dense", 0, NULL, {1, {2}}}};
+    ks_tb_node unknown[1] = {{"a", "Dense", 1, bad_in, {1, {2}}}};
+    ks_tb_node ctrl[1] = {{"a", "Dense", 1, self, {0, {0}}}};
+    ks_hp_value one = {KS_HP_FLOAT, 1, NULL, 0}, str = {KS_HP_STRING, 0, "x", 0};
+    ks_hp_value nan = {KS_HP_FLOAT, NAN, NULL, 0};
+    ks_hp_info wrong_type = {"u", KS_HP_FLOAT, 1, 0, 0, 1, &str};
+    ks_hp_info inverted = {"lr", KS_HP_FLOAT, 0, 1, 0, 0, NULL};
+    ks_hp_info twice[2] = {{"lr", KS_HP_FLOAT, 0, 0, 1, 0, NULL}, {"lr", KS_HP_FLOAT, 0, 0, 1, 0, NULL}};
+    ks_hp_metric bad_ds = {"", "m", NULL, 3};
+    const char *names2[2] = {"a", "a"};
+    ks_hp_value vals2[2] = {{KS_HP_FLOAT, 1, NULL, 0}, {KS_HP_FLOAT, 2, NULL, 0}};
+    const char *name1[1] = {"a"};
+    ks_histogram_compute(NULL, 0, h);
+    sub(dir, sizeof dir, "bad");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    h[3 * 4 + 2] = NAN;
+    CHECK(ks_tb_histogram(run, "h", 0, 0, h, &err) == KS_ERR_CONFIG, "a NaN count");
+    h[3 * 4 + 2] = -1;
+    CHECK(ks_tb_histogram(run, "h", 0, 0, h, &err) == KS_ERR_CONFIG, "a negative count");
+    CHECK(ks_tb_histogram(run, "h", 0, 0, NULL, &err) != KS_OK, "no buckets");
+    CHECK(ks_tb_text(run, "t", 0, 0, NULL, &err) != KS_OK, "no text");
+    CHECK(ks_tb_graph(run, dup, 2, 0, &err) == KS_ERR_CONFIG, "duplicate node: %s", err.msg);
+    CHECK(ks_tb_graph(run, unknown, 1, 0, &err) == KS_ERR_CONFIG, "unknown input: %s", err.msg);
+    CHECK(ks_tb_graph(run, dup, 0, 0, &err) == KS_ERR_CONFIG, "no nodes");
+    CHECK(ks_tb_graph(run, ctrl, 1, 0, &err) == KS_OK, "a control input ^a:0: %s", err.msg);
+    CHECK(ks_tb_hparams_experiment(run, "", 0, &wrong_type, 1, NULL, 0, &err) == KS_ERR_CONFIG,
+          "a discrete value of the wrong type: %s", err.msg);
+    CHECK(ks_tb_hparams_experiment(run, "", 0, &inverted, 1, NULL, 0, &err) == KS_ERR_CONFIG,
+          "min > max");
+    CHECK(ks_tb_hparams_experiment(run, "", 0, twice, 2, NULL, 0, &err) == KS_ERR_CONFIG,
+          "an hparam declared twice");
+    CHECK(ks_tb_hparams_experiment(run, "", 0, NULL, 0, &bad_ds, 1, &err) == KS_ERR_CONFIG,
+          "dataset 3");
+    CHECK(ks_tb_hparams_session_start(run, names2, vals2, 2, "", 0, &err) == KS_ERR_CONFIG,
+          "a name given twice");
+    CHECK(ks_tb_hparams_session_start(run, name1, &nan, 1, "", 0, &err) == KS_ERR_CONFIG,
+          "a NaN value");
+    CHECK(ks_tb_hparams_session_start(run, name1, &one, 1, "", 0, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (load_nth(dir, 0, &f, NULL))
+        CHECK(f.n == 3, "version, the control-edge graph and the session: %d records", f.n);
+    tfd_free(&f);
+}
+
+/* ------------------------------------------------------------ histograms */
+
+static void test_histogram(void)
+{
+    double h[KS_HISTOGRAM_BUCKETS * 3], sum = 0;
+    float x[31], same[3] = {2.5f, 2.5f, 2.5f};
+    float odd[7] = {NAN, 1, INFINITY, 2, -INFINITY, 3, NAN};
+    float clean[3] = {1, 2, 3}, nans[2] = {NAN, NAN}, one_nan[2] = {NAN, 5};
+    double h2[KS_HISTOGRAM_BUCKETS * 3];
+    int ok = 1, k = KS_HISTOGRAM_BUCKETS;
+    /* 0 … 30: width 1 exactly, value i in bucket i, 30 (the max) in the last */
+    for (int i = 0; i <= 30; i++)
+        x[i] = (float)i;
+    ks_histogram_compute(x, 31, h);
+    for (int b = 0; b < k; b++)
+        ok &= h[3 * b] == b && h[3 * b + 1] == b + 1 && h[3 * b + 2] == (b == k - 1 ? 2 : 1);
+    CHECK(ok, "0..30: unit buckets");
+    /* 0 … 9: edges 0.3·b, the last right edge exactly 9, ten buckets of one */
+    ks_histogram_compute(x, 10, h);
+    ok = h[0] == 0 && h[3 * (k - 1) + 1] == 9;
+    for (int b = 0; b < k; b++) {
+        int in = 0;
+        sum += h[3 * b + 2];
+        ok &= fabs(h[3 * b] - 0.3 * b) < 1e-12 && fabs(h[3 * b + 1] - 0.3 * (b + 1)) < 1e-12;
+        ok &= h[3 * b + 2] == 0 || h[3 * b + 2] == 1;
+        for (int v = 0; v < 10; v++)
+            in += v >= h[3 * b] - 1e-9 && v <= h[3 * b + 1] + 1e-9;
+        ok &= h[3 * b + 2] == 0 || in >= 1;
+        if (b > 0)
+            ok &= h[3 * b] == h[3 * (b - 1) + 1];   /* contiguous */
+    }
+    CHECK(ok && sum == 10, "0..9: edges and counts (sum %g)", sum);
+    /* all equal: every edge the value, the count in the last bucket */
+    ks_histogram_compute(same, 3, h);
+    ok = 1;
+    for (int b = 0; b < k; b++)
+        ok &= h[3 * b] == 2.5 && h[3 * b + 1] == 2.5 && h[3 * b + 2] == (b == k - 1 ? 3 : 0);
+    CHECK(ok, "equal values");
+    /* empty: all zeros */
+    ks_histogram_compute(x, 0, h);
+    ok = 1;
+    for (int i = 0; i < 3 * k; i++)
+        ok &= h[i] == 0;
+    CHECK(ok, "empty data");
+    /* non-finite values are skipped */
+    ks_histogram_compute(odd, 7, h);
+    ks_histogram_compute(clean, 3, h2);
+    CHECK(memcmp(h, h2, sizeof h) == 0, "NaN and inf skipped");
+    ks_histogram_compute(nans, 2, h);
+    ok = 1;
+    for (int i = 0; i < 3 * k; i++)
+        ok &= h[i] == 0;
+    CHECK(ok, "only NaN: as empty");
+    ks_histogram_compute(one_nan, 2, h);
+    CHECK(h[3 * (k - 1) + 2] == 1 && h[0] == 5 && h[3 * (k - 1) + 1] == 5, "NaN and one value");
+    /* negative data, counts add up */
+    {
+        float y[1000];
+        for (int i = 0; i < 1000; i++)
+            y[i] = (float)sin(i * 0.37) * 3.0f - 1.0f;
+        ks_histogram_compute(y, 1000, h);
+        sum = 0;
+        for (int b = 0; b < k; b++)
+            sum += h[3 * b + 2];
+        CHECK(sum == 1000 && h[0] < -3.9 && h[3 * (k - 1) + 1] > 1.9, "1000 values");
+    }
+}
+
+/* ------------------------------------------------------- protobuf writer */
+
+static void test_pb(void)
+{
+    ks_pb_buf b = {0};
+    unsigned char want[64];
+    uint64_t v = 0;
+    size_t n, mark, inner;
+    int k;
+    ks_error err;
+    static const int64_t ints[3] = {1, 300, -1};
+    ks_pb_uint(&b, 1, 0);
+    ks_pb_uint(&b, 1, 300);
+    ks_pb_int(&b, 2, -1);
+    ks_pb_uint(&b, 3, UINT64_MAX);
+    n = hex("08 00 08 ac 02 10 ff ff ff ff ff ff ff ff ff 01 18 ff ff ff ff ff ff ff ff ff 01", want);
+    CHECK(b.len == n && memcmp(b.data, want, n) == 0, "varints");
+    ks_pb_clear(&b);
+    ks_pb_packed_int(&b, 4, ints, 3);
+    ks_pb_float(&b, 5, 0.25f);
+    ks_pb_double(&b, 6, 1700000000.0);
+    ks_pb_bool(&b, 7, 0);
+    n = hex("22 0d 01 ac 02 ff ff ff ff ff ff ff ff ff 01 2d 00 00 80 3e 31 00 00 00 40 fc 54 d9 "
+            "41 38 00", want);
+    CHECK(b.len == n && memcmp(b.data, want, n) == 0, "packed, fixed, bool");
+    /* nested messages longer than 127 and 16383 bytes: the length grows, content kept */
+    ks_pb_clear(&b);
+    mark = ks_pb_begin(&b, 1);
+    inner = ks_pb_begin(&b, 2);
+    for (int i = 0; i < 20000; i++)
+        ks_pb_raw(&b, (unsigned char[1]){(unsigned char)i}, 1);
+    ks_pb_end(&b, inner);
+    ks_pb_string(&b, 3, "end");
+    ks_pb_end(&b, mark);
+    REQUIRE(b.status == KS_OK && b.data[0] == 0x0a, "nested");
+    k = tfd_varint(b.data + 1, b.data + b.len, &v);
+    CHECK(k == 3 && v == b.len - 4, "outer length %llu", (unsigned long long)v);
+    CHECK(b.data[4] == 0x12 && tfd_varint(b.data + 5, b.data + b.len, &v) == 3 && v == 20000,
+          "inner length");
+    CHECK(b.data[8] == 0 && b.data[8 + 19999] == (unsigned char)19999 &&
+              memcmp(b.data + b.len - 5, "\x1a\x03" "end", 5) == 0,
+          "content moved intact");
+    /* strings must be UTF-8 */
+    CHECK(ks_pb_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), "valid utf-8");
+    CHECK(!ks_pb_utf8_valid("\xc0\x80", 2) && !ks_pb_utf8_valid("\xed\xa0\x80", 3) &&
+              !ks_pb_utf8_valid("\xf4\x90\x80\x80", 4) && !ks_pb_utf8_valid("\xe2\x82", 2) &&
+              !ks_pb_utf8_valid("\x80", 1),
+          "invalid utf-8");
+    ks_pb_clear(&b);
+    ks_pb_string(&b, 1, "\xff");
+    CHECK(b.status == KS_ERR_CONFIG && ks_pb_check(&b, "x", &err) == KS_ERR_CONFIG,
+          "a bad string fails the buffer");
+    ks_pb_free(&b);
+}
+
+/* --------------------------------------------------------- concurrency */
+
+typedef struct writer_arg {
+    int id;
+    ks_status s;
+    char msg[600];
+} writer_arg;
+
+static void *writer(void *p)
+{
+    writer_arg *a = p;
+    char dir[512];
+    ks_tb_run *run = NULL;
+    ks_error err;
+    float w[100];
+    double h[KS_HISTOGRAM_BUCKETS * 3];
+    for (int i = 0; i < 100; i++)
+        w[i] = (float)(i * a->id);
+    ks_histogram_compute(w, 100, h);
+    snprintf(dir, sizeof dir, "%s/conc/run-%d", tmpdir, a->id);
+    if ((a->s = ks_tb_run_open(dir, &run, &err)) != KS_OK)
+        goto out;
+    for (int i = 0; i < 100 && a->s == KS_OK; i++)
+        if ((a->s = ks_tb_scalar(run, "loss", i, 0, 1.0 / (i + 1), &err)) == KS_OK)
+            a->s = ks_tb_scalar(run, "acc", i, 0, i / 100.0, &err);
+    if (a->s == KS_OK)
+        a->s = ks_tb_histogram(run, "w/histogram", 0, 0, h, &err);
+    if (a->s == KS_OK)
+        a->s = ks_tb_text(run, "note", 0, 0, "thread", &err);
+    if (a->s == KS_OK)
+        a->s = ks_tb_run_close(run, &err);
+    else
+        ks_tb_run_close(run, NULL);
+out:
+    if (a->s != KS_OK)
+        snprintf(a->msg, sizeof a->msg, "%s", err.msg);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t th[4];
+    writer_arg args[4];
+    char names[4][256];
+    for (int i = 0; i < 4; i++) {
+        args[i].id = i + 1;
+        args[i].s = KS_OK;
+        args[i].msg[0] = 0;
+        REQUIRE(pthread_create(&th[i], NULL, writer, &args[i]) == 0, "thread %d", i);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        char dir[512];
+        tfd_file f;
+        CHECK(args[i].s == KS_OK, "writer %d: %s", i, args[i].msg);
+        snprintf(dir, sizeof dir, "%s/conc/run-%d", tmpdir, i + 1);
+        if (load_nth(dir, 0, &f, names[i])) {
+            check_common(&f, "thread");
+            CHECK(f.n == 1 + 200 + 2, "writer %d: %d records", i, f.n);
+        }
+        tfd_free(&f);
+        for (int j = 0; j < i; j++)   /* the per-process counters differ */
+            CHECK(strcmp(names[i], names[j]) != 0, "distinct file names %s %s", names[i],
+                  names[j]);
+    }
+}
+
+static void test_file_name(void)
+{
+    char name[128];
+    ks_tb_file_name(name, sizeof name, 1700000000, "my host/x", 12345, 0);
+    CHECK(strcmp(name, "events.out.tfevents.1700000000.my_host_x.12345.0.v2") == 0, "%s", name);
+    ks_tb_file_name(name, sizeof name, 5, NULL, 1, 12);
+    CHECK(strcmp(name, "events.out.tfevents.0000000005.localhost.1.12.v2") == 0, "%s", name);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_tb_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_crc();
+    test_vectors_ad();
+    test_vectors_bce();
+    test_file_name();
+    test_run();
+    test_partial_and_crc();
+    test_decoder_strict();
+    test_hparams();
+    test_tag_reuse();
+    test_open_rules();
+    test_bad_input();
+    test_histogram();
+    test_pb();
+    test_threads();
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_done();
+}

@@ -1,0 +1,595 @@
+/*
+ * db.c — the study database's file: opening (is it a ksearch study database, of a
+ * schema version this ksearch reads, undamaged?), creating its schema, the pragmas
+ * every connection sets, and the helpers the other db_*.c files share: SQLite errors
+ * as ks_status, statements and BEGIN IMMEDIATE transactions retried on SQLITE_BUSY.
+ *
+ * The schema (version 1).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
+ * so a REAL that may be NaN is NULL when it is.
+ *
+ *   meta(key PK, value)              schema_version "1", created_by "ksearch"
+ *   study(id, name UNIQUE, config, hash, metric, maximize, created)
+ *   trial(id, study_id → study CASCADE, number, status TEXT (ks_trial_status_name),
+ *         params JSON, seed (uint64 as its int64 bit pattern), budget, epochs,
+ *         objective NULL, best_epoch (-1: none), started NULL, ended NULL, error NULL,
+ *         UNIQUE(study_id, number));  index trial_best(study_id, status, objective)
+ *   metric(trial_id → trial CASCADE, name, step (-1: an epoch value), epoch, pos (the
+ *         name's place in its logs, for Keras's order), value NULL, wall_time,
+ *         PRIMARY KEY(trial_id, name, step, epoch)) WITHOUT ROWID
+ *         — the key is both the uniqueness rule (a repeated epoch replaces) and the
+ *         index of a trial's series, so the table needs no second index
+ *   checkpoint(trial_id → trial CASCADE, kind 'best'|'last', epoch (0-based),
+ *         monitored NULL, data BLOB (the .ksm bytes), UNIQUE(trial_id, kind))
+ *   histogram(trial_id → trial CASCADE, epoch, tag, data BLOB: KS_HISTOGRAM_BUCKETS × 3
+ *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
+ *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
+ *         UNIQUE(study_id, name))
+ */
+#include "db_impl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char schema_sql[] =
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE study (\n"
+    "    id       INTEGER PRIMARY KEY,\n"
+    "    name     TEXT NOT NULL UNIQUE,\n"
+    "    config   TEXT NOT NULL,\n"
+    "    hash     TEXT NOT NULL,\n"
+    "    metric   TEXT NOT NULL,\n"
+    "    maximize INTEGER NOT NULL,\n"
+    "    created  REAL NOT NULL\n"
+    ");\n"
+    "CREATE TABLE trial (\n"
+    "    id         INTEGER PRIMARY KEY,\n"
+    "    study_id   INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,\n"
+    "    number     INTEGER NOT NULL,\n"
+    "    status     TEXT NOT NULL CHECK (status IN ('queued', 'running', 'complete',\n"
+    "                                               'pruned', 'failed', 'interrupted')),\n"
+    "    params     TEXT NOT NULL,\n"
+    "    seed       INTEGER NOT NULL,\n"
+    "    budget     INTEGER NOT NULL,\n"
+    "    epochs     INTEGER NOT NULL DEFAULT 0,\n"
+    "    objective  REAL,\n"
+    "    best_epoch INTEGER NOT NULL DEFAULT -1,\n"
+    "    started    REAL,\n"
+    "    ended      REAL,\n"
+    "    error      TEXT,\n"
+    "    UNIQUE (study_id, number)\n"
+    ");\n"
+    "CREATE INDEX trial_best ON trial (study_id, status, objective);\n"
+    "CREATE TABLE metric (\n"
+    "    trial_id  INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+    "    name      TEXT NOT NULL,\n"
+    "    step      INTEGER NOT NULL,\n"
+    "    epoch     INTEGER NOT NULL,\n"
+    "    pos       INTEGER NOT NULL,\n"
+    "    value     REAL,\n"
+    "    wall_time REAL NOT NULL,\n"
+    "    PRIMARY KEY (trial_id, name, step, epoch)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE checkpoint (\n"
+    "    trial_id  INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+    "    kind      TEXT NOT NULL CHECK (kind IN ('best', 'last')),\n"
+    "    epoch     INTEGER NOT NULL,\n"
+    "    monitored REAL,\n"
+    "    data      BLOB NOT NULL,\n"
+    "    UNIQUE (trial_id, kind)\n"
+    ");\n"
+    "CREATE TABLE histogram (\n"
+    "    trial_id INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+    "    epoch    INTEGER NOT NULL,\n"
+    "    tag      TEXT NOT NULL,\n"
+    "    data     BLOB NOT NULL,\n"
+    "    UNIQUE (trial_id, epoch, tag)\n"
+    ");\n"
+    "CREATE TABLE ensemble (\n"
+    "    id       INTEGER PRIMARY KEY,\n"
+    "    study_id INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,\n"
+    "    name     TEXT NOT NULL,\n"
+    "    json     TEXT NOT NULL,\n"
+    "    file     BLOB,\n"
+    "    created  REAL NOT NULL,\n"
+    "    UNIQUE (study_id, name)\n"
+    ");\n";
+
+/* ------------------------------------------------------------ errors */
+
+ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
+{
+    char what[200];
+    const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    /* sqlite3_errmsg belongs to the last call: if that one succeeded, use rc's text */
+    if (db->conn && (sqlite3_errcode(db->conn) & 0xff) != (rc & 0xff))
+        msg = sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "not a ksearch study database (not an SQLite file)");
+    case SQLITE_CORRUPT:
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "the study database is damaged (%s: %s)", what, msg);
+    case SQLITE_NOMEM:
+        return ks_error_set_at(err, KS_ERR_NOMEM, db->path, 0, 0, "%s: out of memory", what);
+    case SQLITE_CANTOPEN:       /* no permission, or a missing directory for the WAL */
+        return ks_error_set_at(err, KS_ERR_IO, db->path, 0, 0, "%s: %s", what, msg);
+    default:
+        return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "%s: %s", what, msg);
+    }
+}
+
+ks_status ks_dbi_missing(ks_db *db, ks_error *err, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ks_error_set_at(err, KS_ERR_CONFIG, db->path, 0, 0, "%s", msg);
+}
+
+ks_status ks_dbi_bad_arg(ks_error *err, const char *fmt, ...)
+{
+    ks_status s;
+    va_list ap;
+    va_start(ap, fmt);
+    s = ks_error_vset(err, KS_ERR_INTERNAL, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* ------------------------------------------------- statements, retries */
+
+static int is_busy(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY;
+}
+
+/* Sleep before retry number attempt (1, 2 …): 1 ms doubling up to 64 ms. */
+static void backoff(int attempt)
+{
+    int ms = attempt < 7 ? 1 << (attempt - 1) : 64;
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+double ks_dbi_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+ks_status ks_dbi_prepare(ks_db *db, const char *sql, sqlite3_stmt **st, ks_error *err)
+{
+    /* preparing reads the schema, which may meet a lock too */
+    double start = monotonic_ms();
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        rc = sqlite3_prepare_v2(db->conn, sql, -1, st, NULL);
+        if (!is_busy(rc) || !sqlite3_get_autocommit(db->conn) ||
+            monotonic_ms() - start > KS_DB_RETRY_LIMIT_MS)
+            break;
+        db->busy_retries++;
+        backoff(attempt);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return ks_dbi_fail(db, rc, err, "reading the database");
+    }
+    return KS_OK;
+}
+
+int ks_dbi_step(ks_db *db, sqlite3_stmt *st)
+{
+    /* a statement not yet started, outside a transaction, can simply run again */
+    int fresh = !sqlite3_stmt_busy(st) && sqlite3_get_autocommit(db->conn);
+    double start = monotonic_ms();
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        rc = sqlite3_step(st);
+        if (!is_busy(rc) || !fresh || monotonic_ms() - start > KS_DB_RETRY_LIMIT_MS)
+            return rc;
+        db->busy_retries++;
+        sqlite3_reset(st);
+        backoff(attempt);
+    }
+}
+
+ks_status ks_dbi_run(ks_db *db, sqlite3_stmt *st, ks_error *err, const char *what)
+{
+    int rc = ks_dbi_step(db, st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return ks_dbi_fail(db, rc, err, "%s", what);
+    return KS_OK;
+}
+
+/* Run a constant statement without results, retrying SQLITE_BUSY (BEGIN, COMMIT). */
+static int exec_retry(ks_db *db, const char *sql)
+{
+    double start = monotonic_ms();
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+        if (!is_busy(rc) || monotonic_ms() - start > KS_DB_RETRY_LIMIT_MS)
+            return rc;
+        db->busy_retries++;
+        backoff(attempt);
+    }
+}
+
+ks_status ks_dbi_begin(ks_db *db, ks_error *err, const char *what)
+{
+    int rc = exec_retry(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return ks_dbi_fail(db, rc, err, "%s", what);
+    return KS_OK;
+}
+
+static void rollback(ks_db *db)
+{
+    /* some errors (SQLITE_FULL, IOERR, NOMEM) have rolled the transaction back already */
+    if (!sqlite3_get_autocommit(db->conn))
+        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+ks_status ks_dbi_end(ks_db *db, ks_status s, ks_error *err, const char *what)
+{
+    int rc;
+    if (s != KS_OK) {
+        rollback(db);
+        return s;
+    }
+    rc = exec_retry(db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        s = ks_dbi_fail(db, rc, err, "%s", what);
+        rollback(db);
+    }
+    return s;
+}
+
+/* --------------------------------------------------------- columns, vectors */
+
+char *ks_dbi_text(sqlite3_stmt *st, int col, int *nomem)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n;
+    char *copy;
+    if (!t)
+        return NULL;
+    n = (size_t)sqlite3_column_bytes(st, col);
+    if (!(copy = malloc(n + 1))) {
+        *nomem = 1;
+        return NULL;
+    }
+    memcpy(copy, t, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+double ks_dbi_real(sqlite3_stmt *st, int col, double if_null)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return if_null;
+    return sqlite3_column_double(st, col);
+}
+
+ks_status ks_dbi_strv_push(ks_dbi_strv *sv, const char *s, ks_error *err)
+{
+    char *copy;
+    if (sv->n + 1 >= sv->cap) {
+        int cap = sv->cap ? 2 * sv->cap : 16;
+        char **v = realloc(sv->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        sv->v = v;
+        sv->cap = cap;
+    }
+    if (!(copy = strdup(s ? s : "")))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    sv->v[sv->n++] = copy;
+    sv->v[sv->n] = NULL;
+    return KS_OK;
+}
+
+ks_status ks_dbi_strv_finish(ks_dbi_strv *sv, char ***out, ks_error *err)
+{
+    if (!sv->v && !(sv->v = calloc(1, sizeof *sv->v)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    *out = sv->v;
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+    return KS_OK;
+}
+
+void ks_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+int ks_db_busy_retries(const ks_db *db)
+{
+    return db ? db->busy_retries : 0;
+}
+
+/* ------------------------------------------------------------ opening */
+
+/* What the file holds: nothing yet, a ksearch study database, or (error) else. */
+enum { FILE_EMPTY, FILE_OURS };
+
+/* The value of a meta key into buf ("" if absent); SQLITE_* code. */
+static int meta_get(ks_db *db, const char *key, char *buf, size_t size)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db->conn, "SELECT value FROM meta WHERE key = ?1", -1, &st,
+                                NULL);
+    buf[0] = '\0';
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        snprintf(buf, size, "%s", v ? (const char *)v : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * Look at the file without writing to it: FILE_EMPTY (nothing in it), FILE_OURS
+ * (our meta table, a schema version this ksearch reads), else an error.
+ */
+static ks_status classify(ks_db *db, int *kind, ks_error *err)
+{
+    sqlite3_stmt *st;
+    char by[64], version[64], *end;
+    long v;
+    int n_entries = 0, has_meta = 0, rc;
+    ks_status s = ks_dbi_prepare(db, "SELECT type, name FROM sqlite_master", &st, err);
+    if (s != KS_OK)
+        return s;
+    while ((rc = ks_dbi_step(db, st)) == SQLITE_ROW) {
+        const unsigned char *type = sqlite3_column_text(st, 0);
+        const unsigned char *name = sqlite3_column_text(st, 1);
+        n_entries++;
+        if (type && name && strcmp((const char *)type, "table") == 0 &&
+            strcmp((const char *)name, "meta") == 0)
+            has_meta = 1;
+    }
+    if (rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "reading the schema");
+    sqlite3_finalize(st);
+    if (s != KS_OK)
+        return s;
+    if (n_entries == 0) {      /* not even a view or an index: nobody's yet */
+        *kind = FILE_EMPTY;
+        return KS_OK;
+    }
+    if (!has_meta)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "not a ksearch study database");
+    rc = meta_get(db, "created_by", by, sizeof by);
+    if (rc == SQLITE_OK)
+        rc = meta_get(db, "schema_version", version, sizeof version);
+    if ((rc & 0xff) == SQLITE_ERROR)    /* someone else's meta table (other columns) */
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "not a ksearch study database");
+    if (rc != SQLITE_OK)
+        return ks_dbi_fail(db, rc, err, "reading the schema version");
+    if (strcmp(by, "ksearch") != 0)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "not a ksearch study database");
+    errno = 0;
+    v = strtol(version, &end, 10);
+    if (errno || end == version || *end || v < 1)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "the study database is damaged (schema version \"%s\")",
+                               version);
+    if (v > KS_DB_SCHEMA_VERSION)
+        return ks_error_set_at(err, KS_ERR_CONFIG, db->path, 0, 0,
+                               "written by a newer ksearch (schema %ld); this one reads up "
+                               "to %d",
+                               v, KS_DB_SCHEMA_VERSION);
+    *kind = FILE_OURS;
+    return KS_OK;
+}
+
+/* PRAGMA quick_check: the b-trees are whole (a damaged page is KS_ERR_CORRUPT). */
+static ks_status quick_check(ks_db *db, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, "PRAGMA quick_check(1)", &st, err);
+    int rc;
+    if (s != KS_OK)
+        return s;
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (!r || strcmp(r, "ok") != 0) {
+            /* "*** in database main ***\nPage 5: btreeInitPage() returns error code 11" */
+            const char *line = r ? r : "quick_check failed", *nl;
+            if (strncmp(line, "*** ", 4) == 0 && (nl = strchr(line, '\n')))
+                line = nl + 1;
+            nl = strchr(line, '\n');
+            s = ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                                "the study database is damaged (%.*s)",
+                                (int)(nl ? nl - line : (ptrdiff_t)strlen(line)), line);
+        }
+    } else {
+        s = ks_dbi_fail(db, rc, err, "checking the file");
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* One pragma, with its first result checked against want (if not NULL). */
+static ks_status pragma(ks_db *db, const char *sql, const char *want, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, sql, &st, err);
+    int rc;
+    if (s != KS_OK)
+        return s;
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW && want) {
+        const unsigned char *r = sqlite3_column_text(st, 0);
+        if (!r || strcmp((const char *)r, want) != 0)
+            s = ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "%s gave \"%s\", not \"%s\"",
+                                sql, r ? (const char *)r : "", want);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s = ks_dbi_fail(db, rc, err, "%s", sql);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* Create the schema in an empty file (another connection may just have done it). */
+static ks_status create_schema(ks_db *db, ks_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1, rc;
+    ks_status s = ks_dbi_begin(db, err, "creating the schema");
+    if (s != KS_OK)
+        return s;
+    if ((s = ks_dbi_prepare(db, "SELECT count(*) FROM sqlite_master", &st, err)) == KS_OK) {
+        rc = ks_dbi_step(db, st);
+        if (rc == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        else
+            s = ks_dbi_fail(db, rc, err, "reading the schema");
+        sqlite3_finalize(st);
+    }
+    if (s == KS_OK && n == 0) {
+        rc = sqlite3_exec(db->conn, schema_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            s = ks_dbi_fail(db, rc, err, "creating the schema");
+        if (s == KS_OK)
+            s = ks_dbi_prepare(db, "INSERT INTO meta (key, value) VALUES ('schema_version', ?1),"
+                                   " ('created_by', 'ksearch'), ('created', ?2)",
+                               &st, err);
+        if (s == KS_OK) {
+            char version[16], created[32];
+            snprintf(version, sizeof version, "%d", KS_DB_SCHEMA_VERSION);
+            snprintf(created, sizeof created, "%.3f", ks_dbi_now());
+            sqlite3_bind_text(st, 1, version, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, created, -1, SQLITE_TRANSIENT);
+            s = ks_dbi_run(db, st, err, "creating the schema");
+            sqlite3_finalize(st);
+        }
+    }
+    return ks_dbi_end(db, s, err, "creating the schema");
+}
+
+static ks_status open_file(ks_db *db, int create, ks_error *err)
+{
+    int kind = FILE_EMPTY, rc;
+    ks_status s;
+    rc = sqlite3_open_v2(db->path, &db->conn,
+                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), NULL);
+    if (rc != SQLITE_OK)
+        return ks_error_set_at(err, (rc & 0xff) == SQLITE_NOMEM ? KS_ERR_NOMEM : KS_ERR_IO,
+                               db->path, 0, 0, "cannot open the study database: %s",
+                               db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+    sqlite3_extended_result_codes(db->conn, 1);
+    sqlite3_busy_timeout(db->conn, KS_DB_BUSY_TIMEOUT_MS);
+    /* first only read: someone else's file must stay exactly as it is */
+    if ((s = classify(db, &kind, err)) != KS_OK)
+        return s;
+    if (kind == FILE_EMPTY && !create)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                               "not a ksearch study database (an empty file)");
+    if (kind == FILE_OURS && (s = quick_check(db, err)) != KS_OK)
+        return s;
+    /* WAL: readers never wait for the writer; NORMAL: a commit survives a killed
+       process (only an OS crash may lose the last ones); cascades need foreign keys */
+    if ((s = pragma(db, "PRAGMA journal_mode = WAL", "wal", err)) != KS_OK ||
+        (s = pragma(db, "PRAGMA synchronous = NORMAL", NULL, err)) != KS_OK ||
+        (s = pragma(db, "PRAGMA foreign_keys = ON", NULL, err)) != KS_OK ||
+        /* checkpoint blobs pass through the WAL: keep it from staying large */
+        (s = pragma(db, "PRAGMA journal_size_limit = 67108864", NULL, err)) != KS_OK)
+        return s;
+    if (kind == FILE_EMPTY) {
+        if ((s = create_schema(db, err)) != KS_OK)
+            return s;
+        /* whoever created it, it must now be ours */
+        if ((s = classify(db, &kind, err)) != KS_OK)
+            return s;
+        if (kind != FILE_OURS)
+            return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "the schema was not created");
+    }
+    return KS_OK;
+}
+
+ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
+{
+    struct stat sb;
+    ks_db *db;
+    ks_status s;
+    if (!out)
+        return ks_dbi_bad_arg(err, "ks_db_open: out is NULL");
+    *out = NULL;
+    if (!path || !path[0])
+        return ks_error_set(err, KS_ERR_IO, "no study database path given");
+    if (!sqlite3_threadsafe())
+        return ks_error_set(err, KS_ERR_DB, "this SQLite library was built without thread "
+                                            "support (SQLITE_THREADSAFE=0); ksearch needs it");
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT)
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "%s", strerror(errno));
+        if (!create)
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "no such study database");
+    } else if (S_ISDIR(sb.st_mode)) {
+        return ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
+                               "is a directory, not a study database");
+    }
+    if (!(db = calloc(1, sizeof *db)) || !(db->path = strdup(path))) {
+        free(db);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    if ((s = open_file(db, create, err)) != KS_OK) {
+        ks_db_close(db);
+        return s;
+    }
+    *out = db;
+    return KS_OK;
+}
+
+void ks_db_close(ks_db *db)
+{
+    if (!db)
+        return;
+    /* statements are always finalized by the functions that prepared them */
+    sqlite3_close(db->conn);
+    free(db->path);
+    free(db);
+}

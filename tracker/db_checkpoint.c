@@ -1,0 +1,281 @@
+/*
+ * db_checkpoint.c — the blobs of the study database: a trial's best and last
+ * checkpoints (its .ksm bytes), its weight histograms (KS_HISTOGRAM_BUCKETS × 3
+ * little-endian doubles each), and a study's ensembles.
+ */
+#include "db_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HIST_DOUBLES (KS_HISTOGRAM_BUCKETS * 3)
+#define HIST_BYTES (HIST_DOUBLES * 8)
+
+static const char *kind_name(ks_checkpoint_kind kind)
+{
+    return kind == KS_CHECKPOINT_BEST ? "best" : "last";
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+ks_status ks_dbi_checkpoint_put(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind, int epoch,
+                                double monitored, const unsigned char *data, size_t len,
+                                ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (len > (size_t)INT32_MAX)
+        return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0,
+                               "the %s checkpoint of trial %lld is too large (%zu bytes)",
+                               kind_name(kind), (long long)trial_id, len);
+    s = ks_dbi_prepare(db, "INSERT INTO checkpoint (trial_id, kind, epoch, monitored, data)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)"
+                           " ON CONFLICT (trial_id, kind) DO UPDATE SET epoch = excluded.epoch,"
+                           " monitored = excluded.monitored, data = excluded.data",
+                       &st, err);
+    if (s != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, epoch);
+    if (isnan(monitored))
+        sqlite3_bind_null(st, 4);
+    else
+        sqlite3_bind_double(st, 4, monitored);
+    /* a zero-length blob, not NULL, when len is 0 */
+    sqlite3_bind_blob64(st, 5, len ? (const void *)data : "", (sqlite3_uint64)len,
+                        SQLITE_STATIC);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
+    else if (rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "writing the %s checkpoint of trial %lld", kind_name(kind),
+                        (long long)trial_id);
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                               unsigned char **blob, size_t *len, int *epoch, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (!db || !blob || !len)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: db, blob or len is NULL");
+    *blob = NULL;
+    *len = 0;
+    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: no checkpoint kind %d", (int)kind);
+    if ((s = ks_dbi_prepare(db, "SELECT epoch, data FROM checkpoint"
+                                " WHERE trial_id = ?1 AND kind = ?2",
+                            &st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        const void *data = sqlite3_column_blob(st, 1);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        if (!data && n == 0 && sqlite3_errcode(db->conn) == SQLITE_NOMEM) {
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        } else if (!(*blob = malloc(n ? n : 1))) {
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        } else {
+            if (n)
+                memcpy(*blob, data, n);
+            *len = n;
+            if (epoch)
+                *epoch = sqlite3_column_int(st, 0);
+        }
+    } else if (rc == SQLITE_DONE) {
+        s = ks_dbi_missing(db, err, "trial %lld has no %s checkpoint", (long long)trial_id,
+                           kind_name(kind));
+    } else {
+        s = ks_dbi_fail(db, rc, err, "reading the %s checkpoint of trial %lld", kind_name(kind),
+                        (long long)trial_id);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* ------------------------------------------------------------- histograms */
+
+static void encode_histogram(const double *h, unsigned char *out)
+{
+    for (int i = 0; i < HIST_DOUBLES; i++) {
+        uint64_t u;
+        memcpy(&u, &h[i], 8);
+        for (int b = 0; b < 8; b++)
+            out[8 * i + b] = (unsigned char)(u >> (8 * b));
+    }
+}
+
+static void decode_histogram(const unsigned char *in, double *h)
+{
+    for (int i = 0; i < HIST_DOUBLES; i++) {
+        uint64_t u = 0;
+        for (int b = 0; b < 8; b++)
+            u |= (uint64_t)in[8 * i + b] << (8 * b);
+        memcpy(&h[i], &u, 8);
+    }
+}
+
+ks_status ks_dbi_histograms_put(ks_db *db, int64_t trial_id, int epoch, int n,
+                                const char *const *tags, const double *const *data,
+                                ks_error *err)
+{
+    unsigned char bytes[HIST_BYTES];
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, "INSERT INTO histogram (trial_id, epoch, tag, data)"
+                                     " VALUES (?1, ?2, ?3, ?4)"
+                                     " ON CONFLICT (trial_id, epoch, tag) DO UPDATE SET"
+                                     " data = excluded.data",
+                                 &st, err);
+    if (s != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_int(st, 2, epoch);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        int rc;
+        encode_histogram(data[i], bytes);
+        sqlite3_bind_text(st, 3, tags[i], -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, bytes, HIST_BYTES, SQLITE_STATIC);
+        rc = ks_dbi_step(db, st);
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
+        else if (rc != SQLITE_DONE)
+            s = ks_dbi_fail(db, rc, err, "writing histogram %s of trial %lld", tags[i],
+                            (long long)trial_id);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_histogram_list(ks_db *db, int64_t trial_id, char ***tags, int **epochs,
+                               int *n, ks_error *err)
+{
+    ks_dbi_strv sv = {0};
+    sqlite3_stmt *st;
+    int *ep = NULL, cap = 0, rc = SQLITE_DONE;
+    ks_status s;
+    if (!db || !tags || !epochs || !n)
+        return ks_dbi_bad_arg(err, "ks_db_histogram_list: db, tags, epochs or n is NULL");
+    *tags = NULL;
+    *epochs = NULL;
+    *n = 0;
+    if ((s = ks_dbi_prepare(db, "SELECT tag, epoch FROM histogram WHERE trial_id = ?1"
+                                " ORDER BY epoch, tag",
+                            &st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    while (s == KS_OK && (rc = ks_dbi_step(db, st)) == SQLITE_ROW) {
+        if (sv.n == cap) {
+            int c2 = cap ? 2 * cap : 16;
+            int *e2 = realloc(ep, (size_t)c2 * sizeof *e2);
+            if (!e2) {
+                s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            ep = e2;
+            cap = c2;
+        }
+        ep[sv.n] = sqlite3_column_int(st, 1);
+        s = ks_dbi_strv_push(&sv, (const char *)sqlite3_column_text(st, 0), err);
+    }
+    if (s == KS_OK && rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "listing the histograms of trial %lld",
+                        (long long)trial_id);
+    sqlite3_finalize(st);
+    if (s == KS_OK) {
+        int count = sv.n;
+        if ((s = ks_dbi_strv_finish(&sv, tags, err)) == KS_OK) {
+            *epochs = ep;
+            *n = count;
+            return KS_OK;
+        }
+    }
+    ks_strv_free(sv.v);
+    free(ep);
+    return s;
+}
+
+ks_status ks_db_histogram_get(ks_db *db, int64_t trial_id, const char *tag, int epoch,
+                              double *out, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (!db || !tag || !out)
+        return ks_dbi_bad_arg(err, "ks_db_histogram_get: db, tag or out is NULL");
+    if ((s = ks_dbi_prepare(db, "SELECT data FROM histogram"
+                                " WHERE trial_id = ?1 AND epoch = ?2 AND tag = ?3",
+                            &st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_int(st, 2, epoch);
+    sqlite3_bind_text(st, 3, tag, -1, SQLITE_STATIC);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *data = sqlite3_column_blob(st, 0);
+        int bytes = sqlite3_column_bytes(st, 0);
+        if (!data || bytes != HIST_BYTES)
+            s = ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                                "histogram %s of trial %lld at epoch %d has %d bytes, not %d",
+                                tag, (long long)trial_id, epoch, bytes, HIST_BYTES);
+        else
+            decode_histogram(data, out);
+    } else if (rc == SQLITE_DONE) {
+        s = ks_dbi_missing(db, err, "trial %lld has no histogram %s at epoch %d",
+                           (long long)trial_id, tag, epoch);
+    } else {
+        s = ks_dbi_fail(db, rc, err, "reading histogram %s of trial %lld", tag,
+                        (long long)trial_id);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* -------------------------------------------------------------- ensembles */
+
+ks_status ks_db_ensemble_put(ks_db *db, int64_t study_id, const char *name,
+                             const char *json, const unsigned char *file, size_t len,
+                             ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (!db || !name || !json)
+        return ks_dbi_bad_arg(err, "ks_db_ensemble_put: db, name or json is NULL");
+    if (len > (size_t)INT32_MAX)
+        return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0,
+                               "ensemble %s is too large (%zu bytes)", name, len);
+    if ((s = ks_dbi_begin(db, err, "writing an ensemble")) != KS_OK)
+        return s;
+    s = ks_dbi_prepare(db, "INSERT INTO ensemble (study_id, name, json, file, created)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)"
+                           " ON CONFLICT (study_id, name) DO UPDATE SET json = excluded.json,"
+                           " file = excluded.file, created = excluded.created",
+                       &st, err);
+    if (s == KS_OK) {
+        sqlite3_bind_int64(st, 1, study_id);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        if (file)
+            sqlite3_bind_blob64(st, 4, len ? (const void *)file : "", (sqlite3_uint64)len,
+                                SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_double(st, 5, ks_dbi_now());
+        rc = ks_dbi_step(db, st);
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            s = ks_dbi_missing(db, err, "no study with id %lld", (long long)study_id);
+        else if (rc != SQLITE_DONE)
+            s = ks_dbi_fail(db, rc, err, "writing ensemble %s", name);
+        sqlite3_finalize(st);
+    }
+    return ks_dbi_end(db, s, err, "writing an ensemble");
+}

@@ -1,0 +1,174 @@
+/*
+ * tb_impl.h — the tracker's TensorBoard internals: a protobuf wire-format writer
+ * (ks_pb_*, kept free of TensorBoard so that the ONNX exporter can reuse it), TFRecord
+ * framing with masked CRC32C, the event file of one run, and the encoders that the
+ * ks_tb_* functions are built from (exposed so that tests can compare exact bytes).
+ */
+#ifndef KS_TB_IMPL_H
+#define KS_TB_IMPL_H
+
+#include "tracker.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* ================================================ protobuf wire format */
+
+typedef enum ks_pb_wire {
+    KS_PB_VARINT = 0,           /* int32/64, uint32/64, bool, enum */
+    KS_PB_I64 = 1,              /* double, fixed64: 8 bytes little-endian */
+    KS_PB_LEN = 2,              /* string, bytes, messages, packed repeated scalars */
+    KS_PB_I32 = 5               /* float, fixed32: 4 bytes little-endian */
+} ks_pb_wire;
+
+/*
+ * A growing output buffer.  Writers never fail on the spot: the first problem (no
+ * memory, a string that is not UTF-8, a message over 2 GiB) is kept in status and
+ * every later write is a no-op, so an encoder checks once at the end (ks_pb_check).
+ * A zeroed ks_pb_buf is an empty one; free with ks_pb_free.
+ */
+typedef struct ks_pb_buf {
+    unsigned char *data;
+    size_t len, cap;
+    ks_status status;           /* KS_OK, KS_ERR_NOMEM or KS_ERR_CONFIG (bad string/size) */
+} ks_pb_buf;
+
+void ks_pb_free(ks_pb_buf *b);
+void ks_pb_clear(ks_pb_buf *b);                 /* len 0, status OK; keeps the memory */
+/* Append n bytes and return them (uninitialized), or NULL after a failure. */
+unsigned char *ks_pb_grow(ks_pb_buf *b, size_t n);
+void ks_pb_raw(ks_pb_buf *b, const void *p, size_t n);
+void ks_pb_varint(ks_pb_buf *b, uint64_t v);
+void ks_pb_key(ks_pb_buf *b, int field, ks_pb_wire wire);
+/* Whole fields (key + value).  Nothing is ever omitted: leaving out proto3 defaults
+   is the caller's decision (and wrong for oneof members). */
+void ks_pb_uint(ks_pb_buf *b, int field, uint64_t v);      /* uint*, enum, bool */
+void ks_pb_int(ks_pb_buf *b, int field, int64_t v);        /* int32/int64: two's complement */
+void ks_pb_bool(ks_pb_buf *b, int field, int v);
+void ks_pb_fixed32(ks_pb_buf *b, int field, uint32_t v);
+void ks_pb_float(ks_pb_buf *b, int field, float v);
+void ks_pb_fixed64(ks_pb_buf *b, int field, uint64_t v);
+void ks_pb_double(ks_pb_buf *b, int field, double v);
+void ks_pb_bytes(ks_pb_buf *b, int field, const void *p, size_t n);
+void ks_pb_string(ks_pb_buf *b, int field, const char *s); /* must be UTF-8 (proto3 rule) */
+/* Packed repeated scalars; the same bytes serve a `bytes raw_data` of LE floats. */
+void ks_pb_packed_float(ks_pb_buf *b, int field, const float *x, size_t n);
+void ks_pb_packed_double(ks_pb_buf *b, int field, const double *x, size_t n);
+void ks_pb_packed_int(ks_pb_buf *b, int field, const int64_t *x, size_t n);
+/*
+ * An embedded message: begin writes the key and reserves its length, end fills it in
+ * (moving the content when the length needs more than one byte).  Nest freely; end
+ * the innermost first.  begin returns the mark that end needs.
+ */
+size_t ks_pb_begin(ks_pb_buf *b, int field);
+void ks_pb_end(ks_pb_buf *b, size_t mark);
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values > U+10FFFF). */
+int ks_pb_utf8_valid(const char *s, size_t n);
+/* KS_OK, or the buffer's failure as an error message about what was being encoded. */
+ks_status ks_pb_check(const ks_pb_buf *b, const char *what, ks_error *err);
+
+/* ================================================= TFRecord framing */
+
+#define KS_TFRECORD_HEADER 12   /* uint64 length + masked CRC of those 8 bytes */
+#define KS_TFRECORD_FOOTER 4    /* masked CRC of the data */
+
+/* CRC32C (Castagnoli, reflected 0x82F63B78, init and final xor ~0), and TF's mask. */
+uint32_t ks_crc32c(const void *p, size_t n);
+uint32_t ks_crc32c_mask(uint32_t crc);
+/* Start a record in b (clears it, reserves the header); the data is appended after. */
+void ks_tfrecord_begin(ks_pb_buf *b);
+/* Finish it: fill the header, append the footer.  b then holds the framed record. */
+void ks_tfrecord_end(ks_pb_buf *b);
+/* Write a framed record with one fwrite and flush it; a short write is KS_ERR_IO. */
+ks_status ks_tfrecord_write(FILE *f, const ks_pb_buf *b, const char *path, ks_error *err);
+
+/*
+ * TF2's event file name, events.out.tfevents.<secs>.<host>.<pid>.<counter>.v2, secs
+ * zero-padded to 10 digits and host reduced to [A-Za-z0-9._-] (others become '_').
+ * Returns the length snprintf would give.
+ */
+int ks_tb_file_name(char *out, size_t size, int64_t secs, const char *host, long pid,
+                    unsigned long counter);
+
+/* ====================================================== one run's file */
+
+typedef enum ks_tb_plugin {
+    KS_TB_PLUGIN_SCALARS = 1,
+    KS_TB_PLUGIN_HISTOGRAMS,
+    KS_TB_PLUGIN_TEXT,
+    KS_TB_PLUGIN_HPARAMS
+} ks_tb_plugin;
+const char *ks_tb_plugin_name(ks_tb_plugin p);          /* "scalars" … */
+
+/* A tag seen in this file, and the plugin that owns it (an open-addressing table). */
+typedef struct ks_tb_tag {
+    char *name;                 /* NULL: free slot */
+    ks_tb_plugin plugin;
+} ks_tb_tag;
+
+struct ks_tb_run {
+    FILE *f;                    /* unbuffered: each record is one write */
+    char *path;                 /* the event file */
+    int lock_fd;                /* the run directory, flock'ed while open; -1 if none */
+    ks_pb_buf rec;              /* the record being built (reused) */
+    ks_tb_tag *tags;
+    size_t n_tags, cap_tags;
+    int has_experiment;         /* _hparams_/experiment was written here */
+    int has_session;            /* _hparams_/session_start_info was written here */
+    int broken;                 /* a write failed: the file may end with a partial record */
+};
+
+/* The wall time to write: t when finite and > 0, else the current time (never 0). */
+double ks_tb_wall_time(double t);
+/*
+ * Claim tag for plugin in this run's file: a tag keeps one plugin for the whole run
+ * (pitfall 6), so a tag already used by another plugin is KS_ERR_CONFIG.  *first is 1
+ * the first time the tag is seen in this file (its value then carries the metadata).
+ * Also checks that the tag is a non-empty UTF-8 string.
+ */
+ks_status ks_tb_tag_claim(ks_tb_run *run, const char *tag, ks_tb_plugin plugin, int *first,
+                          ks_error *err);
+/* Frame run->rec (built between ks_tfrecord_begin and here) and write it. */
+ks_status ks_tb_run_write(ks_tb_run *run, ks_error *err);
+
+/* ============================================================ encoders */
+
+/*
+ * Event envelopes.  ks_tb_event_begin writes wall_time, step (omitted when 0) and opens
+ * Summary.value; the caller writes the Value's fields (tag first); ks_tb_event_end
+ * closes both.  Into a buffer just after ks_tfrecord_begin, or a plain one.
+ */
+typedef struct ks_tb_event_mark {
+    size_t summary, value;
+} ks_tb_event_mark;
+void ks_tb_event_begin(ks_pb_buf *b, double wall_time, int64_t step, ks_tb_event_mark *m);
+void ks_tb_event_end(ks_pb_buf *b, const ks_tb_event_mark *m);
+/* Summary.Value.metadata: plugin_data {plugin_name, content (omitted when n = 0)}. */
+void ks_tb_value_metadata(ks_pb_buf *b, const char *plugin, const void *content, size_t n);
+/* Event{wall_time, file_version "brain.Event:2"}. */
+void ks_tb_encode_file_version(ks_pb_buf *b, double wall_time);
+/*
+ * A scalar Event: the modern rank-0 DT_FLOAT tensor (with the "scalars" metadata when
+ * metadata is 1), or with legacy 1 the old simple_value (always written, even 0.0).
+ */
+void ks_tb_encode_scalar(ks_pb_buf *b, const char *tag, int64_t step, double wall_time,
+                         double value, int metadata, int legacy);
+
+/* HParams status codes (tensorboard.hparams.Status). */
+enum { KS_TB_STATUS_UNKNOWN, KS_TB_STATUS_SUCCESS, KS_TB_STATUS_FAILURE, KS_TB_STATUS_RUNNING };
+/*
+ * The status a trial's session ends with: complete and pruned (a trial that ran the
+ * budget it was given) → SUCCESS, failed → FAILURE, running → RUNNING, queued and
+ * interrupted → UNKNOWN; -1 for a value that is not a ks_trial_status.
+ */
+int ks_tb_session_status(ks_trial_status s);
+
+/* ============================================================ histograms */
+/*
+ * ks_histogram_compute (tracker.h) skips values that are not finite (NaN, ±inf): they
+ * are counted in no bucket and take no part in min and max.  TF would let one NaN
+ * turn the whole histogram into NaN; a histogram with NaN edges shows nothing, while
+ * skipping keeps the finite weights visible.  Only non-finite values → as n = 0.
+ */
+
+#endif

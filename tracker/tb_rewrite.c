@@ -1,0 +1,383 @@
+/*
+ * tb_rewrite.c — `ksearch tensorboard RUNDIR`: every TensorBoard log of a study
+ * written again from study.db alone (the database is the source of truth), in the
+ * layout the live tracker writes.
+ */
+#include "tracker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void ks_tb_trial_run_name(int number, char *out, size_t size)
+{
+    snprintf(out, size, "trial-%04d", number);
+}
+
+/* Remove the event files directly in dir (nothing else), so a rewrite does not add. */
+static ks_status clear_events(const char *dir, ks_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d)
+        return errno == ENOENT ? KS_OK
+                               : ks_error_set(err, KS_ERR_IO, "cannot read %s: %s", dir,
+                                              strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        char path[2048];
+        if (!strstr(e->d_name, "tfevents"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) {
+            closedir(d);
+            return ks_error_set(err, KS_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+        }
+    }
+    closedir(d);
+    return KS_OK;
+}
+
+static ks_status open_clean(const char *dir, ks_tb_run **run, ks_error *err)
+{
+    ks_status s = clear_events(dir, err);
+    return s == KS_OK ? ks_tb_run_open(dir, run, err) : s;
+}
+
+/* ------------------------------------------------------ hparams from trials */
+
+typedef struct hp_column {
+    char name[64];
+    ks_hp_type type;
+    double min, max;
+    int n_values;
+    ks_hp_value values[64];
+    char *strings[64];          /* owned copies behind values[].string */
+} hp_column;
+
+static hp_column *find_column(hp_column *cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            return &cols[i];
+    return NULL;
+}
+
+/* One trial's parameters as names and values (names and strings borrowed from v). */
+static int trial_values(const ks_value *v, const char **names, ks_hp_value *values, int max)
+{
+    int n = 0;
+    for (size_t i = 0; v->kind == KS_VALUE_MAP && i < v->n && n < max; i++) {
+        const ks_value *m = &v->items[i];
+        ks_hp_value *h = &values[n];
+        memset(h, 0, sizeof *h);
+        if (m->kind == KS_VALUE_NUMBER) {
+            h->type = KS_HP_FLOAT;
+            h->number = m->number;
+        } else if (m->kind == KS_VALUE_BOOL) {
+            h->type = KS_HP_BOOL;
+            h->boolean = m->boolean;
+        } else if (m->kind == KS_VALUE_STRING) {
+            h->type = KS_HP_STRING;
+            h->string = m->string;
+        } else {
+            continue;
+        }
+        names[n++] = m->key;
+    }
+    return n;
+}
+
+static void add_to_column(hp_column *c, const ks_hp_value *v)
+{
+    if (c->type == KS_HP_FLOAT) {
+        c->min = fmin(c->min, v->number);
+        c->max = fmax(c->max, v->number);
+        return;
+    }
+    for (int i = 0; i < c->n_values; i++)
+        if (c->type == KS_HP_BOOL ? c->values[i].boolean == v->boolean
+                                  : strcmp(c->values[i].string, v->string) == 0)
+            return;
+    if (c->n_values == 64)
+        return;
+    c->values[c->n_values] = *v;
+    if (c->type == KS_HP_STRING) {
+        c->strings[c->n_values] = strdup(v->string);
+        c->values[c->n_values].string = c->strings[c->n_values] ? c->strings[c->n_values] : "";
+    }
+    c->n_values++;
+}
+
+static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *trials, int n,
+                                  const char *log_dir, ks_error *err)
+{
+    hp_column *cols = calloc(64, sizeof *cols);
+    ks_hp_info infos[64];
+    int n_cols = 0;
+    ks_tb_run *root = NULL;
+    ks_status s;
+    char best_tag[96], metric[96];
+    const char *group = "validation";
+    ks_hp_metric metrics[4];
+    if (!cols)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    for (int t = 0; t < n; t++) {
+        ks_value v;
+        const char *names[64];
+        ks_hp_value vals[64];
+        int k;
+        if (!trials[t].params ||
+            ks_value_from_json(trials[t].params, strlen(trials[t].params), "params", &v, NULL) !=
+                KS_OK)
+            continue;
+        k = trial_values(&v, names, vals, 64);
+        for (int i = 0; i < k; i++) {
+            hp_column *c = find_column(cols, n_cols, names[i]);
+            if (!c && n_cols < 64) {
+                c = &cols[n_cols++];
+                snprintf(c->name, sizeof c->name, "%s", names[i]);
+                c->type = vals[i].type;
+                c->min = INFINITY;
+                c->max = -INFINITY;
+            }
+            if (c && c->type == vals[i].type)
+                add_to_column(c, &vals[i]);
+        }
+        ks_value_free(&v);
+    }
+    for (int i = 0; i < n_cols; i++) {
+        memset(&infos[i], 0, sizeof infos[i]);
+        infos[i].name = cols[i].name;
+        infos[i].type = cols[i].type;
+        infos[i].discrete = cols[i].type != KS_HP_FLOAT;
+        infos[i].min = cols[i].min;
+        infos[i].max = cols[i].max;
+        infos[i].n_values = cols[i].n_values;
+        infos[i].values = cols[i].values;
+    }
+    /* the study metric (validation/epoch_x or train/epoch_x), its best, and the losses */
+    if (strncmp(st->metric, "val_", 4) == 0) {
+        snprintf(metric, sizeof metric, "epoch_%s", st->metric + 4);
+    } else {
+        snprintf(metric, sizeof metric, "epoch_%s", st->metric);
+        group = "train";
+    }
+    snprintf(best_tag, sizeof best_tag, "best_%s", st->metric);
+    metrics[0] = (ks_hp_metric){"", best_tag, best_tag, 0};
+    metrics[1] = (ks_hp_metric){group, metric, NULL, strcmp(group, "train") ? 2 : 1};
+    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
+    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
+    s = open_clean(log_dir, &root, err);
+    if (s == KS_OK)
+        s = ks_tb_hparams_experiment(root, st->name, st->created, infos, n_cols, metrics,
+                                     strcmp(metric, "epoch_loss") == 0 ? 2 : 4, err);
+    if (root) {
+        ks_error e;
+        ks_status c = ks_tb_run_close(root, &e);
+        if (s == KS_OK && c != KS_OK) {
+            if (err)
+                *err = e;
+            s = c;
+        }
+    }
+    for (int i = 0; i < n_cols; i++)
+        for (int j = 0; j < cols[i].n_values; j++)
+            free(cols[i].strings[j]);
+    free(cols);
+    return s;
+}
+
+/* ------------------------------------------------------------- one trial */
+
+typedef struct trial_runs {
+    ks_tb_run *session, *train, *val;
+} trial_runs;
+
+static ks_status close_runs(trial_runs *r, ks_status s, ks_error *err)
+{
+    ks_tb_run *runs[3] = {r->session, r->train, r->val};
+    for (int i = 0; i < 3; i++) {
+        ks_error e;
+        ks_status c = ks_tb_run_close(runs[i], &e);
+        if (c != KS_OK && s == KS_OK) {
+            if (err)
+                *err = e;
+            s = c;
+        }
+    }
+    memset(r, 0, sizeof *r);
+    return s;
+}
+
+static ks_status write_series(ks_db *db, const ks_study_info *st, const ks_trial_info *t,
+                              trial_runs *r, ks_error *err)
+{
+    char **names = NULL;
+    ks_status s = ks_db_metric_names(db, t->id, &names, err);
+    for (int i = 0; s == KS_OK && names[i]; i++) {
+        const char *name = names[i];
+        int is_val = strncmp(name, "val_", 4) == 0;
+        for (int by_batch = 0; s == KS_OK && by_batch < 2; by_batch++) {
+            ks_metric_point *p = NULL;
+            int n = 0;
+            char tag[160];
+            double best = NAN;
+            if (by_batch && is_val)
+                continue;
+            if ((s = ks_db_metric_series(db, t->id, name, by_batch, &p, &n, err)) != KS_OK)
+                break;
+            snprintf(tag, sizeof tag, "%s_%s", by_batch ? "batch" : "epoch", is_val ? name + 4 : name);
+            for (int k = 0; s == KS_OK && k < n; k++) {
+                int64_t step = by_batch ? p[k].step : p[k].epoch;
+                s = ks_tb_scalar(is_val ? r->val : r->train, tag, step, p[k].wall_time,
+                                 p[k].value, err);
+                /* the objective's best so far, as the live tracker writes it */
+                if (s == KS_OK && !by_batch && strcmp(name, st->metric) == 0 &&
+                    !isnan(p[k].value)) {
+                    if (isnan(best) || (st->maximize ? p[k].value > best : p[k].value < best))
+                        best = p[k].value;
+                    snprintf(tag, sizeof tag, "best_%s", st->metric);
+                    s = ks_tb_scalar(r->session, tag, p[k].epoch, p[k].wall_time, best, err);
+                    snprintf(tag, sizeof tag, "epoch_%s", is_val ? name + 4 : name);
+                }
+            }
+            free(p);
+        }
+    }
+    ks_strv_free(names);
+    return s;
+}
+
+static ks_status write_histograms(ks_db *db, const ks_trial_info *t, trial_runs *r,
+                                  ks_error *err)
+{
+    char **tags = NULL;
+    int *epochs = NULL, n = 0;
+    double buckets[KS_HISTOGRAM_BUCKETS * 3];
+    ks_status s = ks_db_histogram_list(db, t->id, &tags, &epochs, &n, err);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        s = ks_db_histogram_get(db, t->id, tags[i], epochs[i], buckets, err);
+        if (s == KS_OK)
+            s = ks_tb_histogram(r->train, tags[i], epochs[i],
+                                t->started > 0 ? t->started : 1.0, buckets, err);
+    }
+    ks_strv_free(tags);
+    free(epochs);
+    return s;
+}
+
+/* The layer graph, from the model the last checkpoint holds. */
+static ks_status write_graph(ks_db *db, const ks_trial_info *t, trial_runs *r, ks_error *err)
+{
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    int epoch;
+    ks_model *m = NULL;
+    ks_error ignored;
+    ks_status s;
+    if (ks_db_checkpoint_get(db, t->id, KS_CHECKPOINT_LAST, &blob, &len, &epoch, &ignored) !=
+        KS_OK)
+        return KS_OK;   /* no checkpoint: no graph */
+    s = ks_model_load_buffer(blob, len, "checkpoint", &m, NULL, err);
+    free(blob);
+    if (s != KS_OK)
+        return s;
+    {
+        int n = ks_model_n_layers(m);
+        ks_tb_node *nodes = calloc((size_t)n, sizeof *nodes);
+        const char **inputs = calloc((size_t)n * 8 + 1, sizeof *inputs);
+        if (!nodes || !inputs) {
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        } else {
+            for (int i = 0; i < n; i++) {
+                int k = ks_model_layer_n_inputs(m, i);
+                nodes[i].name = ks_model_layer_name(m, i);
+                nodes[i].op = ks_model_layer_class(m, i);
+                nodes[i].shape = *ks_model_layer_output_shape(m, i);
+                nodes[i].n_inputs = k > 8 ? 8 : k;
+                nodes[i].inputs = inputs + (size_t)i * 8;
+                for (int j = 0; j < nodes[i].n_inputs; j++)
+                    inputs[(size_t)i * 8 + j] = ks_model_layer_name(m, ks_model_layer_input(m, i, j));
+            }
+            s = ks_tb_graph(r->train, nodes, n, t->started > 0 ? t->started : 1.0, err);
+        }
+        free(nodes);
+        free(inputs);
+    }
+    ks_model_free(m);
+    return s;
+}
+
+static ks_status write_trial(ks_db *db, const ks_study_info *st, const ks_trial_info *t,
+                             const char *log_dir, ks_error *err)
+{
+    char run[64], dir[1200];
+    trial_runs r = {NULL, NULL, NULL};
+    ks_status s;
+    ks_value v;
+    ks_tb_trial_run_name(t->number, run, sizeof run);
+    snprintf(dir, sizeof dir, "%s/%s", log_dir, run);
+    if ((s = open_clean(dir, &r.session, err)) != KS_OK)
+        return close_runs(&r, s, err);
+    snprintf(dir, sizeof dir, "%s/%s/train", log_dir, run);
+    if ((s = open_clean(dir, &r.train, err)) != KS_OK)
+        return close_runs(&r, s, err);
+    snprintf(dir, sizeof dir, "%s/%s/validation", log_dir, run);
+    if ((s = open_clean(dir, &r.val, err)) != KS_OK)
+        return close_runs(&r, s, err);
+    if (t->params &&
+        ks_value_from_json(t->params, strlen(t->params), "params", &v, NULL) == KS_OK) {
+        const char *names[64];
+        ks_hp_value vals[64];
+        int n = trial_values(&v, names, vals, 64);
+        s = ks_tb_hparams_session_start(r.session, names, vals, n, "",
+                                        t->started > 0 ? t->started : st->created, err);
+        ks_value_free(&v);
+    }
+    if (s == KS_OK)
+        s = write_graph(db, t, &r, err);
+    if (s == KS_OK)
+        s = write_series(db, st, t, &r, err);
+    if (s == KS_OK)
+        s = write_histograms(db, t, &r, err);
+    if (s == KS_OK && t->status != KS_TRIAL_QUEUED)
+        s = ks_tb_hparams_session_end(r.session, t->status,
+                                      t->ended > 0 ? t->ended : (t->started > 0 ? t->started : 1.0),
+                                      err);
+    return close_runs(&r, s, err);
+}
+
+ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_error *err)
+{
+    ks_study_info st;
+    ks_trial_info *trials = NULL;
+    int n = 0;
+    ks_status s;
+    memset(&st, 0, sizeof st);
+    if (study)
+        s = ks_db_study_get(db, study, &st, err);
+    else {
+        char **names = NULL;
+        s = ks_db_study_list(db, &names, err);
+        if (s == KS_OK && !names[0])
+            s = ks_error_set(err, KS_ERR_CONFIG, "the database holds no study yet");
+        if (s == KS_OK)
+            s = ks_db_study_get(db, names[0], &st, err);
+        ks_strv_free(names);
+    }
+    if (s != KS_OK)
+        return s;
+    if ((s = ks_db_trials(db, st.id, &trials, &n, err)) == KS_OK) {
+        s = write_experiment(&st, trials, n, log_dir, err);
+        for (int i = 0; s == KS_OK && i < n; i++)
+            s = write_trial(db, &st, &trials[i], log_dir, err);
+    }
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&trials[i]);
+    free(trials);
+    ks_study_info_free(&st);
+    return s;
+}
