@@ -19,10 +19,17 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"STUDY.yaml", NULL, "ksearch STUDY.yaml [--parallel N] [--fresh]",
+     "run or resume a study (grid, random, bayesian, hyperband)"},
     {"fit", cmd_fit, "ksearch fit MODEL.yaml [options]", "train one model (model.fit)"},
     {"evaluate", cmd_evaluate, "ksearch evaluate MODEL.ksm DATA", "loss and metrics on data"},
     {"predict", cmd_predict, "ksearch predict MODEL.ksm DATA [-o OUT.csv]",
      "outputs of a model on data"},
+    {"ls", cmd_ls, "ksearch ls RUNDIR [--json|--csv]", "the trials of a study, best first"},
+    {"show", cmd_show, "ksearch show RUNDIR TRIAL", "one trial: parameters, metrics, checkpoints"},
+    {"compare", cmd_compare, "ksearch compare RUNDIR T1 T2 ...", "trials side by side per epoch"},
+    {"tensorboard", cmd_tensorboard, "ksearch tensorboard RUNDIR",
+     "rewrite the TensorBoard logs from study.db"},
     {NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *f)
@@ -122,15 +129,22 @@ int main(int argc, char **argv)
         usage(stdout);
         return KS_EXIT_OK;
     }
+    {
+        size_t len = strlen(argv[1]);
+        if ((len > 5 && strcmp(argv[1] + len - 5, ".yaml") == 0) ||
+            (len > 4 && strcmp(argv[1] + len - 4, ".yml") == 0))
+            return cmd_run(argc - 1, argv + 1);
+    }
     for (int i = 0; commands[i].name; i++)
-        if (strcmp(commands[i].name, argv[1]) == 0)
+        if (commands[i].fn && strcmp(commands[i].name, argv[1]) == 0)
             return commands[i].fn(argc - 1, argv + 1);
     {
         const char *names[16];
         const char *near;
         int n = 0;
-        for (; commands[n].name; n++)
-            names[n] = commands[n].name;
+        for (int i = 0; commands[i].name; i++)
+            if (commands[i].fn)
+                names[n++] = commands[i].name;
         names[n] = NULL;
         near = ks_nearest_name(argv[1], names);
         fprintf(stderr, "ksearch: unknown command \"%s\"%s%s%s; see 'ksearch --help'\n", argv[1],

@@ -14,8 +14,13 @@ enum { KS_EXIT_OK = 0, KS_EXIT_FAILED = 1, KS_EXIT_BAD_INPUT = 2 };
 typedef int (*ks_cmd_fn)(int argc, char **argv);
 
 int cmd_fit(int argc, char **argv);
+int cmd_run(int argc, char **argv);     /* ksearch STUDY.yaml: argv[0] is the file */
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_tensorboard(int argc, char **argv);
 
 /* Print an error as one line on stderr ("FILE:LINE:COL: message"). */
 void cli_error(const ks_error *err);

@@ -26,16 +26,24 @@ static void fit_usage(FILE *f)
 
 typedef struct fit_job {
     ks_run_config *cfg;
-    ks_callback *cbs[32];
+    ks_callback *cbs[33];
     int ncb;
+    const ks_value *tensorboard;    /* the TensorBoard entry's arguments, if any */
     ks_dataset *train, *val, *test;
     ks_model *model;
+    ks_db *db;
+    ks_callback *tracker;
+    ks_tracker_options topt;
+    char log_dir[1100], db_path[1100], objective[64];
+    int trial_number;
 } fit_job;
 
 static void job_free(fit_job *j)
 {
     for (int i = 0; i < j->ncb; i++)
         ks_callback_free(j->cbs[i]);
+    ks_callback_free(j->tracker);
+    ks_db_close(j->db);
     ks_dataset_free(j->train);
     ks_dataset_free(j->val);
     ks_dataset_free(j->test);
@@ -60,6 +68,17 @@ static ks_status make_callbacks(fit_job *j, ks_error *err)
                                ks_value_describe(e, got, sizeof got));
         if (j->ncb == 32)
             return ks_error_at(err, KS_ERR_CONFIG, e, "at most 32 callbacks");
+        if (strcmp(e->items[0].key, "TensorBoard") == 0) {
+            /* the tracker writes TensorBoard logs; check the arguments now */
+            if (j->tensorboard)
+                return ks_error_at_key(err, KS_ERR_CONFIG, &e->items[0],
+                                       "TensorBoard is listed twice");
+            j->tensorboard = &e->items[0];
+            if ((s = ks_tracker_tensorboard_args(j->tensorboard, &j->topt, j->log_dir,
+                                                 sizeof j->log_dir, err)) != KS_OK)
+                return s;
+            continue;
+        }
         s = ks_callback_from_config(e->items[0].key, &e->items[0], &j->cbs[j->ncb], err);
         if (s != KS_OK) {
             if (err && err->line == 0) {
@@ -81,6 +100,60 @@ static ks_status load_data(fit_job *j, ks_error *err)
         s = ks_dataset_load(j->cfg->validation, j->cfg->dir, &j->val, err);
     if (s == KS_OK && j->cfg->test)
         s = ks_dataset_load(j->cfg->test, j->cfg->dir, &j->test, err);
+    return s;
+}
+
+/*
+ * Record the run in runs/NAME/study.db, as a trial of the one-trial study NAME
+ * (each run of the same file adds a trial), and in TensorBoard if the file asks.
+ */
+static ks_status start_tracking(fit_job *j, const char *run_dir, ks_error *err)
+{
+    ks_study_info st;
+    char *text, hash[65];
+    int created;
+    ks_trial_info *trials = NULL;
+    int n = 0;
+    int64_t trial_id;
+    ks_status s;
+    const char *monitor = j->val || j->cfg->fit.validation_split > 0 ? "val_loss" : "loss";
+    snprintf(j->db_path, sizeof j->db_path, "%s/study.db", run_dir);
+    if (!(text = ks_read_text(j->cfg->path, err)))
+        return err->code;
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(text));
+    memset(&st, 0, sizeof st);
+    s = ks_db_open(j->db_path, 1, &j->db, err);
+    if (s == KS_OK)
+        s = ks_db_study_open(j->db, j->cfg->name, text, hash, monitor, 0, &st, &created, err);
+    free(text);
+    if (s == KS_OK)
+        s = ks_db_trials(j->db, st.id, &trials, &n, err);
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&trials[i]);
+    free(trials);
+    j->trial_number = n;
+    if (s == KS_OK)
+        s = ks_db_trial_add(j->db, st.id, n, "{}", j->cfg->seed, j->cfg->fit.epochs, &trial_id,
+                            err);
+    if (s == KS_OK)
+        s = ks_db_trial_set_status(j->db, trial_id, KS_TRIAL_RUNNING, NULL, err);
+    if (s == KS_OK) {
+        snprintf(j->objective, sizeof j->objective, "%s", st.metric);
+        j->topt.db = j->db;
+        j->topt.trial_id = trial_id;
+        j->topt.objective = j->objective;
+        j->topt.maximize = st.maximize;
+        j->topt.checkpoints = 1;
+        if (j->tensorboard) {
+            /* Keras's layout: LOG_DIR/train, LOG_DIR/validation */
+            if (!ks_value_get(j->tensorboard, "log_dir"))
+                snprintf(j->log_dir, sizeof j->log_dir, "%s/tensorboard", run_dir);
+            j->topt.log_dir = j->log_dir;
+            j->topt.run_name = "";
+        }
+        s = ks_tracker_callback_new(&j->topt, &j->tracker, err);
+    }
+    ks_study_info_free(&st);
     return s;
 }
 
@@ -113,7 +186,7 @@ int cmd_fit(int argc, char **argv)
     ks_status s;
     const char *path = NULL, *out_path = NULL;
     int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, done_epochs;
-    char default_out[1200];
+    char default_out[1200], run_dir[1024];
 
     memset(&j, 0, sizeof j);
     ks_error_clear(&err);
@@ -171,19 +244,35 @@ int cmd_fit(int argc, char **argv)
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);
-    if ((s = record_preprocessing(&j, &err)) != KS_OK) {
+    snprintf(run_dir, sizeof run_dir, "runs/%s", j.cfg->name);
+    if ((s = record_preprocessing(&j, &err)) != KS_OK || cli_mkdirs(run_dir, &err) != 0 ||
+        (s = start_tracking(&j, run_dir, &err)) != KS_OK) {
         cli_error(&err);
         job_free(&j);
-        return KS_EXIT_FAILED;
+        return cli_exit_for(err.code) == KS_EXIT_BAD_INPUT ? KS_EXIT_BAD_INPUT : KS_EXIT_FAILED;
     }
+    /* the tracker sees the epoch logs last, after callbacks that add to them */
+    j.cbs[j.ncb++] = j.tracker;
+    j.tracker = NULL;
 
     ks_fit_history_init(&hist);
     {
         ks_data tr = ks_dataset_data(j.train), va;
+        ks_error ferr;
+        char msg[1200];
         if (j.val)
             va = ks_dataset_data(j.val);
         s = ks_model_fit(j.model, &tr, j.val ? &va : NULL, &j.cfg->fit, j.cbs, j.ncb, &hist,
                          &err);
+        ks_error_format(&err, msg, sizeof msg);
+        if (ks_tracker_finish(j.cbs[j.ncb - 1], s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
+                              s == KS_OK ? NULL : msg, &ferr) != KS_OK && s == KS_OK) {
+            err = ferr;
+            s = ferr.code;
+        }
+        if (s == KS_OK)
+            printf("recorded as trial %d of study %s in %s\n", j.trial_number, j.cfg->name,
+                   j.db_path);
     }
     done_epochs = hist.n_epochs ? hist.epoch[hist.n_epochs - 1] + 1 : j.cfg->fit.initial_epoch;
     if (s != KS_OK) {
@@ -225,14 +314,7 @@ int cmd_fit(int argc, char **argv)
     }
     if (save) {
         if (!out_path) {
-            char dir[1100];
-            snprintf(dir, sizeof dir, "runs/%s", j.cfg->name);
-            if (cli_mkdirs(dir, &err) != 0) {
-                cli_error(&err);
-                job_free(&j);
-                return KS_EXIT_FAILED;
-            }
-            snprintf(default_out, sizeof default_out, "%s/model.ksm", dir);
+            snprintf(default_out, sizeof default_out, "%s/model.ksm", run_dir);
             out_path = default_out;
         }
         if ((s = ks_model_save(j.model, out_path, KS_SAVE_OPTIMIZER, done_epochs, &err)) !=

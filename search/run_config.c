@@ -4,6 +4,7 @@
  */
 #include "search_impl.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,44 @@ static const ks_key fit_keys[] = {
     {"class_weight", KS_KEY_VALUE, offsetof(fit_section, class_weight), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
+char *ks_read_text(const char *path, ks_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        size_t got;
+        if (cap - n < 4096) {
+            char *nb = realloc(buf, cap ? cap * 2 : 16384);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+                return NULL;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 16384;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
 void ks_run_config_free(ks_run_config *c)
 {
     if (!c)
@@ -114,6 +153,35 @@ static const ks_value *member(const ks_value *doc, const char *key)
 
 ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *err)
 {
+    ks_value doc;
+    ks_status s;
+    char *name = strdup(path);
+    *out = NULL;
+    if (!name)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    /* the source name must live as long as the values: parse, then let the config own a copy
+       that the values point at (ks_run_config_parse re-points them) */
+    s = ks_yaml_load(path, name, &doc, err);
+    if (s == KS_OK)
+        s = ks_run_config_parse(&doc, path, out, err);
+    else
+        ks_value_free(&doc);
+    free(name);
+    return s;
+}
+
+/* Point every node's source name at name. */
+static void set_source(ks_value *v, const char *name)
+{
+    if (v->file)
+        v->file = name;
+    for (size_t i = 0; i < v->n; i++)
+        set_source(&v->items[i], name);
+}
+
+ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **out,
+                              ks_error *err)
+{
     ks_run_config *c = calloc(1, sizeof *c);
     top_section top;
     data_section data;
@@ -122,13 +190,16 @@ ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *er
     ks_status s;
     char copy[1024];
     *out = NULL;
-    if (!c)
+    if (!c) {
+        ks_value_free(doc);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
     snprintf(c->path, sizeof c->path, "%s", path);
     snprintf(copy, sizeof copy, "%s", path);
     snprintf(c->dir, sizeof c->dir, "%s", dirname(copy));
-    if ((s = ks_yaml_load(path, c->path, &c->doc, err)) != KS_OK)
-        goto fail;
+    c->doc = *doc;
+    ks_value_init(doc, KS_VALUE_NULL);
+    set_source(&c->doc, c->path);
     if (c->doc.kind != KS_VALUE_MAP) {
         s = ks_error_at(err, KS_ERR_CONFIG, &c->doc,
                         "expected a map with data, model, compile, fit and callbacks sections");

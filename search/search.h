@@ -8,7 +8,10 @@
 #ifndef KS_SEARCH_H
 #define KS_SEARCH_H
 
+#include <signal.h>
+
 #include "../engine/engine.h"
+#include "../tracker/tracker.h"
 
 /*
  * Read a YAML file into a value tree.  name is the source name used in messages and
@@ -34,6 +37,55 @@ typedef struct ks_run_config {
 } ks_run_config;
 
 ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *err);
+/* The same from a parsed document (taken over: *doc is left empty); path names it. */
+ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **out,
+                              ks_error *err);
 void ks_run_config_free(ks_run_config *c);
+
+/* Read a whole text file (malloc'd, NUL-terminated); NULL with err set on failure. */
+char *ks_read_text(const char *path, ks_error *err);
+
+/*
+ * A study file: a run file whose model, compile, fit and callbacks sections may hold
+ * $name references to the parameters of its search section.  ks_study_load checks
+ * everything that needs no data; ks_study_check_with_data loads nothing itself but
+ * builds the model at each parameter's extreme values on the data's shapes.
+ */
+typedef struct ks_study ks_study;
+ks_status ks_study_load(const char *path, ks_study **out, ks_error *err);
+void ks_study_free(ks_study *st);
+/* A study's data, loaded once and shared read-only by every trial. */
+typedef struct ks_study_data {
+    ks_dataset *train, *val, *test;
+} ks_study_data;
+ks_status ks_study_load_data(const ks_study *st, ks_study_data *d, ks_error *err);
+void ks_study_data_free(ks_study_data *d);
+/*
+ * The checks that need the data: the default objective (val_loss, or loss without
+ * validation), and the file at each parameter's extreme values built, compiled and
+ * checked against the data; errors name the values ("with n_hidden = 3: …").
+ */
+ks_status ks_study_check_with_data(ks_study *st, const ks_study_data *d, ks_error *err);
+
+/* The concrete config of the trial at point (the file with the values substituted). */
+ks_status ks_study_trial_config(const ks_study *st, const double *point, ks_run_config **out,
+                                ks_error *err);
+
+/* Running a study: `ksearch STUDY.yaml`. */
+typedef struct ks_run_options {
+    int parallel;                       /* workers; 0: the study's search.parallel */
+    int fresh;                          /* start over instead of resuming */
+    FILE *out;                          /* progress (NULL: stdout) */
+    int tty;                            /* -1: ask isatty(out) */
+    const volatile sig_atomic_t *stop;  /* set (e.g. by Ctrl-C): stop cleanly */
+} ks_run_options;
+
+/*
+ * Run (or resume) a study: check it with its data, open runs/NAME/study.db, refuse a
+ * changed file unless fresh, finish interrupted trials from their last checkpoints,
+ * then let the method's trials run on the workers until it is done.  Returns KS_OK,
+ * KS_INTERRUPTED when stopped, or the error that stopped it.
+ */
+ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err);
 
 #endif

@@ -1,0 +1,87 @@
+/*
+ * cli_run.c — `ksearch STUDY.yaml [--parallel N] [--fresh]`: run or resume a study.
+ * The first Ctrl-C stops cleanly (running trials are recorded as interrupted and
+ * resume next time); a second one ends the process at once.
+ */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The one flag a signal handler may set; read by the study's workers. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL);    /* a second Ctrl-C ends the process */
+}
+
+static void run_usage(FILE *f)
+{
+    fprintf(f, "usage: ksearch STUDY.yaml [--parallel N] [--fresh]\n\n"
+               "Runs the study (or resumes it: finished trials are kept, interrupted ones\n"
+               "continue from their last checkpoint).  Results go to runs/NAME/.\n\n"
+               "options:\n"
+               "  --parallel N   worker threads [search.parallel]\n"
+               "  --fresh        start over: forget the study's trials and logs\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    ks_run_options o;
+    ks_study *st = NULL;
+    ks_error err;
+    ks_status s;
+    const char *path = NULL;
+    memset(&o, 0, sizeof o);
+    o.tty = -1;
+    o.stop = &interrupted;
+    ks_error_clear(&err);
+    for (int i = 0; i < argc; i++) {
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            run_usage(stdout);
+            return KS_EXIT_OK;
+        }
+        if ((r = cli_int_option(argc, argv, &i, "--parallel", &o.parallel, &err)) != 0) {
+            if (r < 0 || o.parallel < 1 || o.parallel > 256) {
+                if (r > 0)
+                    ks_error_set(&err, KS_ERR_USAGE, "--parallel must be 1 to 256");
+                cli_error(&err);
+                return KS_EXIT_BAD_INPUT;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--fresh") == 0) {
+            o.fresh = 1;
+        } else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "ksearch: unexpected argument \"%s\"\n", argv[i]);
+            run_usage(stderr);
+            return KS_EXIT_BAD_INPUT;
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        run_usage(stderr);
+        return KS_EXIT_BAD_INPUT;
+    }
+    if ((s = ks_study_load(path, &st, &err)) != KS_OK) {
+        cli_error(&err);
+        return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_BAD_INPUT : cli_exit_for(s);
+    }
+    signal(SIGINT, on_sigint);
+    s = ks_study_run(st, &o, &err);
+    signal(SIGINT, SIG_DFL);
+    ks_study_free(st);
+    if (s == KS_OK)
+        return KS_EXIT_OK;
+    cli_error(&err);
+    if (s == KS_INTERRUPTED)
+        return KS_EXIT_FAILED;
+    /* problems found before any trial ran are bad input; later ones failed a run */
+    return cli_exit_for(s) == KS_EXIT_BAD_INPUT ? KS_EXIT_BAD_INPUT : KS_EXIT_FAILED;
+}

@@ -1,0 +1,75 @@
+/*
+ * controller_impl.h — the study controller's state, shared by controller.c (workers
+ * and jobs), study_run.c (set-up, resume, the end) and study_progress.c (output).
+ * Everything in a controller is guarded by its lock, except the fields marked fixed.
+ */
+#ifndef KS_CONTROLLER_IMPL_H
+#define KS_CONTROLLER_IMPL_H
+
+#include "search_impl.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+/* What the controller knows of one trial. */
+typedef struct trial_state {
+    int number;
+    int64_t id;                         /* its row in study.db */
+    double point[KS_MAX_SEARCH_PARAMS];
+    ks_trial_status status;
+    int budget;                         /* epochs asked for */
+    int busy;                           /* a worker is training it */
+    double *curve;                      /* the objective after each recorded epoch */
+    int n_curve, cap_curve;
+    double objective;                   /* best of curve, NaN if none */
+    double seconds;                     /* training time, all its jobs */
+} trial_state;
+
+typedef struct controller {
+    /* fixed for the run */
+    ks_study *st;
+    const ks_study_data *data;
+    const ks_run_options *o;
+    char run_dir[1024], db_path[1100], log_dir[1100];
+    ks_tracker_options tb;              /* TensorBoard settings every trial gets */
+    FILE *out;
+    int tty;
+    int total;                          /* trials the method plans (0: unknown) */
+    double t0;
+
+    /* guarded by lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    ks_db *db;                          /* the controller's own connection */
+    int64_t study_id;
+    trial_state *trials;
+    ks_trial_view *views;
+    int n, cap;
+    int resume[4096];                   /* trial numbers to finish first (a stack) */
+    int n_resume;
+    int running;
+    int sampler_done, stopping;
+    int finished;                       /* jobs finished in this run */
+    int status_width;                   /* characters of the status line on a terminal */
+    int last_status_finished;           /* elsewhere: the status line follows each finish */
+    ks_status failure;                  /* the database failed: stop */
+    ks_error err;
+} controller;
+
+/* controller.c */
+ks_status ctl_grow(controller *c, ks_error *err);
+ks_status ctl_run_workers(controller *c, int parallel);
+
+/* study_run.c */
+uint64_t ctl_trial_seed(const controller *c, int number);
+ks_status ctl_add_trial(controller *c, const double *point, int budget);
+void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                       double seconds);
+void ctl_hp_value(const ks_value *v, ks_hp_value *out);
+
+/* study_progress.c */
+void ctl_report_trial(controller *c, int number, const char *error);
+void ctl_status_line(controller *c);
+void ctl_clear_status(controller *c);
+
+#endif

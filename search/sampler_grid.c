@@ -1,0 +1,78 @@
+/*
+ * sampler_grid.c — grid search: trial i is the i-th point of the Cartesian product of
+ * the parameters' values (row-major, the last parameter fastest), so a trial's point
+ * depends on its number only.  Floats need grid_points (or a values list).
+ */
+#include "search_impl.h"
+
+#include <limits.h>
+
+/* Larger grids are refused: they would never finish and are surely a mistake. */
+#define KS_GRID_MAX_POINTS 1000000L
+
+/* Grid search has no options of its own: everything it needs is in the space. */
+static const ks_key grid_keys[] = {{0}};
+
+static ks_status grid_check(const void *args, const ks_space *sp, const ks_history *h,
+                            ks_error *err)
+{
+    long size;
+    (void)args;
+    (void)h;
+    for (int i = 0; i < sp->n; i++) {
+        const ks_param *p = &sp->params[i];
+        if (p->kind == KS_PARAM_FLOAT && p->grid_points <= 0)
+            return ks_error_set(err, KS_ERR_CONFIG,
+                                "grid search needs a finite set of values for float parameter "
+                                "\"%s\": add grid_points: N (N evenly spaced values from %g to "
+                                "%g%s) or give values: [...]",
+                                p->name, p->min, p->max, p->log ? ", on the log scale" : "");
+    }
+    size = ks_space_grid_size(sp);
+    if (size < 0 || size > KS_GRID_MAX_POINTS)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "the grid has %s%ld points, more than the %ld grid search allows: "
+                            "give fewer values or grid_points, a larger int step, or use "
+                            "method: random",
+                            size < 0 ? "over " : "", size < 0 ? 100000000L : size,
+                            KS_GRID_MAX_POINTS);
+    if (size == 0)
+        return ks_error_set(err, KS_ERR_CONFIG, "the grid is empty: every parameter needs at "
+                            "least one value");
+    return KS_OK;
+}
+
+/* Trials the grid will run: its size, or max_trials if that is smaller. */
+static long grid_limit(const ks_history *h)
+{
+    long size = ks_space_grid_size(h->space);
+    if (size < 0)
+        size = 0;
+    if (h->max_trials > 0 && h->max_trials < size)
+        size = h->max_trials;
+    return size;
+}
+
+static ks_suggest_result grid_suggest(const void *args, const ks_history *h,
+                                      ks_suggestion *out, ks_error *err)
+{
+    (void)args;
+    (void)err;
+    if (h->n >= grid_limit(h))
+        return KS_SUGGEST_DONE;
+    ks_space_grid_point(h->space, h->n, out->point);
+    out->continue_trial = -1;
+    out->budget = h->max_epochs;
+    return KS_SUGGEST_OK;
+}
+
+static int grid_total(const void *args, const ks_history *h)
+{
+    long n = grid_limit(h);
+    (void)args;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+const ks_sampler_ops ks_sampler_grid_ops = {
+    "grid", grid_keys, 0, grid_check, grid_suggest, grid_total,
+};

@@ -1,0 +1,304 @@
+/*
+ * sampler_hyperband.c — Hyperband (Li et al. 2018, JMLR 18(185)): brackets of successive
+ * halving over random configurations, run with ASHA's asynchronous promotion rule
+ * (Li et al. 2020) so that parallel workers never wait while a configuration could be
+ * started; the bracket table of the paper; a promoted trial continues from its epochs.
+ */
+#include "search_impl.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+/*
+ * The schedule.  For R (max_epochs) and η (factor): s_max = floor(log_η R), computed in
+ * integers (R = 81, η = 3 gives 4); brackets s = s_max..0 with n = ceil((s_max+1)/(s+1)·η^s)
+ * configurations and rungs i = 0..s of n_i = floor(n·η^−i) configurations trained to
+ * r_i = R·η^(i−s) epochs.  Epoch budgets are integers: r_i rounded to the nearest (at
+ * least 1; the top rung is R itself).  They are exact when R is a power of η.
+ *
+ * Trial numbers map to brackets in order: the first n(s_max) new configurations form
+ * bracket s_max, the next n(s_max − 1) bracket s_max − 1, …, and then the cycle starts
+ * again at s_max (Li et al.'s outer loop) until max_trials configurations; without
+ * max_trials one pass of every bracket (Σ n configurations).  A configuration's point is
+ * the random draw of its trial number (ks_sampler_random_point).
+ *
+ * The rule, a function of the history.  A trial sits at rung k of its bracket when its
+ * budget is r_k; it has completed rung k when its budget is above r_k (it was promoted
+ * from it) or is r_k and it is no longer queued, running or interrupted.  Its value at
+ * rung k is the best objective of its first r_k epochs (of fewer when it stopped early);
+ * a trial that failed at rung k, or has no value, ranks last there.  When a worker asks:
+ *   1. in the oldest bracket first, from its highest rung down, look for a promotion:
+ *      of the m trials that completed rung k, of which P were promoted, if P < floor(m/η)
+ *      the best trial in the top floor(m/η) that was not promoted and did not fail is
+ *      promoted: it continues (same number) to budget r_(k+1);
+ *   2. otherwise, if fewer than the planned configurations were started, a new one starts
+ *      at the bottom rung of the bracket its number falls in;
+ *   3. otherwise WAIT while trials are pending (a result may allow a promotion), else DONE.
+ * The cap P < floor(m/η) keeps each rung's final size at the paper's n_i and the bracket's
+ * epochs at successive halving's (continued trials train only their new epochs), while
+ * workers are never kept waiting for a rung to be complete (ASHA).  With synchronous: true
+ * a rung promotes only once it is complete — all its configurations started and finished
+ * and nothing more to come from the rung below — which with one worker is exactly Li et
+ * al.'s successive halving; with more workers, workers go on to the next bracket's new
+ * configurations while a rung completes.
+ */
+
+typedef struct hb_args {
+    int max_epochs;             /* R; 0 (not given): the fit's epochs */
+    int factor;                 /* η */
+    int synchronous;            /* promote only from complete rungs */
+} hb_args;
+
+static const ks_key hb_keys[] = {
+    {"max_epochs", KS_KEY_INT, offsetof(hb_args, max_epochs), 0, 1, 1000000, "0", NULL, 0},
+    {"factor", KS_KEY_INT, offsetof(hb_args, factor), 0, 2, 1000, "3", NULL, 0},
+    {"synchronous", KS_KEY_BOOL, offsetof(hb_args, synchronous), 0, 0, 0, "false", NULL, 0},
+    {0}};
+
+#define HB_MAX_BRACKETS 16
+
+int ks_hyperband_brackets(int R, int eta, ks_hb_bracket *out, int max)
+{
+    int s_max = 0;
+    long long p = 1;
+    if (R < 1 || eta < 2)
+        return 0;
+    while (p * eta <= R) {      /* the largest s with η^s <= R, without floating error */
+        p *= eta;
+        s_max++;
+    }
+    for (int s = s_max; s >= 0; s--) {
+        ks_hb_bracket *b;
+        long long eta_s = 1, n;
+        int n_rungs = s + 1 < 16 ? s + 1 : 16;
+        if (s_max - s >= max)
+            break;
+        b = &out[s_max - s];
+        for (int i = 0; i < s; i++)
+            eta_s *= eta;
+        n = ((long long)(s_max + 1) * eta_s + s) / (s + 1);    /* ceil((s_max+1)·η^s/(s+1)) */
+        b->s = s;
+        b->n_rungs = n_rungs;
+        for (int i = 0; i < n_rungs; i++) {
+            long long eta_i = 1, eta_rest = 1;
+            for (int k = 0; k < i; k++)
+                eta_i *= eta;
+            for (int k = i; k < s; k++)
+                eta_rest *= eta;
+            b->rungs[i].n = (int)(n / eta_i);
+            b->rungs[i].r = (double)R / (double)eta_rest;
+        }
+    }
+    return s_max + 1;
+}
+
+/* The schedule of one study: the table, integer budgets, where each bracket starts. */
+typedef struct hb_plan {
+    int R, eta, sync;
+    int n_brackets;
+    ks_hb_bracket br[HB_MAX_BRACKETS];
+    int budget[HB_MAX_BRACKETS][16];    /* r_i rounded */
+    long first[HB_MAX_BRACKETS];        /* the bracket's first configuration in a cycle */
+    long cycle;                         /* configurations in one pass of every bracket */
+    long limit;                         /* configurations in all */
+} hb_plan;
+
+static ks_status hb_plan_make(const hb_args *a, const ks_history *h, hb_plan *p,
+                              ks_error *err)
+{
+    p->R = a->max_epochs > 0 ? a->max_epochs : h->max_epochs;
+    p->eta = a->factor;
+    p->sync = a->synchronous;
+    if (p->R < 1)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "hyperband needs max_epochs >= 1 (R, the most epochs a trial may "
+                            "get), got %d", p->R);
+    if (p->eta < 2)
+        return ks_error_set(err, KS_ERR_CONFIG, "hyperband needs factor >= 2, got %d", p->eta);
+    p->n_brackets = ks_hyperband_brackets(p->R, p->eta, p->br, HB_MAX_BRACKETS);
+    if (p->n_brackets > HB_MAX_BRACKETS)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "hyperband with max_epochs %d and factor %d would have %d brackets, "
+                            "more than %d: use a larger factor or fewer max_epochs",
+                            p->R, p->eta, p->n_brackets, HB_MAX_BRACKETS);
+    p->cycle = 0;
+    for (int j = 0; j < p->n_brackets; j++) {
+        const ks_hb_bracket *b = &p->br[j];
+        p->first[j] = p->cycle;
+        p->cycle += b->rungs[0].n;
+        for (int i = 0; i < b->n_rungs; i++) {
+            double r = b->rungs[i].r;
+            int e = i == b->n_rungs - 1 ? p->R : (int)floor(r + 0.5);
+            p->budget[j][i] = e < 1 ? 1 : e;
+        }
+    }
+    p->limit = h->max_trials > 0 ? h->max_trials : p->cycle;
+    return KS_OK;
+}
+
+static int is_pending(ks_trial_status s)
+{
+    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
+}
+
+/* The trial's rung: the highest whose budget it has reached. */
+static int rung_of(const hb_plan *p, int j, int budget)
+{
+    int k = 0;
+    while (k + 1 < p->br[j].n_rungs && p->budget[j][k + 1] <= budget)
+        k++;
+    return k;
+}
+
+/* The best objective of the first epochs epochs (NaN if none). */
+static double value_within(const ks_trial_view *t, int maximize, int epochs)
+{
+    double best = NAN;
+    int n = t->epochs < epochs ? t->epochs : epochs;
+    if (!t->curve)
+        return t->epochs <= epochs ? t->objective : NAN;
+    for (int e = 0; e < n; e++) {
+        double v = t->curve[e];
+        if (isfinite(v) && (isnan(best) || (maximize ? v > best : v < best)))
+            best = v;
+    }
+    return best;
+}
+
+/* A trial that completed a rung, ranked: bad (failed there, no value) last, then by value. */
+typedef struct hb_entry {
+    int bad;
+    double key;                 /* the value, negated when larger is better */
+    int number;
+    int eligible;               /* at this rung, not promoted, not failed: may be promoted */
+} hb_entry;
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const hb_entry *a = pa, *b = pb;
+    if (a->bad != b->bad)
+        return a->bad - b->bad;
+    if (!a->bad && a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->number > b->number) - (a->number < b->number);
+}
+
+/*
+ * Look for a promotion in the bracket of cycle position j whose trials are numbers
+ * [begin, end) (planned: [begin, begin + planned)).  Returns the trial to promote and
+ * sets *to_rung, or -1.  scratch holds end − begin entries.
+ */
+static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int begin, int end,
+                             long planned, hb_entry *scratch, int *to_rung)
+{
+    const ks_hb_bracket *b = &p->br[j];
+    int found = -1;
+    int closed = (long)(end - begin) >= planned;    /* every configuration started */
+    for (int k = 0; k + 1 < b->n_rungs; k++) {
+        int m = 0, promoted = 0, pending_here = 0, cap, cand = -1;
+        for (int t = begin; t < end; t++) {
+            const ks_trial_view *v = &h->trials[t];
+            int level = rung_of(p, j, v->budget);
+            hb_entry *e;
+            if (level < k)
+                continue;
+            if (level == k && is_pending(v->status)) {
+                pending_here = 1;
+                continue;
+            }
+            e = &scratch[m++];
+            e->number = t;
+            e->key = value_within(v, h->maximize, p->budget[j][k]);
+            e->bad = isnan(e->key) || (level == k && v->status == KS_TRIAL_FAILED);
+            if (h->maximize)
+                e->key = -e->key;
+            e->eligible = level == k && !e->bad;
+            promoted += level > k;
+        }
+        closed = closed && !pending_here;
+        cap = m / p->eta;
+        if (promoted < cap && (closed || !p->sync)) {
+            qsort(scratch, (size_t)m, sizeof *scratch, entry_cmp);
+            for (int i = 0; i < cap && cand < 0; i++)
+                if (scratch[i].eligible)
+                    cand = scratch[i].number;
+        }
+        if (cand >= 0) {
+            found = cand;       /* the highest rung's candidate wins */
+            *to_rung = k + 1;
+        }
+        closed = closed && cand < 0;    /* the rung above still receives trials */
+    }
+    return found;
+}
+
+static ks_status hb_check(const void *args, const ks_space *sp, const ks_history *h,
+                          ks_error *err)
+{
+    hb_plan p;
+    (void)sp;
+    if (!h)
+        return ks_error_set(err, KS_ERR_INTERNAL, "hyperband's check needs the study");
+    return hb_plan_make(args, h, &p, err);
+}
+
+static ks_suggest_result hb_suggest(const void *args, const ks_history *h, ks_suggestion *out,
+                                    ks_error *err)
+{
+    hb_plan p;
+    hb_entry *scratch;
+    int any_pending = 0;
+    if (hb_plan_make(args, h, &p, err) != KS_OK)
+        return KS_SUGGEST_ERROR;
+    scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1));
+    if (!scratch) {
+        ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
+        return KS_SUGGEST_ERROR;
+    }
+    /* brackets in the order they were started, each over its trial numbers */
+    for (long begin = 0, q = 0; begin < h->n; q++) {
+        int j = (int)(q % p.n_brackets);
+        long last = begin + p.br[j].rungs[0].n;    /* past the bracket's configurations */
+        long stop = p.limit > h->n ? p.limit : h->n;
+        long planned = (last < stop ? last : stop) - begin;
+        int end = (int)(last < h->n ? last : h->n), to_rung = 0;
+        int t = bracket_promotion(&p, h, j, (int)begin, end, planned, scratch, &to_rung);
+        if (t >= 0) {
+            free(scratch);
+            out->continue_trial = t;
+            out->budget = p.budget[j][to_rung];
+            return KS_SUGGEST_OK;
+        }
+        begin = last;
+    }
+    free(scratch);
+    for (int t = 0; t < h->n; t++)
+        any_pending |= is_pending(h->trials[t].status);
+    if (h->n < p.limit) {
+        long off = h->n % p.cycle;
+        int j = 0;
+        while (j + 1 < p.n_brackets && p.first[j + 1] <= off)
+            j++;
+        if (ks_sampler_random_point(h->space, h->seed, h->n, out->point) != KS_OK) {
+            ks_error_set(err, KS_ERR_NOMEM, "out of memory drawing trial %d's parameters",
+                         h->n);
+            return KS_SUGGEST_ERROR;
+        }
+        out->continue_trial = -1;
+        out->budget = p.budget[j][0];
+        return KS_SUGGEST_OK;
+    }
+    return any_pending ? KS_SUGGEST_WAIT : KS_SUGGEST_DONE;
+}
+
+static int hb_total(const void *args, const ks_history *h)
+{
+    hb_plan p;
+    if (hb_plan_make(args, h, &p, NULL) != KS_OK)
+        return 0;
+    return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
+}
+
+const ks_sampler_ops ks_sampler_hyperband_ops = {
+    "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total,
+};

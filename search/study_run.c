@@ -1,0 +1,422 @@
+/*
+ * study_run.c — ks_study_run: the set-up around the workers.  Checks the study with
+ * its data, opens runs/NAME/study.db, refuses a study file that changed since (unless
+ * --fresh), reloads every trial so that interrupted ones finish first and samplers see
+ * the whole history, writes the HParams experiment, and at the end reports.
+ */
+#define _XOPEN_SOURCE 700     /* nftw */
+#include "controller_impl.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t ctl_trial_seed(const controller *c, int number)
+{
+    return ks_hash64(c->st->base->seed, (uint64_t)number + 1);
+}
+
+void ctl_hp_value(const ks_value *v, ks_hp_value *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v->kind == KS_VALUE_STRING) {
+        out->type = KS_HP_STRING;
+        out->string = v->string;
+    } else if (v->kind == KS_VALUE_BOOL) {
+        out->type = KS_HP_BOOL;
+        out->boolean = v->boolean;
+    } else {
+        out->type = KS_HP_FLOAT;
+        out->number = v->number;
+    }
+}
+
+static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_error *err)
+{
+    ks_metric_point *p = NULL;
+    int n = 0;
+    ks_status s = ks_db_metric_series(db, t->id, metric, 0, &p, &n, err);
+    if (s != KS_OK)
+        return s;
+    if (n > t->cap_curve) {
+        double *cv = realloc(t->curve, (size_t)n * sizeof *cv);
+        if (!cv) {
+            free(p);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        t->curve = cv;
+        t->cap_curve = n;
+    }
+    t->n_curve = 0;
+    for (int i = 0; i < n; i++)
+        if (p[i].epoch == t->n_curve)
+            t->curve[t->n_curve++] = p[i].value;
+    free(p);
+    return KS_OK;
+}
+
+/* Re-read a trial after a job (under the lock). */
+void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                       double seconds)
+{
+    trial_state *t = &c->trials[number];
+    ks_trial_info info;
+    ks_error err;
+    t->status = status;
+    t->seconds += seconds;
+    c->finished++;
+    if (ks_db_trial_get(db, t->id, &info, &err) == KS_OK) {
+        t->budget = info.budget;
+        t->objective = info.objective;
+        ks_trial_info_free(&info);
+    }
+    set_curve(t, db, c->st->metric, &err);
+}
+
+ks_status ctl_add_trial(controller *c, const double *point, int budget)
+{
+    trial_state *t;
+    char *json = NULL;
+    ks_status s;
+    if ((s = ctl_grow(c, &c->err)) != KS_OK)
+        return s;
+    t = &c->trials[c->n];
+    memset(t, 0, sizeof *t);
+    t->number = c->n;
+    memcpy(t->point, point, sizeof t->point);
+    t->status = KS_TRIAL_QUEUED;
+    t->budget = budget;
+    t->objective = NAN;
+    if ((s = ks_space_point_json(&c->st->space, point, &json)) != KS_OK)
+        return ks_error_set(&c->err, s, "out of memory");
+    s = ks_db_trial_add(c->db, c->study_id, t->number, json, ctl_trial_seed(c, t->number), budget,
+                        &t->id, &c->err);
+    free(json);
+    if (s == KS_OK)
+        c->n++;
+    return s;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+/* "line 12 was "…", now "…"": the first line where two texts differ. */
+static void first_difference(const char *a, const char *b, char *out, size_t size)
+{
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n') {
+            line++;
+            la = a + 1;
+            lb = b + 1;
+        }
+        a++;
+        b++;
+    }
+    snprintf(out, size, "line %d was \"%.*s\", now \"%.*s\"", line, (int)strcspn(la, "\n"), la,
+             (int)strcspn(lb, "\n"), lb);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The study's TensorBoard settings: the file's TensorBoard callback, or the defaults. */
+static ks_status tensorboard_settings(controller *c, ks_error *err)
+{
+    const ks_value *cbs = c->st->base->callbacks;
+    memset(&c->tb, 0, sizeof c->tb);
+    c->tb.write_graph = 1;
+    snprintf(c->log_dir, sizeof c->log_dir, "%s/tensorboard", c->run_dir);
+    for (size_t i = 0; cbs && i < cbs->n; i++) {
+        const ks_value *e = &cbs->items[i];
+        char dir[1024];
+        if (strcmp(e->items[0].key, "TensorBoard") != 0)
+            continue;
+        {
+            ks_status s = ks_tracker_tensorboard_args(&e->items[0], &c->tb, dir, sizeof dir, err);
+            if (s != KS_OK)
+                return s;
+        }
+        if (ks_value_get(&e->items[0], "log_dir"))
+            snprintf(c->log_dir, sizeof c->log_dir, "%s", dir);
+    }
+    c->tb.log_dir = NULL;   /* set per trial */
+    return KS_OK;
+}
+
+/* The HParams experiment: each parameter with its domain, the metrics shown (in the
+   log dir's root run, written once when the study starts). */
+static ks_status write_experiment(controller *c, ks_error *err)
+{
+    const ks_space *sp = &c->st->space;
+    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
+    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+    ks_hp_metric metrics[4];
+    char best[96], tag[96];
+    const char *metric = c->st->metric, *group = "validation";
+    ks_tb_run *root = NULL;
+    ks_status s;
+    for (int i = 0; i < sp->n; i++) {
+        const ks_param *p = &sp->params[i];
+        memset(&infos[i], 0, sizeof infos[i]);
+        infos[i].name = p->name;
+        if (p->kind == KS_PARAM_CHOICE) {
+            infos[i].discrete = 1;
+            infos[i].n_values = p->n_values;
+            infos[i].values = vals[i];
+            for (int k = 0; k < p->n_values; k++)
+                ctl_hp_value(&p->values[k], &vals[i][k]);
+            infos[i].type = vals[i][0].type;
+        } else {
+            infos[i].type = KS_HP_FLOAT;
+            infos[i].min = p->min;
+            infos[i].max = p->max;
+        }
+    }
+    if (strncmp(metric, "val_", 4) == 0)
+        metric += 4;
+    else
+        group = "train";
+    snprintf(best, sizeof best, "best_%s", c->st->metric);
+    snprintf(tag, sizeof tag, "epoch_%s", metric);
+    metrics[0] = (ks_hp_metric){"", best, best, 0};
+    metrics[1] = (ks_hp_metric){group, tag, NULL, strcmp(group, "train") ? 2 : 1};
+    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
+    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
+    s = ks_tb_run_open(c->log_dir, &root, err);
+    if (s == KS_OK)
+        s = ks_tb_hparams_experiment(root, c->st->base->name, (double)time(NULL), infos, sp->n,
+                                     metrics, strcmp(tag, "epoch_loss") == 0 ? 2 : 4, err);
+    if (root) {
+        ks_error e;
+        ks_status cs = ks_tb_run_close(root, &e);
+        if (s == KS_OK && cs != KS_OK) {
+            *err = e;
+            s = cs;
+        }
+    }
+    return s;
+}
+
+/* Every trial of the study, from the database; unfinished ones are queued to finish. */
+static ks_status load_trials(controller *c, ks_error *err)
+{
+    ks_trial_info *rows = NULL;
+    int n = 0;
+    ks_status s = ks_db_trials(c->db, c->study_id, &rows, &n, err);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        trial_state *t;
+        if ((s = ctl_grow(c, err)) != KS_OK)
+            break;
+        if (rows[i].number != c->n) {
+            s = ks_error_set(err, KS_ERR_CORRUPT, "%s: trial numbers are not 0, 1, 2 …",
+                             c->db_path);
+            break;
+        }
+        t = &c->trials[c->n];
+        memset(t, 0, sizeof *t);
+        t->number = rows[i].number;
+        t->id = rows[i].id;
+        t->status = rows[i].status;
+        t->budget = rows[i].budget;
+        t->objective = rows[i].objective;
+        if ((s = ks_space_point_from_json(&c->st->space, rows[i].params, t->point, err)) != KS_OK)
+            break;
+        if ((s = set_curve(t, c->db, c->st->metric, err)) != KS_OK)
+            break;
+        c->n++;
+    }
+    /* unfinished trials (the study was killed or interrupted): finish them first, lowest
+       number first */
+    for (int i = c->n - 1; s == KS_OK && i >= 0; i--) {
+        trial_state *t = &c->trials[i];
+        if (t->status == KS_TRIAL_QUEUED || t->status == KS_TRIAL_RUNNING ||
+            t->status == KS_TRIAL_INTERRUPTED) {
+            if (c->n_resume == (int)(sizeof c->resume / sizeof c->resume[0]))
+                break;
+            c->resume[c->n_resume++] = i;
+            s = ks_db_trial_set_status(c->db, t->id, KS_TRIAL_INTERRUPTED, NULL, err);
+            t->status = KS_TRIAL_INTERRUPTED;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&rows[i]);
+    free(rows);
+    return s;
+}
+
+static ks_status open_study(controller *c, ks_error *err)
+{
+    ks_study *st = c->st;
+    ks_study_info info;
+    char hash[32];
+    int created = 0;
+    ks_status s;
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
+    memset(&info, 0, sizeof info);
+    if ((s = ks_db_open(c->db_path, 1, &c->db, err)) != KS_OK)
+        return s;
+    s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
+                         &created, err);
+    if (s == KS_OK && !created && strcmp(info.config, st->text) != 0) {
+        if (c->o->fresh) {
+            s = ks_db_study_delete(c->db, info.id, err);
+            ks_study_info_free(&info);
+            memset(&info, 0, sizeof info);
+            /* and its TensorBoard logs, which belong to the study */
+            nftw(c->log_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            if (s == KS_OK)
+                s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
+                                     st->maximize, &info, &created, err);
+        } else {
+            char diff[600];
+            first_difference(info.config, st->text, diff, sizeof diff);
+            s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
+                                "changed since the study in %s started (%s); run it with --fresh "
+                                "to start over, or put the file back to resume",
+                                c->db_path, diff);
+        }
+    } else if (s == KS_OK && !created && c->o->fresh) {
+        s = ks_db_study_delete(c->db, info.id, err);
+        ks_study_info_free(&info);
+        memset(&info, 0, sizeof info);
+        nftw(c->log_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (s == KS_OK)
+            s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
+                                 st->maximize, &info, &created, err);
+    }
+    c->study_id = info.id;
+    ks_study_info_free(&info);
+    return s;
+}
+
+static int mkdirs(const char *path, ks_error *err)
+{
+    char buf[1100];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        return ks_error_set(err, KS_ERR_IO, "%s: path too long", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++)
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char ch = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ks_error_set(err, KS_ERR_IO, "cannot create directory %s: %s", buf,
+                                    strerror(errno));
+            buf[i] = ch;
+        }
+    return KS_OK;
+}
+
+/* At the end: hyperband's configurations stopped below the full budget were pruned. */
+static void mark_pruned(controller *c)
+{
+    if (strcmp(c->st->method->name, "hyperband") != 0)
+        return;
+    for (int i = 0; i < c->n; i++) {
+        trial_state *t = &c->trials[i];
+        ks_error e;
+        if (t->status == KS_TRIAL_COMPLETE && t->budget < c->st->base->fit.epochs &&
+            ks_db_trial_set_status(c->db, t->id, KS_TRIAL_PRUNED, NULL, &e) == KS_OK)
+            t->status = KS_TRIAL_PRUNED;
+    }
+}
+
+static void free_controller(controller *c)
+{
+    for (int i = 0; i < c->n; i++)
+        free(c->trials[i].curve);
+    free(c->trials);
+    free(c->views);
+    ks_db_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+}
+
+ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
+{
+    controller c;
+    ks_study_data data;
+    ks_status s;
+    int parallel;
+    static const volatile sig_atomic_t never = 0;
+    ks_run_options opts = *o;
+    if (!opts.stop)
+        opts.stop = &never;
+    memset(&c, 0, sizeof c);
+    c.st = st;
+    c.o = &opts;
+    c.out = o->out ? o->out : stdout;
+    c.tty = o->tty >= 0 ? o->tty : isatty(fileno(c.out));
+    c.t0 = ks_now();
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    if ((s = ks_study_load_data(st, &data, err)) != KS_OK) {
+        free_controller(&c);
+        return s;
+    }
+    c.data = &data;
+    snprintf(c.run_dir, sizeof c.run_dir, "runs/%s", st->base->name);
+    snprintf(c.db_path, sizeof c.db_path, "%s/study.db", c.run_dir);
+    if ((s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
+        (s = tensorboard_settings(&c, err)) != KS_OK || (s = mkdirs(c.run_dir, err)) != KS_OK ||
+        (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
+        goto out;
+    /* the HParams experiment, once: a study with trials has written it */
+    if (c.n == 0 && (s = write_experiment(&c, err)) != KS_OK)
+        goto out;
+    {
+        ks_history h;
+        memset(&h, 0, sizeof h);
+        h.space = &st->space;
+        h.max_trials = st->max_trials;
+        h.max_epochs = st->base->fit.epochs;
+        h.seed = st->base->seed;
+        c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
+    }
+    parallel = o->parallel > 0 ? o->parallel : st->parallel;
+    fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
+            st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
+            c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
+            parallel == 1 ? "" : "s", c.db_path);
+    if (c.n_resume)
+        fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
+                       "checkpoints\n",
+                c.n_resume, c.n_resume == 1 ? "" : "s");
+    fflush(c.out);
+    s = ctl_run_workers(&c, parallel);
+    ctl_clear_status(&c);
+    if (s != KS_OK) {
+        if (err)
+            *err = c.err;
+        goto out;
+    }
+    mark_pruned(&c);
+    if (*opts.stop) {
+        s = ks_error_set(err, KS_INTERRUPTED,
+                         "interrupted: finished trials are kept in %s; run the same command "
+                         "again to resume",
+                         c.db_path);
+        goto out;
+    }
+    fprintf(c.out, "\n");
+    {
+        ks_error e;
+        ks_report_ls(c.db, st->base->name, KS_REPORT_TEXT, c.out, &e);
+    }
+    fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.db_path,
+            c.log_dir);
+out:
+    free_controller(&c);
+    ks_study_data_free(&data);
+    return s;
+}

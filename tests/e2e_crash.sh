@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Crash safety of the study database: `ksearch fit` killed with SIGKILL at random
+# moments, 20 times, recording into the same study.db.  After every kill:
+# PRAGMA integrity_check is ok; every trial's recorded epochs are 0..k-1, each exactly
+# once; the trial row agrees (epochs = k); its last checkpoint is a whole model file
+# from epoch k that ksearch can load and evaluate.
+set -u
+cd "$(dirname "$0")/.."
+ks=$(realpath "${KSEARCH:-./build/ksearch}")
+tmp=$(mktemp -d /tmp/ks_e2e_crash.XXXXXX)
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
+
+cat > "$tmp/crash.yaml" <<YAML
+name: crash
+seed: 5
+data:
+  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 2000]}
+  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
+  test:       {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9500, 10000]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: 32, activation: relu}
+  - Dense: {units: 10, activation: softmax}
+compile: {optimizer: {Adam: {learning_rate: 0.001}}, loss: sparse_categorical_crossentropy}
+fit: {epochs: 300, batch_size: 64, verbose: 0}
+callbacks:
+  - TensorBoard: {histogram_freq: 1}
+YAML
+db=runs/crash/study.db
+keep=${KEEP:-}
+cd "$tmp"
+RANDOM=7
+for round in $(seq 1 20); do
+    "$ks" fit crash.yaml --no-save --threads 1 >/dev/null 2>&1 &
+    pid=$!
+    # a random moment between start-up and the end of training (~0 to 3 s of ~3.5 s)
+    sleep "$((RANDOM % 3)).$((RANDOM % 10))$((RANDOM % 10))"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [[ -f $db ]] || continue
+    ok=$(sqlite3 "$db" 'PRAGMA integrity_check;' 2>&1)
+    check "round $round: integrity_check" "$([[ $ok == ok ]]; echo $?)" "$ok"
+    # epochs recorded per trial: count, distinct, max, and the trial row
+    bad=$(sqlite3 "$db" "
+        SELECT t.number FROM trial t LEFT JOIN
+          (SELECT trial_id, count(*) AS n, count(DISTINCT epoch) AS d, max(epoch) AS mx
+             FROM metric WHERE name = 'loss' AND step = -1 GROUP BY trial_id) m
+          ON m.trial_id = t.id
+         WHERE coalesce(m.n, 0) != t.epochs OR coalesce(m.d, 0) != t.epochs
+            OR coalesce(m.mx, -1) != t.epochs - 1;" 2>&1)
+    check "round $round: every recorded epoch exactly once, trial rows agree" \
+        "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+    # the newest trial's last checkpoint is whole and from its last recorded epoch
+    row=$(sqlite3 "$db" "SELECT t.epochs, c.epoch FROM trial t JOIN checkpoint c ON c.trial_id = t.id
+                         WHERE c.kind = 'last' ORDER BY t.number DESC LIMIT 1;")
+    if [[ -n $row ]]; then
+        sqlite3 "$db" "SELECT writefile('last.ksm', c.data) FROM trial t JOIN checkpoint c
+                       ON c.trial_id = t.id WHERE c.kind = 'last' ORDER BY t.number DESC LIMIT 1;" >/dev/null
+        [[ $((${row%|*} - 1)) == "${row#*|}" ]]; check "round $round: last checkpoint is from the last epoch (epochs|epoch: $row)" $?
+        "$ks" evaluate last.ksm crash.yaml >/dev/null 2>&1
+        check "round $round: the last checkpoint loads and evaluates" $?
+    fi
+done
+# and a run that is not killed still completes on top of all that, as one more trial
+before=$(sqlite3 "$db" "SELECT count(*) FROM trial;")
+"$ks" fit crash.yaml --no-save --threads 1 --epochs 3 >/dev/null 2>&1
+check "a full run after 20 kills" $?
+row=$(sqlite3 "$db" "SELECT count(*) FROM trial;")/$(sqlite3 "$db" \
+      "SELECT status || ' ' || epochs FROM trial ORDER BY number DESC LIMIT 1;")
+[[ $row == "$((before + 1))/complete 3" ]]; check "one more trial, complete with 3 epochs ($row)" $?
+# the kills must have landed during training, or this test proves nothing
+k=$(sqlite3 "$db" "SELECT count(*) FROM trial WHERE status = 'running' AND epochs > 0;")
+[[ $k -ge 10 ]]; check "at least 10 of the 20 kills landed mid-training ($k)" $?
+echo "$passed passed, $failed failed"
