@@ -73,9 +73,15 @@ void ctl_report_trial(controller *c, int number, const char *error)
         snprintf(obj, sizeof obj, "%.4f", t->objective);
     duration(t->seconds, time, sizeof time);
     ctl_clear_status(c);
-    fprintf(c->out, "trial %d %s: %s %s, %d epoch%s, %s, %s\n", t->number,
-            ks_trial_status_name(t->status), c->st->metric, obj, t->n_curve,
-            t->n_curve == 1 ? "" : "s", time, params);
+    if (t->status == KS_TRIAL_COMPLETE && t->budget < c->st->base->fit.epochs &&
+        strcmp(c->st->method->name, "hyperband") == 0)
+        /* a rung of successive halving: it may be promoted, or end as pruned */
+        fprintf(c->out, "trial %d rung of %d epoch%s: %s %s, %s, %s\n", t->number, t->budget,
+                t->budget == 1 ? "" : "s", c->st->metric, obj, time, params);
+    else
+        fprintf(c->out, "trial %d %s: %s %s, %d epoch%s, %s, %s\n", t->number,
+                ks_trial_status_name(t->status), c->st->metric, obj, t->n_curve,
+                t->n_curve == 1 ? "" : "s", time, params);
     if (error)
         fprintf(c->out, "  %s\n", error);
     fflush(c->out);

@@ -132,11 +132,15 @@ ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status st
     if ((s = ks_dbi_begin(db, err, "setting a trial's status")) != KS_OK)
         return s;
     /* running: started once (a resumed trial keeps its first start), ended cleared;
-       final: ended now; queued: ended cleared */
+       final: ended now, or kept from an earlier final state (complete → pruned);
+       queued: ended cleared */
     s = ks_dbi_prepare(db, "UPDATE trial SET status = ?1,"
                            " started = CASE WHEN ?2 AND (started IS NULL OR started = 0)"
                            " THEN ?3 ELSE started END,"
-                           " ended = CASE WHEN ?4 THEN ?3 ELSE NULL END,"
+                           " ended = CASE WHEN NOT ?4 THEN NULL"
+                           " WHEN ended IS NOT NULL AND status IN"
+                           " ('complete', 'pruned', 'failed', 'interrupted') THEN ended"
+                           " ELSE ?3 END,"
                            " error = ?5"
                            " WHERE id = ?6",
                        &st, err);
