@@ -74,7 +74,7 @@ deps:
 	bash .ci/install-deps
 
 quickstart: all
-	./ksearch fit studies/fashion_mnist_mlp.yaml
+	./ksearch studies/quickstart.yaml --fresh
 
 test: $(BIN) $(TESTS)
 	@KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD)

@@ -1,7 +1,8 @@
 /*
  * report.c — reading a study back: `ksearch ls` (a row per trial, best first),
  * `show` (one trial: parameters, metrics per epoch, best epoch, checkpoints) and
- * `compare` (trials side by side per epoch), as text tables, JSON or CSV.
+ * `compare` (trials side by side per epoch), as text tables, JSON or CSV.  Epochs are
+ * shown 1-based, as Keras prints them ("Epoch 1/30"); the database stores them 0-based.
  */
 #include "tracker.h"
 
@@ -343,7 +344,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
             for (int k = 0, first = 1; k < 2; k++)
                 if (ck_epoch[k] >= 0) {
                     fprintf(out, "%s\"%s\": {\"epoch\": %d, \"bytes\": %zu}", first ? "" : ", ",
-                            k ? "last" : "best", ck_epoch[k], ck_len[k]);
+                            k ? "last" : "best", ck_epoch[k] + 1, ck_len[k]);
                     first = 0;
                 }
             fprintf(out, "}, \"history\": [");
@@ -388,7 +389,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
             for (int k = 0; k < 2; k++)
                 if (ck_epoch[k] >= 0)
                     fprintf(out, "checkpoint %s: epoch %d, %.1f KB\n", k ? "last" : "best",
-                            ck_epoch[k], (double)ck_len[k] / 1024.0);
+                            ck_epoch[k] + 1, (double)ck_len[k] / 1024.0);
             if (tab.n_epochs > 0) {
                 fprintf(out, "\n%5s", "epoch");
                 for (int j = 0; j < tab.n_names; j++)
