@@ -512,6 +512,65 @@ ks_status ks_model_load_buffer(const unsigned char *buf, size_t len, const char 
 /* Load weights (and optimizer state if present) into an existing model of the same shapes. */
 ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_error *err);
 
+/*
+ * Loss and metrics of outputs already computed for data (n × output size), as
+ * ks_model_evaluate would report them for these outputs: the model's compiled loss on
+ * probabilities (not logits) and its metrics, without regularization penalties.  For
+ * ensembles and weight fitting.
+ */
+ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
+                         ks_error *err);
+
+/* ---------------------------------------------------------------- ensembles */
+
+/*
+ * A weighted ensemble: member models (any architectures with the same input and output
+ * shapes, compiled with the same loss) whose outputs are averaged with weights that are
+ * positive and sum to one.  Classification averages probabilities (arithmetic mean) or,
+ * with KS_ENSEMBLE_GEOMETRIC, takes the weighted geometric mean of the probabilities,
+ * renormalized per sample; regression averages outputs.
+ *
+ * An ensemble file (.ksm too; "\x89KSE" magic, version, average kind, weights, every
+ * member's whole model file, CRC-32) is self-contained; ks_file_kind tells it from a
+ * model file, and loading validates it completely, members included.
+ */
+typedef struct ks_ensemble ks_ensemble;
+
+typedef enum ks_ensemble_average {
+    KS_ENSEMBLE_ARITHMETIC = 0,
+    KS_ENSEMBLE_GEOMETRIC = 1
+} ks_ensemble_average;
+
+/* Takes the members over (also on failure); checks shapes, losses and weights. */
+ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
+                          ks_ensemble_average average, ks_ensemble **out, ks_error *err);
+void ks_ensemble_free(ks_ensemble *e);
+int ks_ensemble_size(const ks_ensemble *e);
+ks_model *ks_ensemble_member(const ks_ensemble *e, int i);
+double ks_ensemble_weight(const ks_ensemble *e, int i);
+ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e);
+
+/* Combine members' outputs (n_members arrays of n × k floats) into out (n × k). */
+void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
+                         const double *weights, int n_members, size_t n, size_t k, float *out);
+
+/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model. */
+ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_size, float *out,
+                              ks_error *err);
+ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_size,
+                               ks_logs *logs, ks_error *err);
+
+ks_status ks_ensemble_save(ks_ensemble *e, const char *path, ks_error *err);
+ks_status ks_ensemble_save_buffer(ks_ensemble *e, unsigned char **out, size_t *len,
+                                  ks_error *err);
+ks_status ks_ensemble_load(const char *path, ks_ensemble **out, ks_error *err);
+ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const char *name,
+                                  ks_ensemble **out, ks_error *err);
+
+/* What a file holds, from its first bytes: a model, an ensemble, or neither (or unreadable). */
+typedef enum ks_file_kind { KS_FILE_OTHER = 0, KS_FILE_MODEL = 1, KS_FILE_ENSEMBLE = 2 } ks_file_kind;
+ks_file_kind ks_file_kind_of(const char *path);
+
 /* ---------------------------------------------------------------- misc */
 
 /* Threads OpenBLAS may use for each matrix product (process-wide; 1 for worker pools). */

@@ -211,6 +211,34 @@ ks_status ks_model_predict(ks_model *m, const ks_data *data, int batch_size, flo
     return KS_OK;
 }
 
+ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
+                         ks_error *err)
+{
+    int k = (int)m->layers[m->output]->out_size;
+    epoch_totals tot;
+    ks_status s;
+    if (!m->compiled)
+        return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled before scoring");
+    if ((s = check_data(m, data, "evaluation", 1, err)) != KS_OK)
+        return s;
+    if (data->n == 0)
+        return ks_error_set(err, KS_ERR_CONFIG, "evaluation data is empty");
+    memset(&tot, 0, sizeof tot);
+    /* in slices, so that int row counts never overflow */
+    for (size_t begin = 0; begin < data->n; begin += 65536) {
+        int n = (int)(data->n - begin < 65536 ? data->n - begin : 65536);
+        const float *p = outputs + begin * (size_t)k, *t = data->y + begin * data->y_size;
+        tot.loss += m->loss_weight * m->loss->eval(&m->loss_args, p, t,
+                                                   data->w ? data->w + begin : NULL, n, k, 0,
+                                                   NULL, 0.0f);
+        tot.count += n;
+        add_metrics(m, p, t, n, &tot);
+    }
+    ks_logs_clear(logs);
+    totals_logs(m, &tot, "", logs);
+    return KS_OK;
+}
+
 /* ------------------------------------------------------------------ fit */
 
 typedef struct fit_run {

@@ -30,6 +30,8 @@ static const command commands[] = {
     {"compare", cmd_compare, "ksearch compare RUNDIR T1 T2 ...", "trials side by side per epoch"},
     {"tensorboard", cmd_tensorboard, "ksearch tensorboard RUNDIR",
      "rewrite the TensorBoard logs from study.db"},
+    {"ensemble", cmd_ensemble, "ksearch ensemble RUNDIR [--top K] [-o F]",
+     "a weighted ensemble of the best trials"},
     {NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *f)

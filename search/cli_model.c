@@ -90,10 +90,37 @@ static ks_status load_data(const data_opts *o, ks_model *m, ks_dataset **out, ks
     return s;
 }
 
+/* What evaluate and predict run: one model, or an ensemble (a model file either way). */
+typedef struct predictor {
+    ks_model *model;            /* the model, or the ensemble's first member (metadata) */
+    ks_ensemble *ensemble;
+} predictor;
+
+static ks_status predictor_load(const char *path, predictor *p, ks_error *err)
+{
+    ks_status s;
+    memset(p, 0, sizeof *p);
+    if (ks_file_kind_of(path) != KS_FILE_ENSEMBLE)
+        return ks_model_load(path, &p->model, NULL, err);
+    if ((s = ks_ensemble_load(path, &p->ensemble, err)) == KS_OK)
+        p->model = ks_ensemble_member(p->ensemble, 0);
+    return s;
+}
+
+static void predictor_free(predictor *p)
+{
+    if (p->ensemble)
+        ks_ensemble_free(p->ensemble);
+    else
+        ks_model_free(p->model);
+    memset(p, 0, sizeof *p);
+}
+
 static void model_usage(FILE *f, const char *cmd)
 {
     fprintf(f,
             "usage: ksearch %s MODEL.ksm DATA [options]\n\n"
+            "MODEL.ksm is a model file or an ensemble file (ksearch ensemble).\n"
             "DATA is an IDX prefix (e.g. /usr/share/datasets/fashion-mnist/t10k), a .npy\n"
             "file, a .csv file with a header, or a study/run file (its data.test).\n\n"
             "options:\n"
@@ -162,7 +189,7 @@ int cmd_evaluate(int argc, char **argv)
 {
     const char *path;
     data_opts o;
-    ks_model *m = NULL;
+    predictor p = {0};
     ks_dataset *ds = NULL;
     ks_error err;
     ks_logs logs;
@@ -172,27 +199,29 @@ int cmd_evaluate(int argc, char **argv)
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
-    if ((s = ks_model_load(path, &m, NULL, &err)) != KS_OK ||
-        (s = load_data(&o, m, &ds, &err)) != KS_OK)
+    if ((s = predictor_load(path, &p, &err)) != KS_OK ||
+        (s = load_data(&o, p.model, &ds, &err)) != KS_OK)
         goto fail;
     d = ks_dataset_data(ds);
-    if (!ks_model_is_compiled(m)) {
+    if (!ks_model_is_compiled(p.model)) {
         s = ks_error_set_at(&err, KS_ERR_CONFIG, path, 0, 0,
                             "the model file holds no loss (weights only?); cannot evaluate");
         goto fail;
     }
-    if ((s = ks_model_evaluate(m, &d, o.batch_size, 1, NULL, 0, &logs, &err)) != KS_OK)
+    s = p.ensemble ? ks_ensemble_evaluate(p.ensemble, &d, o.batch_size, &logs, &err)
+                   : ks_model_evaluate(p.model, &d, o.batch_size, 1, NULL, 0, &logs, &err);
+    if (s != KS_OK)
         goto fail;
     for (int i = 0; i < logs.n; i++)
         printf("%s%s: %.4f", i ? " - " : "", logs.name[i], logs.value[i]);
     printf("\n");
     ks_dataset_free(ds);
-    ks_model_free(m);
+    predictor_free(&p);
     return KS_EXIT_OK;
 fail:
     cli_error(&err);
     ks_dataset_free(ds);
-    ks_model_free(m);
+    predictor_free(&p);
     return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
 }
 
@@ -226,7 +255,7 @@ int cmd_predict(int argc, char **argv)
 {
     const char *path, *out = NULL;
     data_opts o;
-    ks_model *m = NULL;
+    predictor p = {0};
     ks_dataset *ds = NULL;
     ks_error err;
     ks_data d;
@@ -237,17 +266,19 @@ int cmd_predict(int argc, char **argv)
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
-    if ((s = ks_model_load(path, &m, NULL, &err)) != KS_OK ||
-        (s = load_data(&o, m, &ds, &err)) != KS_OK)
+    if ((s = predictor_load(path, &p, &err)) != KS_OK ||
+        (s = load_data(&o, p.model, &ds, &err)) != KS_OK)
         goto fail;
     d = ks_dataset_data(ds);
-    k = ks_shape_size(ks_model_output_shape(m));
+    k = ks_shape_size(ks_model_output_shape(p.model));
     y = malloc(d.n * k * sizeof *y + 1);
     if (!y) {
         s = ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if ((s = ks_model_predict(m, &d, o.batch_size, y, &err)) != KS_OK)
+    s = p.ensemble ? ks_ensemble_predict(p.ensemble, &d, o.batch_size, y, &err)
+                   : ks_model_predict(p.model, &d, o.batch_size, y, &err);
+    if (s != KS_OK)
         goto fail;
     {
         /* classification: several outputs that are probabilities (softmax rows) */
@@ -267,12 +298,12 @@ int cmd_predict(int argc, char **argv)
     }
     free(y);
     ks_dataset_free(ds);
-    ks_model_free(m);
+    predictor_free(&p);
     return KS_EXIT_OK;
 fail:
     cli_error(&err);
     free(y);
     ks_dataset_free(ds);
-    ks_model_free(m);
+    predictor_free(&p);
     return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
 }

@@ -143,7 +143,9 @@ static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t
     ks_data tr = ks_dataset_data(c->data->train);
     ks_status s;
     *initial_epoch = 0;
-    if (t->n_curve > 0) {
+    /* (epochs, not the objective's curve: with validation_freq > 1, val_ metrics are
+       not logged every epoch) */
+    if (t->epochs > 0) {
         unsigned char *blob = NULL;
         size_t len = 0;
         int epoch = 0;
@@ -159,6 +161,8 @@ static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t
     s = ks_model_from_config(cfg->model, &tr.x_shape, ctl_trial_seed(c, t->number), m, err);
     if (s == KS_OK)
         s = ks_model_compile(*m, cfg->compile, err);
+    if (s == KS_OK)
+        s = ks_run_config_record_preprocessing(cfg, *m, err);
     return s;
 }
 
@@ -200,7 +204,7 @@ static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callbac
 static void run_job(worker *w, int number, int budget)
 {
     controller *c = w->c;
-    trial_state *t;
+    trial_state snap, *t = &snap;
     ks_run_config *cfg = NULL;
     ks_model *m = NULL;
     ks_callback *cbs[32], *tracker = NULL;
@@ -218,9 +222,10 @@ static void run_job(worker *w, int number, int budget)
     int n_hp = 0;
 
     ks_error_clear(&err);
+    /* a copy: another worker adding a trial may move c->trials (realloc) meanwhile */
     pthread_mutex_lock(&c->lock);
-    t = &c->trials[number];
-    fresh = t->n_curve == 0;
+    snap = c->trials[number];
+    fresh = t->epochs == 0;
     pthread_mutex_unlock(&c->lock);
 
     s = ks_study_trial_config(c->st, t->point, &cfg, &err);

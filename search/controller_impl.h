@@ -19,6 +19,7 @@ typedef struct trial_state {
     ks_trial_status status;
     int budget;                         /* epochs asked for */
     int busy;                           /* a worker is training it */
+    int epochs;                         /* epochs recorded in study.db */
     double *curve;                      /* the objective after each recorded epoch */
     int n_curve, cap_curve;
     double objective;                   /* best of curve, NaN if none */

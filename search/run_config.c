@@ -300,3 +300,15 @@ fail:
     ks_run_config_free(c);
     return s;
 }
+
+ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err)
+{
+    const ks_value *scale = c->train ? ks_value_get(c->train, "scale") : NULL;
+    ks_value *v;
+    if (!scale || scale->kind != KS_VALUE_NUMBER)
+        return KS_OK;
+    if (!(v = ks_value_put(ks_model_meta(m), "input_scale", KS_VALUE_NUMBER)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    v->number = scale->number;
+    return KS_OK;
+}

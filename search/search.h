@@ -18,6 +18,8 @@
  * stored (borrowed) in every node: keep it alive as long as out.
  */
 ks_status ks_yaml_load(const char *path, const char *name, ks_value *out, ks_error *err);
+/* The same from text in memory (e.g. a study file kept in study.db). */
+ks_status ks_yaml_load_text(const char *text, const char *name, ks_value *out, ks_error *err);
 
 /*
  * A run file (`ksearch fit MODEL.yaml`): name, seed, data, model, compile, fit and
@@ -41,6 +43,9 @@ ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *er
 ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **out,
                               ks_error *err);
 void ks_run_config_free(ks_run_config *c);
+/* Record in the model's metadata what predict and evaluate must redo to raw inputs (the
+   training data's scale), so that model files are used as they were trained. */
+ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err);
 
 /* Read a whole text file (malloc'd, NUL-terminated); NULL with err set on failure. */
 char *ks_read_text(const char *path, ks_error *err);
@@ -53,6 +58,10 @@ char *ks_read_text(const char *path, ks_error *err);
  */
 typedef struct ks_study ks_study;
 ks_status ks_study_load(const char *path, ks_study **out, ks_error *err);
+/* The same from the file's text (as study.db keeps it): name is used in messages, and
+   relative data paths are read from dir. */
+ks_status ks_study_load_text(const char *text, const char *name, const char *dir,
+                             ks_study **out, ks_error *err);
 void ks_study_free(ks_study *st);
 /* A study's data, loaded once and shared read-only by every trial. */
 typedef struct ks_study_data {
@@ -87,5 +96,50 @@ typedef struct ks_run_options {
  * KS_INTERRUPTED when stopped, or the error that stopped it.
  */
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err);
+
+/* ================================================================ ensembles */
+
+/* How ensemble weights are fitted on the validation data. */
+typedef enum ks_weights_method {
+    KS_WEIGHTS_UNIFORM,         /* 1/K each */
+    KS_WEIGHTS_RANDOM,          /* the best of Dirichlet(1, …, 1) draws on the simplex */
+    KS_WEIGHTS_NELDER_MEAD,     /* GSL's simplex minimizer over softmax(θ) */
+    KS_WEIGHTS_GREEDY,          /* Caruana et al. 2004: selection with replacement */
+    KS_WEIGHTS_COUNT
+} ks_weights_method;
+
+const char *ks_weights_method_name(ks_weights_method m);    /* "nelder-mead" */
+int ks_weights_method_find(const char *name);               /* −1 if unknown */
+
+/*
+ * Fit weights (n_members values ≥ 0 summing to 1) minimizing the validation loss of the
+ * combined outputs: preds[i] holds member i's outputs on val (val->n × output size);
+ * scorer is any member (its loss and metrics score the combination).
+ */
+ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, const ks_data *val,
+                                  const float *const *preds, int n_members,
+                                  ks_ensemble_average average, uint64_t seed, double *weights,
+                                  ks_error *err);
+
+/* What to build from a study's trials (the study file's ensemble section, or the CLI). */
+typedef struct ks_ensemble_request {
+    int top;                    /* members: the best K complete trials [5] */
+    unsigned methods;           /* a bit per ks_weights_method [nelder-mead] */
+    ks_ensemble_average average;
+    const char *out_path;       /* NULL: runs/NAME/ensembles/best.ksm */
+    FILE *out;                  /* the report (NULL: stdout) */
+} ks_ensemble_request;
+
+/* The study file's ensemble section into r (r->top 0: the file has none). */
+ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, ks_error *err);
+
+/*
+ * Build the ensembles of a study's top trials from their best checkpoints in
+ * runs/NAME/study.db: for each method asked, fit the weights on the validation data and
+ * report validation and test metrics beside the best single member's; store each in
+ * study.db and save the best (lowest validation loss) to the output file.
+ */
+ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
+                            const ks_ensemble_request *r, ks_error *err);
 
 #endif

@@ -356,6 +356,46 @@ void ks_study_free(ks_study *st)
     free(st);
 }
 
+/*
+ * Every key of the search section is search's own or an option of its method (of any
+ * method while the method is not known): a misspelt one is named, with the nearest of
+ * those names, before a required key it may be meant for is reported missing.
+ */
+static ks_status check_search_keys(const ks_value *search, ks_error *err)
+{
+    const ks_value *mv = ks_value_get(search, "method");
+    const char *names[128], *chosen = NULL;
+    int n = 0;
+    for (int i = 0; mv && mv->kind == KS_VALUE_STRING && method_names[i]; i++)
+        if (strcmp(mv->string, method_names[i]) == 0)
+            chosen = method_names[i];
+    for (const ks_key *k = search_keys; k->name && n < 127; k++)
+        names[n++] = k->name;
+    for (int i = 0; method_names[i]; i++) {
+        const ks_sampler_ops *ops = ks_sampler_find(method_names[i]);
+        if (!ops || (chosen && strcmp(chosen, method_names[i]) != 0))
+            continue;
+        for (const ks_key *k = ops->keys; k && k->name && n < 127; k++)
+            names[n++] = k->name;
+    }
+    names[n] = NULL;
+    for (size_t i = 0; i < search->n; i++) {
+        const ks_value *m = &search->items[i];
+        const char *near;
+        int known = 0;
+        for (int j = 0; j < n; j++)
+            known |= strcmp(names[j], m->key) == 0;
+        if (known)
+            continue;
+        near = ks_nearest_name(m->key, names);
+        return ks_error_at_key(err, KS_ERR_CONFIG, m, "search%s%s%s has no argument \"%s\"%s%s%s",
+                               chosen ? " (method " : "", chosen ? chosen : "", chosen ? ")" : "",
+                               m->key, near ? " (did you mean \"" : "", near ? near : "",
+                               near ? "\"?)" : "");
+    }
+    return KS_OK;
+}
+
 /* The search section's method options: the keys that are not search's own. */
 static ks_status read_method_options(ks_study *st, const ks_value *search, ks_error *err)
 {
@@ -397,7 +437,9 @@ static ks_status read_method_options(ks_study *st, const ks_value *search, ks_er
     return s;
 }
 
-ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
+/* A study from the file at path, or from text (named path in messages) when not NULL. */
+static ks_status study_load(const char *path, const char *text, const char *dir,
+                            ks_study **out, ks_error *err)
 {
     ks_study *st = calloc(1, sizeof *st);
     search_section ss;
@@ -408,11 +450,13 @@ ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     snprintf(st->path, sizeof st->path, "%s", path);
     ks_keys_defaults(search_keys, &ss);
-    if (!(st->text = ks_read_text(path, err))) {
-        s = err ? err->code : KS_ERR_IO;
+    if (!(st->text = text ? strdup(text) : ks_read_text(path, err))) {
+        s = text ? ks_error_set(err, KS_ERR_NOMEM, "out of memory") : err ? err->code : KS_ERR_IO;
         goto fail;
     }
-    if ((s = ks_yaml_load(path, st->path, &st->doc, err)) != KS_OK)
+    s = text ? ks_yaml_load_text(text, st->path, &st->doc, err)
+             : ks_yaml_load(path, st->path, &st->doc, err);
+    if (s != KS_OK)
         goto fail;
     search = ks_value_get(&st->doc, "search");
     if (st->doc.kind != KS_VALUE_MAP || !search || search->kind != KS_VALUE_MAP) {
@@ -422,6 +466,8 @@ ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
         goto fail;
     }
     /* the search section: its own keys, then the method's options */
+    if ((s = check_search_keys(search, err)) != KS_OK)
+        goto fail;
     {
         ks_value own;
         ks_value_init(&own, KS_VALUE_MAP);
@@ -447,8 +493,9 @@ ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
     /* $references: allowed in model, compile, fit and callbacks; all defined; all used */
     for (size_t i = 0; i < st->doc.n; i++) {
         const ks_value *sec = &st->doc.items[i];
-        int allowed = strcmp(sec->key, "model") == 0 || strcmp(sec->key, "compile") == 0 ||
-                      strcmp(sec->key, "fit") == 0 || strcmp(sec->key, "callbacks") == 0;
+        /* (an unknown section is reported as such when the file is read as a run file) */
+        int allowed = strcmp(sec->key, "name") != 0 && strcmp(sec->key, "seed") != 0 &&
+                      strcmp(sec->key, "data") != 0 && strcmp(sec->key, "ensemble") != 0;
         if (strcmp(sec->key, "search") == 0)
             continue;
         if ((s = check_refs(st, sec, allowed, sec->key, err)) != KS_OK)
@@ -489,10 +536,23 @@ ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
         goto fail;
     }
     ks_keys_free(search_keys, &ss);
+    if (dir)
+        snprintf(st->base->dir, sizeof st->base->dir, "%s", dir);
     *out = st;
     return KS_OK;
 fail:
     ks_keys_free(search_keys, &ss);
     ks_study_free(st);
     return s;
+}
+
+ks_status ks_study_load(const char *path, ks_study **out, ks_error *err)
+{
+    return study_load(path, NULL, NULL, out, err);
+}
+
+ks_status ks_study_load_text(const char *text, const char *name, const char *dir,
+                             ks_study **out, ks_error *err)
+{
+    return study_load(name, text, dir, out, err);
 }

@@ -118,6 +118,12 @@ static ks_status check_point(const ks_study *st, const ks_study_data *d, const d
                         names, d->val || c->fit.validation_split > 0 ? " and their val_ forms"
                                                                        : " (and no validation)");
     }
+    if (s != KS_OK && err && s != KS_ERR_NOMEM && !err->file[0]) {
+        /* a check of the model against the data knows no place in the file: the model's */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        ks_error_at(err, s, st->base->model ? st->base->model : &st->doc, "%s", msg);
+    }
     if (s != KS_OK && err && s != KS_ERR_NOMEM && param >= 0) {
         char what[256];
         describe_point(&st->space, point, param, what, sizeof what);

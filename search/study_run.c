@@ -70,6 +70,7 @@ void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status sta
     c->finished++;
     if (ks_db_trial_get(db, t->id, &info, &err) == KS_OK) {
         t->budget = info.budget;
+        t->epochs = info.epochs;
         t->objective = info.objective;
         ks_trial_info_free(&info);
     }
@@ -227,6 +228,7 @@ static ks_status load_trials(controller *c, ks_error *err)
         t->id = rows[i].id;
         t->status = rows[i].status;
         t->budget = rows[i].budget;
+        t->epochs = rows[i].epochs;
         t->objective = rows[i].objective;
         if ((s = ks_space_point_from_json(&c->st->space, rows[i].params, t->point, err)) != KS_OK)
             break;
@@ -346,6 +348,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
 {
     controller c;
     ks_study_data data;
+    ks_ensemble_request ens;
     ks_status s;
     int parallel;
     static const volatile sig_atomic_t never = 0;
@@ -365,6 +368,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         return s;
     }
     c.data = &data;
+    if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK)
+        goto out;
     snprintf(c.run_dir, sizeof c.run_dir, "runs/%s", st->base->name);
     snprintf(c.db_path, sizeof c.db_path, "%s/study.db", c.run_dir);
     if ((s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
@@ -412,6 +417,15 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     {
         ks_error e;
         ks_report_ls(c.db, st->base->name, KS_REPORT_TEXT, c.out, &e);
+    }
+    if (ens.top > 0) {
+        /* the study's database is closed while the ensemble step reads it */
+        ks_db_close(c.db);
+        c.db = NULL;
+        ens.out = c.out;
+        fflush(c.out);
+        if ((s = ks_study_ensemble(st, &data, &ens, err)) != KS_OK)
+            goto out;
     }
     fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.db_path,
             c.log_dir);

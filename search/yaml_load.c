@@ -195,25 +195,23 @@ static ks_status load_node(yloader *y, yaml_event_t *ev, ks_value *v, int depth)
     }
 }
 
-ks_status ks_yaml_load(const char *path, const char *name, ks_value *out, ks_error *err)
+/* Parse one document from a file (f) or from text (f NULL). */
+static ks_status load_stream(FILE *f, const char *text, const char *name, ks_value *out,
+                             ks_error *err)
 {
     yloader y;
-    FILE *f;
     yaml_event_t ev;
     ks_status s = KS_OK;
     int docs = 0;
-    ks_value_init(out, KS_VALUE_NULL);
-    f = fopen(path, "rb");
-    if (!f)
-        return ks_error_set_at(err, KS_ERR_IO, name, 0, 0, "cannot open: %s", strerror(errno));
     memset(&y, 0, sizeof y);
     y.name = name;
     y.err = err;
-    if (!yaml_parser_initialize(&y.parser)) {
-        fclose(f);
+    if (!yaml_parser_initialize(&y.parser))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    }
-    yaml_parser_set_input_file(&y.parser, f);
+    if (f)
+        yaml_parser_set_input_file(&y.parser, f);
+    else
+        yaml_parser_set_input_string(&y.parser, (const unsigned char *)text, strlen(text));
     for (;;) {
         if (!next(&y, &ev)) {
             s = parser_error(&y);
@@ -244,10 +242,28 @@ ks_status ks_yaml_load(const char *path, const char *name, ks_value *out, ks_err
         yaml_event_delete(&ev);
     }
     yaml_parser_delete(&y.parser);
-    fclose(f);
     if (s == KS_OK && docs == 0)
         s = ks_error_set_at(err, KS_ERR_PARSE, name, 1, 1, "the file is empty");
     if (s != KS_OK)
         ks_value_free(out);
     return s;
+}
+
+ks_status ks_yaml_load(const char *path, const char *name, ks_value *out, ks_error *err)
+{
+    FILE *f;
+    ks_status s;
+    ks_value_init(out, KS_VALUE_NULL);
+    f = fopen(path, "rb");
+    if (!f)
+        return ks_error_set_at(err, KS_ERR_IO, name, 0, 0, "cannot open: %s", strerror(errno));
+    s = load_stream(f, NULL, name, out, err);
+    fclose(f);
+    return s;
+}
+
+ks_status ks_yaml_load_text(const char *text, const char *name, ks_value *out, ks_error *err)
+{
+    ks_value_init(out, KS_VALUE_NULL);
+    return load_stream(NULL, text, name, out, err);
 }

@@ -1,0 +1,159 @@
+/*
+ * cli_ensemble.c — `ksearch ensemble RUNDIR|STUDY.yaml [--top K] [--weights M] [-o FILE]`:
+ * a weighted ensemble of a study's best trials, on demand.  With RUNDIR the study file
+ * is the one kept in RUNDIR/study.db, and its relative data paths are read from the
+ * current directory.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void ensemble_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ksearch ensemble RUNDIR|STUDY.yaml [options]\n\n"
+            "Combines the study's top-K complete trials (their best checkpoints) into a\n"
+            "weighted ensemble, weights fitted on the validation data; reports validation\n"
+            "and test metrics beside the best single trial's, stores every ensemble in\n"
+            "study.db and saves the best one (lowest validation loss) as one file.\n"
+            "With RUNDIR, relative data paths of its study file are read from the current\n"
+            "directory.\n\n"
+            "options:\n"
+            "  --top K          members [the study's ensemble.top, or 5]\n"
+            "  --weights M      uniform, random, nelder-mead, greedy, a comma-separated list,\n"
+            "                   or all [the study's ensemble.weights, or nelder-mead]\n"
+            "  --average A      arithmetic or geometric (mean of probabilities) [arithmetic]\n"
+            "  -o FILE          where to save the ensemble [RUNDIR/ensembles/best.ksm]\n");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The study of a run directory, from the study file its database keeps. */
+static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *err)
+{
+    char path[1100], name[1200];
+    ks_db *db = NULL;
+    char **names = NULL;
+    ks_study_info info;
+    ks_status s;
+    memset(&info, 0, sizeof info);
+    snprintf(path, sizeof path, "%s/study.db", rundir);
+    if ((s = ks_db_open(path, 0, &db, err)) != KS_OK)
+        return s;
+    if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
+        if (!names[0])
+            s = ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0, "the database holds no study");
+        else
+            s = ks_db_study_get(db, names[0], &info, err);
+    }
+    ks_db_close(db);
+    ks_strv_free(names);
+    if (s != KS_OK)
+        return s;
+    snprintf(name, sizeof name, "%s (the study file kept in it)", path);
+    s = ks_study_load_text(info.config, name, ".", out, err);
+    ks_study_info_free(&info);
+    return s;
+}
+
+int cmd_ensemble(int argc, char **argv)
+{
+    const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL;
+    int top = 0;
+    ks_study *st = NULL;
+    ks_study_data data;
+    ks_ensemble_request req;
+    ks_error err;
+    ks_status s;
+    memset(&data, 0, sizeof data);
+    ks_error_clear(&err);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            ensemble_usage(stdout);
+            return KS_EXIT_OK;
+        }
+        if ((r = cli_int_option(argc, argv, &i, "--top", &top, &err)) != 0) {
+            if (r < 0 || top < 1 || top > 1000) {
+                if (r > 0)
+                    ks_error_set(&err, KS_ERR_USAGE, "--top must be 1 to 1000");
+                cli_error(&err);
+                return KS_EXIT_BAD_INPUT;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--weights") == 0 && i + 1 < argc) {
+            weights = argv[++i];
+        } else if (strcmp(argv[i], "--average") == 0 && i + 1 < argc) {
+            average = argv[++i];
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "ksearch ensemble: unexpected argument \"%s\"\n", argv[i]);
+            ensemble_usage(stderr);
+            return KS_EXIT_BAD_INPUT;
+        } else {
+            target = argv[i];
+        }
+    }
+    if (!target) {
+        ensemble_usage(stderr);
+        return KS_EXIT_BAD_INPUT;
+    }
+    s = ends_with(target, ".yaml") || ends_with(target, ".yml")
+            ? ks_study_load(target, &st, &err)
+            : study_of_rundir(target, &st, &err);
+    if (s == KS_OK)
+        s = ks_study_ensemble_request(st, &req, &err);
+    if (s == KS_OK) {
+        if (req.top == 0) {
+            req.top = 5;
+            req.methods = 1u << KS_WEIGHTS_NELDER_MEAD;
+        }
+        if (top)
+            req.top = top;
+        if (average) {
+            if (strcmp(average, "arithmetic") == 0)
+                req.average = KS_ENSEMBLE_ARITHMETIC;
+            else if (strcmp(average, "geometric") == 0)
+                req.average = KS_ENSEMBLE_GEOMETRIC;
+            else
+                s = ks_error_set(&err, KS_ERR_USAGE,
+                                 "--average: expected arithmetic or geometric, got \"%s\"",
+                                 average);
+        }
+        if (s == KS_OK && weights) {
+            char buf[256], *save = NULL;
+            req.methods = 0;
+            snprintf(buf, sizeof buf, "%s", weights);
+            for (char *tok = strtok_r(buf, ",", &save); s == KS_OK && tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                int m = ks_weights_method_find(tok);
+                if (strcmp(tok, "all") == 0)
+                    req.methods |= (1u << KS_WEIGHTS_COUNT) - 1;
+                else if (m >= 0)
+                    req.methods |= 1u << m;
+                else
+                    s = ks_error_set(&err, KS_ERR_USAGE,
+                                     "--weights: \"%s\" is not uniform, random, nelder-mead, "
+                                     "greedy or all",
+                                     tok);
+            }
+        }
+        req.out_path = out_path;
+    }
+    if (s == KS_OK && (s = ks_study_load_data(st, &data, &err)) == KS_OK)
+        s = ks_study_ensemble(st, &data, &req, &err);
+    ks_study_data_free(&data);
+    ks_study_free(st);
+    if (s == KS_OK)
+        return KS_EXIT_OK;
+    cli_error(&err);
+    return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
+}

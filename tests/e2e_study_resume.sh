@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Resuming a study.  For grid and random search: `ksearch STUDY.yaml` killed with
+# SIGKILL after some trials completed while others run, then run again.  No completed
+# trial is trained again (its metric rows, wall times, started/ended are unchanged);
+# the trials that were running continue from their last checkpoint (their recorded
+# epochs stay as they were and the new ones follow); no epoch is stored twice; and the
+# final trials (number, params, seed, status, epochs) are those of an uninterrupted run.
+# Ctrl-C (SIGINT) stops cleanly: exit 1 ("failed while running"), running trials
+# recorded as interrupted, the database intact, and a rerun finishes.  A study file
+# changed since is refused (exit 2, one message naming the change, study.db unchanged
+# byte for byte); --fresh starts over with the new file.
+set -u
+cd "$(dirname "$0")/.."
+ks=$(realpath "${KSEARCH:-./build/ksearch}")
+tmp=$(mktemp -d /tmp/ks_e2e_resume.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0 failed=0
+check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
+q() { sqlite3 -batch "$@"; }
+
+# study FILE NAME METHOD LR_SPEC: ~25 epochs of ~30 ms, 6 trials, 2 workers
+study() {
+    cat > "$1" <<YAML
+name: $2
+seed: 11
+data:
+  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 6000]}
+  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: \$units, activation: relu}
+  - Dense: {units: 10, activation: softmax}
+compile:
+  optimizer: {Adam: {learning_rate: \$learning_rate}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 25, batch_size: 32, verbose: 0}
+search:
+  method: $3
+  metric: {name: val_accuracy, goal: maximize}
+  max_trials: 6
+  parallel: 2
+  parameters:
+    units: {values: [32, 48]}
+    learning_rate: $4
+YAML
+}
+
+# wait_exit PID SECONDS: the process's exit status, or 124 (killed) after SECONDS
+wait_exit() {
+    local i
+    for ((i = 0; i < $2 * 50; i++)); do
+        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
+        sleep 0.02
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1"
+    return 124
+}
+
+# wait_for DB PID: until >= 2 trials are complete and one runs with 2 .. budget-6 epochs
+# recorded (0 when that happened, 1 if the process ended or 30 s passed first)
+wait_for() {
+    local i r
+    for ((i = 0; i < 1500; i++)); do
+        r=$(q "$1" "SELECT (SELECT count(*) FROM trial WHERE status = 'complete') || ' ' ||
+                   (SELECT count(*) FROM trial WHERE status = 'running'
+                       AND epochs BETWEEN 2 AND budget - 6);" 2>/dev/null)
+        if [[ $r =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 2 && BASH_REMATCH[2] >= 1)); then
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+# the trials as a whole: number, params, seed, status, epochs
+trials_of() { q "$1" "SELECT number, params, seed, status, epochs FROM trial ORDER BY number;"; }
+# every metric row of the trials matching WHERE (on trial t, metric m)
+metrics_of() {
+    q "$1" "SELECT t.number, m.name, m.step, m.epoch, quote(m.value), quote(m.wall_time)
+              FROM metric m JOIN trial t ON t.id = m.trial_id WHERE $2
+             ORDER BY t.number, m.name, m.step, m.epoch;"
+}
+# no epoch recorded twice or missing: per trial, 'loss' epochs 0..epochs-1 exactly once
+bad_epochs() {
+    q "$1" "SELECT t.number FROM trial t LEFT JOIN
+              (SELECT trial_id, count(*) AS n, count(DISTINCT epoch) AS d, max(epoch) AS mx
+                 FROM metric WHERE name = 'loss' AND step = -1 GROUP BY trial_id) m
+              ON m.trial_id = t.id
+             WHERE coalesce(m.n, 0) != t.epochs OR coalesce(m.d, 0) != t.epochs
+                OR coalesce(m.mx, -1) != t.epochs - 1;"
+}
+
+cd "$tmp"
+lr_values='{values: [0.001, 0.003, 0.01]}'
+lr_range='{float: [1.0e-3, 1.0e-2], log: true}'
+
+for method in grid random; do
+    if [[ $method == grid ]]; then lr=$lr_values; else lr=$lr_range; fi
+    mkdir -p "ref_$method" "kill_$method"
+    study "ref_$method/s.yaml" "resume_$method" "$method" "$lr"
+    cp "ref_$method/s.yaml" "kill_$method/s.yaml"
+
+    # the uninterrupted run
+    (cd "ref_$method" && "$ks" s.yaml >out 2>err)
+    check "$method: uninterrupted run exits 0" $? "$(cat "ref_$method/err")"
+    ref_db=ref_$method/runs/resume_$method/study.db
+
+    # the run killed in the middle
+    db=kill_$method/runs/resume_$method/study.db
+    (cd "kill_$method" && exec "$ks" s.yaml >out 2>err) &
+    pid=$!
+    pids+=("$pid")
+    wait_for "$db" "$pid"
+    check "$method: reached 2 complete trials and one running mid-way before the end" $?
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    kill_time=$(date +%s.%N)
+    ok=$(q "$db" 'PRAGMA integrity_check;' 2>&1)
+    check "$method: integrity_check after SIGKILL" "$([[ $ok == ok ]]; echo $?)" "$ok"
+    # what the kill left: completed trials and their rows; running ones and their epochs
+    done_rows=$(q "$db" "SELECT number, quote(started), quote(ended), epochs, quote(objective)
+                           FROM trial WHERE status = 'complete' ORDER BY number;")
+    done_metrics=$(metrics_of "$db" "t.status = 'complete'")
+    running=$(q "$db" "SELECT number || ':' || epochs || ':' || quote(started) FROM trial
+                        WHERE status = 'running' AND epochs > 0 ORDER BY number;")
+    n_unfinished=$(q "$db" "SELECT count(*) FROM trial WHERE status IN ('queued', 'running');")
+    n_done=$(printf '%s\n' "$done_rows" | grep -c .)
+    n_run=$(printf '%s\n' "$running" | grep -c .)
+    [[ $n_done -ge 2 && $n_run -ge 1 ]]
+    check "$method: the kill left >= 2 complete and >= 1 running trial with epochs (got $n_done, $n_run)" $?
+    run_metrics=()
+    for r in $running; do
+        run_metrics+=("$(metrics_of "$db" "t.number = ${r%%:*}")")
+    done
+
+    # the rerun resumes
+    (cd "kill_$method" && "$ks" s.yaml >out2 2>err2)
+    check "$method: the rerun exits 0" $? "$(cat "kill_$method/err2")"
+    grep -q "(resuming)" "kill_$method/out2"
+    check "$method: the rerun says it resumes" $?
+    grep -q "^$n_unfinished unfinished trials\? from the last run" "kill_$method/out2"
+    check "$method: the rerun continues the $n_unfinished unfinished trial(s)" $? "$(head -3 "kill_$method/out2")"
+    now_rows=$(q "$db" "SELECT number, quote(started), quote(ended), epochs, quote(objective)
+                          FROM trial WHERE number IN ($(printf '%s\n' "$done_rows" | cut -d'|' -f1 | paste -sd,))
+                         ORDER BY number;")
+    [[ $now_rows == "$done_rows" ]]
+    check "$method: completed trials untouched (started, ended, epochs, objective)" $? \
+        "$(diff <(echo "$done_rows") <(echo "$now_rows"))"
+    now_metrics=$(metrics_of "$db" "t.number IN ($(printf '%s\n' "$done_rows" | cut -d'|' -f1 | paste -sd,))")
+    [[ $now_metrics == "$done_metrics" && -n $done_metrics ]]
+    check "$method: completed trials' metric rows unchanged (values and wall times)" $?
+    i=0
+    for r in $running; do
+        num=${r%%:*} k=$(echo "$r" | cut -d: -f2) started=${r##*:}
+        # the rows it had stay exactly as they were: it was not trained again from 0
+        now=$(metrics_of "$db" "t.number = $num AND m.epoch < $k")
+        [[ $now == "${run_metrics[$i]}" ]]
+        check "$method: trial $num's first $k epochs kept as they were (continued, not restarted)" $? \
+            "$(diff <(echo "${run_metrics[$i]}") <(echo "$now") | head -5)"
+        row=$(q "$db" "SELECT status, epochs, quote(started),
+                              (SELECT count(*) FROM metric m WHERE m.trial_id = t.id AND m.name = 'loss'
+                                  AND m.epoch >= $k AND m.wall_time > $kill_time),
+                              (SELECT count(*) FROM metric m WHERE m.trial_id = t.id AND m.name = 'loss'
+                                  AND m.wall_time > $kill_time)
+                         FROM trial t WHERE number = $num;")
+        [[ $row == "complete|25|$started|$((25 - k))|$((25 - k))" ]]
+        check "$method: trial $num continued at epoch $k to 25, only new epochs written, started kept" $? "($row)"
+        i=$((i + 1))
+    done
+    bad=$(bad_epochs "$db")
+    check "$method: every trial's epochs recorded exactly once" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+    ref=$(trials_of "$ref_db") got=$(trials_of "$db")
+    [[ $got == "$ref" && $(printf '%s\n' "$ref" | grep -c '|complete|25$') -eq 6 ]]
+    check "$method: final trials (number, params, seed, status, epochs) equal the uninterrupted run's" $? \
+        "$(diff <(echo "$ref") <(echo "$got"))"
+    # a trial that completed before the kill ran exactly as in the uninterrupted run
+    nums=$(printf '%s\n' "$done_rows" | cut -d'|' -f1 | paste -sd,)
+    [[ $(metrics_of "$ref_db" "t.number IN ($nums) AND m.name LIKE '%accuracy'" | cut -d'|' -f1-5) == \
+       $(metrics_of "$db" "t.number IN ($nums) AND m.name LIKE '%accuracy'" | cut -d'|' -f1-5) ]]
+    check "$method: trials completed before the kill have the uninterrupted run's metrics" $?
+    # and resuming from a checkpoint (weights, optimizer state, epoch) is exact: every
+    # value of every trial, the resumed ones too, is the uninterrupted run's
+    [[ $(metrics_of "$ref_db" 1 | cut -d'|' -f1-5) == $(metrics_of "$db" 1 | cut -d'|' -f1-5) ]]
+    check "$method: every metric value of every trial equals the uninterrupted run's" $?
+done
+
+# --- Ctrl-C: a clean stop, then a rerun finishes
+mkdir -p int
+study int/s.yaml resume_random random "$lr_range"
+db=int/runs/resume_random/study.db
+(cd int && exec "$ks" s.yaml >out 2>err) &
+pid=$!
+pids+=("$pid")
+wait_for "$db" "$pid"
+check "SIGINT: reached 2 complete trials and one running before the end" $?
+kill -INT "$pid"
+wait_exit "$pid" 20
+rc=$?
+[[ $rc -eq 1 ]]
+check "SIGINT: exit status 1 (stopped while running, as documented)" $? "(rc $rc)"
+grep -q "interrupted" int/err && [[ $(grep -c . int/err) -eq 1 ]]
+check "SIGINT: one message saying it was interrupted" $? "$(cat int/err)"
+ok=$(q "$db" 'PRAGMA integrity_check;' 2>&1)
+check "SIGINT: integrity_check" "$([[ $ok == ok ]]; echo $?)" "$ok"
+row=$(q "$db" "SELECT (SELECT count(*) FROM trial WHERE status IN ('running', 'queued')) || ' ' ||
+                      (SELECT count(*) FROM trial WHERE status = 'interrupted') || ' ' ||
+                      (SELECT count(*) FROM trial WHERE status = 'interrupted' AND ended IS NOT NULL);")
+[[ $row =~ ^0\ ([1-9])\ ([1-9])$ && ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]]
+check "SIGINT: no trial left running or queued, the running ones interrupted (with an end time)" $? "($row)"
+int_rows=$(q "$db" "SELECT number || ':' || epochs FROM trial WHERE status = 'interrupted' AND epochs > 0;")
+int_metrics=()
+for r in $int_rows; do int_metrics+=("$(metrics_of "$db" "t.number = ${r%%:*}")"); done
+(cd int && "$ks" s.yaml >out2 2>err2)
+check "SIGINT: the rerun exits 0" $? "$(cat int/err2)"
+i=0
+for r in $int_rows; do
+    now=$(metrics_of "$db" "t.number = ${r%%:*} AND m.epoch < ${r##*:}")
+    [[ $now == "${int_metrics[$i]}" ]]
+    check "SIGINT: interrupted trial ${r%%:*} continued after its ${r##*:} epochs" $?
+    i=$((i + 1))
+done
+[[ $(trials_of "$db") == $(trials_of ref_random/runs/resume_random/study.db) ]]
+check "SIGINT: final trials equal the uninterrupted run's" $?
+bad=$(bad_epochs "$db")
+check "SIGINT: every trial's epochs recorded exactly once" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+
+# --- a changed study file is refused; --fresh starts over
+sed -i 's/learning_rate: {float: \[1.0e-3, 1.0e-2\], log: true}/learning_rate: {float: [1.0e-4, 1.0e-3], log: true}/' int/s.yaml
+grep -q '1.0e-4, 1.0e-3' int/s.yaml
+check "the study file was changed (test set-up)" $?
+before=$(cd int/runs/resume_random && sha256sum study.db; ls -A . | sort | paste -sd' ')
+(cd int && "$ks" s.yaml >out3 2>err3)
+rc=$?
+[[ $rc -eq 2 ]]
+check "changed file: exit 2" $? "(rc $rc)"
+msg=$(cat int/err3)
+[[ $(grep -c . int/err3) -eq 1 && $msg == *"s.yaml"* && $msg == *"1.0e-3, 1.0e-2"* && \
+   $msg == *"1.0e-4, 1.0e-3"* && $msg == *"--fresh"* ]]
+check "changed file: one message naming the file, the old and the new line, and --fresh" $? "($msg)"
+after=$(cd int/runs/resume_random && sha256sum study.db; ls -A . | sort | paste -sd' ')
+[[ $after == "$before" ]]
+check "changed file: study.db unchanged byte for byte (and no new files)" $? "($before / $after)"
+grep -q '^trial' int/out3
+check "changed file: no trial ran" "$((1 - $?))"
+(cd int && "$ks" s.yaml --fresh >out4 2>err4)
+check "--fresh: exit 0" $? "$(cat int/err4)"
+row=$(q "$db" "SELECT count(*), sum(status = 'complete'), sum(epochs = 25),
+                      sum(json_extract(params, '$.learning_rate') BETWEEN 1.0e-4 AND 1.0e-3),
+                      (SELECT count(*) FROM study)
+                 FROM trial;")
+[[ $row == "6|6|6|6|1" ]]
+check "--fresh: 6 new complete trials, all drawn from the new range, one study" $? "($row)"
+[[ $(q "$db" "SELECT config FROM study;") == "$(cat int/s.yaml)" ]]
+check "--fresh: the stored study file is the new one" $?
+bad=$(bad_epochs "$db")
+check "--fresh: every trial's epochs recorded exactly once (old ones gone)" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+echo "$passed passed, $failed failed"
