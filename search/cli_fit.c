@@ -21,7 +21,9 @@ static void fit_usage(FILE *f)
             "  --seed N        override the file's seed [42]\n"
             "  --verbose N     override fit.verbose: 0 silent, 1 bar, 2 a line per epoch\n"
             "  -o FILE.ksm     where to save the model [runs/NAME/model.ksm]\n"
-            "  --no-save       do not save the model\n");
+            "  --no-save       do not save the model\n"
+            "  --no-record     do not record the run in runs/NAME/study.db nor write\n"
+            "                  TensorBoard logs\n");
 }
 
 typedef struct fit_job {
@@ -35,6 +37,7 @@ typedef struct fit_job {
     ks_callback *tracker;
     ks_tracker_options topt;
     char log_dir[1100], db_path[1100], objective[64];
+    char *summary;                  /* the model summary TensorBoard shows as text */
     int trial_number;
 } fit_job;
 
@@ -49,6 +52,7 @@ static void job_free(fit_job *j)
     ks_dataset_free(j->test);
     ks_model_free(j->model);
     ks_run_config_free(j->cfg);
+    free(j->summary);
 }
 
 /* Make the file's callbacks (before any data is read, so mistakes show at once). */
@@ -150,6 +154,12 @@ static ks_status start_tracking(fit_job *j, const char *run_dir, ks_error *err)
                 snprintf(j->log_dir, sizeof j->log_dir, "%s/tensorboard", run_dir);
             j->topt.log_dir = j->log_dir;
             j->topt.run_name = "";
+            /* the model summary as text (the run has no search parameters) */
+            {
+                ks_error ignored;
+                if (ks_tracker_summary_text(j->model, NULL, &j->summary, &ignored) == KS_OK)
+                    j->topt.model_summary = j->summary;
+            }
         }
         s = ks_tracker_callback_new(&j->topt, &j->tracker, err);
     }
@@ -185,7 +195,7 @@ int cmd_fit(int argc, char **argv)
     ks_fit_history hist;
     ks_status s;
     const char *path = NULL, *out_path = NULL;
-    int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, done_epochs;
+    int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, record = 1, done_epochs;
     char default_out[1200], run_dir[1024];
 
     memset(&j, 0, sizeof j);
@@ -210,6 +220,8 @@ int cmd_fit(int argc, char **argv)
             out_path = argv[++i];
         } else if (strcmp(argv[i], "--no-save") == 0) {
             save = 0;
+        } else if (strcmp(argv[i], "--no-record") == 0) {
+            record = 0;
         } else if (argv[i][0] == '-' || path) {
             fprintf(stderr, "ksearch fit: unexpected argument \"%s\"\n", argv[i]);
             fit_usage(stderr);
@@ -245,15 +257,19 @@ int cmd_fit(int argc, char **argv)
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);
     snprintf(run_dir, sizeof run_dir, "runs/%s", j.cfg->name);
-    if ((s = record_preprocessing(&j, &err)) != KS_OK || cli_mkdirs(run_dir, &err) != 0 ||
-        (s = start_tracking(&j, run_dir, &err)) != KS_OK) {
+    /* with --no-record nothing is attached: no study.db, no TensorBoard logs */
+    if ((s = record_preprocessing(&j, &err)) != KS_OK ||
+        ((record || (save && !out_path)) && cli_mkdirs(run_dir, &err) != 0) ||
+        (record && (s = start_tracking(&j, run_dir, &err)) != KS_OK)) {
         cli_error(&err);
         job_free(&j);
         return cli_exit_for(err.code) == KS_EXIT_BAD_INPUT ? KS_EXIT_BAD_INPUT : KS_EXIT_FAILED;
     }
     /* the tracker sees the epoch logs last, after callbacks that add to them */
-    j.cbs[j.ncb++] = j.tracker;
-    j.tracker = NULL;
+    if (record) {
+        j.cbs[j.ncb++] = j.tracker;
+        j.tracker = NULL;
+    }
 
     ks_fit_history_init(&hist);
     {
@@ -265,12 +281,13 @@ int cmd_fit(int argc, char **argv)
         s = ks_model_fit(j.model, &tr, j.val ? &va : NULL, &j.cfg->fit, j.cbs, j.ncb, &hist,
                          &err);
         ks_error_format(&err, msg, sizeof msg);
-        if (ks_tracker_finish(j.cbs[j.ncb - 1], s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
+        if (record &&
+            ks_tracker_finish(j.cbs[j.ncb - 1], s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
                               s == KS_OK ? NULL : msg, &ferr) != KS_OK && s == KS_OK) {
             err = ferr;
             s = ferr.code;
         }
-        if (s == KS_OK)
+        if (s == KS_OK && record)
             printf("recorded as trial %d of study %s in %s\n", j.trial_number, j.cfg->name,
                    j.db_path);
     }

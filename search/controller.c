@@ -201,7 +201,7 @@ static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callbac
     return KS_OK;
 }
 
-static void run_job(worker *w, int number, int budget)
+static void run_job(worker *w, int number, int budget, int promote)
 {
     controller *c = w->c;
     trial_state snap, *t = &snap;
@@ -220,6 +220,7 @@ static void run_job(worker *w, int number, int budget)
     ks_hp_value hp_values[KS_MAX_SEARCH_PARAMS];
     ks_value hp_store[KS_MAX_SEARCH_PARAMS];
     int n_hp = 0;
+    char *summary = NULL;
 
     ks_error_clear(&err);
     /* a copy: another worker adding a trial may move c->trials (realloc) meanwhile */
@@ -233,7 +234,7 @@ static void run_job(worker *w, int number, int budget)
         s = trial_model(w, cfg, t, &m, &initial_epoch, &err);
     if (s == KS_OK)
         s = trial_callbacks(w, cfg, cbs, &ncb, &err);
-    if (s == KS_OK && budget != t->budget)
+    if (s == KS_OK && promote)
         s = ks_db_trial_set_budget(w->db, t->id, budget, &err);
     if (s == KS_OK)
         s = ks_db_trial_set_status(w->db, t->id, KS_TRIAL_RUNNING, NULL, &err);
@@ -248,6 +249,16 @@ static void run_job(worker *w, int number, int budget)
         ks_tb_trial_run_name(number, run_name, sizeof run_name);
         opt.log_dir = c->log_dir;
         opt.run_name = run_name;
+        if (initial_epoch == 0) {
+            /* the model summary and the trial's parameters, shown once as text (without
+               them, if there is no memory for them: the trial goes on) */
+            char *json = NULL;
+            ks_error ignored;
+            if (ks_space_point_json(&c->st->space, t->point, &json) == KS_OK &&
+                ks_tracker_summary_text(m, json, &summary, &ignored) == KS_OK)
+                opt.model_summary = summary;
+            free(json);
+        }
         if (fresh) {
             for (int i = 0; i < c->st->space.n; i++) {
                 if (ks_space_value(&c->st->space, i, t->point, &hp_store[n_hp]) != KS_OK)
@@ -286,8 +297,16 @@ static void run_job(worker *w, int number, int budget)
     {
         ks_error ferr;
         ks_status fs = KS_OK;
+        /* TensorBoard keeps a run's first session end: it is written once, when the status
+           is final (a Hyperband rung below the full budget may still be promoted; those
+           never promoted get theirs when the study marks them pruned) */
+        int final = status == KS_TRIAL_FAILED ||
+                    (status == KS_TRIAL_COMPLETE &&
+                     (strcmp(c->st->method->name, "hyperband") != 0 ||
+                      budget >= c->st->base->fit.epochs));
         if (tracker)
-            fs = ks_tracker_finish(tracker, status, status == KS_TRIAL_FAILED ? msg : NULL, &ferr);
+            fs = ks_tracker_end(tracker, status, status == KS_TRIAL_FAILED ? msg : NULL, final,
+                                &ferr);
         else
             fs = ks_db_trial_set_status(w->db, t->id, status, msg[0] ? msg : NULL, &ferr);
         if (fs != KS_OK) {
@@ -305,6 +324,7 @@ static void run_job(worker *w, int number, int budget)
         ks_callback_free(cbs[i]);
     for (int i = 0; i < n_hp; i++)
         ks_value_free(&hp_store[i]);
+    free(summary);
     ks_model_free(m);
     ks_run_config_free(cfg);
 
@@ -333,7 +353,7 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        int number = -1, budget = 0;
+        int number = -1, budget = 0, promote;
         job_kind k = next_job(c, &number, &budget);
         if (k == JOB_NONE)
             break;
@@ -341,11 +361,15 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&c->cond, &c->lock);
             continue;
         }
+        /* a promotion shows at once: the sampler must not see this trial as still
+           pending at its old rung (it would promote a second one in its place) */
+        promote = budget != c->trials[number].budget;
+        c->trials[number].budget = budget;
         c->trials[number].busy = 1;
         c->running++;
         ctl_status_line(c);
         pthread_mutex_unlock(&c->lock);
-        run_job(w, number, budget);
+        run_job(w, number, budget, promote);
         pthread_mutex_lock(&c->lock);
         c->trials[number].busy = 0;
         c->running--;

@@ -319,17 +319,34 @@ static int mkdirs(const char *path, ks_error *err)
     return KS_OK;
 }
 
-/* At the end: hyperband's configurations stopped below the full budget were pruned. */
+/*
+ * At the end: hyperband's configurations stopped below the full budget were pruned.
+ * Their status is final only now, so their TensorBoard session ends now (the workers
+ * leave a rung's end unwritten: it may be promoted).  The status shown is SUCCESS, as
+ * for a pruned trial in Keras Tuner: each ran the budget its rung gave it, and its
+ * metrics are valid; the end time is its last rung's (the database keeps it).
+ */
 static void mark_pruned(controller *c)
 {
     if (strcmp(c->st->method->name, "hyperband") != 0)
         return;
     for (int i = 0; i < c->n; i++) {
         trial_state *t = &c->trials[i];
+        ks_trial_info info;
+        char run[64], dir[1200];
         ks_error e;
-        if (t->status == KS_TRIAL_COMPLETE && t->budget < c->st->base->fit.epochs &&
-            ks_db_trial_set_status(c->db, t->id, KS_TRIAL_PRUNED, NULL, &e) == KS_OK)
-            t->status = KS_TRIAL_PRUNED;
+        if (t->status != KS_TRIAL_COMPLETE || t->budget >= c->st->base->fit.epochs ||
+            ks_db_trial_set_status(c->db, t->id, KS_TRIAL_PRUNED, NULL, &e) != KS_OK)
+            continue;
+        t->status = KS_TRIAL_PRUNED;
+        if (ks_db_trial_get(c->db, t->id, &info, &e) != KS_OK)
+            continue;
+        ks_tb_trial_run_name(t->number, run, sizeof run);
+        snprintf(dir, sizeof dir, "%s/%s", c->log_dir, run);
+        if (ks_tb_hparams_session_end_at(dir, KS_TRIAL_PRUNED, info.ended, &e) != KS_OK)
+            fprintf(c->out, "warning: TensorBoard session end of trial %d: %s\n", t->number,
+                    e.msg);
+        ks_trial_info_free(&info);
     }
 }
 
@@ -405,7 +422,9 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
             *err = c.err;
         goto out;
     }
-    mark_pruned(&c);
+    /* an interrupted study has not ended: its rungs may still be promoted when it resumes */
+    if (!*opts.stop)
+        mark_pruned(&c);
     if (*opts.stop) {
         s = ks_error_set(err, KS_INTERRUPTED,
                          "interrupted: finished trials are kept in %s; run the same command "

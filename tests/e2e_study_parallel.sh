@@ -3,7 +3,8 @@
 # study run with --parallel 1, 2 and 3 gives the same trials (numbers, parameters,
 # seeds, budgets, statuses) and the same value of every metric at every epoch, exactly:
 # each trial's random streams (initial weights, shuffling, dropout, the random
-# sampler's draw) derive from the study seed and the trial number alone.
+# sampler's draw) derive from the study seed and the trial number alone.  And Hyperband
+# with two workers trains exactly the epochs of its plan.
 set -u
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
@@ -71,7 +72,8 @@ for method in grid random; do
     # the reference run is whole: 10 distinct complete trials of 3 epochs, 4 values each
     row=$(q "$db1" "SELECT count(*), count(DISTINCT params), count(DISTINCT seed),
                            sum(status = 'complete' AND epochs = 3),
-                           (SELECT count(*) FROM metric WHERE step = -1) FROM trial;")
+                           (SELECT count(*) FROM metric WHERE step = -1
+                              AND name NOT IN ('learning_rate', 'iterations')) FROM trial;")
     [[ $row == "10|10|10|10|120" ]]
     check "$method: 10 distinct complete trials, 3 epochs x 4 values recorded ($row)" $?
     for p in 2 3; do
@@ -103,4 +105,38 @@ for method in grid random; do
         check "grid: trials are the first 10 points of the product, in order" $? "($got)"
     fi
 done
+
+# hyperband with 2 workers trains exactly its plan: for R = 9, eta = 3 the brackets are
+# 9 trials at 1 epoch -> 3 at 3 -> 1 at 9, 5 at 3 -> 1 at 9, and 3 at 9; a promotion
+# continues from the checkpoint, so 9*1 + 3*2 + 1*6 + 5*3 + 1*6 + 3*9 = 69 epochs, 17
+# trials, 5 of them at the full 9 epochs (a promotion seen late would add more)
+fmnist=/usr/share/datasets/fashion-mnist
+mkdir hb
+cat > hb/s.yaml <<YAML
+name: hb
+seed: 5
+data:
+  train:      {idx: $fmnist/t10k, scale: 255, rows: [0, 1000]}
+  validation: {idx: $fmnist/t10k, scale: 255, rows: [9000, 9500]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: \$units, activation: relu}
+  - Dense: {units: 10, activation: softmax}
+compile: {optimizer: {SGD: {learning_rate: \$lr}}, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+fit: {epochs: 9, batch_size: 64, verbose: 0}
+search:
+  method: hyperband
+  metric: {name: val_accuracy, goal: maximize}
+  max_epochs: 9
+  factor: 3
+  parallel: 2
+  parameters:
+    units: {int: [4, 64]}
+    lr: {float: [1.0e-3, 1.0e-1], log: true}
+YAML
+(cd hb && "$ks" s.yaml >out 2>err)
+check "hyperband --parallel 2: exit 0" $? "$(cat hb/err)"
+row=$(q hb/runs/hb/study.db "SELECT sum(epochs), count(*), sum(epochs = 9) FROM trial;")
+[[ $row == "69|17|5" ]]
+check "hyperband with 2 workers trains its plan: 69 epochs, 17 trials, 5 at 9 epochs ($row)" $?
 echo "$passed passed, $failed failed"

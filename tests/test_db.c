@@ -1,8 +1,9 @@
 /*
  * test_db.c — the study database: studies, trials and their statuses, epoch records
  * (values, progress, checkpoints, histograms) read back and counted with SQLite
- * directly, atomicity under injected faults, 8 writer threads at once, and files that
- * are not study databases (text, someone else's SQLite, a newer schema, damaged pages).
+ * directly, atomicity under injected faults, 8 writer threads at once, files that
+ * are not study databases (text, someone else's SQLite, a newer schema, damaged pages),
+ * and the tracker's extra epoch rows (learning_rate, iterations) in the reports.
  */
 #include "../tracker/db_impl.h"
 #include "check.h"
@@ -1239,6 +1240,91 @@ static void test_damaged(void)
 /* ------------------------------------------------------------------ main */
 
 /* Remove the temporary directory and the files in it (it has no subdirectories). */
+/* The tracker's learning_rate and iterations rows need no schema change; the reports
+   show learning_rate (readable when small) and hide the step count; a pruned trial
+   keeps the end time of its last rung (the time its TensorBoard session ends with). */
+static void test_extra_rows(void)
+{
+    char path[300], *text = NULL;
+    size_t len = 0;
+    ks_db *db = NULL;
+    ks_error err;
+    ks_study_info st;
+    ks_trial_info t;
+    ks_metric_point *p = NULL;
+    int64_t id;
+    int n = 0;
+    double ended;
+    FILE *f;
+    path_in(path, sizeof path, "extra.db");
+    REQUIRE(ks_db_open(path, 1, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_open(db, "x", "", "", "val_loss", 0, &st, NULL, &err) == KS_OK, "%s",
+            fmt_err(&err));
+    REQUIRE(ks_db_trial_add(db, st.id, 0, "{\"lr\": 0.0001}", 1, 3, &id, &err) == KS_OK, "%s",
+            fmt_err(&err));
+    CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    for (int e = 0; e < 3; e++) {
+        ks_logs logs;
+        ks_epoch_record rec;
+        ks_logs_clear(&logs);
+        ks_logs_set(&logs, "loss", 1.0 / (e + 1));
+        ks_logs_set(&logs, "val_loss", 1.5 / (e + 1));
+        ks_logs_set(&logs, "learning_rate", 0.0001);
+        ks_logs_set(&logs, KS_METRIC_ITERATIONS, 7.0 * (e + 1));
+        memset(&rec, 0, sizeof rec);
+        rec.epoch = e;
+        rec.wall_time = now_s();
+        rec.logs = &logs;
+        rec.objective = 1.5 / (e + 1);
+        rec.improved = 1;
+        CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_OK, "%s", fmt_err(&err));
+    }
+    CHECK(ks_db_metric_series(db, id, KS_METRIC_ITERATIONS, 0, &p, &n, &err) == KS_OK && n == 3 &&
+              p[2].value == 21.0 && p[2].step == -1,
+          "the step count is an epoch row");
+    free(p);
+    CHECK(query_int(path, "SELECT count(*) FROM metric WHERE name = 'learning_rate' AND step = -1",
+                    0) == 3,
+          "a learning_rate row per epoch");
+
+    f = open_memstream(&text, &len);
+    REQUIRE(f != NULL, "memstream");
+    CHECK(ks_report_show(db, "x", 0, KS_REPORT_TEXT, f, &err) == KS_OK, "%s", fmt_err(&err));
+    fclose(f);
+    CHECK(text && strstr(text, "learning_rate") && !strstr(text, KS_METRIC_ITERATIONS) &&
+              strstr(text, "1.000e-04") && !strstr(text, "0.0000 "),
+          "show: learning_rate readable, no iterations column:\n%s", text);
+    free(text);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    REQUIRE(f != NULL, "memstream");
+    CHECK(ks_report_show(db, "x", 0, KS_REPORT_JSON, f, &err) == KS_OK &&
+              ks_report_compare(db, "x", (const int[]){0}, 1, KS_REPORT_CSV, f, &err) == KS_OK,
+          "%s", fmt_err(&err));
+    fclose(f);
+    CHECK(text && strstr(text, "\"learning_rate\": 0.0001") &&
+              !strstr(text, KS_METRIC_ITERATIONS) && strstr(text, "learning_rate#0"),
+          "json and compare: no iterations:\n%s", text);
+    free(text);
+
+    /* complete (a rung), then pruned at the study's end: the end time stays */
+    CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_COMPLETE, NULL, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    REQUIRE(ks_db_trial_get(db, id, &t, &err) == KS_OK, "%s", fmt_err(&err));
+    ended = t.ended;
+    ks_trial_info_free(&t);
+    usleep(20000);
+    CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_PRUNED, NULL, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    REQUIRE(ks_db_trial_get(db, id, &t, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(ended > 0 && t.ended == ended && t.status == KS_TRIAL_PRUNED,
+          "pruned keeps the rung's end: %.6f vs %.6f", t.ended, ended);
+    ks_trial_info_free(&t);
+    ks_study_info_free(&st);
+    ks_db_close(db);
+}
+
 static void remove_tmpdir(void)
 {
     DIR *d = opendir(tmpdir);
@@ -1270,6 +1356,7 @@ int main(void)
     test_concurrency();
     test_bad_files();
     test_damaged();
+    test_extra_rows();
     remove_tmpdir();
     return check_done();
 }

@@ -2,9 +2,11 @@
  * test_tensorboard.c — the TensorBoard writer against tfevents-spec.md: its test vectors
  * byte for byte, runs written through ks_tb_* and read back with tests/tfevents_decode.h
  * (a strict decoder written separately from the writer), every pitfall of §10 that the
- * writer can cause, ks_histogram_compute, the protobuf writer, and 4 writers at once.
+ * writer can cause, ks_histogram_compute, the protobuf writer, 4 writers at once, and
+ * the tracker over a trial's segments and ksearch tensorboard's rewrite of both layouts.
  */
 #define _XOPEN_SOURCE 700
+#include "../search/search.h"
 #include "../tracker/tb_impl.h"
 #include "check.h"
 #include "tfevents_decode.h"
@@ -1014,6 +1016,342 @@ static void test_file_name(void)
     CHECK(strcmp(name, "events.out.tfevents.0000000005.localhost.1.12.v2") == 0, "%s", name);
 }
 
+
+/* ------------------------------------------------- the tracker and the rewrite */
+
+/* What the event files of one run directory hold (all files, in TensorBoard's order). */
+typedef struct run_scan {
+    int files, graphs;
+    int n;                      /* values of the tag asked for */
+    int64_t steps[64];
+    double values[64];
+    char text[4096];            /* the last text value of the tag */
+    int n_start, n_end;         /* hparams session start / end infos */
+    int64_t end_status;
+    double end_time;
+} run_scan;
+
+static void scan_run(const char *dir, const char *tag, run_scan *r)
+{
+    char *names[16], path[1024];
+    int nf = list_events(dir, names, 16);
+    memset(r, 0, sizeof *r);
+    r->files = nf;
+    for (int k = 0; k < nf; k++) {
+        tfd_file f;
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        CHECK(tfd_load(path, &f) == 0 && !f.partial, "%s: %s", path, f.err);
+        check_common(&f, path);
+        for (int i = 0; i < f.n; i++) {
+            const tfd_msg *v = tfd_sub(f.ev[i], "summary.value");
+            const tfd_msg *ei;
+            r->graphs += tfd_has(f.ev[i], "graph_def");
+            if (!v)
+                continue;
+            r->n_start += tfd_streq(v, "tag", "_hparams_/session_start_info");
+            if ((ei = tfd_sub(v, "metadata.plugin_data.content.session_end_info"))) {
+                r->n_end++;
+                r->end_status = tfd_int(ei, "status");
+                r->end_time = tfd_double(ei, "end_time_secs");
+            }
+            if (!tfd_streq(v, "tag", tag) || r->n >= 64)
+                continue;
+            r->steps[r->n] = tfd_int(f.ev[i], "step");
+            if (tfd_int(v, "tensor.dtype") == 7) {
+                const tfd_field *sv = tfd_path(v, "tensor.string_val");
+                snprintf(r->text, sizeof r->text, "%.*s", sv ? (int)sv->len : 0,
+                         sv ? (const char *)sv->p : "");
+            } else {
+                tfd_reals(tfd_sub(v, "tensor"), "float_val", &r->values[r->n], 1);
+            }
+            r->n++;
+        }
+        tfd_free(&f);
+    }
+    free_names(names, nf);
+}
+
+static ks_model *small_model(void)
+{
+    ks_value layers, compile;
+    ks_model *m = NULL;
+    ks_error err;
+    if (ks_yaml_load_text("[{Dense: {units: 6, activation: relu, input_shape: [4]}},"
+                          " {Dense: {units: 3, activation: softmax}}]",
+                          "layers", &layers, &err) != KS_OK) {
+        CHECK(0, "layers: %s", err.msg);
+        return NULL;
+    }
+    if (ks_yaml_load_text("{optimizer: {SGD: {learning_rate: 0.05}}, loss: "
+                          "sparse_categorical_crossentropy, metrics: [accuracy]}",
+                          "compile", &compile, &err) != KS_OK) {
+        CHECK(0, "compile: %s", err.msg);
+        ks_value_free(&layers);
+        return NULL;
+    }
+    CHECK(ks_model_from_config(&layers, NULL, 3, &m, &err) == KS_OK &&
+              ks_model_compile(m, &compile, &err) == KS_OK,
+          "model: %s", err.msg);
+    ks_value_free(&layers);
+    ks_value_free(&compile);
+    return m;
+}
+
+#define TR_N 40                 /* samples; batches of 8: 5 optimizer steps per epoch */
+static float tr_x[TR_N * 4], tr_y[TR_N];
+
+static ks_data tr_data(void)
+{
+    ks_data d;
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < TR_N; i++) {
+        for (int j = 0; j < 4; j++)
+            tr_x[i * 4 + j] = (float)((i * 7 + j * 3) % 11) / 11.0f;
+        tr_y[i] = (float)(i % 3);
+    }
+    d.n = TR_N;
+    d.x_shape.ndim = 1;
+    d.x_shape.dim[0] = 4;
+    d.x_size = 4;
+    d.x = tr_x;
+    d.y_size = 1;
+    d.y = tr_y;
+    d.y_is_label = 1;
+    d.n_classes = 3;
+    return d;
+}
+
+/* One segment of a trial: a fit from initial_epoch to epochs with a new tracker. */
+static ks_callback *segment(ks_model *m, const ks_tracker_options *opt, int initial_epoch,
+                            int epochs)
+{
+    ks_callback *cb = NULL;
+    ks_data d = tr_data();
+    ks_fit_params p = ks_fit_params_default();
+    ks_error err;
+    if (ks_tracker_callback_new(opt, &cb, &err) != KS_OK) {
+        CHECK(0, "tracker: %s", err.msg);
+        exit(check_done());
+    }
+    p.epochs = epochs;
+    p.initial_epoch = initial_epoch;
+    p.batch_size = 8;
+    p.verbose = 0;
+    p.shuffle = 0;
+    CHECK(ks_model_fit(m, &d, &d, &p, &cb, 1, NULL, &err) == KS_OK, "fit: %s", err.msg);
+    return cb;
+}
+
+/* A trial in two segments (a kill and a resume, or a Hyperband promotion): one graph,
+   one summary, one session start, and one session end, written by the final segment. */
+static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_dir,
+                                  int64_t *trial_out, char *summary_out, size_t summary_size)
+{
+    ks_model *m = small_model();
+    ks_callback *cb;
+    ks_tracker_options opt;
+    ks_trial_info info;
+    ks_metric_point *p = NULL;
+    ks_error err;
+    run_scan r;
+    char dir[600], *summary = NULL;
+    const char *params = "{\"units\": 6, \"act\": \"a|b\"}";
+    const char *hp_names[1] = {"units"};
+    ks_hp_value hp_values[1] = {{KS_HP_FLOAT, 6, NULL, 0}};
+    int64_t id;
+    int n = 0;
+    if (!m)
+        return;
+    REQUIRE(ks_db_trial_add(db, study_id, 0, params, 1, 4, &id, &err) == KS_OK, "%s", err.msg);
+    *trial_out = id;
+    REQUIRE(ks_tracker_summary_text(m, params, &summary, &err) == KS_OK, "%s", err.msg);
+    CHECK(strstr(summary, "| units | 6 |") && strstr(summary, "| act | a\\|b |") &&
+              strstr(summary, "\n    Total params: ") && strstr(summary, "    Model: "),
+          "summary text: parameters as a table, the model as a code block:\n%s", summary);
+    snprintf(summary_out, summary_size, "%s", summary);
+    memset(&opt, 0, sizeof opt);
+    opt.db = db;
+    opt.trial_id = id;
+    opt.objective = "val_loss";
+    opt.checkpoints = 1;
+    opt.log_dir = log_dir;
+    opt.run_name = "trial-0000";
+    opt.write_graph = 1;
+    opt.n_hparams = 1;
+    opt.hparam_names = hp_names;
+    opt.hparam_values = hp_values;
+    opt.model_summary = summary;
+
+    /* a rung of 2 epochs that may be promoted: no session end */
+    CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
+    cb = segment(m, &opt, 0, 2);
+    CHECK(ks_tracker_end(cb, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    ks_callback_free(cb);
+    snprintf(dir, sizeof dir, "%s/trial-0000", log_dir);
+    scan_run(dir, "model_summary", &r);
+    CHECK(r.n_end == 0 && r.n_start == 1 && r.n == 1, "rung: %d ends, %d starts, %d summaries",
+          r.n_end, r.n_start, r.n);
+    /* promoted to 4 epochs, and failing there: the one end says FAILURE */
+    CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
+    cb = segment(m, &opt, 2, 4);
+    CHECK(ks_tracker_end(cb, KS_TRIAL_FAILED, "boom", 1, &err) == KS_OK, "%s", err.msg);
+    ks_callback_free(cb);
+    REQUIRE(ks_db_trial_get(db, id, &info, &err) == KS_OK, "%s", err.msg);
+    scan_run(dir, "model_summary", &r);
+    CHECK(r.files == 2 && r.n_end == 1 && r.end_status == KS_TB_STATUS_FAILURE &&
+              r.end_time == info.ended,
+          "one session end, FAILURE at the database's end time (%d ends, status %lld, %.3f vs "
+          "%.3f)",
+          r.n_end, (long long)r.end_status, r.end_time, info.ended);
+    CHECK(r.n_start == 1 && r.n == 1 && strcmp(r.text, summary) == 0,
+          "one session start (%d) and one model summary (%d), the text given", r.n_start, r.n);
+    ks_trial_info_free(&info);
+    snprintf(dir, sizeof dir, "%s/trial-0000/train", log_dir);
+    scan_run(dir, "epoch_learning_rate", &r);
+    CHECK(r.files == 2 && r.graphs == 1, "the graph once (%d in %d files)", r.graphs, r.files);
+    CHECK(r.n == 4 && r.steps[3] == 3 && fabs(r.values[3] - 0.05) < 1e-7,
+          "epoch_learning_rate each epoch (%d)", r.n);
+    snprintf(dir, sizeof dir, "%s/trial-0000/validation", log_dir);
+    scan_run(dir, "evaluation_loss_vs_iterations", &r);
+    CHECK(r.n == 4, "evaluation_loss_vs_iterations: %d points", r.n);
+    for (int e = 0; e < r.n; e++)
+        CHECK(r.steps[e] == 5 * (e + 1), "evaluation step %d: %lld", e, (long long)r.steps[e]);
+
+    /* the database keeps what the rewrite needs: the rate and the step count per epoch */
+    CHECK(ks_db_metric_series(db, id, KS_METRIC_ITERATIONS, 0, &p, &n, &err) == KS_OK && n == 4,
+          "iterations stored: %d", n);
+    for (int e = 0; e < n; e++)
+        CHECK(p[e].epoch == e && p[e].value == 5.0 * (e + 1), "iterations at epoch %d: %g", e,
+              p[e].value);
+    free(p);
+    p = NULL;
+    CHECK(ks_db_metric_series(db, id, "learning_rate", 0, &p, &n, &err) == KS_OK && n == 4 &&
+              fabs(p[0].value - 0.05) < 1e-7,
+          "learning_rate stored: %d", n);
+    free(p);
+    free(summary);
+    ks_model_free(m);
+}
+
+/* A Hyperband trial pruned at the end: its one session end, without a live callback. */
+static void test_session_end_at(const char *log_dir)
+{
+    char dir[600];
+    ks_error err;
+    run_scan r;
+    snprintf(dir, sizeof dir, "%s/trial-0001", log_dir);
+    CHECK(ks_tb_hparams_session_end_at(dir, KS_TRIAL_PRUNED, 1700000123.5, &err) == KS_OK, "%s",
+          err.msg);
+    scan_run(dir, "", &r);
+    CHECK(r.files == 1 && r.n_end == 1 && r.end_status == KS_TB_STATUS_SUCCESS &&
+              r.end_time == 1700000123.5,
+          "pruned: SUCCESS at the given time");
+    CHECK(ks_tb_hparams_session_end_at(log_dir, KS_TRIAL_STATUS_COUNT, 0, &err) == KS_ERR_CONFIG,
+          "an unknown status is refused");
+}
+
+static void stale_event_file(const char *dir)
+{
+    ks_tb_run *run = NULL;
+    ks_error err;
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_tb_scalar(run, "stale", 0, 0, 1.0, &err) == KS_OK, "%s", err.msg);
+    ks_tb_run_close(run, NULL);
+}
+
+static void test_tracker_and_rewrite(void)
+{
+    char db_path[512], live[512], re[512], fit_dir[512], dir[700], summary[4096];
+    ks_db *db = NULL;
+    ks_study_info st, fst;
+    ks_error err;
+    run_scan r;
+    struct stat sb;
+    int created;
+    int64_t trial_id = 0, fit_trial;
+    sub(db_path, sizeof db_path, "track.db");
+    sub(live, sizeof live, "live");
+    sub(re, sizeof re, "rewrite");
+    sub(fit_dir, sizeof fit_dir, "fitlogs");
+    memset(&st, 0, sizeof st);
+    memset(&fst, 0, sizeof fst);
+    REQUIRE(ks_db_open(db_path, 1, &db, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(ks_db_study_open(db, "s", "name: s\nsearch:\n  method: random\n", "h", "val_loss", 0,
+                             &st, &created, &err) == KS_OK,
+            "%s", err.msg);
+    test_tracker_segments(db, st.id, live, &trial_id, summary, sizeof summary);
+    test_session_end_at(live);
+
+    /* the rewrite of a study: the live layout, one end, the series live writes */
+    stale_event_file(re);       /* nothing of an earlier rewrite stays */
+    CHECK(ks_tb_rewrite(db, "s", re, &err) == KS_OK, "rewrite: %s", err.msg);
+    scan_run(re, "stale", &r);
+    CHECK(r.files == 1 && r.n == 0, "root: the experiment only (%d files)", r.files);
+    snprintf(dir, sizeof dir, "%s/trial-0000", re);
+    scan_run(dir, "model_summary", &r);
+    CHECK(r.n_end == 1 && r.end_status == KS_TB_STATUS_FAILURE && r.n_start == 1,
+          "rewrite: one end (%d), FAILURE", r.n_end);
+    CHECK(r.n == 1 && strcmp(r.text, summary) == 0,
+          "rewrite: the model summary rebuilt from the checkpoint, as live:\n%s", r.text);
+    snprintf(dir, sizeof dir, "%s/trial-0000/train", re);
+    scan_run(dir, "epoch_learning_rate", &r);
+    CHECK(r.n == 4 && fabs(r.values[2] - 0.05) < 1e-7 && r.graphs == 1,
+          "rewrite: epoch_learning_rate (%d), one graph", r.n);
+    scan_run(dir, "epoch_iterations", &r);
+    CHECK(r.n == 0, "the step count is not a series");
+    snprintf(dir, sizeof dir, "%s/trial-0000/validation", re);
+    scan_run(dir, "evaluation_loss_vs_iterations", &r);
+    CHECK(r.n == 4 && r.steps[0] == 5 && r.steps[3] == 20, "rewrite: evaluation steps");
+
+    /* the rewrite of a `ksearch fit` run (no search section, whatever else says
+       "search"): Keras's layout, with every event file of the other layout removed */
+    REQUIRE(ks_db_study_open(db, "f", "name: search\ndata: {search: 1}\nfit: {epochs: 2}\n", "h",
+                             "val_loss", 0, &fst, &created, &err) == KS_OK,
+            "%s", err.msg);
+    REQUIRE(ks_db_trial_add(db, fst.id, 0, "{}", 1, 2, &fit_trial, &err) == KS_OK, "%s",
+            err.msg);
+    {
+        ks_model *m = small_model();
+        ks_tracker_options opt;
+        ks_callback *cb;
+        if (!m) {
+            ks_db_close(db);
+            return;
+        }
+        memset(&opt, 0, sizeof opt);
+        opt.db = db;
+        opt.trial_id = fit_trial;
+        opt.objective = "val_loss";
+        opt.checkpoints = 1;
+        cb = segment(m, &opt, 0, 2);
+        CHECK(ks_tracker_finish(cb, KS_TRIAL_COMPLETE, NULL, &err) == KS_OK, "%s", err.msg);
+        ks_callback_free(cb);
+        ks_model_free(m);
+    }
+    stale_event_file(fit_dir);
+    snprintf(dir, sizeof dir, "%s/trial-0000/train", fit_dir);
+    stale_event_file(dir);
+    snprintf(dir, sizeof dir, "%s/trial-0000", fit_dir);
+    stale_event_file(dir);
+    CHECK(ks_tb_rewrite(db, "f", fit_dir, &err) == KS_OK, "rewrite: %s", err.msg);
+    scan_run(fit_dir, "", &r);
+    CHECK(r.files == 0, "fit: no root run (%d files)", r.files);
+    CHECK(stat(dir, &sb) != 0, "fit: the trial-0000 runs are gone");
+    snprintf(dir, sizeof dir, "%s/train", fit_dir);
+    scan_run(dir, "model_summary", &r);
+    CHECK(r.files == 1 && r.graphs == 1 && r.n == 1 && strstr(r.text, "    Model: ") &&
+              !strstr(r.text, "Parameters"),
+          "fit: train holds the graph and the summary");
+    scan_run(dir, "epoch_learning_rate", &r);
+    CHECK(r.n == 2, "fit: epoch_learning_rate (%d)", r.n);
+    snprintf(dir, sizeof dir, "%s/validation", fit_dir);
+    scan_run(dir, "evaluation_accuracy_vs_iterations", &r);
+    CHECK(r.files == 1 && r.n == 2 && r.steps[1] == 10 && r.n_end == 0, "fit: validation run");
+    ks_study_info_free(&st);
+    ks_study_info_free(&fst);
+    ks_db_close(db);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -1045,6 +1383,7 @@ int main(void)
     test_histogram();
     test_pb();
     test_threads();
+    test_tracker_and_rewrite();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

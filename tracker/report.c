@@ -232,8 +232,15 @@ static ks_status table_load(ks_db *db, int64_t trial_id, metric_table *t, ks_err
     memset(t, 0, sizeof *t);
     if ((s = ks_db_metric_names(db, trial_id, &t->names, err)) != KS_OK)
         return s;
-    while (t->names[t->n_names])
-        t->n_names++;
+    /* the optimizer's step count is TensorBoard's x axis, not a metric: not shown */
+    for (int i = 0; t->names[i]; i++) {
+        if (strcmp(t->names[i], KS_METRIC_ITERATIONS) != 0) {
+            t->names[t->n_names++] = t->names[i];
+            continue;
+        }
+        free(t->names[i]);
+    }
+    t->names[t->n_names] = NULL;
     for (int pass = 0; pass < 2; pass++) {
         for (int j = 0; j < t->n_names; j++) {
             ks_metric_point *p = NULL;
@@ -271,6 +278,8 @@ static void print_value(FILE *out, ks_report_format fmt, double x, int width)
             fprintf(out, "%.10g", x);
     } else if (fmt == KS_REPORT_JSON) {
         json_number(out, x);
+    } else if (isfinite(x) && x != 0 && fabs(x) < 1e-3) {
+        fprintf(out, "  %*.3e", width, x);     /* a small learning rate: not 0.0000 */
     } else if (isfinite(x)) {
         fprintf(out, "  %*.4f", width, x);
     } else {

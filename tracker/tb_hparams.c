@@ -362,3 +362,22 @@ ks_status ks_tb_hparams_session_end(ks_tb_run *run, ks_trial_status status, doub
     hp_end(&run->rec, &m);
     return ks_tb_run_write(run, err);
 }
+
+ks_status ks_tb_hparams_session_end_at(const char *run_dir, ks_trial_status status,
+                                       double end_time, ks_error *err)
+{
+    ks_tb_run *run = NULL;
+    ks_status s = ks_tb_run_open(run_dir, &run, err);
+    if (s == KS_OK)
+        s = ks_tb_hparams_session_end(run, status, end_time, err);
+    if (run) {
+        ks_error e;
+        ks_status c = ks_tb_run_close(run, &e);
+        if (s == KS_OK && c != KS_OK) {
+            if (err)
+                *err = e;
+            s = c;
+        }
+    }
+    return s;
+}

@@ -1,7 +1,8 @@
 /*
  * tb_rewrite.c — `ksearch tensorboard RUNDIR`: every TensorBoard log of a study
  * written again from study.db alone (the database is the source of truth), in the
- * layout the live tracker writes.
+ * layout the live tracker writes: a study's LOG_DIR/trial-0007/{,train,validation}, or
+ * for a `ksearch fit` run Keras's LOG_DIR/{train,validation}.
  */
 #include "tracker.h"
 
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yaml.h>
 
 void ks_tb_trial_run_name(int number, char *out, size_t size)
 {
@@ -44,6 +46,88 @@ static ks_status open_clean(const char *dir, ks_tb_run **run, ks_error *err)
 {
     ks_status s = clear_events(dir, err);
     return s == KS_OK ? ks_tb_run_open(dir, run, err) : s;
+}
+
+/*
+ * Clear the event files of every run either layout has under log_dir (the root, its
+ * train and validation, and each trial's three), so that a rewrite in one layout leaves
+ * nothing of the other shown twice; the directories of the layout not written are
+ * removed when that leaves them empty.
+ */
+static ks_status clear_layouts(const char *log_dir, const ks_trial_info *trials, int n, int fit,
+                               ks_error *err)
+{
+    static const char *const subs[] = {"/train", "/validation", ""};
+    char dir[1200], run[64];
+    ks_status s = clear_events(log_dir, err);
+    for (int k = 0; s == KS_OK && k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s%s", log_dir, subs[k]);
+        if ((s = clear_events(dir, err)) == KS_OK && !fit)
+            rmdir(dir);
+    }
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        ks_tb_trial_run_name(trials[i].number, run, sizeof run);
+        for (int k = 0; s == KS_OK && k < 3; k++) {
+            snprintf(dir, sizeof dir, "%s/%s%s", log_dir, run, subs[k]);
+            if ((s = clear_events(dir, err)) == KS_OK && fit)
+                rmdir(dir);
+        }
+    }
+    return s;
+}
+
+/*
+ * 1 if the YAML text is a mapping with a top-level "search" key (a study file), 0 if
+ * not (the file of a `ksearch fit`), -1 if it does not parse.
+ */
+static int has_search_section(const char *text)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int depth = 0, at_key = 1, found = 0, done = 0, result;
+    if (!text || !yaml_parser_initialize(&p))
+        return -1;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    while (!done && !found) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            yaml_parser_delete(&p);
+            return -1;
+        }
+        switch (ev.type) {
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            if (depth == 0 && ev.type != YAML_MAPPING_START_EVENT)
+                done = 1;       /* the document is not a mapping */
+            depth++;
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            depth--;
+            if (depth == 1)
+                at_key = !at_key;   /* a collection was a key's value (or a key) */
+            done = depth == 0;
+            break;
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+            if (depth == 1) {
+                found = at_key && ev.type == YAML_SCALAR_EVENT &&
+                        strcmp((const char *)ev.data.scalar.value, "search") == 0;
+                at_key = !at_key;
+            } else if (depth == 0) {
+                done = 1;       /* a scalar document */
+            }
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    result = found;
+    yaml_parser_delete(&p);
+    return result;
 }
 
 /* ------------------------------------------------------ hparams from trials */
@@ -193,7 +277,7 @@ static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *
 /* ------------------------------------------------------------- one trial */
 
 typedef struct trial_runs {
-    ks_tb_run *session, *train, *val;
+    ks_tb_run *session, *train, *val;   /* session: NULL in fit's layout */
 } trial_runs;
 
 static ks_status close_runs(trial_runs *r, ks_status s, ks_error *err)
@@ -212,42 +296,85 @@ static ks_status close_runs(trial_runs *r, ks_status s, ks_error *err)
     return s;
 }
 
+/* The optimizer's step count at the end of each epoch (-1: not recorded), by epoch. */
+typedef struct epoch_steps {
+    int64_t *steps;
+    int n;
+} epoch_steps;
+
+static ks_status load_steps(ks_db *db, const ks_trial_info *t, epoch_steps *es, ks_error *err)
+{
+    ks_metric_point *p = NULL;
+    int n = 0;
+    ks_status s = ks_db_metric_series(db, t->id, KS_METRIC_ITERATIONS, 0, &p, &n, err);
+    memset(es, 0, sizeof *es);
+    if (s != KS_OK)
+        return s;
+    for (int k = 0; k < n; k++)
+        if (p[k].epoch >= es->n)
+            es->n = p[k].epoch + 1;
+    if (es->n > 0 && !(es->steps = malloc((size_t)es->n * sizeof *es->steps))) {
+        free(p);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < es->n; k++)
+        es->steps[k] = -1;
+    for (int k = 0; k < n; k++)
+        if (p[k].epoch >= 0 && isfinite(p[k].value) && p[k].value >= 0)
+            es->steps[p[k].epoch] = (int64_t)p[k].value;
+    free(p);
+    return KS_OK;
+}
+
+/* The epoch and batch series as the live tracker writes them: train and validation
+   scalars by Keras's names, evaluation_<m>_vs_iterations, and the objective's best. */
 static ks_status write_series(ks_db *db, const ks_study_info *st, const ks_trial_info *t,
                               trial_runs *r, ks_error *err)
 {
     char **names = NULL;
-    ks_status s = ks_db_metric_names(db, t->id, &names, err);
+    epoch_steps es;
+    ks_status s = load_steps(db, t, &es, err);
+    if (s == KS_OK)
+        s = ks_db_metric_names(db, t->id, &names, err);
     for (int i = 0; s == KS_OK && names[i]; i++) {
         const char *name = names[i];
         int is_val = strncmp(name, "val_", 4) == 0;
+        if (strcmp(name, KS_METRIC_ITERATIONS) == 0)
+            continue;   /* the x axis of the evaluation series, not a series */
         for (int by_batch = 0; s == KS_OK && by_batch < 2; by_batch++) {
             ks_metric_point *p = NULL;
             int n = 0;
-            char tag[160];
+            char tag[160], eval_tag[160], best_tag[160];
             double best = NAN;
             if (by_batch && is_val)
                 continue;
             if ((s = ks_db_metric_series(db, t->id, name, by_batch, &p, &n, err)) != KS_OK)
                 break;
             snprintf(tag, sizeof tag, "%s_%s", by_batch ? "batch" : "epoch", is_val ? name + 4 : name);
+            snprintf(eval_tag, sizeof eval_tag, "evaluation_%s_vs_iterations", name + 4);
+            snprintf(best_tag, sizeof best_tag, "best_%s", st->metric);
             for (int k = 0; s == KS_OK && k < n; k++) {
                 int64_t step = by_batch ? p[k].step : p[k].epoch;
                 s = ks_tb_scalar(is_val ? r->val : r->train, tag, step, p[k].wall_time,
                                  p[k].value, err);
+                if (s == KS_OK && !by_batch && is_val && p[k].epoch >= 0 && p[k].epoch < es.n &&
+                    es.steps[p[k].epoch] >= 0)
+                    s = ks_tb_scalar(r->val, eval_tag, es.steps[p[k].epoch], p[k].wall_time,
+                                     p[k].value, err);
                 /* the objective's best so far, as the live tracker writes it */
-                if (s == KS_OK && !by_batch && strcmp(name, st->metric) == 0 &&
+                if (s == KS_OK && r->session && !by_batch && strcmp(name, st->metric) == 0 &&
                     !isnan(p[k].value)) {
                     if (isnan(best) || (st->maximize ? p[k].value > best : p[k].value < best))
                         best = p[k].value;
-                    snprintf(tag, sizeof tag, "best_%s", st->metric);
-                    s = ks_tb_scalar(r->session, tag, p[k].epoch, p[k].wall_time, best, err);
-                    snprintf(tag, sizeof tag, "epoch_%s", is_val ? name + 4 : name);
+                    s = ks_tb_scalar(r->session, best_tag, p[k].epoch, p[k].wall_time, best,
+                                     err);
                 }
             }
             free(p);
         }
     }
     ks_strv_free(names);
+    free(es.steps);
     return s;
 }
 
@@ -262,73 +389,98 @@ static ks_status write_histograms(ks_db *db, const ks_trial_info *t, trial_runs 
         s = ks_db_histogram_get(db, t->id, tags[i], epochs[i], buckets, err);
         if (s == KS_OK)
             s = ks_tb_histogram(r->train, tags[i], epochs[i],
-                                t->started > 0 ? t->started : 1.0, buckets, err);
+                                t->started > 0 ? t->started : 0, buckets, err);
     }
     ks_strv_free(tags);
     free(epochs);
     return s;
 }
 
-/* The layer graph, from the model the last checkpoint holds. */
-static ks_status write_graph(ks_db *db, const ks_trial_info *t, trial_runs *r, ks_error *err)
+/* The trial's model, from its last checkpoint (else its best); *m NULL if it has none. */
+static ks_status trial_model(ks_db *db, const ks_trial_info *t, ks_model **m, ks_error *err)
 {
     unsigned char *blob = NULL;
     size_t len = 0;
     int epoch;
-    ks_model *m = NULL;
     ks_error ignored;
     ks_status s;
+    *m = NULL;
     if (ks_db_checkpoint_get(db, t->id, KS_CHECKPOINT_LAST, &blob, &len, &epoch, &ignored) !=
-        KS_OK)
-        return KS_OK;   /* no checkpoint: no graph */
-    s = ks_model_load_buffer(blob, len, "checkpoint", &m, NULL, err);
+            KS_OK &&
+        ks_db_checkpoint_get(db, t->id, KS_CHECKPOINT_BEST, &blob, &len, &epoch, &ignored) !=
+            KS_OK)
+        return KS_OK;   /* no checkpoint: no graph, no summary */
+    s = ks_model_load_buffer(blob, len, "checkpoint", m, NULL, err);
     free(blob);
-    if (s != KS_OK)
-        return s;
-    {
-        int n = ks_model_n_layers(m);
-        ks_tb_node *nodes = calloc((size_t)n, sizeof *nodes);
-        const char **inputs = calloc((size_t)n * 8 + 1, sizeof *inputs);
-        if (!nodes || !inputs) {
-            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-        } else {
-            for (int i = 0; i < n; i++) {
-                int k = ks_model_layer_n_inputs(m, i);
-                nodes[i].name = ks_model_layer_name(m, i);
-                nodes[i].op = ks_model_layer_class(m, i);
-                nodes[i].shape = *ks_model_layer_output_shape(m, i);
-                nodes[i].n_inputs = k > 8 ? 8 : k;
-                nodes[i].inputs = inputs + (size_t)i * 8;
-                for (int j = 0; j < nodes[i].n_inputs; j++)
-                    inputs[(size_t)i * 8 + j] = ks_model_layer_name(m, ks_model_layer_input(m, i, j));
-            }
-            s = ks_tb_graph(r->train, nodes, n, t->started > 0 ? t->started : 1.0, err);
+    return s;
+}
+
+/* The layer graph of the model (into the train run, as Keras). */
+static ks_status write_graph(const ks_model *m, const ks_trial_info *t, trial_runs *r,
+                             ks_error *err)
+{
+    int n = ks_model_n_layers(m);
+    ks_tb_node *nodes = calloc((size_t)n + 1, sizeof *nodes);
+    const char **inputs = calloc((size_t)n * 8 + 1, sizeof *inputs);
+    ks_status s;
+    if (!nodes || !inputs) {
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    } else {
+        for (int i = 0; i < n; i++) {
+            int k = ks_model_layer_n_inputs(m, i);
+            nodes[i].name = ks_model_layer_name(m, i);
+            nodes[i].op = ks_model_layer_class(m, i);
+            nodes[i].shape = *ks_model_layer_output_shape(m, i);
+            nodes[i].n_inputs = k > 8 ? 8 : k;
+            nodes[i].inputs = inputs + (size_t)i * 8;
+            for (int j = 0; j < nodes[i].n_inputs; j++)
+                inputs[(size_t)i * 8 + j] = ks_model_layer_name(m, ks_model_layer_input(m, i, j));
         }
-        free(nodes);
-        free(inputs);
+        s = ks_tb_graph(r->train, nodes, n, t->started > 0 ? t->started : 0, err);
     }
-    ks_model_free(m);
+    free(nodes);
+    free(inputs);
+    return s;
+}
+
+/* The model summary text, where the live tracker puts it: the session run, or in fit's
+   layout the train run (a fit has no parameters). */
+static ks_status write_summary(const ks_model *m, const ks_trial_info *t, trial_runs *r,
+                               ks_error *err)
+{
+    char *text = NULL;
+    ks_status s = ks_tracker_summary_text(m, r->session ? t->params : NULL, &text, err);
+    if (s == KS_OK)
+        s = ks_tb_text(r->session ? r->session : r->train, "model_summary", 0,
+                       t->started > 0 ? t->started : 0, text, err);
+    free(text);
     return s;
 }
 
 static ks_status write_trial(ks_db *db, const ks_study_info *st, const ks_trial_info *t,
-                             const char *log_dir, ks_error *err)
+                             const char *log_dir, int fit, ks_error *err)
 {
-    char run[64], dir[1200];
+    char run[64], base[1100], dir[1200];
     trial_runs r = {NULL, NULL, NULL};
+    ks_model *m = NULL;
     ks_status s;
     ks_value v;
     ks_tb_trial_run_name(t->number, run, sizeof run);
-    snprintf(dir, sizeof dir, "%s/%s", log_dir, run);
-    if ((s = open_clean(dir, &r.session, err)) != KS_OK)
-        return close_runs(&r, s, err);
-    snprintf(dir, sizeof dir, "%s/%s/train", log_dir, run);
+    if (fit) {
+        /* Keras's layout: LOG_DIR/train and LOG_DIR/validation, no session */
+        snprintf(base, sizeof base, "%s", log_dir);
+    } else {
+        snprintf(base, sizeof base, "%s/%s", log_dir, run);
+        if ((s = open_clean(base, &r.session, err)) != KS_OK)
+            return close_runs(&r, s, err);
+    }
+    snprintf(dir, sizeof dir, "%s/train", base);
     if ((s = open_clean(dir, &r.train, err)) != KS_OK)
         return close_runs(&r, s, err);
-    snprintf(dir, sizeof dir, "%s/%s/validation", log_dir, run);
+    snprintf(dir, sizeof dir, "%s/validation", base);
     if ((s = open_clean(dir, &r.val, err)) != KS_OK)
         return close_runs(&r, s, err);
-    if (t->params &&
+    if (r.session && t->params &&
         ks_value_from_json(t->params, strlen(t->params), "params", &v, NULL) == KS_OK) {
         const char *names[64];
         ks_hp_value vals[64];
@@ -338,14 +490,20 @@ static ks_status write_trial(ks_db *db, const ks_study_info *st, const ks_trial_
         ks_value_free(&v);
     }
     if (s == KS_OK)
-        s = write_graph(db, t, &r, err);
+        s = trial_model(db, t, &m, err);
+    if (s == KS_OK && m)
+        s = write_graph(m, t, &r, err);
+    if (s == KS_OK && m)
+        s = write_summary(m, t, &r, err);
+    ks_model_free(m);
     if (s == KS_OK)
         s = write_series(db, st, t, &r, err);
     if (s == KS_OK)
         s = write_histograms(db, t, &r, err);
-    if (s == KS_OK && t->status != KS_TRIAL_QUEUED)
+    /* one session end per session (TensorBoard keeps the first) */
+    if (s == KS_OK && r.session && t->status != KS_TRIAL_QUEUED)
         s = ks_tb_hparams_session_end(r.session, t->status,
-                                      t->ended > 0 ? t->ended : (t->started > 0 ? t->started : 1.0),
+                                      t->ended > 0 ? t->ended : (t->started > 0 ? t->started : 0),
                                       err);
     return close_runs(&r, s, err);
 }
@@ -354,7 +512,7 @@ ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_er
 {
     ks_study_info st;
     ks_trial_info *trials = NULL;
-    int n = 0;
+    int n = 0, fit;
     ks_status s;
     memset(&st, 0, sizeof st);
     if (study)
@@ -370,10 +528,19 @@ ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_er
     }
     if (s != KS_OK)
         return s;
-    if ((s = ks_db_trials(db, st.id, &trials, &n, err)) == KS_OK) {
+    /* a `ksearch fit` run: its file has no search section (one that does not parse is
+       taken for a study) */
+    fit = has_search_section(st.config) == 0;
+    if ((s = ks_db_trials(db, st.id, &trials, &n, err)) == KS_OK)
+        s = clear_layouts(log_dir, trials, n, fit, err);
+    if (s == KS_OK && fit) {
+        /* each fit of the file is a trial; the logs show the latest, as after it ran */
+        if (n > 0)
+            s = write_trial(db, &st, &trials[n - 1], log_dir, 1, err);
+    } else if (s == KS_OK) {
         s = write_experiment(&st, trials, n, log_dir, err);
         for (int i = 0; s == KS_OK && i < n; i++)
-            s = write_trial(db, &st, &trials[i], log_dir, err);
+            s = write_trial(db, &st, &trials[i], log_dir, 0, err);
     }
     for (int i = 0; i < n; i++)
         ks_trial_info_free(&trials[i]);

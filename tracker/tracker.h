@@ -94,6 +94,15 @@ ks_status ks_db_trial_get(ks_db *db, int64_t trial_id, ks_trial_info *out, ks_er
 ks_status ks_db_trials(ks_db *db, int64_t study_id, ks_trial_info **rows, int *n,
                        ks_error *err);
 
+/*
+ * The tracker stores, besides the fit's epoch logs, "learning_rate" (the optimizer's
+ * rate at the epoch's end, as Keras 3's TensorBoard logs it) and KS_METRIC_ITERATIONS
+ * (the optimizer steps taken by the epoch's end: the step of the validation run's
+ * evaluation_<metric>_vs_iterations), so that ksearch tensorboard can write them again.
+ * Reports leave KS_METRIC_ITERATIONS out of their metric tables.
+ */
+#define KS_METRIC_ITERATIONS "iterations"
+
 /* One epoch's record: everything an epoch writes, committed in one transaction. */
 typedef struct ks_epoch_record {
     int epoch;                          /* 0-based */
@@ -225,6 +234,13 @@ ks_status ks_tb_hparams_session_start(ks_tb_run *run, const char *const *names,
 /* … and its status at the end (SUCCESS, FAILURE, RUNNING; see ks_trial_status). */
 ks_status ks_tb_hparams_session_end(ks_tb_run *run, ks_trial_status status, double end_time,
                                     ks_error *err);
+/*
+ * The same into the session's run directory (LOG_DIR/trial-0007), in a new event file:
+ * for a trial whose final status is set after its last fit (Hyperband's pruned ones).
+ * TensorBoard keeps the first session end info of a run: write it once per trial.
+ */
+ks_status ks_tb_hparams_session_end_at(const char *run_dir, ks_trial_status status,
+                                       double end_time, ks_error *err);
 
 /* ================================================== the tracking callback */
 
@@ -249,9 +265,21 @@ typedef struct ks_tracker_options {
 } ks_tracker_options;
 
 /*
+ * The model summary text shown in TensorBoard (tag "model_summary"): the trial's
+ * parameters (params_json, may be NULL or "{}": none) as a Markdown table, then
+ * ks_model_summary's table in a code block.  *out is malloc'd.
+ */
+ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, char **out,
+                                  ks_error *err);
+
+/*
  * A callback that records every epoch (and batch, with update_freq) of a fit into the
  * database and TensorBoard.  The options' strings must outlive the callback.  The
  * trial's final status is set by whoever runs the fit (ks_tracker_finish).
+ * A trial's runs are written by one or more fits (segments: a resume after a kill, a
+ * Hyperband promotion).  The graph, the model summary and the session start info are
+ * written by the first segment only: a fit from initial_epoch 0 whose session run
+ * holds no event file yet (a study's trial) or any fit from 0 in Keras's layout.
  */
 ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **out,
                                   ks_error *err);
@@ -263,6 +291,16 @@ double ks_tracker_objective(const ks_callback *cb, int *best_epoch);
  */
 ks_status ks_tracker_finish(ks_callback *cb, ks_trial_status status, const char *error_text,
                             ks_error *err);
+/*
+ * The same, saying whether status is the trial's final one.  TensorBoard keeps the
+ * first session end info of a run, so it is written once, at the end of the trial's
+ * last segment: session_end 1 for a final status (complete at the full budget,
+ * failed), 0 for one that may still change (interrupted: it resumes; a Hyperband rung
+ * that may be promoted).  ks_tracker_finish is this with session_end 1 for complete,
+ * pruned and failed, 0 otherwise.  The end time is the trial's end in the database.
+ */
+ks_status ks_tracker_end(ks_callback *cb, ks_trial_status status, const char *error_text,
+                         int session_end, ks_error *err);
 
 /* The TensorBoard callback of a study or model file, with Keras's arguments
    (log_dir, histogram_freq, update_freq, write_graph), into opt's TensorBoard fields. */
@@ -277,8 +315,10 @@ void ks_tb_trial_run_name(int number, char *out, size_t size);
 /*
  * Rewrite every TensorBoard log of a study from the database alone: the HParams
  * experiment (domains inferred from the trials' values), and per trial its session,
- * scalars, batch values, histograms and graph.  Event files already in those run
- * directories are removed first, so that nothing is shown twice.
+ * scalars, batch values, histograms, graph and model summary.  Event files already in
+ * the run directories of either layout are removed first, so that nothing is shown
+ * twice.  The study of a `ksearch fit` (its config has no search section) is written
+ * in fit's layout, LOG_DIR/{train,validation}, from its last trial (the latest fit).
  */
 ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_error *err);
 

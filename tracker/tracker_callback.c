@@ -6,6 +6,7 @@
  */
 #include "tracker.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef struct tracker {
     double best;
     int best_epoch;
     int started;
+    int first_segment;                      /* writes the graph, summary, session start */
     /* histograms: tags and one buffer for all of them, sized at train begin */
     int n_weights;
     char **tags;
@@ -56,14 +58,33 @@ static ks_status fail(tracker *t, ks_status s)
     return s;
 }
 
+static void run_dir(const tracker *t, const char *sub, char *dir, size_t size)
+{
+    if (t->run_name[0])
+        snprintf(dir, size, "%s/%s%s%s", t->log_dir, t->run_name, sub[0] ? "/" : "", sub);
+    else
+        snprintf(dir, size, "%s%s%s", t->log_dir, sub[0] ? "/" : "", sub);
+}
+
 static ks_status open_run(tracker *t, const char *sub, ks_tb_run **out)
 {
     char dir[1400];
-    if (t->run_name[0])
-        snprintf(dir, sizeof dir, "%s/%s%s%s", t->log_dir, t->run_name, sub[0] ? "/" : "", sub);
-    else
-        snprintf(dir, sizeof dir, "%s%s%s", t->log_dir, sub[0] ? "/" : "", sub);
+    run_dir(t, sub, dir, sizeof dir);
     return ks_tb_run_open(dir, out, &t->err);
+}
+
+/* 1 if dir holds an event file already (an earlier segment of the same trial wrote it). */
+static int has_events(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strstr(e->d_name, "tfevents") != NULL;
+    closedir(d);
+    return found;
 }
 
 static void free_tags(tracker *t)
@@ -140,12 +161,24 @@ static ks_status tr_train_begin(void *user, const ks_callback_ctx *ctx)
     }
     if (!t->opt.log_dir)
         return KS_OK;
+    /* The graph, the summary and the session start belong to the run's first segment: a
+       resumed trial (initial_epoch > 0, or a restart of a trial whose session run was
+       begun) only appends (TensorBoard keeps one graph and the first metadata per tag).
+       Keras's layout (no run name) is shared by every fit of its file: each writes. */
+    t->first_segment = !ctx->params || ctx->params->initial_epoch == 0;
+    if (t->first_segment && t->run_name[0]) {
+        char dir[1400];
+        run_dir(t, "", dir, sizeof dir);
+        t->first_segment = !has_events(dir);
+    }
     /* runs: RUN/train and RUN/validation; RUN itself is the hparams session */
     if ((s = open_run(t, "train", &t->train)) != KS_OK ||
         (s = open_run(t, "validation", &t->val)) != KS_OK)
         return fail(t, s);
     if (t->run_name[0] && (s = open_run(t, "", &t->session)) != KS_OK)
         return fail(t, s);
+    if (!t->first_segment)
+        return KS_OK;
     if (t->opt.write_graph && (s = write_graph(t, m, now)) != KS_OK)
         return fail(t, s);
     if (t->opt.model_summary &&
@@ -226,6 +259,7 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
     const ks_logs *logs = ctx->epoch_logs ? ctx->epoch_logs : ctx->logs;
     ks_model *m = ctx->model;
     ks_epoch_record rec;
+    ks_logs stored;
     unsigned char *ckpt = NULL;
     size_t ckpt_len = 0;
     /* as Keras: at epochs 0, N, 2N … */
@@ -237,7 +271,12 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
     ks_logs_get(logs, t->objective, &value);
     rec.epoch = ctx->epoch;
     rec.wall_time = now;
-    rec.logs = logs;
+    /* the logs, and what TensorBoard shows besides them (see KS_METRIC_ITERATIONS) */
+    stored = *logs;
+    if (!ks_logs_get(&stored, "learning_rate", NULL))
+        ks_logs_set(&stored, "learning_rate", ks_model_get_lr(m));
+    ks_logs_set(&stored, KS_METRIC_ITERATIONS, (double)ks_model_iterations(m));
+    rec.logs = &stored;
     rec.objective = value;
     rec.improved = better(t, value);
     if (rec.improved) {
@@ -333,12 +372,29 @@ double ks_tracker_objective(const ks_callback *cb, int *best_epoch)
 ks_status ks_tracker_finish(ks_callback *cb, ks_trial_status status, const char *error_text,
                             ks_error *err)
 {
+    int final = status == KS_TRIAL_COMPLETE || status == KS_TRIAL_PRUNED ||
+                status == KS_TRIAL_FAILED;
+    return ks_tracker_end(cb, status, error_text, final, err);
+}
+
+ks_status ks_tracker_end(ks_callback *cb, ks_trial_status status, const char *error_text,
+                         int session_end, ks_error *err)
+{
     tracker *t = cb->user;
     ks_status s = KS_OK;
+    double end = 0;
     if (t->opt.db)
         s = ks_db_trial_set_status(t->opt.db, t->opt.trial_id, status, error_text, err);
-    if (t->session && s == KS_OK)
-        s = ks_tb_hparams_session_end(t->session, status, wall_now(), err);
+    if (t->session && s == KS_OK && session_end) {
+        /* the end the database recorded, so that both tell the same time */
+        ks_trial_info info;
+        ks_error ignored;
+        if (t->opt.db && ks_db_trial_get(t->opt.db, t->opt.trial_id, &info, &ignored) == KS_OK) {
+            end = info.ended;
+            ks_trial_info_free(&info);
+        }
+        s = ks_tb_hparams_session_end(t->session, status, end > 0 ? end : wall_now(), err);
+    }
     {
         /* close every run whatever happened; report the first failure */
         ks_tb_run *runs[3] = {t->train, t->val, t->session};
@@ -354,6 +410,87 @@ ks_status ks_tracker_finish(ks_callback *cb, ks_trial_status status, const char 
         }
     }
     return s;
+}
+
+/* Markdown table cell text: '|' escaped, line breaks as spaces. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else
+            fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    }
+}
+
+ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, char **out,
+                                  ks_error *err)
+{
+    char *text = NULL, *table = NULL;
+    size_t len = 0, table_len = 0;
+    FILE *f, *tf;
+    ks_value v;
+    int have_params = 0;
+    *out = NULL;
+    if (!m)
+        return ks_error_set(err, KS_ERR_INTERNAL, "ks_tracker_summary_text: no model");
+    if (params_json &&
+        ks_value_from_json(params_json, strlen(params_json), "params", &v, NULL) == KS_OK) {
+        have_params = v.kind == KS_VALUE_MAP && v.n > 0;
+        if (!have_params)
+            ks_value_free(&v);
+    }
+    /* ks_model_summary's table, each line indented: a Markdown code block */
+    if (!(tf = open_memstream(&table, &table_len))) {
+        if (have_params)
+            ks_value_free(&v);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    ks_model_summary(m, tf);
+    if (fclose(tf) != 0 || !table) {
+        free(table);
+        if (have_params)
+            ks_value_free(&v);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    if (!(f = open_memstream(&text, &len))) {
+        free(table);
+        if (have_params)
+            ks_value_free(&v);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    if (have_params) {
+        fputs("**Parameters**\n\n| parameter | value |\n|---|---|\n", f);
+        for (size_t i = 0; i < v.n; i++) {
+            const ks_value *e = &v.items[i];
+            char val[64];
+            fputs("| ", f);
+            md_cell(f, e->key);
+            fputs(" | ", f);
+            if (e->kind == KS_VALUE_NUMBER)
+                snprintf(val, sizeof val, "%.10g", e->number);
+            else if (e->kind == KS_VALUE_BOOL)
+                snprintf(val, sizeof val, "%s", e->boolean ? "true" : "false");
+            else if (e->kind != KS_VALUE_STRING)
+                ks_value_describe(e, val, sizeof val);
+            md_cell(f, e->kind == KS_VALUE_STRING ? e->string : val);
+            fputs(" |\n", f);
+        }
+        fputs("\n**Model**\n\n", f);
+        ks_value_free(&v);
+    }
+    for (const char *line = table; *line;) {
+        size_t n = strcspn(line, "\n");
+        fprintf(f, "    %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    free(table);
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    *out = text;
+    return KS_OK;
 }
 
 /* ---------------------------------------------- the TensorBoard callback's arguments */
