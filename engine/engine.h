@@ -577,6 +577,9 @@ ks_file_kind ks_file_kind_of(const char *path);
 void ks_blas_set_threads(int n);
 int ks_blas_get_threads(void);
 
+/* mkdir -p: create path and its missing parents. */
+ks_status ks_mkdirs(const char *path, ks_error *err);
+
 /* Wall-clock seconds since an arbitrary point (monotonic). */
 double ks_now(void);
 

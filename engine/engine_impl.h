@@ -383,6 +383,8 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
 /* Read a whole file into memory, through zlib (so .gz files are inflated). */
+/* Make the directory holding path durable after a rename (best effort). */
+void ks_sync_dir(const char *path);
 /* Write buf to path through a temporary file, fsync and rename: never half a file. */
 ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
                                ks_error *err);

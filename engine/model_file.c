@@ -306,19 +306,6 @@ static int stdio_close(void *user, void *file)
 
 const ks_writer ks_writer_stdio = {stdio_open, stdio_write, stdio_flush, stdio_close, NULL};
 
-/* After the rename, make the directory entry durable too (best effort: the file is in place). */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    int fd = dir ? open(dir, O_RDONLY) : -1;
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 ks_status ks_model_save_with(ks_model *m, const char *path, unsigned flags, int epoch,
                              const ks_writer *w, ks_error *err)
 {
@@ -363,50 +350,10 @@ ks_status ks_model_save_with(ks_model *m, const char *path, unsigned flags, int 
         st = ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot %s %s: %s", step, tmp,
                              strerror(e));
     else
-        sync_dir(path);
+        ks_sync_dir(path);
     free(tmp);
     free(p.json);
     return st;
-}
-
-ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
-                               ks_error *err)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    const char *step = "create";
-    FILE *f;
-    int e = 0;
-    if (!tmp)
-        return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    errno = 0;
-    if (!(f = fopen(tmp, "wb"))) {
-        e = errno ? errno : EIO;
-    } else {
-        step = "write";
-        if (fwrite(buf, 1, len, f) != len)
-            e = errno ? errno : EIO;
-        step = e ? step : "flush";
-        if (!e && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-            e = errno ? errno : EIO;
-        if (fclose(f) != 0 && !e) {
-            step = "close";
-            e = errno ? errno : EIO;
-        }
-        if (!e && rename(tmp, path) != 0) {
-            step = "rename";
-            e = errno ? errno : EIO;
-        }
-        if (e)
-            remove(tmp);
-    }
-    if (!e)
-        sync_dir(path);
-    else
-        ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot %s %s: %s", step, tmp, strerror(e));
-    free(tmp);
-    return e ? KS_ERR_IO : KS_OK;
 }
 
 ks_status ks_model_save(ks_model *m, const char *path, unsigned flags, int epoch, ks_error *err)

@@ -30,6 +30,8 @@ static const command commands[] = {
     {"compare", cmd_compare, "ksearch compare RUNDIR T1 T2 ...", "trials side by side per epoch"},
     {"tensorboard", cmd_tensorboard, "ksearch tensorboard RUNDIR",
      "rewrite the TensorBoard logs from study.db"},
+    {"export", cmd_export, "ksearch export MODEL.ksm --onnx OUT.onnx",
+     "a model or ensemble as ONNX"},
     {"ensemble", cmd_ensemble, "ksearch ensemble RUNDIR [--top K] [-o F]",
      "a weighted ensemble of the best trials"},
     {NULL, NULL, NULL, NULL}};
@@ -69,26 +71,7 @@ int cli_exit_for(ks_status s)
 
 int cli_mkdirs(const char *path, ks_error *err)
 {
-    char buf[1024];
-    size_t len = strlen(path);
-    if (len >= sizeof buf) {
-        ks_error_set(err, KS_ERR_IO, "%s: path too long", path);
-        return -1;
-    }
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                ks_error_set(err, KS_ERR_IO, "cannot create directory %s: %s", buf,
-                             strerror(errno));
-                return -1;
-            }
-            buf[i] = c;
-        }
-    }
-    return 0;
+    return ks_mkdirs(path, err) == KS_OK ? 0 : -1;
 }
 
 int cli_int_option(int argc, char **argv, int *i, const char *name, int *value, ks_error *err)

@@ -6,11 +6,9 @@
  */
 #include "search_impl.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ------------------------------------------------ the study file's section */
 
@@ -108,25 +106,6 @@ static int rank_trials(const ks_trial_info *t, int n, int maximize, int *order)
         m++;
     }
     return m;
-}
-
-static ks_status mkdir_p(const char *path, ks_error *err)
-{
-    char buf[1100];
-    size_t len = strlen(path);
-    if (len >= sizeof buf)
-        return ks_error_set(err, KS_ERR_IO, "%s: path too long", path);
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char ch = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ks_error_set(err, KS_ERR_IO, "cannot create directory %s: %s", buf,
-                                    strerror(errno));
-            buf[i] = ch;
-        }
-    return KS_OK;
 }
 
 static void print_logs(FILE *f, const ks_logs *l, int n_names)
@@ -385,7 +364,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
                 ks_model_free(models[i]);
         free(models);
         if (s == KS_OK && !req->out_path)
-            s = mkdir_p(dir, err);
+            s = ks_mkdirs(dir, err);
         if (s == KS_OK)
             s = ks_ensemble_save_buffer(ens, &fb, &fl, err);
         if (s == KS_OK)

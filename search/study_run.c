@@ -300,25 +300,6 @@ static ks_status open_study(controller *c, ks_error *err)
     return s;
 }
 
-static int mkdirs(const char *path, ks_error *err)
-{
-    char buf[1100];
-    size_t len = strlen(path);
-    if (len >= sizeof buf)
-        return ks_error_set(err, KS_ERR_IO, "%s: path too long", path);
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++)
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char ch = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ks_error_set(err, KS_ERR_IO, "cannot create directory %s: %s", buf,
-                                    strerror(errno));
-            buf[i] = ch;
-        }
-    return KS_OK;
-}
-
 /*
  * At the end: hyperband's configurations stopped below the full budget were pruned.
  * Their status is final only now, so their TensorBoard session ends now (the workers
@@ -390,7 +371,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     snprintf(c.run_dir, sizeof c.run_dir, "runs/%s", st->base->name);
     snprintf(c.db_path, sizeof c.db_path, "%s/study.db", c.run_dir);
     if ((s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = mkdirs(c.run_dir, err)) != KS_OK ||
+        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.run_dir, err)) != KS_OK ||
         (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
         goto out;
     /* the HParams experiment, once: a study with trials has written it */

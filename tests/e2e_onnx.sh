@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# ksearch export --onnx end to end: models trained with `ksearch fit` and ensembles made
+# with `ksearch ensemble` on a Fashion-MNIST subset, exported, run by onnxruntime-node
+# on 1,000 test images and compared with `ksearch predict` (every class equal, every
+# probability within 1e-5); bad files give one message and exit status 2.
+# onnxruntime-node is installed once into $KS_ONNX_NPM (default /tmp/ks_onnx_npm) and
+# reused; without npm, or offline without that cache, the script reports "skipped".
+set -u
+cd "$(dirname "$0")/.."
+ks=${KSEARCH:-./build/ksearch}
+ks=$(cd "$(dirname "$ks")" && pwd)/$(basename "$ks")
+ort_dir=${KS_ONNX_NPM:-/tmp/ks_onnx_npm}
+fmnist=/usr/share/datasets/fashion-mnist
+passed=0 failed=0
+check() {   # check NAME CONDITION-STATUS [DETAIL]
+    if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi
+}
+skip() {
+    echo "skipped: $1"
+    echo "0 passed, 0 failed"
+    exit 0
+}
+
+command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not available"
+[[ -f $fmnist/t10k-images-idx3-ubyte.gz ]] || skip "no Fashion-MNIST in $fmnist"
+have_ort() { node -e "require('$ort_dir/node_modules/onnxruntime-node')" >/dev/null 2>&1; }
+if ! have_ort; then
+    mkdir -p "$ort_dir"
+    # the CPU runtime is in the npm package; its install script only fetches GPU extras
+    timeout 600 npm install --prefix "$ort_dir" --no-audit --no-fund --ignore-scripts \
+        onnxruntime-node >"$ort_dir/install.log" 2>&1
+    have_ort || skip "onnxruntime-node could not be installed (offline?); see $ort_dir/install.log"
+fi
+
+tmp=$(mktemp -d /tmp/ks_e2e_onnx.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+
+# ---------------------------------------------------------------- helpers (node)
+
+# The first 1,000 test images, scaled by 1/255, as a float32 .npy that both sides read.
+cat > make_npy.js <<'JS'
+const fs = require('fs'), zlib = require('zlib');
+const raw = zlib.gunzipSync(fs.readFileSync(process.argv[2]));
+const n = 1000, d = 784, x = new Float32Array(n * d);
+for (let i = 0; i < n * d; i++) x[i] = raw[16 + i] / 255;
+let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + n + ", 28, 28), }";
+while ((10 + h.length + 1) % 64) h += ' ';
+h += '\n';
+const head = Buffer.alloc(10);
+head.write('\x93NUMPY', 0, 'latin1'); head[6] = 1; head[7] = 0; head.writeUInt16LE(h.length, 8);
+fs.writeFileSync(process.argv[3], Buffer.concat([head, Buffer.from(h, 'latin1'), Buffer.from(x.buffer)]));
+JS
+
+# Run an ONNX model on the .npy and compare with predict's CSV:
+# prints "max_abs_diff N classes_equal E/T" and exits 0 when all agree within 1e-5.
+cat > compare.js <<'JS'
+const fs = require('fs');
+const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
+(async () => {
+  const [model, npy, csv] = process.argv.slice(2);
+  const b = fs.readFileSync(npy), hl = b.readUInt16LE(8), off = 10 + hl;
+  const x = new Float32Array(b.buffer.slice(b.byteOffset + off, b.byteOffset + b.length));
+  const n = x.length / 784;
+  const s = await ort.InferenceSession.create(model);
+  const r = await s.run({input: new ort.Tensor('float32', x, [n, 28, 28])});
+  const y = r.output, k = y.dims[1];
+  if (y.dims.length !== 2 || y.dims[0] !== n) throw new Error('output dims ' + y.dims);
+  const rows = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+  if (rows.length !== n) throw new Error('predict gave ' + rows.length + ' rows, ONNX ' + n);
+  let maxd = 0, same = 0;
+  for (let i = 0; i < n; i++) {
+    const f = rows[i].split(',').map(Number), cls = f[0], p = f.slice(1);
+    let best = 0;
+    for (let j = 0; j < k; j++) {
+      maxd = Math.max(maxd, Math.abs(y.data[i * k + j] - p[j]));
+      if (y.data[i * k + j] > y.data[i * k + best]) best = j;
+    }
+    if (best === cls) same++;
+  }
+  console.log('max_abs_diff ' + maxd.toExponential(2) + ' classes_equal ' + same + '/' + n);
+  process.exit(same === n && maxd <= 1e-5 ? 0 : 1);
+})().catch(e => { console.log('error: ' + e); process.exit(2); });
+JS
+
+node make_npy.js "$fmnist/t10k-images-idx3-ubyte.gz" x.npy
+check "test images written as .npy" $?
+
+# export FILE.ksm, then compare onnxruntime with ksearch predict on the same floats
+compare() {   # compare NAME FILE.ksm
+    local out rc
+    out=$("$ks" export "$2" --onnx "$1.onnx" 2>&1); rc=$?
+    check "$1: export exits 0" $rc "$out"
+    "$ks" predict "$2" x.npy --scale 1 -o "$1.csv" >/dev/null 2>&1
+    check "$1: predict exits 0" $?
+    out=$(ORT_DIR=$ort_dir node compare.js "$1.onnx" x.npy "$1.csv" 2>&1); rc=$?
+    echo "$1: onnxruntime vs ksearch predict: $out"
+    check "$1: onnxruntime agrees with predict" $rc "$out"
+}
+
+# ---------------------------------------------------------------- single models
+
+data='  train: {idx: '$fmnist'/train, scale: 255, rows: [0, 5000]}
+  validation: {idx: '$fmnist'/train, scale: 255, rows: [55000, 56000]}
+  test: {idx: '$fmnist'/t10k, scale: 255, rows: [1000, 3000]}'
+tail_cfg='compile:
+  optimizer: {Adam: {learning_rate: 0.002}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 2, batch_size: 32, verbose: 0}'
+
+cat > mlp.yaml <<YAML
+name: onnx_mlp
+seed: 11
+data:
+$data
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: 64, activation: relu}
+  - BatchNormalization: {}
+  - Dropout: {rate: 0.2}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+
+# every other activation, an Activation layer, BatchNormalization without scale/center
+# and on the 2-d input (normalizing its last axis), a kernel without bias
+cat > acts.yaml <<YAML
+name: onnx_acts
+seed: 12
+data:
+$data
+model:
+  - InputLayer: {shape: [28, 28]}
+  - BatchNormalization: {}
+  - Flatten: {}
+  - Dense: {units: 32, activation: selu}
+  - Dense: {units: 32, activation: elu, use_bias: false}
+  - BatchNormalization: {center: false, scale: false}
+  - Dense: {units: 24, activation: softplus}
+  - Dense: {units: 16, activation: tanh}
+  - Dense: {units: 16, activation: sigmoid}
+  - Dense: {units: 10}
+  - Activation: {activation: softmax}
+$tail_cfg
+YAML
+
+for name in mlp acts; do
+    out=$("$ks" fit $name.yaml -o $name.ksm --threads 1 --no-record 2>&1)
+    check "$name: fit exits 0" $? "$out"
+    compare "$name" $name.ksm
+done
+
+# ---------------------------------------------------------------- ensembles
+
+cat > study.yaml <<YAML
+name: onnx_study
+seed: 13
+data:
+$data
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: \$units, activation: \$act}
+  - BatchNormalization: {}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+search:
+  method: grid
+  metric: {name: val_accuracy, goal: maximize}
+  parallel: 1
+  parameters:
+    units: {values: [16, 32]}
+    act: {values: [relu, tanh]}
+YAML
+out=$("$ks" study.yaml --fresh 2>&1)
+check "ensemble study runs" $? "$out"
+if "$ks" ensemble runs/onnx_study --top 3 --weights nelder-mead -o ens.ksm >ens.log 2>&1; then
+    check "ksearch ensemble (arithmetic) exits 0" 0
+    compare ensemble ens.ksm
+else
+    check "ksearch ensemble (arithmetic) exits 0" 1 "$(cat ens.log)"
+fi
+if "$ks" ensemble runs/onnx_study --top 3 --weights nelder-mead --average geometric \
+    -o geo.ksm >geo.log 2>&1; then
+    check "ksearch ensemble (geometric) exits 0" 0
+    compare geometric geo.ksm
+else
+    check "ksearch ensemble (geometric) exits 0" 1 "$(cat geo.log)"
+fi
+
+# ---------------------------------------------------------------- bad input
+
+expect_bad() {   # expect_bad NAME ARGS...: exit 2, one line on stderr, no output file
+    local name=$1 err rc
+    shift
+    rm -f bad.onnx
+    err=$("$ks" export "$@" 2>&1 >/dev/null); rc=$?
+    [[ $rc -eq 2 ]]; check "$name: exit status 2" $? "got $rc: $err"
+    [[ $(wc -l <<<"$err") -eq 1 && -n $err ]]; check "$name: one message" $? "$err"
+    [[ ! -e bad.onnx ]]; check "$name: no ONNX file" $?
+}
+head -c 3000 mlp.ksm > truncated.ksm
+expect_bad "truncated model" truncated.ksm --onnx bad.onnx
+cp mlp.ksm flipped.ksm
+printf '\xff' | dd of=flipped.ksm bs=1 seek=2000 conv=notrunc status=none
+expect_bad "damaged model" flipped.ksm --onnx bad.onnx
+head -c 5000 ens.ksm > truncated_ens.ksm 2>/dev/null
+expect_bad "truncated ensemble" truncated_ens.ksm --onnx bad.onnx
+expect_bad "not a model" mlp.yaml --onnx bad.onnx
+expect_bad "missing file" no_such.ksm --onnx bad.onnx
+err=$("$ks" export mlp.ksm 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 2 && $err == *"--onnx"* ]]; check "--onnx is required" $? "$rc: $err"
+"$ks" export --help | grep -q -- '--onnx FILE'; check "export --help" $?
+"$ks" --help | grep -q 'ksearch export MODEL.ksm --onnx OUT.onnx'; check "export in the command list" $?
+
+echo "$passed passed, $failed failed"
