@@ -89,6 +89,15 @@ $(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
 
 bench: $(BIN) $(BUILD)/bench/bench_engine
 	bash bench/run.sh $(BUILD)/bench/bench_engine
+	bash bench/search.sh $(BIN)
+	bash bench/tracker_overhead.sh $(BIN)
+
+# the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost
+.PHONY: bench-search bench-tracker
+bench-search: $(BIN)
+	bash bench/search.sh $(BIN)
+bench-tracker: $(BIN)
+	bash bench/tracker_overhead.sh $(BIN)
 
 clean:
 	rm -rf build build-san ksearch

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# tracker_overhead.sh — what recording costs (`make bench-tracker`): `ksearch fit` of the
+# seed MLP (784-300-100-10, batch 32, one BLAS thread) with --no-record against the same
+# fit recorded in study.db with TensorBoard logs (histogram_freq 1), alternating, medians;
+# the issue asks for < 2% of the fit's wall time.  See bench/README.md.
+#   bash bench/tracker_overhead.sh [KSEARCH]
+#   env: TRACKER_REPS=5 TRACKER_EPOCHS=5 TRACKER_TRAIN_ROWS=55000 TRACKER_KEEP=DIR
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${1:-}
+reps=${TRACKER_REPS:-5}
+epochs=${TRACKER_EPOCHS:-5}
+rows=${TRACKER_TRAIN_ROWS:-55000}
+seed_file=$root/studies/fashion_mnist_mlp.yaml
+
+if [[ -z $bin ]]; then
+    make -C "$root" -j2 build/ksearch >/dev/null
+    bin=$root/build/ksearch
+fi
+[[ $bin == /* ]] || bin=$PWD/$bin
+[[ -x $bin ]] || { echo "tracker_overhead.sh: $bin is not built" >&2; exit 1; }
+
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+if [[ -n ${TRACKER_KEEP:-} ]]; then
+    scratch=$TRACKER_KEEP
+    mkdir -p "$scratch"
+else
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+fi
+times=$scratch/times
+cd "$scratch"                   # ksearch fit records into runs/NAME/ under the current directory
+
+# The seed MLP's file with a TensorBoard callback added (and the training rows, for short
+# runs).  Both sides run this same file: --no-record attaches neither the tracker nor the
+# TensorBoard writer, so the flag is the only difference.
+model=mlp_tensorboard.yaml
+sed -e "s/rows: \[0, 55000\]/rows: [0, $rows]/" -e 's/^name: .*/name: bench_tracker/' \
+    "$seed_file" >"$model"
+printf 'callbacks:\n  - TensorBoard: {histogram_freq: 1}\n' >>"$model"
+grep -q "rows: \[0, $rows\]" "$model" || { echo "tracker_overhead.sh: $seed_file changed shape" >&2; exit 1; }
+
+db_kb=0
+tb_kb=0
+# fit LABEL ARGS...: one `ksearch fit`, from a clean runs/; appends "LABEL WALL CPU" (seconds;
+# CPU = user + system of the process) to times
+fit() {
+    local label=$1 TIMEFORMAT='%3R %3U %3S' wall user sys
+    shift
+    rm -rf runs
+    { time "$bin" fit "$model" --threads 1 --no-save --verbose 0 "$@" >fit.log 2>&1; } 2>fit.time || {
+        echo "tracker_overhead.sh: ksearch fit failed:" >&2
+        cat fit.log >&2
+        exit 1
+    }
+    read -r wall user sys <fit.time
+    awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" \
+        'BEGIN { printf "%s %.3f %.3f\n", l, w, u + s }' >>"$times"
+    if [[ $label == recorded ]]; then     # what one recorded run leaves on disk, in kB
+        db_kb=$(du -sk runs/bench_tracker/study.db* | awk '{ s += $1 } END { print s + 0 }')
+        tb_kb=$(du -sk runs/bench_tracker/tensorboard | awk '{ print $1 + 0 }')
+    fi
+}
+# median LABEL [COLUMN]: of the wall (2, the default) or CPU (3) times of LABEL
+median() {
+    awk -v k="$1" -v c="${2:-2}" '$1 == k { print $c }' "$times" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+echo "== tracker overhead: ksearch fit of the seed MLP (784-300-100-10, SGD 0.01, batch 32),"
+echo "   $rows rows, $epochs epochs, --threads 1, --no-save; $reps rounds alternating which goes first"
+: >"$times"
+fit startup --epochs 0 --no-record      # a warm-up (page cache), not counted
+: >"$times"
+for ((r = 1; r <= reps; r++)); do
+    fit startup --epochs 0 --no-record          # loading, building, evaluating: no training
+    if [[ $((r % 2)) -eq 1 ]]; then
+        fit plain --epochs "$epochs" --no-record
+        fit recorded --epochs "$epochs"
+    else
+        fit recorded --epochs "$epochs"
+        fit plain --epochs "$epochs" --no-record
+    fi
+    tail -2 "$times" | sort | awk -v r="$r" '{ v[$1] = $2; c[$1] = $3 }
+        END { printf "  [%d] --no-record %.2f s, recorded %.2f s  (CPU %.2f s, %.2f s)\n", r,
+              v["plain"], v["recorded"], c["plain"], c["recorded"] }'
+done
+
+awk -v s="$(median startup)" -v p="$(median plain)" -v r="$(median recorded)" \
+    -v cs="$(median startup 3)" -v cp="$(median plain 3)" -v cr="$(median recorded 3)" \
+    -v e="$epochs" -v db="$db_kb" -v tb="$tb_kb" 'BEGIN {
+    fit = p - s
+    printf "medians: --no-record %.2f s, recorded %.2f s, with no epochs (load, build, test) %.2f s\n", p, r, s
+    printf "recording costs %.3f s per run, %.1f ms per epoch (study.db %d kB, TensorBoard logs %d kB)\n",
+        r - p, 1000 * (r - p) / e, db, tb
+    printf "overhead: %.2f%% of the fit (%.2f s of training), %.2f%% of the whole command\n",
+        100 * (r - p) / fit, fit, 100 * (r - p) / p
+    printf "by CPU time (user + system; steadier on a shared machine): %.2f%% of the fit\n",
+        100 * (cr - cp) / (cp - cs)
+    printf "%s\n", (100 * (r - p) / fit < 2 ? "OK: under 2% of the fit" : "OVER the 2% the issue allows") }'
