@@ -151,8 +151,11 @@ ls_bad text 'not a ksearch study database'
 cp good.db truncated.db && truncate -s $(($(stat -c %s good.db) / 2)) truncated.db
 ls_bad truncated 'damaged'
 cp good.db overwritten.db
+# noise over the trial table's root page (what ls reads first; damage inside a checkpoint
+# blob is found when the checkpoint is loaded, by the model file's checksum)
 head -c 4096 /dev/urandom > noise && RANDOM=3
-dd if=noise of=overwritten.db bs=1 seek=$(($(stat -c %s good.db) / 2)) conv=notrunc 2>/dev/null
+page=$(sqlite3 good.db "PRAGMA page_size;") root=$(sqlite3 good.db "SELECT rootpage FROM sqlite_master WHERE name = 'trial';")
+dd if=noise of=overwritten.db bs=1 seek=$(((root - 1) * page + 8)) conv=notrunc 2>/dev/null
 ls_bad overwritten 'damaged'
 cp good.db header.db && printf 'not sqlite at all' | dd of=header.db bs=1 conv=notrunc 2>/dev/null
 ls_bad header 'not a ksearch study database'

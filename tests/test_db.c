@@ -1176,7 +1176,7 @@ static void test_damaged(void)
     page_size = query_int(path, "PRAGMA page_size", 0);
     root = query_int(path, "SELECT rootpage FROM sqlite_master WHERE name = 'metric'", 0);
     pages = query_int(path, "PRAGMA page_count", 0);
-    REQUIRE(page_size > 0 && root > 1 && pages > 20, "page size %lld, root %lld, %lld pages",
+    REQUIRE(page_size > 0 && root > 1 && pages > 10, "page size %lld, root %lld, %lld pages",
             page_size, root, pages);
     /* the metric table's root page, which every series read goes through */
     REQUIRE(damage_page(path, root, page_size), "damage page %lld", root);

@@ -530,6 +530,10 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
                                "not a ksearch study database (an empty file)");
     if (kind == FILE_OURS && (s = quick_check(db, err)) != KS_OK)
         return s;
+    /* a new file gets 64 KiB pages: each epoch's checkpoints (about a MB each) then
+       pass through the WAL in 16 writes a MB instead of 256 (set before WAL mode) */
+    if (kind == FILE_EMPTY && (s = pragma(db, "PRAGMA page_size = 65536", NULL, err)) != KS_OK)
+        return s;
     /* WAL: readers never wait for the writer; NORMAL: a commit survives a killed
        process (only an OS crash may lose the last ones); cascades need foreign keys */
     if ((s = pragma(db, "PRAGMA journal_mode = WAL", "wal", err)) != KS_OK ||
