@@ -6,6 +6,7 @@
  */
 #include "search_impl.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,16 +18,49 @@ void ks_study_data_free(ks_study_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* One data set loaded on a thread of its own. */
+typedef struct loader {
+    const ks_value *spec;
+    const char *dir;
+    ks_dataset **out;
+    ks_error err;
+    ks_status s;
+} loader;
+
+static void *load_one(void *arg)
+{
+    loader *l = arg;
+    ks_error_clear(&l->err);
+    l->s = l->spec ? ks_dataset_load(l->spec, l->dir, l->out, &l->err) : KS_OK;
+    return NULL;
+}
+
+/*
+ * The training, validation and test sets are read at the same time (decompressing a
+ * gzip'd file is most of the study's start-up, and the workers wait for it); the first
+ * error in file order is the one reported.
+ */
 ks_status ks_study_load_data(const ks_study *st, ks_study_data *d, ks_error *err)
 {
     const ks_run_config *c = st->base;
-    ks_status s;
+    loader l[3] = {{c->train, c->dir, &d->train, {0}, KS_OK},
+                   {c->validation, c->dir, &d->val, {0}, KS_OK},
+                   {c->test, c->dir, &d->test, {0}, KS_OK}};
+    pthread_t th[3];
+    int started[3] = {0, 0, 0};
+    ks_status s = KS_OK;
     memset(d, 0, sizeof *d);
-    s = ks_dataset_load(c->train, c->dir, &d->train, err);
-    if (s == KS_OK && c->validation)
-        s = ks_dataset_load(c->validation, c->dir, &d->val, err);
-    if (s == KS_OK && c->test)
-        s = ks_dataset_load(c->test, c->dir, &d->test, err);
+    for (int i = 1; i < 3; i++)
+        started[i] = l[i].spec && pthread_create(&th[i], NULL, load_one, &l[i]) == 0;
+    for (int i = 0; i < 3; i++)
+        if (i == 0 || !started[i])
+            load_one(&l[i]);
+    for (int i = 1; i < 3; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+    for (int i = 0; i < 3 && s == KS_OK; i++)
+        if ((s = l[i].s) != KS_OK && err)
+            *err = l[i].err;
     if (s != KS_OK)
         ks_study_data_free(d);
     return s;
