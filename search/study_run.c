@@ -7,8 +7,10 @@
 #define _XOPEN_SOURCE 700     /* nftw */
 #include "controller_impl.h"
 
+
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,26 +36,35 @@ void ctl_hp_value(const ks_value *v, ks_hp_value *out)
     }
 }
 
+/*
+ * The objective after each recorded epoch, by epoch: NaN where the metric was not logged
+ * (e.g. val_ metrics with validation_freq > 1), over every epoch recorded.
+ */
 static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_error *err)
 {
     ks_metric_point *p = NULL;
-    int n = 0;
+    int n = 0, len = t->epochs;
     ks_status s = ks_db_metric_series(db, t->id, metric, 0, &p, &n, err);
     if (s != KS_OK)
         return s;
-    if (n > t->cap_curve) {
-        double *cv = realloc(t->curve, (size_t)n * sizeof *cv);
+    for (int i = 0; i < n; i++)
+        if (p[i].epoch >= len)
+            len = p[i].epoch + 1;
+    if (len > t->cap_curve) {
+        double *cv = realloc(t->curve, (size_t)len * sizeof *cv);
         if (!cv) {
             free(p);
             return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         }
         t->curve = cv;
-        t->cap_curve = n;
+        t->cap_curve = len;
     }
-    t->n_curve = 0;
+    for (int e = 0; e < len; e++)
+        t->curve[e] = NAN;
     for (int i = 0; i < n; i++)
-        if (p[i].epoch == t->n_curve)
-            t->curve[t->n_curve++] = p[i].value;
+        if (p[i].epoch >= 0)
+            t->curve[p[i].epoch] = p[i].value;
+    t->n_curve = len;
     free(p);
     return KS_OK;
 }
