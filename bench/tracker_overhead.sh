@@ -4,14 +4,15 @@
 # fit recorded in study.db with TensorBoard logs (histogram_freq 1), alternating, medians;
 # the issue asks for < 2% of the fit's wall time.  See bench/README.md.
 #   bash bench/tracker_overhead.sh [KSEARCH]
-#   env: TRACKER_REPS=5 TRACKER_EPOCHS=5 TRACKER_TRAIN_ROWS=55000 TRACKER_KEEP=DIR
+#   env: TRACKER_REPS=3 TRACKER_EPOCHS=30 TRACKER_TRAIN_ROWS=55000 TRACKER_KEEP=DIR
+#   (30 epochs: the seed MLP's fit; fewer epochs weigh the per-run costs more)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bin=${1:-}
-reps=${TRACKER_REPS:-5}
-epochs=${TRACKER_EPOCHS:-5}
+reps=${TRACKER_REPS:-3}
+epochs=${TRACKER_EPOCHS:-30}
 rows=${TRACKER_TRAIN_ROWS:-55000}
 seed_file=$root/studies/fashion_mnist_mlp.yaml
 
