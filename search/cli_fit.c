@@ -22,6 +22,9 @@ static void fit_usage(FILE *f)
             "  --verbose N     override fit.verbose: 0 silent, 1 bar, 2 a line per epoch\n"
             "  -o FILE.ksm     where to save the model [runs/NAME/model.ksm]\n"
             "  --no-save       do not save the model\n"
+            "  --from FILE.ksm start from a saved model (weights, optimizer state, epoch)\n"
+            "                  instead of the model section: training resumes at its\n"
+            "                  epoch unless fit.initial_epoch is given\n"
             "  --no-record     do not record the run in runs/NAME/study.db nor write\n"
             "                  TensorBoard logs\n");
 }
@@ -194,7 +197,7 @@ int cmd_fit(int argc, char **argv)
     ks_error err;
     ks_fit_history hist;
     ks_status s;
-    const char *path = NULL, *out_path = NULL;
+    const char *path = NULL, *out_path = NULL, *from = NULL;
     int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, record = 1, done_epochs;
     char default_out[1200], run_dir[1024];
 
@@ -220,6 +223,8 @@ int cmd_fit(int argc, char **argv)
             out_path = argv[++i];
         } else if (strcmp(argv[i], "--no-save") == 0) {
             save = 0;
+        } else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
+            from = argv[++i];
         } else if (strcmp(argv[i], "--no-record") == 0) {
             record = 0;
         } else if (argv[i][0] == '-' || path) {
@@ -247,7 +252,18 @@ int cmd_fit(int argc, char **argv)
         j.cfg->fit.seed = j.cfg->seed = (uint64_t)seed;
     if (verbose >= 0)
         j.cfg->fit.verbose = verbose > 2 ? 2 : verbose;
-    {
+    if (from) {
+        /* as keras.models.load_model, then fit(initial_epoch=…): the saved optimizer state
+           continues, so 10 + 10 epochs equal 20 in one run */
+        int saved_epoch = 0;
+        if ((s = ks_model_load(from, &j.model, &saved_epoch, &err)) != KS_OK)
+            goto bad_input;
+        if (!ks_model_is_compiled(j.model) &&
+            (s = ks_model_compile(j.model, j.cfg->compile, &err)) != KS_OK)
+            goto bad_input;
+        if (j.cfg->fit.initial_epoch == 0)
+            j.cfg->fit.initial_epoch = saved_epoch;
+    } else {
         ks_data tr = ks_dataset_data(j.train);
         if ((s = ks_model_from_config(j.cfg->model, &tr.x_shape, j.cfg->seed, &j.model, &err)) !=
                 KS_OK ||

@@ -71,6 +71,22 @@ msg=$("$ks" predict "$tmp/flip.ksm" /usr/share/datasets/fashion-mnist/t10k 2>&1 
 msg=$("$ks" evaluate "$tmp/none.ksm" "$tmp/small.yaml" 2>&1 >/dev/null); rc=$?
 [[ $rc -eq 2 && $msg == *none.ksm* ]]; check "missing model file" $? "exit $rc: $msg"
 
+# resume from the command line: 3 epochs, then --from that file to 6, equal to 6 in one run
+# (the saved optimizer state and epoch continue; dropout and shuffling follow the epoch)
+"$ks" fit "$tmp/small.yaml" --epochs 6 --verbose 0 --no-record -o "$tmp/six.ksm" >/dev/null 2>&1
+check "fit 6 epochs" $?
+out=$("$ks" fit "$tmp/small.yaml" --from "$tmp/m.ksm" --epochs 6 --verbose 2 --no-record \
+      -o "$tmp/resumed.ksm" 2>&1); rc=$?
+check "fit --from the 3-epoch model to epoch 6" $rc "$out"
+grep -q '^Epoch 4/6$' <<<"$out" && ! grep -q '^Epoch 3/6$' <<<"$out"
+check "--from resumes at the saved epoch (Epoch 4/6 first)" $? "$out"
+"$ks" predict "$tmp/six.ksm" "$tmp/small.yaml" -o "$tmp/p6.csv" >/dev/null 2>&1
+"$ks" predict "$tmp/resumed.ksm" "$tmp/small.yaml" -o "$tmp/pr.csv" >/dev/null 2>&1
+cmp -s "$tmp/p6.csv" "$tmp/pr.csv"
+check "3 + 3 epochs predict exactly what 6 in one run predict" $?
+msg=$("$ks" fit "$tmp/small.yaml" --from "$tmp/flip.ksm" 2>&1 >/dev/null); rc=$?
+[[ $rc -eq 2 && $msg == "$tmp/flip.ksm"* ]]; check "--from a damaged file: exit 2" $? "exit $rc: $msg"
+
 # regression on a CSV file (MSE, one linear output)
 out=$("$ks" fit studies/friedman1_regression.yaml --epochs 30 -o "$tmp/r.ksm" 2>&1); rc=$?
 check "regression fit exits 0" $rc "$out"
