@@ -579,6 +579,9 @@ int ks_blas_get_threads(void);
 
 /* mkdir -p: create path and its missing parents. */
 ks_status ks_mkdirs(const char *path, ks_error *err);
+/* Write buf to path through a temporary file, fsync and rename: never half a file. */
+ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
+                               ks_error *err);
 
 /* Wall-clock seconds since an arbitrary point (monotonic). */
 double ks_now(void);

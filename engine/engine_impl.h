@@ -385,9 +385,6 @@ ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
 /* Read a whole file into memory, through zlib (so .gz files are inflated). */
 /* Make the directory holding path durable after a rename (best effort). */
 void ks_sync_dir(const char *path);
-/* Write buf to path through a temporary file, fsync and rename: never half a file. */
-ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
-                               ks_error *err);
 ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
 
 /* CSV with a header: the target columns by name become y, the rest x. */

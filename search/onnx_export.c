@@ -8,12 +8,10 @@
 
 #include "../tracker/proto_wire.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /*
  * Field numbers, from onnx/onnx.proto (github.com/onnx/onnx, IR version 7):
@@ -757,42 +755,13 @@ ks_status ks_onnx_encode_ensemble(ks_ensemble *e, unsigned char **out, size_t *l
 
 /* ---------------------------------------------------------------- files */
 
-static ks_status write_file(const char *path, const unsigned char *data, size_t len,
-                            ks_error *err)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    FILE *f;
-    int ok;
-    if (!tmp)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    if (!(f = fopen(tmp, "wb"))) {
-        ks_status s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
-                                      "cannot write the ONNX model: %s", strerror(errno));
-        free(tmp);
-        return s;
-    }
-    ok = fwrite(data, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        ks_status s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
-                                      "cannot write the ONNX model: %s", strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return KS_OK;
-}
-
 ks_status ks_onnx_save_model(ks_model *m, const char *path, ks_error *err)
 {
     unsigned char *buf;
     size_t len;
     ks_status s = ks_onnx_encode_model(m, &buf, &len, err);
     if (s == KS_OK)
-        s = write_file(path, buf, len, err);
+        s = ks_write_file_atomic(path, buf, len, err);
     free(buf);
     return s;
 }
@@ -803,7 +772,7 @@ ks_status ks_onnx_save_ensemble(ks_ensemble *e, const char *path, ks_error *err)
     size_t len;
     ks_status s = ks_onnx_encode_ensemble(e, &buf, &len, err);
     if (s == KS_OK)
-        s = write_file(path, buf, len, err);
+        s = ks_write_file_atomic(path, buf, len, err);
     free(buf);
     return s;
 }

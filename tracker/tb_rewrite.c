@@ -419,28 +419,7 @@ static ks_status trial_model(ks_db *db, const ks_trial_info *t, ks_model **m, ks
 static ks_status write_graph(const ks_model *m, const ks_trial_info *t, trial_runs *r,
                              ks_error *err)
 {
-    int n = ks_model_n_layers(m);
-    ks_tb_node *nodes = calloc((size_t)n + 1, sizeof *nodes);
-    const char **inputs = calloc((size_t)n * 8 + 1, sizeof *inputs);
-    ks_status s;
-    if (!nodes || !inputs) {
-        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    } else {
-        for (int i = 0; i < n; i++) {
-            int k = ks_model_layer_n_inputs(m, i);
-            nodes[i].name = ks_model_layer_name(m, i);
-            nodes[i].op = ks_model_layer_class(m, i);
-            nodes[i].shape = *ks_model_layer_output_shape(m, i);
-            nodes[i].n_inputs = k > 8 ? 8 : k;
-            nodes[i].inputs = inputs + (size_t)i * 8;
-            for (int j = 0; j < nodes[i].n_inputs; j++)
-                inputs[(size_t)i * 8 + j] = ks_model_layer_name(m, ks_model_layer_input(m, i, j));
-        }
-        s = ks_tb_graph(r->train, nodes, n, t->started > 0 ? t->started : 0, err);
-    }
-    free(nodes);
-    free(inputs);
-    return s;
+    return ks_tb_model_graph(r->train, m, t->started > 0 ? t->started : 0, err);
 }
 
 /* The model summary text, where the live tracker puts it: the session run, or in fit's

@@ -361,3 +361,31 @@ ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wal
     ks_pb_end(&run->rec, g);
     return ks_tb_run_write(run, err);
 }
+
+ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err)
+{
+    enum { MAX_IN = 8 };
+    int n = ks_model_n_layers(m);
+    ks_tb_node *nodes = calloc((size_t)n + 1, sizeof *nodes);
+    const char **inputs = calloc((size_t)n * MAX_IN + 1, sizeof *inputs);
+    ks_status s;
+    if (!nodes || !inputs) {
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    } else {
+        for (int i = 0; i < n; i++) {
+            int k = ks_model_layer_n_inputs(m, i);
+            nodes[i].name = ks_model_layer_name(m, i);
+            nodes[i].op = ks_model_layer_class(m, i);
+            nodes[i].shape = *ks_model_layer_output_shape(m, i);
+            nodes[i].n_inputs = k > MAX_IN ? MAX_IN : k;
+            nodes[i].inputs = inputs + (size_t)i * MAX_IN;
+            for (int j = 0; j < nodes[i].n_inputs; j++)
+                inputs[(size_t)i * MAX_IN + j] =
+                    ks_model_layer_name(m, ks_model_layer_input(m, i, j));
+        }
+        s = ks_tb_graph(run, nodes, n, wall_time, err);
+    }
+    free(nodes);
+    free(inputs);
+    return s;
+}

@@ -200,6 +200,8 @@ typedef struct ks_tb_node {
 } ks_tb_node;
 ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wall_time,
                       ks_error *err);
+/* The graph of a model's layers (each with its inputs and output shape). */
+ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err);
 
 /* HParams.  A hyperparameter's domain: an interval, or a list of values. */
 typedef enum { KS_HP_FLOAT, KS_HP_STRING, KS_HP_BOOL } ks_hp_type;

@@ -111,29 +111,7 @@ static void close_runs(tracker *t)
 
 static ks_status write_graph(tracker *t, ks_model *m, double now)
 {
-    int n = ks_model_n_layers(m);
-    ks_tb_node *nodes = calloc((size_t)n, sizeof *nodes);
-    const char **inputs = calloc((size_t)n * 8 + 1, sizeof *inputs);
-    ks_status s;
-    if (!nodes || !inputs) {
-        free(nodes);
-        free(inputs);
-        return ks_error_set(&t->err, KS_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < n; i++) {
-        int k = ks_model_layer_n_inputs(m, i);
-        nodes[i].name = ks_model_layer_name(m, i);
-        nodes[i].op = ks_model_layer_class(m, i);
-        nodes[i].shape = *ks_model_layer_output_shape(m, i);
-        nodes[i].n_inputs = k > 8 ? 8 : k;
-        nodes[i].inputs = inputs + (size_t)i * 8;
-        for (int j = 0; j < nodes[i].n_inputs; j++)
-            inputs[(size_t)i * 8 + j] = ks_model_layer_name(m, ks_model_layer_input(m, i, j));
-    }
-    s = ks_tb_graph(t->train, nodes, n, now, &t->err);
-    free(nodes);
-    free(inputs);
-    return s;
+    return ks_tb_model_graph(t->train, m, now, &t->err);
 }
 
 static ks_status tr_train_begin(void *user, const ks_callback_ctx *ctx)
