@@ -501,6 +501,10 @@ ks_status ks_model_save(ks_model *m, const char *path, unsigned flags, int epoch
 /* The same bytes in memory (for the study database).  *out is malloc'd. */
 ks_status ks_model_save_buffer(ks_model *m, unsigned flags, int epoch, unsigned char **out,
                                size_t *len, ks_error *err);
+/* The same into *buf (capacity *cap), grown with realloc when too small: a caller that
+   saves every epoch reuses one block (no page faults for a fresh one each time). */
+ks_status ks_model_save_to(ks_model *m, unsigned flags, int epoch, unsigned char **buf,
+                           size_t *cap, size_t *len, ks_error *err);
 /*
  * Load a whole model (config, weights, and optimizer state if present).  Everything is
  * validated before use: a damaged file is KS_ERR_CORRUPT, never a crash.  *epoch (may

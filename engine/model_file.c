@@ -255,29 +255,47 @@ static ks_status plan_make(ks_model *m, unsigned flags, int epoch, const char *n
     return KS_OK;
 }
 
-ks_status ks_model_save_buffer(ks_model *m, unsigned flags, int epoch, unsigned char **out,
-                               size_t *len, ks_error *err)
+ks_status ks_model_save_to(ks_model *m, unsigned flags, int epoch, unsigned char **buf,
+                           size_t *cap, size_t *len, ks_error *err)
 {
     plan p;
     sink s = {0};
     ks_status st;
-    *out = NULL;
     *len = 0;
     if ((st = plan_make(m, flags, epoch, "model buffer", &p, err)) != KS_OK) {
         free(p.json);
         return st;
     }
-    s.mem = malloc(p.size);
-    if (!s.mem) {
-        free(p.json);
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a %zu-byte model file", p.size);
+    if (!*buf || *cap < p.size) {
+        unsigned char *b = realloc(*buf, p.size);
+        if (!b) {
+            free(p.json);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a %zu-byte model file",
+                                p.size);
+        }
+        *buf = b;
+        *cap = p.size;
     }
+    s.mem = *buf;
     s.crc = crc32(0L, Z_NULL, 0);
     emit(&s, &p);
     free(p.json);
-    *out = s.mem;
     *len = s.pos;
     return KS_OK;
+}
+
+ks_status ks_model_save_buffer(ks_model *m, unsigned flags, int epoch, unsigned char **out,
+                               size_t *len, ks_error *err)
+{
+    size_t cap = 0;
+    ks_status st;
+    *out = NULL;
+    *len = 0;
+    if ((st = ks_model_save_to(m, flags, epoch, out, &cap, len, err)) != KS_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 static int stdio_open(void *user, const char *path, void **file)

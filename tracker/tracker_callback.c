@@ -25,6 +25,8 @@ typedef struct tracker {
     int best_epoch;
     int started;
     int first_segment;                      /* writes the graph, summary, session start */
+    unsigned char *ckpt;                    /* the checkpoint's bytes, reused every epoch */
+    size_t ckpt_cap;
     /* histograms: tags and one buffer for all of them, sized at train begin */
     int n_weights;
     char **tags;
@@ -238,7 +240,6 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
     ks_model *m = ctx->model;
     ks_epoch_record rec;
     ks_logs stored;
-    unsigned char *ckpt = NULL;
     size_t ckpt_len = 0;
     /* as Keras: at epochs 0, N, 2N … */
     int histograms = t->opt.histogram_freq > 0 && ctx->epoch % t->opt.histogram_freq == 0;
@@ -269,13 +270,13 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
     }
     if (t->opt.db) {
         if (t->opt.checkpoints &&
-            (s = ks_model_save_buffer(m, KS_SAVE_OPTIMIZER, ctx->epoch + 1, &ckpt, &ckpt_len,
-                                      &t->err)) != KS_OK)
+            (s = ks_model_save_to(m, KS_SAVE_OPTIMIZER, ctx->epoch + 1, &t->ckpt, &t->ckpt_cap,
+                                  &ckpt_len, &t->err)) != KS_OK)
             return fail(t, s);
-        rec.last_checkpoint = ckpt;
+        rec.last_checkpoint = ckpt_len ? t->ckpt : NULL;
         rec.last_len = ckpt_len;
         if (rec.improved) {
-            rec.best_checkpoint = ckpt;
+            rec.best_checkpoint = rec.last_checkpoint;
             rec.best_len = ckpt_len;
         }
         if (histograms) {
@@ -284,7 +285,6 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
             rec.histograms = t->hist_rows;
         }
         s = ks_db_epoch_write(t->opt.db, t->opt.trial_id, &rec, &t->err);
-        free(ckpt);
         if (s != KS_OK)
             return fail(t, s);
     }
@@ -304,6 +304,7 @@ static void tracker_free(void *user)
     tracker *t = user;
     close_runs(t);
     free_tags(t);
+    free(t->ckpt);
     free(t);
 }
 
@@ -333,7 +334,10 @@ ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **o
     cb->user = t;
     cb->free = tracker_free;
     cb->on_train_begin = tr_train_begin;
-    cb->on_train_batch_end = tr_batch_end;
+    /* only when batches are recorded: a batch-end callback makes the engine build the
+       batch logs after every step */
+    if (opt->update_freq > 0)
+        cb->on_train_batch_end = tr_batch_end;
     cb->on_epoch_end = tr_epoch_end;
     *out = cb;
     return KS_OK;
