@@ -95,6 +95,13 @@ void ks_logs_set(ks_logs *l, const char *name, double value)
     l->value[l->n++] = value;
 }
 
+void ks_logs_names(const ks_logs *l, const char *sep, char *buf, size_t size)
+{
+    size_t len = strlen(buf);
+    for (int i = 0; i < l->n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? sep : "", l->name[i]);
+}
+
 int ks_logs_get(const ks_logs *l, const char *name, double *value)
 {
     for (int i = 0; i < l->n; i++)

@@ -69,9 +69,7 @@ static ks_status csv_train_begin(void *user, const ks_callback_ctx *ctx)
     return KS_OK;
 }
 
-/* One field as csv.QUOTE_MINIMAL writes it: quoted if it holds the separator, a quote or a
-   line end, with quotes doubled. */
-static void put_field(FILE *f, const char *s, char sep)
+void ks_csv_field(FILE *f, const char *s, char sep)
 {
     if (!strchr(s, sep) && !strpbrk(s, "\"\r\n")) {
         fputs(s, f);
@@ -113,7 +111,7 @@ static ks_status csv_epoch_end(void *user, const ks_callback_ctx *ctx)
             fputs("epoch", c->f);
             for (int i = 0; i < c->n_keys; i++) {
                 fputc(sep, c->f);
-                put_field(c->f, c->keys[i], sep);
+                ks_csv_field(c->f, c->keys[i], sep);
             }
             fputs("\r\n", c->f);
             c->write_header = 0;
@@ -122,7 +120,7 @@ static ks_status csv_epoch_end(void *user, const ks_callback_ctx *ctx)
     {
         char text[64];
         snprintf(text, sizeof text, "%d", ctx->epoch);
-        put_field(c->f, text, sep);
+        ks_csv_field(c->f, text, sep);
     }
     for (int i = 0; i < c->n_keys; i++) {
         double v;
@@ -130,7 +128,7 @@ static ks_status csv_epoch_end(void *user, const ks_callback_ctx *ctx)
         if (ks_logs_get(ctx->logs, c->keys[i], &v))
             ks_format_float_py(v, -1, text, sizeof text);
         fputc(sep, c->f);
-        put_field(c->f, text, sep);
+        ks_csv_field(c->f, text, sep);
     }
     fputs("\r\n", c->f);
     if (fflush(c->f) != 0 || ferror(c->f))

@@ -203,11 +203,9 @@ static ks_status missing_key(const char *tmpl, const char *name, const ks_logs *
     const char *near;
     int n = 0;
     names[n++] = "epoch";
-    for (int i = 0; i < logs->n; i++) {
-        size_t len = strlen(avail);
-        snprintf(avail + len, sizeof avail - len, ", %s", logs->name[i]);
+    ks_logs_names(logs, ", ", avail, sizeof avail);
+    for (int i = 0; i < logs->n; i++)
         names[n++] = logs->name[i];
-    }
     names[n] = NULL;
     near = ks_nearest_name(name, names);
     return ks_error_set(err, KS_ERR_CONFIG,

@@ -87,11 +87,7 @@ static ks_status rl_epoch_end(void *user, const ks_callback_ctx *ctx)
     if (!ks_logs_get(ctx->logs, r->a.monitor, &current)) {
         if (!r->warned) {
             char avail[KS_LOGS_MAX * KS_LOG_NAME_MAX] = "";
-            for (int i = 0; i < ctx->logs->n; i++) {
-                size_t len = strlen(avail);
-                snprintf(avail + len, sizeof avail - len, "%s%s", i ? "," : "",
-                         ctx->logs->name[i]);
-            }
+            ks_logs_names(ctx->logs, ",", avail, sizeof avail);
             ks_callback_print(ctx, 1,
                               "warning: Learning rate reduction is conditioned on metric `%s` "
                               "which is not available. Available metrics are: %s.",

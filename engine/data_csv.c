@@ -419,13 +419,8 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
                             "the file has a header but no data rows");
         goto done;
     }
-    if (end == KS_ALL_ROWS)
-        end = total;
-    if (end > total || begin > end) {
-        s = ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                            "rows [%zu, %zu) are outside the file's %zu rows", begin, end, total);
+    if ((s = ks_row_range(path, begin, &end, total, err)) != KS_OK)
         goto done;
-    }
     /* an empty slice still gives valid pointers */
     if ((!o.x && !(o.x = malloc(1))) || (o.yc && !o.y && !(o.y = malloc(1)))) {
         s = ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");

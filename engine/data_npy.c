@@ -404,12 +404,9 @@ ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
         free(buf);
         return s;
     }
-    if (end == KS_ALL_ROWS)
-        end = rows;
-    if (end > rows || begin > end) {
+    if ((s = ks_row_range(path, begin, &end, rows, err)) != KS_OK) {
         free(buf);
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "rows [%zu, %zu) are outside the file's %zu rows", begin, end, rows);
+        return s;
     }
     *out = malloc((end - begin) * row_elems * sizeof **out + 1);
     if (!*out) {

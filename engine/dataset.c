@@ -359,3 +359,14 @@ ks_status ks_dataset_from_arrays(const ks_shape *x_shape, size_t n, const float 
     *out = ds;
     return KS_OK;
 }
+
+ks_status ks_row_range(const char *path, size_t begin, size_t *end, size_t rows, ks_error *err)
+{
+    if (*end == KS_ALL_ROWS)
+        *end = rows;
+    if (*end > rows || begin > *end)
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "rows [%zu, %zu) are outside the file's %zu rows", begin, *end,
+                               rows);
+    return KS_OK;
+}

@@ -581,6 +581,10 @@ ks_file_kind ks_file_kind_of(const char *path);
 void ks_blas_set_threads(int n);
 int ks_blas_get_threads(void);
 
+/* One CSV field as Python's csv.QUOTE_MINIMAL writes it: quoted if it holds the separator,
+   a quote or a line end, with quotes doubled. */
+void ks_csv_field(FILE *f, const char *s, char sep);
+
 /* mkdir -p: create path and its missing parents. */
 ks_status ks_mkdirs(const char *path, ks_error *err);
 /* Write buf to path through a temporary file, fsync and rename: never half a file. */

@@ -372,6 +372,9 @@ ks_status ks_model_save_with(ks_model *m, const char *path, unsigned flags, int 
 /* --------------------------------------------------------------------- data */
 
 #define KS_ALL_ROWS ((size_t)-1)
+/* Resolve *end (KS_ALL_ROWS: rows) and check that [begin, *end) lies within the file's
+   rows; the error names path. */
+ks_status ks_row_range(const char *path, size_t begin, size_t *end, size_t rows, ks_error *err);
 
 /*
  * Read rows [begin, end) of an array file (end KS_ALL_ROWS: to the last row) as
@@ -425,6 +428,10 @@ ks_status ks_reduce_lr_on_plateau_from_config(const ks_value *args, ks_callback 
 ks_status ks_terminate_on_nan_from_config(const ks_value *args, ks_callback **out,
                                           ks_error *err);
 ks_status ks_csv_logger_from_config(const ks_value *args, ks_callback **out, ks_error *err);
+
+/* Append the logs' names to the string in buf (sep between names), as Keras lists the
+   available metrics in its warnings. */
+void ks_logs_names(const ks_logs *l, const char *sep, char *buf, size_t size);
 
 /* What they share (callback_registry.c). */
 extern const char *const ks_monitor_mode_names[];       /* by KS_MODE_*, NULL-terminated */

@@ -51,28 +51,21 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A string, or null when there is none (a trial's error). */
+static void json_string_or_null(FILE *f, const char *s)
+{
+    if (s)
+        json_string(f, s);
+    else
+        fputs("null", f);
+}
+
 static void json_number(FILE *f, double x)
 {
     if (isfinite(x))
         fprintf(f, "%.17g", x);
     else
         fputs("null", f);
-}
-
-/* A CSV field: quoted when it holds a comma, quote or newline. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* The parameters as "a=1 b=relu" (text) from their JSON. */
@@ -167,10 +160,7 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
                     t->best_epoch >= 0 ? t->best_epoch + 1 : 0, t->epochs, t->budget);
             json_number(out, duration(t));
             fprintf(out, ", \"error\": ");
-            if (t->error)
-                json_string(out, t->error);
-            else
-                fputs("null", out);
+            json_string_or_null(out, t->error);
             fputs("}", out);
         }
         fputs(n ? "\n]\n" : "]\n", out);
@@ -184,7 +174,7 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
                 fprintf(out, "%.10g", t->objective);
             fprintf(out, ",%d,%d,%.3f,", t->best_epoch >= 0 ? t->best_epoch + 1 : 0, t->epochs,
                     duration(t));
-            csv_field(out, params);
+            ks_csv_field(out, params, ',');
             fputc('\n', out);
         }
     } else {
@@ -345,10 +335,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
                     t->best_epoch >= 0 ? t->best_epoch + 1 : 0);
             json_number(out, duration(t));
             fprintf(out, ", \"error\": ");
-            if (t->error)
-                json_string(out, t->error);
-            else
-                fputs("null", out);
+            json_string_or_null(out, t->error);
             fprintf(out, ", \"checkpoints\": {");
             for (int k = 0, first = 1; k < 2; k++)
                 if (ck_epoch[k] >= 0) {
@@ -372,7 +359,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
             fputs("epoch", out);
             for (int j = 0; j < tab.n_names; j++) {
                 fputc(',', out);
-                csv_field(out, tab.names[j]);
+                ks_csv_field(out, tab.names[j], ',');
             }
             fputc('\n', out);
             for (int e = 0; e < tab.n_epochs; e++) {
@@ -474,7 +461,7 @@ ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, in
                 snprintf(col, sizeof col, "%s#%d", names[q], numbers[k]);
                 if (fmt == KS_REPORT_CSV) {
                     fputc(',', out);
-                    csv_field(out, col);
+                    ks_csv_field(out, col, ',');
                 } else {
                     fprintf(out, "  %14s", col);
                 }
