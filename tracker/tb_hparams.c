@@ -370,14 +370,5 @@ ks_status ks_tb_hparams_session_end_at(const char *run_dir, ks_trial_status stat
     ks_status s = ks_tb_run_open(run_dir, &run, err);
     if (s == KS_OK)
         s = ks_tb_hparams_session_end(run, status, end_time, err);
-    if (run) {
-        ks_error e;
-        ks_status c = ks_tb_run_close(run, &e);
-        if (s == KS_OK && c != KS_OK) {
-            if (err)
-                *err = e;
-            s = c;
-        }
-    }
-    return s;
+    return ks_tb_runs_close(&run, 1, s, err);
 }

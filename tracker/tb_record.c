@@ -362,3 +362,18 @@ ks_status ks_tb_run_close(ks_tb_run *run, ks_error *err)
     free(run);
     return s;
 }
+
+ks_status ks_tb_runs_close(ks_tb_run **runs, int n, ks_status s, ks_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        ks_error e;
+        ks_status c = ks_tb_run_close(runs[i], &e);
+        runs[i] = NULL;
+        if (c != KS_OK && s == KS_OK) {
+            if (err)
+                *err = e;
+            s = c;
+        }
+    }
+    return s;
+}

@@ -258,15 +258,7 @@ static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *
     if (s == KS_OK)
         s = ks_tb_hparams_experiment(root, st->name, st->created, infos, n_cols, metrics,
                                      strcmp(metric, "epoch_loss") == 0 ? 2 : 4, err);
-    if (root) {
-        ks_error e;
-        ks_status c = ks_tb_run_close(root, &e);
-        if (s == KS_OK && c != KS_OK) {
-            if (err)
-                *err = e;
-            s = c;
-        }
-    }
+    s = ks_tb_runs_close(&root, 1, s, err);
     for (int i = 0; i < n_cols; i++)
         for (int j = 0; j < cols[i].n_values; j++)
             free(cols[i].strings[j]);
@@ -283,17 +275,8 @@ typedef struct trial_runs {
 static ks_status close_runs(trial_runs *r, ks_status s, ks_error *err)
 {
     ks_tb_run *runs[3] = {r->session, r->train, r->val};
-    for (int i = 0; i < 3; i++) {
-        ks_error e;
-        ks_status c = ks_tb_run_close(runs[i], &e);
-        if (c != KS_OK && s == KS_OK) {
-            if (err)
-                *err = e;
-            s = c;
-        }
-    }
     memset(r, 0, sizeof *r);
-    return s;
+    return ks_tb_runs_close(runs, 3, s, err);
 }
 
 /* The optimizer's step count at the end of each epoch (-1: not recorded), by epoch. */

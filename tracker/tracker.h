@@ -181,6 +181,9 @@ void ks_histogram_compute(const float *x, size_t n, double *out);
 typedef struct ks_tb_run ks_tb_run;
 ks_status ks_tb_run_open(const char *dir, ks_tb_run **out, ks_error *err);
 ks_status ks_tb_run_close(ks_tb_run *run, ks_error *err);   /* NULL is a no-op */
+/* Close n runs (NULL entries skipped) and set them to NULL, whatever happened before:
+   returns s, or the first failure to close when s is KS_OK (err then says why). */
+ks_status ks_tb_runs_close(ks_tb_run **runs, int n, ks_status s, ks_error *err);
 
 /* A float32 scalar (the modern tensor form, plugin "scalars"); metadata on a tag's first. */
 ks_status ks_tb_scalar(ks_tb_run *run, const char *tag, int64_t step, double wall_time,

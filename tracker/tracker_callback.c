@@ -381,17 +381,8 @@ ks_status ks_tracker_end(ks_callback *cb, ks_trial_status status, const char *er
         /* close every run whatever happened; report the first failure */
         ks_tb_run *runs[3] = {t->train, t->val, t->session};
         t->train = t->val = t->session = NULL;
-        for (int i = 0; i < 3; i++) {
-            ks_error e;
-            ks_status c = ks_tb_run_close(runs[i], &e);
-            if (c != KS_OK && s == KS_OK) {
-                if (err)
-                    *err = e;
-                s = c;
-            }
-        }
+        return ks_tb_runs_close(runs, 3, s, err);
     }
-    return s;
 }
 
 /* Markdown table cell text: '|' escaped, line breaks as spaces. */
