@@ -73,9 +73,7 @@ ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, 
 
 typedef struct member {
     const ks_trial_info *trial;
-    unsigned char *blob;        /* the best checkpoint's file bytes */
-    size_t len;
-    ks_model *model;
+    ks_model *model;            /* from its best checkpoint */
     float *val_pred, *test_pred;
 } member;
 
@@ -241,12 +239,15 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     out = 0;
     for (int i = 0; i < k; i++) {
         char name[64];
+        unsigned char *blob = NULL;
+        size_t len = 0;
         mem[i].trial = &trials[order[i]];
         snprintf(name, sizeof name, "trial %d's best checkpoint", mem[i].trial->number);
-        if ((s = ks_db_checkpoint_get(db, mem[i].trial->id, KS_CHECKPOINT_BEST, &mem[i].blob,
-                                      &mem[i].len, NULL, err)) != KS_OK ||
-            (s = ks_model_load_buffer(mem[i].blob, mem[i].len, name, &mem[i].model, NULL,
-                                      err)) != KS_OK)
+        if ((s = ks_db_checkpoint_get(db, mem[i].trial->id, KS_CHECKPOINT_BEST, &blob, &len,
+                                      NULL, err)) == KS_OK)
+            s = ks_model_load_buffer(blob, len, name, &mem[i].model, NULL, err);
+        free(blob);
+        if (s != KS_OK)
             goto out;
         if (i == 0)
             out = ks_shape_size(ks_model_output_shape(mem[0].model));
@@ -348,27 +349,24 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         ks_model **models = malloc((size_t)k * sizeof *models);
         unsigned char *fb = NULL;
         size_t fl = 0;
-        int made = 0;
         if (!models) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             goto out;
         }
-        for (; made < k; made++)
-            if ((s = ks_model_load_buffer(mem[made].blob, mem[made].len, "member", &models[made],
-                                          NULL, err)) != KS_OK)
-                break;
-        if (s == KS_OK)
-            s = ks_ensemble_new(models, res[best].w, k, req->average, &ens, err);
-        else
-            for (int i = 0; i < made; i++)
-                ks_model_free(models[i]);
+        /* the members' models go over to the ensemble */
+        for (int i = 0; i < k; i++) {
+            models[i] = mem[i].model;
+            mem[i].model = NULL;
+        }
+        s = ks_ensemble_new(models, res[best].w, k, req->average, &ens, err);
         free(models);
         if (s == KS_OK && !req->out_path)
             s = ks_mkdirs(dir, err);
+        /* encoded once: the same bytes go to the file and to study.db */
         if (s == KS_OK)
             s = ks_ensemble_save_buffer(ens, &fb, &fl, err);
         if (s == KS_OK)
-            s = ks_ensemble_save(ens, out_path, err);
+            s = ks_write_file_atomic(out_path, fb, fl, err);
         for (int r = 0; s == KS_OK && r < n_res; r++) {
             char *json;
             if (res[r].method < 0)
@@ -404,7 +402,6 @@ out:
     for (int r = 0; r < n_res; r++)
         free(res[r].w);
     for (int i = 0; mem && i < k; i++) {
-        free(mem[i].blob);
         ks_model_free(mem[i].model);
         free(mem[i].val_pred);
         free(mem[i].test_pred);

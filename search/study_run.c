@@ -279,25 +279,8 @@ static ks_status open_study(controller *c, ks_error *err)
         return s;
     s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
                          &created, err);
-    if (s == KS_OK && !created && strcmp(info.config, st->text) != 0) {
-        if (c->o->fresh) {
-            s = ks_db_study_delete(c->db, info.id, err);
-            ks_study_info_free(&info);
-            memset(&info, 0, sizeof info);
-            /* and its TensorBoard logs, which belong to the study */
-            nftw(c->log_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-            if (s == KS_OK)
-                s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
-                                     st->maximize, &info, &created, err);
-        } else {
-            char diff[600];
-            first_difference(info.config, st->text, diff, sizeof diff);
-            s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
-                                "changed since the study in %s started (%s); run it with --fresh "
-                                "to start over, or put the file back to resume",
-                                c->db_path, diff);
-        }
-    } else if (s == KS_OK && !created && c->o->fresh) {
+    if (s == KS_OK && !created && c->o->fresh) {
+        /* start over, changed or not: the study's trials and its TensorBoard logs */
         s = ks_db_study_delete(c->db, info.id, err);
         ks_study_info_free(&info);
         memset(&info, 0, sizeof info);
@@ -305,6 +288,13 @@ static ks_status open_study(controller *c, ks_error *err)
         if (s == KS_OK)
             s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
                                  st->maximize, &info, &created, err);
+    } else if (s == KS_OK && !created && strcmp(info.config, st->text) != 0) {
+        char diff[600];
+        first_difference(info.config, st->text, diff, sizeof diff);
+        s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
+                            "changed since the study in %s started (%s); run it with --fresh "
+                            "to start over, or put the file back to resume",
+                            c->db_path, diff);
     }
     c->study_id = info.id;
     ks_study_info_free(&info);
