@@ -37,18 +37,19 @@ static int ends_with(const char *s, const char *suffix)
 /* The study of a run directory, from the study file its database keeps. */
 static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *err)
 {
-    char path[1100], name[1200];
+    char name[1200];
+    ks_run_paths paths;
     ks_db *db = NULL;
     char **names = NULL;
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
-    snprintf(path, sizeof path, "%s/study.db", rundir);
-    if ((s = ks_db_open(path, 0, &db, err)) != KS_OK)
+    if ((s = ks_run_paths_for_arg(rundir, &paths, err)) != KS_OK ||
+        (s = ks_db_open(paths.db, 0, &db, err)) != KS_OK)
         return s;
     if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
         if (!names[0])
-            s = ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0, "the database holds no study");
+            s = ks_error_set_at(err, KS_ERR_CONFIG, paths.db, 0, 0, "the database holds no study");
         else
             s = ks_db_study_get(db, names[0], &info, err);
     }
@@ -56,7 +57,7 @@ static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *e
     ks_strv_free(names);
     if (s != KS_OK)
         return s;
-    snprintf(name, sizeof name, "%s (the study file kept in it)", path);
+    snprintf(name, sizeof name, "%s (the study file kept in it)", paths.db);
     s = ks_study_load_text(info.config, name, ".", out, err);
     ks_study_info_free(&info);
     return s;

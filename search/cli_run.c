@@ -47,9 +47,10 @@ int cmd_run(int argc, char **argv)
             return KS_EXIT_OK;
         }
         if ((r = cli_int_option(argc, argv, &i, "--parallel", &o.parallel, &err)) != 0) {
-            if (r < 0 || o.parallel < 1 || o.parallel > 256) {
+            if (r < 0 || o.parallel < 1 || o.parallel > KS_MAX_PARALLEL) {
                 if (r > 0)
-                    ks_error_set(&err, KS_ERR_USAGE, "--parallel must be 1 to 256");
+                    ks_error_set(&err, KS_ERR_USAGE, "--parallel must be 1 to %d",
+                                 KS_MAX_PARALLEL);
                 cli_error(&err);
                 return KS_EXIT_BAD_INPUT;
             }

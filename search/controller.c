@@ -180,8 +180,9 @@ static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callbac
         if (strcmp(e->items[0].key, "TensorBoard") == 0 || ks_study_skips_callback(e))
             continue;
         have_nan |= strcmp(e->items[0].key, "TerminateOnNaN") == 0;
-        if (*n == 28)
-            return ks_error_set(err, KS_ERR_CONFIG, "too many callbacks");
+        if (*n == KS_MAX_FILE_CALLBACKS)
+            return ks_error_at(err, KS_ERR_CONFIG, e, "at most %d callbacks",
+                               KS_MAX_FILE_CALLBACKS);
         if ((s = ks_callback_from_config(e->items[0].key, &e->items[0], &list[*n], err)) != KS_OK)
             return s;
         (*n)++;
@@ -207,7 +208,7 @@ static void run_job(worker *w, int number, int budget, int promote)
     trial_state snap, *t = &snap;
     ks_run_config *cfg = NULL;
     ks_model *m = NULL;
-    ks_callback *cbs[32], *tracker = NULL;
+    ks_callback *cbs[KS_MAX_CALLBACKS], *tracker = NULL;
     int ncb = 0, initial_epoch = 0, fresh;
     ks_error err;
     ks_status s;
@@ -301,9 +302,7 @@ static void run_job(worker *w, int number, int budget, int promote)
            is final (a Hyperband rung below the full budget may still be promoted; those
            never promoted get theirs when the study marks them pruned) */
         int final = status == KS_TRIAL_FAILED ||
-                    (status == KS_TRIAL_COMPLETE &&
-                     (strcmp(c->st->method->name, "hyperband") != 0 ||
-                      budget >= c->st->base->fit.epochs));
+                    (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
         if (tracker)
             fs = ks_tracker_end(tracker, status, status == KS_TRIAL_FAILED ? msg : NULL, final,
                                 &ferr);
@@ -340,7 +339,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     controller *c = w->c;
     ks_error err;
-    if (ks_db_open(c->db_path, 0, &w->db, &err) != KS_OK) {
+    if (ks_db_open(c->paths.db, 0, &w->db, &err) != KS_OK) {
         pthread_mutex_lock(&c->lock);
         if (!c->failure) {
             c->failure = err.code;
@@ -384,8 +383,8 @@ static void *worker_main(void *arg)
 
 ks_status ctl_run_workers(controller *c, int parallel)
 {
-    pthread_t threads[256];
-    worker workers[256];
+    pthread_t threads[KS_MAX_PARALLEL];
+    worker workers[KS_MAX_PARALLEL];
     int started = 0;
     /* one BLAS thread per worker: the workers are the parallelism */
     ks_blas_set_threads(1);

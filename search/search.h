@@ -80,6 +80,37 @@ ks_status ks_study_check_with_data(ks_study *st, const ks_study_data *d, ks_erro
 ks_status ks_study_trial_config(const ks_study *st, const double *point, ks_run_config **out,
                                 ks_error *err);
 
+/* ============================================================ run directories */
+
+/*
+ * What a study (or a `ksearch fit`) keeps, all under one directory, runs/NAME by
+ * default.  Paths are relative to the current directory when dir is.
+ */
+#define KS_RUNS_DIR "runs"
+#define KS_RUN_LOCK_NAME "ksearch.lock"
+typedef struct ks_run_paths {
+    char dir[1024];             /* runs/NAME */
+    char db[1100];              /* DIR/study.db */
+    char tensorboard[1100];     /* DIR/tensorboard: the TensorBoard log dir by default */
+    char ensembles[1100];       /* DIR/ensembles */
+    char best_ensemble[1100];   /* DIR/ensembles/best.ksm: the ensemble step's file */
+    char model[1100];           /* DIR/model.ksm: what `ksearch fit` saves */
+    char lock[1100];            /* DIR/ksearch.lock: held by the process that writes */
+} ks_run_paths;
+/* The paths of run NAME (runs/NAME/…); KS_ERR_USAGE if they would be too long. */
+ks_status ks_run_paths_for_name(const char *name, ks_run_paths *p, ks_error *err);
+/* The paths of a RUNDIR given on the command line: a run directory, or its database
+   file (then p->db is that file and the run directory its folder). */
+ks_status ks_run_paths_for_arg(const char *arg, ks_run_paths *p, ks_error *err);
+
+/* Limits of a study or run file. */
+#define KS_MAX_PARALLEL 256             /* workers of one study (search.parallel, --parallel) */
+#ifndef KS_MAX_CALLBACKS
+#define KS_MAX_CALLBACKS 32             /* callbacks one fit takes (the engine's limit) */
+#endif
+/* a file's callbacks: a trial adds TerminateOnNaN, the interrupt watcher and the tracker */
+#define KS_MAX_FILE_CALLBACKS (KS_MAX_CALLBACKS - 3)
+
 /* Running a study: `ksearch STUDY.yaml`. */
 typedef struct ks_run_options {
     int parallel;                       /* workers; 0: the study's search.parallel */

@@ -29,7 +29,8 @@ static const ks_key search_keys[] = {
     {"metric", KS_KEY_VALUE, offsetof(search_section, metric), 0, 0, 0, NULL, NULL, 0},
     {"max_trials", KS_KEY_INT, offsetof(search_section, max_trials), 0, 1, 100000, "0", NULL,
      KS_KEY_NULLABLE},
-    {"parallel", KS_KEY_INT, offsetof(search_section, parallel), 0, 1, 256, "1", NULL, 0},
+    {"parallel", KS_KEY_INT, offsetof(search_section, parallel), 0, 1, KS_MAX_PARALLEL, "1",
+     NULL, 0},
     {"parameters", KS_KEY_VALUE, offsetof(search_section, parameters), 0, 0, 0, NULL, NULL,
      KS_KEY_REQUIRED},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};

@@ -171,7 +171,8 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
                             const ks_ensemble_request *req, ks_error *err)
 {
     FILE *f = req->out ? req->out : stdout;
-    char db_path[1100], dir[1100], out_path[1200];
+    char out_path[1200];
+    ks_run_paths paths;
     ks_db *db = NULL;
     ks_study_info info;
     ks_trial_info *trials = NULL;
@@ -185,12 +186,9 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     ks_status s;
     memset(&info, 0, sizeof info);
     memset(res, 0, sizeof res);
-    snprintf(db_path, sizeof db_path, "runs/%s/study.db", st->base->name);
-    snprintf(dir, sizeof dir, "runs/%s/ensembles", st->base->name);
-    if (req->out_path)
-        snprintf(out_path, sizeof out_path, "%s", req->out_path);
-    else
-        snprintf(out_path, sizeof out_path, "%s/best.ksm", dir);
+    if ((s = ks_run_paths_for_name(st->base->name, &paths, err)) != KS_OK)
+        return s;
+    snprintf(out_path, sizeof out_path, "%s", req->out_path ? req->out_path : paths.best_ensemble);
 
     /* the validation data the trials were scored on */
     if (d->val) {
@@ -210,7 +208,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         testp = &test;
     }
 
-    if ((s = ks_db_open(db_path, 0, &db, err)) != KS_OK ||
+    if ((s = ks_db_open(paths.db, 0, &db, err)) != KS_OK ||
         (s = ks_db_study_get(db, st->base->name, &info, err)) != KS_OK ||
         (s = ks_db_trials(db, info.id, &trials, &n_trials, err)) != KS_OK)
         goto out;
@@ -361,7 +359,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         s = ks_ensemble_new(models, res[best].w, k, req->average, &ens, err);
         free(models);
         if (s == KS_OK && !req->out_path)
-            s = ks_mkdirs(dir, err);
+            s = ks_mkdirs(paths.ensembles, err);
         /* encoded once: the same bytes go to the file and to study.db */
         if (s == KS_OK)
             s = ks_ensemble_save_buffer(ens, &fb, &fl, err);

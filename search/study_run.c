@@ -16,6 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int ctl_may_promote(const controller *c, const trial_state *t)
+{
+    return c->st->method->full_budget && t->budget < c->full_budget;
+}
+
 uint64_t ctl_trial_seed(const controller *c, int number)
 {
     return ks_hash64(c->st->base->seed, (uint64_t)number + 1);
@@ -146,7 +151,7 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     const ks_value *cbs = c->st->base->callbacks;
     memset(&c->tb, 0, sizeof c->tb);
     c->tb.write_graph = 1;
-    snprintf(c->log_dir, sizeof c->log_dir, "%s/tensorboard", c->run_dir);
+    snprintf(c->log_dir, sizeof c->log_dir, "%s", c->paths.tensorboard);
     for (size_t i = 0; cbs && i < cbs->n; i++) {
         const ks_value *e = &cbs->items[i];
         char dir[1024];
@@ -230,7 +235,7 @@ static ks_status load_trials(controller *c, ks_error *err)
             break;
         if (rows[i].number != c->n) {
             s = ks_error_set(err, KS_ERR_CORRUPT, "%s: trial numbers are not 0, 1, 2 …",
-                             c->db_path);
+                             c->paths.db);
             break;
         }
         t = &c->trials[c->n];
@@ -275,7 +280,7 @@ static ks_status open_study(controller *c, ks_error *err)
     ks_status s;
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
     memset(&info, 0, sizeof info);
-    if ((s = ks_db_open(c->db_path, 1, &c->db, err)) != KS_OK)
+    if ((s = ks_db_open(c->paths.db, 1, &c->db, err)) != KS_OK)
         return s;
     s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
                          &created, err);
@@ -294,7 +299,7 @@ static ks_status open_study(controller *c, ks_error *err)
         s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
                             "changed since the study in %s started (%s); run it with --fresh "
                             "to start over, or put the file back to resume",
-                            c->db_path, diff);
+                            c->paths.db, diff);
     }
     c->study_id = info.id;
     ks_study_info_free(&info);
@@ -310,14 +315,12 @@ static ks_status open_study(controller *c, ks_error *err)
  */
 static void mark_pruned(controller *c)
 {
-    if (strcmp(c->st->method->name, "hyperband") != 0)
-        return;
     for (int i = 0; i < c->n; i++) {
         trial_state *t = &c->trials[i];
         ks_trial_info info;
         char run[64], dir[1200];
         ks_error e;
-        if (t->status != KS_TRIAL_COMPLETE || t->budget >= c->st->base->fit.epochs ||
+        if (t->status != KS_TRIAL_COMPLETE || !ctl_may_promote(c, t) ||
             ks_db_trial_set_status(c->db, t->id, KS_TRIAL_PRUNED, NULL, &e) != KS_OK)
             continue;
         t->status = KS_TRIAL_PRUNED;
@@ -352,6 +355,10 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     int parallel;
     static const volatile sig_atomic_t never = 0;
     ks_run_options opts = *o;
+    parallel = o->parallel > 0 ? o->parallel : st->parallel;
+    if (parallel > KS_MAX_PARALLEL)
+        return ks_error_set(err, KS_ERR_USAGE, "at most %d workers, not %d", KS_MAX_PARALLEL,
+                            parallel);
     if (!opts.stop)
         opts.stop = &never;
     memset(&c, 0, sizeof c);
@@ -369,10 +376,9 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     c.data = &data;
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK)
         goto out;
-    snprintf(c.run_dir, sizeof c.run_dir, "runs/%s", st->base->name);
-    snprintf(c.db_path, sizeof c.db_path, "%s/study.db", c.run_dir);
-    if ((s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.run_dir, err)) != KS_OK ||
+    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) != KS_OK ||
+        (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
+        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
         goto out;
     /* the HParams experiment, once: a study with trials has written it */
@@ -386,12 +392,13 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         h.max_epochs = st->base->fit.epochs;
         h.seed = st->base->seed;
         c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
+        c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
+                                                : st->base->fit.epochs;
     }
-    parallel = o->parallel > 0 ? o->parallel : st->parallel;
     fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
             st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
             c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
-            parallel == 1 ? "" : "s", c.db_path);
+            parallel == 1 ? "" : "s", c.paths.db);
     if (c.n_resume)
         fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
                        "checkpoints\n",
@@ -411,7 +418,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         s = ks_error_set(err, KS_INTERRUPTED,
                          "interrupted: finished trials are kept in %s; run the same command "
                          "again to resume",
-                         c.db_path);
+                         c.paths.db);
         goto out;
     }
     fprintf(c.out, "\n");
@@ -428,7 +435,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         if ((s = ks_study_ensemble(st, &data, &ens, err)) != KS_OK)
             goto out;
     }
-    fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.db_path,
+    fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.paths.db,
             c.log_dir);
 out:
     free_controller(&c);
