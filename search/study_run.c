@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,18 +170,11 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     return KS_OK;
 }
 
-/* The HParams experiment: each parameter with its domain, the metrics shown (in the
-   log dir's root run, written once when the study starts). */
-static ks_status write_experiment(controller *c, ks_error *err)
+/* Each parameter's declared domain, as the HParams experiment shows it (vals holds the
+   choices; strings borrowed from the space). */
+static void hp_domains(const ks_space *sp, ks_hp_info *infos,
+                       ks_hp_value (*vals)[KS_MAX_CHOICES])
 {
-    const ks_space *sp = &c->st->space;
-    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
-    ks_hp_metric metrics[4];
-    char best[96], tag[96];
-    const char *metric = c->st->metric, *group = "validation";
-    ks_tb_run *root = NULL;
-    ks_status s;
     for (int i = 0; i < sp->n; i++) {
         const ks_param *p = &sp->params[i];
         memset(&infos[i], 0, sizeof infos[i]);
@@ -198,6 +192,21 @@ static ks_status write_experiment(controller *c, ks_error *err)
             infos[i].max = p->max;
         }
     }
+}
+
+/* The HParams experiment: each parameter with its domain, the metrics shown (in the
+   log dir's root run, written once when the study starts). */
+static ks_status write_experiment(controller *c, ks_error *err)
+{
+    const ks_space *sp = &c->st->space;
+    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
+    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+    ks_hp_metric metrics[4];
+    char best[96], tag[96];
+    const char *metric = c->st->metric, *group = "validation";
+    ks_tb_run *root = NULL;
+    ks_status s;
+    hp_domains(sp, infos, vals);
     if (strncmp(metric, "val_", 4) == 0)
         metric += 4;
     else
@@ -303,6 +312,17 @@ static ks_status open_study(controller *c, ks_error *err)
     }
     c->study_id = info.id;
     ks_study_info_free(&info);
+    if (s == KS_OK) {
+        /* what commands reading the study later need besides its text: the folder its data
+           paths start from, and the declared domains of its parameters */
+        ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
+        ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+        char dir[PATH_MAX];
+        hp_domains(&st->space, infos, vals);
+        if (!realpath(st->base->dir, dir))
+            snprintf(dir, sizeof dir, "%s", st->base->dir);
+        s = ks_db_study_set_context(c->db, c->study_id, dir, infos, st->space.n, err);
+    }
     return s;
 }
 

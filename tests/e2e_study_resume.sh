@@ -8,7 +8,10 @@
 # Ctrl-C (SIGINT) stops cleanly: exit 1 ("failed while running"), running trials
 # recorded as interrupted, the database intact, and a rerun finishes.  A study file
 # changed since is refused (exit 2, one message naming the change, study.db unchanged
-# byte for byte); --fresh starts over with the new file.
+# byte for byte); --fresh starts over with the new file.  Every trial's objective, best
+# epoch and best checkpoint (byte for byte) are the uninterrupted run's, and span all its
+# epochs however its training was split: by a kill, or by a Hyperband promotion (a
+# promoted trial whose best epoch came before the promotion).
 set -u
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
@@ -97,6 +100,29 @@ bad_epochs() {
               ON m.trial_id = t.id
              WHERE coalesce(m.n, 0) != t.epochs OR coalesce(m.d, 0) != t.epochs
                 OR coalesce(m.mx, -1) != t.epochs - 1;"
+}
+
+# per trial: objective, best epoch, the best checkpoint's epoch and size; and the bytes
+best_rows() {
+    q "$1" "SELECT t.number, quote(t.objective), t.best_epoch, c.epoch, length(c.data)
+              FROM trial t LEFT JOIN checkpoint c ON c.trial_id = t.id AND c.kind = 'best'
+             ORDER BY t.number;"
+}
+best_bytes() {
+    q "$1" "SELECT hex(c.data) FROM trial t JOIN checkpoint c ON c.trial_id = t.id
+             WHERE c.kind = 'best' ORDER BY t.number;" | md5sum
+}
+# trials whose objective is not the best val_accuracy of all their epochs (the first epoch
+# with it as best_epoch), or whose best checkpoint is not that epoch's
+bad_objectives() {
+    q "$1" "SELECT t.number FROM trial t WHERE t.epochs > 0 AND (
+              t.objective IS NOT (SELECT max(value) FROM metric m WHERE m.trial_id = t.id
+                                     AND m.name = 'val_accuracy' AND m.step = -1)
+              OR t.best_epoch IS NOT (SELECT min(epoch) FROM metric m WHERE m.trial_id = t.id
+                                     AND m.name = 'val_accuracy' AND m.step = -1
+                                     AND m.value = t.objective)
+              OR t.best_epoch IS NOT (SELECT epoch FROM checkpoint c WHERE c.trial_id = t.id
+                                     AND c.kind = 'best'));"
 }
 
 cd "$tmp"
@@ -191,7 +217,88 @@ for method in grid random; do
     # value of every trial, the resumed ones too, is the uninterrupted run's
     [[ $(metrics_of "$ref_db" 1 | cut -d'|' -f1-5) == $(metrics_of "$db" 1 | cut -d'|' -f1-5) ]]
     check "$method: every metric value of every trial equals the uninterrupted run's" $?
+    # the objective, its epoch and the best checkpoint span the epochs before the kill too
+    ref=$(best_rows "$ref_db") got=$(best_rows "$db")
+    [[ $got == "$ref" && $(best_bytes "$ref_db") == $(best_bytes "$db") ]]
+    check "$method: objectives, best epochs and best checkpoints (bytes) equal the uninterrupted run's" $? \
+        "$(diff <(echo "$ref") <(echo "$got"))"
+    bad=$(bad_objectives "$db")
+    check "$method: every objective is the best of all its trial's epochs, the best checkpoint that epoch's" \
+        "$([[ -z $bad ]]; echo $?)" "trials: $bad"
 done
+
+# --- Hyperband: a promoted trial continues from its checkpoint.  Its objective, best epoch
+# and best checkpoint span the epochs before the promotion; killed while a promoted trial
+# trains, the resumed study equals the uninterrupted one.
+hb_study() {
+    cat > "$1" <<YAML
+name: resume_hb
+seed: 2
+data:
+  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 6000]}
+  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: \$units, activation: relu}
+  - Dense: {units: 10, activation: softmax}
+compile:
+  optimizer: {Adam: {learning_rate: \$learning_rate}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 9, batch_size: 32, verbose: 0}
+search:
+  method: hyperband
+  metric: {name: val_accuracy, goal: maximize}
+  max_trials: 13
+  parallel: 1
+  parameters:
+    units: {values: [16, 32]}
+    learning_rate: {float: [0.01, 0.1], log: true}
+YAML
+}
+mkdir -p hb_ref hb_kill
+hb_study hb_ref/s.yaml
+cp hb_ref/s.yaml hb_kill/s.yaml
+(cd hb_ref && "$ks" s.yaml >out 2>err)
+check "hyperband: uninterrupted run exits 0" $? "$(cat hb_ref/err)"
+ref_db=hb_ref/runs/resume_hb/study.db
+# rungs of 1, 3 and 9 epochs: promoted to 3 after epoch 0, to 9 after epoch 2
+early=$(q "$ref_db" "SELECT count(*) FROM (SELECT t.budget,
+                         (SELECT m.epoch FROM metric m WHERE m.trial_id = t.id AND m.step = -1
+                             AND m.name = 'val_accuracy' ORDER BY m.value DESC, m.epoch LIMIT 1) AS e
+                         FROM trial t) WHERE (budget = 3 AND e < 1) OR (budget = 9 AND e < 3);")
+[[ $early -ge 1 ]]
+check "hyperband: a promoted trial's best epoch came before its promotion (set-up: $early)" $?
+bad=$(bad_objectives "$ref_db")
+check "hyperband: every objective is the best of all its trial's epochs, the best checkpoint that epoch's" \
+    "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+db=hb_kill/runs/resume_hb/study.db
+(cd hb_kill && exec "$ks" s.yaml >out 2>err) &
+pid=$!
+pids+=("$pid")
+for ((i = 0; i < 3000; i++)); do
+    r=$(q "$db" "SELECT count(*) FROM trial WHERE status = 'running' AND budget = 9
+                    AND epochs BETWEEN 4 AND 8;" 2>/dev/null)
+    [[ $r == 1 ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[[ $r == 1 ]]
+check "hyperband: killed while a trial promoted to 9 epochs trains past its promotion" $?
+(cd hb_kill && "$ks" s.yaml >out2 2>err2)
+check "hyperband: the rerun exits 0" $? "$(cat hb_kill/err2)"
+ref=$(trials_of "$ref_db") got=$(trials_of "$db")
+[[ $got == "$ref" ]]
+check "hyperband: final trials (number, params, seed, status, epochs) equal the uninterrupted run's" $? \
+    "$(diff <(echo "$ref") <(echo "$got"))"
+ref=$(best_rows "$ref_db") got=$(best_rows "$db")
+[[ $got == "$ref" && $(best_bytes "$ref_db") == $(best_bytes "$db") ]]
+check "hyperband: objectives, best epochs and best checkpoints (bytes) equal the uninterrupted run's" $? \
+    "$(diff <(echo "$ref") <(echo "$got"))"
+[[ $(metrics_of "$ref_db" 1 | cut -d'|' -f1-5) == $(metrics_of "$db" 1 | cut -d'|' -f1-5) ]]
+check "hyperband: every metric value equals the uninterrupted run's" $?
 
 # --- Ctrl-C: a clean stop, then a rerun finishes
 mkdir -p int

@@ -4,11 +4,14 @@
  * every connection sets, and the helpers the other db_*.c files share: SQLite errors
  * as ks_status, statements and BEGIN IMMEDIATE transactions retried on SQLITE_BUSY.
  *
- * The schema (version 1).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
+ * The schema (version 2).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
  * so a REAL that may be NaN is NULL when it is.
  *
- *   meta(key PK, value)              schema_version "1", created_by "ksearch"
- *   study(id, name UNIQUE, config, hash, metric, maximize, created)
+ *   meta(key PK, value)              schema_version "2", created_by "ksearch"
+ *   study(id, name UNIQUE, config, hash, metric, maximize, created,
+ *         dir NULL (the study file's folder, absolute: relative data paths start there),
+ *         hparams NULL (the declared hyperparameter domains, JSON: a list of
+ *         {"name", "type": "float"|"string"|"bool", "min", "max"} or {…, "values": […]}))
  *   trial(id, study_id → study CASCADE, number, status TEXT (ks_trial_status_name),
  *         params JSON, seed (uint64 as its int64 bit pattern), budget, epochs,
  *         objective NULL, best_epoch (-1: none), started NULL, ended NULL, error NULL,
@@ -24,6 +27,9 @@
  *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
  *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
  *         UNIQUE(study_id, name))
+ *
+ * Version 1 had no study.dir and study.hparams: opening such a file for writing adds
+ * them (NULL: not known); a read-only open reads it as it is.
  */
 #include "db_impl.h"
 
@@ -48,7 +54,9 @@ static const char schema_sql[] =
     "    hash     TEXT NOT NULL,\n"
     "    metric   TEXT NOT NULL,\n"
     "    maximize INTEGER NOT NULL,\n"
-    "    created  REAL NOT NULL\n"
+    "    created  REAL NOT NULL,\n"
+    "    dir      TEXT,\n"
+    "    hparams  TEXT\n"
     ");\n"
     "CREATE TABLE trial (\n"
     "    id         INTEGER PRIMARY KEY,\n"
@@ -420,6 +428,7 @@ static ks_status classify(ks_db *db, int *kind, ks_error *err)
                                "written by a newer ksearch (schema %ld); this one reads up "
                                "to %d",
                                v, KS_DB_SCHEMA_VERSION);
+    db->version = (int)v;
     *kind = FILE_OURS;
     return KS_OK;
 }
@@ -510,6 +519,31 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     return ks_dbi_end(db, s, err, "creating the schema");
 }
 
+/*
+ * Bring a file of an older schema to this one, in one transaction (another process may
+ * have done it meanwhile: the version is read again inside it).
+ */
+static ks_status migrate(ks_db *db, ks_error *err)
+{
+    char version[64];
+    int rc;
+    ks_status s = ks_dbi_begin(db, err, "updating the schema");
+    if (s != KS_OK)
+        return s;
+    rc = meta_get(db, "schema_version", version, sizeof version);
+    if (rc == SQLITE_OK && strcmp(version, "1") == 0) {
+        rc = sqlite3_exec(db->conn, "ALTER TABLE study ADD COLUMN dir TEXT;"
+                                    "ALTER TABLE study ADD COLUMN hparams TEXT;"
+                                    "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+                          NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK)
+        s = ks_dbi_fail(db, rc, err, "updating the schema from version %s", version);
+    if ((s = ks_dbi_end(db, s, err, "updating the schema")) == KS_OK)
+        db->version = KS_DB_SCHEMA_VERSION;
+    return s;
+}
+
 static ks_status open_file(ks_db *db, int create, ks_error *err)
 {
     int kind = FILE_EMPTY, rc;
@@ -554,6 +588,8 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
         if (kind != FILE_OURS)
             return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "the schema was not created");
     }
+    if (db->version < KS_DB_SCHEMA_VERSION)
+        return migrate(db, err);
     return KS_OK;
 }
 

@@ -236,3 +236,40 @@ ks_status ks_db_metric_series(ks_db *db, int64_t trial_id, const char *name, int
     *n = count;
     return KS_OK;
 }
+
+ks_status ks_db_trial_best(ks_db *db, int64_t trial_id, const char *metric, int maximize,
+                           int before, double *value, int *epoch, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (!db || !metric || !value || !epoch)
+        return ks_dbi_bad_arg(err, "ks_db_trial_best: db, metric, value or epoch is NULL");
+    *value = NAN;
+    *epoch = -1;
+    /* NaN is stored as NULL: never a best */
+    s = ks_dbi_prepare(db, maximize ? "SELECT value, epoch FROM metric"
+                                      " WHERE trial_id = ?1 AND name = ?2 AND step = -1"
+                                      " AND epoch < ?3 AND value IS NOT NULL"
+                                      " ORDER BY value DESC, epoch LIMIT 1"
+                                    : "SELECT value, epoch FROM metric"
+                                      " WHERE trial_id = ?1 AND name = ?2 AND step = -1"
+                                      " AND epoch < ?3 AND value IS NOT NULL"
+                                      " ORDER BY value, epoch LIMIT 1",
+                       &st, err);
+    if (s != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, before);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        *value = sqlite3_column_double(st, 0);
+        *epoch = sqlite3_column_int(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        s = ks_dbi_fail(db, rc, err, "reading the best %s of trial %lld", metric,
+                        (long long)trial_id);
+    }
+    sqlite3_finalize(st);
+    return s;
+}

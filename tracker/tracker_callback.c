@@ -133,6 +133,14 @@ static ks_status tr_train_begin(void *user, const ks_callback_ctx *ctx)
         return fail(t, ks_error_set(&t->err, KS_ERR_NOMEM, "out of memory"));
     for (int i = 0; i < t->n_weights; i++)
         t->hist_rows[i] = t->hist + (size_t)i * KS_HISTOGRAM_BUCKETS * 3;
+    /* a resumed or promoted trial: its objective so far, from the epochs before this fit,
+       so that the objective, its epoch, the best checkpoint and the best_ series span
+       every epoch however the trial's training was split */
+    if (t->opt.db && ctx->params && ctx->params->initial_epoch > 0 &&
+        (s = ks_db_trial_best(t->opt.db, t->opt.trial_id, t->objective, t->opt.maximize,
+                              ctx->params->initial_epoch, &t->best, &t->best_epoch,
+                              &t->err)) != KS_OK)
+        return fail(t, s);
     for (int i = 0; i < t->n_weights; i++) {
         size_t len = strlen(ks_model_weight_name(m, i)) + sizeof "/histogram";
         if (!(t->tags[i] = malloc(len)))
