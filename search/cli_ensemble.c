@@ -35,21 +35,19 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* The study of a run directory, from the study file its database keeps. */
-static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *err)
+static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_error *err)
 {
     char name[1200];
-    ks_run_paths paths;
     ks_db *db = NULL;
     char **names = NULL;
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
-    if ((s = ks_run_paths_for_arg(rundir, &paths, err)) != KS_OK ||
-        (s = ks_db_open(paths.db, 0, &db, err)) != KS_OK)
+    if ((s = ks_db_open(paths->db, 0, &db, err)) != KS_OK)
         return s;
     if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
         if (!names[0])
-            s = ks_error_set_at(err, KS_ERR_CONFIG, paths.db, 0, 0, "the database holds no study");
+            s = ks_error_set_at(err, KS_ERR_CONFIG, paths->db, 0, 0, "the database holds no study");
         else
             s = ks_db_study_get(db, names[0], &info, err);
     }
@@ -57,7 +55,7 @@ static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *e
     ks_strv_free(names);
     if (s != KS_OK)
         return s;
-    snprintf(name, sizeof name, "%s (the study file kept in it)", paths.db);
+    snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);
     s = ks_study_load_text(info.config, name, ".", out, err);
     ks_study_info_free(&info);
     return s;
@@ -68,6 +66,8 @@ int cmd_ensemble(int argc, char **argv)
     const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL;
     int top = 0;
     ks_study *st = NULL;
+    ks_run_paths paths;
+    ks_run_lock *lock = NULL;
     ks_study_data data;
     ks_ensemble_request req;
     ks_error err;
@@ -107,9 +107,18 @@ int cmd_ensemble(int argc, char **argv)
         ensemble_usage(stderr);
         return KS_EXIT_BAD_INPUT;
     }
-    s = ends_with(target, ".yaml") || ends_with(target, ".yml")
-            ? ks_study_load(target, &st, &err)
-            : study_of_rundir(target, &st, &err);
+    if (ends_with(target, ".yaml") || ends_with(target, ".yml")) {
+        if ((s = ks_study_load(target, &st, &err)) == KS_OK)
+            s = ks_study_run_paths(st, &paths, &err);
+    } else if ((s = ks_run_paths_for_arg(target, &paths, &err)) == KS_OK) {
+        s = study_of_rundir(&paths, &st, &err);
+    }
+    /* the ensemble is written into the run (study.db, ensembles/): under its lock */
+    if (s == KS_OK) {
+        char what[1100];
+        snprintf(what, sizeof what, "ksearch ensemble %s", target);
+        s = ks_run_lock_acquire(&paths, what, &lock, &err);
+    }
     if (s == KS_OK)
         s = ks_study_ensemble_request(st, &req, &err);
     if (s == KS_OK) {
@@ -148,11 +157,13 @@ int cmd_ensemble(int argc, char **argv)
             }
         }
         req.out_path = out_path;
+        req.run = &paths;
     }
     if (s == KS_OK && (s = ks_study_load_data(st, &data, &err)) == KS_OK)
         s = ks_study_ensemble(st, &data, &req, &err);
     ks_study_data_free(&data);
     ks_study_free(st);
+    ks_run_lock_release(lock);
     if (s == KS_OK)
         return KS_EXIT_OK;
     cli_error(&err);

@@ -40,6 +40,7 @@ typedef struct fit_job {
     ks_callback *tracker;
     ks_tracker_options topt;
     ks_run_paths paths;             /* runs/NAME and what it holds */
+    ks_run_lock *lock;              /* held while writing runs/NAME */
     char log_dir[1100], objective[64];
     char *summary;                  /* the model summary TensorBoard shows as text */
     int trial_number;
@@ -57,6 +58,7 @@ static void job_free(fit_job *j)
     ks_model_free(j->model);
     ks_run_config_free(j->cfg);
     free(j->summary);
+    ks_run_lock_release(j->lock);
 }
 
 /* Make the file's callbacks (before any data is read, so mistakes show at once). */
@@ -200,6 +202,7 @@ int cmd_fit(int argc, char **argv)
     ks_status s;
     const char *path = NULL, *out_path = NULL, *from = NULL;
     int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, record = 1, done_epochs;
+    char what[1100];
 
     memset(&j, 0, sizeof j);
     ks_error_clear(&err);
@@ -272,10 +275,14 @@ int cmd_fit(int argc, char **argv)
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);
-    /* with --no-record nothing is attached: no study.db, no TensorBoard logs */
+    /* with --no-record nothing is attached: no study.db, no TensorBoard logs; whatever goes
+       into runs/NAME is written under its lock */
+    snprintf(what, sizeof what, "ksearch fit %s", path);
     if ((s = ks_run_paths_for_name(j.cfg->name, &j.paths, &err)) != KS_OK ||
         (s = record_preprocessing(&j, &err)) != KS_OK ||
-        ((record || (save && !out_path)) && cli_mkdirs(j.paths.dir, &err) != 0) ||
+        ((record || (save && !out_path)) &&
+         (cli_mkdirs(j.paths.dir, &err) != 0 ||
+          (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK)) ||
         (record && (s = start_tracking(&j, &err)) != KS_OK)) {
         cli_error(&err);
         job_free(&j);

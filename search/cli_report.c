@@ -130,6 +130,7 @@ int cmd_tensorboard(int argc, char **argv)
     report_args a;
     const char *logdir = NULL;
     ks_run_paths paths;
+    ks_run_lock *lock = NULL;
     ks_db *db = NULL;
     ks_error err;
     ks_status s;
@@ -137,10 +138,14 @@ int cmd_tensorboard(int argc, char **argv)
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
+    /* the rewrite replaces the run's event files: under the run's lock, so that it does not
+       meet a study writing them */
     if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
-        (s = ks_db_open(paths.db, 0, &db, &err)) == KS_OK)
+        (s = ks_db_open(paths.db, 0, &db, &err)) == KS_OK &&
+        (s = ks_run_lock_acquire(&paths, "ksearch tensorboard", &lock, &err)) == KS_OK)
         s = ks_tb_rewrite(db, a.study, logdir ? logdir : paths.tensorboard, &err);
     ks_db_close(db);
+    ks_run_lock_release(lock);
     if (s != KS_OK) {
         cli_error(&err);
         return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);

@@ -32,6 +32,7 @@ typedef struct controller {
     const ks_study_data *data;
     const ks_run_options *o;
     ks_run_paths paths;                 /* runs/NAME, its study.db … */
+    ks_run_lock *run_lock;              /* held while the study runs */
     char log_dir[1100];                 /* TensorBoard: paths.tensorboard or the file's */
     ks_tracker_options tb;              /* TensorBoard settings every trial gets */
     FILE *out;

@@ -99,9 +99,27 @@ typedef struct ks_run_paths {
 } ks_run_paths;
 /* The paths of run NAME (runs/NAME/…); KS_ERR_USAGE if they would be too long. */
 ks_status ks_run_paths_for_name(const char *name, ks_run_paths *p, ks_error *err);
+/* The paths of a study's run: runs/NAME for its name. */
+ks_status ks_study_run_paths(const ks_study *st, ks_run_paths *p, ks_error *err);
 /* The paths of a RUNDIR given on the command line: a run directory, or its database
    file (then p->db is that file and the run directory its folder). */
 ks_status ks_run_paths_for_arg(const char *arg, ks_run_paths *p, ks_error *err);
+
+/*
+ * The one process that writes a run directory holds its lock: an exclusive fcntl lock on
+ * DIR/ksearch.lock (which says who holds it: pid, host, since when, doing what), held
+ * until ks_run_lock_release or the end of the process: the system releases it when the
+ * process dies, so the file a killed process leaves blocks nobody.  Readers (ls, show,
+ * compare, reports) never take it.  The directory must exist.  what: for the message
+ * another process gets, e.g. "running study.yaml".  When another process holds the
+ * lock: KS_ERR_USAGE naming it, and nothing written.  A process takes a run's lock once
+ * (fcntl locks are the process's: a second take would succeed, and its release free
+ * both).
+ */
+typedef struct ks_run_lock ks_run_lock;
+ks_status ks_run_lock_acquire(const ks_run_paths *p, const char *what, ks_run_lock **out,
+                              ks_error *err);
+void ks_run_lock_release(ks_run_lock *lock);    /* NULL is a no-op */
 
 /* Limits of a study or run file. */
 #define KS_MAX_PARALLEL 256             /* workers of one study (search.parallel, --parallel) */
@@ -157,7 +175,8 @@ typedef struct ks_ensemble_request {
     int top;                    /* members: the best K complete trials [5] */
     unsigned methods;           /* a bit per ks_weights_method [nelder-mead] */
     ks_ensemble_average average;
-    const char *out_path;       /* NULL: runs/NAME/ensembles/best.ksm */
+    const char *out_path;       /* NULL: the run's ensembles/best.ksm */
+    const ks_run_paths *run;    /* the study's run directory; NULL: runs/NAME */
     FILE *out;                  /* the report (NULL: stdout) */
 } ks_ensemble_request;
 
@@ -165,8 +184,8 @@ typedef struct ks_ensemble_request {
 ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, ks_error *err);
 
 /*
- * Build the ensembles of a study's top trials from their best checkpoints in
- * runs/NAME/study.db: for each method asked, fit the weights on the validation data and
+ * Build the ensembles of a study's top trials from their best checkpoints in its run's
+ * study.db (r->run, or runs/NAME): for each method asked, fit the weights on the validation data and
  * report validation and test metrics beside the best single member's; store each in
  * study.db and save the best (lowest validation loss) to the output file.
  */

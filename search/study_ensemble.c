@@ -186,7 +186,9 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     ks_status s;
     memset(&info, 0, sizeof info);
     memset(res, 0, sizeof res);
-    if ((s = ks_run_paths_for_name(st->base->name, &paths, err)) != KS_OK)
+    if (req->run)
+        paths = *req->run;
+    else if ((s = ks_run_paths_for_name(st->base->name, &paths, err)) != KS_OK)
         return s;
     snprintf(out_path, sizeof out_path, "%s", req->out_path ? req->out_path : paths.best_ensemble);
 

@@ -362,6 +362,7 @@ static void free_controller(controller *c)
     free(c->trials);
     free(c->views);
     ks_db_close(c->db);
+    ks_run_lock_release(c->run_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
 }
@@ -373,6 +374,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     ks_ensemble_request ens;
     ks_status s;
     int parallel;
+    char what[1100];
+    struct stat sb;
     static const volatile sig_atomic_t never = 0;
     ks_run_options opts = *o;
     parallel = o->parallel > 0 ? o->parallel : st->parallel;
@@ -389,16 +392,20 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     c.t0 = ks_now();
     pthread_mutex_init(&c.lock, NULL);
     pthread_cond_init(&c.cond, NULL);
-    if ((s = ks_study_load_data(st, &data, err)) != KS_OK) {
-        free_controller(&c);
-        return s;
-    }
-    c.data = &data;
-    if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK)
-        goto out;
+    memset(&data, 0, sizeof data);
+    snprintf(what, sizeof what, "running %s", st->path);
+    /* the run's lock first when the run exists (another process running the study is
+       refused before the data is loaded); else once its directory is made */
     if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) != KS_OK ||
+        (stat(c.paths.dir, &sb) == 0 &&
+         (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
+        (s = ks_study_load_data(st, &data, err)) != KS_OK)
+        goto out;
+    c.data = &data;
+    if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
         (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
         (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+        (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
         (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
         goto out;
     /* the HParams experiment, once: a study with trials has written it */
