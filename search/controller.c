@@ -135,7 +135,12 @@ typedef struct worker {
     int index;
 } worker;
 
-/* The model of a trial: fresh, or restored from its last checkpoint to continue. */
+/*
+ * The model of a trial: fresh, or restored from its last checkpoint to continue.  A
+ * trial with recorded epochs whose checkpoint cannot be used is not trained again from
+ * the start (its new epochs would not follow the recorded ones): the error says why, and
+ * the trial is recorded failed with it.
+ */
 static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t, ks_model **m,
                              int *initial_epoch, ks_error *err)
 {
@@ -149,14 +154,23 @@ static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t
         unsigned char *blob = NULL;
         size_t len = 0;
         int epoch = 0;
+        char why[sizeof err->msg];
         s = ks_db_checkpoint_get(w->db, t->id, KS_CHECKPOINT_LAST, &blob, &len, &epoch, err);
         if (s == KS_OK)
             s = ks_model_load_buffer(blob, len, "checkpoint", m, initial_epoch, err);
         free(blob);
-        if (s == KS_OK)
-            return KS_OK;
-        /* no usable checkpoint: train again from the start */
-        *initial_epoch = 0;
+        if (s == KS_OK && *initial_epoch != t->epochs) {
+            ks_model_free(*m);
+            *m = NULL;
+            s = ks_error_set(err, KS_ERR_CORRUPT, "it is of epoch %d", *initial_epoch);
+        }
+        if (s == KS_OK || s == KS_ERR_NOMEM || s == KS_ERR_DB || s == KS_ERR_IO)
+            return s;
+        snprintf(why, sizeof why, "%s", err->msg);
+        return ks_error_set(err, s, "trial %d cannot continue after its %d recorded epochs: "
+                                    "its last checkpoint does not load (%s); it is not "
+                                    "trained again from the start",
+                            t->number, t->epochs, why);
     }
     s = ks_model_from_config(cfg->model, &tr.x_shape, ctl_trial_seed(c, t->number), m, err);
     if (s == KS_OK)

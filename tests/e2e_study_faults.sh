@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Faults around a study, and what it records.  A trial whose last checkpoint no longer
+# loads is recorded failed with the reason, not trained again from the start.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+ks=$(realpath "${KSEARCH:-./build/ksearch}")
+tmp=$(mktemp -d /tmp/ks_e2e_faults.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0 failed=0
+check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
+q() { sqlite3 -batch "$@"; }
+cd "$tmp"
+
+# study FILE NAME: 4 trials of 15 epochs, 2 workers, a few seconds
+study() {
+    cat > "$1" <<YAML
+name: $2
+seed: 9
+data:
+  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 3000]}
+  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
+model:
+  - Flatten: {input_shape: [28, 28]}
+  - Dense: {units: \$units, activation: relu}
+  - Dense: {units: 10, activation: softmax}
+compile:
+  optimizer: {Adam: {learning_rate: \$learning_rate}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 15, batch_size: 32, verbose: 0}
+search:
+  method: random
+  metric: {name: val_accuracy, goal: maximize}
+  max_trials: 4
+  parallel: 2
+  parameters:
+    units: {values: [16, 32]}
+    learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+YAML
+}
+# start_until DIR DB CONDITION: run the study in DIR in the background until the SQL
+# CONDITION (a count) is >= 1; its pid in $pid (0 when the condition was met in time)
+start_until() {
+    (cd "$1" && exec "$ks" s.yaml >out 2>err) &
+    pid=$!
+    pids+=("$pid")
+    local i r
+    for ((i = 0; i < 1500; i++)); do
+        r=$(q "$2" "$3" 2>/dev/null)
+        [[ ${r:-0} -ge 1 ]] && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+metrics_of() { q "$1" "SELECT m.name, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id WHERE t.number = $2 AND m.step = -1 ORDER BY 1, 2;"; }
+
+# --- a checkpoint that does not load: the trial is failed with the reason
+mkdir ckpt && study ckpt/s.yaml faults
+db=ckpt/runs/faults/study.db
+start_until ckpt "$db" "SELECT count(*) FROM trial WHERE status = 'running' AND epochs BETWEEN 2 AND 10;"
+check "checkpoint: a trial runs with 2 to 10 epochs recorded" $?
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+row=$(q "$db" "SELECT number || ' ' || epochs FROM trial WHERE status = 'running' AND epochs BETWEEN 2 AND 10 LIMIT 1;")
+num=${row% *} k=${row#* }
+before=$(metrics_of "$db" "$num")
+q "$db" "UPDATE checkpoint SET data = substr(data, 1, 200) WHERE kind = 'last'
+           AND trial_id = (SELECT id FROM trial WHERE number = $num);"
+(cd ckpt && "$ks" s.yaml >out2 2>err2)
+check "checkpoint: the rerun exits 0 (a failed trial does not fail the study)" $? "$(cat ckpt/err2)"
+row=$(q "$db" "SELECT status || '|' || epochs || '|' || coalesce(error, '') FROM trial WHERE number = $num;")
+[[ $row == "failed|$k|"*"cannot continue"*"checkpoint"* ]]
+check "checkpoint: trial $num failed, its $k epochs kept, the reason recorded" $? "($row)"
+[[ $(metrics_of "$db" "$num") == "$before" ]]
+check "checkpoint: trial $num's recorded epochs untouched (not trained again from 0)" $?
+grep -q "trial $num failed" ckpt/out2 && grep -q "cannot continue" ckpt/out2
+check "checkpoint: the console says trial $num failed, and why" $? "$(grep "trial $num" ckpt/out2)"
+[[ $(q "$db" "SELECT count(*) FROM trial WHERE status = 'complete' AND epochs = 15;") == 3 ]]
+check "checkpoint: the other 3 trials complete" $?
+
+echo "$passed passed, $failed failed"
