@@ -433,6 +433,17 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     fflush(c.out);
     s = ctl_run_workers(&c, parallel);
     ctl_clear_status(&c);
+    if (s == KS_ERR_DB || s == KS_ERR_IO) {
+        /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded
+           interrupted, and resume when the study runs again */
+        char why[1200];
+        ks_error_format(&c.err, why, sizeof why);
+        s = ks_error_set(err, KS_INTERRUPTED,
+                         "%s; the study stopped, its running trials are kept as interrupted: "
+                         "run the same command again once this is fixed, to resume",
+                         why);
+        goto out;
+    }
     if (s != KS_OK) {
         if (err)
             *err = c.err;

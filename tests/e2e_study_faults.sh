@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Faults around a study, and what it records.  A trial whose last checkpoint no longer
-# loads is recorded failed with the reason, not trained again from the start.
+# loads is recorded failed with the reason, not trained again from the start.  SIGTERM
+# (Slurm, MPI launchers, containers) stops a study as Ctrl-C does: exit 1, its running
+# trials interrupted, and a rerun finishes it as an uninterrupted run.  A failure of
+# ksearch's own writing (a file size limit standing in for a full disk) stops the study
+# with exit 1 and leaves its trials interrupted, never failed: the rerun retries them.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
@@ -60,6 +64,26 @@ start_until() {
     return 1
 }
 metrics_of() { q "$1" "SELECT m.name, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id WHERE t.number = $2 AND m.step = -1 ORDER BY 1, 2;"; }
+trials_of() { q "$1" "SELECT number, params, status, epochs, quote(objective), best_epoch FROM trial ORDER BY number;"; }
+all_metrics() { q "$1" "SELECT t.number, m.name, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id WHERE m.step = -1 ORDER BY 1, 2, 3;"; }
+# wait_exit PID SECONDS: the process's exit status, or 124 (then killed) after SECONDS
+wait_exit() {
+    local i
+    for ((i = 0; i < $2 * 50; i++)); do
+        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
+        sleep 0.02
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1"
+    return 124
+}
+
+mkdir ref && study ref/s.yaml faults
+(cd ref && "$ks" s.yaml >out 2>err)
+check "the uninterrupted run exits 0" $? "$(cat ref/err)"
+ref_db=ref/runs/faults/study.db
+ref_trials=$(trials_of "$ref_db")
+ref_metrics=$(all_metrics "$ref_db")
 
 # --- a checkpoint that does not load: the trial is failed with the reason
 mkdir ckpt && study ckpt/s.yaml faults
@@ -84,5 +108,48 @@ grep -q "trial $num failed" ckpt/out2 && grep -q "cannot continue" ckpt/out2
 check "checkpoint: the console says trial $num failed, and why" $? "$(grep "trial $num" ckpt/out2)"
 [[ $(q "$db" "SELECT count(*) FROM trial WHERE status = 'complete' AND epochs = 15;") == 3 ]]
 check "checkpoint: the other 3 trials complete" $?
+
+# --- SIGTERM: stopped as Ctrl-C stops it
+mkdir term && study term/s.yaml faults
+db=term/runs/faults/study.db
+start_until term "$db" "SELECT count(*) FROM trial WHERE status = 'running' AND epochs BETWEEN 1 AND 10;"
+check "SIGTERM: a trial runs" $?
+kill -TERM "$pid"
+wait_exit "$pid" 20
+rc=$?
+[[ $rc -eq 1 ]]
+check "SIGTERM: exit status 1, as after Ctrl-C" $? "(rc $rc)"
+grep -q "interrupted" term/err && [[ $(grep -c . term/err) -eq 1 ]]
+check "SIGTERM: one message saying it was interrupted" $? "$(cat term/err)"
+row=$(q "$db" "SELECT (SELECT count(*) FROM trial WHERE status IN ('running', 'queued')) || ' ' ||
+                      (SELECT count(*) FROM trial WHERE status = 'interrupted');")
+[[ $row =~ ^0\ [1-9]$ ]]
+check "SIGTERM: no trial left running, the running ones interrupted" $? "($row)"
+(cd term && "$ks" s.yaml >out2 2>err2)
+check "SIGTERM: the rerun exits 0" $? "$(cat term/err2)"
+[[ $(trials_of "$db") == "$ref_trials" && $(all_metrics "$db") == "$ref_metrics" ]]
+check "SIGTERM: the study then equals an uninterrupted run (trials, objectives, every value)" $? \
+    "$(diff <(echo "$ref_trials") <(trials_of "$db"))"
+
+# --- ksearch's own writes fail (RLIMIT_FSIZE: a write past 4 MB fails, as on a full disk)
+mkdir full && study full/s.yaml faults
+db=full/runs/faults/study.db
+(cd full && ulimit -f 4000 && exec "$ks" s.yaml >out 2>err)
+rc=$?
+msg=$(cat full/err)
+[[ $rc -eq 1 ]]
+check "write failure: exit 1 (failed while running)" $? "(rc $rc: $msg)"
+[[ $(grep -c . full/err) -eq 1 && $msg == *"study.db"*"trial "*"run the same command again"* ]]
+check "write failure: one message naming the database, the trial and how to resume" $? "($msg)"
+echo "write failure: $msg"
+row=$(q "$db" "SELECT (SELECT count(*) FROM trial WHERE status = 'failed') || ' ' ||
+                      (SELECT count(*) FROM trial WHERE status IN ('interrupted', 'running'));")
+[[ $row =~ ^0\ [1-9]$ ]]
+check "write failure: no trial failed, the ones it stopped interrupted (failed, interrupted: $row)" $?
+(cd full && "$ks" s.yaml >out2 2>err2)
+check "write failure: the rerun, with room, exits 0" $? "$(cat full/err2)"
+[[ $(trials_of "$db") == "$ref_trials" && $(all_metrics "$db") == "$ref_metrics" ]]
+check "write failure: the study then equals an uninterrupted run (trials, objectives, every value)" $? \
+    "$(diff <(echo "$ref_trials") <(trials_of "$db"))"
 
 echo "$passed passed, $failed failed"

@@ -1340,6 +1340,72 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
+/*
+ * Errors name a trial by its number in its study, as the user knows it, not by its row
+ * id: the third trial of a second study (number 2, id 5) fails a write of each kind.
+ */
+static void test_errors_name_numbers(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info a, b;
+    ks_error err;
+    ks_logs logs;
+    ks_epoch_record rec;
+    unsigned char blob[16] = {0};
+    int64_t id = 0;
+    int created;
+    path_in(path, sizeof path, "numbers.db");
+    REQUIRE(ks_db_open(path, 1, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_open(db, "a", "x", "h", "loss", 0, &a, &created, &err) == KS_OK &&
+                ks_db_study_open(db, "b", "x", "h", "loss", 0, &b, &created, &err) == KS_OK,
+            "%s", fmt_err(&err));
+    for (int i = 0; i < 2; i++)
+        CHECK(ks_db_trial_add(db, a.id, i, "{}", 1, 3, &id, &err) == KS_OK, "%s", fmt_err(&err));
+    for (int i = 0; i < 3; i++)
+        CHECK(ks_db_trial_add(db, b.id, i, "{}", 1, 3, &id, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(id == 5, "set-up: trial 2 of study b has id 5 (%lld)", (long long)id);
+    /* writes that fail: a value named "boom", a checkpoint */
+    REQUIRE(sqlite3_exec(db->conn,
+                         "CREATE TEMP TRIGGER boom BEFORE INSERT ON metric WHEN NEW.name = 'boom'"
+                         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+                         "CREATE TEMP TRIGGER ckpt BEFORE INSERT ON checkpoint"
+                         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+                         NULL, NULL, NULL) == SQLITE_OK,
+            "triggers: %s", sqlite3_errmsg(db->conn));
+    memset(&logs, 0, sizeof logs);
+    ks_logs_set(&logs, "boom", 1);
+    memset(&rec, 0, sizeof rec);
+    rec.logs = &logs;
+    rec.objective = NAN;
+    CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_ERR_DB &&
+              strstr(err.msg, "writing boom of trial 2: injected fault") &&
+              !strstr(err.msg, "trial 5"),
+          "a value: %s", fmt_err(&err));
+    CHECK(ks_db_batch_write(db, id, 1, &logs, &err) == KS_ERR_DB &&
+              strstr(err.msg, "trial 2") && !strstr(err.msg, "trial 5"),
+          "a batch value: %s", fmt_err(&err));
+    memset(&logs, 0, sizeof logs);
+    ks_logs_set(&logs, "loss", 1);
+    rec.last_checkpoint = blob;
+    rec.last_len = sizeof blob;
+    CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_ERR_DB &&
+              strstr(err.msg, "writing the last checkpoint of trial 2: injected fault"),
+          "a checkpoint: %s", fmt_err(&err));
+    {
+        unsigned char *got = NULL;
+        size_t len = 0;
+        CHECK(ks_db_checkpoint_get(db, id, KS_CHECKPOINT_BEST, &got, &len, NULL, &err) ==
+                      KS_ERR_CONFIG &&
+                  strstr(err.msg, "trial 2 has no best checkpoint"),
+              "no checkpoint: %s", fmt_err(&err));
+        free(got);
+    }
+    ks_study_info_free(&a);
+    ks_study_info_free(&b);
+    ks_db_close(db);
+}
+
 /* A file from the dump of a schema 1 database (tests/db_v1.sql); 0 if it cannot be read. */
 static int make_v1(const char *path)
 {
@@ -1482,6 +1548,7 @@ int main(void)
     test_extra_rows();
     test_trial_best();
     test_schema_v1();
+    test_errors_name_numbers();
     remove_tmpdir();
     return check_done();
 }

@@ -113,17 +113,18 @@ static const char schema_sql[] =
 
 /* ------------------------------------------------------------ errors */
 
-ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
+/* SQLite's message for rc, from the connection when it is its last error. */
+static void sqlite_message(ks_db *db, int rc, char *out, size_t size)
 {
-    char what[200];
     const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
-    va_list ap;
-    va_start(ap, what_fmt);
-    vsnprintf(what, sizeof what, what_fmt, ap);
-    va_end(ap);
     /* sqlite3_errmsg belongs to the last call: if that one succeeded, use rc's text */
     if (db->conn && (sqlite3_errcode(db->conn) & 0xff) != (rc & 0xff))
         msg = sqlite3_errstr(rc);
+    snprintf(out, size, "%s", msg);
+}
+
+static ks_status fail_with(ks_db *db, int rc, ks_error *err, const char *what, const char *msg)
+{
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
         return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
@@ -138,6 +139,31 @@ ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ..
     default:
         return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "%s: %s", what, msg);
     }
+}
+
+ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
+{
+    char what[200], msg[300];
+    va_list ap;
+    sqlite_message(db, rc, msg, sizeof msg);
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    return fail_with(db, rc, err, what, msg);
+}
+
+ks_status ks_dbi_fail_trial(ks_db *db, int rc, ks_error *err, int64_t trial_id,
+                            const char *what_fmt, ...)
+{
+    char what[200], msg[300], label[64], full[300];
+    va_list ap;
+    sqlite_message(db, rc, msg, sizeof msg);
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    ks_dbi_trial_label(db, trial_id, label, sizeof label);
+    snprintf(full, sizeof full, "%s %s", what, label);
+    return fail_with(db, rc, err, full, msg);
 }
 
 ks_status ks_dbi_missing(ks_db *db, ks_error *err, const char *fmt, ...)

@@ -313,6 +313,9 @@ ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, ch
  */
 ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **out,
                                   ks_error *err);
+/* 1 if the callback stopped its fit because it could not record it (a database or
+   TensorBoard write failed, or no memory): a failure of the recording, not of the fit. */
+int ks_tracker_failed(const ks_callback *cb);
 /* The objective so far (NaN if none) and its epoch, as the callback saw them. */
 double ks_tracker_objective(const ks_callback *cb, int *best_epoch);
 /*

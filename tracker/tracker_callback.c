@@ -24,6 +24,7 @@ typedef struct tracker {
     double best;
     int best_epoch;
     int started;
+    int failed;                             /* a write failed: the fit was stopped */
     int first_segment;                      /* writes the graph, summary, session start */
     unsigned char *ckpt;                    /* the checkpoint's bytes, reused every epoch */
     size_t ckpt_cap;
@@ -55,6 +56,7 @@ static int better(const tracker *t, double v)
 static ks_status fail(tracker *t, ks_status s)
 {
     char buf[600];
+    t->failed = 1;
     snprintf(t->cb->message, sizeof t->cb->message, "%s",
              ks_error_format(&t->err, buf, sizeof buf));
     return s;
@@ -349,6 +351,11 @@ ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **o
     cb->on_epoch_end = tr_epoch_end;
     *out = cb;
     return KS_OK;
+}
+
+int ks_tracker_failed(const ks_callback *cb)
+{
+    return cb && ((const tracker *)cb->user)->failed;
 }
 
 double ks_tracker_objective(const ks_callback *cb, int *best_epoch)
