@@ -216,6 +216,10 @@ int cmd_fit(int argc, char **argv)
             (r = cli_int_option(argc, argv, &i, "--epochs", &epochs, &err)) ||
             (r = cli_int_option(argc, argv, &i, "--seed", &seed, &err)) ||
             (r = cli_int_option(argc, argv, &i, "--verbose", &verbose, &err))) {
+            if (r > 0 && epochs == 0) {
+                r = -1;
+                ks_error_set(&err, KS_ERR_USAGE, "--epochs must be 1 or more");
+            }
             if (r < 0) {
                 cli_error(&err);
                 return KS_EXIT_BAD_INPUT;

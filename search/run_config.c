@@ -49,7 +49,7 @@ typedef struct fit_section {
 } fit_section;
 
 static const ks_key fit_keys[] = {
-    {"epochs", KS_KEY_INT, offsetof(fit_section, epochs), 0, 0, 1e9, "1", NULL, 0},
+    {"epochs", KS_KEY_INT, offsetof(fit_section, epochs), 0, 1, 1e9, "1", NULL, 0},
     {"batch_size", KS_KEY_INT, offsetof(fit_section, batch_size), 0, 1, 1e8, "32", NULL,
      KS_KEY_NULLABLE},
     {"verbose", KS_KEY_INT, offsetof(fit_section, verbose), 0, 0, 2, "1", NULL, 0},
@@ -280,6 +280,15 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
     c->fit.validation_split = fit.validation_split > 0 ? fit.validation_split
                                                        : data.validation_split;
     c->fit.seed = c->seed;
+    if (fit.initial_epoch >= fit.epochs) {
+        /* Keras would train nothing: no epoch would be recorded */
+        s = ks_error_at(err, KS_ERR_CONFIG, ks_value_get(f, "initial_epoch"),
+                        "fit: initial_epoch (%d) must be less than epochs (%d): epochs is the "
+                        "epoch to train up to",
+                        fit.initial_epoch, fit.epochs);
+        ks_keys_free(fit_keys, &fit);
+        goto fail;
+    }
     s = read_class_weight(c, &fit.class_weight, err);
     ks_keys_free(fit_keys, &fit);
     if (s != KS_OK)
