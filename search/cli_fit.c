@@ -121,21 +121,21 @@ static ks_status load_data(fit_job *j, ks_error *err)
 static ks_status start_tracking(fit_job *j, ks_error *err)
 {
     ks_study_info st;
-    char *text, hash[65];
+    const char *text;
+    char hash[65];
     int created;
     ks_trial_info *trials = NULL;
     int n = 0;
     int64_t trial_id;
     ks_status s;
     const char *monitor = j->val || j->cfg->fit.validation_split > 0 ? "val_loss" : "loss";
-    if (!(text = ks_read_text(j->cfg->path, err)))
-        return err->code;
+    /* the text that was parsed: the file is not read again */
+    text = j->cfg->text ? j->cfg->text : "";
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(text));
     memset(&st, 0, sizeof st);
     s = ks_db_open(j->paths.db, 1, &j->db, err);
     if (s == KS_OK)
         s = ks_db_study_open(j->db, j->cfg->name, text, hash, monitor, 0, &st, &created, err);
-    free(text);
     if (s == KS_OK)
         s = ks_db_trials(j->db, st.id, &trials, &n, err);
     for (int i = 0; i < n; i++)

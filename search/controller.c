@@ -417,7 +417,18 @@ static void run_job(worker *w, int number, int budget, int promote)
 
     /* what the study now knows of the trial, from the database */
     pthread_mutex_lock(&c->lock);
-    ctl_refresh_trial(c, w->db, number, status, ks_now() - t0);
+    {
+        ks_error rerr;
+        ks_status rs = ctl_refresh_trial(c, w->db, number, status, ks_now() - t0, &rerr);
+        if (rs != KS_OK) {
+            /* what the search method would see next is not what the database holds */
+            if (!c->failure) {
+                c->failure = rs;
+                c->err = rerr;
+            }
+            c->stopping = 1;
+        }
+    }
     ctl_report_trial(c, number, status == KS_TRIAL_FAILED ? msg : NULL);
     pthread_mutex_unlock(&c->lock);
 }

@@ -71,8 +71,10 @@ ks_status ctl_run_workers(controller *c, int parallel);
 /* study_run.c */
 uint64_t ctl_trial_seed(const controller *c, int number);
 ks_status ctl_add_trial(controller *c, const double *point, int budget);
-void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                       double seconds);
+/* Re-read a trial after a job (under the lock): its status, budget, epochs, objective and
+   curve.  A failure to read it leaves what the samplers see stale: the caller stops. */
+ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                            double seconds, ks_error *err);
 void ctl_hp_value(const ks_value *v, ks_hp_value *out);
 
 /* study_progress.c */

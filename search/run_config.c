@@ -109,6 +109,7 @@ void ks_run_config_free(ks_run_config *c)
     if (!c)
         return;
     ks_value_free(&c->doc);
+    free(c->text);
     free(c);
 }
 
@@ -155,17 +156,24 @@ ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *er
 {
     ks_value doc;
     ks_status s;
-    char *name = strdup(path);
+    char *name = strdup(path), *text = NULL;
     *out = NULL;
     if (!name)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    /* the source name must live as long as the values: parse, then let the config own a copy
-       that the values point at (ks_run_config_parse re-points them) */
-    s = ks_yaml_load(path, name, &doc, err);
-    if (s == KS_OK)
-        s = ks_run_config_parse(&doc, path, out, err);
+    /* read once: the text kept (study.db stores it) is the text parsed.  The source name
+       must live as long as the values: parse, then let the config own a copy that the
+       values point at (ks_run_config_parse re-points them) */
+    if (!(text = ks_read_text(path, err)))
+        s = err ? err->code : KS_ERR_IO;
     else
+        s = ks_yaml_load_text(text, name, &doc, err);
+    if (s == KS_OK && (s = ks_run_config_parse(&doc, path, out, err)) == KS_OK) {
+        (*out)->text = text;
+        text = NULL;
+    } else if (text) {
         ks_value_free(&doc);
+    }
+    free(text);
     free(name);
     return s;
 }

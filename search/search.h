@@ -28,6 +28,7 @@ ks_status ks_yaml_load_text(const char *text, const char *name, ks_value *out, k
  */
 typedef struct ks_run_config {
     ks_value doc;                   /* the whole file */
+    char *text;                     /* its text as read (ks_run_config_load), or NULL */
     char path[1024];                /* as given; the source name of every node */
     char dir[1024];                 /* its directory, for relative data paths */
     char name[128];                 /* runs/NAME; default the file's base name */

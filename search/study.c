@@ -455,8 +455,9 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
         s = text ? ks_error_set(err, KS_ERR_NOMEM, "out of memory") : err ? err->code : KS_ERR_IO;
         goto fail;
     }
-    s = text ? ks_yaml_load_text(text, st->path, &st->doc, err)
-             : ks_yaml_load(path, st->path, &st->doc, err);
+    /* the text kept (to notice a changed file on resume) is the text parsed: the file is
+       read once */
+    s = ks_yaml_load_text(st->text, st->path, &st->doc, err);
     if (s != KS_OK)
         goto fail;
     search = ks_value_get(&st->doc, "search");

@@ -4,12 +4,11 @@
  * --fresh), reloads every trial so that interrupted ones finish first and samplers see
  * the whole history, writes the HParams experiment, and at the end reports.
  */
-#define _XOPEN_SOURCE 700     /* nftw */
+#define _XOPEN_SOURCE 700     /* realpath */
 #include "controller_impl.h"
 
-
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -75,23 +74,22 @@ static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_err
     return KS_OK;
 }
 
-/* Re-read a trial after a job (under the lock). */
-void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                       double seconds)
+ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                            double seconds, ks_error *err)
 {
     trial_state *t = &c->trials[number];
     ks_trial_info info;
-    ks_error err;
+    ks_status s;
     t->status = status;
     t->seconds += seconds;
     c->finished++;
-    if (ks_db_trial_get(db, t->id, &info, &err) == KS_OK) {
-        t->budget = info.budget;
-        t->epochs = info.epochs;
-        t->objective = info.objective;
-        ks_trial_info_free(&info);
-    }
-    set_curve(t, db, c->st->metric, &err);
+    if ((s = ks_db_trial_get(db, t->id, &info, err)) != KS_OK)
+        return s;
+    t->budget = info.budget;
+    t->epochs = info.epochs;
+    t->objective = info.objective;
+    ks_trial_info_free(&info);
+    return set_curve(t, db, c->st->metric, err);
 }
 
 ks_status ctl_add_trial(controller *c, const double *point, int budget)
@@ -138,12 +136,41 @@ static void first_difference(const char *a, const char *b, char *out, size_t siz
              (int)strcspn(lb, "\n"), lb);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Remove path and everything under it (symbolic links themselves, not what they point
+   at); a path that is not there is fine.  The first that cannot be removed is the error. */
+static ks_status remove_tree(const char *path, int depth, ks_error *err)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    struct stat sb;
+    DIR *d;
+    struct dirent *e;
+    ks_status s = KS_OK;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? KS_OK
+                               : ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s",
+                                                 strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        if (depth > 64)
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: nested too deep");
+        if (!(d = opendir(path)))
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s",
+                                   strerror(errno));
+        while (s == KS_OK && (e = readdir(d)) != NULL) {
+            char sub[PATH_MAX];
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
+                s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: a path too long");
+            else
+                s = remove_tree(sub, depth + 1, err);
+        }
+        closedir(d);
+        if (s == KS_OK && rmdir(path) != 0)
+            s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s", strerror(errno));
+        return s;
+    }
+    if (unlink(path) != 0)
+        return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s", strerror(errno));
+    return KS_OK;
 }
 
 /* The study's TensorBoard settings: the file's TensorBoard callback, or the defaults. */
@@ -294,11 +321,21 @@ static ks_status open_study(controller *c, ks_error *err)
     s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
                          &created, err);
     if (s == KS_OK && !created && c->o->fresh) {
-        /* start over, changed or not: the study's trials and its TensorBoard logs */
-        s = ks_db_study_delete(c->db, info.id, err);
+        /* start over, changed or not: the study's TensorBoard logs, then its trials (logs
+           that cannot be removed stop it before a trial is lost: "--fresh" is not done) */
+        if ((s = remove_tree(c->log_dir, 0, err)) != KS_OK && err) {
+            char why[600], where[sizeof err->file];
+            snprintf(why, sizeof why, "%s", err->msg);
+            snprintf(where, sizeof where, "%s", err->file);
+            ks_error_set_at(err, s, where, 0, 0,
+                            "%s; --fresh removes the study's old TensorBoard logs in %s before "
+                            "its trials, and nothing was removed from %s",
+                            why, c->log_dir, c->paths.db);
+        }
+        if (s == KS_OK)
+            s = ks_db_study_delete(c->db, info.id, err);
         ks_study_info_free(&info);
         memset(&info, 0, sizeof info);
-        nftw(c->log_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (s == KS_OK)
             s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
                                  st->maximize, &info, &created, err);

@@ -5,13 +5,18 @@
 # trials interrupted, and a rerun finishes it as an uninterrupted run.  A failure of
 # ksearch's own writing (a file size limit standing in for a full disk) stops the study
 # with exit 1 and leaves its trials interrupted, never failed: the rerun retries them.
+# --fresh that cannot remove the old TensorBoard logs says so and removes nothing of the
+# study (an immutable file stands in for what cannot be removed; skipped where chattr
+# +i is not allowed).  A study or run file is read once: one given as a FIFO works.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_faults.XXXXXX)
 pids=()
+immutable=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for f in "${immutable[@]}"; do chattr -i "$f" 2>/dev/null; done
     [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -151,5 +156,47 @@ check "write failure: the rerun, with room, exits 0" $? "$(cat full/err2)"
 [[ $(trials_of "$db") == "$ref_trials" && $(all_metrics "$db") == "$ref_metrics" ]]
 check "write failure: the study then equals an uninterrupted run (trials, objectives, every value)" $? \
     "$(diff <(echo "$ref_trials") <(trials_of "$db"))"
+
+# --- --fresh when the old TensorBoard logs cannot be removed
+tb=ref/runs/faults/tensorboard
+victim=$(find "$tb" -type f -name '*tfevents*' | sort | tail -1)
+if chattr +i "$victim" 2>/dev/null; then
+    immutable+=("$victim")
+    sum=$(q "$ref_db" "SELECT count(*), sum(epochs) FROM study JOIN trial ON trial.study_id = study.id;")
+    (cd ref && "$ks" s.yaml --fresh >out3 2>err3)
+    rc=$?
+    msg=$(cat ref/err3)
+    [[ $rc -eq 2 ]]
+    check "--fresh, logs that cannot be removed: exit 2" $? "(rc $rc: $msg)"
+    [[ $(grep -c . ref/err3) -eq 1 && $msg == *"${victim#ref/}"*"cannot remove"*"nothing was removed from"*"study.db"* ]]
+    check "--fresh: one message naming the file that cannot be removed" $? "($msg)"
+    [[ $(q "$ref_db" "SELECT count(*), sum(epochs) FROM study JOIN trial ON trial.study_id = study.id;") == "$sum" ]]
+    check "--fresh: the study's trials are all still there ($sum)" $?
+    chattr -i "$victim"
+    (cd ref && "$ks" s.yaml --fresh >out4 2>err4)
+    check "--fresh, once the logs can be removed: exit 0" $? "$(cat ref/err4)"
+    [[ ! -e $victim ]]
+    check "--fresh: the old event file is gone" $?
+else
+    echo "SKIPPED: --fresh with logs that cannot be removed (chattr +i is not allowed here)"
+fi
+
+# --- a study file and a run file read once (a FIFO can be read only once)
+mkdir fifo && study fifo/plain.yaml fifo && mkfifo fifo/s.yaml
+(cat fifo/plain.yaml > fifo/s.yaml &)
+(cd fifo && timeout 60 "$ks" s.yaml >out 2>err)
+rc=$?
+[[ $rc -eq 0 ]]
+check "a study file given as a FIFO: read once, the study runs (exit 0)" $? "(rc $rc: $(cat fifo/err))"
+[[ $(q fifo/runs/fifo/study.db "SELECT config FROM study;") == "$(cat fifo/plain.yaml)" ]]
+check "the FIFO: the text stored in study.db is the text parsed" $?
+sed -e '/^search:/,$d' -e 's/name: fifo/name: fifofit/' -e 's/\$units/16/' -e 's/\$learning_rate/0.001/' \
+    -e 's/epochs: 15/epochs: 1/' fifo/plain.yaml > fifo/fit_plain.yaml
+mkfifo fifo/fit.yaml
+(cat fifo/fit_plain.yaml > fifo/fit.yaml &)
+(cd fifo && timeout 60 "$ks" fit fit.yaml >out 2>err)
+rc=$?
+[[ $rc -eq 0 && $(q fifo/runs/fifofit/study.db "SELECT config FROM study;") == "$(cat fifo/fit_plain.yaml)" ]]
+check "a run file given as a FIFO to ksearch fit: read once, its text stored" $? "(rc $rc: $(cat fifo/err))"
 
 echo "$passed passed, $failed failed"
