@@ -2,7 +2,7 @@
  * cli_ensemble.c — `ksearch ensemble RUNDIR|STUDY.yaml [--top K] [--weights M] [-o FILE]`:
  * a weighted ensemble of a study's best trials, on demand.  With RUNDIR the study file
  * is the one kept in RUNDIR/study.db, and its relative data paths are read from the
- * current directory.
+ * folder of the study file when it ran (kept in study.db too).
  */
 #include "cli.h"
 
@@ -18,8 +18,8 @@ static void ensemble_usage(FILE *f)
             "weighted ensemble, weights fitted on the validation data; reports validation\n"
             "and test metrics beside the best single trial's, stores every ensemble in\n"
             "study.db and saves the best one (lowest validation loss) as one file.\n"
-            "With RUNDIR, relative data paths of its study file are read from the current\n"
-            "directory.\n\n"
+            "With RUNDIR, relative data paths of its study file are read from the folder the\n"
+            "study file was in when it ran, as the study read them.\n\n"
             "options:\n"
             "  --top K          members [the study's ensemble.top, or 5]\n"
             "  --weights M      uniform, random, nelder-mead, greedy, a comma-separated list,\n"
@@ -43,7 +43,7 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
-    if ((s = ks_db_open(paths->db, 0, &db, err)) != KS_OK)
+    if ((s = ks_db_open(paths->db, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
     if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
         if (!names[0])
@@ -56,7 +56,9 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
     if (s != KS_OK)
         return s;
     snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);
-    s = ks_study_load_text(info.config, name, ".", out, err);
+    /* relative data paths start from the study file's folder, as when it ran (kept in
+       study.db; a database of an older ksearch does not say: the current directory) */
+    s = ks_study_load_text(info.config, name, info.dir ? info.dir : ".", out, err);
     ks_study_info_free(&info);
     return s;
 }

@@ -133,7 +133,7 @@ static ks_status start_tracking(fit_job *j, ks_error *err)
     text = j->cfg->text ? j->cfg->text : "";
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(text));
     memset(&st, 0, sizeof st);
-    s = ks_db_open(j->paths.db, 1, &j->db, err);
+    s = ks_db_open(j->paths.db, KS_DB_CREATE, &j->db, err);
     if (s == KS_OK)
         s = ks_db_study_open(j->db, j->cfg->name, text, hash, monitor, 0, &st, &created, err);
     if (s == KS_OK)

@@ -93,7 +93,7 @@ static int run_report(int argc, char **argv, const char *cmd, int numbers)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
     if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
-        (s = ks_db_open(paths.db, 0, &db, &err)) == KS_OK) {
+        (s = ks_db_open(paths.db, KS_DB_READONLY, &db, &err)) == KS_OK) {
         if (strcmp(cmd, "ls") == 0)
             s = ks_report_ls(db, a.study, a.fmt, stdout, &err);
         else if (strcmp(cmd, "show") == 0)
@@ -141,7 +141,7 @@ int cmd_tensorboard(int argc, char **argv)
     /* the rewrite replaces the run's event files: under the run's lock, so that it does not
        meet a study writing them */
     if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
-        (s = ks_db_open(paths.db, 0, &db, &err)) == KS_OK &&
+        (s = ks_db_open(paths.db, KS_DB_READONLY, &db, &err)) == KS_OK &&
         (s = ks_run_lock_acquire(&paths, "ksearch tensorboard", &lock, &err)) == KS_OK)
         s = ks_tb_rewrite(db, a.study, logdir ? logdir : paths.tensorboard, &err);
     ks_db_close(db);

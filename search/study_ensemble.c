@@ -314,6 +314,10 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     fprintf(f, "), %s mean%s, weights fitted on the validation loss\n",
             average_names[req->average],
             ks_shape_size(ks_model_output_shape(mem[0].model)) > 1 ? " of probabilities" : "");
+    /* like with like: every row scores predictions, so no row has the members'
+       regularization penalties, which a trial's recorded val_loss includes */
+    fprintf(f, "every row scores the combined predictions: losses without regularization "
+               "penalties (a trial's val_loss in study.db includes its own)\n");
     fprintf(f, "%-14s", "");
     for (int i = 0; i < res[0].val.n; i++) {
         char name[KS_LOG_NAME_MAX + 8];
@@ -335,7 +339,16 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         if (testp)
             print_logs(f, &res[r].test, res[0].test.n);
         if (res[r].method < 0) {
-            fprintf(f, "  trial %d\n", mem[0].trial->number);
+            ks_logs with;
+            ks_error ignored;
+            fprintf(f, "  trial %d", mem[0].trial->number);
+            /* the trial's own val_loss, as fit recorded it: with its penalty */
+            if (ks_model_evaluate(mem[0].model, &val, 32, 0, NULL, 0, &with, &ignored) ==
+                    KS_OK &&
+                with.n > 0 && res[r].val.n > 0 && fabs(with.value[0] - res[r].val.value[0]) > 5e-5)
+                fprintf(f, " (val_%s %.4f with its regularization penalty)", with.name[0],
+                        with.value[0]);
+            fputc('\n', f);
             continue;
         }
         fputc(' ', f);

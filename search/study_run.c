@@ -316,7 +316,7 @@ static ks_status open_study(controller *c, ks_error *err)
     ks_status s;
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
     memset(&info, 0, sizeof info);
-    if ((s = ks_db_open(c->paths.db, 1, &c->db, err)) != KS_OK)
+    if ((s = ks_db_open(c->paths.db, KS_DB_CREATE, &c->db, err)) != KS_OK)
         return s;
     s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
                          &created, err);

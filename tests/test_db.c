@@ -1433,6 +1433,56 @@ static int make_v1(const char *path)
     return rc == SQLITE_OK;
 }
 
+static const char *path_wal(const char *path)
+{
+    static char buf[400];
+    snprintf(buf, sizeof buf, "%s-wal", path);
+    return buf;
+}
+
+/* KS_DB_READONLY: a schema 1 file read as it is (not brought to this schema), no write
+   possible, nothing left beside it. */
+static void test_readonly(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info st;
+    ks_trial_info *rows = NULL;
+    ks_error err;
+    int n = 0;
+    int64_t id;
+    path_in(path, sizeof path, "ro.db");
+    if (!make_v1(path))
+        return;
+    REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir && !st.hparams &&
+              strncmp(st.config, "name: v1", 8) == 0,
+          "a schema 1 study read as it is: %s", fmt_err(&err));
+    CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2, "its trials: %s",
+          fmt_err(&err));
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&rows[i]);
+    free(rows);
+    CHECK(ks_db_trial_add(db, st.id, 2, "{}", 1, 1, &id, &err) == KS_ERR_INTERNAL &&
+              strstr(err.msg, "read-only"),
+          "a write is refused: %s", fmt_err(&err));
+    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, 0, &err) == KS_ERR_INTERNAL,
+          "a context write is refused");
+    ks_study_info_free(&st);
+    ks_db_close(db);
+    CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) == 1,
+          "still schema 1");
+    CHECK(!exists(path_wal(path)), "no WAL file left");
+    CHECK(ks_db_open(path, KS_DB_READONLY | KS_DB_CREATE, &db, &err) == KS_ERR_INTERNAL && !db,
+          "read-only and create together are refused");
+    {
+        char missing[300];
+        path_in(missing, sizeof missing, "missing.db");
+        CHECK(ks_db_open(missing, KS_DB_READONLY, &db, &err) == KS_ERR_IO && !exists(missing),
+              "a missing file: an error, nothing created (%s)", fmt_err(&err));
+    }
+}
+
 /* A schema 1 file (what ksearch wrote before schema 2) opens: brought to this schema,
    its studies, trials and values as they were. */
 static void test_schema_v1(void)
@@ -1469,6 +1519,7 @@ static void test_schema_v1(void)
     ks_study_info_free(&st);
     ks_db_close(db);
     db = NULL;
+    CHECK(!exists(path_wal(path)), "closed: no WAL file left");
     REQUIRE(ks_db_open(path, 0, &db, &err) == KS_OK, "reopen: %s", fmt_err(&err));
     REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0 && st.hparams &&
@@ -1548,6 +1599,7 @@ int main(void)
     test_extra_rows();
     test_trial_best();
     test_schema_v1();
+    test_readonly();
     test_errors_name_numbers();
     remove_tmpdir();
     return check_done();

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char schema_sql[] =
     "CREATE TABLE meta (\n"
@@ -276,7 +277,10 @@ static int exec_retry(ks_db *db, const char *sql)
 
 ks_status ks_dbi_begin(ks_db *db, ks_error *err, const char *what)
 {
-    int rc = exec_retry(db, "BEGIN IMMEDIATE");
+    int rc;
+    if (db->readonly)
+        return ks_dbi_bad_arg(err, "%s: %s was opened read-only", what, db->path);
+    rc = exec_retry(db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return ks_dbi_fail(db, rc, err, "%s", what);
     return KS_OK;
@@ -570,12 +574,67 @@ static ks_status migrate(ks_db *db, ks_error *err)
     return s;
 }
 
-static ks_status open_file(ks_db *db, int create, ks_error *err)
+/* "file:PATH?mode=ro[&immutable=1]" with PATH %-escaped where a URI needs it. */
+static int readonly_uri(const char *path, int immutable, char *out, size_t size)
 {
-    int kind = FILE_EMPTY, rc;
+    size_t n = 0;
+    n += (size_t)snprintf(out, size, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < size; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+            n += (size_t)snprintf(out + n, size - n, "%%%02X", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n < size ? n : size - 1] = '\0';
+    return snprintf(out + n, size - n, "?mode=ro%s", immutable ? "&immutable=1" : "") <
+           (int)(size - n);
+}
+
+/*
+ * Open the connection.  A reader (KS_DB_READONLY) of a file in a folder it may write
+ * opens it as a writer would, and writes nothing itself: SQLite then removes the WAL and
+ * shared-memory files when the last connection closes, as after a study.  Where the
+ * file or its folder cannot be written, it is opened read-only (a WAL database is then
+ * read through its shared-memory file, or, when that cannot be made either, as
+ * immutable: nobody can be writing it).
+ */
+static int connect(ks_db *db, int flags)
+{
+    char uri[2 * 4096], dir[4096], *slash;
+    int rc;
+    if (flags & KS_DB_READONLY) {
+        snprintf(dir, sizeof dir, "%s", db->path);
+        slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        if (access(db->path, W_OK) == 0 && access(slash ? dir : ".", W_OK) == 0)
+            flags = 0;
+    }
+    if (!(flags & KS_DB_READONLY))
+        return sqlite3_open_v2(db->path, &db->conn,
+                               SQLITE_OPEN_READWRITE | (flags & KS_DB_CREATE ? SQLITE_OPEN_CREATE
+                                                                             : 0),
+                               NULL);
+    if (!readonly_uri(db->path, 0, uri, sizeof uri))
+        return SQLITE_CANTOPEN;
+    rc = sqlite3_open_v2(uri, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->conn, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) &&
+        readonly_uri(db->path, 1, uri, sizeof uri)) {
+        sqlite3_close(db->conn);
+        db->conn = NULL;
+        rc = sqlite3_open_v2(uri, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+    return rc;
+}
+
+static ks_status open_file(ks_db *db, int flags, ks_error *err)
+{
+    int kind = FILE_EMPTY, rc, create = flags & KS_DB_CREATE;
     ks_status s;
-    rc = sqlite3_open_v2(db->path, &db->conn,
-                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), NULL);
+    db->readonly = (flags & KS_DB_READONLY) != 0;
+    rc = connect(db, flags);
     if (rc != SQLITE_OK)
         return ks_error_set_at(err, (rc & 0xff) == SQLITE_NOMEM ? KS_ERR_NOMEM : KS_ERR_IO,
                                db->path, 0, 0, "cannot open the study database: %s",
@@ -585,6 +644,12 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
     /* first only read: someone else's file must stay exactly as it is */
     if ((s = classify(db, &kind, err)) != KS_OK)
         return s;
+    if (db->readonly) {
+        if (kind == FILE_EMPTY)
+            return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                                   "not a ksearch study database (an empty file)");
+        return quick_check(db, err);
+    }
     if (kind == FILE_EMPTY && !create)
         return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
                                "not a ksearch study database (an empty file)");
@@ -619,7 +684,7 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
     return KS_OK;
 }
 
-ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
+ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err)
 {
     struct stat sb;
     ks_db *db;
@@ -635,7 +700,7 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
     if (stat(path, &sb) != 0) {
         if (errno != ENOENT)
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "%s", strerror(errno));
-        if (!create)
+        if (!(flags & KS_DB_CREATE))
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "no such study database");
     } else if (S_ISDIR(sb.st_mode)) {
         return ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
@@ -645,7 +710,12 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
         free(db);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
-    if ((s = open_file(db, create, err)) != KS_OK) {
+    if (flags & ~(KS_DB_CREATE | KS_DB_READONLY) ||
+        (flags & KS_DB_CREATE && flags & KS_DB_READONLY)) {
+        ks_db_close(db);
+        return ks_dbi_bad_arg(err, "ks_db_open: flags %d", flags);
+    }
+    if ((s = open_file(db, flags, err)) != KS_OK) {
         ks_db_close(db);
         return s;
     }

@@ -18,6 +18,7 @@ struct ks_db {
     char *path;                 /* as given to ks_db_open, for messages */
     int busy_retries;           /* SQLITE_BUSY answers retried (after the busy timeout) */
     int version;                /* the file's schema version */
+    int readonly;               /* opened with KS_DB_READONLY */
 };
 
 /* The busy timeout of every connection, and how long the retry loops keep trying. */

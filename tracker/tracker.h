@@ -21,11 +21,16 @@
  * Opening checks that the file is a ksearch study database and that its schema
  * version is one this ksearch reads: a newer one, a damaged file or something else
  * entirely is an error with a clear message (KS_ERR_CORRUPT / KS_ERR_DB).
- * create: make the file and its schema if it does not exist.
+ * flags 0: read and write an existing file (one of an older schema is brought to this
+ * one); KS_DB_CREATE: the same, making the file and its schema if it does not exist;
+ * KS_DB_READONLY: only read — nothing is written, no file created beside it (WAL and
+ * shared-memory files included, when the folder cannot be written), an older schema
+ * read as it is.  For ls, show, compare and anything else that only reads.
  */
 typedef struct ks_db ks_db;
 typedef struct ks_hp_info ks_hp_info;   /* a hyperparameter's domain (TensorBoard, below) */
-ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err);
+enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
+ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
 #define KS_DB_SCHEMA_VERSION 2
 
