@@ -173,19 +173,6 @@ static ks_status start_tracking(fit_job *j, ks_error *err)
     return s;
 }
 
-/* The model file remembers the input scaling, so that predict and evaluate apply it. */
-static ks_status record_preprocessing(fit_job *j, ks_error *err)
-{
-    const ks_value *scale = ks_value_get(j->cfg->train, "scale");
-    ks_value *meta = ks_model_meta(j->model), *v;
-    if (!scale || scale->kind != KS_VALUE_NUMBER)
-        return KS_OK;
-    if (!(v = ks_value_put(meta, "input_scale", KS_VALUE_NUMBER)))
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    v->number = scale->number;
-    return KS_OK;
-}
-
 static void print_logs(const char *what, const ks_logs *logs)
 {
     printf("%s:", what);
@@ -283,7 +270,7 @@ int cmd_fit(int argc, char **argv)
        into runs/NAME is written under its lock */
     snprintf(what, sizeof what, "ksearch fit %s", path);
     if ((s = ks_run_paths_for_name(j.cfg->name, &j.paths, &err)) != KS_OK ||
-        (s = record_preprocessing(&j, &err)) != KS_OK ||
+        (s = ks_run_config_record_preprocessing(j.cfg, j.model, &err)) != KS_OK ||
         ((record || (save && !out_path)) &&
          (cli_mkdirs(j.paths.dir, &err) != 0 ||
           (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK)) ||

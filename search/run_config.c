@@ -321,11 +321,25 @@ fail:
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err)
 {
     const ks_value *scale = c->train ? ks_value_get(c->train, "scale") : NULL;
+    const ks_value *target = c->train && ks_value_get(c->train, "csv")
+                                 ? ks_value_get(c->train, "target") : NULL;
     ks_value *v;
-    if (!scale || scale->kind != KS_VALUE_NUMBER)
-        return KS_OK;
-    if (!(v = ks_value_put(ks_model_meta(m), "input_scale", KS_VALUE_NUMBER)))
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    v->number = scale->number;
+    if (scale && scale->kind == KS_VALUE_NUMBER) {
+        if (!(v = ks_value_put(ks_model_meta(m), "input_scale", KS_VALUE_NUMBER)))
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        v->number = scale->number;
+    }
+    /* the CSV column(s) the targets came from, for evaluate's and predict's hints */
+    if (target && (target->kind == KS_VALUE_STRING || target->kind == KS_VALUE_LIST)) {
+        ks_value copy;
+        if (ks_value_clone(target, &copy) != KS_OK)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        ks_value_forget_source(&copy);
+        if (ks_value_put_copy(ks_model_meta(m), KS_META_CSV_TARGET, &copy) != KS_OK) {
+            ks_value_free(&copy);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        ks_value_free(&copy);
+    }
     return KS_OK;
 }

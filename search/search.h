@@ -45,7 +45,10 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
                               ks_error *err);
 void ks_run_config_free(ks_run_config *c);
 /* Record in the model's metadata what predict and evaluate must redo to raw inputs (the
-   training data's scale), so that model files are used as they were trained. */
+   training data's scale, "input_scale"), so that model files are used as they were
+   trained, and the CSV target column(s) of the training data (KS_META_CSV_TARGET: a name
+   or a list of names), so that they can say which to give. */
+#define KS_META_CSV_TARGET "csv_target"
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err);
 
 /* Read a whole text file (malloc'd, NUL-terminated); NULL with err set on failure. */

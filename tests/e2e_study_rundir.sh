@@ -86,6 +86,22 @@ row=$(awk '/^best single/ { print $3 }' "$report")
 awk -v a="$row" -v b="$own" 'BEGIN { exit !(a + 0 < b + 0) }'
 check "best single: the row's val_loss ($row) is the predictions' alone, below it ($own)" $?
 
+# --- evaluate and predict of a CSV without --target: the hint names the target column
+sed -e '/^search:/,$d' -e 's/\$units/4/' -e 's/name: rundir/name: csvfit/' proj/studies/s.yaml \
+    > proj/studies/fit.yaml
+(cd proj && "$ks" fit studies/fit.yaml >fit_out 2>fit_err)
+check "ksearch fit of the CSV run file: exit 0" $? "$(cat proj/fit_err)"
+for cmd in evaluate predict; do
+    (cd proj && "$ks" $cmd runs/csvfit/model.ksm data/valid.csv >cmd_out 2>cmd_err)
+    rc=$?
+    msg=$(cat proj/cmd_err)
+    [[ $rc -eq 2 && $(grep -c . proj/cmd_err) -eq 1 && $msg == *"(None, 5) but the model expects (None, 4)"* &&
+       $msg == *"without --target every column of data/valid.csv is an input"*"--target y"* ]]
+    check "$cmd of a CSV without --target: exit 2, the hint names --target y" $? "(rc $rc: $msg)"
+done
+(cd proj && "$ks" evaluate runs/csvfit/model.ksm data/valid.csv --target y >cmd_out 2>cmd_err)
+check "evaluate with --target y: exit 0" $? "$(cat proj/cmd_err)"
+
 # --- a run folder nobody may write: still read
 ro=ro_run
 cp -r "$run" "$ro"
