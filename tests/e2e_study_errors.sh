@@ -9,7 +9,7 @@
 # created, an existing study.db stays the same byte for byte.  `ksearch ls` on
 # something that is not a study database, a damaged one, or one of a newer schema:
 # one clear message, exit 2, the file unchanged.
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_errors.XXXXXX)

@@ -12,7 +12,7 @@
 # epoch and best checkpoint (byte for byte) are the uninterrupted run's, and span all its
 # epochs however its training was split: by a kill, or by a Hyperband promotion (a
 # promoted trial whose best epoch came before the promotion).
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_resume.XXXXXX)
@@ -25,6 +25,8 @@ trap cleanup EXIT
 passed=0 failed=0
 check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
+[[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]] || {
+    echo "skipped: no Fashion-MNIST in /usr/share/datasets/fashion-mnist"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
 q() { sqlite3 -batch "$@"; }
 
 # study FILE NAME METHOD LR_SPEC: ~25 epochs of ~30 ms, 6 trials, 2 workers
