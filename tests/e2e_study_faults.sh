@@ -10,50 +10,12 @@
 # +i is not allowed).  A study or run file is read once: one given as a FIFO works.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
-ks=$(realpath "${KSEARCH:-./build/ksearch}")
-tmp=$(mktemp -d /tmp/ks_e2e_faults.XXXXXX)
-pids=()
-immutable=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for f in "${immutable[@]}"; do chattr -i "$f" 2>/dev/null; done
-    [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0 skipped=0
-check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
-command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
-[[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]] || {
-    echo "skipped: no Fashion-MNIST in /usr/share/datasets/fashion-mnist"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-q() { sqlite3 -batch "$@"; }
-cd "$tmp"
+source tests/study_lib.sh
+study_setup faults fmnist
 
 # study FILE NAME: 4 trials of 15 epochs, 2 workers, a few seconds
 study() {
-    cat > "$1" <<YAML
-name: $2
-seed: 9
-data:
-  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 3000]}
-  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
-model:
-  - Flatten: {input_shape: [28, 28]}
-  - Dense: {units: \$units, activation: relu}
-  - Dense: {units: 10, activation: softmax}
-compile:
-  optimizer: {Adam: {learning_rate: \$learning_rate}}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-fit: {epochs: 15, batch_size: 32, verbose: 0}
-search:
-  method: random
-  metric: {name: val_accuracy, goal: maximize}
-  max_trials: 4
-  parallel: 2
-  parameters:
-    units: {values: [16, 32]}
-    learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
-YAML
+    fmnist_study "$1" "$2" 9 random 3000 15 4 2 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
 }
 # start_until DIR DB CONDITION: run the study in DIR in the background until the SQL
 # CONDITION (a count) is >= 1; its pid in $pid (0 when the condition was met in time)
@@ -61,36 +23,16 @@ start_until() {
     (cd "$1" && exec "$ks" s.yaml >out 2>err) &
     pid=$!
     pids+=("$pid")
-    local i r
-    for ((i = 0; i < 1500; i++)); do
-        r=$(q "$2" "$3" 2>/dev/null)
-        [[ ${r:-0} -ge 1 ]] && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.02
-    done
-    return 1
+    wait_db "$2" "$pid" "$3"
 }
 metrics_of() { q "$1" "SELECT m.name, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id WHERE t.number = $2 AND m.step = -1 ORDER BY 1, 2;"; }
-trials_of() { q "$1" "SELECT number, params, status, epochs, quote(objective), best_epoch FROM trial ORDER BY number;"; }
-all_metrics() { q "$1" "SELECT t.number, m.name, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id WHERE m.step = -1 ORDER BY 1, 2, 3;"; }
-# wait_exit PID SECONDS: the process's exit status, or 124 (then killed) after SECONDS
-wait_exit() {
-    local i
-    for ((i = 0; i < $2 * 50; i++)); do
-        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
-        sleep 0.02
-    done
-    kill -9 "$1" 2>/dev/null
-    wait "$1"
-    return 124
-}
 
 mkdir ref && study ref/s.yaml faults
 (cd ref && "$ks" s.yaml >out 2>err)
 check "the uninterrupted run exits 0" $? "$(cat ref/err)"
 ref_db=ref/runs/faults/study.db
 ref_trials=$(trials_of "$ref_db")
-ref_metrics=$(all_metrics "$ref_db")
+ref_metrics=$(values_of "$ref_db")
 
 # --- a checkpoint that does not load: the trial is failed with the reason
 mkdir ckpt && study ckpt/s.yaml faults
@@ -134,7 +76,7 @@ row=$(q "$db" "SELECT (SELECT count(*) FROM trial WHERE status IN ('running', 'q
 check "SIGTERM: no trial left running, the running ones interrupted" $? "($row)"
 (cd term && "$ks" s.yaml >out2 2>err2)
 check "SIGTERM: the rerun exits 0" $? "$(cat term/err2)"
-[[ $(trials_of "$db") == "$ref_trials" && $(all_metrics "$db") == "$ref_metrics" ]]
+[[ $(trials_of "$db") == "$ref_trials" && $(values_of "$db") == "$ref_metrics" ]]
 check "SIGTERM: the study then equals an uninterrupted run (trials, objectives, every value)" $? \
     "$(diff <(echo "$ref_trials") <(trials_of "$db"))"
 
@@ -155,7 +97,7 @@ row=$(q "$db" "SELECT (SELECT count(*) FROM trial WHERE status = 'failed') || ' 
 check "write failure: no trial failed, the ones it stopped interrupted (failed, interrupted: $row)" $?
 (cd full && "$ks" s.yaml >out2 2>err2)
 check "write failure: the rerun, with room, exits 0" $? "$(cat full/err2)"
-[[ $(trials_of "$db") == "$ref_trials" && $(all_metrics "$db") == "$ref_metrics" ]]
+[[ $(trials_of "$db") == "$ref_trials" && $(values_of "$db") == "$ref_metrics" ]]
 check "write failure: the study then equals an uninterrupted run (trials, objectives, every value)" $? \
     "$(diff <(echo "$ref_trials") <(trials_of "$db"))"
 
@@ -180,8 +122,7 @@ if chattr +i "$victim" 2>/dev/null; then
     [[ ! -e $victim ]]
     check "--fresh: the old event file is gone" $?
 else
-    echo "skipped: --fresh with logs that cannot be removed (chattr +i is not allowed here)"
-    skipped=$((skipped + 1))
+    skip "--fresh with logs that cannot be removed (chattr +i is not allowed here)"
 fi
 
 # --- a study file and a run file read once (a FIFO can be read only once)
@@ -202,5 +143,4 @@ rc=$?
 [[ $rc -eq 0 && $(q fifo/runs/fifofit/study.db "SELECT config FROM study;") == "$(cat fifo/fit_plain.yaml)" ]]
 check "a run file given as a FIFO to ksearch fit: read once, its text stored" $? "(rc $rc: $(cat fifo/err))"
 
-# a check that cannot run here is counted as skipped, never as passed
-if [[ $skipped -gt 0 ]]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+finish

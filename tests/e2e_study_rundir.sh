@@ -9,19 +9,8 @@
 # show, compare and ensemble's reading, without a file created in it.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
-ks=$(realpath "${KSEARCH:-./build/ksearch}")
-tmp=$(mktemp -d /tmp/ks_e2e_rundir.XXXXXX)
-immutable=()
-cleanup() {
-    for f in "${immutable[@]}"; do chattr -i "$f" 2>/dev/null; done
-    [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0 skipped=0
-check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
-command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
-q() { sqlite3 -batch "$@"; }
-cd "$tmp"
+source tests/study_lib.sh
+study_setup rundir
 
 # proj/data/{train,valid}.csv: two classes from 4 features; proj/studies/s.yaml reads
 # them as ../data/…, relative to its own folder
@@ -124,8 +113,6 @@ if chattr +i "$ro/study.db" 2>/dev/null && chattr +i "$ro"; then
     [[ $rc -ne 0 && $(grep -c . ro_err) -eq 1 ]]
     check "read-only folder: ensemble, which writes into it, is refused with one message" $? "(rc $rc: $(cat ro_err))"
 else
-    echo "skipped: a run folder nobody may write (chattr +i is not allowed here)"
-    skipped=$((skipped + 1))
+    skip "a run folder nobody may write (chattr +i is not allowed here)"
 fi
-# a check that cannot run here is counted as skipped, never as passed
-if [[ $skipped -gt 0 ]]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+finish
