@@ -1,7 +1,9 @@
 /*
  * engine.h — the public interface of ksearch's training engine: Keras-style models
  * (a graph of layers), fit / evaluate / predict, callbacks, model files and data sets.
- * The engine knows nothing of studies, SQLite, YAML or threads.
+ * The engine knows nothing of studies, SQLite, YAML or threads.  The utilities every
+ * module shares (atomic files, CSV fields, hashes, the clock, the protobuf writer) are
+ * not part of this interface: they are in ks_util.h.
  *
  * Ownership: functions named _new, _load, _clone, _from_* return an object the caller
  * frees with the matching _free (every _free accepts NULL).  Getters return borrowed
@@ -143,8 +145,6 @@ uint64_t ks_rng_index(ks_rng *r, uint64_t n);       /* uniform in [0, n) */
 void ks_rng_shuffle(ks_rng *r, size_t *idx, size_t n);
 /* The underlying gsl_rng *, for GSL's distributions (borrowed). */
 void *ks_rng_gsl(ks_rng *r);
-uint64_t ks_hash64(uint64_t a, uint64_t b);         /* mixes two words (for stream ids) */
-uint64_t ks_hash_string(const char *s);             /* stable hash of a purpose name */
 
 /* --------------------------------------------------------------- shapes */
 
@@ -575,23 +575,10 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
 typedef enum ks_file_kind { KS_FILE_OTHER = 0, KS_FILE_MODEL = 1, KS_FILE_ENSEMBLE = 2 } ks_file_kind;
 ks_file_kind ks_file_kind_of(const char *path);
 
-/* ---------------------------------------------------------------- misc */
+/* ------------------------------------------------------------ BLAS threads */
 
 /* Threads OpenBLAS may use for each matrix product (process-wide; 1 for worker pools). */
 void ks_blas_set_threads(int n);
 int ks_blas_get_threads(void);
-
-/* One CSV field as Python's csv.QUOTE_MINIMAL writes it: quoted if it holds the separator,
-   a quote or a line end, with quotes doubled. */
-void ks_csv_field(FILE *f, const char *s, char sep);
-
-/* mkdir -p: create path and its missing parents. */
-ks_status ks_mkdirs(const char *path, ks_error *err);
-/* Write buf to path through a temporary file, fsync and rename: never half a file. */
-ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
-                               ks_error *err);
-
-/* Wall-clock seconds since an arbitrary point (monotonic). */
-double ks_now(void);
 
 #endif

@@ -7,6 +7,7 @@
 #define KS_ENGINE_IMPL_H
 
 #include "engine.h"
+#include "ks_util.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -386,8 +387,6 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
 /* Read a whole file into memory, through zlib (so .gz files are inflated). */
-/* Make the directory holding path durable after a rename (best effort). */
-void ks_sync_dir(const char *path);
 ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
 
 /* CSV with a header: the target columns by name become y, the rest x. */

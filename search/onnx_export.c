@@ -6,6 +6,7 @@
  */
 #include "onnx_export.h"
 
+#include "../engine/ks_util.h"
 #include "../tracker/proto_wire.h"
 
 #include <stdarg.h>
