@@ -7,7 +7,6 @@
 #include "onnx_export.h"
 
 #include "../engine/ks_util.h"
-#include "../tracker/proto_wire.h"
 
 #include <stdarg.h>
 #include <stdio.h>
