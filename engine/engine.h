@@ -575,6 +575,32 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
 typedef enum ks_file_kind { KS_FILE_OTHER = 0, KS_FILE_MODEL = 1, KS_FILE_ENSEMBLE = 2 } ks_file_kind;
 ks_file_kind ks_file_kind_of(const char *path);
 
+/* ------------------------------------------------------------- ONNX export */
+
+/*
+ * A model or an ensemble as a standard ONNX model (opset KS_ONNX_OPSET, IR version
+ * KS_ONNX_IR_VERSION) for ONNX runtimes: graph input "input" float [N, input shape…],
+ * output "output" float [N, output shape…], N symbolic; weights as initializers named as
+ * the model names them ("dense/kernel"); an ensemble's members under "m0/", "m1/" …,
+ * combined as ks_ensemble_combine does.  Each layer kind lowers itself; a kind or an
+ * activation without an ONNX lowering, or two tensors that would share a name, is
+ * KS_ERR_CONFIG with a message naming the layer, and nothing is written.  The input
+ * scaling a model was trained with (meta "input_scale") is not part of the graph: it is
+ * recorded in the model's metadata_props, and callers divide the inputs by it as
+ * `ksearch predict` does.  The model or ensemble is only read.
+ */
+#define KS_ONNX_OPSET 13
+#define KS_ONNX_IR_VERSION 7
+
+/* Write to path atomically (ks_write_file_atomic): never half a file. */
+ks_status ks_model_export_onnx(const ks_model *m, const char *path, ks_error *err);
+ks_status ks_ensemble_export_onnx(const ks_ensemble *e, const char *path, ks_error *err);
+/* The same bytes in memory; *out is malloc'd (NULL on failure). */
+ks_status ks_model_export_onnx_buffer(const ks_model *m, unsigned char **out, size_t *len,
+                                      ks_error *err);
+ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **out,
+                                         size_t *len, ks_error *err);
+
 /* ------------------------------------------------------------ BLAS threads */
 
 /* Threads OpenBLAS may use for each matrix product (process-wide; 1 for worker pools). */
