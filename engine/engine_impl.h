@@ -1,7 +1,8 @@
 /*
  * engine_impl.h — the engine's internal interface: layer, loss, metric and optimizer
- * tables, the model struct and its per-fit workspace, and the numeric kernels.
- * Only the engine's own .c files include this.
+ * tables, the model struct and its per-fit workspace, the ONNX graph builder that layer
+ * kinds lower themselves into, and the numeric kernels.  Only the engine's own .c files
+ * (and white-box tests) include this.
  */
 #ifndef KS_ENGINE_IMPL_H
 #define KS_ENGINE_IMPL_H

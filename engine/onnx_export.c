@@ -159,22 +159,6 @@ static ks_status finish(ks_onnx *g, const ks_model *m0, const char *graph_name,
     return ks_onnx_encode(g, graph_name, out, len, err);
 }
 
-ks_status ks_model_export_onnx_buffer(const ks_model *m, unsigned char **out, size_t *len,
-                                      ks_error *err)
-{
-    ks_onnx *g;
-    ks_status s;
-    *out = NULL;
-    *len = 0;
-    if (ks_onnx_new(&g) != KS_OK)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    s = lower_model(g, m, "", MODEL_OUTPUT, err);
-    if (s == KS_OK)
-        s = finish(g, m, "ksearch_model", out, len, err);
-    ks_onnx_free(g);
-    return s;
-}
-
 /* -------------------------------------------------------------- ensembles */
 
 /* Member i's term of the weighted sum: its output y times its weight, after the logs of
@@ -258,8 +242,11 @@ static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
     return s;
 }
 
-ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **out,
-                                         size_t *len, ks_error *err)
+/* ----------------------------------------------------------- the exports */
+
+/* Model m, or ensemble e when m is NULL, as ONNX bytes. */
+static ks_status export_buffer(const ks_model *m, const ks_ensemble *e, unsigned char **out,
+                               size_t *len, ks_error *err)
 {
     ks_onnx *g;
     ks_status s;
@@ -267,33 +254,45 @@ ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **o
     *len = 0;
     if (ks_onnx_new(&g) != KS_OK)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    s = lower_ensemble(g, e, err);
+    s = m ? lower_model(g, m, "", MODEL_OUTPUT, err) : lower_ensemble(g, e, err);
     if (s == KS_OK)
-        s = finish(g, ks_ensemble_member(e, 0), "ksearch_ensemble", out, len, err);
+        s = finish(g, m ? m : ks_ensemble_member(e, 0), m ? "ksearch_model" : "ksearch_ensemble",
+                   out, len, err);
     ks_onnx_free(g);
     return s;
 }
 
-/* ------------------------------------------------------------------ files */
-
-ks_status ks_model_export_onnx(const ks_model *m, const char *path, ks_error *err)
+/* The same, written to path atomically. */
+static ks_status export_file(const ks_model *m, const ks_ensemble *e, const char *path,
+                             ks_error *err)
 {
     unsigned char *buf;
     size_t len;
-    ks_status s = ks_model_export_onnx_buffer(m, &buf, &len, err);
+    ks_status s = export_buffer(m, e, &buf, &len, err);
     if (s == KS_OK)
         s = ks_write_file_atomic(path, buf, len, err);
     free(buf);
     return s;
 }
 
+ks_status ks_model_export_onnx_buffer(const ks_model *m, unsigned char **out, size_t *len,
+                                      ks_error *err)
+{
+    return export_buffer(m, NULL, out, len, err);
+}
+
+ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **out,
+                                         size_t *len, ks_error *err)
+{
+    return export_buffer(NULL, e, out, len, err);
+}
+
+ks_status ks_model_export_onnx(const ks_model *m, const char *path, ks_error *err)
+{
+    return export_file(m, NULL, path, err);
+}
+
 ks_status ks_ensemble_export_onnx(const ks_ensemble *e, const char *path, ks_error *err)
 {
-    unsigned char *buf;
-    size_t len;
-    ks_status s = ks_ensemble_export_onnx_buffer(e, &buf, &len, err);
-    if (s == KS_OK)
-        s = ks_write_file_atomic(path, buf, len, err);
-    free(buf);
-    return s;
+    return export_file(NULL, e, path, err);
 }
