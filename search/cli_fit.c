@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void fit_usage(FILE *f)
 {
@@ -236,9 +237,18 @@ int cmd_fit(int argc, char **argv)
     if (threads > 0)
         ks_blas_set_threads(threads);
 
-    /* everything that can be checked is checked before training */
+    /* everything that can be checked is checked before training; whatever goes into
+       runs/NAME is written under its lock, taken before the data is loaded when the run
+       exists (another process writing it is refused at once), else once it is made */
     if ((s = ks_run_config_load(path, &j.cfg, &err)) != KS_OK ||
-        (s = make_callbacks(&j, &err)) != KS_OK || (s = load_data(&j, &err)) != KS_OK)
+        (s = make_callbacks(&j, &err)) != KS_OK ||
+        (s = ks_run_paths_for_name(j.cfg->name, &j.paths, &err)) != KS_OK)
+        goto bad_input;
+    snprintf(what, sizeof what, "ksearch fit %s", path);
+    if ((record || (save && !out_path)) && access(j.paths.dir, F_OK) == 0 &&
+        (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK)
+        goto bad_input;
+    if ((s = load_data(&j, &err)) != KS_OK)
         goto bad_input;
     if (epochs >= 0)
         j.cfg->fit.epochs = epochs;
@@ -266,14 +276,11 @@ int cmd_fit(int argc, char **argv)
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);
-    /* with --no-record nothing is attached: no study.db, no TensorBoard logs; whatever goes
-       into runs/NAME is written under its lock */
-    snprintf(what, sizeof what, "ksearch fit %s", path);
-    if ((s = ks_run_paths_for_name(j.cfg->name, &j.paths, &err)) != KS_OK ||
-        (s = ks_run_config_record_preprocessing(j.cfg, j.model, &err)) != KS_OK ||
+    /* with --no-record nothing is attached: no study.db, no TensorBoard logs */
+    if ((s = ks_run_config_record_preprocessing(j.cfg, j.model, &err)) != KS_OK ||
         ((record || (save && !out_path)) &&
          (cli_mkdirs(j.paths.dir, &err) != 0 ||
-          (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK)) ||
+          (!j.lock && (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK))) ||
         (record && (s = start_tracking(&j, &err)) != KS_OK)) {
         cli_error(&err);
         job_free(&j);

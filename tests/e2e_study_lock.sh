@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 source tests/study_lib.sh
 study_setup lock fmnist
 
-# 6 trials of 20 epochs on 2 workers: several seconds
-fmnist_study s.yaml locked 5 random 4000 20 6 2 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
+# 6 trials of 30 epochs on 2 workers: several seconds
+fmnist_study s.yaml locked 5 random 4000 30 6 2 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
 # a model file of the same name: ksearch fit writes into runs/locked too
 sed -e '/^search:/,$d' -e 's/\$units/16/' -e 's/\$learning_rate/0.001/' s.yaml > fit.yaml
 mkdir ref && cp s.yaml ref/
