@@ -84,6 +84,7 @@ struct ks_study {
     int maximize;
     int max_trials;
     int parallel;
+    ks_checkpoint_policy checkpoints;   /* search.checkpoints */
 };
 
 /*

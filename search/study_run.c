@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int ctl_may_promote(const controller *c, const trial_state *t)
@@ -72,24 +73,6 @@ static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_err
     t->n_curve = len;
     free(p);
     return KS_OK;
-}
-
-ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                            double seconds, ks_error *err)
-{
-    trial_state *t = &c->trials[number];
-    ks_trial_info info;
-    ks_status s;
-    t->status = status;
-    t->seconds += seconds;
-    c->finished++;
-    if ((s = ks_db_trial_get(db, t->id, &info, err)) != KS_OK)
-        return s;
-    t->budget = info.budget;
-    t->epochs = info.epochs;
-    t->objective = info.objective;
-    ks_trial_info_free(&info);
-    return set_curve(t, db, c->st->metric, err);
 }
 
 ks_status ctl_add_trial(controller *c, const double *point, int budget)
@@ -396,12 +379,36 @@ static void free_controller(controller *c)
 {
     for (int i = 0; i < c->n; i++)
         free(c->trials[i].curve);
+    for (int i = 0; c->jobs && i < c->n_jobs; i++) {
+        ks_committer_free(c->jobs[i].committer);
+        for (int k = 0; k < c->jobs[i].n_hp; k++)
+            ks_value_free(&c->jobs[i].hp_store[k]);
+    }
+    free(c->jobs);
     free(c->trials);
     free(c->views);
     ks_db_close(c->db);
     ks_run_lock_release(c->run_lock);
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
+}
+
+/* Run the study on parallel worker threads of this process. */
+static ks_status run_threads(controller *c, int parallel)
+{
+    ctl_trainer w;
+    ctl_transport tp;
+    ks_status s;
+    memset(&w, 0, sizeof w);
+    w.st = c->st;
+    w.data = c->data;
+    w.stop = c->o->stop;
+    w.abort = &c->abort;
+    w.tb = c->tb;
+    w.policy = c->policy;
+    if ((s = ctl_threads_new(&w, parallel, &tp, &c->err)) != KS_OK)
+        return s;
+    s = ctl_run(c, &tp);
+    ctl_threads_free(&tp);
+    return s;
 }
 
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
@@ -427,8 +434,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     c.out = o->out ? o->out : stdout;
     c.tty = o->tty >= 0 ? o->tty : isatty(fileno(c.out));
     c.t0 = ks_now();
-    pthread_mutex_init(&c.lock, NULL);
-    pthread_cond_init(&c.cond, NULL);
+    atomic_init(&c.abort, 0);
+    c.policy = st->checkpoints;
     memset(&data, 0, sizeof data);
     snprintf(what, sizeof what, "running %s", st->path);
     /* the run's lock first when the run exists (another process running the study is
@@ -468,7 +475,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
                        "checkpoints\n",
                 c.n_resume, c.n_resume == 1 ? "" : "s");
     fflush(c.out);
-    s = ctl_run_workers(&c, parallel);
+    s = run_threads(&c, parallel);
     ctl_clear_status(&c);
     if (s == KS_ERR_DB || s == KS_ERR_IO) {
         /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded
