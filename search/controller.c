@@ -155,6 +155,7 @@ static ks_status job_committer(controller *c, ctl_job *j, const trial_state *t, 
     opt.trial_id = t->id;
     opt.objective = c->st->metric;
     opt.maximize = c->st->maximize;
+    opt.last_only = !c->policy.keep_best;
     ks_tb_trial_run_name(t->number, j->run_name, sizeof j->run_name);
     opt.log_dir = c->log_dir;
     opt.run_name = j->run_name;
@@ -197,11 +198,16 @@ static ks_status job_request(controller *c, const trial_state *t, int slot, int 
                                            &req->checkpoint_len, &epoch, err);
         if (s == KS_ERR_NOMEM || is_own_io(s))
             return s;
-        /* none, or one that does not fit: the worker says why the trial cannot go on */
+        /* none, or one that does not fit: the worker says why the trial cannot go on;
+           but under a policy that does not keep every epoch's, none yet is normal (it
+           stopped before its first): it trains again from the start, and its epochs are
+           recorded again, the same values (a trial's streams derive from its seed) */
         if (s == KS_OK && epoch >= 0 && epoch < budget)
             req->initial_epoch = epoch + 1;
         else
             ks_trial_request_clear(req);
+        if (s != KS_OK && c->policy.every != 1)
+            req->recorded = 0;
         req->best_so_far = ctl_curve_best(c, t, req->initial_epoch);
     }
     return KS_OK;

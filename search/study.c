@@ -103,6 +103,12 @@ static ks_status read_checkpoints(ks_study *st, const ks_value *v, ks_error *err
             goto out;
         }
         st->checkpoints.keep_best = have[0];
+        if (!have[0] && ks_value_get(&st->doc, "ensemble")) {
+            s = ks_error_at(err, KS_ERR_CONFIG, &cs.keep,
+                            "search.checkpoints: keep must include best when the study builds "
+                            "an ensemble (its members are the trials' best checkpoints)");
+            goto out;
+        }
     }
 out:
     ks_keys_free(checkpoints_keys, &cs);

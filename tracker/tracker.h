@@ -447,6 +447,7 @@ typedef struct ks_tracker_options {
     int64_t trial_id;
     const char *objective;      /* the metric whose best is the trial's objective */
     int maximize;
+    int last_only;              /* keep the last checkpoint only, no best (keep: [last]) */
     /* TensorBoard (NULL log_dir: none); the trial's runs are LOG_DIR/RUN/{train,validation} */
     const char *log_dir;
     const char *run_name;       /* "" for Keras's layout log_dir/{train,validation} */

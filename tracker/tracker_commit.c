@@ -260,7 +260,7 @@ static ks_status put_epoch(ks_committer *c, const ks_record *r)
     }
     rec.last_checkpoint = r->checkpoint;
     rec.last_len = r->checkpoint ? r->checkpoint_len : 0;
-    if (rec.improved && r->checkpoint) {
+    if (rec.improved && r->checkpoint && !c->opt.last_only) {
         rec.best_checkpoint = r->checkpoint;
         rec.best_len = r->checkpoint_len;
     }
