@@ -4,6 +4,7 @@
 #   make quickstart   build and run the quickstart
 #   make test         build and run every test (ends with "N passed, N failed")
 #   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make MPI=1        build-mpi/ksearch with Open MPI (mpicc): mpirun -np N … STUDY.yaml
 #   make valgrind     the unit test programs under valgrind (leaks are errors)
 #   make bench        the benchmarks (installs their own peers; see bench/README.md)
 #   CC=clang make     any C11 compiler; changing CC, SAN or CFLAGS rebuilds everything
@@ -11,10 +12,18 @@
 CC      ?= cc
 SAN     ?=
 BUILD   := build$(if $(SAN),-san)
+# make MPI=1: the MPI build (Debian's Open MPI through mpicc) in build-mpi/, for
+# `mpirun -np N build-mpi/ksearch STUDY.yaml`; the plain build is unchanged
+MPI     ?=
+ifneq ($(MPI),)
+CC      := mpicc
+BUILD   := build-mpi$(if $(SAN),-san)
+MPI_CPPFLAGS := -DKS_MPI
+endif
 
 PKGS    := openblas
 # deferred (=): read when used, so that a build right after `make deps` sees the packages
-CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(MPI_CPPFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 ifeq ($(SAN),)
 OPT     := -O3 -g
@@ -44,7 +53,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 .PHONY: all deps quickstart test valgrind bench clean
 # keep objects of test programs between runs
 .SECONDARY:
-all: $(BIN) $(if $(SAN),,ksearch)
+all: $(BIN) $(if $(SAN)$(MPI),,ksearch)
 
 ksearch: $(BIN)
 	ln -sf $(BIN) ksearch

@@ -36,6 +36,7 @@ int cmd_run(int argc, char **argv)
     ks_error err;
     ks_status s;
     const char *path = NULL;
+    int rank = 0, size = 1;
     memset(&o, 0, sizeof o);
     o.tty = -1;
     o.stop = &interrupted;
@@ -70,7 +71,15 @@ int cmd_run(int argc, char **argv)
         run_usage(stderr);
         return KS_EXIT_BAD_INPUT;
     }
+    /* under mpirun or srun: join the job (rank 0 reports; the others train quietly) */
+    if ((s = ks_mpi_begin(&rank, &size, &err)) != KS_OK) {
+        cli_error(&err);
+        return KS_EXIT_BAD_INPUT;
+    }
     if ((s = ks_study_load(path, &st, &err)) != KS_OK) {
+        ks_mpi_end();
+        if (rank > 0)
+            return KS_EXIT_OK;  /* rank 0 reads the same file: it reports, with its status */
         cli_error(&err);
         return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_BAD_INPUT : cli_exit_for(s);
     }
@@ -80,8 +89,9 @@ int cmd_run(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     ks_study_free(st);
-    if (s == KS_OK)
-        return KS_EXIT_OK;
+    ks_mpi_end();
+    if (s == KS_OK || (rank > 0 && s == KS_STOPPED))
+        return KS_EXIT_OK;      /* a worker rank that rank 0 stopped: rank 0 reports */
     cli_error(&err);
     if (s == KS_INTERRUPTED)
         return KS_EXIT_FAILED;

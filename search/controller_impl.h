@@ -70,6 +70,28 @@ typedef struct ctl_transport {
 ks_status ctl_threads_new(ctl_trainer *w, int parallel, ctl_transport *out, ks_error *err);
 void ctl_threads_free(ctl_transport *t);
 
+/*
+ * MPI ranks (transport_mpi.c; a plain build has none: rank 0 of 1).  Rank 0 is the
+ * controller, ranks 1 … size − 1 its workers (slot = rank − 1), one request at a time.
+ */
+int ctl_mpi_rank(void);
+int ctl_mpi_size(void);
+/*
+ * Every rank, before any trial: own is this rank's loading of the data (own_err its
+ * message).  All ranks learn whether every rank loaded the same (sizes, CRC-32); rank 0
+ * gets the error naming the rank and host that differs or failed, the others KS_STOPPED
+ * (rank 0 speaks for the job).
+ */
+ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_error *own_err,
+                             ks_error *err);
+/* Rank 0: the transport over the worker ranks. */
+ks_status ctl_mpi_new(ctl_transport *out, ks_error *err);
+void ctl_mpi_free(ctl_transport *t);
+/* Rank 0: tell every worker rank to end, unless the transport did (a no-op without MPI). */
+void ctl_mpi_release(void);
+/* Ranks > 0: train rank 0's requests with w (its sink and abort set here) until it quits. */
+ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err);
+
 /* What the controller knows of a worker's job (the trial it trains and its writer). */
 typedef struct ctl_job {
     int number;                         /* −1: the slot is idle */

@@ -411,6 +411,34 @@ static ks_status run_threads(controller *c, int parallel)
     return s;
 }
 
+/* Run the study on the worker ranks of an MPI job (this is rank 0). */
+static ks_status run_ranks(controller *c)
+{
+    ctl_transport tp;
+    ks_status s;
+    if ((s = ctl_mpi_new(&tp, &c->err)) != KS_OK)
+        return s;
+    s = ctl_run(c, &tp);
+    ctl_mpi_free(&tp);
+    return s;
+}
+
+/* A worker rank of an MPI job: train rank 0's requests on this rank's copy of the data. */
+static ks_status serve_rank(controller *c, ks_error *err)
+{
+    ctl_trainer w;
+    ks_status s;
+    if ((s = tensorboard_settings(c, err)) != KS_OK)
+        return s;
+    memset(&w, 0, sizeof w);
+    w.st = c->st;
+    w.data = c->data;
+    w.stop = c->o->stop;
+    w.tb = c->tb;
+    w.policy = c->policy;
+    return ctl_mpi_serve(&w, err);
+}
+
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
 {
     controller c;
@@ -440,12 +468,23 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     snprintf(what, sizeof what, "running %s", st->path);
     /* the run's lock first when the run exists (another process running the study is
        refused before the data is loaded); else once its directory is made */
-    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) != KS_OK ||
-        (stat(c.paths.dir, &sb) == 0 &&
-         (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
-        (s = ks_study_load_data(st, &data, err)) != KS_OK)
+    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) == KS_OK &&
+        ctl_mpi_rank() == 0 && stat(c.paths.dir, &sb) == 0)
+        s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err);
+    if (s == KS_OK)
+        s = ks_study_load_data(st, &data, err);
+    if (ctl_mpi_size() > 1) {
+        /* every rank loaded the same data, or the job ends here with nothing written */
+        ks_error own = *err;
+        s = ctl_mpi_check_data(&data, s, &own, err);
+    }
+    if (s != KS_OK)
         goto out;
     c.data = &data;
+    if (ctl_mpi_rank() > 0) {
+        s = serve_rank(&c, err);
+        goto out;
+    }
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
         (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
         (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
@@ -466,16 +505,20 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
                                                 : st->base->fit.epochs;
     }
-    fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
-            st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
-            c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
-            parallel == 1 ? "" : "s", c.paths.db);
+    {
+        int workers = ctl_mpi_size() > 1 ? ctl_mpi_size() - 1 : parallel;
+        fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s%s; %s\n",
+                st->base->name, st->method->name, st->maximize ? "maximize" : "minimize",
+                st->metric, c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "",
+                workers, workers == 1 ? "" : "s", ctl_mpi_size() > 1 ? " (MPI ranks)" : "",
+                c.paths.db);
+    }
     if (c.n_resume)
         fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
                        "checkpoints\n",
                 c.n_resume, c.n_resume == 1 ? "" : "s");
     fflush(c.out);
-    s = run_threads(&c, parallel);
+    s = ctl_mpi_size() > 1 ? run_ranks(&c) : run_threads(&c, parallel);
     ctl_clear_status(&c);
     if (s == KS_ERR_DB || s == KS_ERR_IO) {
         /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded
@@ -520,6 +563,9 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.paths.db,
             c.log_dir);
 out:
+    /* the worker ranks wait for requests: an end before the study ran releases them */
+    if (ctl_mpi_rank() == 0)
+        ctl_mpi_release();
     free_controller(&c);
     ks_study_data_free(&data);
     return s;

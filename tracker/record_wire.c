@@ -78,20 +78,23 @@ static void put(ks_wire *w, const void *p, size_t n)
     w->len += n;
 }
 
+/* v as n little-endian bytes */
+static void put_le(ks_wire *w, uint64_t v, int n)
+{
+    unsigned char b[8];
+    for (int i = 0; i < n; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    put(w, b, (size_t)n);
+}
+
 void ks_wire_u32(ks_wire *w, uint32_t v)
 {
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 4);
+    put_le(w, v, 4);
 }
 
 void ks_wire_u64(ks_wire *w, uint64_t v)
 {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put(w, b, 8);
+    put_le(w, v, 8);
 }
 
 void ks_wire_f64(ks_wire *w, double v)
@@ -170,22 +173,24 @@ static const unsigned char *take(ks_wire_reader *r, size_t n)
     return p;
 }
 
+/* n little-endian bytes (0 once the reader is bad) */
+static uint64_t get_le(ks_wire_reader *r, int n)
+{
+    const unsigned char *p = take(r, (size_t)n);
+    uint64_t v = 0;
+    for (int i = 0; p && i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 uint32_t ks_wire_get_u32(ks_wire_reader *r)
 {
-    const unsigned char *p = take(r, 4);
-    uint32_t v = 0;
-    for (int i = 0; p && i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
+    return (uint32_t)get_le(r, 4);
 }
 
 uint64_t ks_wire_get_u64(ks_wire_reader *r)
 {
-    const unsigned char *p = take(r, 8);
-    uint64_t v = 0;
-    for (int i = 0; p && i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    return get_le(r, 8);
 }
 
 double ks_wire_get_f64(ks_wire_reader *r)

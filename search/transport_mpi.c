@@ -1,0 +1,396 @@
+/*
+ * transport_mpi.c — the controller's workers as MPI ranks (`make MPI=1`, then `mpirun -np
+ * N ksearch STUDY.yaml`): rank 0 is the controller; every other rank trains one request
+ * at a time and sends its records back in their wire form.  Before any trial, every rank
+ * tells rank 0 what data it loaded (sizes and a CRC-32).  A plain build only notices that
+ * a launcher started it, and says that it cannot take part.
+ */
+#include "controller_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The processes a launcher says the job has (Open MPI, Slurm, PMIx): 1 when none. */
+static int launcher_size(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1)
+            return atoi(v);
+    }
+    return 1;
+}
+
+#ifndef KS_MPI
+
+ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
+{
+    int n = launcher_size();
+    *rank = 0;
+    *size = 1;
+    if (n > 1)
+        return ks_error_set(err, KS_ERR_USAGE,
+                            "started as one of %d processes (mpirun or srun), but this ksearch "
+                            "was built without MPI: build it with make MPI=1, or run it alone "
+                            "with --parallel N",
+                            n);
+    return KS_OK;
+}
+
+void ks_mpi_end(void)
+{
+}
+
+int ctl_mpi_rank(void)
+{
+    return 0;
+}
+
+int ctl_mpi_size(void)
+{
+    return 1;
+}
+
+ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_error *own_err,
+                             ks_error *err)
+{
+    (void)data;
+    if (own != KS_OK && err && own_err)
+        *err = *own_err;
+    return own;
+}
+
+ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return ks_error_set(err, KS_ERR_INTERNAL, "this ksearch was built without MPI");
+}
+
+void ctl_mpi_free(ctl_transport *t)
+{
+    (void)t;
+}
+
+void ctl_mpi_release(void)
+{
+}
+
+ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
+{
+    (void)w;
+    return ks_error_set(err, KS_ERR_INTERNAL, "this ksearch was built without MPI");
+}
+
+#else /* KS_MPI */
+
+#include <mpi.h>
+
+enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD };
+
+static int world_rank, world_size = 1, joined;
+
+ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
+{
+    int provided = 0;
+    *rank = 0;
+    *size = 1;
+    if (launcher_size() <= 1)
+        return KS_OK;       /* not under a launcher: exactly the plain build */
+    /* one thread calls MPI: the controller's on rank 0, the training one elsewhere */
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return ks_error_set(err, KS_ERR_USAGE, "MPI could not start this process (MPI_Init)");
+    joined = 1;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    *rank = world_rank;
+    *size = world_size;
+    return KS_OK;
+}
+
+void ks_mpi_end(void)
+{
+    if (joined)
+        MPI_Finalize();
+    joined = 0;
+}
+
+int ctl_mpi_rank(void)
+{
+    return world_rank;
+}
+
+int ctl_mpi_size(void)
+{
+    return world_size;
+}
+
+/* ------------------------------------------------------------ the data check */
+
+/* What a rank loaded: its status, the data's sizes and CRC-32, its host. */
+typedef struct data_report {
+    int32_t status;
+    uint32_t crc;
+    uint64_t n[3];
+    char host[64];
+    char msg[400];
+} data_report;
+
+static uint32_t crc_floats(uint32_t crc, const float *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    size_t bytes = n * sizeof *p;
+    for (size_t off = 0; p && off < bytes;) {
+        size_t k = bytes - off > (1u << 30) ? (1u << 30) : bytes - off;
+        crc = (uint32_t)crc32(crc, b + off, (uInt)k);
+        off += k;
+    }
+    return crc;
+}
+
+static void describe(const ks_study_data *data, data_report *r)
+{
+    ks_dataset *sets[3] = {data->train, data->val, data->test};
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        ks_data d;
+        if (!sets[i])
+            continue;
+        d = ks_dataset_data(sets[i]);
+        r->n[i] = d.n;
+        crc = crc_floats(crc, d.x, d.n * d.x_size);
+        crc = crc_floats(crc, d.y, d.n * d.y_size);
+        crc = crc_floats(crc, d.w, d.w ? d.n : 0);
+    }
+    r->crc = crc;
+}
+
+ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_error *own_err,
+                             ks_error *err)
+{
+    data_report mine, *all = NULL;
+    int verdict = 0, bad = -1;
+    memset(&mine, 0, sizeof mine);
+    mine.status = own;
+    gethostname(mine.host, sizeof mine.host - 1);
+    if (own == KS_OK)
+        describe(data, &mine);
+    else
+        ks_error_format(own_err, mine.msg, sizeof mine.msg);
+    if (world_rank == 0 && !(all = calloc((size_t)world_size, sizeof *all)))
+        MPI_Abort(MPI_COMM_WORLD, 1);   /* out of memory at the start: nothing to keep */
+    if (MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0,
+                   MPI_COMM_WORLD) != MPI_SUCCESS) {
+        free(all);
+        return ks_error_set(err, KS_ERR_IO, "the ranks could not exchange their data checks");
+    }
+    if (world_rank == 0) {
+        for (int i = 0; i < world_size && bad < 0; i++)
+            if (all[i].status != KS_OK || all[i].crc != all[0].crc ||
+                memcmp(all[i].n, all[0].n, sizeof all[0].n) != 0)
+                bad = i;
+        verdict = bad >= 0;
+        if (bad == 0)
+            *err = *own_err;
+        else if (bad > 0 && all[bad].status != KS_OK)
+            ks_error_set(err, KS_ERR_CONFIG, "rank %d on %s cannot load the study's data: %s",
+                         bad, all[bad].host, all[bad].msg);
+        else if (bad > 0)
+            ks_error_set(err, KS_ERR_CONFIG,
+                         "rank %d on %s loaded other data than rank 0 on %s (train/validation/"
+                         "test rows %llu/%llu/%llu, CRC-32 %08x, against %llu/%llu/%llu, "
+                         "%08x): every rank must read the same files",
+                         bad, all[bad].host, all[0].host, (unsigned long long)all[bad].n[0],
+                         (unsigned long long)all[bad].n[1], (unsigned long long)all[bad].n[2],
+                         (unsigned)all[bad].crc, (unsigned long long)all[0].n[0],
+                         (unsigned long long)all[0].n[1], (unsigned long long)all[0].n[2],
+                         (unsigned)all[0].crc);
+        free(all);
+    }
+    MPI_Bcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!verdict)
+        return KS_OK;
+    if (world_rank == 0)
+        return err->code ? err->code : KS_ERR_CONFIG;
+    /* rank 0 says what is wrong and exits with its status; the others end quietly (a
+       rank that exits with an error first would have mpirun kill rank 0 before it spoke) */
+    return ks_error_set(err, KS_STOPPED, "rank 0 ends the job");
+}
+
+/* ------------------------------------------------------------ rank 0 */
+
+typedef struct ranks {
+    int n;                      /* worker ranks: 1 … n */
+} ranks;
+
+static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
+{
+    ranks *t = user;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    ks_status s;
+    if (req->slot < 0 || req->slot >= t->n) {
+        ks_trial_request_clear(req);
+        return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", req->slot);
+    }
+    s = ks_trial_request_encode(req, &buf, &len, err);
+    ks_trial_request_clear(req);
+    if (s != KS_OK)
+        return s;
+    if (len > INT32_MAX) {
+        free(buf);
+        return ks_error_set(err, KS_ERR_USAGE, "a checkpoint of %zu bytes is too large for MPI",
+                            len);
+    }
+    if (MPI_Send(buf, (int)len, MPI_BYTE, req->slot + 1, TAG_REQUEST, MPI_COMM_WORLD) !=
+        MPI_SUCCESS) {
+        free(buf);
+        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
+                                            "gone",
+                            req->slot + 1);
+    }
+    free(buf);
+    return KS_OK;
+}
+
+static ks_status mpi_recv(void *user, double timeout, ks_record **out, ks_error *err)
+{
+    MPI_Status st;
+    int flag = 0, len = 0;
+    double t0 = MPI_Wtime();
+    unsigned char *buf;
+    ks_status s;
+    (void)user;
+    *out = NULL;
+    for (;;) {
+        if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_RECORD, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
+            return ks_error_set(err, KS_ERR_IO, "a worker rank ended: the job cannot go on");
+        if (flag || MPI_Wtime() - t0 >= timeout)
+            break;
+        usleep(500);
+    }
+    if (!flag)
+        return KS_OK;
+    MPI_Get_count(&st, MPI_BYTE, &len);
+    if (!(buf = malloc(len > 0 ? (size_t)len : 1)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a record");
+    if (MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORD, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        free(buf);
+        return ks_error_set(err, KS_ERR_IO, "rank %d ended while sending a record",
+                            st.MPI_SOURCE);
+    }
+    s = ks_record_decode(buf, (size_t)len, out, err);
+    free(buf);
+    if (s != KS_OK)
+        return s;
+    (*out)->worker = st.MPI_SOURCE - 1;     /* who sent it, whatever it says */
+    return KS_OK;
+}
+
+static int released;
+
+void ctl_mpi_release(void)
+{
+    if (!joined || world_rank != 0 || released)
+        return;
+    for (int i = 1; i < world_size; i++)
+        MPI_Send(NULL, 0, MPI_BYTE, i, TAG_QUIT, MPI_COMM_WORLD);
+    released = 1;
+}
+
+static void mpi_finish(void *user)
+{
+    (void)user;
+    ctl_mpi_release();
+}
+
+ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
+{
+    ranks *t = calloc(1, sizeof *t);
+    memset(out, 0, sizeof *out);
+    if (!t)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    t->n = world_size - 1;
+    out->slots = t->n;
+    out->send = mpi_send;
+    out->recv = mpi_recv;
+    out->finish = mpi_finish;
+    out->user = t;
+    return KS_OK;
+}
+
+void ctl_mpi_free(ctl_transport *tp)
+{
+    if (tp) {
+        free(tp->user);
+        tp->user = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ ranks > 0 */
+
+static atomic_int never_aborted;
+
+/* The sink of a worker rank: each record in its wire form to rank 0. */
+static ks_status rank_push(void *user, ks_record *r, ks_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    ks_status s = ks_record_encode(r, &buf, &len, err);
+    (void)user;
+    ks_record_free(r);
+    if (s != KS_OK)
+        return s;
+    if (len > INT32_MAX || MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_RECORD, MPI_COMM_WORLD) !=
+                               MPI_SUCCESS) {
+        free(buf);
+        return ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
+                            world_rank);
+    }
+    free(buf);
+    return KS_OK;
+}
+
+ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
+{
+    w->sink.push = rank_push;
+    w->sink.user = NULL;
+    /* rank 0 stopping the study lets a rank's running trial finish (its END frees it) */
+    w->abort = &never_aborted;
+    ks_blas_set_threads(1);
+    for (;;) {
+        MPI_Status st;
+        int len = 0;
+        unsigned char *buf;
+        ks_trial_request req;
+        ks_status s;
+        if (MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS)
+            return ks_error_set(err, KS_ERR_IO, "rank 0 ended");
+        MPI_Get_count(&st, MPI_BYTE, &len);
+        if (!(buf = malloc(len > 0 ? (size_t)len : 1)))
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a request");
+        MPI_Recv(buf, len, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (st.MPI_TAG == TAG_QUIT) {
+            free(buf);
+            return KS_OK;
+        }
+        if (st.MPI_TAG != TAG_REQUEST) {
+            free(buf);
+            return ks_error_set(err, KS_ERR_INTERNAL, "a message of tag %d from rank 0",
+                                st.MPI_TAG);
+        }
+        s = ks_trial_request_decode(buf, (size_t)len, &req, err);
+        free(buf);
+        if (s != KS_OK)
+            return s;
+        req.slot = world_rank - 1;
+        ctl_train(w, &req);
+        ks_trial_request_clear(&req);
+    }
+}
+
+#endif /* KS_MPI */

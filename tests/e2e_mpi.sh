@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A study across MPI ranks (`make MPI=1`, Open MPI): under `mpirun -np 3` rank 0 is the
+# controller and ranks 1-2 train; grid and random studies give the same trials and
+# metric rows as one worker thread of the plain build, with Open MPI's default transport
+# and with TCP forced.  The MPI build run alone behaves as the plain build; the plain
+# build under mpirun says what is wrong (exit 2); a rank that reads other data, or cannot
+# read it, is named with its host (exit 2, nothing written).  Skipped where mpicc or
+# mpirun is missing (CI installs Open MPI).
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+source tests/study_lib.sh
+if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
+    echo "skipped: no Open MPI (mpicc, mpirun): make deps"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+study_setup mpi fmnist
+
+# the MPI build, in its own directory (build-mpi/; the plain build is untouched)
+make -C "$root" MPI=1 -j2 build-mpi/ksearch >build.log 2>&1
+check "make MPI=1 builds build-mpi/ksearch" $? "$(tail -5 build.log)"
+ksmpi=$root/build-mpi/ksearch
+run_mpi() { mpirun --allow-run-as-root --oversubscribe --quiet "$@"; }
+
+for method in grid random; do
+    if [[ $method == grid ]]; then lr='{values: [0.003, 0.01]}'; else lr='{float: [1.0e-3, 1.0e-2], log: true}'; fi
+    mkdir "${method}_ref" "${method}_mpi" "${method}_tcp" "${method}_alone"
+    for d in ref mpi tcp alone; do
+        fmnist_study "${method}_$d/s.yaml" m 3 $method 1000 2 4 1 '[8, 16]' "$lr"
+    done
+    (cd "${method}_ref" && "$ks" s.yaml --parallel 1 >out 2>err)
+    check "$method: the plain build, --parallel 1: exit 0" $? "$(cat ${method}_ref/err)"
+    (cd "${method}_mpi" && run_mpi -np 3 "$ksmpi" s.yaml >out 2>err)
+    check "$method: mpirun -np 3: exit 0" $? "$(cat ${method}_mpi/err)"
+    (cd "${method}_tcp" && run_mpi --mca btl tcp,self -np 3 "$ksmpi" s.yaml >out 2>err)
+    check "$method: mpirun --mca btl tcp,self -np 3: exit 0" $? "$(cat ${method}_tcp/err)"
+    (cd "${method}_alone" && "$ksmpi" s.yaml --parallel 1 >out 2>err)
+    check "$method: the MPI build without mpirun: exit 0" $? "$(cat ${method}_alone/err)"
+    ref=${method}_ref/runs/m/study.db
+    for d in mpi tcp alone; do
+        db=${method}_$d/runs/m/study.db
+        [[ -n "$(trials_of $ref)" && "$(trials_of $db)" == "$(trials_of $ref)" ]]
+        check "$method, $d: the trials equal --parallel 1's" $? "$(trials_of $db)"
+        [[ "$(values_of $db)" == "$(values_of $ref)" ]]
+        check "$method, $d: every metric row equals --parallel 1's" $?
+    done
+    grep -q "2 workers (MPI ranks)" "${method}_mpi/out"
+    check "$method: rank 0 says it runs 2 worker ranks" $? "$(head -1 ${method}_mpi/out)"
+done
+
+# the plain build under mpirun: what is wrong, exit 2
+mkdir plain
+fmnist_study plain/s.yaml m 3 grid 1000 2 4 1 '[8, 16]' '{values: [0.01]}'
+(cd plain && run_mpi -np 2 "$ks" s.yaml >out 2>err)
+rc=$?
+[[ $rc == 2 ]] && grep -q "built without MPI" plain/err && [[ ! -e plain/runs ]]
+check "the plain build under mpirun: exit 2, says it was built without MPI" $? "rc $rc: $(cat plain/err)"
+
+# each rank in a folder of its own with the same study file and data path: rank 1's
+# data is other images, rank 2 has none
+for r in 0 1 2; do
+    mkdir -p "bad/r$r/fm"
+    sed "s|$fmnist/t10k|fm/t10k|" plain/s.yaml >"bad/r$r/s.yaml"
+done
+for f in images-idx3 labels-idx1; do
+    ln -s "$fmnist/t10k-$f-ubyte.gz" "bad/r0/fm/t10k-$f-ubyte.gz"
+    ln -s "$fmnist/train-$f-ubyte.gz" "bad/r1/fm/t10k-$f-ubyte.gz"
+done
+cat >bad/rank.sh <<'SH'
+#!/usr/bin/env bash
+cd "$(dirname "$0")/r${OMPI_COMM_WORLD_RANK:?}" && exec "$@"
+SH
+chmod +x bad/rank.sh
+run_mpi -np 2 bad/rank.sh "$ksmpi" s.yaml >bad/out 2>bad/err
+rc=$?
+[[ $rc == 2 && $(grep -c . bad/err) == 1 ]] && grep -q "rank 1 on $(hostname) loaded other data" bad/err &&
+    [[ ! -e bad/r0/runs ]]
+check "a rank with other data: exit 2, one message naming rank 1 and its host, nothing written" $? \
+    "rc $rc: $(cat bad/err)"
+run_mpi -np 3 bad/rank.sh "$ksmpi" s.yaml >bad/out2 2>bad/err2
+rc=$?
+# (rank 1 differs too: the first rank that differs is named)
+[[ $rc == 2 ]] && grep -q "rank 1 on $(hostname)" bad/err2 && [[ ! -e bad/r0/runs ]]
+check "ranks with bad data among three: exit 2, the first named" $? "rc $rc: $(cat bad/err2)"
+rm bad/r1/fm/*
+for f in images-idx3 labels-idx1; do ln -s "$fmnist/t10k-$f-ubyte.gz" "bad/r1/fm/t10k-$f-ubyte.gz"; done
+run_mpi -np 3 bad/rank.sh "$ksmpi" s.yaml >bad/out3 2>bad/err3
+rc=$?
+[[ $rc == 2 ]] && grep -q "rank 2 on $(hostname) cannot load the study's data" bad/err3 &&
+    [[ ! -e bad/r0/runs ]]
+check "a rank that cannot read the data: exit 2, named with its host, nothing written" $? \
+    "rc $rc: $(cat bad/err3)"
+
+finish
