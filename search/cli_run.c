@@ -89,10 +89,14 @@ int cmd_run(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     ks_study_free(st);
+    /* said before leaving the MPI job: a launcher ending it may not wait for the rest */
+    if (s != KS_OK && !(rank > 0 && s == KS_STOPPED)) {
+        cli_error(&err);
+        fflush(stderr);
+    }
     ks_mpi_end();
     if (s == KS_OK || (rank > 0 && s == KS_STOPPED))
         return KS_EXIT_OK;      /* a worker rank that rank 0 stopped: rank 0 reports */
-    cli_error(&err);
     if (s == KS_INTERRUPTED)
         return KS_EXIT_FAILED;
     /* problems found before any trial ran are bad input; later ones failed a run */

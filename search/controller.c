@@ -364,9 +364,48 @@ void ctl_take_record(controller *c, const ks_record *r)
         curve_record(c, &c->trials[r->trial], r);
 }
 
+/*
+ * The workers still training after the stop's grace time are lost (a rank that died
+ * is why a launcher stops the job): their trials are recorded interrupted, to resume
+ * when the study runs again, and the study stops naming them.
+ */
+static void abandon_jobs(controller *c, ctl_transport *tp)
+{
+    char names[600] = "";
+    size_t len = 0;
+    int n = 0;
+    for (int slot = 0; slot < c->n_jobs; slot++) {
+        ctl_job *j = &c->jobs[slot];
+        ks_record end;
+        char name[160];
+        int number = j->number;
+        if (number < 0)
+            continue;
+        memset(&end, 0, sizeof end);
+        end.kind = KS_RECORD_END;
+        end.trial = number;
+        end.worker = slot;
+        end.status = KS_TRIAL_INTERRUPTED;
+        finish_job(c, j, &end);
+        tp->lost(tp->user, slot, name, sizeof name);
+        if (len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len,
+                                    "%s%s ended while training trial %d", n ? "; " : "", name,
+                                    number);
+        n++;
+    }
+    if (n > 0) {
+        ks_error e;
+        ks_error_set(&e, KS_ERR_IO, "%s (killed, or %s host is gone)", names,
+                     n == 1 ? "its" : "their");
+        stop_study(c, KS_ERR_IO, &e);
+    }
+}
+
 ks_status ctl_run(controller *c, ctl_transport *tp)
 {
     int need_dispatch = 1;
+    double stop_seen = 0;
     if (!(c->jobs = calloc((size_t)tp->slots, sizeof *c->jobs)))
         return ks_error_set(&c->err, KS_ERR_NOMEM, "out of memory");
     c->n_jobs = tp->slots;
@@ -381,7 +420,15 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
             need_dispatch = 0;
         if (c->running == 0)
             break;
-        if ((s = tp->recv(tp->user, 0.5, &r, &err)) != KS_OK) {
+        if (tp->stop_grace > 0 && *c->o->stop) {
+            if (stop_seen == 0) {
+                stop_seen = ks_now();
+            } else if (ks_now() - stop_seen > tp->stop_grace) {
+                abandon_jobs(c, tp);
+                break;
+            }
+        }
+        if ((s = tp->recv(tp->user, stop_seen > 0 ? 0.02 : 0.5, &r, &err)) != KS_OK) {
             /* the transport itself failed (a rank died): no more records will come */
             stop_study(c, s, &err);
             break;

@@ -63,6 +63,14 @@ typedef struct ctl_transport {
     ks_status (*send)(void *user, ks_trial_request *req, ks_error *err);
     ks_status (*recv)(void *user, double timeout, ks_record **out, ks_error *err);
     void (*finish)(void *user);
+    /*
+     * Workers that can die apart from the controller (MPI ranks): once the run is
+     * stopped (SIGTERM: a launcher ending the job because a rank died, or Ctrl-C), a
+     * worker whose END has not come within stop_grace seconds is lost: lost names it
+     * ("rank 2 on HOST") and forgets it.  stop_grace 0: workers cannot be lost (threads).
+     */
+    double stop_grace;
+    void (*lost)(void *user, int slot, char *name, size_t size);
     void *user;
 } ctl_transport;
 

@@ -7,6 +7,7 @@
  */
 #include "controller_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +92,11 @@ ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
 enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD };
 
 static int world_rank, world_size = 1, joined;
+/* rank 0: every rank's host and process (from the data check), and those lost */
+static struct rank_info {
+    char host[64];
+    int pid, lost;
+} *rank_info;
 
 ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
 {
@@ -99,6 +105,10 @@ ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
     *size = 1;
     if (launcher_size() <= 1)
         return KS_OK;       /* not under a launcher: exactly the plain build */
+    /* no single-copy reads between processes on one host (Linux CMA): a rank killed
+       while rank 0 reads its checkpoint that way leaves rank 0 stuck in the read, unable
+       to record the loss (the user's own setting wins) */
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
     /* one thread calls MPI: the controller's on rank 0, the training one elsewhere */
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return ks_error_set(err, KS_ERR_USAGE, "MPI could not start this process (MPI_Init)");
@@ -116,6 +126,8 @@ void ks_mpi_end(void)
     if (joined)
         MPI_Finalize();
     joined = 0;
+    free(rank_info);
+    rank_info = NULL;
 }
 
 int ctl_mpi_rank(void)
@@ -132,7 +144,7 @@ int ctl_mpi_size(void)
 
 /* What a rank loaded: its status, the data's sizes and CRC-32, its host. */
 typedef struct data_report {
-    int32_t status;
+    int32_t status, pid;
     uint32_t crc;
     uint64_t n[3];
     char host[64];
@@ -175,6 +187,7 @@ ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_
     int verdict = 0, bad = -1;
     memset(&mine, 0, sizeof mine);
     mine.status = own;
+    mine.pid = (int32_t)getpid();
     gethostname(mine.host, sizeof mine.host - 1);
     if (own == KS_OK)
         describe(data, &mine);
@@ -188,6 +201,12 @@ ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_
         return ks_error_set(err, KS_ERR_IO, "the ranks could not exchange their data checks");
     }
     if (world_rank == 0) {
+        free(rank_info);
+        if ((rank_info = calloc((size_t)world_size, sizeof *rank_info)))
+            for (int i = 0; i < world_size; i++) {
+                memcpy(rank_info[i].host, all[i].host, sizeof rank_info[i].host);
+                rank_info[i].pid = all[i].pid;
+            }
         for (int i = 0; i < world_size && bad < 0; i++)
             if (all[i].status != KS_OK || all[i].crc != all[0].crc ||
                 memcmp(all[i].n, all[0].n, sizeof all[0].n) != 0)
@@ -224,6 +243,15 @@ ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_
 
 typedef struct ranks {
     int n;                      /* worker ranks: 1 … n */
+    /* the records being received: a rank that dies half-way through sending leaves its
+       unfinished, and rank 0 must stay free to take the others' and to notice (never a
+       blocking receive) */
+    struct incoming {
+        MPI_Request req;
+        unsigned char *buf;
+        int len;
+    } *in;                      /* per rank: one record at a time keeps each rank's order */
+    int next;                   /* the rank looked at first (fairness) */
 } ranks;
 
 static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
@@ -256,39 +284,61 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
     return KS_OK;
 }
 
+/* Start receiving rank r's next record if one waits; 1 when its receive is complete. */
+static int poll_rank(ranks *t, int r, ks_error *err, ks_status *s)
+{
+    struct incoming *in = &t->in[r];
+    int done = 0;
+    if (in->req == MPI_REQUEST_NULL) {
+        MPI_Status st;
+        int flag = 0;
+        if (MPI_Iprobe(r, TAG_RECORD, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS || !flag)
+            return 0;
+        MPI_Get_count(&st, MPI_BYTE, &in->len);
+        if (!(in->buf = malloc(in->len > 0 ? (size_t)in->len : 1))) {
+            *s = ks_error_set(err, KS_ERR_NOMEM, "out of memory for a record");
+            return 0;
+        }
+        if (MPI_Irecv(in->buf, in->len, MPI_BYTE, r, TAG_RECORD, MPI_COMM_WORLD, &in->req) !=
+            MPI_SUCCESS) {
+            free(in->buf);
+            in->buf = NULL;
+            return 0;
+        }
+    }
+    if (MPI_Test(&in->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return 0;
+    return done;
+}
+
 static ks_status mpi_recv(void *user, double timeout, ks_record **out, ks_error *err)
 {
-    MPI_Status st;
-    int flag = 0, len = 0;
+    ranks *t = user;
     double t0 = MPI_Wtime();
-    unsigned char *buf;
-    ks_status s;
-    (void)user;
+    ks_status s = KS_OK;
     *out = NULL;
     for (;;) {
-        if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_RECORD, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
-            return ks_error_set(err, KS_ERR_IO, "a worker rank ended: the job cannot go on");
-        if (flag || MPI_Wtime() - t0 >= timeout)
-            break;
-        usleep(500);
+        for (int k = 0; k < t->n; k++) {
+            int r = 1 + (t->next + k) % t->n;
+            struct incoming *in = &t->in[r];
+            if (!poll_rank(t, r, err, &s)) {
+                if (s != KS_OK)
+                    return s;
+                continue;
+            }
+            t->next = r % t->n;
+            s = ks_record_decode(in->buf, (size_t)in->len, out, err);
+            free(in->buf);
+            in->buf = NULL;
+            if (s != KS_OK)
+                return s;
+            (*out)->worker = r - 1;     /* who sent it, whatever it says */
+            return KS_OK;
+        }
+        if (MPI_Wtime() - t0 >= timeout)
+            return KS_OK;
+        usleep(200);
     }
-    if (!flag)
-        return KS_OK;
-    MPI_Get_count(&st, MPI_BYTE, &len);
-    if (!(buf = malloc(len > 0 ? (size_t)len : 1)))
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a record");
-    if (MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORD, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-        free(buf);
-        return ks_error_set(err, KS_ERR_IO, "rank %d ended while sending a record",
-                            st.MPI_SOURCE);
-    }
-    s = ks_record_decode(buf, (size_t)len, out, err);
-    free(buf);
-    if (s != KS_OK)
-        return s;
-    (*out)->worker = st.MPI_SOURCE - 1;     /* who sent it, whatever it says */
-    return KS_OK;
 }
 
 static int released;
@@ -298,8 +348,23 @@ void ctl_mpi_release(void)
     if (!joined || world_rank != 0 || released)
         return;
     for (int i = 1; i < world_size; i++)
-        MPI_Send(NULL, 0, MPI_BYTE, i, TAG_QUIT, MPI_COMM_WORLD);
+        if (!rank_info || !rank_info[i].lost)
+            MPI_Send(NULL, 0, MPI_BYTE, i, TAG_QUIT, MPI_COMM_WORLD);
     released = 1;
+}
+
+/* A worker rank that did not answer the stop: named, and sent nothing more. */
+static void mpi_lost(void *user, int slot, char *name, size_t size)
+{
+    int rank = slot + 1;
+    (void)user;
+    if (rank_info && rank < world_size) {
+        rank_info[rank].lost = 1;
+        snprintf(name, size, "rank %d on %s (pid %d)", rank, rank_info[rank].host,
+                 rank_info[rank].pid);
+    } else {
+        snprintf(name, size, "rank %d", rank);
+    }
 }
 
 static void mpi_finish(void *user)
@@ -315,17 +380,34 @@ ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
     if (!t)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     t->n = world_size - 1;
+    if (!(t->in = calloc((size_t)world_size, sizeof *t->in))) {
+        free(t);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < world_size; i++)
+        t->in[i].req = MPI_REQUEST_NULL;
+    /* one BLAS thread, as a threaded run: the ensemble at the end sums in the same order */
+    ks_blas_set_threads(1);
     out->slots = t->n;
     out->send = mpi_send;
     out->recv = mpi_recv;
     out->finish = mpi_finish;
+    /* a rank that died: mpirun sends SIGTERM to the others and SIGKILL a second later
+       (odls_base_sigkill_timeout): the living answer at their next batch */
+    out->stop_grace = 0.3;
+    out->lost = mpi_lost;
     out->user = t;
     return KS_OK;
 }
 
 void ctl_mpi_free(ctl_transport *tp)
 {
-    if (tp) {
+    ranks *t = tp ? tp->user : NULL;
+    if (t) {
+        /* records never finished (their rank died): the requests are dropped */
+        for (int i = 0; t->in && i < world_size; i++)
+            free(t->in[i].buf);
+        free(t->in);
         free(tp->user);
         tp->user = NULL;
     }

@@ -49,6 +49,71 @@ for method in grid random; do
     check "$method: rank 0 says it runs 2 worker ranks" $? "$(head -1 ${method}_mpi/out)"
 done
 
+# Hyperband under MPI trains exactly its plan (R = 9, eta = 3: 69 epochs, 17 trials, 5 at
+# 9; see e2e_study_parallel.sh), and a study's ensemble equals the threaded run's
+mkdir hb
+fmnist_study hb/s.yaml hb 5 hyperband 1000 9 0 1 '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
+sed -i -e '/max_trials: 0/d' -e 's/^  parallel: 1$/  parallel: 1\n  max_epochs: 9\n  factor: 3/' hb/s.yaml
+(cd hb && run_mpi -np 3 "$ksmpi" s.yaml >out 2>err)
+check "hyperband, mpirun -np 3: exit 0" $? "$(cat hb/err)"
+row=$(q hb/runs/hb/study.db "SELECT sum(epochs), count(*), sum(epochs = 9) FROM trial;")
+[[ $row == "69|17|5" ]]
+check "hyperband over 2 ranks trains its plan: 69 epochs, 17 trials, 5 at 9 ($row)" $?
+mkdir ens_ref ens_mpi
+for d in ens_ref ens_mpi; do
+    fmnist_study $d/s.yaml e 3 grid 1000 2 4 1 '[8, 16]' '{values: [0.003, 0.01]}'
+    printf 'ensemble: {top: 3, weights: [uniform, greedy]}\n' >>$d/s.yaml
+done
+(cd ens_ref && "$ks" s.yaml --parallel 1 >out 2>err)
+check "ensemble study, --parallel 1: exit 0" $? "$(cat ens_ref/err)"
+(cd ens_mpi && run_mpi -np 3 "$ksmpi" s.yaml >out 2>err)
+check "ensemble study, mpirun -np 3: exit 0" $? "$(cat ens_mpi/err)"
+ens_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
+[[ -n "$(ens_of ens_ref/runs/e/study.db)" && "$(ens_of ens_mpi/runs/e/study.db)" == "$(ens_of ens_ref/runs/e/study.db)" ]]
+check "the ensemble built after an MPI run equals the threaded run's" $? "$(ens_of ens_mpi/runs/e/study.db | head -3)"
+
+# kill -9 of a worker rank mid-study: rank 0 names it and its host, records its trial
+# interrupted; the database is intact and the rerun completes without a duplicate number
+# and without touching a completed trial
+mkdir kill
+fmnist_study kill/s.yaml k 3 random 6000 10 6 1 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
+(cd kill && exec mpirun --allow-run-as-root --oversubscribe --quiet -np 3 "$ksmpi" s.yaml >out 2>err) &
+pid=$!
+pids+=("$pid")
+wait_db kill/runs/k/study.db "$pid" "SELECT (SELECT count(*) FROM trial WHERE status = 'complete') >= 1 AND
+                                         (SELECT count(*) FROM trial WHERE status = 'running' AND epochs >= 1) >= 1;"
+check "a trial completed and one runs" $?
+victim=""
+for p in $(pgrep -P "$pid"); do
+    grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && victim=$p
+done
+[[ -n $victim ]] && kill -9 "$victim"
+check "rank 1's process found and killed" $?
+wait "$pid"
+rc=$?
+[[ $rc != 0 ]] && grep -q "rank 1 on $(hostname) (pid $victim) ended while training trial [0-9]*" kill/err
+check "the job ends (mpirun exit $rc), rank 0 names the rank, host and trial" $? "$(cat kill/err)"
+db=kill/runs/k/study.db
+[[ "$(q $db 'PRAGMA integrity_check;')" == ok ]]
+check "after the kill: integrity ok" $?
+n=$(q $db "SELECT count(*) FROM trial WHERE status = 'running';")
+[[ $n == 0 ]]
+check "after the kill: no trial left running ($n)" $?
+done_before=$(q $db "SELECT t.number, m.name, m.step, m.epoch, quote(m.value), quote(m.wall_time)
+                       FROM metric m JOIN trial t ON t.id = m.trial_id WHERE t.status = 'complete'
+                      ORDER BY 1, 2, 3, 4;")
+(cd kill && run_mpi -np 3 "$ksmpi" s.yaml >out2 2>err2)
+check "the rerun under mpirun: exit 0" $? "$(cat kill/err2)"
+row=$(q $db "SELECT count(*), count(DISTINCT number), sum(status = 'complete'), max(number) FROM trial;")
+[[ $row == "6|6|6|5" ]]
+check "the rerun completes: 6 trials, numbers 0-5 once each, all complete ($row)" $?
+done_after=$(q $db "SELECT t.number, m.name, m.step, m.epoch, quote(m.value), quote(m.wall_time)
+                      FROM metric m JOIN trial t ON t.id = m.trial_id
+                     WHERE t.number IN (SELECT number FROM trial) ORDER BY 1, 2, 3, 4;" |
+            grep -F -x -f <(printf '%s\n' "$done_before") | wc -l)
+[[ -n $done_before && $done_after == $(printf '%s\n' "$done_before" | wc -l) ]]
+check "the completed trials' rows are unchanged by the rerun" $?
+
 # the plain build under mpirun: what is wrong, exit 2
 mkdir plain
 fmnist_study plain/s.yaml m 3 grid 1000 2 4 1 '[8, 16]' '{values: [0.01]}'
