@@ -417,23 +417,62 @@ void ctl_mpi_free(ctl_transport *tp)
 
 static atomic_int never_aborted;
 
+/*
+ * Records in flight from a worker rank: sent without waiting (rank 0 may be committing
+ * another rank's epoch), at most MAX_IN_FLIGHT at once, like the threads' bounded
+ * queue: a rank 0 that falls behind slows training instead of filling memory.
+ */
+#define MAX_IN_FLIGHT 8
+static struct outgoing {
+    MPI_Request req;
+    unsigned char *buf;
+} out_q[MAX_IN_FLIGHT];
+static int n_out;
+
+/* Complete the sends that are done (all of them with wait); 0 if one failed. */
+static int complete_sends(int wait)
+{
+    int ok = 1, k = 0;
+    for (int i = 0; i < n_out; i++) {
+        int done = 1;
+        if (wait ? MPI_Wait(&out_q[i].req, MPI_STATUS_IGNORE) != MPI_SUCCESS
+                 : MPI_Test(&out_q[i].req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            ok = 0;
+            done = 1;
+        }
+        if (done)
+            free(out_q[i].buf);
+        else
+            out_q[k++] = out_q[i];
+    }
+    n_out = k;
+    return ok;
+}
+
 /* The sink of a worker rank: each record in its wire form to rank 0. */
 static ks_status rank_push(void *user, ks_record *r, ks_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
+    int last = r->kind == KS_RECORD_END;
     ks_status s = ks_record_encode(r, &buf, &len, err);
     (void)user;
     ks_record_free(r);
     if (s != KS_OK)
         return s;
-    if (len > INT32_MAX || MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_RECORD, MPI_COMM_WORLD) !=
-                               MPI_SUCCESS) {
+    if (!complete_sends(0) || (n_out == MAX_IN_FLIGHT && !complete_sends(1)) ||
+        len > INT32_MAX ||
+        MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RECORD, MPI_COMM_WORLD, &out_q[n_out].req) !=
+            MPI_SUCCESS) {
         free(buf);
         return ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
                             world_rank);
     }
-    free(buf);
+    out_q[n_out++].buf = buf;
+    /* the END: everything delivered before the rank waits for its next request */
+    if (last && !complete_sends(1))
+        return ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
+                            world_rank);
     return KS_OK;
 }
 
