@@ -80,7 +80,7 @@ void ctl_threads_free(ctl_transport *t);
 
 /*
  * MPI ranks (transport_mpi.c; a plain build has none: rank 0 of 1).  Rank 0 is the
- * controller, ranks 1 … size − 1 its workers (slot = rank − 1), one request at a time.
+ * controller, ranks 1 … size − 1 its workers, each with --parallel worker threads.
  */
 int ctl_mpi_rank(void);
 int ctl_mpi_size(void);
@@ -92,13 +92,15 @@ int ctl_mpi_size(void);
  */
 ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_error *own_err,
                              ks_error *err);
-/* Rank 0: the transport over the worker ranks. */
-ks_status ctl_mpi_new(ctl_transport *out, ks_error *err);
+/* Rank 0: the transport over the worker ranks, parallel threads on each (slot s is
+   rank 1 + s / parallel, its thread s % parallel). */
+ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err);
 void ctl_mpi_free(ctl_transport *t);
 /* Rank 0: tell every worker rank to end, unless the transport did (a no-op without MPI). */
 void ctl_mpi_release(void);
-/* Ranks > 0: train rank 0's requests with w (its sink and abort set here) until it quits. */
-ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err);
+/* Ranks > 0: train rank 0's requests on parallel worker threads with w (its sink and
+   abort set here) until rank 0 quits; this thread alone speaks MPI. */
+ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err);
 
 /* What the controller knows of a worker's job (the trial it trains and its writer). */
 typedef struct ctl_job {

@@ -412,11 +412,11 @@ static ks_status run_threads(controller *c, int parallel)
 }
 
 /* Run the study on the worker ranks of an MPI job (this is rank 0). */
-static ks_status run_ranks(controller *c)
+static ks_status run_ranks(controller *c, int parallel)
 {
     ctl_transport tp;
     ks_status s;
-    if ((s = ctl_mpi_new(&tp, &c->err)) != KS_OK)
+    if ((s = ctl_mpi_new(parallel, &tp, &c->err)) != KS_OK)
         return s;
     s = ctl_run(c, &tp);
     ctl_mpi_free(&tp);
@@ -424,7 +424,7 @@ static ks_status run_ranks(controller *c)
 }
 
 /* A worker rank of an MPI job: train rank 0's requests on this rank's copy of the data. */
-static ks_status serve_rank(controller *c, ks_error *err)
+static ks_status serve_rank(controller *c, int parallel, ks_error *err)
 {
     ctl_trainer w;
     ks_status s;
@@ -436,7 +436,7 @@ static ks_status serve_rank(controller *c, ks_error *err)
     w.stop = c->o->stop;
     w.tb = c->tb;
     w.policy = c->policy;
-    return ctl_mpi_serve(&w, err);
+    return ctl_mpi_serve(&w, parallel, err);
 }
 
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
@@ -482,7 +482,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         goto out;
     c.data = &data;
     if (ctl_mpi_rank() > 0) {
-        s = serve_rank(&c, err);
+        s = serve_rank(&c, parallel, err);
         goto out;
     }
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
@@ -506,19 +506,22 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
                                                 : st->base->fit.epochs;
     }
     {
-        int workers = ctl_mpi_size() > 1 ? ctl_mpi_size() - 1 : parallel;
+        int ranks = ctl_mpi_size() - 1, workers = ranks > 0 ? ranks * parallel : parallel;
+        char on[64] = "";
+        if (ranks > 0)
+            snprintf(on, sizeof on, " (%d MPI rank%s x %d)", ranks, ranks == 1 ? "" : "s",
+                     parallel);
         fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s%s; %s\n",
                 st->base->name, st->method->name, st->maximize ? "maximize" : "minimize",
                 st->metric, c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "",
-                workers, workers == 1 ? "" : "s", ctl_mpi_size() > 1 ? " (MPI ranks)" : "",
-                c.paths.db);
+                workers, workers == 1 ? "" : "s", on, c.paths.db);
     }
     if (c.n_resume)
         fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
                        "checkpoints\n",
                 c.n_resume, c.n_resume == 1 ? "" : "s");
     fflush(c.out);
-    s = ctl_mpi_size() > 1 ? run_ranks(&c) : run_threads(&c, parallel);
+    s = ctl_mpi_size() > 1 ? run_ranks(&c, parallel) : run_threads(&c, parallel);
     ctl_clear_status(&c);
     if (s == KS_ERR_DB || s == KS_ERR_IO) {
         /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded

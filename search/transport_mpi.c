@@ -64,8 +64,9 @@ ks_status ctl_mpi_check_data(const ks_study_data *data, ks_status own, const ks_
     return own;
 }
 
-ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
+ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err)
 {
+    (void)parallel;
     memset(out, 0, sizeof *out);
     return ks_error_set(err, KS_ERR_INTERNAL, "this ksearch was built without MPI");
 }
@@ -79,9 +80,10 @@ void ctl_mpi_release(void)
 {
 }
 
-ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
+ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
 {
     (void)w;
+    (void)parallel;
     return ks_error_set(err, KS_ERR_INTERNAL, "this ksearch was built without MPI");
 }
 
@@ -92,6 +94,7 @@ ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
 enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD };
 
 static int world_rank, world_size = 1, joined;
+static int per_rank = 1;        /* worker threads on each worker rank (--parallel) */
 /* rank 0: every rank's host and process (from the data check), and those lost */
 static struct rank_info {
     char host[64];
@@ -260,7 +263,8 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
     unsigned char *buf = NULL;
     size_t len = 0;
     ks_status s;
-    if (req->slot < 0 || req->slot >= t->n) {
+    int rank = 1 + req->slot / per_rank;
+    if (req->slot < 0 || req->slot >= t->n * per_rank) {
         ks_trial_request_clear(req);
         return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", req->slot);
     }
@@ -273,12 +277,11 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
         return ks_error_set(err, KS_ERR_USAGE, "a checkpoint of %zu bytes is too large for MPI",
                             len);
     }
-    if (MPI_Send(buf, (int)len, MPI_BYTE, req->slot + 1, TAG_REQUEST, MPI_COMM_WORLD) !=
-        MPI_SUCCESS) {
+    if (MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_REQUEST, MPI_COMM_WORLD) != MPI_SUCCESS) {
         free(buf);
         return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
                                             "gone",
-                            req->slot + 1);
+                            rank);
     }
     free(buf);
     return KS_OK;
@@ -332,7 +335,16 @@ static ks_status mpi_recv(void *user, double timeout, ks_record **out, ks_error 
             in->buf = NULL;
             if (s != KS_OK)
                 return s;
-            (*out)->worker = r - 1;     /* who sent it, whatever it says */
+            /* the slot: the sending rank's, and its thread (bounded by the rank's count) */
+            if ((*out)->worker < 0 || (*out)->worker >= per_rank) {
+                int w = (*out)->worker;
+                ks_record_free(*out);
+                *out = NULL;
+                return ks_error_set(err, KS_ERR_CORRUPT, "rank %d sent a record of worker %d "
+                                                         "(it has %d)",
+                                    r, w, per_rank);
+            }
+            (*out)->worker += (r - 1) * per_rank;
             return KS_OK;
         }
         if (MPI_Wtime() - t0 >= timeout)
@@ -356,7 +368,7 @@ void ctl_mpi_release(void)
 /* A worker rank that did not answer the stop: named, and sent nothing more. */
 static void mpi_lost(void *user, int slot, char *name, size_t size)
 {
-    int rank = slot + 1;
+    int rank = 1 + slot / per_rank;
     (void)user;
     if (rank_info && rank < world_size) {
         rank_info[rank].lost = 1;
@@ -373,12 +385,13 @@ static void mpi_finish(void *user)
     ctl_mpi_release();
 }
 
-ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
+ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err)
 {
     ranks *t = calloc(1, sizeof *t);
     memset(out, 0, sizeof *out);
     if (!t)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    per_rank = parallel;
     t->n = world_size - 1;
     if (!(t->in = calloc((size_t)world_size, sizeof *t->in))) {
         free(t);
@@ -388,7 +401,7 @@ ks_status ctl_mpi_new(ctl_transport *out, ks_error *err)
         t->in[i].req = MPI_REQUEST_NULL;
     /* one BLAS thread, as a threaded run: the ensemble at the end sums in the same order */
     ks_blas_set_threads(1);
-    out->slots = t->n;
+    out->slots = t->n * per_rank;
     out->send = mpi_send;
     out->recv = mpi_recv;
     out->finish = mpi_finish;
@@ -415,18 +428,16 @@ void ctl_mpi_free(ctl_transport *tp)
 
 /* ------------------------------------------------------------ ranks > 0 */
 
-static atomic_int never_aborted;
-
 /*
  * Records in flight from a worker rank: sent without waiting (rank 0 may be committing
- * another rank's epoch), at most MAX_IN_FLIGHT at once, like the threads' bounded
- * queue: a rank 0 that falls behind slows training instead of filling memory.
+ * another rank's epoch), at most IN_FLIGHT per worker thread at once, like the threads'
+ * bounded queue: a rank 0 that falls behind slows training instead of filling memory.
  */
-#define MAX_IN_FLIGHT 8
+#define IN_FLIGHT 8
 static struct outgoing {
     MPI_Request req;
     unsigned char *buf;
-} out_q[MAX_IN_FLIGHT];
+} out_q[IN_FLIGHT * KS_MAX_PARALLEL];
 static int n_out;
 
 /* Complete the sends that are done (all of them with wait); 0 if one failed. */
@@ -449,18 +460,16 @@ static int complete_sends(int wait)
     return ok;
 }
 
-/* The sink of a worker rank: each record in its wire form to rank 0. */
-static ks_status rank_push(void *user, ks_record *r, ks_error *err)
+/* One record of this rank's threads, in its wire form, to rank 0 (the record is freed). */
+static ks_status send_record(ks_record *r, ks_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    int last = r->kind == KS_RECORD_END;
     ks_status s = ks_record_encode(r, &buf, &len, err);
-    (void)user;
     ks_record_free(r);
     if (s != KS_OK)
         return s;
-    if (!complete_sends(0) || (n_out == MAX_IN_FLIGHT && !complete_sends(1)) ||
+    if (!complete_sends(0) || (n_out == IN_FLIGHT * per_rank && !complete_sends(1)) ||
         len > INT32_MAX ||
         MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RECORD, MPI_COMM_WORLD, &out_q[n_out].req) !=
             MPI_SUCCESS) {
@@ -469,49 +478,89 @@ static ks_status rank_push(void *user, ks_record *r, ks_error *err)
                             world_rank);
     }
     out_q[n_out++].buf = buf;
-    /* the END: everything delivered before the rank waits for its next request */
-    if (last && !complete_sends(1))
-        return ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
-                            world_rank);
     return KS_OK;
 }
 
-ks_status ctl_mpi_serve(ctl_trainer *w, ks_error *err)
+/* Take rank 0's next message if one came: 1 a request (in *req), 2 quit, 0 none, −1 an
+   error (err). */
+static int take_message(ks_trial_request *req, ks_error *err)
 {
-    w->sink.push = rank_push;
-    w->sink.user = NULL;
-    /* rank 0 stopping the study lets a rank's running trial finish (its END frees it) */
-    w->abort = &never_aborted;
-    ks_blas_set_threads(1);
-    for (;;) {
-        MPI_Status st;
-        int len = 0;
-        unsigned char *buf;
-        ks_trial_request req;
-        ks_status s;
-        if (MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &st) != MPI_SUCCESS)
-            return ks_error_set(err, KS_ERR_IO, "rank 0 ended");
-        MPI_Get_count(&st, MPI_BYTE, &len);
-        if (!(buf = malloc(len > 0 ? (size_t)len : 1)))
-            return ks_error_set(err, KS_ERR_NOMEM, "out of memory for a request");
-        MPI_Recv(buf, len, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (st.MPI_TAG == TAG_QUIT) {
-            free(buf);
-            return KS_OK;
-        }
-        if (st.MPI_TAG != TAG_REQUEST) {
-            free(buf);
-            return ks_error_set(err, KS_ERR_INTERNAL, "a message of tag %d from rank 0",
-                                st.MPI_TAG);
-        }
-        s = ks_trial_request_decode(buf, (size_t)len, &req, err);
-        free(buf);
-        if (s != KS_OK)
-            return s;
-        req.slot = world_rank - 1;
-        ctl_train(w, &req);
-        ks_trial_request_clear(&req);
+    MPI_Status st;
+    int flag = 0, len = 0;
+    unsigned char *buf;
+    ks_status s;
+    if (MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS) {
+        ks_error_set(err, KS_ERR_IO, "rank 0 ended");
+        return -1;
     }
+    if (!flag)
+        return 0;
+    MPI_Get_count(&st, MPI_BYTE, &len);
+    if (!(buf = malloc(len > 0 ? (size_t)len : 1))) {
+        ks_error_set(err, KS_ERR_NOMEM, "out of memory for a request");
+        return -1;
+    }
+    MPI_Recv(buf, len, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (st.MPI_TAG == TAG_QUIT) {
+        free(buf);
+        return 2;
+    }
+    if (st.MPI_TAG != TAG_REQUEST) {
+        free(buf);
+        ks_error_set(err, KS_ERR_INTERNAL, "a message of tag %d from rank 0", st.MPI_TAG);
+        return -1;
+    }
+    s = ks_trial_request_decode(buf, (size_t)len, req, err);
+    free(buf);
+    return s == KS_OK ? 1 : -1;
+}
+
+ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
+{
+    static atomic_int never_aborted;
+    ctl_transport tp;
+    ks_status s = KS_OK;
+    int quit = 0;
+    per_rank = parallel;
+    /* rank 0 stopping the study lets a rank's running trials finish (their ENDs free
+       them) */
+    w->abort = &never_aborted;
+    /* this rank's worker threads; this (the main) thread alone speaks MPI: it hands
+       rank 0's requests to them and forwards their records */
+    if ((s = ctl_threads_new(w, parallel, &tp, err)) != KS_OK)
+        return s;
+    while (s == KS_OK && !quit) {
+        ks_trial_request req;
+        ks_record *r = NULL;
+        int m = take_message(&req, err);
+        if (m < 0) {
+            s = err->code ? err->code : KS_ERR_IO;
+        } else if (m == 2) {
+            quit = 1;
+        } else if (m == 1) {
+            int slot = req.slot - (world_rank - 1) * per_rank;
+            if (slot < 0 || slot >= per_rank) {
+                ks_trial_request_clear(&req);
+                s = ks_error_set(err, KS_ERR_INTERNAL, "a request for worker %d", req.slot);
+                break;
+            }
+            req.slot = slot;
+            s = tp.send(tp.user, &req, err);
+        }
+        /* the threads' records, as they come (a short wait: requests come meanwhile) */
+        while (s == KS_OK && tp.recv(tp.user, m == 0 ? 0.002 : 0, &r, err) == KS_OK && r) {
+            s = send_record(r, err);
+            m = 1;
+        }
+        complete_sends(0);
+    }
+    /* rank 0 quits once every job ended: the threads are idle */
+    tp.finish(tp.user);
+    ctl_threads_free(&tp);
+    if (!complete_sends(1) && s == KS_OK)
+        s = ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
+                         world_rank);
+    return s;
 }
 
 #endif /* KS_MPI */

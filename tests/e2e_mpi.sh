@@ -27,8 +27,8 @@ run_mpi() { mpirun --allow-run-as-root --oversubscribe --quiet "$@"; }
 
 for method in grid random; do
     if [[ $method == grid ]]; then lr='{values: [0.003, 0.01]}'; else lr='{float: [1.0e-3, 1.0e-2], log: true}'; fi
-    mkdir "${method}_ref" "${method}_mpi" "${method}_tcp" "${method}_alone"
-    for d in ref mpi tcp alone; do
+    mkdir "${method}_ref" "${method}_mpi" "${method}_tcp" "${method}_threads" "${method}_alone"
+    for d in ref mpi tcp threads alone; do
         fmnist_study "${method}_$d/s.yaml" m 3 $method 1000 2 4 1 '[8, 16]' "$lr"
     done
     # the reference: the MPI build without mpirun, one worker thread
@@ -38,8 +38,11 @@ for method in grid random; do
     check "$method: mpirun -np 3: exit 0" $? "$(cat ${method}_mpi/err)"
     (cd "${method}_tcp" && run_mpi --mca btl tcp,self -np 3 "$ksmpi" s.yaml >out 2>err)
     check "$method: mpirun --mca btl tcp,self -np 3: exit 0" $? "$(cat ${method}_tcp/err)"
+    # one worker rank with two threads
+    (cd "${method}_threads" && run_mpi -np 2 "$ksmpi" s.yaml --parallel 2 >out 2>err)
+    check "$method: mpirun -np 2, --parallel 2: exit 0" $? "$(cat ${method}_threads/err)"
     ref=${method}_ref/runs/m/study.db
-    for d in mpi tcp; do
+    for d in mpi tcp threads; do
         db=${method}_$d/runs/m/study.db
         [[ -n "$(trials_of $ref)" && "$(trials_of $db)" == "$(trials_of $ref)" ]]
         check "$method, $d: the trials equal --parallel 1's" $? "$(trials_of $db)"
@@ -57,7 +60,7 @@ for method in grid random; do
     else
         skip "$method: the MPI build against $ks (another build's rounding)"
     fi
-    grep -q "2 workers (MPI ranks)" "${method}_mpi/out"
+    grep -q "2 workers (2 MPI ranks x 1)" "${method}_mpi/out"
     check "$method: rank 0 says it runs 2 worker ranks" $? "$(head -1 ${method}_mpi/out)"
 done
 
