@@ -350,6 +350,23 @@ void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, 
 
 /* -------------------------------------------------------------- model files */
 
+/* The .ksm layout's constants (the layout is documented in model_file.c). */
+#define KS_KSM_MAGIC "\x89KSM"
+#define KS_KSM_VERSION 2u                       /* what ks_model_save writes */
+#define KS_KSM_VERSION_SLOTS 2u                 /* the first version with slot fields */
+#define KS_KSM_HAS_CONFIG 1u                    /* flags */
+#define KS_KSM_HAS_OPTIMIZER 2u
+#define KS_KSM_HEADER 44u                       /* bytes before the config */
+#define KS_KSM_MIN_SIZE (KS_KSM_HEADER + 4u)    /* header and checksum */
+#define KS_KSM_NAME_MAX 256u                    /* bytes of a tensor or slot name */
+#define KS_KSM_MAX_SLOTS 16u                    /* optimizer state arrays per weight */
+#define KS_KSM_V1_OPT_PREFIX "optimizer/"       /* version 1's names of optimizer state */
+
+/* Little-endian integers of 1 to 8 bytes, and CRC-32 (zlib's) continued over p[0, n). */
+void ks_le_put(unsigned char *b, uint64_t x, int bytes);
+uint64_t ks_le_get(const unsigned char *b, int bytes);
+uint32_t ks_crc32_update(uint32_t crc, const unsigned char *p, size_t n);
+
 /*
  * How ks_model_save writes its temporary file (model_file.c).  ks_writer_stdio is the
  * real one (fopen/fwrite/fflush+fsync/fclose); tests wrap it to inject I/O faults.
