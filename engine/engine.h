@@ -149,6 +149,7 @@ uint64_t ks_hash_string(const char *s);             /* stable hash of a purpose 
 /* --------------------------------------------------------------- shapes */
 
 #define KS_MAX_DIMS 6
+#define KS_MAX_AXIS 1000000000      /* the largest size of one axis (input_shape, input_dim) */
 /* A per-sample shape: the batch axis is never included. */
 typedef struct ks_shape {
     int ndim;

@@ -190,6 +190,10 @@ typedef struct ks_loss_ops {
      */
     double (*eval)(const ks_loss_args *a, const float *p, const float *t, const float *w,
                    int n, int k, int logits, float *grad, float scale);
+    /* the targets' domain (not sparse): finite, in [target_min, target_max], and what
+       the loss expects, for messages ("targets in [0, 1] (probabilities)"; NULL: any) */
+    double target_min, target_max;
+    const char *target_text;
 } ks_loss_ops;
 
 const ks_loss_ops *ks_loss_find(const char *name);

@@ -62,6 +62,29 @@ ks_status ks_model_check_data(ks_model *m, const ks_data *d, const char *what, k
     return check_data(m, d, what, 1, err);
 }
 
+/* Every target finite and in the loss's domain; the first that is not, named by row. */
+static ks_status check_target_domain(const ks_model *m, const ks_data *d, const char *what,
+                                     ks_error *err)
+{
+    const ks_loss_ops *l = m->loss;
+    size_t total = d->n * d->y_size;
+    for (size_t i = 0; i < total; i++) {
+        float y = d->y[i];
+        char col[40] = "";
+        if (isfinite(y) && y >= l->target_min && y <= l->target_max)
+            continue;
+        if (d->y_size > 1)
+            snprintf(col, sizeof col, " (column %zu)", i % d->y_size);
+        if (!isfinite(y))
+            return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s is %g, not a finite number",
+                                what, i / d->y_size, col, (double)y);
+        return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s is %g; %s expects %s", what,
+                            i / d->y_size, col, (double)y, l->name,
+                            l->target_text ? l->target_text : "other targets");
+    }
+    return KS_OK;
+}
+
 static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int need_y,
                             ks_error *err)
 {
@@ -100,6 +123,11 @@ static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int
         return ks_error_set(err, KS_ERR_SHAPE,
                             "%s targets have %zu columns but the model has %d outputs", what,
                             d->y_size, k);
+    }
+    if (!m->loss->sparse) {
+        ks_status s = check_target_domain(m, d, what, err);
+        if (s != KS_OK)
+            return s;
     }
     for (int i = 0; i < m->n_metrics; i++)
         ks_metric_bind(&m->metrics[i], k, d->y_size == 1 && k > 1);

@@ -214,15 +214,21 @@ static const char *const bce_aliases[] = {"BinaryCrossentropy", NULL};
 static const char *const cce_aliases[] = {"CategoricalCrossentropy", NULL};
 static const char *const scce_aliases[] = {"SparseCategoricalCrossentropy", NULL};
 
-static const ks_loss_ops loss_mse = {"mse", mse_aliases, 0, KS_ACT_LINEAR, mse_eval};
-static const ks_loss_ops loss_mae = {"mae", mae_aliases, 0, KS_ACT_LINEAR, mae_eval};
-static const ks_loss_ops loss_huber = {"huber", huber_aliases, 0, KS_ACT_LINEAR, huber_eval};
-static const ks_loss_ops loss_bce = {"binary_crossentropy", bce_aliases, 0, KS_ACT_SIGMOID,
-                                     bce_eval};
+static const ks_loss_ops loss_mse = {"mse", mse_aliases, 0, KS_ACT_LINEAR, mse_eval,
+                                     -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_mae = {"mae", mae_aliases, 0, KS_ACT_LINEAR, mae_eval,
+                                     -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_huber = {"huber", huber_aliases, 0, KS_ACT_LINEAR, huber_eval,
+                                       -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_bce = {
+    "binary_crossentropy", bce_aliases, 0, KS_ACT_SIGMOID, bce_eval, 0.0, 1.0,
+    "targets in [0, 1] (probabilities); class indices need "
+    "sparse_categorical_crossentropy and a softmax output"};
 static const ks_loss_ops loss_cce = {"categorical_crossentropy", cce_aliases, 0,
-                                     KS_ACT_SOFTMAX, cce_eval};
+                                     KS_ACT_SOFTMAX, cce_eval, 0.0, INFINITY,
+                                     "targets >= 0 (one-hot rows or probabilities)"};
 static const ks_loss_ops loss_scce = {"sparse_categorical_crossentropy", scce_aliases, 1,
-                                      KS_ACT_SOFTMAX, scce_eval};
+                                      KS_ACT_SOFTMAX, scce_eval, 0.0, INFINITY, NULL};
 
 const ks_loss_ops *const ks_loss_kinds[] = {&loss_mse, &loss_mae, &loss_huber, &loss_bce,
                                             &loss_cce, &loss_scce, NULL};
