@@ -406,10 +406,77 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
-/* Read a whole file into memory, through zlib (so .gz files are inflated). */
 /* Make the directory holding path durable after a rename (best effort). */
 void ks_sync_dir(const char *path);
-ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
+
+/*
+ * A file read as a stream through zlib (a .gz is inflated, any other file read as it
+ * is), a block at a time (data_stream.c): readers check a header before they inflate
+ * what it promises.  A failed read (a damaged .gz, an I/O error) sets status and err
+ * once; peek then reports the end, and ks_stream_error gives the failure.
+ */
+#define KS_STREAM_BLOCK ((size_t)1 << 17)
+typedef struct ks_stream {
+    void *gz;                   /* the zlib file (gzFile) */
+    const char *path;           /* borrowed, for messages */
+    unsigned char *buf;         /* KS_STREAM_BLOCK bytes */
+    size_t pos, len;            /* the unread bytes: buf[pos, len) */
+    uint64_t offset;            /* bytes of the file before buf[pos] */
+    int eof;                    /* nothing after buf[len) */
+    ks_status status;           /* the first failure, KS_OK if none */
+    ks_error err;               /* its message */
+} ks_stream;
+
+/* Open path (KS_ERR_IO naming it if it cannot be); close frees everything. */
+ks_status ks_stream_open(ks_stream *s, const char *path, ks_error *err);
+void ks_stream_close(ks_stream *s);
+/* Up to n bytes into out (NULL: drop them); *got < n only at the end of the file.
+   Returns the stream's failure, if any, with its message in err. */
+ks_status ks_stream_read(ks_stream *s, void *out, uint64_t n, uint64_t *got, ks_error *err);
+/* The stream's failure (KS_OK if none), its message copied into err. */
+ks_status ks_stream_error(const ks_stream *s, ks_error *err);
+/* The byte k (< KS_STREAM_BLOCK) after the position, or -1 at the end (or after a failure). */
+int ks_stream_fill(ks_stream *s, size_t k);
+static inline int ks_stream_peek(ks_stream *s, size_t k)
+{
+    return s->pos + k < s->len ? s->buf[s->pos + k] : ks_stream_fill(s, k);
+}
+/* Step over n bytes that peek has shown. */
+static inline void ks_stream_skip(ks_stream *s, size_t n)
+{
+    s->pos += n;
+    s->offset += n;
+}
+
+/*
+ * An array's body after its header (IDX, NPY): rows of row_elems elements of esize
+ * bytes.  ks_stream_array converts rows [begin, end) (checked against rows already)
+ * with convert into *out (malloc'd, grown as the data arrives, never by what the
+ * header claims), drops the other rows, and checks that the file ends right after the
+ * last row: a shorter or longer file is KS_ERR_CORRUPT, a non-finite value KS_ERR_NAN.
+ */
+typedef struct ks_array_body {
+    uint64_t rows, row_elems;
+    size_t esize;
+    uint64_t header_bytes;      /* bytes before the body, for messages */
+    uint64_t begin, end;        /* rows to keep */
+    double scale;               /* divide by it */
+    /* convert count elements at p, divided by scale, into out; returns the index of the
+       first that is not finite in float32, or count */
+    size_t (*convert)(const unsigned char *p, size_t count, const void *type, double scale,
+                      float *out);
+    const void *type;           /* the convert function's element type */
+} ks_array_body;
+ks_status ks_stream_array(ks_stream *s, const ks_array_body *a, float **out, ks_error *err);
+
+/*
+ * Read a whole file whose header holds its own size (a u64, little-endian, at size_at,
+ * after 4 bytes of magic): the header first, then only the bytes it promises (a longer
+ * file is KS_ERR_CORRUPT after one byte more).  A file without the magic, or shorter
+ * than its header, is returned as it is for its reader to name.  *out is malloc'd.
+ */
+ks_status ks_read_file_sized(const char *path, const char *magic, size_t size_at,
+                             unsigned char **out, size_t *len, ks_error *err);
 
 /* CSV with a header: the target columns by name become y, the rest x. */
 typedef struct ks_csv_options {

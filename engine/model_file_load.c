@@ -512,7 +512,7 @@ ks_status ks_model_load(const char *path, ks_model **out, int *epoch, ks_error *
     *out = NULL;
     if (epoch)
         *epoch = 0;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    if ((s = ks_read_file_sized(path, KS_KSM_MAGIC, 12, &buf, &len, err)) != KS_OK)
         return s;
     s = ks_model_load_buffer(buf, len, path, out, epoch, err);
     free(buf);
@@ -533,7 +533,7 @@ ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_er
     int use_opt;
     if (epoch)
         *epoch = 0;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    if ((s = ks_read_file_sized(path, KS_KSM_MAGIC, 12, &buf, &len, err)) != KS_OK)
         return s;
     s = parse_file(buf, len, path, &f, err);
     use_opt = s == KS_OK && (f.flags & KS_KSM_HAS_OPTIMIZER) && m->compiled && m->opt;
