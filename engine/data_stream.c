@@ -167,11 +167,14 @@ ks_status ks_stream_array(ks_stream *s, const ks_array_body *a, float **out, ks_
                 cap = ncap < want ? ncap : want;
             }
             if ((bad = a->convert(raw, count, a->type, a->scale, x + done)) < count) {
+                /* bad input (exit 2), as a CSV cell that is not a number */
                 uint64_t e = at / a->esize + bad;
-                st = ks_error_set_at(err, KS_ERR_NAN, s->path, 0, 0,
-                                     "row %llu holds a non-finite value (nan or inf, or too "
-                                     "large for float32); expected finite numbers",
-                                     (unsigned long long)(e / a->row_elems));
+                st = ks_error_set_at(err, KS_ERR_PARSE, s->path, 0, 0,
+                                     "row %llu, column %llu holds %g; expected finite numbers "
+                                     "(within float32 once divided by the scale)",
+                                     (unsigned long long)(e / a->row_elems),
+                                     (unsigned long long)(e % a->row_elems),
+                                     (double)x[done + bad]);
                 break;
             }
             done += count;

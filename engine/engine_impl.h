@@ -453,7 +453,8 @@ static inline void ks_stream_skip(ks_stream *s, size_t n)
  * bytes.  ks_stream_array converts rows [begin, end) (checked against rows already)
  * with convert into *out (malloc'd, grown as the data arrives, never by what the
  * header claims), drops the other rows, and checks that the file ends right after the
- * last row: a shorter or longer file is KS_ERR_CORRUPT, a non-finite value KS_ERR_NAN.
+ * last row: a shorter or longer file is KS_ERR_CORRUPT; a non-finite value is
+ * KS_ERR_PARSE (bad input) naming its row and column (0-based, the row flattened).
  */
 typedef struct ks_array_body {
     uint64_t rows, row_elems;

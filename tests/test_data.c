@@ -191,6 +191,24 @@ static void test_idx(const tmp *t)
         }
     }
 
+    /* non-finite values are bad input (exit 2), named by row and column */
+    {
+        unsigned char pay[4 * 6];
+        uint32_t d2[2] = {3, 2};
+        float v[6] = {0, 1, 2, 3, 4, NAN};
+        for (int i = 0; i < 6; i++) {
+            uint32_t u;
+            memcpy(&u, &v[i], 4);
+            put_be32(pay + 4 * i, u);
+        }
+        len = make_idx(buf, 0x0D, 2, d2, pay, sizeof pay);
+        write_bytes(tpath(t, "nan.idx", p, sizeof p), buf, len);
+        s = ks_idx_load(p, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 2, column 1 holds nan");
+        s = ks_idx_load(p, 0, 2, 1e-40, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 0, column 1 holds inf");
+    }
+
     /* damaged files */
     write_bytes(tpath(t, "short.idx", p, sizeof p), buf, 0);
     len = make_idx(buf, 0x08, 3, dims, pix, sizeof pix);
@@ -559,13 +577,14 @@ static void test_npy_errors(const tmp *t)
         len = make_npy_simple(buf, 1, "<f4", "(3, 2)", data, 24);
         write_bytes(p, buf, len);
         s = ks_npy_read(p, &shape, &n, &x, &e);
-        CHECK_ERR(s, KS_ERR_NAN, e, p, "row 2 holds a non-finite value");
+        /* bad input, as everywhere else (exit 2), naming the row and column */
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 2, column 0 holds nan");
         v[4] = 1e300;
         encode("f8", v, buf + 200);
         len = make_npy_simple(buf, 1, "<f8", "(6,)", buf + 200, 48);
         write_bytes(p, buf, len);
         s = ks_npy_load(p, 1, 6, 1.0, &shape, &n, &x, &e);
-        CHECK_ERR(s, KS_ERR_NAN, e, p, "row 4 holds");
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 4, column 0 holds inf");
     }
     /* every header byte replaced by characters the parser cares about: no crash */
     {
