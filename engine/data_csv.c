@@ -217,19 +217,25 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
     return KS_OK;
 }
 
-/* "a, b, c" (cut short to fit) for messages. */
-static void list_names(char *const *names, size_t n, char *buf, size_t size)
+/*
+ * "a, b, c" for messages, into buf (at least 320 bytes): whole names (at most 64
+ * characters each) while they fit in about 160 characters, then how many more and the
+ * last (often the target).  Returns whether every name was listed.
+ */
+static int list_names(char *const *names, size_t n, char *buf, size_t size)
 {
-    size_t used = 0;
+    size_t used = 0, i;
     buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        int w = snprintf(buf + used, size - used, "%s%.64s", i ? ", " : "", names[i]);
-        if (w < 0 || (size_t)w >= size - used) {
-            snprintf(buf + (used < size - 6 ? used : size - 6), 6, ", ...");
-            return;
-        }
-        used += (size_t)w;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) < 64 ? strlen(names[i]) : 64;
+        if (used + len + 2 > 160 && i + 1 < n)
+            break;
+        used += (size_t)snprintf(buf + used, size - used, "%s%.64s", i ? ", " : "", names[i]);
     }
+    if (i < n)
+        snprintf(buf + used, size - used, ", ... (%zu more, the last %.64s)", n - i,
+                 names[n - 1]);
+    return i == n;
 }
 
 /* Where each column goes: dest[i] >= 0 is an x column, -1 - dest[i] a y column. */
@@ -245,17 +251,15 @@ static ks_status map_columns(const char *path, char *const *names, size_t ncols,
             if (strcmp(names[i], targets[nt]) == 0)
                 found = i, count++;
         if (count == 0) {
-            char list[300];
+            char list[320], did[96] = "", all[32] = "";
             const char *near = ks_nearest_name(targets[nt], (const char *const *)names);
-            list_names(names, ncols, list, sizeof list);
             if (near)
-                return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                                       "no column named \"%.64s\" (did you mean \"%.64s\"?); "
-                                       "the columns are %s",
-                                       targets[nt], near, list);
+                snprintf(did, sizeof did, " (did you mean \"%.64s\"?)", near);
+            if (!list_names(names, ncols, list, sizeof list))
+                snprintf(all, sizeof all, " %zu", ncols);
             return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                                   "no column named \"%.64s\"; the columns are %s", targets[nt],
-                                   list);
+                                   "no column named \"%.64s\"%s; the%s columns are %s",
+                                   targets[nt], did, all, list);
         }
         if (count > 1)
             return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,

@@ -807,6 +807,27 @@ static void test_csv_errors(const tmp *t)
         else
             CHECK(strcmp(r.e.msg, bad[k].msg) == 0, "csv case %zu: \"%s\"", k, r.e.msg);
     }
+    /* a wide file: the columns listed within a bounded message, how many more, the nearest */
+    {
+        char text[2048], *q = text;
+        const char *const wrong[] = {"target_valeu", NULL}, *const far[] = {"label", NULL};
+        for (int c = 0; c < 39; c++)
+            q += sprintf(q, "feature_%02d,", c);
+        q += sprintf(q, "target_value\n");
+        for (int c = 0; c < 40; c++)
+            q += sprintf(q, "%d%s", c, c < 39 ? "," : "\n");
+        s = csv(t, text, wrong, ',', 0, KS_ALL_ROWS, 1.0, &r);
+        CHECK(s == KS_ERR_CONFIG &&
+                  contains(r.e.msg, "no column named \"target_valeu\" (did you mean "
+                                    "\"target_value\"?); the 40 columns are feature_00, "
+                                    "feature_01, ") &&
+                  contains(r.e.msg, " more, the last target_value") && strlen(r.e.msg) < 320,
+              "a wrong target in a wide file: \"%s\"", r.e.msg);
+        s = csv(t, text, far, ',', 0, KS_ALL_ROWS, 1.0, &r);
+        CHECK(s == KS_ERR_CONFIG && contains(r.e.msg, "no column named \"label\"; the 40 columns") &&
+                  contains(r.e.msg, " more, the last target_value") && strlen(r.e.msg) < 320,
+              "a target like no column: \"%s\"", r.e.msg);
+    }
     /* as a user sees it */
     csv(t, bad[0].text, price, ',', 0, KS_ALL_ROWS, 1.0, &r);
     snprintf(want, sizeof want, "%s:7:3: cell \"abc\" in column \"price\" is not a number", r.path);
