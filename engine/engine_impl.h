@@ -88,7 +88,7 @@ typedef struct ks_weight {
 /* ------------------------------------------------------------------ layers */
 
 #define KS_MAX_INPUTS 8
-#define KS_MAX_LAYER_WEIGHTS 4
+#define KS_MAX_LAYER_WEIGHTS 16    /* BatchNormalization has 4; Bidirectional(LSTM) 6 */
 #define KS_NAME_MAX 64
 
 typedef struct ks_layer ks_layer;
@@ -149,14 +149,26 @@ struct ks_layer {
     ks_shape in_shape[KS_MAX_INPUTS];
     ks_shape out_shape;
     size_t in_size[KS_MAX_INPUTS], out_size;
-    int n_weights;
+    int n_weights;                      /* declared: past KS_MAX_LAYER_WEIGHTS, a build error */
     ks_weight weights[KS_MAX_LAYER_WEIGHTS];
+    ks_weight spare;                    /* what add_weight returns once the table is full */
     void *state;                        /* ops->state_size bytes, arguments first */
 };
 
-/* Declare a weight during build; returns it (views are set after the model is built). */
+/*
+ * Declare a weight during build; returns it (views are set after the model is built).
+ * Past KS_MAX_LAYER_WEIGHTS the weight is not kept (a spare is returned, so that the
+ * caller's writes stay inside the layer) and ks_layer_build fails.
+ */
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init);
+/*
+ * Build l within m: input shapes from its input layers (in_shape[] as set when l has no
+ * inputs), the kind's build, then the limits: an output too large is KS_ERR_SHAPE, more
+ * weights than KS_MAX_LAYER_WEIGHTS KS_ERR_INTERNAL (a layer kind that needs a larger
+ * table).
+ */
+ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err);
 
 /* The registry of layer kinds (layer_registry.c). */
 const ks_layer_ops *ks_layer_find(const char *class_name);
@@ -305,7 +317,7 @@ struct ks_model {
     double loss_weight;         /* loss_weights of the single output: 1 */
     int fused;                  /* loss folds the output activation */
     int n_metrics;
-    ks_metric metrics[8];
+    ks_metric metrics[KS_MAX_METRICS];
     const ks_optimizer_ops *opt;
     void *opt_args;             /* opt->args_size bytes */
     double lr;

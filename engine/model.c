@@ -23,7 +23,8 @@ static int is_generic(const char *key)
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init)
 {
-    ks_weight *w = &l->weights[l->n_weights++];
+    ks_weight *w = l->n_weights < KS_MAX_LAYER_WEIGHTS ? &l->weights[l->n_weights] : &l->spare;
+    l->n_weights++;
     memset(w, 0, sizeof *w);
     snprintf(w->name, sizeof w->name, "%s/%s", l->name, name);
     w->shape = *shape;
@@ -144,8 +145,7 @@ static ks_status new_layer(const ks_layer_ops *ops, const ks_value *args, ks_lay
     return KS_OK;
 }
 
-/* Build l: shapes from its inputs, then the kind's build. */
-static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
+ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err)
 {
     ks_status s;
     for (int k = 0; k < l->n_in; k++) {
@@ -154,6 +154,10 @@ static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
     }
     if ((s = l->ops->build(l, err)) != KS_OK)
         return s;
+    if (l->n_weights > KS_MAX_LAYER_WEIGHTS)
+        return ks_error_set(err, KS_ERR_INTERNAL,
+                            "%s declares %d weights, more than KS_MAX_LAYER_WEIGHTS (%d)",
+                            l->ops->name, l->n_weights, KS_MAX_LAYER_WEIGHTS);
     l->out_size = ks_shape_size(&l->out_shape);
     if (l->out_size > ((size_t)1 << 31)) {
         char buf[96];
@@ -227,7 +231,7 @@ static ks_status add_input(builder *b, const ks_shape *shape)
         return s;
     *(ks_shape *)l->state = *shape;    /* input_state.shape is first */
     snprintf(l->name, sizeof l->name, "input_layer");
-    if ((s = build_layer(b->m, l, b->err)) != KS_OK || (s = add_layer(b, l)) != KS_OK) {
+    if ((s = ks_layer_build(b->m, l, b->err)) != KS_OK || (s = add_layer(b, l)) != KS_OK) {
         layer_free(l);
         return s;
     }
@@ -393,7 +397,7 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
                 goto out;
             }
         }
-        if ((s = build_layer(m, l, b->err)) != KS_OK) {
+        if ((s = ks_layer_build(m, l, b->err)) != KS_OK) {
             at_entry(b->err, s, args, l->name);
             layer_free(l);
             goto out;

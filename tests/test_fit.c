@@ -505,6 +505,46 @@ static void test_input_arguments(void)
     }
 }
 
+static ks_status noop(void *user, const ks_callback_ctx *ctx)
+{
+    (void)user;
+    (void)ctx;
+    return KS_OK;
+}
+
+/* fit and evaluate take the same number of callbacks, one limit (issue 9, defect 8). */
+static void test_callback_limit(void)
+{
+    enum { MAX = KS_MAX_CALLBACKS };
+    char want[64];
+    ks_callback cbs[MAX + 1], *list[MAX + 1];
+    ks_data d = data();
+    ks_fit_params p = params(1);
+    ks_logs logs;
+    ks_error err;
+    ks_model *m = model("SGD", 0.05, 0, 0);
+    REQUIRE(m != NULL, "model");
+    snprintf(want, sizeof want, "at most %d callbacks", MAX);
+    memset(cbs, 0, sizeof cbs);
+    for (int i = 0; i <= MAX; i++) {
+        cbs[i].name = "Noop";
+        cbs[i].on_test_batch_end = noop;
+        cbs[i].on_epoch_end = noop;
+        list[i] = &cbs[i];
+    }
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, MAX, NULL, &err) == KS_OK, "fit, %d callbacks: %s",
+          MAX, err.msg);
+    CHECK(ks_model_evaluate(m, &d, 32, 0, list, MAX, &logs, &err) == KS_OK,
+          "evaluate, %d callbacks: %s", MAX, err.msg);
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, MAX + 1, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, want),
+          "fit, %d callbacks: %s", MAX + 1, err.msg);
+    CHECK(ks_model_evaluate(m, &d, 32, 0, list, MAX + 1, &logs, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, want),
+          "evaluate, %d callbacks: %s", MAX + 1, err.msg);
+    ks_model_free(m);
+}
+
 int main(void)
 {
     make_data();
@@ -515,5 +555,6 @@ int main(void)
     test_console();
     test_target_domains();
     test_input_arguments();
+    test_callback_limit();
     return check_done();
 }
