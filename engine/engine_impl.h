@@ -31,6 +31,12 @@ extern const char *const ks_activation_names[];   /* NULL-terminated, by enum */
 void ks_act_apply(ks_activation a, float *y, int n, int width);
 void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, int n, int width);
 
+/* -------------------------------------------------------------------- rng */
+
+/* Seed r from a 64-bit derivation itself (ks_rng_new hashes (seed, a, b) into one):
+   MT19937's init_by_array over its two 32-bit halves (rng.c). */
+void ks_rng_seed64(ks_rng *r, uint64_t h);
+
 /* ----------------------------------------------------------- initializers */
 
 #define KS_INITIALIZER_LIST(X)                                     \
