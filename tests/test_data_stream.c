@@ -17,13 +17,12 @@
 #define BOMB_MIB 256        /* zeros after the header, once inflated */
 #define MAX_GROWTH_MIB 48   /* what a reader may add to the peak resident size */
 
-typedef struct tmp {
-    char dir[64];
-} tmp;
+static char tmpdir[64] = "/tmp/ks_test_stream.XXXXXX";
 
-static const char *tpath(const tmp *t, const char *name, char *buf, size_t size)
+/* name in the test's own directory */
+static const char *tpath(const char *name, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", t->dir, name);
+    snprintf(buf, size, "%s/%s", tmpdir, name);
     return buf;
 }
 
@@ -69,22 +68,15 @@ static void write_bomb(const char *path, const void *head, size_t head_len, int 
 
 typedef ks_status (*load_fn)(const char *path, ks_error *err);
 
-static ks_status load_idx(const char *path, ks_error *err)
+/* An IDX or (by its name) NPY file, all rows. */
+static ks_status load_array(const char *path, ks_error *err)
 {
     ks_shape shape;
     size_t n;
     float *x = NULL;
-    ks_status s = ks_idx_load(path, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, err);
-    free(x);
-    return s;
-}
-
-static ks_status load_npy(const char *path, ks_error *err)
-{
-    ks_shape shape;
-    size_t n;
-    float *x = NULL;
-    ks_status s = ks_npy_load(path, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, err);
+    ks_status s = strstr(path, ".npy")
+                      ? ks_npy_load(path, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, err)
+                      : ks_idx_load(path, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, err);
     free(x);
     return s;
 }
@@ -169,14 +161,14 @@ static void expect_small(const char *what, load_fn load, const char *path, ks_st
           what, (child - before) / 1024, MAX_GROWTH_MIB);
 }
 
-static void test_bombs(const tmp *t)
+static void test_bombs(void)
 {
     char p[128];
     /* IDX: one 28×28 image, then 256 MiB */
     {
         unsigned char h[16 + 784] = {0, 0, 0x08, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28};
-        write_bomb(tpath(t, "bomb-idx3-ubyte.gz", p, sizeof p), h, sizeof h, BOMB_MIB);
-        expect_small("IDX", load_idx, p, KS_ERR_CORRUPT, "bytes follow the array's 1 rows");
+        write_bomb(tpath("bomb-idx3-ubyte.gz", p, sizeof p), h, sizeof h, BOMB_MIB);
+        expect_small("IDX", load_array, p, KS_ERR_CORRUPT, "bytes follow the array's 1 rows");
     }
     /* NPY: shape (1, 4) float32, then 256 MiB */
     {
@@ -190,25 +182,25 @@ static void test_bombs(const tmp *t)
         memcpy(h + 10, dict, strlen(dict));
         h[10 + hlen - 1] = '\n';
         memset(h + 128, 0, 16);
-        write_bomb(tpath(t, "bomb.npy.gz", p, sizeof p), h, sizeof h, BOMB_MIB);
-        expect_small("NPY", load_npy, p, KS_ERR_CORRUPT, "bytes follow the array's 1 rows");
+        write_bomb(tpath("bomb.npy.gz", p, sizeof p), h, sizeof h, BOMB_MIB);
+        expect_small("NPY", load_array, p, KS_ERR_CORRUPT, "bytes follow the array's 1 rows");
     }
     /* CSV: a header and a row, then NUL bytes */
     {
         static const char h[] = "x,y\n1,2\n";
-        write_bomb(tpath(t, "bomb.csv.gz", p, sizeof p), h, sizeof h - 1, BOMB_MIB);
+        write_bomb(tpath("bomb.csv.gz", p, sizeof p), h, sizeof h - 1, BOMB_MIB);
         expect_small("CSV", load_csv, p, KS_ERR_PARSE, "a NUL byte");
     }
     /* a model file whose size field says 100 bytes, then 256 MiB */
     {
         unsigned char h[44] = {0x89, 'K', 'S', 'M', 2, 0, 0, 0, 1, 0, 0, 0, 100};
-        write_bomb(tpath(t, "bomb.ksm", p, sizeof p), h, sizeof h, BOMB_MIB);
+        write_bomb(tpath("bomb.ksm", p, sizeof p), h, sizeof h, BOMB_MIB);
         expect_small("model file", load_model, p, KS_ERR_CORRUPT, "100 bytes");
     }
     /* an ensemble file whose size field says 100 bytes, then 256 MiB */
     {
         unsigned char h[24] = {0x89, 'K', 'S', 'E', 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 100};
-        write_bomb(tpath(t, "bomb.kse", p, sizeof p), h, sizeof h, BOMB_MIB);
+        write_bomb(tpath("bomb.kse", p, sizeof p), h, sizeof h, BOMB_MIB);
         expect_small("ensemble file", load_ensemble, p, KS_ERR_CORRUPT, "100 bytes");
     }
 }
@@ -229,7 +221,7 @@ static void write_file(const char *path, const void *data, size_t len, int gz)
 }
 
 /* The stream itself: peeks, skips and reads across blocks, raw, .gz and multi-member. */
-static void test_stream(const tmp *t)
+static void test_stream(void)
 {
     size_t len = 3 * KS_STREAM_BLOCK + 17;
     unsigned char *data = malloc(len), *back = malloc(len), head[64];
@@ -242,7 +234,7 @@ static void test_stream(const tmp *t)
     for (int kind = 0; kind < 3; kind++) {
         size_t at = 0;
         int ok = 1;
-        tpath(t, kind ? "s.gz" : "s.raw", p, sizeof p);
+        tpath(kind ? "s.gz" : "s.raw", p, sizeof p);
         if (kind == 2) {        /* two members: the first 1000 bytes, then the rest */
             unsigned char *m = malloc(len + 4096);
             size_t n1 = gz_member(data, 1000, m, len + 4096);
@@ -278,7 +270,7 @@ static void test_stream(const tmp *t)
     {
         unsigned char *m = malloc(len + 4096);
         size_t n = gz_member(data, len, m, len + 4096);
-        write_file(tpath(t, "cut.gz", p, sizeof p), m, n / 2, 0);
+        write_file(tpath("cut.gz", p, sizeof p), m, n / 2, 0);
         free(m);
         REQUIRE(ks_stream_open(&st, p, &err) == KS_OK, "open: %s", err.msg);
         CHECK(ks_stream_read(&st, back, len, &got, &err) == KS_ERR_CORRUPT && got < len &&
@@ -288,7 +280,7 @@ static void test_stream(const tmp *t)
               "after a failure");
         ks_stream_close(&st);
     }
-    CHECK(ks_stream_open(&st, tpath(t, "nothing-here", p, sizeof p), &err) == KS_ERR_IO &&
+    CHECK(ks_stream_open(&st, tpath("nothing-here", p, sizeof p), &err) == KS_ERR_IO &&
               strstr(err.msg, "cannot open"),
           "a missing file: %s", err.msg);
     free(data);
@@ -296,7 +288,7 @@ static void test_stream(const tmp *t)
 }
 
 /* Whole files bounded by the size their header gives. */
-static void test_sized(const tmp *t)
+static void test_sized(void)
 {
     unsigned char f[200], *out = NULL;
     size_t len = 0;
@@ -306,7 +298,7 @@ static void test_sized(const tmp *t)
     memcpy(f, "\x89KSM", 4);
     memset(f + 12, 0, 8);
     f[12] = 120;                                /* promises 120 bytes */
-    tpath(t, "sized", p, sizeof p);
+    tpath("sized", p, sizeof p);
     for (int gz = 0; gz < 2; gz++) {
         write_file(p, f, 120, gz);
         CHECK(ks_read_file_sized(p, "\x89KSM", 12, &out, &len, &err) == KS_OK && len == 120 &&
@@ -333,7 +325,7 @@ static void test_sized(const tmp *t)
 }
 
 /* Readers over many blocks: values, row slices, cells that cross a block's end. */
-static void test_readers_across_blocks(const tmp *t)
+static void test_readers_across_blocks(void)
 {
     enum { ROWS = 400, W = 784 };
     unsigned char *idx = malloc(16 + (size_t)ROWS * W);
@@ -351,7 +343,7 @@ static void test_readers_across_blocks(const tmp *t)
         idx[16 + i] = (unsigned char)(i * 13 + i / 97);
     for (int gz = 0; gz < 2; gz++) {
         int ok;
-        write_file(tpath(t, "many-idx3-ubyte", p, sizeof p), idx, 16 + (size_t)ROWS * W, gz);
+        write_file(tpath("many-idx3-ubyte", p, sizeof p), idx, 16 + (size_t)ROWS * W, gz);
         REQUIRE(ks_idx_load(p, 100, 300, 1.0, &shape, &n, &x, &err) == KS_OK, "idx: %s",
                 err.msg);
         ok = n == 200;
@@ -374,7 +366,7 @@ static void test_readers_across_blocks(const tmp *t)
         q += sprintf(q, "%d.25,  %d\r\n", i, -i);
     for (int gz = 0; gz < 2; gz++) {
         int ok;
-        write_file(tpath(t, "many.csv", p, sizeof p), text, (size_t)(q - text), gz);
+        write_file(tpath("many.csv", p, sizeof p), text, (size_t)(q - text), gz);
         REQUIRE(ks_csv_load(p, &opt, 0, KS_ALL_ROWS, 1.0, &n, &xc, &x, &yc, &y, &err) == KS_OK,
                 "csv: %s", err.msg);
         ok = n == ROWS * 20 && xc == 1 && yc == 1;
@@ -388,7 +380,7 @@ static void test_readers_across_blocks(const tmp *t)
     {
         unsigned char *m = malloc((size_t)(q - text) + 4096);
         size_t len = gz_member(text, (size_t)(q - text), m, (size_t)(q - text) + 4096);
-        write_file(tpath(t, "cut.csv.gz", p, sizeof p), m, len * 2 / 3, 0);
+        write_file(tpath("cut.csv.gz", p, sizeof p), m, len * 2 / 3, 0);
         free(m);
         CHECK(ks_csv_load(p, &opt, 0, KS_ALL_ROWS, 1.0, &n, &xc, &x, &yc, &y, &err) ==
                       KS_ERR_CORRUPT &&
@@ -401,24 +393,22 @@ static void test_readers_across_blocks(const tmp *t)
 
 int main(void)
 {
-    tmp t;
     char p[128];
-    snprintf(t.dir, sizeof t.dir, "/tmp/ks_test_stream.XXXXXX");
-    if (!mkdtemp(t.dir)) {
+    if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 1;
     }
-    test_bombs(&t);         /* first: the peak resident size is still small */
-    test_stream(&t);
-    test_sized(&t);
-    test_readers_across_blocks(&t);
+    test_bombs();         /* first: the peak resident size is still small */
+    test_stream();
+    test_sized();
+    test_readers_across_blocks();
     for (const char *const *f = (const char *const[]){"bomb-idx3-ubyte.gz", "bomb.npy.gz",
                                                       "bomb.csv.gz", "bomb.ksm", "bomb.kse",
                                                       "s.raw", "s.gz", "cut.gz", "sized",
                                                       "many-idx3-ubyte", "many.csv",
                                                       "cut.csv.gz", NULL};
          *f; f++)
-        remove(tpath(&t, *f, p, sizeof p));
-    rmdir(t.dir);
+        remove(tpath(*f, p, sizeof p));
+    rmdir(tmpdir);
     return check_done();
 }
