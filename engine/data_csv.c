@@ -14,7 +14,7 @@ typedef struct csv_reader {
     const char *path;
     ks_stream *in;              /* the file's text */
     int line;                   /* physical line at the position, 1-based */
-    char delim;
+    int delim;                  /* the delimiter byte, 0..255, as peeks give bytes */
     char *cell;                 /* the current cell, unescaped and NUL-terminated (owned) */
     size_t cell_len, cell_cap;
     int cell_line;              /* the line the current cell starts on */
@@ -404,7 +404,7 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     ks_status s;
     *n = *x_cols = *y_cols = 0;
     *x = *y = NULL;
-    r.delim = opt && opt->delimiter ? opt->delimiter : ',';
+    r.delim = (unsigned char)(opt && opt->delimiter ? opt->delimiter : ',');
     if (r.delim == '"' || is_eol(r.delim))
         return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
                                "the delimiter cannot be a quote or a line end");

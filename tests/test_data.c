@@ -692,6 +692,10 @@ static void test_csv_values(const tmp *t)
     s = csv(t, "a;y\n1.5;2\n", y, ';', 0, KS_ALL_ROWS, 1.0, &r);
     CHECK(s == KS_OK && r.x[0] == 1.5f && r.y[0] == 2.0f, "csv ';': %s", r.e.msg);
     csv_free(&r);
+    /* a delimiter byte past ASCII (the stream gives bytes 0..255, a char may be signed) */
+    s = csv(t, "a\xA7y\n1.5\xA7" "2\n", y, '\xA7', 0, KS_ALL_ROWS, 1.0, &r);
+    CHECK(s == KS_OK && r.x[0] == 1.5f && r.y[0] == 2.0f, "csv '\\xA7': %s", r.e.msg);
+    csv_free(&r);
     s = csv(t, "a b\ty\n1 2\t3\n", y, '\t', 0, KS_ALL_ROWS, 1.0, &r);
     CHECK(s != KS_OK, "csv tab: \"1 2\" is not a number");
     csv_free(&r);
