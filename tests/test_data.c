@@ -991,7 +991,7 @@ static void test_fashion_mnist(void)
     ks_status s;
     gzFile f;
     if (access(labels, R_OK) != 0 || access(images, R_OK) != 0) {
-        printf("note: %s-* not found; Fashion-MNIST test skipped\n", prefix);
+        SKIP("Fashion-MNIST test: %s-* not found (make deps installs it)", prefix);
         return;
     }
     f = gzopen(labels, "rb");
