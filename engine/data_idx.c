@@ -197,16 +197,18 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
                 (*out)[i] = table[p[i]];
         } else {
             for (size_t i = 0; i < count; i++) {
-                double v = elem(p + i * esize, type) / scale;
+                /* checked as float32: a finite double beyond its range becomes inf */
+                float v = (float)(elem(p + i * esize, type) / scale);
                 if (!isfinite(v)) {
                     free(*out);
                     *out = NULL;
                     free(buf);
                     return ks_error_set_at(err, KS_ERR_NAN, path, 0, 0,
-                                           "row %zu holds a value that is not finite",
+                                           "row %zu holds a value that is not finite (nan or "
+                                           "inf, or too large for float32)",
                                            begin + i / row_elems);
                 }
-                (*out)[i] = (float)v;
+                (*out)[i] = v;
             }
         }
     }

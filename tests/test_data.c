@@ -191,6 +191,24 @@ static void test_idx(const tmp *t)
         }
     }
 
+    /* a double beyond float32's range is refused, not read as inf (found by fuzz_idx_gz) */
+    {
+        unsigned char pay[16];
+        uint32_t d1[1] = {2};
+        double v[2] = {1.0, -1e39};
+        for (int i = 0; i < 2; i++) {
+            uint64_t u;
+            memcpy(&u, &v[i], 8);
+            put_be(pay + 8 * i, u, 8);
+        }
+        len = make_idx(buf, 0x0E, 1, d1, pay, sizeof pay);
+        write_bytes(tpath(t, "huge.idx", p, sizeof p), buf, len);
+        x = NULL;
+        s = ks_idx_load(p, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_NAN, e, p, "row 1 holds a value that is not finite");
+        CHECK(x == NULL && n == 0, "huge double: outputs cleared");
+    }
+
     /* damaged files */
     write_bytes(tpath(t, "short.idx", p, sizeof p), buf, 0);
     len = make_idx(buf, 0x08, 3, dims, pix, sizeof pix);
