@@ -275,7 +275,35 @@ static void idx_file(bytes *b, unsigned type, int rank, const uint32_t *dims, in
     }
 }
 
-static int seed_idx(fuzz_emit_fn emit, void *user)
+/* The repository's data files matching pattern below root, each with n_specs spec bytes. */
+static int seed_repo_data(const char *root, const char *pattern, int n_specs, fuzz_emit_fn emit,
+                          void *user)
+{
+    char pat[1200];
+    glob_t g;
+    int count = 0;
+    snprintf(pat, sizeof pat, "%s/%s", root, pattern);
+    if (glob(pat, 0, NULL, &g) != 0)
+        return 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        FILE *f = fopen(g.gl_pathv[i], "rb");
+        bytes b = {0};
+        unsigned char chunk[4096];
+        size_t got;
+        const char *base = strrchr(g.gl_pathv[i], '/');
+        if (!f)
+            continue;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n < 65536)
+            add(&b, chunk, got);
+        fclose(f);
+        count += emit_data(emit, user, base ? base + 1 : g.gl_pathv[i], &b, n_specs);
+        free(b.p);
+    }
+    globfree(&g);
+    return count;
+}
+
+static int seed_idx(const char *root, int gz, fuzz_emit_fn emit, void *user)
 {
     static const struct {
         unsigned type;
@@ -316,6 +344,10 @@ static int seed_idx(fuzz_emit_fn emit, void *user)
             free(b.p);
         }
     }
+    /* the repository's damaged .gz files, as they are (the raw target reads them through
+       zlib too) */
+    if (!gz)
+        count += seed_repo_data(root, "tests/bad_models/data/*-ubyte.gz", 2, emit, user);
     return count;
 }
 
@@ -398,6 +430,7 @@ static int seed_csv(const char *root, fuzz_emit_fn emit, void *user)
         count += emit_data(emit, user, name, &b, 7);
         free(b.p);
     }
+    count += seed_repo_data(root, "tests/bad_models/data/*.csv", 2, emit, user);
     /* the head of the regression data set in studies/ */
     {
         char path[1200], line[4096];
@@ -492,7 +525,7 @@ int fuzz_seeds(const char *target, const char *root, fuzz_emit_fn emit, void *us
     if (strcmp(target, "ensemble") == 0 || strcmp(target, "ensemble_crc") == 0)
         return seed_ensembles(strcmp(target, "ensemble_crc") == 0, emit, user);
     if (strcmp(target, "idx") == 0 || strcmp(target, "idx_gz") == 0)
-        return seed_idx(emit, user);
+        return seed_idx(root, strcmp(target, "idx_gz") == 0, emit, user);
     if (strcmp(target, "npy") == 0)
         return seed_npy(emit, user);
     if (strcmp(target, "csv") == 0)
