@@ -5,6 +5,8 @@
 #   make test         build and run every test (ends with "N passed, N failed, N skipped")
 #   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer (with
 #                     float-cast-overflow), in build-san/ (build-san-clang/ with CC=clang)
+#   make tsan         the multi-worker tests under ThreadSanitizer (make SAN=thread
+#                     test-threads, in build-tsan/)
 #   make fuzz         every fuzz target (tests/fuzz/, libFuzzer, clang) built in build-fuzz/
 #                     and run FUZZ_SECONDS [60] each; fails on a crash (FUZZ_TARGETS to pick)
 #   make valgrind     the unit test programs under valgrind (leaks are errors)
@@ -60,7 +62,7 @@ LIBS        := $(SEARCH_LIB) $(TRACKER_LIB) $(ENGINE_LIB)
 BIN         := $(BUILD)/ksearch
 TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC)) $(BUILD)/tests/test_fuzz_regress
 
-.PHONY: all deps quickstart test fuzz fuzz-build valgrind bench clean
+.PHONY: all deps quickstart test test-threads tsan fuzz fuzz-build valgrind bench clean
 # keep objects of test programs between runs
 .SECONDARY:
 all: $(BIN) $(if $(SAN),,ksearch)
@@ -131,6 +133,14 @@ quickstart: all
 
 test: $(BIN) $(TESTS)
 	@KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD)
+
+# the tests that run several threads or processes at once (for make SAN=thread)
+THREAD_TESTS := test_db test_tensorboard e2e_study_parallel e2e_ensemble
+test-threads: $(BIN) $(filter $(addprefix $(BUILD)/tests/,$(THREAD_TESTS)),$(TESTS))
+	@KSEARCH=$(abspath $(BIN)) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) halt_on_error=1 second_deadlock_stack=1" \
+		bash tests/run_tests.sh $(BUILD) --only $(THREAD_TESTS)
+tsan:
+	@$(MAKE) --no-print-directory SAN=thread test-threads
 
 valgrind: $(TESTS)
 	@VALGRIND=1 KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD) --unit-only
