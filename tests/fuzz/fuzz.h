@@ -61,6 +61,14 @@ void fuzz_dataset(const char *tag, const char *const *specs, const uint8_t *data
                   int gz);
 
 /*
+ * One epoch of fit, batch rows at a time and silent, on four rows of a ramp whose targets
+ * fit the model's loss (class indices, or one-hot rows).  Returns 1 when it trained, 0 when
+ * the model's input or output is too large for a quick step or the data does not fit it,
+ * -1 when fit failed; a reason given is checked with fuzz_check_error.
+ */
+int fuzz_fit_once(ks_model *m, int batch);
+
+/*
  * Check that a model that loaded or built survives what users do with it: predict two
  * rows, print its summary, save and load it back (through the buffer API), and save the
  * reloaded model again: both saves must be the same bytes, and the reloaded model's

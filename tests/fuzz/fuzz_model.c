@@ -15,57 +15,6 @@
 /* Models built here stay small, so that each input takes milliseconds. */
 #define FUZZ_MAX_PARAMS ((size_t)1 << 17)
 
-/* One epoch on four rows whose targets fit the loss (class indices or one-hot rows);
-   returns the epochs trained (0 when the model or its data does not fit). */
-static int fit_once(ks_model *m)
-{
-    size_t xs = ks_shape_size(ks_model_input_shape(m));
-    size_t k = ks_shape_size(ks_model_output_shape(m));
-    float *x, *y;
-    ks_data d;
-    ks_fit_params p = ks_fit_params_default();
-    ks_error err;
-    ks_status s;
-    int sparse = m->loss->sparse;
-    if (xs > ((size_t)1 << 14) || k > ((size_t)1 << 14))
-        return 0;
-    x = malloc(4 * xs * sizeof *x + 1);
-    y = calloc(4 * (sparse ? 1 : k) + 1, sizeof *y);
-    if (!x || !y)
-        fuzz_fail("out of memory");
-    for (size_t i = 0; i < 4 * xs; i++)
-        x[i] = (float)(i % 5) * 0.3f - 0.6f;
-    for (size_t i = 0; i < 4; i++) {
-        if (sparse)
-            y[i] = (float)(i % 2);
-        else
-            y[i * k + i % k] = 1.0f;
-    }
-    memset(&d, 0, sizeof d);
-    d.n = 4;
-    d.x_shape = *ks_model_input_shape(m);
-    d.x_size = xs;
-    d.x = x;
-    d.y = y;
-    d.y_size = sparse ? 1 : k;
-    d.y_is_label = sparse;
-    d.n_classes = sparse ? 2 : 0;
-    s = ks_model_check_data(m, &d, "training", &err);
-    if (s == KS_OK) {
-        p.epochs = 1;
-        p.batch_size = 2;
-        p.verbose = 0;
-        p.out = fuzz_null_stream();
-        p.tty = 0;
-        s = ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err);
-        if (s != KS_OK)
-            fuzz_check_error(s, &err, "fit");
-    }
-    free(x);
-    free(y);
-    return s == KS_OK;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const ks_shape input = {1, {6}};
@@ -95,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             fuzz_accepted++;
             if (ks_model_is_compiled(m))
-                epochs = fit_once(m);
+                epochs = fuzz_fit_once(m, 2) == 1;
             fuzz_check_round_trip(m, epochs, "the built model");
         }
     }

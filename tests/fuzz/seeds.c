@@ -14,6 +14,29 @@
 #include <string.h>
 #include <zlib.h>
 
+/* ------------------------------------------------------------------ files */
+
+/* Call fn(path, user) for every file below root matching pattern (glob(3)), sorted. */
+static int each_file(const char *root, const char *pattern, void (*fn)(const char *, void *),
+                     void *user)
+{
+    char pat[1200];
+    glob_t g;
+    int n;
+    snprintf(pat, sizeof pat, "%s/%s", root, pattern);
+    if (glob(pat, 0, NULL, &g) != 0)
+        return 0;
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        fn(g.gl_pathv[i], user);
+    n = (int)g.gl_pathc;
+    globfree(&g);
+    return n;
+}
+
+/* The study and run files of the repository: what the YAML targets start from. */
+static const char *const yaml_patterns[] = {"studies/*.yaml", "tests/bad_models/*.yaml",
+                                            "tests/bad_studies/*.yaml", NULL};
+
 /* ------------------------------------------------------------------ models */
 
 /* Small models covering every layer kind, optimizer and loss; JSON {layers, compile}. */
@@ -69,34 +92,8 @@ static ks_model *make_model(int i, int variant)
         return NULL;
     }
     ks_value_free(&v);
-    if (compile) {
-        size_t xs = ks_shape_size(ks_model_input_shape(m));
-        size_t k = ks_shape_size(ks_model_output_shape(m));
-        int sparse = m->loss->sparse;
-        float *x = calloc(4 * xs, sizeof *x), *y = calloc(4 * k, sizeof *y);
-        ks_fit_params p = ks_fit_params_default();
-        ks_data d;
-        memset(&d, 0, sizeof d);
-        for (size_t j = 0; x && j < 4 * xs; j++)
-            x[j] = (float)(j % 3) - 1.0f;
-        for (size_t j = 0; y && j < 4; j++)
-            y[sparse ? j : j * k + j % k] = sparse ? (float)(j % 2) : 1.0f;
-        d.n = 4;
-        d.x_shape = *ks_model_input_shape(m);
-        d.x_size = xs;
-        d.x = x;
-        d.y = y;
-        d.y_size = sparse ? 1 : k;
-        d.y_is_label = sparse;
-        d.n_classes = sparse ? 2 : 0;
-        p.batch_size = 2;
-        p.verbose = 0;
-        p.out = fuzz_null_stream();
-        if (!x || !y || ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) != KS_OK)
-            fprintf(stderr, "fuzz seeds: model %d does not train: %s\n", i, err.msg);
-        free(x);
-        free(y);
-    }
+    if (compile && fuzz_fit_once(m, 2) != 1)
+        fprintf(stderr, "fuzz seeds: model %d does not train\n", i);
     return m;
 }
 
@@ -275,32 +272,37 @@ static void idx_file(bytes *b, unsigned type, int rank, const uint32_t *dims, in
     }
 }
 
+/* One repository data file as a seed (emit_data's spec bytes in front). */
+typedef struct repo_data {
+    fuzz_emit_fn emit;
+    void *user;
+    int n_specs, count;
+} repo_data;
+
+static void emit_repo_data(const char *path, void *user)
+{
+    repo_data *r = user;
+    FILE *f = fopen(path, "rb");
+    bytes b = {0};
+    unsigned char chunk[4096];
+    size_t got;
+    const char *base = strrchr(path, '/');
+    if (!f)
+        return;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n < 65536)
+        add(&b, chunk, got);
+    fclose(f);
+    r->count += emit_data(r->emit, r->user, base ? base + 1 : path, &b, r->n_specs);
+    free(b.p);
+}
+
 /* The repository's data files matching pattern below root, each with n_specs spec bytes. */
 static int seed_repo_data(const char *root, const char *pattern, int n_specs, fuzz_emit_fn emit,
                           void *user)
 {
-    char pat[1200];
-    glob_t g;
-    int count = 0;
-    snprintf(pat, sizeof pat, "%s/%s", root, pattern);
-    if (glob(pat, 0, NULL, &g) != 0)
-        return 0;
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        FILE *f = fopen(g.gl_pathv[i], "rb");
-        bytes b = {0};
-        unsigned char chunk[4096];
-        size_t got;
-        const char *base = strrchr(g.gl_pathv[i], '/');
-        if (!f)
-            continue;
-        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.n < 65536)
-            add(&b, chunk, got);
-        fclose(f);
-        count += emit_data(emit, user, base ? base + 1 : g.gl_pathv[i], &b, n_specs);
-        free(b.p);
-    }
-    globfree(&g);
-    return count;
+    repo_data r = {emit, user, n_specs, 0};
+    each_file(root, pattern, emit_repo_data, &r);
+    return r.count;
 }
 
 static int seed_idx(const char *root, int gz, fuzz_emit_fn emit, void *user)
@@ -482,33 +484,31 @@ static const char *const study_texts[] = {
     "    u: {values: [1, 2]}\n    mom: {values: [0.0, 0.9]}\n",
 };
 
-static void emit_file(fuzz_emit_fn emit, void *user, const char *path)
+/* One repository YAML file as a seed, as it is. */
+typedef struct repo_text {
+    fuzz_emit_fn emit;
+    void *user;
+} repo_text;
+
+static void emit_text_file(const char *path, void *user)
 {
+    repo_text *r = user;
     ks_error err;
     char *text = ks_read_text(path, &err);
     const char *base = strrchr(path, '/');
     if (!text)
         return;
-    emit(user, base ? base + 1 : path, (const unsigned char *)text, strlen(text));
+    r->emit(r->user, base ? base + 1 : path, (const unsigned char *)text, strlen(text));
     free(text);
 }
 
-static int seed_yaml(const char *root, int studies_made, fuzz_emit_fn emit, void *user)
+static int seed_yaml(const char *root, fuzz_emit_fn emit, void *user)
 {
-    static const char *const patterns[] = {"studies/*.yaml", "tests/bad_models/*.yaml",
-                                           "tests/bad_studies/*.yaml", NULL};
+    repo_text r = {emit, user};
     int count = 0;
-    for (int p = 0; patterns[p]; p++) {
-        char pat[1200];
-        glob_t g;
-        snprintf(pat, sizeof pat, "%s/%s", root, patterns[p]);
-        if (glob(pat, 0, NULL, &g) != 0)
-            continue;
-        for (size_t i = 0; i < g.gl_pathc; i++, count++)
-            emit_file(emit, user, g.gl_pathv[i]);
-        globfree(&g);
-    }
-    for (size_t i = 0; studies_made && i < sizeof study_texts / sizeof study_texts[0]; i++) {
+    for (int p = 0; yaml_patterns[p]; p++)
+        count += each_file(root, yaml_patterns[p], emit_text_file, &r);
+    for (size_t i = 0; i < sizeof study_texts / sizeof study_texts[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "study%zu", i);
         emit(user, name, (const unsigned char *)study_texts[i], strlen(study_texts[i]));
@@ -531,9 +531,9 @@ int fuzz_seeds(const char *target, const char *root, fuzz_emit_fn emit, void *us
     if (strcmp(target, "csv") == 0)
         return seed_csv(root, emit, user);
     if (strcmp(target, "study") == 0 || strcmp(target, "run_yaml") == 0)
-        return seed_yaml(root, 1, emit, user);
+        return seed_yaml(root, emit, user);
     if (strcmp(target, "model") == 0)
-        return seed_model_configs(emit, user) + seed_yaml(root, 1, emit, user);
+        return seed_model_configs(emit, user) + seed_yaml(root, emit, user);
     return -1;
 }
 
@@ -593,6 +593,16 @@ static void dict_value(FILE *f, const ks_value *v)
         dict_value(f, &v->items[i]);
 }
 
+/* Every key and short string of a YAML file (f is the dictionary's FILE). */
+static void dict_file(const char *path, void *f)
+{
+    ks_value doc;
+    ks_error err;
+    if (ks_yaml_load(path, path, &doc, &err) == KS_OK)
+        dict_value(f, &doc);
+    ks_value_free(&doc);
+}
+
 /* The names of the engine's registries: what a model or study file is made of. */
 static void dict_engine(FILE *f)
 {
@@ -650,25 +660,10 @@ int fuzz_dictionary(const char *target, const char *root, FILE *f)
     }
     if (strcmp(target, "study") == 0 || strcmp(target, "run_yaml") == 0 ||
         strcmp(target, "model") == 0) {
-        static const char *const patterns[] = {"studies/*.yaml", "tests/bad_models/*.yaml",
-                                               NULL};
         dict_list(f, yaml_syntax);
         dict_engine(f);
-        for (int p = 0; patterns[p]; p++) {
-            char pat[1200];
-            glob_t g;
-            snprintf(pat, sizeof pat, "%s/%s", root, patterns[p]);
-            if (glob(pat, 0, NULL, &g) != 0)
-                continue;
-            for (size_t i = 0; i < g.gl_pathc; i++) {
-                ks_value doc;
-                ks_error err;
-                if (ks_yaml_load(g.gl_pathv[i], g.gl_pathv[i], &doc, &err) == KS_OK)
-                    dict_value(f, &doc);
-                ks_value_free(&doc);
-            }
-            globfree(&g);
-        }
+        for (int p = 0; yaml_patterns[p]; p++)
+            each_file(root, yaml_patterns[p], dict_file, f);
         return 0;
     }
     return -1;

@@ -3,6 +3,7 @@
  * failing loudly on a broken property, and the round trip that every model which loads
  * or builds must survive (predict, summary, save, load, save again: the same bytes).
  */
+#include "../../engine/engine_impl.h"
 #include "fuzz.h"
 
 #include <errno.h>
@@ -201,6 +202,59 @@ static float *predict_two(ks_model *m, const char *what)
         fuzz_fail("%s does not predict: %s", what, err.msg);
     free(x);
     return y;
+}
+
+int fuzz_fit_once(ks_model *m, int batch)
+{
+    size_t xs = ks_shape_size(ks_model_input_shape(m));
+    size_t k = ks_shape_size(ks_model_output_shape(m));
+    int sparse = m->loss->sparse;
+    float *x, *y;
+    ks_data d;
+    ks_fit_params p = ks_fit_params_default();
+    ks_error err;
+    ks_status s;
+    int fits;
+    if (xs > ((size_t)1 << 14) || k > ((size_t)1 << 14))
+        return 0;
+    x = malloc(4 * xs * sizeof *x + 1);
+    y = calloc(4 * (sparse ? 1 : k) + 1, sizeof *y);
+    if (!x || !y)
+        fuzz_fail("out of memory");
+    for (size_t i = 0; i < 4 * xs; i++)
+        x[i] = (float)(i % 5) * 0.3f - 0.6f;
+    for (size_t i = 0; i < 4; i++) {
+        if (sparse)
+            y[i] = (float)(i % 2);
+        else
+            y[i * k + i % k] = 1.0f;
+    }
+    memset(&d, 0, sizeof d);
+    d.n = 4;
+    d.x_shape = *ks_model_input_shape(m);
+    d.x_size = xs;
+    d.x = x;
+    d.y = y;
+    d.y_size = sparse ? 1 : k;
+    d.y_is_label = sparse;
+    d.n_classes = sparse ? 2 : 0;
+    s = ks_model_check_data(m, &d, "training", &err);
+    fits = s == KS_OK;
+    if (fits) {
+        p.epochs = 1;
+        p.batch_size = batch;
+        p.verbose = 0;
+        p.out = fuzz_null_stream();
+        p.tty = 0;
+        s = ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err);
+        if (s != KS_OK)
+            fuzz_check_error(s, &err, "fit");
+    } else {
+        fuzz_check_error(s, &err, "data that does not fit the model");
+    }
+    free(x);
+    free(y);
+    return !fits ? 0 : s == KS_OK ? 1 : -1;
 }
 
 void fuzz_check_round_trip(ks_model *m, int epoch, const char *what)
