@@ -16,7 +16,8 @@ check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed 
 # a sanitizer build: ASan's quarantine holds freed memory (RSS grows by design) and
 # valgrind cannot run an ASan binary; those checks belong to the plain build
 sanitized=
-ldd "$ks" 2>/dev/null | grep -q 'libasan' && sanitized=1
+# gcc links the sanitizer runtime dynamically, clang statically: look for its entry point
+grep -aqE '__(asan|tsan)_init' "$ks" && sanitized=1
 command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
 cd "$tmp"
 
