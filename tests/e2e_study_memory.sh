@@ -5,7 +5,7 @@
 # output counts the finished trials.  Then short studies (a clean one, its rerun, one
 # with a failed trial, `ksearch ls`) under valgrind --leak-check=full: no leak, no
 # error (skipped when valgrind is not installed).
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_memory.XXXXXX)
