@@ -338,4 +338,65 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
 ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, int n,
                             ks_report_format fmt, FILE *out, ks_error *err);
 
+/* ====================================================== parameter importance */
+
+/*
+ * Functional ANOVA (Hutter, Hoos & Leyton-Brown, ICML 2014) over a random forest, as
+ * Optuna's FanovaImportanceEvaluator computes it: a forest of regression trees (64
+ * trees, depth up to 64, bootstrap samples) is fitted to the completed trials'
+ * parameters → objective; each tree's prediction is decomposed over the search space
+ * (uniform over each parameter's domain) into its total variance and the variance of
+ * each parameter's marginal; a parameter's importance is its marginal's share of the
+ * total, averaged over the trees and normalized to sum 1.  Unlike Optuna, categorical
+ * parameters are split on as categories (not one-hot columns), as the original fANOVA
+ * does; a log-scaled parameter is given in log space by the caller.
+ */
+#define KS_FANOVA_MAX_FEATURES 64
+#define KS_FANOVA_MAX_CATEGORIES 64
+
+/* A feature: numeric on [low, high], or categorical with values 0 … n_categories − 1. */
+typedef struct ks_fanova_feature {
+    int n_categories;           /* 0: numeric; 2 … KS_FANOVA_MAX_CATEGORIES: categorical */
+    double low, high;           /* numeric domain (low < high; equal: a constant) */
+} ks_fanova_feature;
+
+typedef struct ks_fanova_options {
+    int n_trees;                /* 64 */
+    int max_depth;              /* 64 */
+    int min_samples_split;      /* 2 */
+    int min_samples_leaf;       /* 1 */
+    int bootstrap;              /* 1: each tree on n rows drawn with replacement */
+    uint64_t seed;              /* 0: the forest is a function of the data and the seed */
+} ks_fanova_options;
+ks_fanova_options ks_fanova_options_default(void);
+
+typedef struct ks_fanova ks_fanova;
+/*
+ * Fit the forest to n rows of x (n × d, row-major; a categorical value is its category
+ * index) and their targets y.  Every value must be finite and every category in range;
+ * numeric values outside [low, high] widen that feature's domain.  KS_ERR_CONFIG for
+ * bad input (n < 1, d outside 1 … KS_FANOVA_MAX_FEATURES, a non-finite value),
+ * KS_ERR_NOMEM.
+ */
+ks_status ks_fanova_fit(const double *x, const double *y, int n, int d,
+                        const ks_fanova_feature *features, const ks_fanova_options *opt,
+                        ks_fanova **out, ks_error *err);
+void ks_fanova_free(ks_fanova *f);
+/*
+ * Each feature's importance (share[d], summing to 1) and the standard deviation over the
+ * trees of its unnormalized fraction (std[d], may be NULL).  When no tree varies (every
+ * target equal), every share is 0 and *varies (may be NULL) is 0.
+ */
+ks_status ks_fanova_importance(const ks_fanova *f, double *share, double *std, int *varies,
+                               ks_error *err);
+/* The forest's marginal prediction of feature i at m points (numeric values in ascending
+   order, or category indices): the mean over the other features, averaged over trees. */
+ks_status ks_fanova_marginal(const ks_fanova *f, int i, const double *at, int m, double *out,
+                             ks_error *err);
+/* The same for two features on the grid at_i × at_j: out[a * mj + b] at (at_i[a], at_j[b]). */
+ks_status ks_fanova_marginal2(const ks_fanova *f, int i, const double *at_i, int mi, int j,
+                              const double *at_j, int mj, double *out, ks_error *err);
+/* The forest's prediction at x (d values). */
+double ks_fanova_predict(const ks_fanova *f, const double *x);
+
 #endif
