@@ -309,6 +309,9 @@ static void run_job(worker *w, int number, int budget, int promote)
                                 &ferr);
         else
             fs = ks_db_trial_set_status(w->db, t->id, status, msg[0] ? msg : NULL, &ferr);
+        if (fs == KS_OK)    /* which worker ran this job, when: the report's timeline */
+            fs = ks_db_segment_add(w->db, t->id, w->index, ks_now() - t0, initial_epoch, status,
+                                   &ferr);
         if (fs != KS_OK) {
             /* the database itself failed: the study cannot go on safely */
             pthread_mutex_lock(&c->lock);

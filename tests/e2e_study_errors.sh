@@ -159,8 +159,8 @@ dd if=noise of=overwritten.db bs=1 seek=$(((root - 1) * page + 8)) conv=notrunc 
 ls_bad overwritten 'damaged'
 cp good.db header.db && printf 'not sqlite at all' | dd of=header.db bs=1 conv=notrunc 2>/dev/null
 ls_bad header 'not a ksearch study database'
-cp good.db newer.db && q newer.db "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
-ls_bad newer 'newer ksearch (schema 2)'
+cp good.db newer.db && q newer.db "UPDATE meta SET value = '99' WHERE key = 'schema_version';"
+ls_bad newer 'newer ksearch (schema 99)'
 sqlite3 other.db "CREATE TABLE t (x); INSERT INTO t VALUES (1);"
 ls_bad other 'not a ksearch study database'
 : > empty.db

@@ -4,8 +4,9 @@
  * every connection sets, and the helpers the other db_*.c files share: SQLite errors
  * as ks_status, statements and BEGIN IMMEDIATE transactions retried on SQLITE_BUSY.
  *
- * The schema (version 1).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
- * so a REAL that may be NaN is NULL when it is.
+ * The schema: version 1 below, then the migration steps of `migrations` (a new file
+ * gets version 1 and every step).  Times are Unix seconds (REAL); SQLite keeps NaN as
+ * NULL, so a REAL that may be NaN is NULL when it is.
  *
  *   meta(key PK, value)              schema_version "1", created_by "ksearch"
  *   study(id, name UNIQUE, config, hash, metric, maximize, created)
@@ -24,6 +25,11 @@
  *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
  *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
  *         UNIQUE(study_id, name))
+ *
+ * Version 2 (reports): segment — each job a worker ran (trial, worker index, start,
+ * end, the fit's first epoch, the trial's epochs after it, its status); search and
+ * param — the declared search (method, budget, each parameter's kind, range, step,
+ * log scale, choices), stored when a study starts.
  */
 #include "db_impl.h"
 
@@ -102,6 +108,51 @@ static const char schema_sql[] =
     "    created  REAL NOT NULL,\n"
     "    UNIQUE (study_id, name)\n"
     ");\n";
+
+/*
+ * Migrations: step k brings a file of version k + 1 to k + 2, in one write transaction
+ * with the meta row.  A file opened for writing is brought up to KS_DB_SCHEMA_VERSION;
+ * one opened for reading is read at its own version.  Append steps; never change one.
+ */
+static const struct migration {
+    int to;
+    const char *sql;
+} migrations[] = {
+    /* ---- version 2: worker segments and the declared search, for reports ---- */
+    {2, "CREATE TABLE segment (\n"
+        "    id          INTEGER PRIMARY KEY,\n"
+        "    trial_id    INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+        "    worker      INTEGER NOT NULL,\n"
+        "    started     REAL NOT NULL,\n"
+        "    ended       REAL NOT NULL,\n"
+        "    first_epoch INTEGER NOT NULL,\n"
+        "    epochs      INTEGER NOT NULL,\n"
+        "    status      TEXT NOT NULL\n"
+        ");\n"
+        "CREATE INDEX segment_trial ON segment (trial_id);\n"
+        "CREATE TABLE search (\n"
+        "    study_id       INTEGER PRIMARY KEY REFERENCES study(id) ON DELETE CASCADE,\n"
+        "    method         TEXT NOT NULL,\n"
+        "    max_trials     INTEGER NOT NULL,\n"
+        "    planned_trials INTEGER NOT NULL,\n"
+        "    max_epochs     INTEGER NOT NULL,\n"
+        "    workers        INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE param (\n"
+        "    study_id INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,\n"
+        "    pos      INTEGER NOT NULL,\n"
+        "    name     TEXT NOT NULL,\n"
+        "    kind     TEXT NOT NULL CHECK (kind IN ('choice', 'int', 'float')),\n"
+        "    low      REAL,\n"
+        "    high     REAL,\n"
+        "    step     REAL,\n"
+        "    log      INTEGER NOT NULL DEFAULT 0,\n"
+        "    choices  TEXT,\n"
+        "    PRIMARY KEY (study_id, pos)\n"
+        ");\n"},
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == KS_DB_SCHEMA_VERSION - 1,
+               "one migration step per schema version after the first");
 
 /* ------------------------------------------------------------ errors */
 
@@ -371,6 +422,7 @@ static int meta_get(ks_db *db, const char *key, char *buf, size_t size)
  */
 static ks_status classify(ks_db *db, int *kind, ks_error *err)
 {
+    /* (db->version: the file's schema version, when it is ours) */
     sqlite3_stmt *st;
     char by[64], version[64], *end;
     long v;
@@ -421,6 +473,7 @@ static ks_status classify(ks_db *db, int *kind, ks_error *err)
                                "to %d",
                                v, KS_DB_SCHEMA_VERSION);
     *kind = FILE_OURS;
+    db->version = (int)v;
     return KS_OK;
 }
 
@@ -491,6 +544,8 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     }
     if (s == KS_OK && n == 0) {
         rc = sqlite3_exec(db->conn, schema_sql, NULL, NULL, NULL);
+        for (size_t k = 0; rc == SQLITE_OK && k < sizeof migrations / sizeof migrations[0]; k++)
+            rc = sqlite3_exec(db->conn, migrations[k].sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
             s = ks_dbi_fail(db, rc, err, "creating the schema");
         if (s == KS_OK)
@@ -510,12 +565,48 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     return ks_dbi_end(db, s, err, "creating the schema");
 }
 
-static ks_status open_file(ks_db *db, int create, ks_error *err)
+/* Bring a file of an older schema version up to KS_DB_SCHEMA_VERSION (another
+   connection may have done it meanwhile: the version is read again under the lock). */
+static ks_status migrate(ks_db *db, ks_error *err)
 {
-    int kind = FILE_EMPTY, rc;
+    char version[64];
+    int v, rc;
+    ks_status s = ks_dbi_begin(db, err, "upgrading the schema");
+    if (s != KS_OK)
+        return s;
+    rc = meta_get(db, "schema_version", version, sizeof version);
+    v = atoi(version);
+    for (size_t k = 0; rc == SQLITE_OK && k < sizeof migrations / sizeof migrations[0]; k++)
+        if (migrations[k].to > v)
+            rc = sqlite3_exec(db->conn, migrations[k].sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && v < KS_DB_SCHEMA_VERSION) {
+        sqlite3_stmt *st;
+        if ((s = ks_dbi_prepare(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                                &st, err)) == KS_OK) {
+            sqlite3_bind_int(st, 1, KS_DB_SCHEMA_VERSION);
+            s = ks_dbi_run(db, st, err, "upgrading the schema");
+            sqlite3_finalize(st);
+        }
+    } else if (rc != SQLITE_OK) {
+        s = ks_dbi_fail(db, rc, err, "upgrading the schema from version %d", v);
+    }
+    if ((s = ks_dbi_end(db, s, err, "upgrading the schema")) == KS_OK)
+        db->version = KS_DB_SCHEMA_VERSION;
+    return s;
+}
+
+/* How a file is opened: to write (and create it), or only to read. */
+enum { OPEN_WRITE, OPEN_CREATE, OPEN_READ };
+
+static ks_status open_file(ks_db *db, int mode, ks_error *err)
+{
+    int kind = FILE_EMPTY, rc, create = mode == OPEN_CREATE;
     ks_status s;
     rc = sqlite3_open_v2(db->path, &db->conn,
-                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), NULL);
+                         mode == OPEN_READ ? SQLITE_OPEN_READONLY
+                                           : SQLITE_OPEN_READWRITE |
+                                                 (create ? SQLITE_OPEN_CREATE : 0),
+                         NULL);
     if (rc != SQLITE_OK)
         return ks_error_set_at(err, (rc & 0xff) == SQLITE_NOMEM ? KS_ERR_NOMEM : KS_ERR_IO,
                                db->path, 0, 0, "cannot open the study database: %s",
@@ -530,6 +621,9 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
                                "not a ksearch study database (an empty file)");
     if (kind == FILE_OURS && (s = quick_check(db, err)) != KS_OK)
         return s;
+    /* a reader takes the file as it is: no pragmas that write, no upgrade */
+    if (mode == OPEN_READ)
+        return pragma(db, "PRAGMA query_only = ON", NULL, err);
     /* a new file gets 64 KiB pages: each epoch's checkpoints (about a MB each) then
        pass through the WAL in 16 writes a MB instead of 256 (set before WAL mode) */
     if (kind == FILE_EMPTY && (s = pragma(db, "PRAGMA page_size = 65536", NULL, err)) != KS_OK)
@@ -554,10 +648,12 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
         if (kind != FILE_OURS)
             return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "the schema was not created");
     }
+    if (db->version < KS_DB_SCHEMA_VERSION)
+        return migrate(db, err);
     return KS_OK;
 }
 
-ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
+static ks_status open_db(const char *path, int mode, ks_db **out, ks_error *err)
 {
     struct stat sb;
     ks_db *db;
@@ -573,7 +669,7 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
     if (stat(path, &sb) != 0) {
         if (errno != ENOENT)
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "%s", strerror(errno));
-        if (!create)
+        if (mode != OPEN_CREATE)
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "no such study database");
     } else if (S_ISDIR(sb.st_mode)) {
         return ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
@@ -583,12 +679,27 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
         free(db);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
-    if ((s = open_file(db, create, err)) != KS_OK) {
+    if ((s = open_file(db, mode, err)) != KS_OK) {
         ks_db_close(db);
         return s;
     }
     *out = db;
     return KS_OK;
+}
+
+ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
+{
+    return open_db(path, create ? OPEN_CREATE : OPEN_WRITE, out, err);
+}
+
+ks_status ks_db_open_read(const char *path, ks_db **out, ks_error *err)
+{
+    return open_db(path, OPEN_READ, out, err);
+}
+
+int ks_db_schema_version(const ks_db *db)
+{
+    return db ? db->version : 0;
 }
 
 void ks_db_close(ks_db *db)

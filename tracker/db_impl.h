@@ -17,6 +17,7 @@ struct ks_db {
     sqlite3 *conn;
     char *path;                 /* as given to ks_db_open, for messages */
     int busy_retries;           /* SQLITE_BUSY answers retried (after the busy timeout) */
+    int version;                /* the file's schema version */
 };
 
 /* The busy timeout of every connection, and how long the retry loops keep trying. */

@@ -26,7 +26,20 @@
 typedef struct ks_db ks_db;
 ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
-#define KS_DB_SCHEMA_VERSION 1
+/*
+ * Schema versions: 1 the first; 2 adds the workers' segments and the declared search
+ * (reports).  ks_db_open brings an older file up to date; ks_db_open_read reads it as
+ * it is.
+ */
+#define KS_DB_SCHEMA_VERSION 2
+/*
+ * Open an existing study database only to read it (a report while the study runs):
+ * the same checks as ks_db_open, but nothing is written, nothing upgraded, and the
+ * writer is never blocked (WAL readers read a snapshot).
+ */
+ks_status ks_db_open_read(const char *path, ks_db **out, ks_error *err);
+/* The schema version of the open file (1 … KS_DB_SCHEMA_VERSION). */
+int ks_db_schema_version(const ks_db *db);
 
 typedef enum ks_trial_status {
     KS_TRIAL_QUEUED,
@@ -59,6 +72,8 @@ ks_status ks_db_study_open(ks_db *db, const char *name, const char *config, cons
                            const char *metric, int maximize, ks_study_info *out, int *created,
                            ks_error *err);
 ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
+/* The study named name, or (name NULL) the file's first; KS_ERR_CONFIG if there is none. */
+ks_status ks_db_study_find(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
 /* Names of all studies in the file (NULL-terminated, malloc'd; free with ks_strv_free). */
 ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
@@ -159,6 +174,70 @@ ks_status ks_db_histogram_get(ks_db *db, int64_t trial_id, const char *tag, int 
 ks_status ks_db_ensemble_put(ks_db *db, int64_t study_id, const char *name,
                              const char *json, const unsigned char *file, size_t len,
                              ks_error *err);
+
+/* --------------------------------------------- what reports read (schema 2) */
+
+/*
+ * A segment: one job a worker ran on a trial (its first fit, a resume, a Hyperband
+ * promotion), for the report's timeline.  ks_db_segment_add records one that ends now
+ * and lasted seconds: the fit began at first_epoch (initial_epoch), and ended with
+ * status, the trial then having `epochs` epochs recorded (read from the trial row).
+ */
+typedef struct ks_segment {
+    int trial_number;
+    int worker;                 /* 0 … workers − 1 */
+    double started, ended;      /* Unix seconds */
+    int first_epoch;            /* the fit's initial_epoch */
+    int epochs;                 /* the trial's recorded epochs when it ended */
+    ks_trial_status status;     /* how the job ended */
+} ks_segment;
+ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seconds,
+                            int first_epoch, ks_trial_status status, ks_error *err);
+/* Every segment of a study, by start time (*rows malloc'd; none in a version-1 file). */
+ks_status ks_db_segments(ks_db *db, int64_t study_id, ks_segment **rows, int *n,
+                         ks_error *err);
+
+/* The search a study runs, as it declared it: stored when it starts, for reports. */
+typedef enum ks_search_kind {
+    KS_SEARCH_CHOICE,           /* values: choices */
+    KS_SEARCH_INT,              /* int: [low, high], step, log */
+    KS_SEARCH_FLOAT             /* float: [low, high], log */
+} ks_search_kind;
+typedef struct ks_search_param {
+    char name[64];
+    ks_search_kind kind;
+    double low, high, step;     /* INT and FLOAT (step: INT only, else 0) */
+    int log;                    /* sampled log-uniformly */
+    char *choices;              /* CHOICE: the values as a JSON array, else NULL */
+} ks_search_param;
+typedef struct ks_search_info {
+    char method[32];            /* "hyperband" */
+    int max_trials;             /* the study's max_trials (0: the method decides) */
+    int planned_trials;         /* what the method plans (0: not known) */
+    int max_epochs;             /* a trial's full budget (the fit's epochs) */
+    int workers;                /* of the run that stored it */
+    int n_params;
+    ks_search_param *params;
+} ks_search_info;
+/* Store (replace) a study's search; the info's strings and arrays stay the caller's. */
+ks_status ks_db_search_put(ks_db *db, int64_t study_id, const ks_search_info *info,
+                           ks_error *err);
+/* Read it back (*found 0: none stored, e.g. a `ksearch fit` run or a version-1 file);
+   free with ks_search_info_free. */
+ks_status ks_db_search_get(ks_db *db, int64_t study_id, ks_search_info *out, int *found,
+                           ks_error *err);
+void ks_search_info_free(ks_search_info *s);
+
+/* Every epoch value of a study's trials (KS_METRIC_ITERATIONS left out), by trial
+   number, epoch and the name's place in its logs; fn's KS_OK continues, else stops. */
+typedef ks_status (*ks_metric_row_fn)(void *user, int trial_number, const char *name,
+                                      int epoch, double value, ks_error *err);
+ks_status ks_db_study_metrics(ks_db *db, int64_t study_id, ks_metric_row_fn fn, void *user,
+                              ks_error *err);
+
+/* A study's ensembles (name and JSON record as stored), by name; malloc'd, NULL-ended. */
+ks_status ks_db_ensembles(ks_db *db, int64_t study_id, char ***names, char ***jsons,
+                          ks_error *err);
 
 /* ================================================================ histograms */
 
