@@ -388,6 +388,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
     }
     parallel = o->parallel > 0 ? o->parallel : st->parallel;
+    if ((s = ctl_report_begin(&c, parallel, err)) != KS_OK)
+        goto out;
     fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
             st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
             c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
@@ -430,6 +432,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     }
     fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.db_path,
             c.log_dir);
+    ctl_report_end(&c);
 out:
     free_controller(&c);
     ks_study_data_free(&data);

@@ -417,6 +417,33 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
 ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, int n,
                             ks_report_format fmt, FILE *out, ks_error *err);
 
+/* ========================================================== the HTML report */
+
+/*
+ * `ksearch report`: one self-contained HTML file that shows a study at a glance — the
+ * study (method, space, budget, statuses, wall time, best trial), optimization history,
+ * parallel coordinates, fANOVA parameter importance, slices and a contour of the two
+ * most important parameters, learning curves, the workers' timeline, the trials table
+ * and the ensembles.  The numbers are embedded as JSON and drawn as inline SVG by a
+ * small embedded script; the page loads nothing from anywhere.
+ */
+typedef struct ks_report_html_options {
+    const char *study;          /* NULL: the file's study (its first) */
+    uint64_t seed;              /* of the importance forest [0] */
+    int n_trees;                /* trees of the importance forest [64] */
+} ks_report_html_options;
+ks_report_html_options ks_report_html_options_default(void);
+/* The page, to out (o NULL: the defaults). */
+ks_status ks_report_html_write(ks_db *db, const ks_report_html_options *o, FILE *out,
+                               ks_error *err);
+/*
+ * The page of the study in the database at db_path, opened only to read (safe while
+ * the study runs), written to out_path atomically: on any error (a damaged database,
+ * one of a newer schema …) nothing is written.
+ */
+ks_status ks_report_html_file(const char *db_path, const ks_report_html_options *o,
+                              const char *out_path, ks_error *err);
+
 /* ====================================================== parameter importance */
 
 /*
