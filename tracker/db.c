@@ -613,6 +613,11 @@ static ks_status open_file(ks_db *db, int mode, ks_error *err)
                                db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
     sqlite3_extended_result_codes(db->conn, 1);
     sqlite3_busy_timeout(db->conn, KS_DB_BUSY_TIMEOUT_MS);
+    /* a reader reads the file through once (a report, from the checks on): a small page
+       cache does, and keeps small the memory of the process that runs it (a study
+       writing its report at its end) */
+    if (mode == OPEN_READ && (s = pragma(db, "PRAGMA cache_size = -256", NULL, err)) != KS_OK)
+        return s;
     /* first only read: someone else's file must stay exactly as it is */
     if ((s = classify(db, &kind, err)) != KS_OK)
         return s;
