@@ -80,6 +80,90 @@ static double quality(double lr, int layers, int act, ks_rng *r)
     return 0.9 - 0.06 * x * x - 0.01 * abs(layers - 2) - 0.008 * act + ks_rng_normal(r, 0.004);
 }
 
+/* Trial t's epochs: the validation accuracy rising towards q, and the other logs. */
+static ks_status add_epochs(ks_db *db, int64_t id, int t, int epochs, double q, double lr,
+                            ks_rng *r, ks_error *err)
+{
+    ks_status s = KS_OK;
+    for (int e = 0; s == KS_OK && e < epochs; e++) {
+        ks_logs logs;
+        ks_epoch_record rec;
+        double acc = q * (1 - 0.3 * exp(-e / 2.0)) + ks_rng_normal(r, 0.003);
+        ks_logs_clear(&logs);
+        ks_logs_set(&logs, "loss", 1.5 - acc + ks_rng_normal(r, 0.01));
+        ks_logs_set(&logs, "accuracy", acc + 0.02);
+        ks_logs_set(&logs, "val_loss", 1.6 - acc);
+        ks_logs_set(&logs, "val_accuracy", acc);
+        ks_logs_set(&logs, "learning_rate", lr);
+        memset(&rec, 0, sizeof rec);
+        rec.epoch = e;
+        rec.wall_time = 1.7e9 + t;
+        rec.logs = &logs;
+        rec.objective = acc;
+        rec.improved = 1;   /* a later epoch's value replaces the best: fine for a test */
+        s = ks_db_epoch_write(db, id, &rec, err);
+    }
+    return s;
+}
+
+/* Trial t: added, run (epochs, status, a segment), and put on the first free worker of a
+   schedule (free_at: when each worker is free) by setting its times. */
+static ks_status add_trial(ks_db *db, int64_t study, const synth *sy, int t, ks_rng *r,
+                           double *free_at, ks_error *err)
+{
+    double lr, q, start;
+    int units, layers, act, budget, w = 0;
+    char json[200], sql[300];
+    int64_t id;
+    int fails = sy->failed_every > 0 && t % sy->failed_every == sy->failed_every - 1;
+    const char *why = t == sy->failed_every - 1 && sy->nasty ? sy->nasty
+                                                             : "NaN loss at epoch 2 (TerminateOnNaN)";
+    ks_status s;
+    trial_plan(t, r, &lr, &units, &layers, &act, &budget);
+    q = quality(lr, layers, act, r);
+    snprintf(json, sizeof json,
+             "{\"learning_rate\":%.17g,\"units\":%d,\"layers\":%d,\"activation\":\"%s\"}", lr,
+             units, layers, activations[act]);
+    if ((s = ks_db_trial_add(db, study, t, json, (uint64_t)t, budget, &id, err)) != KS_OK ||
+        (s = ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, err)) != KS_OK ||
+        (s = add_epochs(db, id, t, fails ? budget / 2 : budget, q, lr, r, err)) != KS_OK ||
+        (s = ks_db_trial_set_status(db, id,
+                                    fails ? KS_TRIAL_FAILED
+                                          : budget == 27 ? KS_TRIAL_COMPLETE : KS_TRIAL_PRUNED,
+                                    fails ? why : NULL, err)) != KS_OK ||
+        (s = ks_db_segment_add(db, id, 0, 1.0, 0, fails ? KS_TRIAL_FAILED : KS_TRIAL_COMPLETE,
+                               err)) != KS_OK)
+        return s;
+    for (int k = 1; k < sy->workers; k++)
+        if (free_at[k] < free_at[w])
+            w = k;
+    start = free_at[w];
+    free_at[w] += 0.5 + 0.8 * budget;
+    snprintf(sql, sizeof sql,
+             "UPDATE segment SET worker = %d, started = %.3f, ended = %.3f WHERE"
+             " trial_id = %lld; UPDATE trial SET started = %.3f, ended = %.3f WHERE id = %lld",
+             w, 1.7e9 + start, 1.7e9 + free_at[w], (long long)id, 1.7e9 + start,
+             1.7e9 + free_at[w], (long long)id);
+    if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return ks_error_set(err, KS_ERR_DB, "scheduling the synthetic trials");
+    return KS_OK;
+}
+
+/* Two ensemble records: a usual one, and one with text that must not end the page. */
+static ks_status add_ensembles(ks_db *db, int64_t study, int n, ks_error *err)
+{
+    static const char *const json[2] = {
+        "{\"method\": \"greedy\", \"average\": \"arithmetic\", \"members\": [3, 1], "
+        "\"weights\": [0.75, 0.25], \"validation\": {\"loss\": 0.31, \"accuracy\": 0.9}, "
+        "\"test\": {\"loss\": 0.33, \"accuracy\": 0.89}}",
+        "{\"method\": \"uniform\", \"members\": [3], \"weights\": [1], \"note\": "
+        "\"</script><b>\", \"validation\": {}, \"test\": null}"};
+    ks_status s = KS_OK;
+    for (int k = 0; s == KS_OK && k < n && k < 2; k++)
+        s = ks_db_ensemble_put(db, study, k == 0 ? "greedy" : "uniform", json[k], NULL, 0, err);
+    return s;
+}
+
 /* Build the study through the tracker's API: search, trials, epochs, segments, statuses. */
 static ks_status make_study(const char *path, const synth *sy, ks_error *err)
 {
@@ -117,78 +201,10 @@ static ks_status make_study(const char *path, const synth *sy, ks_error *err)
     }
     if (s == KS_OK)
         s = ks_db_search_put(db, info.id, &search, err);
-    for (int t = 0; s == KS_OK && t < sy->trials; t++) {
-        double lr, q, start;
-        int units, layers, act, budget, w = 0;
-        char json[200];
-        int64_t id;
-        int fails = sy->failed_every > 0 && t % sy->failed_every == sy->failed_every - 1;
-        trial_plan(t, r, &lr, &units, &layers, &act, &budget);
-        q = quality(lr, layers, act, r);
-        snprintf(json, sizeof json,
-                 "{\"learning_rate\":%.17g,\"units\":%d,\"layers\":%d,\"activation\":\"%s\"}", lr,
-                 units, layers, activations[act]);
-        s = ks_db_trial_add(db, info.id, t, json, (uint64_t)t, budget, &id, err);
-        if (s == KS_OK)
-            s = ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, err);
-        for (int e = 0; s == KS_OK && e < (fails ? budget / 2 : budget); e++) {
-            ks_logs logs;
-            ks_epoch_record rec;
-            double acc = q * (1 - 0.3 * exp(-e / 2.0)) + ks_rng_normal(r, 0.003);
-            ks_logs_clear(&logs);
-            ks_logs_set(&logs, "loss", 1.5 - acc + ks_rng_normal(r, 0.01));
-            ks_logs_set(&logs, "accuracy", acc + 0.02);
-            ks_logs_set(&logs, "val_loss", 1.6 - acc);
-            ks_logs_set(&logs, "val_accuracy", acc);
-            ks_logs_set(&logs, "learning_rate", lr);
-            memset(&rec, 0, sizeof rec);
-            rec.epoch = e;
-            rec.wall_time = 1.7e9 + t;
-            rec.logs = &logs;
-            rec.objective = acc;
-            rec.improved = 1;   /* a later epoch's value replaces the best: fine for a test */
-            s = ks_db_epoch_write(db, id, &rec, err);
-        }
-        if (s == KS_OK)
-            s = ks_db_trial_set_status(db, id,
-                                       fails ? KS_TRIAL_FAILED
-                                             : budget == 27 ? KS_TRIAL_COMPLETE : KS_TRIAL_PRUNED,
-                                       fails ? (t == sy->failed_every - 1 && sy->nasty
-                                                    ? sy->nasty
-                                                    : "NaN loss at epoch 2 (TerminateOnNaN)")
-                                             : NULL,
-                                       err);
-        if (s == KS_OK)
-            s = ks_db_segment_add(db, id, 0, 1.0, 0,
-                                  fails ? KS_TRIAL_FAILED : KS_TRIAL_COMPLETE, err);
-        /* a schedule over the workers: the first free one takes the trial */
-        for (int k = 1; k < sy->workers; k++)
-            if (free_at[k] < free_at[w])
-                w = k;
-        start = free_at[w];
-        free_at[w] += 0.5 + 0.8 * budget;
-        if (s == KS_OK) {
-            char sql[300];
-            snprintf(sql, sizeof sql,
-                     "UPDATE segment SET worker = %d, started = %.3f, ended = %.3f WHERE"
-                     " trial_id = %lld; UPDATE trial SET started = %.3f, ended = %.3f WHERE"
-                     " id = %lld",
-                     w, 1.7e9 + start, 1.7e9 + free_at[w], (long long)id, 1.7e9 + start,
-                     1.7e9 + free_at[w], (long long)id);
-            if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
-                s = ks_error_set(err, KS_ERR_DB, "scheduling the synthetic trials");
-        }
-    }
-    for (int k = 0; s == KS_OK && k < sy->ensembles; k++) {
-        const char *json = k == 0 ? "{\"method\": \"greedy\", \"average\": \"arithmetic\", "
-                                    "\"members\": [3, 1], \"weights\": [0.75, 0.25], "
-                                    "\"validation\": {\"loss\": 0.31, \"accuracy\": 0.9}, "
-                                    "\"test\": {\"loss\": 0.33, \"accuracy\": 0.89}}"
-                                  : "{\"method\": \"uniform\", \"members\": [3], \"weights\": [1],"
-                                    " \"note\": \"</script><b>\", \"validation\": {}, "
-                                    "\"test\": null}";
-        s = ks_db_ensemble_put(db, info.id, k == 0 ? "greedy" : "uniform", json, NULL, 0, err);
-    }
+    for (int t = 0; s == KS_OK && t < sy->trials; t++)
+        s = add_trial(db, info.id, sy, t, r, free_at, err);
+    if (s == KS_OK)
+        s = add_ensembles(db, info.id, sy->ensembles, err);
     ks_study_info_free(&info);
     if (db && sqlite3_exec(db->conn, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK &&
         s == KS_OK)

@@ -13,8 +13,10 @@ for f in report_html.js report_html.css; do
         exit 1
     fi
 done
-lines() {   # the file as C string literals, one per line
-    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/??/?\\?/g' -e 's/^/    "/' -e 's/$/\\n",/' "$1"
+lines() {   # the file as C string literals, one per line (comment-only and blank lines of
+            # the script left out: the page does not need them)
+    sed -e '/^[[:space:]]*\/\/ /d' -e '/^[[:space:]]*$/d' \
+        -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/??/?\\?/g' -e 's/^/    "/' -e 's/$/\\n",/' "$1"
 }
 {
     echo '/*'
