@@ -27,7 +27,7 @@
     if (typeof v !== 'number') return String(v);
     if (v === 0) return '0';
     const a = Math.abs(v);
-    if (a >= 1e5 || a < 1e-3) return v.toExponential(2).replace('e+', 'e');
+    if (a >= 1e5 || a < 1e-3) return Number(v.toPrecision(3)).toExponential().replace('e+', 'e');
     return String(Number(v.toPrecision(4)));
   }
   function fmtTime(s) {
@@ -551,7 +551,8 @@
       if (x1 - x0 > 26 && workers * G.trial.length < 4000)
         el('svg:text', {x: (x0 + x1) / 2, y: y + h / 2 + 4, 'text-anchor': 'middle', class: 'seglabel'}, p.g, String(t));
     });
-    for (const st in byStatus) el('svg:path', {d: byStatus[st], class: 'seg ' + st}, p.g);
+    // (thousands of bars: no white edges, or the thin ones would show only their edges)
+    for (const st in byStatus) el('svg:path', {d: byStatus[st], class: 'seg ' + st + (G.trial.length > 1000 ? ' dense' : '')}, p.g);
     for (let w = 0; w < workers; w++) {
       el('svg:text', {x: p.x0 - 8, y: p.y1 + (w + 0.5) * lane + 4, 'text-anchor': 'end'}, p.g, (G.recorded ? 'worker ' : 'slot ') + w);
       el('svg:text', {x: p.x1 + 6, y: p.y1 + (w + 0.5) * lane + 4, class: 'tick'}, p.g, (100 * busy[w] / Math.max(end, 1e-9)).toFixed(0) + ' % busy');
