@@ -28,12 +28,8 @@ skip() {    # skip WHAT WHY
     skipped=$((skipped + 1))
     echo "skipped: $1 ($2)"
 }
-finish() {   # (the two-number form when nothing was skipped, for runners that know only it)
-    if [[ $skipped -gt 0 ]]; then
-        echo "$passed passed, $failed failed, $skipped skipped"
-    else
-        echo "$passed passed, $failed failed"
-    fi
+finish() {
+    echo "$passed passed, $failed failed, $skipped skipped"
     exit $((failed > 0))
 }
 
