@@ -12,6 +12,7 @@
  */
 #include "../tracker/db_impl.h"
 #include "../tracker/report_html_impl.h"
+#include "../engine/ks_util.h"
 #include "check.h"
 
 #include <math.h>

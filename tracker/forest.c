@@ -7,6 +7,7 @@
  * O(n · d · depth) rather than a sort per node.
  */
 #include "forest.h"
+#include "../engine/ks_util.h"
 
 #include <math.h>
 #include <stdlib.h>

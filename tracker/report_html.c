@@ -6,6 +6,7 @@
  * atomically: a report is whole, or not there.
  */
 #include "report_html_impl.h"
+#include "../engine/ks_util.h"
 
 #include <math.h>
 #include <stdlib.h>
