@@ -35,6 +35,8 @@ static const command commands[] = {
      "a model or ensemble as ONNX"},
     {"ensemble", cmd_ensemble, "ksearch ensemble RUNDIR [--top K] [-o F]",
      "a weighted ensemble of the best trials"},
+    {"report", cmd_report, "ksearch report RUNDIR [-o report.html]",
+     "the study at a glance: one HTML file, any browser"},
     {NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *f)

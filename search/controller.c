@@ -224,6 +224,7 @@ typedef struct job {
     ks_model *model;
     ks_callback *cbs[KS_MAX_CALLBACKS], *tracker;
     int ncb, initial_epoch;
+    double started;             /* when the job began (Unix seconds) */
     int own_failure;            /* ksearch's own I/O failed (database, logs): not the trial */
     ks_error err;
     /* the tracker's options and what they point at */
@@ -367,6 +368,9 @@ static ks_trial_status job_finish(worker *w, job *j, ks_status s, char *msg, siz
         fs = ks_tracker_end(j->tracker, status, msg[0] ? msg : NULL, final, &ferr);
     else
         fs = ks_db_trial_set_status(w->db, j->t.id, status, msg[0] ? msg : NULL, &ferr);
+    if (fs == KS_OK)    /* which worker ran this job, when: the report's timeline */
+        fs = ks_db_segment_add(w->db, j->t.id, w->index, ks_now() - j->started, j->initial_epoch,
+                               status, &ferr);
     if (fs != KS_OK)
         stop_study(c, fs, &ferr);  /* the database itself failed: the study cannot go on */
     return status;
@@ -404,6 +408,7 @@ static void run_job(worker *w, int number, int budget, int promote)
         stop_study(c, KS_ERR_NOMEM, &e);
         return;
     }
+    j->started = t0;
     j->number = number;
     j->budget = budget;
     j->promote = promote;

@@ -77,6 +77,11 @@ ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_statu
                             double seconds, ks_error *err);
 void ctl_hp_value(const ks_value *v, ks_hp_value *out);
 
+/* study_report.c: the declared search into study.db (at the start); the HTML report
+   (at the end: a failure is a warning on c->out, never a failed study) */
+ks_status ctl_report_begin(controller *c, int parallel, ks_error *err);
+void ctl_report_end(controller *c);
+
 /* study_progress.c */
 void ctl_report_trial(controller *c, int number, const char *error);
 void ctl_status_line(controller *c);

@@ -459,6 +459,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
                                                 : st->base->fit.epochs;
     }
+    if ((s = ctl_report_begin(&c, parallel, err)) != KS_OK)
+        goto out;
     fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
             st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
             c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
@@ -512,6 +514,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     }
     fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.paths.db,
             c.log_dir);
+    ctl_report_end(&c);
 out:
     free_controller(&c);
     ks_study_data_free(&data);

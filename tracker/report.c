@@ -15,19 +15,7 @@
 
 static ks_status load_study(ks_db *db, const char *study, ks_study_info *out, ks_error *err)
 {
-    char **names = NULL;
-    ks_status s;
-    if (study)
-        return ks_db_study_get(db, study, out, err);
-    if ((s = ks_db_study_list(db, &names, err)) != KS_OK)
-        return s;
-    if (!names[0]) {
-        ks_strv_free(names);
-        return ks_error_set(err, KS_ERR_CONFIG, "the database holds no study yet");
-    }
-    s = ks_db_study_get(db, names[0], out, err);
-    ks_strv_free(names);
-    return s;
+    return ks_db_study_find(db, study, out, err);
 }
 
 static void free_trials(ks_trial_info *t, int n)

@@ -559,18 +559,7 @@ ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_er
     int n = 0, fit;
     ks_status s;
     memset(&st, 0, sizeof st);
-    if (study)
-        s = ks_db_study_get(db, study, &st, err);
-    else {
-        char **names = NULL;
-        s = ks_db_study_list(db, &names, err);
-        if (s == KS_OK && !names[0])
-            s = ks_error_set(err, KS_ERR_CONFIG, "the database holds no study yet");
-        if (s == KS_OK)
-            s = ks_db_study_get(db, names[0], &st, err);
-        ks_strv_free(names);
-    }
-    if (s != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     /* a `ksearch fit` run: its file has no search section (one that does not parse is
        taken for a study) */

@@ -32,7 +32,16 @@ typedef struct ks_hp_info ks_hp_info;   /* a hyperparameter's domain (TensorBoar
 enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
 ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
+/*
+ * Schema versions: 1 the first release's; 2 adds the study's folder, the workers'
+ * segments and the declared search.  Opening for writing brings an older file up to
+ * date; KS_DB_READONLY reads it as it is.
+ */
 #define KS_DB_SCHEMA_VERSION 2
+/* Open an existing study database only to read it: ks_db_open(path, KS_DB_READONLY). */
+ks_status ks_db_open_read(const char *path, ks_db **out, ks_error *err);
+/* The schema version of the open file (1 … KS_DB_SCHEMA_VERSION). */
+int ks_db_schema_version(const ks_db *db);
 
 typedef enum ks_trial_status {
     KS_TRIAL_QUEUED,
@@ -78,6 +87,8 @@ ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_er
  */
 ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
                                   const ks_hp_info *hp, int n_hp, ks_error *err);
+/* The study named name, or (name NULL) the file's first; KS_ERR_CONFIG if there is none. */
+ks_status ks_db_study_find(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
 /* Names of all studies in the file (NULL-terminated, malloc'd; free with ks_strv_free). */
 ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
@@ -186,6 +197,70 @@ ks_status ks_db_histogram_get(ks_db *db, int64_t trial_id, const char *tag, int 
 ks_status ks_db_ensemble_put(ks_db *db, int64_t study_id, const char *name,
                              const char *json, const unsigned char *file, size_t len,
                              ks_error *err);
+
+/* --------------------------------------------- what reports read (schema 2) */
+
+/*
+ * A segment: one job a worker ran on a trial (its first fit, a resume, a Hyperband
+ * promotion), for the report's timeline.  ks_db_segment_add records one that ends now
+ * and lasted seconds: the fit began at first_epoch (initial_epoch), and ended with
+ * status, the trial then having `epochs` epochs recorded (read from the trial row).
+ */
+typedef struct ks_segment {
+    int trial_number;
+    int worker;                 /* 0 … workers − 1 */
+    double started, ended;      /* Unix seconds */
+    int first_epoch;            /* the fit's initial_epoch */
+    int epochs;                 /* the trial's recorded epochs when it ended */
+    ks_trial_status status;     /* how the job ended */
+} ks_segment;
+ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seconds,
+                            int first_epoch, ks_trial_status status, ks_error *err);
+/* Every segment of a study, by start time (*rows malloc'd; none in a version-1 file). */
+ks_status ks_db_segments(ks_db *db, int64_t study_id, ks_segment **rows, int *n,
+                         ks_error *err);
+
+/* The search a study runs, as it declared it: stored when it starts, for reports. */
+typedef enum ks_search_kind {
+    KS_SEARCH_CHOICE,           /* values: choices */
+    KS_SEARCH_INT,              /* int: [low, high], step, log */
+    KS_SEARCH_FLOAT             /* float: [low, high], log */
+} ks_search_kind;
+typedef struct ks_search_param {
+    char name[64];
+    ks_search_kind kind;
+    double low, high, step;     /* INT and FLOAT (step: INT only, else 0) */
+    int log;                    /* sampled log-uniformly */
+    char *choices;              /* CHOICE: the values as a JSON array, else NULL */
+} ks_search_param;
+typedef struct ks_search_info {
+    char method[32];            /* "hyperband" */
+    int max_trials;             /* the study's max_trials (0: the method decides) */
+    int planned_trials;         /* what the method plans (0: not known) */
+    int max_epochs;             /* a trial's full budget (the fit's epochs) */
+    int workers;                /* of the run that stored it */
+    int n_params;
+    ks_search_param *params;
+} ks_search_info;
+/* Store (replace) a study's search; the info's strings and arrays stay the caller's. */
+ks_status ks_db_search_put(ks_db *db, int64_t study_id, const ks_search_info *info,
+                           ks_error *err);
+/* Read it back (*found 0: none stored, e.g. a `ksearch fit` run or a version-1 file);
+   free with ks_search_info_free. */
+ks_status ks_db_search_get(ks_db *db, int64_t study_id, ks_search_info *out, int *found,
+                           ks_error *err);
+void ks_search_info_free(ks_search_info *s);
+
+/* Every epoch value of a study's trials (KS_METRIC_ITERATIONS left out), by trial
+   number, epoch and the name's place in its logs; fn's KS_OK continues, else stops. */
+typedef ks_status (*ks_metric_row_fn)(void *user, int trial_number, const char *name,
+                                      int epoch, double value, ks_error *err);
+ks_status ks_db_study_metrics(ks_db *db, int64_t study_id, ks_metric_row_fn fn, void *user,
+                              ks_error *err);
+
+/* A study's ensembles (name and JSON record as stored), by name; malloc'd, NULL-ended. */
+ks_status ks_db_ensembles(ks_db *db, int64_t study_id, char ***names, char ***jsons,
+                          ks_error *err);
 
 /* ================================================================ histograms */
 
@@ -371,5 +446,93 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
 /* ksearch compare: the trials' metrics side by side per epoch. */
 ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, int n,
                             ks_report_format fmt, FILE *out, ks_error *err);
+
+/* ========================================================== the HTML report */
+
+/*
+ * `ksearch report`: one self-contained HTML file that shows a study at a glance — the
+ * study (method, space, budget, statuses, wall time, best trial), optimization history,
+ * parallel coordinates, fANOVA parameter importance, slices and a contour of the two
+ * most important parameters, learning curves, the workers' timeline, the trials table
+ * and the ensembles.  The numbers are embedded as JSON and drawn as inline SVG by a
+ * small embedded script; the page loads nothing from anywhere.
+ */
+typedef struct ks_report_html_options {
+    const char *study;          /* NULL: the file's study (its first) */
+    uint64_t seed;              /* of the importance forest [0] */
+    int n_trees;                /* trees of the importance forest [64] */
+} ks_report_html_options;
+ks_report_html_options ks_report_html_options_default(void);
+/* The page, to out (o NULL: the defaults). */
+ks_status ks_report_html_write(ks_db *db, const ks_report_html_options *o, FILE *out,
+                               ks_error *err);
+/*
+ * The page of the study in the database at db_path, opened only to read (safe while
+ * the study runs), written to out_path atomically: on any error (a damaged database,
+ * one of a newer schema …) nothing is written.
+ */
+ks_status ks_report_html_file(const char *db_path, const ks_report_html_options *o,
+                              const char *out_path, ks_error *err);
+
+/* ====================================================== parameter importance */
+
+/*
+ * Functional ANOVA (Hutter, Hoos & Leyton-Brown, ICML 2014) over a random forest, as
+ * Optuna's FanovaImportanceEvaluator computes it: a forest of regression trees (64
+ * trees, depth up to 64, bootstrap samples) is fitted to the completed trials'
+ * parameters → objective; each tree's prediction is decomposed over the search space
+ * (uniform over each parameter's domain) into its total variance and the variance of
+ * each parameter's marginal; a parameter's importance is its marginal's share of the
+ * total, averaged over the trees and normalized to sum 1.  Unlike Optuna, categorical
+ * parameters are split on as categories (not one-hot columns), as the original fANOVA
+ * does; a log-scaled parameter is given in log space by the caller.
+ */
+#define KS_FANOVA_MAX_FEATURES 64
+#define KS_FANOVA_MAX_CATEGORIES 64
+
+/* A feature: numeric on [low, high], or categorical with values 0 … n_categories − 1. */
+typedef struct ks_fanova_feature {
+    int n_categories;           /* 0: numeric; 2 … KS_FANOVA_MAX_CATEGORIES: categorical */
+    double low, high;           /* numeric domain (low < high; equal: a constant) */
+} ks_fanova_feature;
+
+typedef struct ks_fanova_options {
+    int n_trees;                /* 64 */
+    int max_depth;              /* 64 */
+    int min_samples_split;      /* 2 */
+    int min_samples_leaf;       /* 1 */
+    int bootstrap;              /* 1: each tree on n rows drawn with replacement */
+    uint64_t seed;              /* 0: the forest is a function of the data and the seed */
+} ks_fanova_options;
+ks_fanova_options ks_fanova_options_default(void);
+
+typedef struct ks_fanova ks_fanova;
+/*
+ * Fit the forest to n rows of x (n × d, row-major; a categorical value is its category
+ * index) and their targets y.  Every value must be finite and every category in range;
+ * numeric values outside [low, high] widen that feature's domain.  KS_ERR_CONFIG for
+ * bad input (n < 1, d outside 1 … KS_FANOVA_MAX_FEATURES, a non-finite value),
+ * KS_ERR_NOMEM.
+ */
+ks_status ks_fanova_fit(const double *x, const double *y, int n, int d,
+                        const ks_fanova_feature *features, const ks_fanova_options *opt,
+                        ks_fanova **out, ks_error *err);
+void ks_fanova_free(ks_fanova *f);
+/*
+ * Each feature's importance (share[d], summing to 1) and the standard deviation over the
+ * trees of its unnormalized fraction (std[d], may be NULL).  When no tree varies (every
+ * target equal), every share is 0 and *varies (may be NULL) is 0.
+ */
+ks_status ks_fanova_importance(const ks_fanova *f, double *share, double *std, int *varies,
+                               ks_error *err);
+/* The forest's marginal prediction of feature i at m points (numeric values in ascending
+   order, or category indices): the mean over the other features, averaged over trees. */
+ks_status ks_fanova_marginal(const ks_fanova *f, int i, const double *at, int m, double *out,
+                             ks_error *err);
+/* The same for two features on the grid at_i × at_j: out[a * mj + b] at (at_i[a], at_j[b]). */
+ks_status ks_fanova_marginal2(const ks_fanova *f, int i, const double *at_i, int mi, int j,
+                              const double *at_j, int mj, double *out, ks_error *err);
+/* The forest's prediction at x (d values). */
+double ks_fanova_predict(const ks_fanova *f, const double *x);
 
 #endif
