@@ -272,8 +272,11 @@ static ks_status job_tracker(worker *w, job *j)
         for (int i = 0; i < c->st->space.n; i++) {
             if (ks_space_value(&c->st->space, i, j->t.point, &j->hp_store[j->n_hp]) != KS_OK)
                 continue;
+            if (!ks_hp_value_of(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp])) {
+                ks_value_free(&j->hp_store[j->n_hp]);
+                continue;
+            }
             j->hp_names[j->n_hp] = c->st->space.params[i].name;
-            ctl_hp_value(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp]);
             j->n_hp++;
         }
         opt->n_hparams = j->n_hp;

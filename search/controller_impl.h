@@ -75,11 +75,12 @@ ks_status ctl_add_trial(controller *c, const double *point, int budget);
    curve.  A failure to read it leaves what the samplers see stale: the caller stops. */
 ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
                             double seconds, ks_error *err);
-void ctl_hp_value(const ks_value *v, ks_hp_value *out);
 
-/* study_report.c: the declared search into study.db (at the start); the HTML report
-   (at the end: a failure is a warning on c->out, never a failed study) */
-ks_status ctl_report_begin(controller *c, int parallel, ks_error *err);
+/* study_report.c: the search the study declares, run on parallel workers (for study.db
+   and the HParams experiment; free with ks_search_info_free); the HTML report at the end
+   (a failure is a warning on c->out, never a failed study) */
+ks_status ctl_search_info(const controller *c, int parallel, ks_search_info *out,
+                          ks_error *err);
 void ctl_report_end(controller *c);
 
 /* study_progress.c */

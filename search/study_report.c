@@ -1,7 +1,8 @@
 /*
- * study_report.c — what a study tells its HTML report: the search as declared (method,
- * budget, each parameter's kind, range, step, log scale and choices), stored in
- * study.db when the study starts, and runs/NAME/report.html, written when it ends.
+ * study_report.c — what a study tells those who read it back: the search as declared
+ * (method, budget, each parameter's kind, range, step, log scale and choices), kept in
+ * study.db when the study starts and shown as its HParams domains, and the HTML report
+ * (runs/NAME/report.html), written when it ends.
  */
 #include "controller_impl.h"
 
@@ -26,24 +27,22 @@ static char *choices_json(const ks_param *p)
     return json;
 }
 
-ks_status ctl_report_begin(controller *c, int parallel, ks_error *err)
+ks_status ctl_search_info(const controller *c, int parallel, ks_search_info *out,
+                          ks_error *err)
 {
     const ks_space *sp = &c->st->space;
-    ks_search_param params[KS_MAX_SEARCH_PARAMS];
-    ks_search_info info;
-    ks_status s = KS_OK;
-    memset(&info, 0, sizeof info);
-    memset(params, 0, sizeof params);
-    snprintf(info.method, sizeof info.method, "%s", c->st->method->name);
-    info.max_trials = c->st->max_trials;
-    info.planned_trials = c->total;
-    info.max_epochs = c->st->base->fit.epochs;
-    info.workers = parallel;
-    info.n_params = sp->n;
-    info.params = params;
+    memset(out, 0, sizeof *out);
+    snprintf(out->method, sizeof out->method, "%s", c->st->method->name);
+    out->max_trials = c->st->max_trials;
+    out->planned_trials = c->total;
+    out->max_epochs = c->st->base->fit.epochs;
+    out->workers = parallel;
+    if (sp->n > 0 && !(out->params = calloc((size_t)sp->n, sizeof *out->params)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    out->n_params = sp->n;
     for (int i = 0; i < sp->n; i++) {
         const ks_param *p = &sp->params[i];
-        ks_search_param *q = &params[i];
+        ks_search_param *q = &out->params[i];
         snprintf(q->name, sizeof q->name, "%s", p->name);
         q->kind = p->kind == KS_PARAM_CHOICE ? KS_SEARCH_CHOICE
                   : p->kind == KS_PARAM_INT  ? KS_SEARCH_INT
@@ -52,14 +51,12 @@ ks_status ctl_report_begin(controller *c, int parallel, ks_error *err)
         q->high = p->max;
         q->step = p->kind == KS_PARAM_INT ? (p->step >= 1 ? p->step : 1) : 0;
         q->log = p->log;
-        if (p->kind == KS_PARAM_CHOICE && !(q->choices = choices_json(p)))
-            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        if (p->kind == KS_PARAM_CHOICE && !(q->choices = choices_json(p))) {
+            ks_search_info_free(out);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
     }
-    if (s == KS_OK)
-        s = ks_db_search_put(c->db, c->study_id, &info, err);
-    for (int i = 0; i < sp->n; i++)
-        free(params[i].choices);
-    return s;
+    return KS_OK;
 }
 
 void ctl_report_end(controller *c)

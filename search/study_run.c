@@ -26,21 +26,6 @@ uint64_t ctl_trial_seed(const controller *c, int number)
     return ks_hash64(c->st->base->seed, (uint64_t)number + 1);
 }
 
-void ctl_hp_value(const ks_value *v, ks_hp_value *out)
-{
-    memset(out, 0, sizeof *out);
-    if (v->kind == KS_VALUE_STRING) {
-        out->type = KS_HP_STRING;
-        out->string = v->string;
-    } else if (v->kind == KS_VALUE_BOOL) {
-        out->type = KS_HP_BOOL;
-        out->boolean = v->boolean;
-    } else {
-        out->type = KS_HP_FLOAT;
-        out->number = v->number;
-    }
-}
-
 /*
  * The objective after each recorded epoch, by epoch: NaN where the metric was not logged
  * (e.g. val_ metrics with validation_freq > 1), over every epoch recorded.
@@ -197,65 +182,22 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     return KS_OK;
 }
 
-/* Each parameter's declared domain, as the HParams experiment shows it (vals holds the
-   choices; strings borrowed from the space). */
-static void hp_domains(const ks_space *sp, ks_hp_info *infos,
-                       ks_hp_value (*vals)[KS_MAX_CHOICES])
+/* The HParams experiment: each parameter with its declared domain (the search kept in
+   study.db, through the one conversion `ksearch tensorboard` uses too) and the metrics
+   shown (in the log dir's root run, written once when the study starts). */
+static ks_status write_experiment(controller *c, const ks_search_info *search, ks_error *err)
 {
-    for (int i = 0; i < sp->n; i++) {
-        const ks_param *p = &sp->params[i];
-        memset(&infos[i], 0, sizeof infos[i]);
-        infos[i].name = p->name;
-        if (p->kind == KS_PARAM_CHOICE) {
-            infos[i].discrete = 1;
-            infos[i].n_values = p->n_values;
-            infos[i].values = vals[i];
-            for (int k = 0; k < p->n_values; k++)
-                ctl_hp_value(&p->values[k], &vals[i][k]);
-            infos[i].type = vals[i][0].type;
-        } else {
-            infos[i].type = KS_HP_FLOAT;
-            infos[i].min = p->min;
-            infos[i].max = p->max;
-        }
-    }
-}
-
-/* The HParams experiment: each parameter with its domain, the metrics shown (in the
-   log dir's root run, written once when the study starts). */
-static ks_status write_experiment(controller *c, ks_error *err)
-{
-    const ks_space *sp = &c->st->space;
-    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
-    ks_hp_metric metrics[4];
-    char best[96], tag[96];
-    const char *metric = c->st->metric, *group = "validation";
+    ks_hp_domains hp;
     ks_tb_run *root = NULL;
-    ks_status s;
-    hp_domains(sp, infos, vals);
-    if (strncmp(metric, "val_", 4) == 0)
-        metric += 4;
-    else
-        group = "train";
-    snprintf(best, sizeof best, "best_%s", c->st->metric);
-    snprintf(tag, sizeof tag, "epoch_%s", metric);
-    metrics[0] = (ks_hp_metric){"", best, best, 0};
-    metrics[1] = (ks_hp_metric){group, tag, NULL, strcmp(group, "train") ? 2 : 1};
-    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
-    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
+    ks_status s = ks_hp_domains_from_search(search, &hp, err);
+    if (s != KS_OK)
+        return s;
     s = ks_tb_run_open(c->log_dir, &root, err);
     if (s == KS_OK)
-        s = ks_tb_hparams_experiment(root, c->st->base->name, (double)time(NULL), infos, sp->n,
-                                     metrics, strcmp(tag, "epoch_loss") == 0 ? 2 : 4, err);
-    if (root) {
-        ks_error e;
-        ks_status cs = ks_tb_run_close(root, &e);
-        if (s == KS_OK && cs != KS_OK) {
-            *err = e;
-            s = cs;
-        }
-    }
+        s = ks_tb_study_experiment(root, c->st->base->name, (double)time(NULL), c->st->metric,
+                                   hp.info, hp.n, err);
+    s = ks_tb_runs_close(&root, 1, s, err);
+    ks_hp_domains_free(&hp);
     return s;
 }
 
@@ -307,7 +249,7 @@ static ks_status load_trials(controller *c, ks_error *err)
     return s;
 }
 
-static ks_status open_study(controller *c, ks_error *err)
+static ks_status open_study(controller *c, const ks_search_info *search, ks_error *err)
 {
     ks_study *st = c->st;
     ks_study_info info;
@@ -351,14 +293,11 @@ static ks_status open_study(controller *c, ks_error *err)
     ks_study_info_free(&info);
     if (s == KS_OK) {
         /* what commands reading the study later need besides its text: the folder its data
-           paths start from, and the declared domains of its parameters */
-        ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-        ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+           paths start from, and the search it declares */
         char dir[PATH_MAX];
-        hp_domains(&st->space, infos, vals);
         if (!realpath(st->base->dir, dir))
             snprintf(dir, sizeof dir, "%s", st->base->dir);
-        s = ks_db_study_set_context(c->db, c->study_id, dir, infos, st->space.n, err);
+        s = ks_db_study_set_context(c->db, c->study_id, dir, search, err);
     }
     return s;
 }
@@ -390,6 +329,33 @@ static void mark_pruned(controller *c)
                     e.msg);
         ks_trial_info_free(&info);
     }
+}
+
+/*
+ * The study in study.db with what it declares (its folder, its search on parallel
+ * workers), its trials so far, and, when it has none yet, the HParams experiment.
+ */
+static ks_status start_study(controller *c, int parallel, ks_error *err)
+{
+    const ks_study *st = c->st;
+    ks_search_info search;
+    ks_history h;
+    ks_status s;
+    memset(&h, 0, sizeof h);
+    h.space = &st->space;
+    h.max_trials = st->max_trials;
+    h.max_epochs = st->base->fit.epochs;
+    h.seed = st->base->seed;
+    c->total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
+    c->full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
+                                             : st->base->fit.epochs;
+    if ((s = ctl_search_info(c, parallel, &search, err)) != KS_OK)
+        return s;
+    if ((s = open_study(c, &search, err)) == KS_OK && (s = load_trials(c, err)) == KS_OK &&
+        c->n == 0)
+        s = write_experiment(c, &search, err);  /* once: a study with trials has written it */
+    ks_search_info_free(&search);
+    return s;
 }
 
 static void free_controller(controller *c)
@@ -443,23 +409,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
         (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
-        (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
-        goto out;
-    /* the HParams experiment, once: a study with trials has written it */
-    if (c.n == 0 && (s = write_experiment(&c, err)) != KS_OK)
-        goto out;
-    {
-        ks_history h;
-        memset(&h, 0, sizeof h);
-        h.space = &st->space;
-        h.max_trials = st->max_trials;
-        h.max_epochs = st->base->fit.epochs;
-        h.seed = st->base->seed;
-        c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
-        c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
-                                                : st->base->fit.epochs;
-    }
-    if ((s = ctl_report_begin(&c, parallel, err)) != KS_OK)
+        (s = start_study(&c, parallel, err)) != KS_OK)
         goto out;
     fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
             st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,

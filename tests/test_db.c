@@ -1455,7 +1455,7 @@ static void test_readonly(void)
     if (!make_v1(path))
         return;
     REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
-    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir && !st.hparams &&
+    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir &&
               strncmp(st.config, "name: v1", 8) == 0,
           "a schema 1 study read as it is: %s", fmt_err(&err));
     CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2, "its trials: %s",
@@ -1466,7 +1466,7 @@ static void test_readonly(void)
     CHECK(ks_db_trial_add(db, st.id, 2, "{}", 1, 1, &id, &err) == KS_ERR_INTERNAL &&
               strstr(err.msg, "read-only"),
           "a write is refused: %s", fmt_err(&err));
-    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, 0, &err) == KS_ERR_INTERNAL,
+    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, &err) == KS_ERR_INTERNAL,
           "a context write is refused");
     ks_study_info_free(&st);
     ks_db_close(db);
@@ -1491,7 +1491,9 @@ static void test_schema_v1(void)
     ks_db *db = NULL;
     ks_study_info st;
     ks_trial_info *rows = NULL;
-    ks_hp_info hp = {"units", KS_HP_FLOAT, 0, 2, 3, 0, NULL};
+    ks_search_param units = {"units", KS_SEARCH_INT, 2, 3, 1, 0, NULL};
+    ks_search_info search = {"grid", 0, 2, 2, 1, 1, &units}, back;
+    int found = 0;
     ks_error err;
     int n = 0;
     path_in(path, sizeof path, "v1.db");
@@ -1505,8 +1507,10 @@ static void test_schema_v1(void)
           "opened for writing: brought to schema %d", KS_DB_SCHEMA_VERSION);
     REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(strncmp(st.config, "name: v1\n", 9) == 0 && strcmp(st.metric, "val_loss") == 0 &&
-              !st.dir && !st.hparams,
-          "the study as it was, no folder or domains kept (%s)", st.metric);
+              !st.dir,
+          "the study as it was, no folder kept (%s)", st.metric);
+    CHECK(ks_db_search_get(db, st.id, &back, &found, &err) == KS_OK && !found,
+          "no search kept: %s", fmt_err(&err));
     CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2 &&
               rows[0].status == KS_TRIAL_COMPLETE && rows[1].epochs == 2 &&
               !isnan(rows[1].objective),
@@ -1514,7 +1518,7 @@ static void test_schema_v1(void)
     for (int i = 0; i < n; i++)
         ks_trial_info_free(&rows[i]);
     free(rows);
-    CHECK(ks_db_study_set_context(db, st.id, "/somewhere", &hp, 1, &err) == KS_OK, "%s",
+    CHECK(ks_db_study_set_context(db, st.id, "/somewhere", &search, &err) == KS_OK, "%s",
           fmt_err(&err));
     ks_study_info_free(&st);
     ks_db_close(db);
@@ -1522,10 +1526,15 @@ static void test_schema_v1(void)
     CHECK(!exists(path_wal(path)), "closed: no WAL file left");
     REQUIRE(ks_db_open(path, 0, &db, &err) == KS_OK, "reopen: %s", fmt_err(&err));
     REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
-    CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0 && st.hparams &&
-              strcmp(st.hparams, "[{\"name\":\"units\",\"type\":\"float\",\"min\":2,\"max\":3}]") == 0,
-          "the folder and the domains kept: %s %s", st.dir ? st.dir : "-",
-          st.hparams ? st.hparams : "-");
+    CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0, "the folder kept: %s",
+          st.dir ? st.dir : "-");
+    CHECK(ks_db_search_get(db, st.id, &back, &found, &err) == KS_OK && found &&
+              strcmp(back.method, "grid") == 0 && back.n_params == 1 &&
+              strcmp(back.params[0].name, "units") == 0 &&
+              back.params[0].kind == KS_SEARCH_INT && back.params[0].low == 2 &&
+              back.params[0].high == 3,
+          "the declared search kept: %s", fmt_err(&err));
+    ks_search_info_free(&back);
     ks_study_info_free(&st);
     ks_db_close(db);
 }

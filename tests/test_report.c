@@ -201,7 +201,7 @@ static ks_status make_study(const char *path, const synth *sy, ks_error *err)
                              "val_accuracy", 1, &info, &created, err);
     }
     if (s == KS_OK)
-        s = ks_db_search_put(db, info.id, &search, err);
+        s = ks_db_study_set_context(db, info.id, NULL, &search, err);
     for (int t = 0; s == KS_OK && t < sy->trials; t++)
         s = add_trial(db, info.id, sy, t, r, free_at, err);
     if (s == KS_OK)
@@ -421,7 +421,6 @@ static void test_schema_and_migration(void)
     /* a version-1 file: what this ksearch made, without what version 2 added */
     REQUIRE(raw_exec(path, "DROP TABLE segment; DROP TABLE search; DROP TABLE param;"
                            " ALTER TABLE study DROP COLUMN dir;"
-                           " ALTER TABLE study DROP COLUMN hparams;"
                            " UPDATE meta SET value = '1' WHERE key = 'schema_version'") ==
                 SQLITE_OK,
             "making a version-1 file");
@@ -478,7 +477,8 @@ static void test_search_roundtrip(void)
     REQUIRE(ks_db_open(path, KS_DB_CREATE, &db, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(ks_db_study_open(db, "s", "x: 1", "h", "val_loss", 0, &st, &created, &err) == KS_OK,
             "%s", fmt_err(&err));
-    REQUIRE(ks_db_search_put(db, st.id, &in, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_set_context(db, st.id, "/the/folder", &in, &err) == KS_OK, "%s",
+            fmt_err(&err));
     REQUIRE(ks_db_search_get(db, st.id, &outv, &found, &err) == KS_OK && found, "%s",
             fmt_err(&err));
     CHECK(strcmp(outv.method, "bayesian") == 0 && outv.max_trials == 40 &&
@@ -495,12 +495,26 @@ static void test_search_roundtrip(void)
     in.n_params = 1;
     in.params = &p[1];
     in.workers = 8;
-    REQUIRE(ks_db_search_put(db, st.id, &in, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_set_context(db, st.id, NULL, &in, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(ks_db_search_get(db, st.id, &outv, &found, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(outv.n_params == 1 && outv.workers == 8 && strcmp(outv.params[0].name, "lr") == 0,
           "replaced: %d parameters, %d workers", outv.n_params, outv.workers);
     ks_search_info_free(&outv);
-    CHECK(ks_db_search_put(db, st.id + 99, &in, &err) == KS_ERR_CONFIG, "an unknown study");
+    /* the folder alone: the search stays; NULL leaves the folder as it was */
+    REQUIRE(ks_db_study_set_context(db, st.id, NULL, NULL, &err) == KS_OK, "%s", fmt_err(&err));
+    {
+        ks_study_info again;
+        CHECK(ks_db_study_get(db, "s", &again, &err) == KS_OK && again.dir &&
+                  strcmp(again.dir, "/the/folder") == 0,
+              "the folder kept: %s", again.dir ? again.dir : "(none)");
+        ks_study_info_free(&again);
+    }
+    CHECK(ks_db_search_get(db, st.id, &outv, &found, &err) == KS_OK && found &&
+              outv.n_params == 1,
+          "the search kept");
+    ks_search_info_free(&outv);
+    CHECK(ks_db_study_set_context(db, st.id + 99, NULL, &in, &err) == KS_ERR_CONFIG,
+          "an unknown study");
     CHECK(ks_db_segment_add(db, 12345, 0, 1, 0, KS_TRIAL_COMPLETE, &err) == KS_ERR_CONFIG,
           "a segment of an unknown trial");
     /* deleting the study takes its search along */

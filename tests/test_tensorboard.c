@@ -1327,10 +1327,10 @@ static void test_best_across_segments(ks_db *db, const char *log_dir, const char
  */
 static void test_rewrite_declared(ks_db *db, const char *re)
 {
-    ks_hp_value opts[3] = {{KS_HP_STRING, 0, "adam", 0}, {KS_HP_STRING, 0, "sgd", 0},
-                           {KS_HP_STRING, 0, "rmsprop", 0}};
-    ks_hp_info infos[2] = {{"lr", KS_HP_FLOAT, 0, 1e-4, 0.1, 0, NULL},
-                           {"opt", KS_HP_STRING, 1, 0, 0, 3, opts}};
+    char opts[] = "[\"adam\",\"sgd\",\"rmsprop\"]";
+    ks_search_param params[2] = {{"lr", KS_SEARCH_FLOAT, 1e-4, 0.1, 0, 1, NULL},
+                                 {"opt", KS_SEARCH_CHOICE, 0, 0, 0, 0, opts}};
+    ks_search_info search = {"random", 10, 10, 3, 1, 2, params};
     const char *names[2] = {"decl", "undecl"};
     for (int k = 0; k < 2; k++) {
         ks_study_info st;
@@ -1349,7 +1349,7 @@ static void test_rewrite_declared(ks_db *db, const char *re)
                                   &err) == KS_OK,
               "%s", err.msg);
         if (k == 0)
-            CHECK(ks_db_study_set_context(db, st.id, "/data", infos, 2, &err) == KS_OK, "%s",
+            CHECK(ks_db_study_set_context(db, st.id, "/data", &search, &err) == KS_OK, "%s",
                   err.msg);
         ks_study_info_free(&st);
         snprintf(dir, sizeof dir, "%s/%s", re, names[k]);
@@ -1503,6 +1503,61 @@ static void test_tracker_and_rewrite(void)
 
 /* ------------------------------------------------------------------ main */
 
+/*
+ * The HParams domains of a declared search (what the live writer and the rewrite both
+ * show): an int or float is its interval, a choice its values typed by the first; a
+ * damaged choice list is an error.
+ */
+static void test_search_domains(void)
+{
+    char acts[] = "[\"relu\",\"tanh\"]", flags[] = "[true,false]", sizes[] = "[16,32,64]",
+         bad[] = "{\"relu\": 1}";
+    ks_search_param p[5] = {{"units", KS_SEARCH_INT, 8, 128, 8, 0, NULL},
+                            {"lr", KS_SEARCH_FLOAT, 1e-4, 0.1, 0, 1, NULL},
+                            {"act", KS_SEARCH_CHOICE, 0, 0, 0, 0, acts},
+                            {"bn", KS_SEARCH_CHOICE, 0, 0, 0, 0, flags},
+                            {"batch", KS_SEARCH_CHOICE, 0, 0, 0, 0, sizes}};
+    ks_search_info search = {"random", 5, 5, 3, 1, 5, p};
+    ks_hp_domains d;
+    ks_error err;
+    REQUIRE(ks_hp_domains_from_search(&search, &d, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(d.n == 5, "5 domains (%d)", d.n);
+    CHECK(strcmp(d.info[0].name, "units") == 0 && !d.info[0].discrete &&
+              d.info[0].type == KS_HP_FLOAT && d.info[0].min == 8 && d.info[0].max == 128,
+          "an int: the interval [8, 128]");
+    CHECK(!d.info[1].discrete && d.info[1].min == 1e-4 && d.info[1].max == 0.1,
+          "a float: its interval");
+    CHECK(d.info[2].discrete && d.info[2].type == KS_HP_STRING && d.info[2].n_values == 2 &&
+              strcmp(d.info[2].values[1].string, "tanh") == 0,
+          "strings");
+    CHECK(d.info[3].discrete && d.info[3].type == KS_HP_BOOL && d.info[3].n_values == 2 &&
+              d.info[3].values[0].boolean == 1 && d.info[3].values[1].boolean == 0,
+          "booleans");
+    CHECK(d.info[4].discrete && d.info[4].type == KS_HP_FLOAT && d.info[4].n_values == 3 &&
+              d.info[4].values[2].number == 64,
+          "numbers");
+    {
+        /* what a study writes with them */
+        char dir[600];
+        ks_tb_run *root = NULL;
+        snprintf(dir, sizeof dir, "%s/domains", tmpdir);
+        CHECK(ks_tb_run_open(dir, &root, &err) == KS_OK &&
+                  ks_tb_study_experiment(root, "s", 1700000000, "val_accuracy", d.info, d.n,
+                                         &err) == KS_OK,
+              "the experiment: %s", err.msg);
+        ks_tb_run_close(root, &err);
+    }
+    ks_hp_domains_free(&d);
+    ks_hp_domains_free(&d);     /* twice: a no-op */
+    p[3].choices = bad;
+    CHECK(ks_hp_domains_from_search(&search, &d, &err) == KS_ERR_CORRUPT && d.n == 0 &&
+              strstr(err.msg, "bn"),
+          "damaged choices: %s", err.msg);
+    search.n_params = 0;
+    CHECK(ks_hp_domains_from_search(&search, &d, &err) == KS_OK && d.n == 0 && !d.info,
+          "no parameters: no domains");
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -1526,6 +1581,7 @@ int main(void)
     test_partial_and_crc();
     test_decoder_strict();
     test_hparams();
+    test_search_domains();
     test_tag_reuse();
     test_open_rules();
     test_bad_input();

@@ -10,9 +10,8 @@
  *
  *   meta(key PK, value)              schema_version "2", created_by "ksearch"
  *   study(id, name UNIQUE, config, hash, metric, maximize, created,
- *         dir NULL (the study file's folder, absolute: relative data paths start there),
- *         hparams NULL (the declared hyperparameter domains, JSON: a list of
- *         {"name", "type": "float"|"string"|"bool", "min", "max"} or {…, "values": […]}))
+ *         dir NULL (v2: the study file's folder, absolute: relative data paths start
+ *         there; NULL when not known))
  *   trial(id, study_id → study CASCADE, number, status TEXT (ks_trial_status_name),
  *         params JSON, seed (uint64 as its int64 bit pattern), budget, epochs,
  *         objective NULL, best_epoch (-1: none), started NULL, ended NULL, error NULL,
@@ -28,13 +27,18 @@
  *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
  *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
  *         UNIQUE(study_id, name))
+ *   segment (v2)(id, trial_id → trial CASCADE, worker, started, ended, first_epoch,
+ *         epochs, status): each job a worker ran (a fit, a resume, a promotion), the
+ *         trial's epochs when it ended; index segment_trial(trial_id)
+ *   search (v2)(study_id PK → study CASCADE, method, max_trials, planned_trials,
+ *         max_epochs, workers) and param (v2)(study_id → study CASCADE, pos, name,
+ *         kind 'choice'|'int'|'float', low, high, step, log, choices JSON NULL,
+ *         PRIMARY KEY(study_id, pos)): the search as the study file declares it, stored
+ *         (with study.dir) each time the study starts — the one store of the declared
+ *         space (reports, the HParams domains of `ksearch tensorboard`)
  *
- * Version 2 (from version 1: migration step 2): study.dir and study.hparams; segment —
- * each job a worker ran (trial, worker index, start, end, the fit's first epoch, the
- * trial's epochs after it, its status); search and param — the declared search
- * (method, budget, each parameter's kind, range, step, log scale, choices), stored when
- * a study starts.  A file opened for writing is brought up to date; a read-only open
- * reads it as it is.
+ * A file opened for writing is brought up to date; a read-only open reads it as it is
+ * (readers of v2 tables answer "none" for a version 1 file).
  */
 #include "db_impl.h"
 
@@ -124,9 +128,8 @@ static const struct migration {
     int to;
     const char *sql;
 } migrations[] = {
-    /* ---- version 2: worker segments and the declared search, for reports ---- */
+    /* ---- version 2: the study file's folder, the workers' segments, the declared search ---- */
     {2, "ALTER TABLE study ADD COLUMN dir TEXT;\n"
-        "ALTER TABLE study ADD COLUMN hparams TEXT;\n"
         "CREATE TABLE segment (\n"
         "    id          INTEGER PRIMARY KEY,\n"
         "    trial_id    INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"

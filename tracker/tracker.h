@@ -28,7 +28,6 @@
  * read as it is.  For ls, show, compare and anything else that only reads.
  */
 typedef struct ks_db ks_db;
-typedef struct ks_hp_info ks_hp_info;   /* a hyperparameter's domain (TensorBoard, below) */
 enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
 ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
@@ -65,10 +64,8 @@ typedef struct ks_study_info {
     double created;             /* Unix seconds */
     char *dir;                  /* the folder relative data paths start from (malloc'd), or
                                    NULL when not kept (a file of schema 1) */
-    char *hparams;              /* the declared hyperparameter domains as JSON (malloc'd),
-                                   NULL when not kept (schema 1, or a ksearch fit) */
 } ks_study_info;
-/* Frees config, dir and hparams; s itself is the caller's. */
+/* Frees config and dir; s itself is the caller's. */
 void ks_study_info_free(ks_study_info *s);
 
 /*
@@ -79,14 +76,6 @@ ks_status ks_db_study_open(ks_db *db, const char *name, const char *config, cons
                            const char *metric, int maximize, ks_study_info *out, int *created,
                            ks_error *err);
 ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
-/*
- * Keep what a study's file says besides its text: the folder its relative data paths
- * are read from (dir, NULL: left as it is) and its hyperparameters' declared domains
- * (the HParams experiment's, n_hp 0: left as it is), so that commands reading the study
- * back later (ksearch ensemble, tensorboard) use the same.
- */
-ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
-                                  const ks_hp_info *hp, int n_hp, ks_error *err);
 /* The study named name, or (name NULL) the file's first; KS_ERR_CONFIG if there is none. */
 ks_status ks_db_study_find(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
 /* Names of all studies in the file (NULL-terminated, malloc'd; free with ks_strv_free). */
@@ -94,6 +83,47 @@ ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
 /* Delete a study and everything under it (for --fresh). */
 ks_status ks_db_study_delete(ks_db *db, int64_t study_id, ks_error *err);
+
+/*
+ * The search a study runs, as its file declares it (method, budget, and each
+ * parameter's domain): the one store of the declared space, read by reports and by the
+ * TensorBoard rewrite (the HParams domains, ks_hp_domains_from_search).
+ */
+typedef enum ks_search_kind {
+    KS_SEARCH_CHOICE,           /* values: choices */
+    KS_SEARCH_INT,              /* int: [low, high], step, log */
+    KS_SEARCH_FLOAT             /* float: [low, high], log */
+} ks_search_kind;
+typedef struct ks_search_param {
+    char name[64];
+    ks_search_kind kind;
+    double low, high, step;     /* INT and FLOAT (step: INT only, else 0) */
+    int log;                    /* sampled log-uniformly */
+    char *choices;              /* CHOICE: the values as a JSON array, else NULL */
+} ks_search_param;
+typedef struct ks_search_info {
+    char method[32];            /* "hyperband" */
+    int max_trials;             /* the study's max_trials (0: the method decides) */
+    int planned_trials;         /* what the method plans (0: not known) */
+    int max_epochs;             /* a trial's full budget (the fit's epochs) */
+    int workers;                /* of the run that stored it */
+    int n_params;
+    ks_search_param *params;    /* malloc'd when read back */
+} ks_search_info;
+/*
+ * Keep what a study's file says besides its text, for the commands that read the study
+ * back later (ensemble, tensorboard, report): dir, the folder its relative data paths
+ * are read from (NULL: left as it is), and search, the search as declared (NULL: left
+ * as it is; else it replaces the stored one).  One transaction; search's strings and
+ * arrays stay the caller's.  KS_ERR_CONFIG if there is no such study.
+ */
+ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
+                                  const ks_search_info *search, ks_error *err);
+/* The search stored for a study (*found 0: none, e.g. a `ksearch fit` run or a file of
+   schema 1); free with ks_search_info_free. */
+ks_status ks_db_search_get(ks_db *db, int64_t study_id, ks_search_info *out, int *found,
+                           ks_error *err);
+void ks_search_info_free(ks_search_info *s);     /* frees params and their choices */
 
 /* A trial as stored. */
 typedef struct ks_trial_info {
@@ -198,7 +228,7 @@ ks_status ks_db_ensemble_put(ks_db *db, int64_t study_id, const char *name,
                              const char *json, const unsigned char *file, size_t len,
                              ks_error *err);
 
-/* --------------------------------------------- what reports read (schema 2) */
+/* ------------------------------------------------- what reports read */
 
 /*
  * A segment: one job a worker ran on a trial (its first fit, a resume, a Hyperband
@@ -220,36 +250,6 @@ ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seco
 ks_status ks_db_segments(ks_db *db, int64_t study_id, ks_segment **rows, int *n,
                          ks_error *err);
 
-/* The search a study runs, as it declared it: stored when it starts, for reports. */
-typedef enum ks_search_kind {
-    KS_SEARCH_CHOICE,           /* values: choices */
-    KS_SEARCH_INT,              /* int: [low, high], step, log */
-    KS_SEARCH_FLOAT             /* float: [low, high], log */
-} ks_search_kind;
-typedef struct ks_search_param {
-    char name[64];
-    ks_search_kind kind;
-    double low, high, step;     /* INT and FLOAT (step: INT only, else 0) */
-    int log;                    /* sampled log-uniformly */
-    char *choices;              /* CHOICE: the values as a JSON array, else NULL */
-} ks_search_param;
-typedef struct ks_search_info {
-    char method[32];            /* "hyperband" */
-    int max_trials;             /* the study's max_trials (0: the method decides) */
-    int planned_trials;         /* what the method plans (0: not known) */
-    int max_epochs;             /* a trial's full budget (the fit's epochs) */
-    int workers;                /* of the run that stored it */
-    int n_params;
-    ks_search_param *params;
-} ks_search_info;
-/* Store (replace) a study's search; the info's strings and arrays stay the caller's. */
-ks_status ks_db_search_put(ks_db *db, int64_t study_id, const ks_search_info *info,
-                           ks_error *err);
-/* Read it back (*found 0: none stored, e.g. a `ksearch fit` run or a version-1 file);
-   free with ks_search_info_free. */
-ks_status ks_db_search_get(ks_db *db, int64_t study_id, ks_search_info *out, int *found,
-                           ks_error *err);
-void ks_search_info_free(ks_search_info *s);
 
 /* Every epoch value of a study's trials (KS_METRIC_ITERATIONS left out), by trial
    number, epoch and the name's place in its logs; fn's KS_OK continues, else stops. */
@@ -316,14 +316,17 @@ typedef struct ks_hp_value {
     const char *string;         /* STRING */
     int boolean;                /* BOOL */
 } ks_hp_value;
-struct ks_hp_info {
+typedef struct ks_hp_info {
     const char *name;
     ks_hp_type type;
     int discrete;               /* 1: values[], else the interval [min, max] */
     double min, max;
     int n_values;
     const ks_hp_value *values;
-};
+} ks_hp_info;
+/* A parameter's value as HParams shows it: a number, string or boolean (strings
+   borrowed from v); 0 for any other kind (nothing HParams can show). */
+int ks_hp_value_of(const ks_value *v, ks_hp_value *out);
 typedef struct ks_hp_metric {
     const char *group;          /* "validation", "train", or "" for the session run */
     const char *tag;            /* "epoch_accuracy" */
@@ -334,6 +337,30 @@ typedef struct ks_hp_metric {
 ks_status ks_tb_hparams_experiment(ks_tb_run *root, const char *name, double time_created,
                                    const ks_hp_info *hparams, int n_hparams,
                                    const ks_hp_metric *metrics, int n_metrics, ks_error *err);
+/*
+ * The HParams domains of a declared search, in its order: an int or float parameter the
+ * interval [low, high], a choice its values (typed by the first).  The names are
+ * borrowed from search (keep it while the domains are used); the values are owned by
+ * the struct: free with ks_hp_domains_free.  KS_ERR_CORRUPT if a choice list is not a
+ * JSON array (a damaged file), KS_ERR_NOMEM.
+ */
+typedef struct ks_hp_domains {
+    int n;
+    ks_hp_info *info;           /* n */
+    ks_hp_value *values;        /* every choice, behind info[].values */
+    ks_value *choices;          /* n parsed choice lists (strings behind values[]) */
+} ks_hp_domains;
+ks_status ks_hp_domains_from_search(const ks_search_info *search, ks_hp_domains *out,
+                                    ks_error *err);
+void ks_hp_domains_free(ks_hp_domains *d);
+/*
+ * A study's experiment (the live writer's and the rewrite's): its hyperparameters with
+ * their domains, and the metrics shown for its objective `metric` — best_<metric> (the
+ * session run's), the metric's epoch series, the validation and train losses.
+ */
+ks_status ks_tb_study_experiment(ks_tb_run *root, const char *study, double time_created,
+                                 const char *metric, const ks_hp_info *hparams, int n_hparams,
+                                 ks_error *err);
 /* A session (a trial's own run dir): its values at start … */
 ks_status ks_tb_hparams_session_start(ks_tb_run *run, const char *const *names,
                                       const ks_hp_value *values, int n, const char *group,
