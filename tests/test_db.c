@@ -1468,6 +1468,26 @@ static void test_readonly(void)
           "a write is refused: %s", fmt_err(&err));
     CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, &err) == KS_ERR_INTERNAL,
           "a context write is refused");
+    CHECK(ks_db_segment_add(db, 1, 0, 1, 0, KS_TRIAL_COMPLETE, &err) ==
+              KS_ERR_INTERNAL,
+          "a segment write is refused");
+    {
+        /* the connection itself refuses writes, and keeps a small page cache (set before
+           the checks read the file through) */
+        sqlite3_stmt *q = NULL;
+        int only = -1, cache = 0;
+        if (sqlite3_prepare_v2(db->conn, "PRAGMA query_only", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            only = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        if (sqlite3_prepare_v2(db->conn, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            cache = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        CHECK(only == 1 && cache == -256, "query_only %d, cache_size %d", only, cache);
+        CHECK(sqlite3_exec(db->conn, "DELETE FROM trial", NULL, NULL, NULL) != SQLITE_OK,
+              "a write on the connection is refused");
+    }
     ks_study_info_free(&st);
     ks_db_close(db);
     CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) == 1,

@@ -225,7 +225,7 @@ static char *report_text(const char *path, ks_status *s, ks_error *err)
     char *buf = NULL;
     size_t len = 0;
     FILE *mem;
-    if ((*s = ks_db_open_read(path, &db, err)) != KS_OK)
+    if ((*s = ks_db_open(path, KS_DB_READONLY, &db, err)) != KS_OK)
         return NULL;
     mem = open_memstream(&buf, &len);
     *s = ks_report_html_write(db, NULL, mem, err);
@@ -286,7 +286,7 @@ static void compare_with_db(const char *path, const ks_value *data)
     const ks_value *obj = at(data, "trials.objective"), *pcols = at(data, "trials.params");
     const ks_value *curves = at(data, "trials.curve"), *names = at(data, "metrics.names");
     const ks_value *at_best = at(data, "metrics.at_best"), *params = at(data, "params");
-    REQUIRE(ks_db_open_read(path, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(ks_db_study_find(db, NULL, &st, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(ks_db_trials(db, st.id, &trials, &n, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(num_col && status && obj && pcols && curves && names && at_best && params &&
@@ -424,7 +424,7 @@ static void test_schema_and_migration(void)
                            " UPDATE meta SET value = '1' WHERE key = 'schema_version'") ==
                 SQLITE_OK,
             "making a version-1 file");
-    REQUIRE(ks_db_open_read(path, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(ks_db_schema_version(db) == 1, "read as version %d", ks_db_schema_version(db));
     CHECK(ks_db_segments(db, 1, &g, &n, &err) == KS_OK && n == 0 && !g, "no segments");
     CHECK(ks_db_search_get(db, 1, &si, &found, &err) == KS_OK && !found, "no search");
@@ -603,7 +603,7 @@ static void test_read_while_writing(void)
               fmt_err(&err));
         CHECK(ks_now() - t0 < 5, "the report waited %.1f s for the writer", ks_now() - t0);
     }
-    REQUIRE(ks_db_open_read(path, &reader, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_open(path, KS_DB_READONLY, &reader, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(sqlite3_exec(writer->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK,
           "the writer commits while a reader is open");
     CHECK(sqlite3_exec(reader->conn, "CREATE TABLE x (y)", NULL, NULL, NULL) != SQLITE_OK,

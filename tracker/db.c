@@ -790,11 +790,6 @@ ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err)
     return KS_OK;
 }
 
-ks_status ks_db_open_read(const char *path, ks_db **out, ks_error *err)
-{
-    return ks_db_open(path, KS_DB_READONLY, out, err);
-}
-
 int ks_db_schema_version(const ks_db *db)
 {
     return db ? db->version : 0;

@@ -289,7 +289,7 @@ ks_status ks_report_html_file(const char *db_path, const ks_report_html_options 
     ks_status s;
     if (!db_path || !out_path)
         return ks_error_set(err, KS_ERR_INTERNAL, "ks_report_html_file: a NULL path");
-    if ((s = ks_db_open_read(db_path, &db, err)) != KS_OK)
+    if ((s = ks_db_open(db_path, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
     if (!(mem = open_memstream(&buf, &len))) {
         ks_db_close(db);

@@ -23,9 +23,11 @@
  * entirely is an error with a clear message (KS_ERR_CORRUPT / KS_ERR_DB).
  * flags 0: read and write an existing file (one of an older schema is brought to this
  * one); KS_DB_CREATE: the same, making the file and its schema if it does not exist;
- * KS_DB_READONLY: only read — nothing is written, no file created beside it (WAL and
- * shared-memory files included, when the folder cannot be written), an older schema
- * read as it is.  For ls, show, compare and anything else that only reads.
+ * KS_DB_READONLY: only read — nothing is written (query_only; write functions refuse
+ * with KS_ERR_INTERNAL), no file created beside it (WAL and shared-memory files
+ * included, when the folder cannot be written), an older schema read as it is, a small
+ * page cache (256 KiB: a reader passes through the file once).  For ls, show, compare,
+ * report and anything else that only reads; a reader never takes the run lock.
  */
 typedef struct ks_db ks_db;
 enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
@@ -37,8 +39,6 @@ void ks_db_close(ks_db *db);
  * date; KS_DB_READONLY reads it as it is.
  */
 #define KS_DB_SCHEMA_VERSION 2
-/* Open an existing study database only to read it: ks_db_open(path, KS_DB_READONLY). */
-ks_status ks_db_open_read(const char *path, ks_db **out, ks_error *err);
 /* The schema version of the open file (1 … KS_DB_SCHEMA_VERSION). */
 int ks_db_schema_version(const ks_db *db);
 
