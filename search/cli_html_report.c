@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define REPORT_FILE_NAME "report.html"
 
 static void usage(FILE *f)
 {
@@ -23,38 +20,18 @@ static void usage(FILE *f)
             "ensembles.  It opens in any browser, offline.  RUNDIR is runs/NAME (or its\n"
             "study.db); the database is only read, so this is safe while the study runs.\n\n"
             "options:\n"
-            "  -o FILE         where to write it [RUNDIR/" REPORT_FILE_NAME "]\n"
+            "  -o FILE         where to write it [RUNDIR/" KS_RUN_REPORT_NAME "]\n"
             "  --study NAME    which study of the database [its first]\n"
             "  --seed N        seed of the importance forest [%llu]\n"
             "  --trees N       trees of the importance forest [%d]\n",
             (unsigned long long)d.seed, d.n_trees);
 }
 
-/* The database and the default report of RUNDIR: RUNDIR/study.db and
-   RUNDIR/report.html, or, when RUNDIR is the database file, its folder's report.html. */
-static int run_files(const char *rundir, char *db, size_t db_size, char *out, size_t out_size)
-{
-    struct stat st;
-    int n;
-    if (stat(rundir, &st) == 0 && S_ISREG(st.st_mode)) {
-        const char *slash = strrchr(rundir, '/');
-        n = snprintf(db, db_size, "%s", rundir);
-        if (slash)
-            snprintf(out, out_size, "%.*s/" REPORT_FILE_NAME, (int)(slash - rundir), rundir);
-        else
-            snprintf(out, out_size, REPORT_FILE_NAME);
-    } else {
-        n = snprintf(db, db_size, "%s/study.db", rundir);
-        snprintf(out, out_size, "%s/" REPORT_FILE_NAME, rundir);
-    }
-    return n > 0 && (size_t)n < db_size && strlen(out) + 1 < out_size;
-}
-
 int cmd_report(int argc, char **argv)
 {
     ks_report_html_options o = ks_report_html_options_default();
     const char *rundir = NULL, *out = NULL;
-    char db[1100], def_out[1100];
+    ks_run_paths paths;
     ks_error err;
     ks_status s;
     ks_error_clear(&err);
@@ -96,15 +73,14 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "ksearch report: --trees must be 1 to 10000, got %d\n", o.n_trees);
         return KS_EXIT_BAD_INPUT;
     }
-    if (!run_files(rundir, db, sizeof db, def_out, sizeof def_out)) {
-        fprintf(stderr, "ksearch report: the path \"%.80s...\" is too long\n", rundir);
-        return KS_EXIT_BAD_INPUT;
-    }
-    s = ks_report_html_file(db, &o, out ? out : def_out, &err);
+    /* RUNDIR/study.db and RUNDIR/report.html, or, when RUNDIR is the database file, its
+       folder's report.html */
+    if ((s = ks_run_paths_for_arg(rundir, &paths, &err)) == KS_OK)
+        s = ks_report_html_file(paths.db, &o, out ? out : paths.report, &err);
     if (s != KS_OK) {
         cli_error(&err);
-        return s == KS_ERR_NOMEM || s == KS_ERR_INTERNAL ? KS_EXIT_FAILED : KS_EXIT_BAD_INPUT;
+        return cli_exit_for(s);
     }
-    printf("wrote %s\n", out ? out : def_out);
+    printf("wrote %s\n", out ? out : paths.report);
     return KS_EXIT_OK;
 }

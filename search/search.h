@@ -92,6 +92,7 @@ ks_status ks_study_trial_config(const ks_study *st, const double *point, ks_run_
  */
 #define KS_RUNS_DIR "runs"
 #define KS_RUN_LOCK_NAME "ksearch.lock"
+#define KS_RUN_REPORT_NAME "report.html"
 typedef struct ks_run_paths {
     char dir[1024];             /* runs/NAME */
     char db[1100];              /* DIR/study.db */
@@ -100,6 +101,8 @@ typedef struct ks_run_paths {
     char best_ensemble[1100];   /* DIR/ensembles/best.ksm: the ensemble step's file */
     char model[1100];           /* DIR/model.ksm: what `ksearch fit` saves */
     char lock[1100];            /* DIR/ksearch.lock: held by the process that writes */
+    char report[1100];          /* DIR/report.html: written when a study ends, and
+                                   `ksearch report`'s default */
 } ks_run_paths;
 /* The paths of run NAME (runs/NAME/…); KS_ERR_USAGE if they would be too long. */
 ks_status ks_run_paths_for_name(const char *name, ks_run_paths *p, ks_error *err);

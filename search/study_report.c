@@ -61,11 +61,9 @@ ks_status ctl_search_info(const controller *c, int parallel, ks_search_info *out
 
 void ctl_report_end(controller *c)
 {
-    char path[1200];
     ks_error e;
-    snprintf(path, sizeof path, "%s/report.html", c->paths.dir);
-    if (ks_report_html_file(c->paths.db, NULL, path, &e) == KS_OK)
-        fprintf(c->out, "report:         %s\n", path);
+    if (ks_report_html_file(c->paths.db, NULL, c->paths.report, &e) == KS_OK)
+        fprintf(c->out, "report:         %s\n", c->paths.report);
     else
         fprintf(c->out, "warning: the study's report was not written: %s\n", e.msg);
 }
