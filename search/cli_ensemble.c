@@ -39,20 +39,13 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
 {
     char name[1200];
     ks_db *db = NULL;
-    char **names = NULL;
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
     if ((s = ks_db_open(paths->db, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
-    if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
-        if (!names[0])
-            s = ks_error_set_at(err, KS_ERR_CONFIG, paths->db, 0, 0, "the database holds no study");
-        else
-            s = ks_db_study_get(db, names[0], &info, err);
-    }
+    s = ks_db_study_find(db, NULL, &info, err);     /* the file's first */
     ks_db_close(db);
-    ks_strv_free(names);
     if (s != KS_OK)
         return s;
     snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);

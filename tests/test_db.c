@@ -169,6 +169,10 @@ static void test_studies(void)
     s = ks_db_study_list(db, &names, &err);
     CHECK(s == KS_OK && names && !names[0], "an empty list");
     ks_strv_free(names);
+    s = ks_db_study_find(db, NULL, &c, &err);
+    CHECK(s == KS_ERR_CONFIG && strstr(err.msg, "no study yet") && strcmp(err.file, path) == 0 &&
+              !c.config,
+          "find in a file without studies: %d %s", s, fmt_err(&err));
 
     s = ks_db_study_open(db, "mlp", "name: mlp\nseed: 1\n", "abc123", "val_accuracy", 1, &a,
                          &created, &err);
@@ -200,6 +204,15 @@ static void test_studies(void)
               strcmp(err.file, path) == 0,
           "get of a missing study: %d %s", s, fmt_err(&err));
     CHECK(c.config == NULL, "nothing to free after a failed get");
+    /* find: by name, or (NULL) the file's first */
+    s = ks_db_study_find(db, NULL, &c, &err);
+    CHECK(s == KS_OK && c.id == a.id, "find the first: %s", fmt_err(&err));
+    ks_study_info_free(&c);
+    s = ks_db_study_find(db, "cnn", &c, &err);
+    CHECK(s == KS_OK && c.id == b.id, "find by name: %s", fmt_err(&err));
+    ks_study_info_free(&c);
+    CHECK(ks_db_study_find(db, "nope", &c, &err) == KS_ERR_CONFIG && !c.config,
+          "find of a missing study: %s", fmt_err(&err));
 
     s = ks_db_study_list(db, &names, &err);
     REQUIRE(s == KS_OK && names, "%s", fmt_err(&err));

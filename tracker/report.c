@@ -13,11 +13,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static ks_status load_study(ks_db *db, const char *study, ks_study_info *out, ks_error *err)
-{
-    return ks_db_study_find(db, study, out, err);
-}
-
 static void free_trials(ks_trial_info *t, int n)
 {
     for (int i = 0; i < n; i++)
@@ -116,7 +111,7 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
     ks_status s;
     char params[1024];
     memset(&st, 0, sizeof st);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK) {
         ks_study_info_free(&st);
@@ -287,7 +282,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
     char params[1024];
     memset(&st, 0, sizeof st);
     memset(&tab, 0, sizeof tab);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK)
         goto out;
@@ -408,7 +403,7 @@ ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, in
     int n = 0, n_names = 0, max_epochs = 0;
     ks_status s;
     memset(&st, 0, sizeof st);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK)
         goto out;
