@@ -1510,8 +1510,8 @@ static void test_tracker_and_rewrite(void)
  */
 static void test_search_domains(void)
 {
-    char acts[] = "[\"relu\",\"tanh\"]", flags[] = "[true,false]", sizes[] = "[16,32,64]",
-         bad[] = "{\"relu\": 1}";
+    char acts[] = "[\"relu\",\"tanh\"]", flags[] = "[true,false]",
+         sizes[] = "[16,null,32,\"auto\",[1,2],64]", bad[] = "{\"relu\": 1}";
     ks_search_param p[5] = {{"units", KS_SEARCH_INT, 8, 128, 8, 0, NULL},
                             {"lr", KS_SEARCH_FLOAT, 1e-4, 0.1, 0, 1, NULL},
                             {"act", KS_SEARCH_CHOICE, 0, 0, 0, 0, acts},
@@ -1535,7 +1535,8 @@ static void test_search_domains(void)
           "booleans");
     CHECK(d.info[4].discrete && d.info[4].type == KS_HP_FLOAT && d.info[4].n_values == 3 &&
               d.info[4].values[2].number == 64,
-          "numbers");
+          "numbers, without null, a list or a value of another type: %d",
+          d.info[4].n_values);
     {
         /* what a study writes with them */
         char dir[600];

@@ -93,8 +93,11 @@ ks_status ks_hp_domains_from_search(const ks_search_info *search, ks_hp_domains 
         }
         h->discrete = 1;
         h->values = out->values + used;
+        /* a domain has one type: values HParams cannot show (null, a list), or of
+           another type than the first, are left out of it */
         for (size_t k = 0; k < out->choices[i].n; k++) {
-            if (!ks_hp_value_of(&out->choices[i].items[k], &out->values[used]))
+            if (!ks_hp_value_of(&out->choices[i].items[k], &out->values[used]) ||
+                (h->n_values > 0 && out->values[used].type != h->values[0].type))
                 continue;
             used++;
             h->n_values++;

@@ -339,7 +339,8 @@ ks_status ks_tb_hparams_experiment(ks_tb_run *root, const char *name, double tim
                                    const ks_hp_metric *metrics, int n_metrics, ks_error *err);
 /*
  * The HParams domains of a declared search, in its order: an int or float parameter the
- * interval [low, high], a choice its values (typed by the first).  The names are
+ * interval [low, high], a choice its values of the first one's type (others, and values
+ * HParams cannot show such as null or a list, are left out).  The names are
  * borrowed from search (keep it while the domains are used); the values are owned by
  * the struct: free with ks_hp_domains_free.  KS_ERR_CORRUPT if a choice list is not a
  * JSON array (a damaged file), KS_ERR_NOMEM.
