@@ -191,6 +191,15 @@ out=$("$ks" failing.yaml 2>&1)
 check "a study whose trials diverge runs to its end" $? "$out"
 grep -q '"error":{"1":"TerminateOnNaN' runs/failing/report.html
 check "the report holds the failed trials' reasons" $? "$(grep -o '"error":{[^}]*}' runs/failing/report.html)"
+# a report that cannot be written is a warning, never a failed study
+mv runs/failing/report.html failing.html && mkdir runs/failing/report.html
+out=$("$ks" failing.yaml 2>&1)
+check "a study whose report cannot be written still ends well" $? "$out"
+[[ $(grep -c "^warning: the study's report was not written: " <<<"$out") == 1 ]]
+check "one warning says the report was not written" $? "$(tail -2 <<<"$out")"
+leftover=$(find runs/failing -maxdepth 1 -name 'report.html.*')
+[[ -z $leftover ]]; check "no temporary file left beside it" $? "$leftover"
+rmdir runs/failing/report.html && mv failing.html runs/failing/report.html
 
 # ------------------------------------------------------------ a ksearch fit run
 cat > fitrun.yaml <<YAML
