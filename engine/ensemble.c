@@ -89,12 +89,12 @@ ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
             free_models(members, n);
             return s;
         }
-        if (!mi->compiled || !m0->compiled || mi->loss != m0->loss) {
+        if (!mi->compiled || !m0->compiled || mi->outputs[0].loss != m0->outputs[0].loss) {
             ks_status s = ks_error_set(err, KS_ERR_CONFIG,
                                        "ensemble member %d is %s, member 0 %s; members must be "
                                        "compiled with the same loss",
-                                       i, mi->compiled ? mi->loss->name : "not compiled",
-                                       m0->compiled ? m0->loss->name : "not compiled");
+                                       i, mi->compiled ? mi->outputs[0].loss->name : "not compiled",
+                                       m0->compiled ? m0->outputs[0].loss->name : "not compiled");
             free_models(members, n);
             return s;
         }
@@ -103,9 +103,9 @@ ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
         free_models(members, n);
         return ks_error_set(err, KS_ERR_CONFIG, "ensemble weights sum to %g; expected > 0", sum);
     }
-    if (average == KS_ENSEMBLE_GEOMETRIC && members[0]->loss->fuses == KS_ACT_LINEAR) {
+    if (average == KS_ENSEMBLE_GEOMETRIC && members[0]->outputs[0].loss->fuses == KS_ACT_LINEAR) {
         /* the loss's name is static: it outlives the members */
-        const char *loss = members[0]->loss->name;
+        const char *loss = members[0]->outputs[0].loss->name;
         free_models(members, n);
         return ks_error_set(err, KS_ERR_CONFIG,
                             "a geometric mean needs probabilities; loss %s is a regression loss",

@@ -5,6 +5,7 @@
 #include "engine_impl.h"
 
 #include <cblas.h>
+#include <string.h>
 #include <time.h>
 
 void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
@@ -55,4 +56,14 @@ double ks_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta)
+{
+    if (beta == 0.0f) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
 }

@@ -52,9 +52,9 @@ static const char *with_commas(size_t n, char *buf, size_t size)
 void ks_model_summary(const ks_model *m, FILE *f)
 {
     int chain = 1;
-    char a[128], b[64], c[32];
-    for (int i = 1; i < m->n_layers; i++)
-        if (m->layers[i]->n_in != 1 || m->layers[i]->inputs[0] != i - 1)
+    char a[256], b[64], c[32];
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].n_in != 1 || m->nodes[i].inputs[0] != i - 1 || m->nodes[i].call > 0)
             chain = 0;
     fprintf(f, "Model: \"%s\"\n", chain ? "sequential" : "functional");
     rule(f, '_');
