@@ -182,8 +182,9 @@ typedef struct ks_array {
  * indices as floats when y_is_label).  A model with several inputs or outputs reads
  * named arrays instead: when n_inputs > 0, inputs[] replace x; when n_targets > 0,
  * targets[] replace y.  Arrays are matched to the model's inputs and outputs by name
- * (or by position when unnamed; one array for a one-input model always fits).
- * A ks_data is a view: it owns nothing, and slicing it copies nothing.
+ * (or by position when unnamed; one array for a one-input model always fits); with
+ * named arrays, x and y mirror the first input and the first target for callers that
+ * read one.  A ks_data is a view: it owns nothing, and slicing it copies nothing.
  */
 typedef struct ks_data {
     size_t n;               /* samples */
@@ -211,6 +212,15 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
  * indices become num_classes columns; without num_classes, 1 + the largest label of the
  * rows loaded — give num_classes when slices may miss a class) and delimiter (CSV).
  * Relative paths are taken from base_dir (NULL = current directory).
+ *
+ * For several model inputs or outputs, inputs and targets map each input or output
+ * name to arrays of the entry's source: CSV column names (one, or a list joined in
+ * order; a column may serve several arrays), an IDX prefix's images or labels, or the
+ * names of {npy: {NAME: FILE, …}} / {idx: {NAME: FILE, …}}; or a map {from: that,
+ * scale, one_hot, num_classes, map: [new class of each class index]}.  Inputs are
+ * divided by the entry's scale unless their own says otherwise.  Without inputs, the
+ * source's usual input is one unnamed array (the CSV columns no target uses, images,
+ * x); without targets, its usual target (labels, y; none for CSV).
  */
 typedef struct ks_dataset ks_dataset;
 ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
@@ -599,9 +609,18 @@ typedef enum ks_ensemble_average {
     KS_ENSEMBLE_GEOMETRIC = 1
 } ks_ensemble_average;
 
-/* Takes the members over (also on failure); checks shapes, losses and weights. */
+/* Takes the members over (also on failure); checks shapes, losses and weights.  The
+   members' first outputs are combined. */
 ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
                           ks_ensemble_average average, ks_ensemble **out, ks_error *err);
+/* The same for the output called output (NULL or "": each member's first): every member
+   must have it, with one shape and one loss; KS_ERR_CONFIG naming the member otherwise. */
+ks_status ks_ensemble_new_for(ks_model **members, const double *weights, int n,
+                              ks_ensemble_average average, const char *output,
+                              ks_ensemble **out, ks_error *err);
+/* The output combined ("" for the first) and its index in member i. */
+const char *ks_ensemble_output(const ks_ensemble *e);
+int ks_ensemble_member_output(const ks_ensemble *e, int i);
 void ks_ensemble_free(ks_ensemble *e);
 int ks_ensemble_size(const ks_ensemble *e);
 ks_model *ks_ensemble_member(const ks_ensemble *e, int i);
@@ -612,7 +631,8 @@ ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e);
 void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
                          const double *weights, int n_members, size_t n, size_t k, float *out);
 
-/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model. */
+/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model (for
+   members of several outputs, the combined output's loss and metrics under plain names). */
 ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_size, float *out,
                               ks_error *err);
 ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_size,

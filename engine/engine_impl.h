@@ -562,6 +562,44 @@ ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
 void ks_sync_dir(const char *path);
 ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
 
+/* An owned data set: the view and the arrays behind it. */
+struct ks_dataset {
+    ks_data d;
+    float *x, *y, *w;                   /* owned (the single-array form) */
+    float *arrays[2 * KS_MAX_IO];       /* owned named arrays: inputs, then targets */
+    char names[2 * KS_MAX_IO][KS_NAME_MAX];     /* their names (the view points here) */
+};
+
+/* A data entry's named form: inputs and targets maps over the arrays of its source. */
+typedef struct ks_data_source {
+    const ks_value *spec;               /* the entry, for messages */
+    const ks_value *idx, *npy;          /* the source, when of that kind */
+    const char *csv;                    /* the CSV file (already joined to base), or NULL */
+    const ks_value *inputs, *targets;   /* the maps; NULL when not given */
+    const char *base;                   /* directory of relative paths */
+    size_t begin, end;                  /* rows (end KS_ALL_ROWS: to the last) */
+    double scale;                       /* the inputs' default divisor */
+    char delimiter;
+} ks_data_source;
+ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_error *err);
+/* path under base (an absolute path as it is) into out. */
+void ks_data_join_path(const char *base, const char *path, char *out, size_t size);
+/* Re-point a file reader's error at the study entry where, keeping the file in the message. */
+ks_status ks_data_at_value(ks_error *err, ks_status s, const ks_value *where);
+/* The files of an IDX prefix (a STRING value): PREFIX-images-idx3-ubyte[.gz] and
+   PREFIX-labels-idx1-ubyte[.gz]; no images is KS_ERR_IO at the value. */
+ks_status ks_idx_prefix_paths(const ks_value *prefix_value, const char *base, char *images,
+                              char *labels, size_t size, ks_error *err);
+
+/*
+ * Finish a target array of n rows whose data *owned holds (a->data == *owned): one
+ * column of integral values >= 0 is class indices (is_label, n_classes); one_hot turns
+ * them into num_classes columns (0: 1 + the largest), replacing *owned; num_classes
+ * alone is checked against them.  Errors at where.
+ */
+ks_status ks_target_finish(float **owned, ks_array *a, size_t n, int one_hot, int num_classes,
+                           const ks_value *where, ks_error *err);
+
 /* CSV with a header: the target columns by name become y, the rest x. */
 typedef struct ks_csv_options {
     const char *const *targets;     /* column names, NULL-terminated */
@@ -570,6 +608,10 @@ typedef struct ks_csv_options {
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err);
+/* Every column of rows [begin, end) as read (n × cols, row-major), and the header's names
+   (*names: cols strings and a NULL, each malloc'd, freed by the caller). */
+ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
+                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err);
 
 /* ---------------------------------------------------------------- callbacks */
 

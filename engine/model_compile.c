@@ -1,7 +1,7 @@
 /*
- * model_compile.c — compile(): optimizer, loss and metrics by their Keras names and
- * arguments; and the model's normalized configuration (layers and compile section,
- * every argument explicit) that model files and the study database store.
+ * model_compile.c — compile(): optimizer, losses and metrics by their Keras names and
+ * arguments, one per output or per output name for models of several outputs, and the
+ * normalized compile section that model files and the study database store.
  */
 #include "engine_impl.h"
 

@@ -485,6 +485,75 @@ static void test_fit_outputs(void)
     ks_model_free(m);
 }
 
+/* A functional model through a model file: the same graph, weights, outputs, optimizer. */
+static void test_model_file(void)
+{
+    ks_error err;
+    ks_model *m = build("models:\n"
+                        "  enc: [{Dense: {units: 5, activation: tanh}}, {BatchNormalization: {}}]\n"
+                        "layers:\n"
+                        "  - Input: {shape: [3], name: wide}\n"
+                        "  - Input: {shape: [4], name: deep}\n"
+                        "  - Dense: {units: 3, inputs: deep, name: h}\n"
+                        "  - enc: {inputs: h, name: e1}\n"
+                        "  - Dense: {units: 3, inputs: wide, name: w3}\n"
+                        "  - enc: {inputs: w3, name: e2}\n"
+                        "  - Concatenate: {inputs: [e1, e2, wide]}\n"
+                        "  - Dense: {units: 1, name: main_output}\n"
+                        "  - Dense: {units: 3, activation: softmax, inputs: e1, name: aux_output}\n"
+                        "outputs: [main_output, aux_output]\n",
+                        &err),
+             *back = NULL;
+    ks_fit_params p = ks_fit_params_default();
+    ks_data d = wide_deep_data();
+    unsigned char *buf = NULL;
+    size_t len;
+    int epoch = 0;
+    REQUIRE(m != NULL, "build: %s", err.msg);
+    REQUIRE(compile(m, "{optimizer: {Adam: {}}, loss: [mse, sparse_categorical_crossentropy],"
+                       " loss_weights: [1.0, 0.3], metrics: {aux_output: [accuracy]}}",
+                    &err) == KS_OK,
+            "compile: %s", err.msg);
+    p.epochs = 2;
+    p.verbose = 0;
+    REQUIRE(ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_OK, "fit: %s", err.msg);
+    REQUIRE(ks_model_save_buffer(m, KS_SAVE_OPTIMIZER, 2, &buf, &len, &err) == KS_OK, "save: %s",
+            err.msg);
+    REQUIRE(ks_model_load_buffer(buf, len, "graph.ksm", &back, &epoch, &err) == KS_OK,
+            "load: %s", err.msg);
+    CHECK(epoch == 2 && ks_model_iterations(back) == ks_model_iterations(m), "epoch, iterations");
+    CHECK(ks_model_n_nodes(back) == ks_model_n_nodes(m) &&
+              ks_model_n_outputs(back) == 2 && ks_model_n_inputs(back) == 2 &&
+              strcmp(ks_model_input_name(back, 1), "deep") == 0,
+          "the same graph");
+    CHECK(ks_model_weights_size(back) == ks_model_weights_size(m) &&
+              memcmp(ks_model_weights(back), ks_model_weights(m),
+                     ks_model_weights_size(m) * sizeof(float)) == 0,
+          "the same weights");
+    {
+        float a0[N], a1[N * 3], b0[N], b1[N * 3];
+        float *oa[2] = {a0, a1}, *ob[2] = {b0, b1};
+        CHECK(ks_model_predict_outputs(m, &d, 32, oa, &err) == KS_OK &&
+                  ks_model_predict_outputs(back, &d, 32, ob, &err) == KS_OK &&
+                  memcmp(a0, b0, sizeof a0) == 0 && memcmp(a1, b1, sizeof a1) == 0,
+              "the same outputs: %s", err.msg);
+    }
+    {
+        /* continuing both gives the same weights: the optimizer state came along */
+        p.initial_epoch = 2;
+        p.epochs = 3;
+        CHECK(ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_OK &&
+                  ks_model_fit(back, &d, NULL, &p, NULL, 0, NULL, &err) == KS_OK,
+              "fit on: %s", err.msg);
+        CHECK(memcmp(ks_model_weights(back), ks_model_weights(m),
+                     ks_model_weights_size(m) * sizeof(float)) == 0,
+              "resumed alike");
+    }
+    free(buf);
+    ks_model_free(back);
+    ks_model_free(m);
+}
+
 int main(void)
 {
     make_data();
@@ -495,5 +564,6 @@ int main(void)
     test_config();
     test_compile_outputs();
     test_fit_outputs();
+    test_model_file();
     return check_done();
 }
