@@ -356,7 +356,7 @@ static void test_fit_weights(void)
         double w[3], sum = 0, loss;
         float comb[N * 3];
         ks_logs l;
-        ks_status s = ks_ensemble_fit_weights((ks_weights_method)method, scorer, &d, preds, 3,
+        ks_status s = ks_ensemble_fit_weights((ks_weights_method)method, scorer, 0, &d, preds, 3,
                                               KS_ENSEMBLE_ARITHMETIC, 42, w, &err);
         const char *name = ks_weights_method_name((ks_weights_method)method);
         REQUIRE(s == KS_OK, "%s: %s", name, err.msg);
@@ -387,9 +387,9 @@ static void test_fit_weights(void)
     /* the same seed, the same weights */
     {
         double w1[3], w2[3];
-        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
+        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, 0, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
                                 7, w1, &err);
-        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
+        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, 0, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
                                 7, w2, &err);
         CHECK(memcmp(w1, w2, sizeof w1) == 0, "random weights reproducible from the seed");
     }
