@@ -584,8 +584,9 @@ ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_er
  */
 ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
                          ks_error *err);
-/* The same for output k alone (its loss unweighted, its metrics under their plain names:
-   "loss", "accuracy"), for an ensemble of one output of multi-output models. */
+/* The same for output k alone, its metrics under their plain names ("loss", "accuracy"),
+   for an ensemble of one output of multi-output models: the loss unweighted by
+   loss_weights, except for a one-output model (where this is ks_model_score). */
 ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
                                 ks_logs *logs, ks_error *err);
 

@@ -443,7 +443,51 @@ ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uin
  */
 ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *input_shape,
                          ks_error *err);
+/* One entry of the file's list, before repeat. */
+typedef struct ks_graph_item {
+    const ks_value *src;        /* {Class: args} */
+    const ks_value *args;       /* the arguments (the map's one member) */
+    const ks_value *vname, *vinputs;
+    char name[KS_NAME_MAX];     /* the given name, or "" */
+    int first, count;           /* its entries: [first, first + count) */
+    int resolving;              /* a repeat: 0 item being resolved (alias cycles) */
+} ks_graph_item;
+
+/* The state of one graph's parse (model_graph.c, model_graph_refs.c). */
+typedef struct ks_graph_parser {
+    ks_model *m;
+    ks_graph *g;
+    int gi;                     /* index of g in m->graphs */
+    ks_graph_item *items;
+    int n_items;
+    ks_error *err;
+} ks_graph_parser;
+
+/* model_graph_refs.c: each entry's inputs, each call's layer or sub-model, a list of
+   names (inputs: Input entries only) into entry indices, and what item i reads by
+   default (i == n_items: the last item's output). */
+ks_status ks_graph_resolve_inputs(ks_graph_parser *p);
+ks_status ks_graph_resolve_calls(ks_graph_parser *p);
+ks_status ks_graph_name_list(ks_graph_parser *p, const ks_value *v, const char *what,
+                             int inputs, int *out, int *n);
+ks_status ks_graph_resolve_prev(ks_graph_parser *p, int i, int *out);
+/* The graph's inputs and outputs from section v (given or by default); layers, its list. */
+ks_status ks_graph_resolve_io(ks_graph_parser *p, const ks_value *v, const ks_value *layers);
+/* model_graph.c: an entry by name (-1), the nearest name to s, an unknown class or
+   callee (KS_ERR_CONFIG with suggestions), the arguments a call may take. */
+int ks_graph_find_entry(const ks_graph *g, const char *name);
+const char *ks_graph_nearest_entry(const ks_graph_parser *p, const char *s);
+ks_status ks_graph_unknown_class(ks_graph_parser *p, const ks_value *args);
+ks_status ks_graph_call_args_only(ks_graph_parser *p, const ks_value *args);
+
 void ks_graphs_free(ks_graph *g, int n);
+/* Put g's entries in dependency order (the file's where free); a cycle is KS_ERR_CONFIG
+   at its first entry (model_graph_order.c). */
+ks_status ks_graph_sort(ks_graph *g, ks_error *err);
+/* Mark what g's outputs need; warn about each entry they do not, and drop unused inputs. */
+void ks_graph_mark_used(ks_model *m, ks_graph *g);
+/* Sub-models that call themselves are KS_ERR_CONFIG; one never called, a warning. */
+ks_status ks_graph_check_calls(ks_model *m, ks_error *err);
 /* Add a warning line at where's position (FILE:LINE:COL: warning: …). */
 void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

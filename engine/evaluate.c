@@ -403,5 +403,5 @@ ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs,
 ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
                                 ks_logs *logs, ks_error *err)
 {
-    return score(m, k, data, outputs, 0, logs, err);
+    return score(m, k, data, outputs, m->n_outputs == 1, logs, err);
 }
