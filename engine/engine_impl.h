@@ -253,9 +253,11 @@ ks_status ks_metric_resolve(const char *name, const ks_loss_ops *loss, ks_metric
 /* Pick the accuracy kind Keras picks from the shapes: output width 1 → binary;
    class-index targets → sparse; else categorical. */
 void ks_metric_bind(ks_metric *mt, int output_width, int targets_are_labels);
-/* Σ w_i·m_i over n rows (w NULL = 1); the caller divides by Σ w_i. */
+/* Σ w_i·m_i over n rows of k outputs p and tk targets t (tk is k, or 1 for class
+   indices, which broadcast over the outputs as Keras does), w NULL = 1; the caller
+   divides by Σ w_i. */
 double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
-                     int k);
+                     int k, int tk);
 
 /* -------------------------------------------------------------- optimizers */
 
