@@ -320,6 +320,7 @@ extern const ks_optimizer_ops *const ks_optimizer_kinds[];      /* NULL-terminat
 
 #define KS_MAX_METRICS 32           /* compiled metrics over all outputs */
 #define KS_MAX_NODES 100000         /* calls in a model, sub-model calls expanded */
+#define KS_MAX_GRAPHS 64            /* the model and its sub-models */
 
 /*
  * A model's description as the file gives it, after names, repeat and references are

@@ -85,11 +85,13 @@ const char *ks_graph_nearest_entry(const parser *p, const char *s)
 {
     const char *names[256];
     int n = 0;
+    /* never s itself: an unnamed call is named after what it calls */
     for (int i = 0; i < p->n_items && n < 254; i++)
-        if (p->items[i].name[0])
+        if (p->items[i].name[0] && strcmp(p->items[i].name, s) != 0)
             names[n++] = p->items[i].name;
     for (int i = 0; i < p->g->n && n < 254; i++)
-        names[n++] = p->g->e[i].name;
+        if (strcmp(p->g->e[i].name, s) != 0)
+            names[n++] = p->g->e[i].name;
     names[n] = NULL;
     return ks_nearest_name(s, names);
 }
@@ -524,8 +526,9 @@ ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *inp
     if (models && models->kind == KS_VALUE_NULL)
         models = NULL;
     m->n_graphs = 1 + (models ? (int)models->n : 0);
-    if (m->n_graphs > 64)
-        return ks_error_at(err, KS_ERR_CONFIG, models, "at most 63 sub-models");
+    if (m->n_graphs > KS_MAX_GRAPHS)
+        return ks_error_at(err, KS_ERR_CONFIG, models, "at most %d sub-models",
+                           KS_MAX_GRAPHS - 1);
     m->graphs = calloc((size_t)m->n_graphs, sizeof *m->graphs);
     if (!m->graphs) {
         m->n_graphs = 0;

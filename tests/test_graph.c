@@ -125,6 +125,16 @@ static void test_errors(void)
                  "- Dense: {units: 1, inputs: hiden}\n",
                  3, 29, "inputs names no layer \"hiden\" (did you mean \"hidden\"?)",
                  "an unknown input name");
+    {
+        /* an unknown class is never "did you mean" itself (an unnamed call is named after
+           what it calls) */
+        ks_error err;
+        ks_model *m = build("- Input: {shape: [4], name: x}\n- encoder: {}\n", &err);
+        CHECK(!m && strstr(err.msg, "unknown layer \"encoder\"") &&
+                  !strstr(err.msg, "did you mean \"encoder\""),
+              "an unknown class: %s", err.msg);
+        ks_model_free(m);
+    }
     expect_error("- Input: {shape: [4], name: x}\n"
                  "- Dense: {units: 3, name: h}\n"
                  "- Dense: {units: 1, name: h}\n",
@@ -322,6 +332,15 @@ static void test_config(void)
                "  - def: {inputs: other, name: call}\n"
                "outputs: [call]\n",
                "a shared layer whose own call is unused");
+    /* a sub-model whose only entry calls another sub-model (it owns no layer itself) */
+    round_trip("models:\n"
+               "  outer: [{inner: {}}]\n"
+               "  inner: [{Dense: {units: 3, activation: tanh, name: d}}]\n"
+               "layers:\n"
+               "  - Input: {shape: [4], name: x}\n"
+               "  - outer: {}\n"
+               "  - Dense: {units: 2}\n",
+               "nested sub-models");
 }
 
 /* ------------------------------------------------------------- outputs */
