@@ -189,13 +189,16 @@ static ks_status write_experiment(controller *c, const ks_search_info *search, k
 {
     ks_hp_domains hp;
     ks_tb_run *root = NULL;
+    const char *logged[KS_MAX_LOGGED];
     ks_status s = ks_hp_domains_from_search(search, &hp, err);
+    for (int i = 0; i < c->st->n_log_names; i++)
+        logged[i] = c->st->log_names[i];
     if (s != KS_OK)
         return s;
     s = ks_tb_run_open(c->log_dir, &root, err);
     if (s == KS_OK)
         s = ks_tb_study_experiment(root, c->st->base->name, (double)time(NULL), c->st->metric,
-                                   hp.info, hp.n, err);
+                                   hp.info, hp.n, logged, c->st->n_log_names, err);
     s = ks_tb_runs_close(&root, 1, s, err);
     ks_hp_domains_free(&hp);
     return s;
@@ -406,8 +409,11 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         goto out;
     c.data = &data;
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
-        (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+        (s = ks_study_check_with_data(st, &data, err)) != KS_OK)
+        goto out;
+    if (st->warnings)
+        fputs(st->warnings, c.out);
+    if ((s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
         (s = start_study(&c, parallel, err)) != KS_OK)
         goto out;

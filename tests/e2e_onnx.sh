@@ -52,8 +52,10 @@ head.write('\x93NUMPY', 0, 'latin1'); head[6] = 1; head[7] = 0; head.writeUInt16
 fs.writeFileSync(process.argv[3], Buffer.concat([head, Buffer.from(h, 'latin1'), Buffer.from(x.buffer)]));
 JS
 
-# Run an ONNX model on the .npy and compare with predict's CSV:
-# prints "max_abs_diff N classes_equal E/T" and exits 0 when all agree within 1e-5.
+# Run an ONNX model on the .npy (fed to every input) and compare each output with
+# predict's columns for it (class, p0… for one output; NAME_class, NAME_p0… for several):
+# prints "outputs … inputs … max_abs_diff N classes_equal E/T" and exits 0 when all agree
+# within 1e-5.
 cat > compare.js <<'JS'
 const fs = require('fs');
 const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
@@ -63,23 +65,31 @@ const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
   const x = new Float32Array(b.buffer.slice(b.byteOffset + off, b.byteOffset + b.length));
   const n = x.length / 784;
   const s = await ort.InferenceSession.create(model);
-  const r = await s.run({input: new ort.Tensor('float32', x, [n, 28, 28])});
-  const y = r.output, k = y.dims[1];
-  if (y.dims.length !== 2 || y.dims[0] !== n) throw new Error('output dims ' + y.dims);
-  const rows = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+  const feeds = {};
+  for (const name of s.inputNames) feeds[name] = new ort.Tensor('float32', x, [n, 28, 28]);
+  const r = await s.run(feeds);
+  const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+  const head = lines[0].split(','), rows = lines.slice(1).map(l => l.split(',').map(Number));
   if (rows.length !== n) throw new Error('predict gave ' + rows.length + ' rows, ONNX ' + n);
-  let maxd = 0, same = 0;
-  for (let i = 0; i < n; i++) {
-    const f = rows[i].split(',').map(Number), cls = f[0], p = f.slice(1);
-    let best = 0;
-    for (let j = 0; j < k; j++) {
-      maxd = Math.max(maxd, Math.abs(y.data[i * k + j] - p[j]));
-      if (y.data[i * k + j] > y.data[i * k + best]) best = j;
+  const one = s.outputNames.length === 1;
+  let maxd = 0, same = 0, total = 0;
+  for (const name of s.outputNames) {
+    const y = r[name], k = y.dims[1], c0 = head.indexOf(one ? 'class' : name + '_class');
+    if (c0 < 0 || y.dims.length !== 2 || y.dims[0] !== n)
+      throw new Error('output ' + name + ' dims ' + y.dims);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 0; j < k; j++) {
+        maxd = Math.max(maxd, Math.abs(y.data[i * k + j] - rows[i][c0 + 1 + j]));
+        if (y.data[i * k + j] > y.data[i * k + best]) best = j;
+      }
+      if (best === rows[i][c0]) same++;
+      total++;
     }
-    if (best === cls) same++;
   }
-  console.log('max_abs_diff ' + maxd.toExponential(2) + ' classes_equal ' + same + '/' + n);
-  process.exit(same === n && maxd <= 1e-5 ? 0 : 1);
+  console.log('outputs ' + s.outputNames.join(' ') + ' inputs ' + s.inputNames.join(' ') +
+              ' max_abs_diff ' + maxd.toExponential(2) + ' classes_equal ' + same + '/' + total);
+  process.exit(same === total && total === s.outputNames.length * n && maxd <= 1e-5 ? 0 : 1);
 })().catch(e => { console.log('error: ' + e); process.exit(2); });
 JS
 
@@ -187,6 +197,56 @@ if "$ks" ensemble runs/onnx_study --top 3 --weights nelder-mead --average geomet
 else
     check "ksearch ensemble (geometric) exits 0" 1 "$(cat geo.log)"
 fi
+
+# ---------------------------------------------------------------- functional models
+
+# two inputs (the same images), a sub-model called on both, a shared layer, every merge
+# layer, and two outputs: the class and a coarse group
+cat > func.yaml <<YAML
+name: onnx_functional
+seed: 14
+data:
+  train: {idx: $fmnist/train, scale: 255, rows: [0, 5000], inputs: {image: images, again: images},
+          targets: {clothing: labels, group: {from: labels, map: [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]}}}
+  test: {idx: $fmnist/t10k, scale: 255, rows: [0, 1000], inputs: {image: images, again: images},
+         targets: {clothing: labels, group: {from: labels, map: [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]}}}
+model:
+  models:
+    encoder: [{Flatten: {}}, {Dense: {units: 32, activation: relu}}, {BatchNormalization: {}}]
+  layers:
+    - Input: {shape: [28, 28], name: image}
+    - Input: {shape: [28, 28], name: again}
+    - encoder: {inputs: image, name: a}
+    - encoder: {inputs: again, name: b}
+    - Dense: {units: 16, activation: tanh, inputs: a, name: shared}
+    - shared: {inputs: b, name: shared_b}
+    - Add: {inputs: [shared, shared_b], name: add}
+    - Subtract: {inputs: [shared, shared_b], name: sub}
+    - Multiply: {inputs: [add, sub, shared], name: mul}
+    - Average: {inputs: [add, sub, mul], name: avg}
+    - Maximum: {inputs: [add, sub], name: max}
+    - Minimum: {inputs: [add, sub], name: min}
+    - Concatenate: {inputs: [a, avg, max, min], name: joined}
+    - Dense: {units: 10, activation: softmax, name: clothing}
+    - Dense: {units: 4, activation: softmax, inputs: joined, name: group}
+  outputs: [clothing, group]
+compile:
+  optimizer: {Adam: {learning_rate: 0.002}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 1, batch_size: 32, verbose: 0}
+YAML
+out=$("$ks" fit func.yaml -o func.ksm --threads 1 --no-record 2>&1)
+check "functional: fit exits 0" $? "$out"
+out=$("$ks" export func.ksm --onnx func.onnx 2>&1)
+check "functional: export exits 0" $? "$out"
+"$ks" predict func.ksm func.yaml -o func.csv >/dev/null 2>&1
+check "functional: predict exits 0" $?
+out=$(ORT_DIR=$ort_dir node compare.js func.onnx x.npy func.csv 2>&1); rc=$?
+echo "functional: onnxruntime vs ksearch predict: $out"
+check "functional: onnxruntime agrees with predict on both outputs" $rc "$out"
+[[ $out == "outputs clothing group inputs image again "* ]]
+check "functional: the graph's inputs and outputs carry the model's names" $? "$out"
 
 # ---------------------------------------------------------------- bad input
 

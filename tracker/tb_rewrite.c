@@ -252,7 +252,8 @@ static ks_status write_experiment(ks_db *db, const ks_study_info *st,
     if (s == KS_OK)
         s = open_clean(log_dir, &root, err);
     if (s == KS_OK)
-        s = ks_tb_study_experiment(root, st->name, st->created, st->metric, hp, n_hp, err);
+        s = ks_tb_study_experiment(root, st->name, st->created, st->metric, hp, n_hp, NULL, 0,
+                                   err);
     s = ks_tb_runs_close(&root, 1, s, err);
     for (int i = 0; cols && i < n_hp; i++)
         for (int j = 0; j < cols[i].n_values; j++)

@@ -111,13 +111,13 @@ ks_status ks_hp_domains_from_search(const ks_search_info *search, ks_hp_domains 
 
 ks_status ks_tb_study_experiment(ks_tb_run *root, const char *study, double time_created,
                                  const char *metric, const ks_hp_info *hparams, int n_hparams,
-                                 ks_error *err)
+                                 const char *const *logged, int n_logged, ks_error *err)
 {
-    char best[96], tag[96];
+    char best[96], tag[96], tags[KS_TB_MAX_LOGGED][KS_LOG_NAME_MAX + 8];
     const char *group = "validation", *name = metric ? metric : "";
-    ks_hp_metric metrics[4];
-    /* the objective's best so far (the session run's), its epoch series in its group,
-       and the losses */
+    ks_hp_metric metrics[2 + 2 * (KS_TB_MAX_LOGGED + 1)];
+    int n = 2;
+    /* the objective's best so far (the session run's) and its epoch series in its group */
     if (strncmp(name, "val_", 4) == 0)
         name += 4;
     else
@@ -126,8 +126,21 @@ ks_status ks_tb_study_experiment(ks_tb_run *root, const char *study, double time
     snprintf(tag, sizeof tag, "epoch_%s", name);
     metrics[0] = (ks_hp_metric){"", best, best, 0};
     metrics[1] = (ks_hp_metric){group, tag, NULL, strcmp(group, "train") ? 2 : 1};
-    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
-    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
-    return ks_tb_hparams_experiment(root, study, time_created, hparams, n_hparams, metrics,
-                                    strcmp(tag, "epoch_loss") == 0 ? 2 : 4, err);
+    /* the losses, then every other name the trials log, on both sides; the objective's
+       series once */
+    if (n_logged > KS_TB_MAX_LOGGED)
+        n_logged = KS_TB_MAX_LOGGED;
+    for (int i = -1; i < (logged ? n_logged : 0); i++) {
+        const char *t = "epoch_loss";
+        if (i >= 0) {
+            snprintf(tags[i], sizeof tags[i], "epoch_%s", logged[i]);
+            t = tags[i];
+        }
+        if (strcmp(t, tag) != 0 || strcmp(group, "validation") != 0)
+            metrics[n++] = (ks_hp_metric){"validation", t, NULL, 2};
+        if (strcmp(t, tag) != 0 || strcmp(group, "train") != 0)
+            metrics[n++] = (ks_hp_metric){"train", t, NULL, 1};
+    }
+    return ks_tb_hparams_experiment(root, study, time_created, hparams, n_hparams, metrics, n,
+                                    err);
 }

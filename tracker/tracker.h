@@ -357,11 +357,14 @@ void ks_hp_domains_free(ks_hp_domains *d);
 /*
  * A study's experiment (the live writer's and the rewrite's): its hyperparameters with
  * their domains, and the metrics shown for its objective `metric` — best_<metric> (the
- * session run's), the metric's epoch series, the validation and train losses.
+ * session run's), the metric's epoch series, the validation and train losses, and each
+ * of the n_logged names a trial logs besides "loss" (every output's losses and metrics;
+ * at most KS_TB_MAX_LOGGED, the rest left out), on both sides.  logged may be NULL.
  */
+#define KS_TB_MAX_LOGGED 64
 ks_status ks_tb_study_experiment(ks_tb_run *root, const char *study, double time_created,
                                  const char *metric, const ks_hp_info *hparams, int n_hparams,
-                                 ks_error *err);
+                                 const char *const *logged, int n_logged, ks_error *err);
 /* A session (a trial's own run dir): its values at start … */
 ks_status ks_tb_hparams_session_start(ks_tb_run *run, const char *const *names,
                                       const ks_hp_value *values, int n, const char *group,
