@@ -136,7 +136,7 @@ typedef enum ks_suggest_result {
  * never from the order in which workers asked.
  */
 typedef struct ks_sampler_ops {
-    const char *name;                   /* "grid", "random", "bayesian", "hyperband" */
+    const char *name;                   /* "grid", "random", "bayesian", "hyperband", … */
     const ks_key *keys;                 /* the method's options in the search section */
     size_t args_size;
     /* check the options against the space (e.g. grid needs grid_points for floats) */
@@ -153,6 +153,7 @@ extern const ks_sampler_ops ks_sampler_grid_ops;
 extern const ks_sampler_ops ks_sampler_random_ops;
 extern const ks_sampler_ops ks_sampler_bayesian_ops;
 extern const ks_sampler_ops ks_sampler_hyperband_ops;
+extern const ks_sampler_ops ks_sampler_tpe_ops;
 /* The random point of trial number in the study of seed: a draw from the space with the
    stream (seed, "random", number), the same on every machine and worker (random search,
    Hyperband's new configurations).  Fails only on no memory. */
@@ -191,5 +192,98 @@ void ks_gp_free(ks_gp *gp);
 void ks_gp_predict(const ks_gp *gp, const double *x, double *mean, double *var);
 /* Expected improvement over best (for minimization) at x. */
 double ks_gp_expected_improvement(const ks_gp *gp, const double *x, double best);
+
+/* ================================================ density models (TPE, BOHB) */
+
+/*
+ * Numeric parameters in the density models' coordinates (density.c): log(x) with log,
+ * x otherwise.  An INT covers the cells of its grid points, [x − step/2, x + step/2]
+ * (on the log scale with log; a log INT whose min − step/2 would not be positive starts
+ * its first cell at min/2), so a model's range is [min − step/2, max + step/2] for an
+ * INT and [min, max] for a FLOAT, in those coordinates.
+ */
+void ks_param_model_range(const ks_param *p, double *lo, double *hi);
+double ks_param_to_model(const ks_param *p, double x);
+/* The parameter's value at model coordinate v: within [min, max], INTs on their grid. */
+double ks_param_from_model(const ks_param *p, double v);
+/* The cell of an INT's grid value x, in model coordinates. */
+void ks_param_model_cell(const ks_param *p, double x, double *lo, double *hi);
+/* INT and FLOAT values: x within [min, max], INTs snapped to their grid (space.c). */
+double ks_param_snap(const ks_param *p, double x);
+
+/* log(Φ(b) − Φ(a)) for a <= b (Φ the standard normal CDF), accurate in both tails;
+   −inf when the mass is zero. */
+double ks_gauss_log_mass(double a, double b);
+/* A draw from N(mu, sigma²) truncated to [lo, hi] (sigma > 0, lo < hi), by inversion of
+   GSL's normal CDFs; always within [lo, hi]. */
+double ks_truncnorm_draw(ks_rng *rng, double mu, double sigma, double lo, double hi);
+/* log Σ exp(x[i]) over n values (−inf for none). */
+double ks_log_sum_exp(const double *x, int n);
+
+/*
+ * TPE's Parzen estimator (parzen.c; Bergstra et al. 2011, with Optuna's choices): over
+ * some parameters of a space, a mixture of n + 1 kernels — one per observation and a
+ * prior — each a product over the parameters of a truncated Gaussian on the model range
+ * (a FLOAT; an INT takes the mass of its cell) or of smoothed frequencies (a CHOICE).
+ *   weights   observations 1 each, except that beyond 25 the oldest ramp down linearly
+ *             from 1/n (Optuna's default_weights); the prior prior_weight; normalized
+ *   mu        the observation; the prior's the middle of the range
+ *   sigma     univariate: the larger gap to a sorted neighbour, among the observations,
+ *             the prior's mu and the range's ends (consider_endpoints: false takes the
+ *             inner gap for the lowest and the highest); multivariate: 0.2 · n^(−1/(d+4))
+ *             × the range's width; then clipped to [width / min(100, n + 2), width]
+ *             (consider_magic_clip; else [1e-12, width]); the prior's: the width
+ *   CHOICE    kernel k puts prior_weight/(n+1) on every value and 1 more on its
+ *             observation's, normalized; the prior's is uniform
+ * Points are given in trial-number order (the weights' ramp); a point whose value of one
+ * of the parameters is not finite is left out (a parameter inactive in that trial).
+ */
+typedef struct ks_parzen_options {
+    int consider_prior;         /* the prior kernel (always, when there is no observation) */
+    double prior_weight;        /* > 0 */
+    int consider_magic_clip;
+    int consider_endpoints;
+    int multivariate;           /* the joint bandwidth rule (sigma shrinks with n) */
+} ks_parzen_options;
+
+typedef struct ks_parzen ks_parzen;
+/* The estimator of points[0..n) (each sp->n values) over the parameters dims[0..n_dims).
+   The caller frees it with ks_parzen_free.  Fails only on no memory. */
+ks_status ks_parzen_new(const ks_space *sp, const int *dims, int n_dims,
+                        const double *const *points, int n, const ks_parzen_options *o,
+                        ks_parzen **out);
+void ks_parzen_free(ks_parzen *pe);
+/* Kernels (observations used + prior), and kernel k's weight, and its mu and sigma on the
+   j-th parameter (model coordinates; NaN for a CHOICE), for tests and reports. */
+int ks_parzen_kernels(const ks_parzen *pe);
+void ks_parzen_kernel(const ks_parzen *pe, int k, int j, double *weight, double *mu,
+                      double *sigma);
+/* A draw: a kernel by weight, then each parameter from it; writes point[dims[j]]. */
+void ks_parzen_sample(const ks_parzen *pe, ks_rng *rng, double *point);
+/* log density (log mass for INTs and CHOICEs) of point's values of the parameters. */
+double ks_parzen_log_pdf(const ks_parzen *pe, const double *point);
+
+/*
+ * BOHB's kernel density estimator (kde.c; Falkner et al. 2018, as HpBandSter fits it with
+ * statsmodels): n points of d dimensions, each continuous (values in [0, 1]) or
+ * categorical with levels[j] values (0 .. levels[j] − 1).  Bandwidths by the normal
+ * reference rule, 1.06 · sd_j · n^(−1/(4+d)) (sd over the points, not the sample sd),
+ * at least min_bandwidth; a categorical one at most (levels − 1)/levels, where its
+ * Aitchison–Aitken kernel is uniform.  The density is the mean over the points of the
+ * product of Gaussian kernels (continuous) and Aitchison–Aitken kernels (1 − λ on the
+ * point's value, λ/(levels − 1) on each other).
+ */
+typedef struct ks_kde ks_kde;
+/* Copies data (n × d, row-major).  levels[j]: 0 continuous, else the number of values.
+   The caller frees it with ks_kde_free.  Fails on no memory or n < 1. */
+ks_status ks_kde_fit(const double *data, int n, int d, const int *levels, double min_bandwidth,
+                     ks_kde **out);
+void ks_kde_free(ks_kde *k);
+const double *ks_kde_bandwidths(const ks_kde *k);   /* d values, borrowed */
+double ks_kde_log_pdf(const ks_kde *k, const double *x);
+/* BOHB's proposal: a uniformly chosen point of the KDE, each continuous value redrawn from
+   a Gaussian of bandwidth_factor × its bandwidth truncated to [0, 1], each categorical one
+   kept with probability 1 − λ and else drawn uniformly; into x (d values). */
+void ks_kde_propose(const ks_kde *k, ks_rng *rng, double bandwidth_factor, double *x);
 
 #endif
