@@ -154,6 +154,7 @@ extern const ks_sampler_ops ks_sampler_random_ops;
 extern const ks_sampler_ops ks_sampler_bayesian_ops;
 extern const ks_sampler_ops ks_sampler_hyperband_ops;
 extern const ks_sampler_ops ks_sampler_tpe_ops;
+extern const ks_sampler_ops ks_sampler_bohb_ops;
 /* The random point of trial number in the study of seed: a draw from the space with the
    stream (seed, "random", number), the same on every machine and worker (random search,
    Hyperband's new configurations).  Fails only on no memory. */
@@ -172,6 +173,39 @@ typedef struct ks_hb_bracket {
 } ks_hb_bracket;
 /* Fills up to max brackets; returns s_max + 1 (the number of brackets). */
 int ks_hyperband_brackets(int R, int eta, ks_hb_bracket *out, int max);
+
+/* Hyperband's options; BOHB's start with them.  KS_HB_KEYS(TYPE, MEMBER) are their keys
+   in the key table of a method whose args TYPE hold them in MEMBER. */
+typedef struct ks_hb_args {
+    int max_epochs;             /* R; 0 (not given): the fit's epochs */
+    int factor;                 /* η */
+    int synchronous;            /* promote only from complete rungs */
+} ks_hb_args;
+#define KS_HB_KEYS(type, member)                                                              \
+    {"max_epochs", KS_KEY_INT, offsetof(type, member.max_epochs), 0, 1, 1000000, "0", NULL, 0}, \
+    {"factor", KS_KEY_INT, offsetof(type, member.factor), 0, 2, 1000, "3", NULL, 0},            \
+    {"synchronous", KS_KEY_BOOL, offsetof(type, member.synchronous), 0, 0, 0, "false", NULL, 0}
+
+/*
+ * Where Hyperband's new configurations come from: new_point fills point (space->n
+ * values) for the new trial number h->n, given the plan's rung budgets (n_budgets
+ * distinct epoch counts, ascending).  Hyperband's own is the random draw of the number.
+ */
+typedef struct ks_hb_source {
+    ks_status (*new_point)(const void *user, const ks_history *h, const int *budgets,
+                           int n_budgets, double *point, ks_error *err);
+    const void *user;
+} ks_hb_source;
+/* Hyperband's rule (sampler_hyperband.c) with new configurations from src (NULL: random);
+   its check and its planned number of trials. */
+ks_suggest_result ks_hyperband_suggest(const ks_hb_args *a, const ks_history *h,
+                                       const ks_hb_source *src, ks_suggestion *out,
+                                       ks_error *err);
+ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err);
+int ks_hyperband_total(const ks_hb_args *a, const ks_history *h);
+/* A trial's value at a budget: the best objective of its first epochs epochs (of fewer
+   when it stopped early; NaN if none). */
+double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
 
 /* ========================================================== Gaussian process */
 
@@ -281,6 +315,16 @@ ks_status ks_kde_fit(const double *data, int n, int d, const int *levels, double
 void ks_kde_free(ks_kde *k);
 const double *ks_kde_bandwidths(const ks_kde *k);   /* d values, borrowed */
 double ks_kde_log_pdf(const ks_kde *k, const double *x);
+/* BOHB's model for a history (sampler_bohb.c), for tests and reports: of the largest of
+   budgets[0..n) (ascending) with enough results, the budget and the KDEs of the good and
+   of the bad configurations (the caller frees them); budget 0 and no KDEs when no budget
+   has enough.  args are BOHB's options (ks_sampler_bohb_ops).  Fails only on no memory. */
+typedef struct ks_bohb_model {
+    int budget;
+    ks_kde *good, *bad;
+} ks_bohb_model;
+ks_status ks_bohb_fit_model(const void *args, const ks_history *h, const int *budgets,
+                            int n_budgets, ks_bohb_model *m);
 /* BOHB's proposal: a uniformly chosen point of the KDE, each continuous value redrawn from
    a Gaussian of bandwidth_factor × its bandwidth truncated to [0, 1], each categorical one
    kept with probability 1 − λ and else drawn uniformly; into x (d values). */

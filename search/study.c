@@ -22,7 +22,7 @@ typedef struct search_section {
 } search_section;
 
 static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
-                                           NULL};
+                                           "bohb", NULL};
 
 static const ks_key search_keys[] = {
     {"method", KS_KEY_ENUM, offsetof(search_section, method), 0, 0, 0, NULL, method_names,
