@@ -60,10 +60,25 @@ static double log_q(double x)
     return gsl_sf_log_erfc(x / M_SQRT2) - M_LN2;
 }
 
-double ks_gauss_log_mass(double a, double b)
+double ks_gauss_mass(double a, double b)
 {
     if (!(a < b))
+        return 0;
+    if (a >= 0)
+        return gsl_cdf_ugaussian_Q(a) - gsl_cdf_ugaussian_Q(b);
+    if (b <= 0)
+        return gsl_cdf_ugaussian_P(b) - gsl_cdf_ugaussian_P(a);
+    return 1 - gsl_cdf_ugaussian_Q(b) - gsl_cdf_ugaussian_P(a);
+}
+
+double ks_gauss_log_mass(double a, double b)
+{
+    double m = ks_gauss_mass(a, b);
+    if (m > 1e-250)             /* the masses TPE meets: directly */
+        return log(m);
+    if (!(a < b))
         return -INFINITY;
+    /* far in a tail: from log Q, without underflow */
     if (a >= 0) {               /* both in the upper tail: Q(a) − Q(b) */
         double la = log_q(a), lb = log_q(b);
         return la + log1p(-exp(lb - la));
@@ -72,8 +87,8 @@ double ks_gauss_log_mass(double a, double b)
         double lb = log_q(-b), la = log_q(-a);
         return lb + log1p(-exp(la - lb));
     }
-    /* a < 0 < b: 1 − Q(b) − Q(−a), each tail below ½ */
-    return log1p(-(gsl_cdf_ugaussian_Q(b) + gsl_cdf_ugaussian_Q(-a)));
+    /* a < 0 < b, an interval too narrow for doubles: φ(0)·(b − a) */
+    return m > 0 ? log(m) : log(b - a) - 0.5 * log(2 * M_PI);
 }
 
 double ks_truncnorm_draw(ks_rng *rng, double mu, double sigma, double lo, double hi)

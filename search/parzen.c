@@ -19,6 +19,7 @@ typedef struct pe_dim {
     double lo, hi;              /* numbers: the model range */
     double *mu, *sigma;         /* numbers: per kernel */
     double *log_norm;           /* numbers: log of each kernel's mass over the range */
+    double *scale;              /* numbers: 1/mass (INT), 1/(sigma·√(2π)·mass) (FLOAT) */
     double *prob;               /* CHOICE: kernels × values, each row summing to 1 */
 } pe_dim;
 
@@ -114,6 +115,9 @@ static void numeric_dim(pe_dim *d, const double *const *pts, const int *used, in
             d->sigma[i] = EPS_SIGMA;    /* a range of one point: any positive width */
         d->log_norm[i] = ks_gauss_log_mass((d->lo - d->mu[i]) / d->sigma[i],
                                            (d->hi - d->mu[i]) / d->sigma[i]);
+        d->scale[i] = exp(-d->log_norm[i]);
+        if (d->p->kind != KS_PARAM_INT)
+            d->scale[i] /= d->sigma[i] * sqrt(2 * M_PI);
     }
 }
 
@@ -183,10 +187,11 @@ ks_status ks_parzen_new(const ks_space *sp, const int *dims, int n_dims,
             choice_dim(d, points, used, m, prior, o->prior_weight);
         } else {
             ks_param_model_range(d->p, &d->lo, &d->hi);
-            if (!(d->mu = malloc(sizeof *d->mu * (size_t)k * 3)))
+            if (!(d->mu = malloc(sizeof *d->mu * (size_t)k * 4)))
                 goto nomem;
             d->sigma = d->mu + k;
             d->log_norm = d->mu + 2 * k;
+            d->scale = d->mu + 3 * k;
             numeric_dim(d, points, used, m, prior, n_dims, o, scratch);
         }
     }
@@ -258,8 +263,42 @@ static double kernel_log_pdf(const pe_dim *d, int i, double x)
     }
 }
 
+/* Kernel i's density (mass for an INT) on dimension d at value x, without logs. */
+static double kernel_pdf(const pe_dim *d, int i, double x)
+{
+    double mu = d->mu[i], s = d->sigma[i];
+    if (!(d->hi > d->lo))
+        return 1;
+    if (d->p->kind == KS_PARAM_INT) {
+        double a, b;
+        ks_param_model_cell(d->p, x, &a, &b);
+        return ks_gauss_mass((a - mu) / s, (b - mu) / s) * d->scale[i];
+    } else {
+        double z = (ks_param_to_model(d->p, x) - mu) / s;
+        return exp(-0.5 * z * z) * d->scale[i];
+    }
+}
+
 double ks_parzen_log_pdf(const ks_parzen *pe, const double *point)
 {
+    double sum = 0;
+    /* the mixture without logs, unless it underflows (far from every kernel) */
+    for (int i = 0; i < pe->k; i++) {
+        double t = pe->weight[i];
+        for (int j = 0; j < pe->n_dims && t > 0; j++) {
+            const pe_dim *d = &pe->dim[j];
+            double x = point[d->index];
+            if (d->prob) {
+                int v = (int)x;
+                t *= v >= 0 && v < d->n_values ? d->prob[(size_t)i * d->n_values + v] : 0;
+            } else {
+                t *= kernel_pdf(d, i, x);
+            }
+        }
+        sum += t;
+    }
+    if (sum > 1e-250 && isfinite(sum))
+        return log(sum);
     for (int i = 0; i < pe->k; i++) {
         double t = log(pe->weight[i]);
         for (int j = 0; j < pe->n_dims; j++) {

@@ -114,11 +114,6 @@ static int observation_cmp(const void *pa, const void *pb)
     return a->number - b->number;
 }
 
-static int is_pending(ks_trial_status s)
-{
-    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
-}
-
 /* The trials with a result at budget b, sorted by loss; returns how many. */
 static int observations_at(const ks_history *h, int b, observation *o)
 {
@@ -126,7 +121,7 @@ static int observations_at(const ks_history *h, int b, observation *o)
     for (int i = 0; i < h->n; i++) {
         const ks_trial_view *t = &h->trials[i];
         double v;
-        if (!t->point || t->budget < b || (is_pending(t->status) && t->epochs < b))
+        if (!t->point || t->budget < b || (ks_trial_pending(t->status) && t->epochs < b))
             continue;
         v = ks_trial_value_within(t, h->maximize, b);
         if (t->status == KS_TRIAL_FAILED && t->epochs < b)

@@ -132,11 +132,6 @@ static ks_status hb_plan_make(const ks_hb_args *a, const ks_history *h, hb_plan 
     return KS_OK;
 }
 
-static int is_pending(ks_trial_status s)
-{
-    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
-}
-
 /* The trial's rung: the highest whose budget it has reached. */
 static int rung_of(const hb_plan *p, int j, int budget)
 {
@@ -197,7 +192,7 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
             hb_entry *e;
             if (level < k)
                 continue;
-            if (level == k && is_pending(v->status)) {
+            if (level == k && ks_trial_pending(v->status)) {
                 pending_here = 1;
                 continue;
             }
@@ -288,7 +283,7 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
-        any_pending |= is_pending(h->trials[t].status);
+        any_pending |= ks_trial_pending(h->trials[t].status);
     if (h->n < p.limit) {
         long off = h->n % p.cycle;
         int j = 0;

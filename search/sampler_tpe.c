@@ -58,11 +58,6 @@ static const ks_key tpe_keys[] = {
      0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
-static int is_pending(ks_trial_status s)
-{
-    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
-}
-
 /* A finished trial in Optuna's order: complete by result, then pruned by epochs reached
    (more first) and their last value; then by number. */
 typedef struct ranked {
@@ -133,7 +128,7 @@ static void split_trials(const tpe_args *a, const ks_history *h, const ranked *r
     for (int i = nb; i < n; i++)
         numbers[m++] = r[i].number;
     for (int i = 0; a->constant_liar && i < h->n; i++)
-        if (h->trials[i].point && is_pending(h->trials[i].status))
+        if (h->trials[i].point && ks_trial_pending(h->trials[i].status))
             numbers[m++] = i;
     qsort(numbers, (size_t)m, sizeof *numbers, int_cmp);
     for (int i = 0; i < m; i++)
@@ -143,7 +138,8 @@ static void split_trials(const tpe_args *a, const ks_history *h, const ranked *r
 
 /*
  * The parameters dims: l and g over them, n_ei_candidates draws from l, the one with the
- * largest log l − log g (the first of equals) into point.
+ * largest log l − log g (the first of equals) into point.  A draw equal to an earlier one
+ * (integers and choices repeat) cannot change the choice and is not scored again.
  */
 static ks_status choose(const tpe_args *a, const ks_history *h, const split *s, const int *dims,
                         int n_dims, ks_rng *rng, double *point)
@@ -152,16 +148,25 @@ static ks_status choose(const tpe_args *a, const ks_history *h, const split *s, 
                            a->consider_endpoints, a->multivariate};
     ks_parzen *l = NULL, *g = NULL;
     double cand[KS_MAX_SEARCH_PARAMS], best = -INFINITY;
+    double *seen = malloc(sizeof *seen * (size_t)a->n_ei_candidates * n_dims);
     int found = 0;
-    if (ks_parzen_new(h->space, dims, n_dims, s->below, s->n_below, &o, &l) != KS_OK ||
+    if (!seen || ks_parzen_new(h->space, dims, n_dims, s->below, s->n_below, &o, &l) != KS_OK ||
         ks_parzen_new(h->space, dims, n_dims, s->above, s->n_above, &o, &g) != KS_OK) {
         ks_parzen_free(l);
+        free(seen);
         return KS_ERR_NOMEM;
     }
     memcpy(cand, point, sizeof *cand * (size_t)h->space->n);
     for (int c = 0; c < a->n_ei_candidates; c++) {
-        double score;
+        double score, *mine = seen + (size_t)c * n_dims;
+        int repeated = 0;
         ks_parzen_sample(l, rng, cand);
+        for (int j = 0; j < n_dims; j++)
+            mine[j] = cand[dims[j]];
+        for (int e = 0; e < c && !repeated; e++)
+            repeated = memcmp(seen + (size_t)e * n_dims, mine, sizeof *mine * (size_t)n_dims) == 0;
+        if (repeated)
+            continue;
         score = ks_parzen_log_pdf(l, cand) - ks_parzen_log_pdf(g, cand);
         if (!found || score > best) {
             found = !isnan(score);
@@ -172,6 +177,7 @@ static ks_status choose(const tpe_args *a, const ks_history *h, const split *s, 
     }
     ks_parzen_free(l);
     ks_parzen_free(g);
+    free(seen);
     return KS_OK;
 }
 

@@ -104,6 +104,12 @@ typedef struct ks_trial_view {
     double objective;           /* best of curve (NaN: none, e.g. failed at once) */
 } ks_trial_view;
 
+/* A trial still to finish: queued, running, or interrupted (to be resumed). */
+static inline int ks_trial_pending(ks_trial_status s)
+{
+    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
+}
+
 /* The study so far, as samplers see it. */
 typedef struct ks_history {
     const ks_space *space;
@@ -245,8 +251,9 @@ void ks_param_model_cell(const ks_param *p, double x, double *lo, double *hi);
 /* INT and FLOAT values: x within [min, max], INTs snapped to their grid (space.c). */
 double ks_param_snap(const ks_param *p, double x);
 
-/* log(Φ(b) − Φ(a)) for a <= b (Φ the standard normal CDF), accurate in both tails;
-   −inf when the mass is zero. */
+/* Φ(b) − Φ(a) (Φ the standard normal CDF; 0 unless a < b), and its log, accurate in both
+   tails (−inf when the mass is zero). */
+double ks_gauss_mass(double a, double b);
 double ks_gauss_log_mass(double a, double b);
 /* A draw from N(mu, sigma²) truncated to [lo, hi] (sigma > 0, lo < hi), by inversion of
    GSL's normal CDFs; always within [lo, hi]. */

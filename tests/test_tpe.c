@@ -575,14 +575,37 @@ static void add_at(history *hi, double x, int c, int budget, int epochs, ks_tria
  * trial still running below 3 epochs does not count, one that failed before 3 counts as
  * bad.  The good KDE's bandwidth of x is the rule's over the three best at that budget.
  */
+/* BOHB's model of the history over budgets 1 and 3: checks the budget it models and the
+   good KDE's bandwidth of x; returns the model (the caller frees it with model_free). */
+static ks_bohb_model check_model(const void *args, const history *hi, int budget, double h,
+                                 const char *what)
+{
+    const int budgets[2] = {1, 3};
+    ks_bohb_model m;
+    memset(&m, 0, sizeof m);
+    CHECK(ks_bohb_fit_model(args, &hi->h, budgets, 2, &m) == KS_OK, "%s: model", what);
+    CHECK(m.budget == budget, "%s: the model is budget %d's, expected %d", what, m.budget, budget);
+    CHECK(h == 0 || (m.good && NEAR(ks_kde_bandwidths(m.good)[0], h, 1e-12)),
+          "%s: good bandwidth of x %.12f, expected %.12f", what,
+          m.good ? ks_kde_bandwidths(m.good)[0] : NAN, h);
+    return m;
+}
+
+static void model_free(ks_bohb_model *m)
+{
+    ks_kde_free(m->good);
+    ks_kde_free(m->bad);
+}
+
 static void test_bohb_budget(void)
 {
     ks_space sp = {2, {float_param("x", 0, 1, 0), choice_param("c", 3)}};
     const ks_sampler_ops *ops = ks_sampler_find("bohb");
     void *args;
     static history hi;
-    const int budgets[2] = {1, 3};
     const double xs[10] = {0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95};
+    /* the good x: three 0.1 apart, sd sqrt(2·0.1²/3) */
+    const double h = 1.06 * pow(3, -1.0 / 6) * sqrt(((0.1 * 0.1) * 2) / 3);
     ks_bohb_model m;
     REQUIRE(ops != NULL, "bohb is registered");
     args = method_args(ops, NULL);
@@ -590,33 +613,16 @@ static void test_bohb_budget(void)
     /* values: 0.9 for trial 0 down by 0.05; trials 5..9 went on to budget 3 */
     for (int i = 0; i < 10; i++)
         add_at(&hi, xs[i], i % 3, i >= 5 ? 3 : 1, i >= 5 ? 3 : 1, KS_TRIAL_COMPLETE, 0.9 - 0.05 * i);
-    REQUIRE(ks_bohb_fit_model(args, &hi.h, budgets, 2, &m) == KS_OK, "model");
-    CHECK(m.budget == 1, "5 results at 3: the model is budget %d's, expected 1", m.budget);
-    {
-        /* the three best at budget 1: trials 0, 1, 2 (x 0.05 0.15 0.25) */
-        double h = 1.06 * pow(3, -1.0 / 6) * sqrt(((0.1 * 0.1) * 2) / 3);
-        CHECK(m.good && NEAR(ks_kde_bandwidths(m.good)[0], h, 1e-12),
-              "good bandwidth at budget 1: %.12f, expected %.12f",
-              m.good ? ks_kde_bandwidths(m.good)[0] : NAN, h);
-    }
-    ks_kde_free(m.good);
-    ks_kde_free(m.bad);
-
+    /* the three best at budget 1: trials 0, 1, 2 (x 0.05 0.15 0.25) */
+    m = check_model(args, &hi, 1, h, "5 results at 3");
+    model_free(&m);
     add_at(&hi, 0.5, 0, 3, 1, KS_TRIAL_RUNNING, 0.2);       /* pending below 3 */
-    REQUIRE(ks_bohb_fit_model(args, &hi.h, budgets, 2, &m) == KS_OK, "model");
-    CHECK(m.budget == 1, "a running trial below 3 epochs counted at 3 (model %d)", m.budget);
-    ks_kde_free(m.good);
-    ks_kde_free(m.bad);
-
+    m = check_model(args, &hi, 1, 0, "a running trial below 3 epochs");
+    model_free(&m);
     add_at(&hi, 0.5, 1, 3, 2, KS_TRIAL_FAILED, 0.95);      /* failed before 3: bad */
-    REQUIRE(ks_bohb_fit_model(args, &hi.h, budgets, 2, &m) == KS_OK, "model");
-    CHECK(m.budget == 3, "6 results at 3: the model is budget %d's, expected 3", m.budget);
+    /* at 3, the best are trials 5, 6, 7 (x 0.55 0.65 0.75), not the failed one */
+    m = check_model(args, &hi, 3, h, "6 results at 3");
     {
-        /* at 3, the best are trials 5, 6, 7 (x 0.55 0.65 0.75), not the failed one */
-        double h = 1.06 * pow(3, -1.0 / 6) * sqrt(((0.1 * 0.1) * 2) / 3);
-        CHECK(m.good && NEAR(ks_kde_bandwidths(m.good)[0], h, 1e-12),
-              "good bandwidth at budget 3: %.12f, expected %.12f",
-              m.good ? ks_kde_bandwidths(m.good)[0] : NAN, h);
         /* c of trials 5, 6, 7: 2, 0, 1, so λ = ⅔ (capped); at (0.65, 2) the kernels of
            x 0.55 and 0.75 weigh φ(0.1/h)/h, 0.65's φ(0)/h, and c gives 1 − λ = ⅓ to the
            first (c = 2) and λ/2 = ⅓ to the others */
@@ -626,8 +632,7 @@ static void test_bohb_budget(void)
               "good density at (0.65, 2): %.12f, expected %.12f",
               m.good ? exp(ks_kde_log_pdf(m.good, at)) : NAN, want);
     }
-    ks_kde_free(m.good);
-    ks_kde_free(m.bad);
+    model_free(&m);
     free(args);
 }
 
