@@ -1,7 +1,7 @@
 /*
- * search_impl.h — internals shared by the search module's .c files: the search space
- * and the sampler interface (grid, random, bayesian, hyperband), the controller's
- * pieces, and the command line's helpers.
+ * search_impl.h — internals shared by the search module's .c files: the search space,
+ * the sampler interface (grid, random, bayesian, hyperband, tpe, bohb) and the density
+ * models of TPE and BOHB, the controller's pieces, and the command line's helpers.
  */
 #ifndef KS_SEARCH_IMPL_H
 #define KS_SEARCH_IMPL_H
@@ -301,7 +301,8 @@ void ks_parzen_kernel(const ks_parzen *pe, int k, int j, double *weight, double 
                       double *sigma);
 /* A draw: a kernel by weight, then each parameter from it; writes point[dims[j]]. */
 void ks_parzen_sample(const ks_parzen *pe, ks_rng *rng, double *point);
-/* log density (log mass for INTs and CHOICEs) of point's values of the parameters. */
+/* log density (log mass for INTs and CHOICEs) of point's values of the parameters.  Uses
+   scratch space of the estimator: one thread at a time per estimator. */
 double ks_parzen_log_pdf(const ks_parzen *pe, const double *point);
 
 /*
@@ -321,6 +322,7 @@ ks_status ks_kde_fit(const double *data, int n, int d, const int *levels, double
                      ks_kde **out);
 void ks_kde_free(ks_kde *k);
 const double *ks_kde_bandwidths(const ks_kde *k);   /* d values, borrowed */
+/* log density at x (d values); uses scratch space of the KDE: one thread at a time. */
 double ks_kde_log_pdf(const ks_kde *k, const double *x);
 /* BOHB's model for a history (sampler_bohb.c), for tests and reports: of the largest of
    budgets[0..n) (ascending) with enough results, the budget and the KDEs of the good and
