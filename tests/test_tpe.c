@@ -167,6 +167,21 @@ static int history_run(history *hi, const ks_sampler_ops *ops, const void *args,
 
 static const ks_parzen_options optuna_defaults = {1, 1.0, 1, 0, 0};
 
+/* The n kernels of pe on its first parameter: equal weights, mus and sigmas as given. */
+static void check_kernels(const ks_parzen *pe, int n, const double *mu, const double *sigma,
+                          const char *what)
+{
+    CHECK(ks_parzen_kernels(pe) == n, "%s: %d kernels, expected %d", what, ks_parzen_kernels(pe),
+          n);
+    for (int k = 0; k < n && k < ks_parzen_kernels(pe); k++) {
+        double w, m, s;
+        ks_parzen_kernel(pe, k, 0, &w, &m, &s);
+        CHECK(NEAR(w, 1.0 / n, 1e-12) && NEAR(m, mu[k], 1e-12) && NEAR(s, sigma[k], 1e-12),
+              "%s: kernel %d: weight %g mu %g sigma %g, expected %g %g %g", what, k, w, m, s,
+              1.0 / n, mu[k], sigma[k]);
+    }
+}
+
 /*
  * x in [0, 10]: good trials at 2, 3, 7 and bad ones at 1, 4, 6, 8, 9.  With the prior
  * (mu 5) the good mus sort to 2 3 5 7 between the ends 0 and 10; the larger neighbour
@@ -191,20 +206,8 @@ static void test_parzen_by_hand(void)
     ks_parzen *l, *g;
     REQUIRE(ks_parzen_new(&sp, &dim, 1, gp, 3, &optuna_defaults, &l) == KS_OK, "parzen l");
     REQUIRE(ks_parzen_new(&sp, &dim, 1, bp, 5, &optuna_defaults, &g) == KS_OK, "parzen g");
-    CHECK(ks_parzen_kernels(l) == 4 && ks_parzen_kernels(g) == 6, "kernels %d %d",
-          ks_parzen_kernels(l), ks_parzen_kernels(g));
-    for (int k = 0; k < 4; k++) {
-        double w, mu, s;
-        ks_parzen_kernel(l, k, 0, &w, &mu, &s);
-        CHECK(NEAR(w, 0.25, 1e-12) && NEAR(mu, l_mu[k], 1e-12) && NEAR(s, l_sigma[k], 1e-12),
-              "l kernel %d: weight %g mu %g sigma %g", k, w, mu, s);
-    }
-    for (int k = 0; k < 6; k++) {
-        double w, mu, s;
-        ks_parzen_kernel(g, k, 0, &w, &mu, &s);
-        CHECK(NEAR(w, 1.0 / 6, 1e-12) && NEAR(mu, g_mu[k], 1e-12) && NEAR(s, g_sigma[k], 1e-12),
-              "g kernel %d: weight %g mu %g sigma %g", k, w, mu, s);
-    }
+    check_kernels(l, 4, l_mu, l_sigma, "l");
+    check_kernels(g, 6, g_mu, g_sigma, "g");
     for (int i = 0; i < 3; i++) {
         double x[1] = {xs[i]}, lx = 0, gx = 0;
         for (int k = 0; k < 4; k++)
@@ -225,25 +228,13 @@ static void test_parzen_by_hand(void)
     {
         ks_parzen_options o = {1, 1.0, 0, 1, 0};
         const double raw[4] = {2, 2, 3, 10};
+        const double inner[4] = {1, 2, 2, 10};
         REQUIRE(ks_parzen_new(&sp, &dim, 1, gp, 3, &o, &l) == KS_OK, "parzen");
-        for (int k = 0; k < 4; k++) {
-            double w, mu, s;
-            ks_parzen_kernel(l, k, 0, &w, &mu, &s);
-            CHECK(NEAR(s, raw[k], 1e-12), "endpoints, no clip: kernel %d sigma %g, expected %g",
-                  k, s, raw[k]);
-        }
+        check_kernels(l, 4, l_mu, raw, "endpoints, no clip");
         ks_parzen_free(l);
         o.consider_endpoints = 0;
         REQUIRE(ks_parzen_new(&sp, &dim, 1, gp, 3, &o, &l) == KS_OK, "parzen");
-        {
-            const double inner[4] = {1, 2, 2, 10};
-            for (int k = 0; k < 4; k++) {
-                double w, mu, s;
-                ks_parzen_kernel(l, k, 0, &w, &mu, &s);
-                CHECK(NEAR(s, inner[k], 1e-12), "no endpoints: kernel %d sigma %g, expected %g",
-                      k, s, inner[k]);
-            }
-        }
+        check_kernels(l, 4, l_mu, inner, "no endpoints, no clip");
         ks_parzen_free(l);
     }
 }
