@@ -250,6 +250,12 @@ static int bohb_total(const void *args, const ks_history *h)
     return ks_hyperband_total(&((const bohb_args *)args)->hb, h);
 }
 
+/* BOHB promotes trials as Hyperband does: a trial is done at R */
+static int bohb_full_budget(const void *args, const ks_history *h)
+{
+    return ks_hyperband_full_budget(&((const bohb_args *)args)->hb, h);
+}
+
 const ks_sampler_ops ks_sampler_bohb_ops = {
-    "bohb", bohb_keys, sizeof(bohb_args), bohb_check, bohb_suggest, bohb_total,
+    "bohb", bohb_keys, sizeof(bohb_args), bohb_check, bohb_suggest, bohb_total, bohb_full_budget,
 };

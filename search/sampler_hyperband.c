@@ -314,6 +314,14 @@ int ks_hyperband_total(const ks_hb_args *a, const ks_history *h)
     return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
 }
 
+int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h)
+{
+    hb_plan p;
+    if (hb_plan_make(a, h, &p, NULL) != KS_OK)
+        return h->max_epochs;
+    return p.R;
+}
+
 static ks_status hb_check(const void *args, const ks_space *sp, const ks_history *h,
                           ks_error *err)
 {
@@ -332,6 +340,11 @@ static int hb_total(const void *args, const ks_history *h)
     return ks_hyperband_total(&((const hb_args *)args)->hb, h);
 }
 
+static int hb_full_budget(const void *args, const ks_history *h)
+{
+    return ks_hyperband_full_budget(&((const hb_args *)args)->hb, h);
+}
+
 const ks_sampler_ops ks_sampler_hyperband_ops = {
-    "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total,
+    "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total, hb_full_budget,
 };

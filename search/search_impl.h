@@ -153,6 +153,13 @@ typedef struct ks_sampler_ops {
                                  ks_error *err);
     /* how many trials the method will run (for the progress line), or 0 if unknown */
     int (*total)(const void *args, const ks_history *h);
+    /*
+     * Capability of methods that promote trials (Hyperband, BOHB): the budget at which a
+     * trial is done (R).  A trial complete below it may still continue to a larger budget,
+     * and ends pruned when the study ends without promoting it.  NULL for methods that run
+     * every trial's budget once (grid, random, bayesian, tpe): a complete trial is final.
+     */
+    int (*full_budget)(const void *args, const ks_history *h);
 } ks_sampler_ops;
 
 const ks_sampler_ops *ks_sampler_find(const char *name);
@@ -210,6 +217,7 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *a, const ks_history *h,
                                        ks_error *err);
 ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err);
 int ks_hyperband_total(const ks_hb_args *a, const ks_history *h);
+int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h);   /* R */
 /* A trial's value at a budget: the best objective of its first epochs epochs (of fewer
    when it stopped early; NaN if none). */
 double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
