@@ -1,6 +1,7 @@
 /*
  * test_tpe.c — TPE and BOHB: the Parzen estimators and the KDEs on small cases computed by
- * hand (densities with the C library's erf, not GSL), the proposals they choose, the
+ * hand (densities with the C library's erf, not GSL), the proposals they choose, trials
+ * that are not complete (pruned, running) and parameters inactive in a trial, the
  * budget BOHB models, determinism (the same history gives the same suggestion) and
  * proposals that stay in the space (integers on their grid, log ranges), driven through
  * the samplers' ops tables as the controller drives them.
@@ -425,6 +426,148 @@ static void test_tpe_chooses(void)
     free(args);
 }
 
+/*
+ * A parameter inactive in a trial (a value that is not finite, as conditional spaces will
+ * record it) is left out of that parameter's estimator: x of (2, –, 7) gives the kernels
+ * of (2, 7) and the prior; a joint estimator leaves the whole point out.
+ */
+static void test_parzen_inactive(void)
+{
+    ks_space sp = {2, {float_param("x", 0, 10, 0), float_param("y", 0, 10, 0)}};
+    double obs[3][2] = {{2, 1}, {NAN, 5}, {7, 3}}, two[2][2] = {{2, 1}, {7, 3}};
+    const double *op[3] = {obs[0], obs[1], obs[2]}, *tp[2] = {two[0], two[1]};
+    int dims[2] = {0, 1};
+    ks_parzen *pe, *ref;
+    REQUIRE(ks_parzen_new(&sp, dims, 1, op, 3, &optuna_defaults, &pe) == KS_OK, "parzen");
+    REQUIRE(ks_parzen_new(&sp, dims, 1, tp, 2, &optuna_defaults, &ref) == KS_OK, "parzen");
+    {
+        /* sorted 2 5 7 in [0, 10]: inner gaps 3 and 2 at the ends, clipped below at 10/4 */
+        const double mu[3] = {2, 7, 5}, sigma[3] = {3, 2.5, 10};
+        double w, m, s;
+        CHECK(ks_parzen_kernels(pe) == 3, "x: %d kernels, expected 3 (2, 7, the prior)",
+              ks_parzen_kernels(pe));
+        for (int k = 0; k < 3 && k < ks_parzen_kernels(pe); k++) {
+            double rw, rm, rs;
+            ks_parzen_kernel(pe, k, 0, &w, &m, &s);
+            ks_parzen_kernel(ref, k, 0, &rw, &rm, &rs);
+            CHECK(m == mu[k] && NEAR(s, sigma[k], 1e-12) && w == rw && m == rm && s == rs,
+                  "x kernel %d: weight %g mu %g sigma %g; without the inactive trial %g %g %g",
+                  k, w, m, s, rw, rm, rs);
+        }
+    }
+    for (double x = 0.5; x < 10; x += 1.5) {
+        double pt[2] = {x, 0};
+        CHECK(ks_parzen_log_pdf(pe, pt) == ks_parzen_log_pdf(ref, pt), "log l(%g) differs", x);
+    }
+    ks_parzen_free(pe);
+    REQUIRE(ks_parzen_new(&sp, dims, 2, op, 3, &optuna_defaults, &pe) == KS_OK, "parzen");
+    CHECK(ks_parzen_kernels(pe) == 3, "x and y: %d kernels, expected 3", ks_parzen_kernels(pe));
+    ks_parzen_free(pe);
+    ks_parzen_free(ref);
+}
+
+/* The suggestion of tpe with options for a history of the hand case's 8 trials and one
+   more at x given by its status, epochs reached, last value and objective. */
+static void tpe_ninth(const char *options, double x, ks_trial_status status, int epochs,
+                      double last, double objective, double *point)
+{
+    ks_space sp = {1, {float_param("x", 0, 10, 0)}};
+    const double xs[8] = {1, 2, 4, 3, 6, 7, 8, 9}, ys[8] = {5, 1, 6, 2, 7, 3, 8, 9};
+    const ks_sampler_ops *ops = ks_sampler_find("tpe");
+    void *args = method_args(ops, options);
+    static history hi;
+    ks_suggestion sug;
+    history_init(&hi, &sp, 0, 20);
+    for (int i = 0; i < 8; i++) {
+        double p[KS_MAX_SEARCH_PARAMS] = {xs[i]};
+        history_add(&hi, p, KS_TRIAL_COMPLETE, ys[i]);
+    }
+    {
+        double p[KS_MAX_SEARCH_PARAMS] = {x};
+        history_add(&hi, p, status, objective);
+        hi.v[8].epochs = epochs;
+        for (int e = 0; e < epochs; e++)
+            hi.curves[8][e] = e + 1 < epochs ? objective : last;
+    }
+    REQUIRE(suggest(ops, args, &hi.h, point, &sug) == KS_SUGGEST_OK, "suggest");
+    free(args);
+}
+
+/*
+ * Trials that are not complete, in Optuna's order.  A pruned trial ranks after every
+ * complete one whatever its value: with 3 good of 9 (gamma 0.3) a pruned trial at 9.5 of
+ * objective 0 (the best, minimizing) is bad, as a complete one of 100 is.  With
+ * constant_liar a running trial counts among the bad: 8 finished (gamma 0.375: 3 good)
+ * and one running at 2.4 (beside the choice without it, 2.35) suggest as 9 finished with
+ * 2.4 the worst.  Each is checked against the history that would differ if the rule were
+ * not kept.
+ */
+static void test_tpe_unfinished(void)
+{
+    const char *g3 = "{\"gamma\": 0.3, \"n_startup_trials\": 8}";
+    double worst[1], pruned[1], best[1], liar[1], no_liar[1], worst2[1];
+    tpe_ninth(g3, 9.5, KS_TRIAL_COMPLETE, 1, 100, 100, worst);
+    tpe_ninth(g3, 9.5, KS_TRIAL_PRUNED, 1, 0, 0, pruned);
+    tpe_ninth(g3, 9.5, KS_TRIAL_COMPLETE, 1, 0, 0, best);
+    CHECK(pruned[0] == worst[0], "pruned at 9.5: %.12g, as the worst complete: %.12g", pruned[0],
+          worst[0]);
+    CHECK(best[0] != worst[0], "the best complete at 9.5 changes the suggestion (%.12g)",
+          best[0]);
+    tpe_ninth(g3, 2.4, KS_TRIAL_COMPLETE, 1, 100, 100, worst2);
+    tpe_ninth("{\"gamma\": 0.375, \"n_startup_trials\": 8, \"constant_liar\": true}", 2.4,
+              KS_TRIAL_RUNNING, 0, NAN, NAN, liar);
+    tpe_ninth("{\"gamma\": 0.375, \"n_startup_trials\": 8}", 2.4, KS_TRIAL_RUNNING, 0, NAN,
+              NAN, no_liar);
+    CHECK(liar[0] == worst2[0], "constant_liar, running at 2.4: %.12g, as the worst: %.12g",
+          liar[0], worst2[0]);
+    CHECK(no_liar[0] != worst2[0], "without constant_liar the running trial is left out (%.12g)",
+          no_liar[0]);
+}
+
+/*
+ * Pruned trials among themselves: more epochs first, then the last value.  9 good of 10
+ * (gamma 0.9): the 8 complete and the better pruned one.  Pruned at 0.5 after 3 epochs
+ * (last 50) against one at 9.5 after 1 (last 0): the one at 0.5 is good, as when it is
+ * complete with 99 and the other complete with 100.
+ */
+static void test_tpe_pruned_order(void)
+{
+    ks_space sp = {1, {float_param("x", 0, 10, 0)}};
+    const double xs[8] = {1, 2, 4, 3, 6, 7, 8, 9}, ys[8] = {5, 1, 6, 2, 7, 3, 8, 9};
+    const ks_sampler_ops *ops = ks_sampler_find("tpe");
+    void *args = method_args(ops, "{\"gamma\": 0.9, \"n_startup_trials\": 8}");
+    static history hp, hc, hs;
+    double got[3][1];
+    history *his[3] = {&hp, &hc, &hs};
+    for (int v = 0; v < 3; v++) {
+        history *hi = his[v];
+        ks_suggestion sug;
+        double a[KS_MAX_SEARCH_PARAMS] = {0.5}, b[KS_MAX_SEARCH_PARAMS] = {9.5};
+        history_init(hi, &sp, 0, 20);
+        for (int i = 0; i < 8; i++) {
+            double p[KS_MAX_SEARCH_PARAMS] = {xs[i]};
+            history_add(hi, p, KS_TRIAL_COMPLETE, ys[i]);
+        }
+        if (v == 0) {           /* pruned: 0.5 after 3 epochs (last 50), 9.5 after 1 (0) */
+            history_add(hi, a, KS_TRIAL_PRUNED, 40);
+            hi->v[8].epochs = 3;
+            hi->curves[8][1] = 45;
+            hi->curves[8][2] = 50;
+            history_add(hi, b, KS_TRIAL_PRUNED, 0);
+        } else if (v == 1) {    /* complete: 0.5 with 99, 9.5 with 100 */
+            history_add(hi, a, KS_TRIAL_COMPLETE, 99);
+            history_add(hi, b, KS_TRIAL_COMPLETE, 100);
+        } else {                /* complete the other way round */
+            history_add(hi, a, KS_TRIAL_COMPLETE, 100);
+            history_add(hi, b, KS_TRIAL_COMPLETE, 99);
+        }
+        REQUIRE(suggest(ops, args, &hi->h, got[v], &sug) == KS_SUGGEST_OK, "suggest");
+    }
+    CHECK(got[0][0] == got[1][0], "pruned: %.12g, as 0.5 good: %.12g", got[0][0], got[1][0]);
+    CHECK(got[2][0] != got[1][0], "9.5 good instead changes the suggestion (%.12g)", got[2][0]);
+    free(args);
+}
+
 /* A smooth function of the mixed space below, smallest at (40, 3e-3, 30, value 2). */
 static double mixed_objective(const double *p)
 {
@@ -772,7 +915,10 @@ int main(void)
     test_parzen_choice();
     test_parzen_int();
     test_parzen_weights();
+    test_parzen_inactive();
     test_tpe_chooses();
+    test_tpe_unfinished();
+    test_tpe_pruned_order();
     test_tpe_study(NULL, "univariate");
     test_tpe_study("{\"multivariate\": true}", "multivariate");
     test_kde_by_hand();
