@@ -2,12 +2,20 @@
  * density.c — pieces the density-model samplers (TPE, BOHB) share: numeric parameters in
  * model coordinates (the log scale for log ranges, integers as the cells of their grid),
  * Gaussian masses accurate in the tails and truncated Gaussian draws (GSL's normal CDFs
- * and their inverses), and a log-sum-exp.
+ * and their inverses), a log-sum-exp, and the order of keyed indices.
  */
 #include "search_impl.h"
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_erf.h>
+
+int ks_keyed_cmp(const void *pa, const void *pb)
+{
+    const ks_keyed *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->index - b->index;
+}
 
 static double int_step(const ks_param *p)
 {

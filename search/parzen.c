@@ -54,43 +54,30 @@ static void default_weights(int m, double *w)
         w[i] = ramp > 1 ? 1.0 / m + (1.0 - 1.0 / m) * i / (ramp - 1) : 1.0 / m;
 }
 
-typedef struct sorted_mu {
-    double v;
-    int i;
-} sorted_mu;
-
-static int sorted_mu_cmp(const void *pa, const void *pb)
-{
-    const sorted_mu *a = pa, *b = pb;
-    if (a->v != b->v)
-        return a->v < b->v ? -1 : 1;
-    return a->i - b->i;
-}
-
 /*
  * Univariate bandwidths of the k = m (+ the prior) mus: each the larger gap to its sorted
  * neighbours, the range's ends beyond the first and last; without consider_endpoints
  * the first and last take their inner gap.  s: scratch of k.
  */
-static void neighbour_sigmas(const pe_dim *d, int k, int endpoints, sorted_mu *s)
+static void neighbour_sigmas(const pe_dim *d, int k, int endpoints, ks_keyed *s)
 {
     for (int i = 0; i < k; i++)
-        s[i] = (sorted_mu){d->mu[i], i};
-    qsort(s, (size_t)k, sizeof *s, sorted_mu_cmp);
+        s[i] = (ks_keyed){d->mu[i], i};
+    qsort(s, (size_t)k, sizeof *s, ks_keyed_cmp);
     for (int r = 0; r < k; r++) {
-        double left = s[r].v - (r > 0 ? s[r - 1].v : d->lo);
-        double right = (r + 1 < k ? s[r + 1].v : d->hi) - s[r].v;
-        d->sigma[s[r].i] = left > right ? left : right;
+        double left = s[r].key - (r > 0 ? s[r - 1].key : d->lo);
+        double right = (r + 1 < k ? s[r + 1].key : d->hi) - s[r].key;
+        d->sigma[s[r].index] = left > right ? left : right;
     }
     if (!endpoints && k >= 2) {
-        d->sigma[s[0].i] = s[1].v - s[0].v;
-        d->sigma[s[k - 1].i] = s[k - 1].v - s[k - 2].v;
+        d->sigma[s[0].index] = s[1].key - s[0].key;
+        d->sigma[s[k - 1].index] = s[k - 1].key - s[k - 2].key;
     }
 }
 
 /* A number's kernels: mus from the observations (+ the prior), bandwidths, masses. */
 static void numeric_dim(pe_dim *d, const double *const *pts, const int *used, int m, int prior,
-                        int n_dims, const ks_parzen_options *o, sorted_mu *scratch)
+                        int n_dims, const ks_parzen_options *o, ks_keyed *scratch)
 {
     double width = d->hi - d->lo, lo_sigma, hi_sigma = width;
     int k = m + prior;
@@ -148,7 +135,7 @@ ks_status ks_parzen_new(const ks_space *sp, const int *dims, int n_dims,
 {
     ks_parzen *pe = calloc(1, sizeof *pe);
     int *used = malloc(sizeof *used * (size_t)(n > 0 ? n : 1));
-    sorted_mu *scratch = malloc(sizeof *scratch * (size_t)(n + 1));
+    ks_keyed *scratch = malloc(sizeof *scratch * (size_t)(n + 1));
     int m = 0, prior, k;
     double sum = 0;
     *out = NULL;

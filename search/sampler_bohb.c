@@ -101,21 +101,9 @@ static void decode(const ks_space *sp, const double *u, double *point)
 
 /* -------------------------------------------------- the data at a budget */
 
-typedef struct observation {
-    double loss;
-    int number;
-} observation;
-
-static int observation_cmp(const void *pa, const void *pb)
-{
-    const observation *a = pa, *b = pb;
-    if (a->loss != b->loss)
-        return a->loss < b->loss ? -1 : 1;
-    return a->number - b->number;
-}
-
-/* The trials with a result at budget b, sorted by loss; returns how many. */
-static int observations_at(const ks_history *h, int b, observation *o)
+/* The trials with a result at budget b, sorted by loss (key: the loss, index: the trial's
+   number); returns how many. */
+static int observations_at(const ks_history *h, int b, ks_keyed *o)
 {
     int n = 0;
     for (int i = 0; i < h->n; i++) {
@@ -126,10 +114,10 @@ static int observations_at(const ks_history *h, int b, observation *o)
         v = ks_trial_value_within(t, h->maximize, b);
         if (t->status == KS_TRIAL_FAILED && t->epochs < b)
             v = NAN;
-        o[n].loss = isfinite(v) ? (h->maximize ? -v : v) : INFINITY;
-        o[n++].number = i;
+        o[n].key = isfinite(v) ? (h->maximize ? -v : v) : INFINITY;
+        o[n++].index = i;
     }
-    qsort(o, (size_t)n, sizeof *o, observation_cmp);
+    qsort(o, (size_t)n, sizeof *o, ks_keyed_cmp);
     return n;
 }
 
@@ -152,7 +140,7 @@ ks_status ks_bohb_fit_model(const void *args, const ks_history *h, const int *bu
     const bohb_args *a = args;
     const ks_space *sp = h->space;
     int d = sp->n, levels[KS_MAX_SEARCH_PARAMS], good = 0, bad = 0, N = 0, k = n_budgets - 1;
-    observation *o = malloc(sizeof *o * (size_t)(h->n > 0 ? h->n : 1));
+    ks_keyed *o = malloc(sizeof *o * (size_t)(h->n > 0 ? h->n : 1));
     double *rows = NULL;
     ks_status s = KS_OK;
     memset(m, 0, sizeof *m);
@@ -172,7 +160,7 @@ ks_status ks_bohb_fit_model(const void *args, const ks_history *h, const int *bu
         return KS_ERR_NOMEM;
     }
     for (int i = 0; i < good + bad; i++)
-        encode(sp, h->trials[o[i].number].point, rows + (size_t)i * d);
+        encode(sp, h->trials[o[i].index].point, rows + (size_t)i * d);
     for (int j = 0; j < d; j++)
         levels[j] = sp->params[j].kind == KS_PARAM_CHOICE ? sp->params[j].n_values : 0;
     m->budget = budgets[k];

@@ -269,6 +269,13 @@ double ks_gauss_log_mass(double a, double b);
 double ks_truncnorm_draw(ks_rng *rng, double mu, double sigma, double lo, double hi);
 /* log Σ exp(x[i]) over n values (−inf for none). */
 double ks_log_sum_exp(const double *x, int n);
+/* An index with a key; ks_keyed_cmp (for qsort) orders by key, then index, so that the
+   order of equal keys is the same on every machine. */
+typedef struct ks_keyed {
+    double key;
+    int index;
+} ks_keyed;
+int ks_keyed_cmp(const void *a, const void *b);
 
 /*
  * TPE's Parzen estimator (parzen.c; Bergstra et al. 2011, with Optuna's choices): over
