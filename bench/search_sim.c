@@ -5,7 +5,8 @@
  * instead of training: a trial's curve is the recorded one of the nearest configuration.
  * For many seeds it counts the epochs each method trains before one of its trials comes
  * within a margin of the table's best, and the best it has found at fixed epoch budgets;
- * with --overhead it times TPE's and BOHB's proposals at 500 completed trials.
+ * --per-seed adds each run's figures; with --overhead it times TPE's and BOHB's proposals
+ * at 500 completed trials.
  */
 #include "../search/search_impl.h"
 
@@ -350,6 +351,37 @@ static void report(const char *name, run_result *r, int n_seeds, int n_margins, 
     fflush(stdout);
 }
 
+/* Each seed's figures of a row, appended to text (printed after the table): the epochs to
+   each margin (">E" for a run that never came within it, E the epochs it trained) and the
+   best within each budget. */
+static void report_seeds(const char *name, const run_result *r, int n_seeds, int n_margins,
+                         const double *margins, int cap, char *text, size_t size)
+{
+    size_t len = strlen(text);
+#define APPEND(...)                                                                   \
+    do {                                                                              \
+        if (len < size)                                                               \
+            len += (size_t)snprintf(text + len, size - len, __VA_ARGS__);             \
+    } while (0)
+    for (int k = 0; k < n_margins; k++) {
+        APPEND("%-9s  epochs to best − %.3f:", k ? "" : name, margins[k]);
+        for (int i = 0; i < n_seeds; i++) {
+            if (r[i].reached[k] >= 0)
+                APPEND(" %d", r[i].reached[k]);
+            else
+                APPEND(" >%d", r[i].epochs);
+        }
+        APPEND("\n");
+    }
+    for (int k = 0; k < N_AT && budgets_at[k] <= cap; k++) {
+        APPEND("%-9s  best in %4d epochs:   ", "", budgets_at[k]);
+        for (int i = 0; i < n_seeds; i++)
+            APPEND(" %.4f", r[i].best_at[k]);
+        APPEND("\n");
+    }
+#undef APPEND
+}
+
 /* ------------------------------------------------------------ overhead */
 
 /* Time proposals for new configurations once trials >= 500: mean and max in ms, of wall
@@ -386,7 +418,8 @@ static void overhead(const table *t, const char *name, const char *options, int 
 
 /* A row: the method (with options) over seeds 1..n_seeds. */
 static int run_method(const table *t, const char *name, const char *options, int variant,
-                      int n_seeds, int cap, const double *margins, run_result *results)
+                      int n_seeds, int cap, const double *margins, run_result *results,
+                      char *seeds_text, size_t seeds_size)
 {
     method m = {name, options, NULL, NULL};
     char label[32];
@@ -403,6 +436,8 @@ static int run_method(const table *t, const char *name, const char *options, int
     else
         snprintf(label, sizeof label, "%s", name);
     report(label, results, n_seeds, 2, cap);
+    if (seeds_text)
+        report_seeds(label, results, n_seeds, 2, margins, cap, seeds_text, seeds_size);
     method_free(&m);
     return 0;
 }
@@ -412,7 +447,7 @@ static int run_method(const table *t, const char *name, const char *options, int
 static void usage(void)
 {
     printf("usage: search_sim [--table FILE] [--seeds N] [--cap EPOCHS] [--methods LIST]\n"
-           "                  [--overhead]\n"
+           "                  [--variant METHOD OPTIONS]... [--per-seed] [--overhead]\n"
            "  --table FILE    learning curves [bench/curves_seed_space.tsv]\n"
            "  --seeds N       study seeds 1..N per method [20]\n"
            "  --cap EPOCHS    epochs a run may train [3000]\n"
@@ -420,6 +455,7 @@ static void usage(void)
            "  --variant METHOD OPTIONS\n"
            "                  one more row: METHOD with OPTIONS (JSON members, e.g.\n"
            "                  '\"min_bandwidth\": 0.2'); repeatable\n"
+           "  --per-seed      each seed's figures too, after the table\n"
            "  --overhead      time TPE's and BOHB's proposals at 500 trials instead\n");
 }
 
@@ -427,11 +463,12 @@ int main(int argc, char **argv)
 {
     static table t;
     static run_result results[MAX_SEEDS];
+    static char seeds_text[1 << 18];
     const char *path = "bench/curves_seed_space.tsv";
     char methods[256] = "grid,random,bayesian,hyperband,tpe,bohb";
     const double margins[2] = {0.005, 0.01};
     const char *variants[16][2];
-    int n_seeds = 20, cap = 3000, do_overhead = 0, n_variants = 0;
+    int n_seeds = 20, cap = 3000, do_overhead = 0, n_variants = 0, per_seed = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
             path = argv[++i];
@@ -445,6 +482,8 @@ int main(int argc, char **argv)
             variants[n_variants][0] = argv[i + 1];
             variants[n_variants++][1] = argv[i + 2];
             i += 2;
+        } else if (strcmp(argv[i], "--per-seed") == 0) {
+            per_seed = 1;
         } else if (strcmp(argv[i], "--overhead") == 0) {
             do_overhead = 1;
         } else {
@@ -480,13 +519,18 @@ int main(int argc, char **argv)
         printf("---|");
     printf("\n");
     for (char *tok = strtok(methods, ","); tok; tok = strtok(NULL, ","))
-        if (run_method(&t, tok, NULL, 0, n_seeds, cap, margins, results) != 0)
+        if (run_method(&t, tok, NULL, 0, n_seeds, cap, margins, results,
+                       per_seed ? seeds_text : NULL, sizeof seeds_text) != 0)
             return 2;
     for (int v = 0; v < n_variants; v++)
         if (run_method(&t, variants[v][0], variants[v][1], v + 1, n_seeds, cap, margins,
-                       results) != 0)
+                       results, per_seed ? seeds_text : NULL, sizeof seeds_text) != 0)
             return 2;
     for (int v = 0; v < n_variants; v++)
         printf("%s[%d] %s with %s\n", v ? "" : "\n", v + 1, variants[v][0], variants[v][1]);
+    if (per_seed)
+        printf("\nper seed (seeds 1..%d in order; >E: never within the margin, E epochs "
+               "trained):\n%s",
+               n_seeds, seeds_text);
     return 0;
 }
