@@ -4,7 +4,9 @@
 # epochs spent and wall time over 5 seeds, with Optuna (TPE + HyperbandPruner, PyTorch) in
 # the same run; then the parallel speedup of 2 workers.  See bench/README.md.
 #   bash bench/search.sh [KSEARCH] [--search-only | --parallel-only]
-#   env: SEARCH_SEEDS="1 2 3 4 5" SEARCH_METHODS="grid random bayesian hyperband tpe bohb optuna"
+#   env: SEARCH_SEEDS="1 2 3 4 5" SEARCH_METHODS="grid random bayesian hyperband tpe bohb
+#        bohb+min_bandwidth=0.2 tpe+multivariate=true optuna" (METHOD+KEY=VALUE...: a row of
+#        METHOD with those options of its search section)
 #        SEARCH_TRAIN_ROWS=55000 SEARCH_VAL_ROWS=5000 SEARCH_MAX_EPOCHS=27 SEARCH_FACTOR=3
 #        SEARCH_PATIENCE=10 SEARCH_PARALLEL=2
 #        SPEEDUP_TRIALS=12 SPEEDUP_EPOCHS=5 SPEEDUP_REPS=1 SEARCH_KEEP=DIR (keep the runs)
@@ -25,7 +27,7 @@ for arg in "$@"; do
     esac
 done
 seeds=${SEARCH_SEEDS:-1 2 3 4 5}
-methods=${SEARCH_METHODS:-grid random bayesian hyperband tpe bohb optuna}
+methods=${SEARCH_METHODS:-grid random bayesian hyperband tpe bohb bohb+min_bandwidth=0.2 tpe+multivariate=true optuna}
 train_rows=${SEARCH_TRAIN_ROWS:-55000}
 val_rows=${SEARCH_VAL_ROWS:-5000}
 R=${SEARCH_MAX_EPOCHS:-27}
@@ -117,11 +119,19 @@ common() {
     seed_space "$1" "$2" "$3" "$val_rows"
 }
 
-# study METHOD SEED: the benchmark's study of METHOD; prints its file name
+# row_name ROW: the row's name in file and study names (METHOD+KEY=VALUE... → letters,
+# digits and _)
+row_name() { echo "${1//[^A-Za-z0-9_]/_}"; }
+
+# study ROW SEED: the benchmark's study of ROW (METHOD, or METHOD+KEY=VALUE+... with those
+# options in the search section); prints its file name
 study() {
-    local m=$1 seed=$2 f=bench_search_$1_s$2.yaml
+    local m=${1%%+*} seed=$2 opt
+    local f=bench_search_$(row_name "$1")_s$2.yaml
+    local -a opts=()
+    [[ $1 == *+* ]] && IFS=+ read -ra opts <<<"${1#*+}"
     {
-        common "bench_search_${m}_s$seed" "$seed" "$train_rows"
+        common "bench_search_$(row_name "$1")_s$seed" "$seed" "$train_rows"
         echo "fit: {epochs: $R, batch_size: 32, verbose: 0}"
         echo "callbacks:"
         echo "  - EarlyStopping: {monitor: val_loss, patience: $patience}"
@@ -132,6 +142,7 @@ study() {
         hyperband | bohb) echo "  max_epochs: $R"; echo "  factor: $eta" ;;
         *) echo "  max_trials: $max_trials" ;;
         esac
+        for opt in "${opts[@]}"; do echo "  ${opt%%=*}: ${opt#*=}"; done
         echo "  parameters:"
         if [[ $m == grid ]]; then
             # the grid must fit max_trials: 2 × 2 × 3 = 12 points spread over the space
@@ -192,7 +203,7 @@ if [[ $do_search -eq 1 ]]; then
                 note="pruned $(r pruned), in-study $(r seconds) s"
             else
                 f=$(study "$m" "$seed")
-                name=bench_search_${m}_s$seed
+                name=bench_search_$(row_name "$m")_s$seed
                 wall=$(run_ksearch "$f" "$name" "$parallel" "$name.log")
                 db=runs/$name/study.db
                 best=$(q "$db" "SELECT max(objective) FROM trial WHERE status IN ('complete', 'pruned')")
@@ -204,9 +215,9 @@ if [[ $do_search -eq 1 ]]; then
                                             ORDER BY objective DESC LIMIT 1")"
             fi
             [[ -n $best ]] || best=nan
-            printf '%-10s seed %-3s best val_accuracy %.4f  %4s trials  %4s epochs  %7.1f s  (%s)\n' \
+            printf '%-22s seed %-3s best val_accuracy %.4f  %4s trials  %4s epochs  %7.1f s  (%s)\n' \
                 "$m" "$seed" "$best" "$trials" "$epochs" "$wall" "$note"
-            [[ $failed -eq 0 ]] || echo "   $failed failed trial(s): see $scratch/$m*_s$seed.log"
+            [[ $failed -eq 0 ]] || echo "   $failed failed trial(s): see $scratch/bench_search_$(row_name "$m")_s$seed.log"
             echo "$m $seed $best $epochs $wall $trials" >>"$results"
         done
     done
@@ -214,7 +225,7 @@ if [[ $do_search -eq 1 ]]; then
     echo
     echo "== search benchmark — budget B = $B epochs (R = $R, η = $eta), ${train_rows} train rows," \
         "--parallel $parallel, seeds: $seeds"
-    printf '%-10s %-18s %-26s %8s %10s %8s %8s\n' method "best val_acc" "per seed" "trials" \
+    printf '%-22s %-18s %-26s %8s %10s %8s %8s\n' method "best val_acc" "per seed" "trials" \
         "epochs" "wall s" "s/epoch"
     for m in $methods; do
         mapfile -t acc < <(awk -v m="$m" '$1 == m { print $3 }' "$results")
@@ -224,7 +235,7 @@ if [[ $do_search -eq 1 ]]; then
         mapfile -t tr < <(awk -v m="$m" '$1 == m { print $6 }' "$results")
         per=$(printf '%s ' "${acc[@]}" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.4f", (i > 1 ? " " : ""), $i }')
         spe=$(awk -v m="$m" '$1 == m { w += $5; e += $4 } END { printf "%.3f", (e > 0 ? w / e : 0) }' "$results")
-        printf '%-10s %-18s %-26s %8s %10s %8s %8s\n' "$m" "$(fmt=%.4f mean_sd "${acc[@]}")" "$per" \
+        printf '%-22s %-18s %-26s %8s %10s %8s %8s\n' "$m" "$(fmt=%.4f mean_sd "${acc[@]}")" "$per" \
             "$(fmt=%.0f mean "${tr[@]}")" "$(fmt=%.0f mean "${ep[@]}")" \
             "$(fmt=%.1f mean "${walls[@]}")" "$spe"
     done
