@@ -150,15 +150,24 @@ BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign str
 $(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
 
-bench: $(BIN) $(BUILD)/bench/bench_engine
+bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/search_sim
 	bash bench/run.sh $(BUILD)/bench/bench_engine
+	$(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim --overhead
 	bash bench/search.sh $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 
+# the search simulator: the samplers replayed against recorded learning curves (no training)
+$(BUILD)/bench/search_sim: $(BUILD)/bench/search_sim.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 # the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost
-.PHONY: bench-search bench-tracker
+.PHONY: bench-search bench-tracker bench-sim
 bench-search: $(BIN)
 	bash bench/search.sh $(BIN)
+bench-sim: $(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim --overhead
 bench-tracker: $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 

@@ -21,7 +21,8 @@ typedef struct search_section {
     ks_value parameters;
 } search_section;
 
-static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", NULL};
+static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
+                                           "bohb", NULL};
 
 static const ks_key search_keys[] = {
     {"method", KS_KEY_ENUM, offsetof(search_section, method), 0, 0, 0, NULL, method_names,
