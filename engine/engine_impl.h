@@ -48,7 +48,13 @@ void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, in
     X(LECUN_NORMAL, "lecun_normal")                                \
     X(LECUN_UNIFORM, "lecun_uniform")                              \
     X(ZEROS, "zeros")                                              \
-    X(ONES, "ones")
+    X(ONES, "ones")                                                \
+    X(ORTHOGONAL, "orthogonal")                                    \
+    X(UNIFORM, "uniform")                                          \
+    X(RANDOM_UNIFORM, "random_uniform")                            \
+    X(NORMAL, "normal")                                            \
+    X(RANDOM_NORMAL, "random_normal")                              \
+    X(TRUNCATED_NORMAL, "truncated_normal")
 
 typedef enum ks_initializer {
 #define KS_INIT_ENUM(e, name) KS_INIT_##e,
@@ -59,7 +65,13 @@ typedef enum ks_initializer {
 
 extern const char *const ks_initializer_names[];  /* NULL-terminated, by enum */
 
-/* Fill w (shape: every axis) as Keras's initializer does (fans from the shape). */
+/*
+ * Fill w (shape: every axis) as Keras's initializer does (fans from the shape).
+ * uniform/random_uniform are RandomUniform(-0.05, 0.05), normal/random_normal
+ * RandomNormal(stddev 0.05), truncated_normal TruncatedNormal(stddev 0.05): Keras's
+ * defaults for the names.  orthogonal: the matrix (every axis but the last, the last)
+ * has orthonormal rows or columns, as Keras's Orthogonal(gain 1).
+ */
 void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *rng);
 
 /* ----------------------------------------------------------- regularizers */
@@ -97,7 +109,7 @@ typedef struct ks_weight {
 /* ------------------------------------------------------------------ layers */
 
 #define KS_MAX_INPUTS 8
-#define KS_MAX_LAYER_WEIGHTS 4
+#define KS_MAX_LAYER_WEIGHTS 8
 #define KS_NAME_MAX 64              /* a name as the user writes it (layer, call, sub-model) */
 #define KS_PATH_MAX 160             /* a layer or call name with its sub-model prefixes */
 
@@ -117,6 +129,8 @@ typedef struct ks_fwd {
     float *z;                   /* if not NULL: also store the pre-activation here */
     float *scratch;             /* the call's workspace (scratch_size floats) */
     ks_rng *rng;                /* this epoch's stream for the layer (dropout) */
+    const float *mask;          /* input 0's mask (n × its mask size: 1 use, 0 skip), or NULL */
+    float *mask_out;            /* KS_MASK_MAKE kinds write their output's mask here */
 } ks_fwd;
 
 /*
@@ -139,14 +153,37 @@ typedef struct ks_bwd {
     float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
     float sgd_lr;               /* > 0: plain SGD fused in: update the weights, w −= lr·g,
                                    instead of writing g (only for KS_LAYER_FUSED_SGD kinds) */
+    const float *mask;          /* input 0's mask, as in forward, or NULL */
 } ks_bwd;
 
 enum {
     KS_LAYER_ALIAS = 1,         /* output is the input buffer (Flatten); no work */
     KS_LAYER_INPUT = 2,         /* the model input (InputLayer) */
     KS_LAYER_MERGE = 4,         /* takes several inputs */
-    KS_LAYER_FUSED_SGD = 8      /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_FUSED_SGD = 8,     /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_MASK_USE = 16,     /* reads its input's mask (so a mask may end there quietly) */
+    KS_LAYER_RECURRENT = 32     /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
+                                   wraps them */
 };
+
+/*
+ * What a layer does with masks (Keras's compute_mask).  A mask marks the steps of a
+ * sequence to skip: n × (the output's size over its last axis), 1 use and 0 skip.
+ * Embedding(mask_zero) makes one; it follows the graph through the layers that keep it
+ * and ends at the first that does not (with a warning as Keras gives, unless the
+ * layer reads it: KS_LAYER_MASK_USE).
+ */
+typedef enum ks_mask_mode {
+    KS_MASK_DROP,               /* the output has no mask */
+    KS_MASK_KEEP,               /* the output carries input 0's mask */
+    KS_MASK_MAKE,               /* forward writes the output's mask (ks_fwd.mask_out) */
+    KS_MASK_ALL,                /* the inputs' masks and-ed (merge layers) */
+    KS_MASK_ANY                 /* or-ed, an input without one counting as all ones
+                                   (Concatenate along the features) */
+} ks_mask_mode;
+
+/* The mask function of kinds that always keep their input's mask (Dropout, Activation). */
+ks_mask_mode ks_mask_keep(const ks_layer *l);
 
 typedef struct ks_layer_ops {
     const char *name;                   /* Keras class name */
@@ -173,6 +210,17 @@ typedef struct ks_layer_ops {
      */
     ks_status (*onnx)(const ks_layer *l, ks_onnx *g, const char *const *in, const char **out,
                       ks_error *err);
+    ks_mask_mode (*mask)(const ks_layer *l);    /* NULL: KS_MASK_DROP */
+    /* After every weight was filled by its initializer: what a kind adds (LSTM's
+       unit_forget_bias).  May be NULL. */
+    void (*init_weights)(ks_layer *l);
+    /*
+     * Data a model input feeds straight into the layer (n rows of in_size[0] floats),
+     * checked before training: KS_ERR_CONFIG with a message that starts with the row,
+     * "row 12 column 3 holds 2.5; …" (0-based), for values the layer cannot take (an
+     * Embedding's token ids).  May be NULL.
+     */
+    ks_status (*check_input)(const ks_layer *l, const float *x, size_t n, ks_error *err);
 } ks_layer_ops;
 
 /*
@@ -217,6 +265,145 @@ extern const ks_layer_ops ks_layer_multiply_ops;
 extern const ks_layer_ops ks_layer_average_ops;
 extern const ks_layer_ops ks_layer_maximum_ops;
 extern const ks_layer_ops ks_layer_minimum_ops;
+
+extern const ks_layer_ops ks_layer_embedding_ops;
+extern const ks_layer_ops ks_layer_simple_rnn_ops;
+extern const ks_layer_ops ks_layer_lstm_ops;
+extern const ks_layer_ops ks_layer_gru_ops;
+extern const ks_layer_ops ks_layer_bidirectional_ops;
+
+/* ------------------------------------------------------- recurrent layers */
+
+typedef enum ks_rnn_cell {
+    KS_RNN_SIMPLE,              /* SimpleRNN: h = act(x·W + h·U + b) */
+    KS_RNN_LSTM,                /* gates i, f, c, o (Keras's order) */
+    KS_RNN_GRU                  /* gates z, r, h; reset_after's two biases */
+} ks_rnn_cell;
+
+/* The Keras arguments of SimpleRNN, LSTM and GRU (each kind declares the ones it takes,
+   first in its state). */
+typedef struct ks_rnn_args {
+    int units;
+    int activation;             /* ks_activation: tanh */
+    int recurrent_activation;   /* sigmoid (LSTM, GRU) */
+    int use_bias;
+    int kernel_initializer, recurrent_initializer, bias_initializer;
+    int unit_forget_bias;       /* LSTM: true */
+    ks_value kernel_regularizer, recurrent_regularizer, bias_regularizer;
+    double dropout, recurrent_dropout;
+    int seed;
+    int return_sequences, return_state, go_backwards, stateful, unroll;
+    int reset_after;            /* GRU: true */
+} ks_rnn_args;
+
+/* The key table entries of those arguments, with Keras's defaults (each kind lists
+   the ones it takes, in Keras's get_config order). */
+#define KS_RNN_KEY(name, type, field, lo, hi, def, choices, flags) \
+    {name, type, offsetof(ks_rnn_args, field), 0, lo, hi, def, choices, flags}
+#define KS_RNN_KEY_UNITS KS_RNN_KEY("units", KS_KEY_INT, units, 1, 1e6, NULL, NULL, KS_KEY_REQUIRED)
+#define KS_RNN_KEY_ACTIVATION                                                               \
+    KS_RNN_KEY("activation", KS_KEY_ENUM, activation, 0, 0, "tanh", ks_activation_names,     \
+               KS_KEY_NULLABLE)
+#define KS_RNN_KEY_RECURRENT_ACTIVATION                                                     \
+    KS_RNN_KEY("recurrent_activation", KS_KEY_ENUM, recurrent_activation, 0, 0, "sigmoid",   \
+               ks_activation_names, KS_KEY_NULLABLE)
+#define KS_RNN_KEY_USE_BIAS KS_RNN_KEY("use_bias", KS_KEY_BOOL, use_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEY_UNIT_FORGET_BIAS                                                         \
+    KS_RNN_KEY("unit_forget_bias", KS_KEY_BOOL, unit_forget_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEYS_INITIALIZERS                                                            \
+    KS_RNN_KEY("kernel_initializer", KS_KEY_ENUM, kernel_initializer, 0, 0, "glorot_uniform", \
+               ks_initializer_names, 0),                                                    \
+    KS_RNN_KEY("recurrent_initializer", KS_KEY_ENUM, recurrent_initializer, 0, 0,            \
+               "orthogonal", ks_initializer_names, 0),                                      \
+    KS_RNN_KEY("bias_initializer", KS_KEY_ENUM, bias_initializer, 0, 0, "zeros",             \
+               ks_initializer_names, 0)
+#define KS_RNN_KEYS_REGULARIZERS                                                            \
+    KS_RNN_KEY("kernel_regularizer", KS_KEY_VALUE, kernel_regularizer, 0, 0, NULL, NULL, 0), \
+    KS_RNN_KEY("recurrent_regularizer", KS_KEY_VALUE, recurrent_regularizer, 0, 0, NULL,     \
+               NULL, 0),                                                                    \
+    KS_RNN_KEY("bias_regularizer", KS_KEY_VALUE, bias_regularizer, 0, 0, NULL, NULL,         \
+               KS_KEY_HIDDEN)
+#define KS_RNN_KEYS_TAIL                                                                    \
+    KS_RNN_KEY("dropout", KS_KEY_FLOAT, dropout, 0, 1, "0", NULL, KS_KEY_MAX_EXCL),          \
+    KS_RNN_KEY("recurrent_dropout", KS_KEY_FLOAT, recurrent_dropout, 0, 1, "0", NULL,        \
+               KS_KEY_MAX_EXCL),                                                            \
+    KS_RNN_KEY("seed", KS_KEY_INT, seed, 0, 2147483647, "0", NULL,                           \
+               KS_KEY_NULLABLE | KS_KEY_HIDDEN),                                            \
+    KS_RNN_KEY("return_sequences", KS_KEY_BOOL, return_sequences, 0, 0, "false", NULL, 0),   \
+    KS_RNN_KEY("return_state", KS_KEY_BOOL, return_state, 0, 0, "false", NULL, KS_KEY_HIDDEN), \
+    KS_RNN_KEY("go_backwards", KS_KEY_BOOL, go_backwards, 0, 0, "false", NULL, 0),           \
+    KS_RNN_KEY("stateful", KS_KEY_BOOL, stateful, 0, 0, "false", NULL, KS_KEY_HIDDEN),       \
+    KS_RNN_KEY("unroll", KS_KEY_BOOL, unroll, 0, 0, "false", NULL, KS_KEY_HIDDEN)
+
+/*
+ * One recurrent pass over a sequence, as a layer's build sets it up: the cell, its
+ * sizes and arguments, and where its weights are among the layer's (kernel (features,
+ * gates·units), recurrent_kernel (units, gates·units), bias (gates·units), or (2,
+ * 3·units) for GRU's reset_after).  Bidirectional holds two.
+ */
+typedef struct ks_rnn {
+    ks_rnn_cell cell;
+    int steps, features, units, gates;  /* T, F, U, G (1, 4, 3) */
+    ks_activation act, rec_act;
+    int use_bias, unit_forget_bias;
+    float dropout, recurrent_dropout;
+    int go_backwards, return_sequences;
+    int zero_output;            /* masked steps output 0, not the previous output */
+    int kernel, recurrent, bias;        /* weight indices in the layer; bias -1 without */
+} ks_rnn;
+
+/*
+ * Check the input (a sequence (T, F)), declare the weights named prefix + "kernel" …
+ * ("lstm_cell/kernel", "forward_lstm/lstm_cell/kernel") with the arguments'
+ * initializers and regularizers, and fill r.  what names the layer kind in messages.
+ */
+ks_status ks_rnn_build(ks_layer *l, const ks_rnn_args *a, ks_rnn_cell cell, const char *prefix,
+                       const char *what, ks_rnn *r, ks_error *err);
+/* The output shape: (T, U) with return_sequences, else (U). */
+ks_shape ks_rnn_output_shape(const ks_rnn *r);
+/* Floats of scratch one pass needs for a batch of n rows (forward and backward). */
+size_t ks_rnn_scratch_size(const ks_rnn *r, int n);
+/*
+ * Forward over n sequences x (n × T × F) into y (n × T × U or n × U), steps in
+ * processing order (reversed with go_backwards, as Keras returns them); mask (n × T)
+ * skips steps: the state goes through unchanged and the output repeats the previous
+ * one (or is 0 with zero_output).  Training draws the dropout masks from rng.
+ * Everything backward needs stays in scratch.
+ */
+void ks_rnn_forward(const ks_rnn *r, const ks_layer *l, int n, const float *x,
+                    const float *mask, float *y, float *scratch, int training, ks_rng *rng);
+/*
+ * Backward through time after ks_rnn_forward on the same scratch: dy as y (it may be
+ * overwritten); dx (may be NULL) written (dx_beta 0) or added to (1); weight gradients
+ * written (grad_beta 0) or added to (1).
+ */
+void ks_rnn_backward(const ks_rnn *r, ks_layer *l, int n, const float *x, const float *mask,
+                     float *dy, float *dx, float dx_beta, float grad_beta, float *scratch);
+/*
+ * SimpleRNN, LSTM and GRU as layers (layer_rnn.c): one state (the arguments, then the
+ * pass) and the ops they share; each kind's file has its key table and its build,
+ * which calls ks_rnn_layer_build with its cell.
+ */
+typedef struct ks_rnn_state {
+    ks_rnn_args a;
+    ks_rnn r;
+} ks_rnn_state;
+ks_status ks_rnn_layer_build(ks_layer *l, ks_rnn_cell cell, ks_error *err);
+size_t ks_rnn_layer_scratch(const ks_layer *l, int batch);
+void ks_rnn_layer_forward(ks_layer *l, const ks_fwd *f);
+void ks_rnn_layer_backward(ks_layer *l, const ks_bwd *b);
+ks_mask_mode ks_rnn_layer_mask(const ks_layer *l);
+void ks_rnn_layer_init_weights(ks_layer *l);
+#define KS_RNN_LAYER_OPS                                                                    \
+    .state_size = sizeof(ks_rnn_state), .flags = KS_LAYER_MASK_USE | KS_LAYER_RECURRENT,                         \
+    .scratch_size = ks_rnn_layer_scratch, .forward = ks_rnn_layer_forward,                  \
+    .backward = ks_rnn_layer_backward, .mask = ks_rnn_layer_mask,                           \
+    .init_weights = ks_rnn_layer_init_weights
+
+/* LSTM's unit_forget_bias: the forget gate's block of the bias to ones. */
+void ks_rnn_init_weights(const ks_rnn *r, ks_layer *l);
+/* The mask a recurrent layer passes on: its input's with return_sequences. */
+ks_mask_mode ks_rnn_mask(const ks_rnn *r);
 
 /* dst = src (beta 0) or dst += src (beta 1), n floats: a gradient's first or later writer. */
 void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta);
@@ -382,6 +569,10 @@ typedef struct ks_node {
     int fused;                  /* an output whose loss folds its activation in (compile) */
     float dx_beta[KS_MAX_INPUTS];   /* backward: 0 writes, 1 adds (see ks_bwd) */
     float grad_beta;            /* backward: 0 for the layer's first call in backward order */
+    /* masks (model_mask.c) */
+    int mask;                   /* the node whose mask buffer goes with this output, or -1 */
+    ks_mask_mode mask_mode;     /* what the layer does with masks */
+    size_t mask_size;           /* floats per sample of the mask buffer it owns (mask == self) */
 } ks_node;
 
 /* A model output: its node, and its loss once compiled. */
@@ -407,6 +598,7 @@ typedef struct ks_workspace {
     const float **out;          /* per node: this batch's output (buf, or the input's) */
     float **dout;               /* per node: dL/dout (NULL: no gradient needed) */
     float **scratch;            /* per node */
+    float **mask;               /* per node: the mask it makes or combines, or NULL */
     float *x[KS_MAX_IO];        /* gathered input batches, per model input */
     float *t[KS_MAX_IO];        /* gathered targets, per output */
     float *z[KS_MAX_IO];        /* per output: its pre-activation (fused loss), or NULL */
@@ -505,6 +697,17 @@ void ks_totals_logs(const ks_model *m, const ks_totals *tot, const char *prefix,
 ks_status ks_model_run_evaluate(ks_model *m, const ks_bound *d, int batch, const char *prefix,
                                 ks_callback *const *cbs, int ncb, const ks_fit_params *fp,
                                 int epoch, ks_logs *logs, ks_error *err);
+
+/*
+ * Masks along the graph (model_mask.c): for each node, which mask goes with its output
+ * (mask_mode, mask, mask_size), with Keras's warning where a layer that cannot take one
+ * drops it.  Called once the nodes are wired.
+ */
+void ks_model_wire_masks(ks_model *m);
+/* The mask read with node i's first input in this batch (NULL: none). */
+const float *ks_node_input_mask(const ks_model *m, int i);
+/* A node that owns a combined mask (KS_MASK_ALL / ANY of several): compute it for n rows. */
+void ks_node_combine_masks(ks_model *m, int i, int n);
 
 /* Allocate (or keep, if big enough) the workspace for batch rows; target buffers when
    the model is compiled, gradient buffers with training. */

@@ -240,6 +240,13 @@ static void elementwise_backward(merge_op op, ks_layer *l, const ks_bwd *b)
         }
 }
 
+/* Masks of the inputs are and-ed, as Keras's merge layers do. */
+static ks_mask_mode merge_mask(const ks_layer *l)
+{
+    (void)l;
+    return KS_MASK_ALL;
+}
+
 #define KIND(ops_name, cls, op, build_fn)                                          \
     static void op##_fwd(ks_layer *l, const ks_fwd *f)                         \
     {                                                                          \
@@ -257,6 +264,7 @@ static void elementwise_backward(merge_op op, ks_layer *l, const ks_bwd *b)
         .build = build_fn,                                                     \
         .forward = op##_fwd,                                                   \
         .backward = op##_bwd,                                                  \
+        .mask = merge_mask,                                                    \
     };
 KIND(ks_layer_add_ops, "Add", OP_ADD, add_build)
 KIND(ks_layer_subtract_ops, "Subtract", OP_SUBTRACT, subtract_build)
@@ -343,6 +351,15 @@ static void concat_backward(ks_layer *l, const ks_bwd *b)
         }
 }
 
+/* Joining features, a step is used where any input uses it (Keras's compute_mask);
+   joining along another axis drops the masks. */
+static ks_mask_mode concat_mask(const ks_layer *l)
+{
+    const concat_state *st = l->state;
+    int rank = l->in_shape[0].ndim;
+    return (st->axis < 0 ? rank + 1 + st->axis : st->axis) == rank ? KS_MASK_ANY : KS_MASK_DROP;
+}
+
 const ks_layer_ops ks_layer_concatenate_ops = {
     .name = "Concatenate",
     .keys = concat_keys,
@@ -351,4 +368,5 @@ const ks_layer_ops ks_layer_concatenate_ops = {
     .build = concat_build,
     .forward = concat_forward,
     .backward = concat_backward,
+    .mask = concat_mask,
 };

@@ -57,6 +57,7 @@ void ks_model_free(ks_model *m)
     free(m->ws.out);
     free(m->ws.dout);
     free(m->ws.scratch);
+    free(m->ws.mask);
     free(m->ws.order);
     free(m);
 }
@@ -421,6 +422,7 @@ static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
     }
     if ((s = wire_nodes(m, err)) != KS_OK)
         return s;
+    ks_model_wire_masks(m);
     m->n_params = off;
     m->params = calloc(off ? off : 1, sizeof *m->params);
     m->grads = calloc(off ? off : 1, sizeof *m->grads);
@@ -490,6 +492,9 @@ void ks_model_init_weights(ks_model *m, uint64_t seed)
         ks_init_fill(m->weights[i]->init, m->weights[i]->w, &m->weights[i]->shape, rng);
     }
     ks_rng_free(rng);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->ops->init_weights)
+            m->layers[i]->ops->init_weights(m->layers[i]);
     /* a fresh model: its optimizer starts over too */
     if (m->slots && m->opt)
         memset(m->slots, 0, (size_t)m->opt->n_slots * m->n_params * sizeof *m->slots);

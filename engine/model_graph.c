@@ -15,8 +15,13 @@
 static const char *const generic_keys[] = {"name", "inputs", "repeat", "input_shape",
                                            "input_dim", "trainable", NULL};
 
-static int is_generic(const char *key)
+/* A generic key, unless the kind declares an argument of that name (Embedding's
+   input_dim is its own, not Keras 2's input shape). */
+static int is_generic(const ks_layer_ops *ops, const char *key)
 {
+    for (const ks_key *k = ops ? ops->keys : NULL; k && k->name; k++)
+        if (strcmp(k->name, key) == 0)
+            return 0;
     for (int i = 0; generic_keys[i]; i++)
         if (strcmp(generic_keys[i], key) == 0)
             return 1;
@@ -182,7 +187,8 @@ static ks_status get_generic(const ks_value *args, const char *key, ks_value_kin
 }
 
 /* The arguments without the generic keys (an InputLayer keeps all but name). */
-static ks_status own_args(const ks_value *args, int is_input, ks_value *own, ks_error *err)
+static ks_status own_args(const ks_layer_ops *ops, const ks_value *args, int is_input,
+                          ks_value *own, ks_error *err)
 {
     ks_value_init(own, KS_VALUE_MAP);
     own->file = args->file;
@@ -190,7 +196,7 @@ static ks_status own_args(const ks_value *args, int is_input, ks_value *own, ks_
     own->col = args->col;
     for (size_t i = 0; args->kind == KS_VALUE_MAP && i < args->n; i++) {
         const char *key = args->items[i].key;
-        if (is_input ? strcmp(key, "name") == 0 : is_generic(key))
+        if (is_input ? strcmp(key, "name") == 0 : is_generic(ops, key))
             continue;
         if (ks_value_put_copy(own, key, &args->items[i]) != KS_OK) {
             ks_value_free(own);
@@ -236,7 +242,9 @@ static ks_status implicit_input(parser *p, const item *first, const char *cls,
     ks_entry *e;
     ks_value *list;
     ks_status s;
-    if ((s = get_generic(first->args, "input_dim", KS_VALUE_NUMBER, "a positive integer", cls,
+    vdim = NULL;
+    if (is_generic(ks_layer_find(cls), "input_dim") &&
+        (s = get_generic(first->args, "input_dim", KS_VALUE_NUMBER, "a positive integer", cls,
                          &vdim, p->err)) != KS_OK)
         return s;
     if (vshape && vshape->kind != KS_VALUE_NULL) {
@@ -359,7 +367,7 @@ static ks_status read_item(parser *p, int i, const ks_value *src)
     if (kind == KS_ENTRY_SHARED || kind == KS_ENTRY_MODEL) {
         ks_value_init(&own, KS_VALUE_NULL);     /* a call: checked once resolved */
     } else {
-        if ((s = own_args(args, kind == KS_ENTRY_INPUT, &own, p->err)) != KS_OK)
+        if ((s = own_args(ops, args, kind == KS_ENTRY_INPUT, &own, p->err)) != KS_OK)
             return s;
         if ((s = check_args(ops, &own, p->err)) != KS_OK) {
             ks_value_free(&own);
