@@ -8,7 +8,75 @@
  */
 #include "engine_impl.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* The gate loops below vectorize once GCC may assume floating point does not trap (no
+   value changes: nothing here reads the FP exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+/* ------------------------------------------------------------- activations */
+
+/*
+ * e^x over float's range without a call, so that loops of it vectorize: Cody-Waite
+ * reduction by ln 2 and Cephes's degree-6 polynomial (relative error below 2e-7).
+ */
+static inline float exp_approx(float x)
+{
+    float n, r, p, scale;
+    uint32_t bits;
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;    /* round(x / ln 2) */
+    r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    bits = (uint32_t)((int32_t)n + 127) << 23;      /* 2^n */
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* tanh: Cephes's odd polynomial below 0.625, 1 − 2/(e^{2|x|} + 1) above (error < 2e-7). */
+static inline float tanh_approx(float x)
+{
+    float a = fabsf(x), z = x * x, small, big;
+    small = -5.70498872745e-3f;
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = x + x * z * small;
+    big = copysignf(1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f), x);
+    return a < 0.625f ? small : big;
+}
+
+/* Activation a over len floats in place: the cells' sigmoid and tanh inline, others as
+   every layer computes them.  x86-64 also gets an AVX2 version, chosen at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void act_block(ks_activation a, float *restrict p, int len)
+{
+    switch (a) {
+    case KS_ACT_SIGMOID:
+        for (int i = 0; i < len; i++)
+            p[i] = 1.0f / (1.0f + exp_approx(-p[i]));
+        return;
+    case KS_ACT_TANH:
+        for (int i = 0; i < len; i++)
+            p[i] = tanh_approx(p[i]);
+        return;
+    default:
+        ks_act_apply(a, p, 1, len);
+        return;
+    }
+}
 
 /* ------------------------------------------------------------------ build */
 
@@ -209,64 +277,73 @@ static void recurrent_product(const ks_rnn *r, const rnn_bufs *b, const float *R
     }
 }
 
-/* One step of the cell over n rows: gates gs (pre-activations in, activations out),
-   states hp → hn (and cp → cn), the mask ms (NULL: none). */
+/*
+ * One row of one step.  g: the gates' pre-activations in, activations out; hp → hn the
+ * state (LSTM: cp → cn, and ac = act(c) kept for backward); skip: a masked step, which
+ * keeps the state.  GRU: t is the recurrent product (bias included) and rh keeps its
+ * candidate part.
+ */
+static void lstm_row(const ks_rnn *r, int U, float *restrict g, const float *restrict hp,
+                     float *restrict hn, const float *restrict cp, float *restrict cn,
+                     float *restrict ac, int skip)
+{
+    act_block(r->rec_act, g, U);                /* i */
+    act_block(r->rec_act, g + U, U);            /* f */
+    act_block(r->act, g + 2 * U, U);            /* c̃ */
+    act_block(r->rec_act, g + 3 * U, U);        /* o */
+    if (skip) {
+        memcpy(cn, cp, (size_t)U * sizeof *cn);
+        memcpy(hn, hp, (size_t)U * sizeof *hn);
+        return;
+    }
+    for (int j = 0; j < U; j++)
+        cn[j] = ac[j] = g[U + j] * cp[j] + g[j] * g[2 * U + j];
+    act_block(r->act, ac, U);
+    for (int j = 0; j < U; j++)
+        hn[j] = g[3 * U + j] * ac[j];
+}
+
+static void gru_row(const ks_rnn *r, int U, float *restrict g, const float *restrict t,
+                    float *restrict rh, const float *restrict hp, float *restrict hn, int skip)
+{
+    for (int j = 0; j < 2 * U; j++)
+        g[j] += t[j];
+    act_block(r->rec_act, g, U);                /* z */
+    act_block(r->rec_act, g + U, U);            /* r */
+    for (int j = 0; j < U; j++) {
+        rh[j] = t[2 * U + j];
+        g[2 * U + j] += g[U + j] * rh[j];
+    }
+    act_block(r->act, g + 2 * U, U);            /* the candidate */
+    if (skip) {
+        memcpy(hn, hp, (size_t)U * sizeof *hn);
+        return;
+    }
+    for (int j = 0; j < U; j++)
+        hn[j] = g[j] * hp[j] + (1.0f - g[j]) * g[2 * U + j];
+}
+
+/* Step s of the cell over n rows; ms the step's mask (NULL: none). */
 static void cell_forward(const ks_rnn *r, const rnn_bufs *b, int s, int n, const float *ms)
 {
-    int U = r->units, GU = r->gates * U;
-    float *gs = b->gates + (size_t)s * n * GU;
-    const float *hp = b->h + (size_t)s * n * U;
-    float *hn = b->h + (size_t)(s + 1) * n * U;
+    size_t U = (size_t)r->units, GU = (size_t)r->gates * U, row = (size_t)s * n;
     for (int i = 0; i < n; i++) {
-        float *g = gs + (size_t)i * GU;
-        const float *hpi = hp + (size_t)i * U;
-        float *hni = hn + (size_t)i * U;
+        float *g = b->gates + (row + i) * GU;
+        const float *hp = b->h + (row + i) * U;
+        float *hn = b->h + (row + n + i) * U;
         int skip = ms && ms[i] == 0.0f;
         switch (r->cell) {
         case KS_RNN_SIMPLE:
-            ks_act_apply(r->act, g, 1, U);
-            memcpy(hni, skip ? hpi : g, (size_t)U * sizeof *hni);
+            act_block(r->act, g, (int)U);
+            memcpy(hn, skip ? hp : g, U * sizeof *hn);
             break;
-        case KS_RNN_LSTM: {
-            const float *cpi = b->c + ((size_t)s * n + i) * U;
-            float *cni = b->c + ((size_t)(s + 1) * n + i) * U;
-            float *aci = b->ac + ((size_t)s * n + i) * U;
-            ks_act_apply(r->rec_act, g, 1, U);              /* i */
-            ks_act_apply(r->rec_act, g + U, 1, U);          /* f */
-            ks_act_apply(r->act, g + 2 * U, 1, U);          /* c */
-            ks_act_apply(r->rec_act, g + 3 * U, 1, U);      /* o */
-            for (int j = 0; j < U; j++)
-                aci[j] = g[U + j] * cpi[j] + g[j] * g[2 * U + j];
-            if (skip) {
-                memcpy(cni, cpi, (size_t)U * sizeof *cni);
-                memcpy(hni, hpi, (size_t)U * sizeof *hni);
-                break;
-            }
-            memcpy(cni, aci, (size_t)U * sizeof *cni);
-            ks_act_apply(r->act, aci, 1, U);
-            for (int j = 0; j < U; j++)
-                hni[j] = g[3 * U + j] * aci[j];
+        case KS_RNN_LSTM:
+            lstm_row(r, (int)U, g, hp, hn, b->c + (row + i) * U, b->c + (row + n + i) * U,
+                     b->ac + (row + i) * U, skip);
             break;
-        }
-        case KS_RNN_GRU: {
-            const float *t = b->tmp + (size_t)i * GU;
-            float *rhi = b->rh + ((size_t)s * n + i) * U;
-            for (int j = 0; j < 2 * U; j++)
-                g[j] += t[j];
-            ks_act_apply(r->rec_act, g, 1, U);              /* z */
-            ks_act_apply(r->rec_act, g + U, 1, U);          /* r */
-            memcpy(rhi, t + 2 * U, (size_t)U * sizeof *rhi);
-            for (int j = 0; j < U; j++)
-                g[2 * U + j] += g[U + j] * rhi[j];
-            ks_act_apply(r->act, g + 2 * U, 1, U);          /* the candidate */
-            if (skip) {
-                memcpy(hni, hpi, (size_t)U * sizeof *hni);
-                break;
-            }
-            for (int j = 0; j < U; j++)
-                hni[j] = g[j] * hpi[j] + (1.0f - g[j]) * g[2 * U + j];
+        case KS_RNN_GRU:
+            gru_row(r, (int)U, g, b->tmp + i * GU, b->rh + (row + i) * U, hp, hn, skip);
             break;
-        }
         }
     }
 }
@@ -345,67 +422,80 @@ void ks_rnn_forward(const ks_rnn *r, const ks_layer *l, int n, const float *x,
 
 /* ---------------------------------------------------------------- backward */
 
-/* dL/d(pre-activation) of step s's gates in place of their activations, from dh (and dc);
-   dh_direct receives what reaches h[s] other than through the recurrent kernel (GRU). */
+/*
+ * Backward through one row of one step: from dh (and the LSTM's dc), the gradients of
+ * the gates' pre-activations replace their activations in g.  t and tc are work rows.
+ * LSTM: dc becomes the gradient of the previous cell state.  GRU: rh becomes the
+ * gradient of the candidate's recurrent part, direct what reaches the previous state
+ * through the update gate.
+ */
+static void lstm_row_back(const ks_rnn *r, int U, float *restrict g, const float *restrict cp,
+                          const float *restrict ac, const float *restrict dh,
+                          float *restrict dc, float *restrict t, float *restrict tc)
+{
+    for (int j = 0; j < U; j++)
+        t[j] = dh[j] * g[3 * U + j];            /* dL/d act(c) */
+    ks_act_grad(r->act, ac, t, 1, U);
+    for (int j = 0; j < U; j++) {
+        float dcj = dc[j] + t[j];
+        tc[j] = dcj * g[2 * U + j];             /* d i */
+        tc[U + j] = dcj * cp[j];                /* d f */
+        tc[2 * U + j] = dcj * g[j];             /* d c̃ */
+        tc[3 * U + j] = dh[j] * ac[j];          /* d o */
+        dc[j] = dcj * g[U + j];                 /* to c[s] */
+    }
+    ks_act_grad(r->rec_act, g, tc, 1, U);
+    ks_act_grad(r->rec_act, g + U, tc + U, 1, U);
+    ks_act_grad(r->act, g + 2 * U, tc + 2 * U, 1, U);
+    ks_act_grad(r->rec_act, g + 3 * U, tc + 3 * U, 1, U);
+    memcpy(g, tc, (size_t)4 * U * sizeof *g);
+}
+
+static void gru_row_back(const ks_rnn *r, int U, float *restrict g, const float *restrict hp,
+                         float *restrict rh, const float *restrict dh, float *restrict direct,
+                         float *restrict tc)
+{
+    for (int j = 0; j < U; j++) {
+        tc[j] = dh[j] * (hp[j] - g[2 * U + j]);        /* d z */
+        tc[2 * U + j] = dh[j] * (1.0f - g[j]);         /* d h̃ */
+        direct[j] = dh[j] * g[j];
+    }
+    ks_act_grad(r->act, g + 2 * U, tc + 2 * U, 1, U);
+    for (int j = 0; j < U; j++) {
+        tc[U + j] = tc[2 * U + j] * rh[j];             /* d r */
+        rh[j] = tc[2 * U + j] * g[U + j];              /* d (recurrent part) */
+    }
+    ks_act_grad(r->rec_act, g, tc, 1, U);
+    ks_act_grad(r->rec_act, g + U, tc + U, 1, U);
+    memcpy(g, tc, (size_t)3 * U * sizeof *g);
+}
+
+/* Step s backward over n rows (masked rows: zero gradients, the state's passes by). */
 static void cell_backward(const ks_rnn *r, const rnn_bufs *b, int s, int n, const float *ms)
 {
-    int U = r->units, GU = r->gates * U;
-    float *gs = b->gates + (size_t)s * n * GU;
+    size_t U = (size_t)r->units, GU = (size_t)r->gates * U, row = (size_t)s * n;
     for (int i = 0; i < n; i++) {
-        float *g = gs + (size_t)i * GU, *dh = b->dh + (size_t)i * U, *t = b->hd + (size_t)i * U;
+        float *g = b->gates + (row + i) * GU, *dh = b->dh + i * U, *t = b->hd + i * U;
         if (ms && ms[i] == 0.0f) {
-            memset(g, 0, (size_t)GU * sizeof *g);
+            memset(g, 0, GU * sizeof *g);
             if (r->cell == KS_RNN_GRU)
-                memset(b->rh + ((size_t)s * n + i) * U, 0, (size_t)U * sizeof(float));
+                memset(b->rh + (row + i) * U, 0, U * sizeof(float));
             continue;
         }
         switch (r->cell) {
         case KS_RNN_SIMPLE:
-            memcpy(t, dh, (size_t)U * sizeof *t);
-            ks_act_grad(r->act, g, t, 1, U);
-            memcpy(g, t, (size_t)U * sizeof *g);
+            memcpy(t, dh, U * sizeof *t);
+            ks_act_grad(r->act, g, t, 1, (int)U);
+            memcpy(g, t, U * sizeof *g);
             break;
-        case KS_RNN_LSTM: {
-            const float *cp = b->c + ((size_t)s * n + i) * U;
-            const float *ac = b->ac + ((size_t)s * n + i) * U;
-            float *dc = b->dc + (size_t)i * U, *tc = b->tmp + (size_t)i * GU;
-            for (int j = 0; j < U; j++)
-                t[j] = dh[j] * g[3 * U + j];            /* dL/d act(c) */
-            ks_act_grad(r->act, ac, t, 1, U);
-            for (int j = 0; j < U; j++) {
-                float dcj = dc[j] + t[j];
-                tc[j] = dcj * g[2 * U + j];             /* d i */
-                tc[U + j] = dcj * cp[j];                /* d f */
-                tc[2 * U + j] = dcj * g[j];             /* d c̃ */
-                tc[3 * U + j] = dh[j] * ac[j];          /* d o */
-                dc[j] = dcj * g[U + j];                 /* to c[s] */
-            }
-            ks_act_grad(r->rec_act, g, tc, 1, U);
-            ks_act_grad(r->rec_act, g + U, tc + U, 1, U);
-            ks_act_grad(r->act, g + 2 * U, tc + 2 * U, 1, U);
-            ks_act_grad(r->rec_act, g + 3 * U, tc + 3 * U, 1, U);
-            memcpy(g, tc, (size_t)GU * sizeof *g);
+        case KS_RNN_LSTM:
+            lstm_row_back(r, (int)U, g, b->c + (row + i) * U, b->ac + (row + i) * U, dh,
+                          b->dc + i * U, t, b->tmp + i * GU);
             break;
-        }
-        case KS_RNN_GRU: {
-            const float *hp = b->h + ((size_t)s * n + i) * U;
-            float *rh = b->rh + ((size_t)s * n + i) * U, *tc = b->tmp + (size_t)i * GU;
-            float *direct = b->dc + (size_t)i * U;
-            for (int j = 0; j < U; j++) {
-                tc[j] = dh[j] * (hp[j] - g[2 * U + j]);        /* d z */
-                tc[2 * U + j] = dh[j] * (1.0f - g[j]);         /* d h̃ */
-                direct[j] = dh[j] * g[j];
-            }
-            ks_act_grad(r->act, g + 2 * U, tc + 2 * U, 1, U);
-            for (int j = 0; j < U; j++) {
-                tc[U + j] = tc[2 * U + j] * rh[j];             /* d r */
-                rh[j] = tc[2 * U + j] * g[U + j];              /* d (recurrent part) */
-            }
-            ks_act_grad(r->rec_act, g, tc, 1, U);
-            ks_act_grad(r->rec_act, g + U, tc + U, 1, U);
-            memcpy(g, tc, (size_t)GU * sizeof *g);
+        case KS_RNN_GRU:
+            gru_row_back(r, (int)U, g, b->h + (row + i) * U, b->rh + (row + i) * U, dh,
+                         b->dc + i * U, b->tmp + i * GU);
             break;
-        }
         }
     }
 }
