@@ -584,8 +584,9 @@ ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_er
  */
 ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
                          ks_error *err);
-/* The same for output k alone (its loss unweighted, its metrics under their plain names:
-   "loss", "accuracy"), for an ensemble of one output of multi-output models. */
+/* The same for output k alone, its metrics under their plain names ("loss", "accuracy"),
+   for an ensemble of one output of multi-output models: the loss unweighted by
+   loss_weights, except for a one-output model (where this is ks_model_score). */
 ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
                                 ks_logs *logs, ks_error *err);
 
@@ -654,7 +655,9 @@ ks_file_kind ks_file_kind_of(const char *path);
 /*
  * A model or an ensemble as a standard ONNX model (opset KS_ONNX_OPSET, IR version
  * KS_ONNX_IR_VERSION) for ONNX runtimes: graph input "input" float [N, input shape…],
- * output "output" float [N, output shape…], N symbolic; weights as initializers named as
+ * output "output" float [N, output shape…], N symbolic (a model of several inputs or
+ * outputs: each named as the model names it; an ensemble: the one output it combines,
+ * "output"); a shared layer's weights once; weights as initializers named as
  * the model names them ("dense/kernel"); an ensemble's members under "m0/", "m1/" …,
  * combined as ks_ensemble_combine does.  Each layer kind lowers itself; a kind or an
  * activation without an ONNX lowering, or two tensors that would share a name, is

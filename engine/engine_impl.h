@@ -458,9 +458,11 @@ ks_status ks_metric_resolve(const char *name, const ks_loss_ops *loss, ks_metric
 /* Pick the accuracy kind Keras picks from the shapes: output width 1 → binary;
    class-index targets → sparse; else categorical. */
 void ks_metric_bind(ks_metric *mt, int output_width, int targets_are_labels);
-/* Σ w_i·m_i over n rows (w NULL = 1); the caller divides by Σ w_i. */
+/* Σ w_i·m_i over n rows of k outputs p and tk targets t (tk is k, or 1 for class
+   indices, which broadcast over the outputs as Keras does), w NULL = 1; the caller
+   divides by Σ w_i. */
 double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
-                     int k);
+                     int k, int tk);
 
 /* -------------------------------------------------------------- optimizers */
 
@@ -653,7 +655,51 @@ ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uin
  */
 ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *input_shape,
                          ks_error *err);
+/* One entry of the file's list, before repeat. */
+typedef struct ks_graph_item {
+    const ks_value *src;        /* {Class: args} */
+    const ks_value *args;       /* the arguments (the map's one member) */
+    const ks_value *vname, *vinputs;
+    char name[KS_NAME_MAX];     /* the given name, or "" */
+    int first, count;           /* its entries: [first, first + count) */
+    int resolving;              /* a repeat: 0 item being resolved (alias cycles) */
+} ks_graph_item;
+
+/* The state of one graph's parse (model_graph.c, model_graph_refs.c). */
+typedef struct ks_graph_parser {
+    ks_model *m;
+    ks_graph *g;
+    int gi;                     /* index of g in m->graphs */
+    ks_graph_item *items;
+    int n_items;
+    ks_error *err;
+} ks_graph_parser;
+
+/* model_graph_refs.c: each entry's inputs, each call's layer or sub-model, a list of
+   names (inputs: Input entries only) into entry indices, and what item i reads by
+   default (i == n_items: the last item's output). */
+ks_status ks_graph_resolve_inputs(ks_graph_parser *p);
+ks_status ks_graph_resolve_calls(ks_graph_parser *p);
+ks_status ks_graph_name_list(ks_graph_parser *p, const ks_value *v, const char *what,
+                             int inputs, int *out, int *n);
+ks_status ks_graph_resolve_prev(ks_graph_parser *p, int i, int *out);
+/* The graph's inputs and outputs from section v (given or by default); layers, its list. */
+ks_status ks_graph_resolve_io(ks_graph_parser *p, const ks_value *v, const ks_value *layers);
+/* model_graph.c: an entry by name (-1), the nearest name to s, an unknown class or
+   callee (KS_ERR_CONFIG with suggestions), the arguments a call may take. */
+int ks_graph_find_entry(const ks_graph *g, const char *name);
+const char *ks_graph_nearest_entry(const ks_graph_parser *p, const char *s);
+ks_status ks_graph_unknown_class(ks_graph_parser *p, const ks_value *args);
+ks_status ks_graph_call_args_only(ks_graph_parser *p, const ks_value *args);
+
 void ks_graphs_free(ks_graph *g, int n);
+/* Put g's entries in dependency order (the file's where free); a cycle is KS_ERR_CONFIG
+   at its first entry (model_graph_order.c). */
+ks_status ks_graph_sort(ks_graph *g, ks_error *err);
+/* Mark what g's outputs need; warn about each entry they do not, and drop unused inputs. */
+void ks_graph_mark_used(ks_model *m, ks_graph *g);
+/* Sub-models that call themselves are KS_ERR_CONFIG; one never called, a warning. */
+ks_status ks_graph_check_calls(ks_model *m, ks_error *err);
 /* Add a warning line at where's position (FILE:LINE:COL: warning: …). */
 void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -922,8 +968,11 @@ void ks_onnx_set_prefix(ks_onnx *g, const char *prefix);
 
 /* A name formatted with printf's rules, or NULL after a failure. */
 const char *ks_onnx_name(ks_onnx *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* prefix + the layer's name + suffix: "dense_1:0", "m0/dense/linear:0".  Layer names are
-   unique in a model; ks_onnx_encode refuses the graph if two tensors still collide. */
+/* The call the next lowerings are for (its node's name, copied; NULL: the layer's). */
+void ks_onnx_set_call(ks_onnx *g, const char *call);
+/* prefix + the call's name (else the layer's) + suffix: "dense_1:0", "m0/dense/linear:0",
+   "left/dense:0".  Call names are unique in a model; ks_onnx_encode refuses the graph if
+   two tensors still collide. */
 const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix);
 
 /*
@@ -942,7 +991,8 @@ void ks_onnx_attr_string(ks_onnx *g, int node, const char *name, const char *v);
 void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v, int n);
 
 /* The layer's weight w as an initializer named prefix + its name ("dense/kernel"),
-   with the weight's shape, its data borrowed; returns the name or NULL. */
+   with the weight's shape, its data borrowed (once: a shared layer's calls read the
+   same initializer); returns the name or NULL. */
 const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
 /* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
    the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */

@@ -275,8 +275,7 @@ ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_si
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory for %zu predictions", data->n);
     s = ks_ensemble_predict(e, data, batch_size, out, err);
     if (s == KS_OK)
-        s = e->m[0]->n_outputs == 1 ? ks_model_score(e->m[0], data, out, logs, err)
-                                    : ks_model_score_output(e->m[0], e->k[0], data, out, logs, err);
+        s = ks_model_score_output(e->m[0], e->k[0], data, out, logs, err);
     free(out);
     return s;
 }

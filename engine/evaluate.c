@@ -214,6 +214,7 @@ ks_status ks_model_check_data(ks_model *m, const ks_data *d, const char *what, k
 void ks_totals_add(const ks_model *m, ks_totals *tot, double loss, const double *per_output,
                    const float *const *t, int n)
 {
+    /* the targets are as wide as the compiled loss wants them (bound and checked) */
     tot->loss += loss * n;
     tot->count += n;
     for (int k = 0; per_output && k < m->n_outputs; k++)
@@ -221,7 +222,8 @@ void ks_totals_add(const ks_model *m, ks_totals *tot, double loss, const double 
     for (int i = 0; i < m->n_metrics; i++) {
         const ks_metric *mt = &m->metrics[i];
         tot->metric[i] += ks_metric_sum(mt->kind, ks_model_output(m, mt->output), t[mt->output],
-                                        NULL, n, (int)m->outputs[mt->output].size);
+                                        NULL, n, (int)m->outputs[mt->output].size,
+                                        (int)m->outputs[mt->output].t_size);
     }
 }
 
@@ -384,7 +386,8 @@ static ks_status score(ks_model *m, int k, const ks_data *data, const float *out
         count += n;
         for (int i = 0; i < m->n_metrics; i++)
             if (m->metrics[i].output == k)
-                metric[i] += ks_metric_sum(m->metrics[i].kind, p, bb.t[k], NULL, n, (int)o->size);
+                metric[i] += ks_metric_sum(m->metrics[i].kind, p, bb.t[k], NULL, n, (int)o->size,
+                                           (int)o->t_size);
     }
     ks_logs_clear(logs);
     ks_logs_set(logs, "loss", loss / count);
@@ -403,5 +406,5 @@ ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs,
 ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
                                 ks_logs *logs, ks_error *err)
 {
-    return score(m, k, data, outputs, 0, logs, err);
+    return score(m, k, data, outputs, m->n_outputs == 1, logs, err);
 }

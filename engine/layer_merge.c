@@ -3,6 +3,7 @@
  * axis; Add, Subtract (exactly two inputs), Multiply, Average, Maximum and Minimum
  * combine them element by element.  The element-wise kinds broadcast as Keras does
  * where inputs have the same rank: an axis of size 1 stretches to the others' size.
+ * Each lowers itself to ONNX (Concat, Add/Sum, Sub, Mul, Mean, Max, Min).
  */
 #include "engine_impl.h"
 
@@ -247,6 +248,33 @@ static ks_mask_mode merge_mask(const ks_layer *l)
     return KS_MASK_ALL;
 }
 
+/* ONNX: Add/Sum, Sub, Mul (a chain), Mean, Max, Min; their broadcasting is numpy's,
+   which covers Keras's stretching of size-1 axes. */
+static ks_status elementwise_onnx(merge_op op, const ks_layer *l, ks_onnx *g,
+                                  const char *const *in, const char **out)
+{
+    static const char *const nary[] = {"Sum", "Sub", "Mul", "Mean", "Max", "Min"};
+    const char *y = ks_onnx_layer_name(g, l, ":0");
+    if (l->n_in == 1) {
+        *out = in[0];
+    } else if (op == OP_MULTIPLY) {
+        const char *acc = in[0];
+        for (int k = 1; k < l->n_in; k++) {
+            const char *pair[2] = {acc, in[k]};
+            const char *o = k + 1 < l->n_in ? ks_onnx_layer_name(g, l, ks_onnx_name(g, "/mul%d:0", k))
+                                            : y;
+            ks_onnx_node(g, "Mul", pair, 2, &o, 1);
+            acc = o;
+        }
+        *out = y;
+    } else {
+        const char *opname = op == OP_ADD && l->n_in == 2 ? "Add" : nary[op];
+        ks_onnx_node(g, opname, in, l->n_in, &y, 1);
+        *out = y;
+    }
+    return KS_OK;
+}
+
 #define KIND(ops_name, cls, op, build_fn)                                          \
     static void op##_fwd(ks_layer *l, const ks_fwd *f)                         \
     {                                                                          \
@@ -255,6 +283,12 @@ static ks_mask_mode merge_mask(const ks_layer *l)
     static void op##_bwd(ks_layer *l, const ks_bwd *b)                         \
     {                                                                          \
         elementwise_backward(op, l, b);                                        \
+    }                                                                          \
+    static ks_status op##_onnx(const ks_layer *l, ks_onnx *g, const char *const *in, \
+                               const char **out, ks_error *err)                \
+    {                                                                          \
+        (void)err;                                                             \
+        return elementwise_onnx(op, l, g, in, out);                            \
     }                                                                          \
     const ks_layer_ops ops_name = {                                            \
         .name = cls,                                                           \
@@ -265,6 +299,7 @@ static ks_mask_mode merge_mask(const ks_layer *l)
         .forward = op##_fwd,                                                   \
         .backward = op##_bwd,                                                  \
         .mask = merge_mask,                                                    \
+        .onnx = op##_onnx,                                                     \
     };
 KIND(ks_layer_add_ops, "Add", OP_ADD, add_build)
 KIND(ks_layer_subtract_ops, "Subtract", OP_SUBTRACT, subtract_build)
@@ -360,6 +395,18 @@ static ks_mask_mode concat_mask(const ks_layer *l)
     return (st->axis < 0 ? rank + 1 + st->axis : st->axis) == rank ? KS_MASK_ANY : KS_MASK_DROP;
 }
 
+static ks_status concat_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                             const char **out, ks_error *err)
+{
+    const concat_state *st = l->state;
+    const char *y = ks_onnx_layer_name(g, l, ":0");
+    (void)err;
+    /* ONNX counts the batch axis as Keras does: the same axis */
+    ks_onnx_attr_int(g, ks_onnx_node(g, "Concat", in, l->n_in, &y, 1), "axis", st->axis);
+    *out = y;
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_concatenate_ops = {
     .name = "Concatenate",
     .keys = concat_keys,
@@ -369,4 +416,5 @@ const ks_layer_ops ks_layer_concatenate_ops = {
     .forward = concat_forward,
     .backward = concat_backward,
     .mask = concat_mask,
+    .onnx = concat_onnx,
 };

@@ -232,6 +232,57 @@ static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
     return KS_OK;
 }
 
+/* A sub-model's input i: the caller's node in[…], of the shape its Input declares. */
+static ks_status call_input(builder *b, const ks_graph *g, int i, const int *in,
+                            const ks_entry *call, int *node)
+{
+    ks_model *m = b->m;
+    const ks_entry *e = &g->e[i];
+    const ks_shape *got;
+    ks_layer *probe;
+    char x[64], y[64];
+    ks_status s;
+    int pos = 0;
+    while (g->inputs[pos] != i)
+        pos++;
+    *node = in[pos];
+    if (e->implicit)
+        return KS_OK;
+    got = &m->nodes[in[pos]].layer->out_shape;
+    if ((s = make_layer(e, e->name, 0, NULL, NULL, &probe, b->err)) != KS_OK)
+        return s;
+    if (!ks_shape_equal(got, &probe->out_shape))
+        s = at_entry(b->err,
+                     ks_error_set(b->err, KS_ERR_SHAPE,
+                                  "sub-model \"%s\" expects %s for its input \"%s\", got %s",
+                                  g->name, ks_shape_str(&probe->out_shape, x, sizeof x), e->name,
+                                  ks_shape_str(got, y, sizeof y)),
+                     call, NULL);
+    layer_free(probe);
+    return s;
+}
+
+/* The model's inputs and outputs from its graph's entries' nodes. */
+static void set_model_io(ks_model *m, const int *node_of)
+{
+    const ks_graph *g = &m->graphs[0];
+    for (int k = 0; k < g->n_inputs; k++) {
+        m->inputs[k] = node_of[g->inputs[k]];
+        m->nodes[m->inputs[k]].input_index = k;
+    }
+    m->n_inputs = g->n_inputs;
+    for (int k = 0; k < g->n_outputs; k++) {
+        ks_output *o = &m->outputs[k];
+        o->node = node_of[g->outputs[k]];
+        o->name = m->nodes[o->node].name;
+        o->size = m->nodes[o->node].layer->out_size;
+        o->loss_weight = 1.0;
+        snprintf(o->loss_log, sizeof o->loss_log, "%.*s_loss", KS_LOG_NAME_MAX - 6, o->name);
+        m->nodes[o->node].out_index = k;
+    }
+    m->n_outputs = g->n_outputs;
+}
+
 /*
  * Make the nodes of graph gi: its inputs are the nodes in[] (a sub-model's call) or
  * new input nodes (the model); *out receives its output node (a sub-model's one).
@@ -269,27 +320,7 @@ static ks_status instantiate(builder *b, int gi, const char *prefix, const int *
             names[k] = g->e[e->inputs[k]].name;
         }
         if (e->kind == KS_ENTRY_INPUT && call) {
-            int pos = 0;
-            while (g->inputs[pos] != i)
-                pos++;
-            node_of[i] = in[pos];
-            if (!e->implicit) {
-                /* the sub-model's Input declares a shape: the call must give it */
-                ks_layer *probe;
-                const ks_shape *got = &m->nodes[in[pos]].layer->out_shape;
-                char x[64], y[64];
-                if ((s = make_layer(e, e->name, 0, NULL, NULL, &probe, b->err)) != KS_OK)
-                    break;
-                if (!ks_shape_equal(got, &probe->out_shape))
-                    s = at_entry(b->err,
-                                 ks_error_set(b->err, KS_ERR_SHAPE,
-                                              "sub-model \"%s\" expects %s for its input \"%s\", "
-                                              "got %s",
-                                              g->name, ks_shape_str(&probe->out_shape, x, sizeof x),
-                                              e->name, ks_shape_str(got, y, sizeof y)),
-                                 call, NULL);
-                layer_free(probe);
-            }
+            s = call_input(b, g, i, in, call, &node_of[i]);
             continue;
         }
         switch (e->kind) {
@@ -316,23 +347,8 @@ static ks_status instantiate(builder *b, int gi, const char *prefix, const int *
     }
     if (s == KS_OK && out)
         *out = node_of[g->outputs[0]];
-    if (s == KS_OK && !call) {
-        for (int k = 0; k < g->n_inputs; k++) {
-            m->inputs[k] = node_of[g->inputs[k]];
-            m->nodes[m->inputs[k]].input_index = k;
-        }
-        m->n_inputs = g->n_inputs;
-        for (int k = 0; k < g->n_outputs; k++) {
-            m->outputs[k].node = node_of[g->outputs[k]];
-            m->outputs[k].name = m->nodes[m->outputs[k].node].name;
-            m->outputs[k].size = m->nodes[m->outputs[k].node].layer->out_size;
-            m->outputs[k].loss_weight = 1.0;
-            snprintf(m->outputs[k].loss_log, sizeof m->outputs[k].loss_log, "%.*s_loss",
-                     KS_LOG_NAME_MAX - 6, m->outputs[k].name);
-            m->nodes[m->outputs[k].node].out_index = k;
-        }
-        m->n_outputs = g->n_outputs;
-    }
+    if (s == KS_OK && !call)
+        set_model_io(m, node_of);
     free(node_of);
     return s;
 }

@@ -132,29 +132,18 @@ static size_t submodel_params(const ks_model *m, const char *name)
     return n;
 }
 
-static void summary_functional(const ks_model *m, FILE *f)
+/* The rows of the table into u (one per top-level layer or sub-model); their count. */
+static int collect_units(const ks_model *m, unit *u, int *row, int *call)
 {
     const ks_graph *g = &m->graphs[0];
-    unit *u = calloc((size_t)g->n, sizeof *u);
-    int *row = calloc((size_t)g->n, sizeof *row), *call = calloc((size_t)g->n, sizeof *call);
     int n = 0;
-    static const char *const head[4] = {"Layer (type)", "Output Shape", "Param #",
-                                        "Connected to"};
-    char c[64];
-    if (!u || !row || !call) {
-        free(u);
-        free(row);
-        free(call);
-        return;
-    }
     for (int i = 0; i < g->n; i++)
         row[i] = -1;
     /* rows in order of first calls; each call adds its inputs to its row */
     for (int i = 0; i < g->n; i++) {
         const ks_entry *e = &g->e[i];
-        int key = unit_key(g, i), r;
+        int key = unit_key(g, i);
         unit *un;
-        size_t len;
         if (!e->used)
             continue;
         if (row[key] < 0) {
@@ -173,31 +162,49 @@ static void summary_functional(const ks_model *m, FILE *f)
                              : ks_model_layer_params(m, m->nodes[e->node].layer->index);
             snprintf(un->connected, sizeof un->connected, "[");
         }
-        r = row[key];
-        row[i] = r;     /* what reads this call names its row */
-        un = &u[r];
+        row[i] = row[key];      /* what reads this call names its row */
+        un = &u[row[key]];
         call[i] = un->calls++;
         for (int k = 0; k < e->n_in; k++) {
             int j = e->inputs[k];
-            len = strlen(un->connected);
+            size_t len = strlen(un->connected);
             snprintf(un->connected + len, sizeof un->connected - len, "%s'%s[%d][0]'",
                      len > 1 ? ", " : "", u[row[j]].name, call[j]);
         }
     }
+    return n;
+}
+
+static void frule(FILE *f, char c)
+{
+    for (int i = 0; i < FLINE; i++)
+        fputc(c, f);
+    fputc('\n', f);
+}
+
+static void summary_functional(const ks_model *m, FILE *f)
+{
+    int n_entries = m->graphs[0].n, n;
+    unit *u = calloc((size_t)n_entries, sizeof *u);
+    int *row = calloc((size_t)n_entries, sizeof *row), *call = calloc((size_t)n_entries, sizeof *call);
+    static const char *const head[4] = {"Layer (type)", "Output Shape", "Param #",
+                                        "Connected to"};
+    char c[64];
+    if (!u || !row || !call) {
+        free(u);
+        free(row);
+        free(call);
+        return;
+    }
+    n = collect_units(m, u, row, call);
     fprintf(f, "Model: \"functional\"\n");
-    for (int i = 0; i < FLINE; i++)
-        fputc('_', f);
-    fputc('\n', f);
+    frule(f, '_');
     frow(f, head);
-    for (int i = 0; i < FLINE; i++)
-        fputc('=', f);
-    fputc('\n', f);
+    frule(f, '=');
     for (int r = 0; r < n; r++) {
-        char shape[96], conn[1100], params[32];
-        const char *fields[4] = {NULL, shape, params, conn};
-        char name[2 * KS_PATH_MAX];
+        char shape[96], conn[1100], params[32], name[2 * KS_PATH_MAX];
+        const char *fields[4] = {name, shape, params, conn};
         snprintf(name, sizeof name, "%s (%s)", u[r].name, u[r].type);
-        fields[0] = name;
         if (u[r].input) {
             char inner[80];
             snprintf(shape, sizeof shape, "[%s]", ks_shape_str(u[r].shape, inner, sizeof inner));
@@ -209,16 +216,12 @@ static void summary_functional(const ks_model *m, FILE *f)
         frow(f, fields);
         fputc('\n', f);
     }
-    for (int i = 0; i < FLINE; i++)
-        fputc('=', f);
-    fputc('\n', f);
+    frule(f, '=');
     fprintf(f, "Total params: %s\n", with_commas(ks_model_count_params(m, -1), c, sizeof c));
     fprintf(f, "Trainable params: %s\n", with_commas(ks_model_count_params(m, 1), c, sizeof c));
     fprintf(f, "Non-trainable params: %s\n",
             with_commas(ks_model_count_params(m, 0), c, sizeof c));
-    for (int i = 0; i < FLINE; i++)
-        fputc('_', f);
-    fputc('\n', f);
+    frule(f, '_');
     free(u);
     free(row);
     free(call);

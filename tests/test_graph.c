@@ -485,6 +485,47 @@ static void test_fit_outputs(void)
     ks_model_free(m);
 }
 
+/*
+ * Metrics of an output whose targets are narrower than it: class indices against a
+ * softmax.  mae and mse compare each probability with the index (Keras broadcasts the
+ * (n, 1) targets over the (n, k) outputs); the targets are read at their own width.
+ */
+static void test_metric_widths(void)
+{
+    ks_error err;
+    ks_model *m = build("[{Dense: {units: 3, activation: softmax, input_shape: [4]}}]", &err);
+    ks_data d;
+    ks_logs logs;
+    float p[N * 3];
+    double mae = 0, mse = 0, got_mae = -1, got_mse = -1;
+    REQUIRE(m != NULL, "%s", err.msg);
+    REQUIRE(compile(m, "{loss: sparse_categorical_crossentropy, metrics: [mae, mse]}", &err) ==
+                KS_OK,
+            "%s", err.msg);
+    memset(&d, 0, sizeof d);
+    d.n = N;
+    d.x_shape = (ks_shape){1, {4}};
+    d.x_size = 4;
+    d.x = xd;
+    d.y = y_aux;
+    d.y_size = 1;
+    d.y_is_label = 1;
+    d.n_classes = 3;
+    REQUIRE(ks_model_predict(m, &d, 32, p, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(ks_model_evaluate(m, &d, 32, 0, NULL, 0, &logs, &err) == KS_OK, "%s", err.msg);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < 3; j++) {
+            double e = p[3 * i + j] - y_aux[i];
+            mae += fabs(e) / 3;
+            mse += e * e / 3;
+        }
+    ks_logs_get(&logs, "mae", &got_mae);
+    ks_logs_get(&logs, "mse", &got_mse);
+    CHECK(fabs(got_mae - mae / N) < 1e-5 && fabs(got_mse - mse / N) < 1e-5,
+          "mae %g (want %g), mse %g (want %g)", got_mae, mae / N, got_mse, mse / N);
+    ks_model_free(m);
+}
+
 /* A functional model through a model file: the same graph, weights, outputs, optimizer. */
 static void test_model_file(void)
 {
@@ -565,5 +606,6 @@ int main(void)
     test_compile_outputs();
     test_fit_outputs();
     test_model_file();
+    test_metric_widths();
     return check_done();
 }
