@@ -1,8 +1,9 @@
 /*
  * data_csv.c — CSV files with a header row (raw or gzip-compressed): the target
- * columns, chosen by name, become y, every other column becomes x.  Quoted cells,
- * CRLF/LF/CR line ends and blank trailing lines are accepted; every cell must be a
- * finite number.  Errors say FILE:LINE:COL, where COL is the 1-based column number.
+ * columns, chosen by name, become y, every other column becomes x; or a whole table,
+ * with text columns kept as UTF-8 strings.  Quoted cells, CRLF/LF/CR line ends and
+ * blank trailing lines are accepted; every other cell must be a finite number.  Errors
+ * say FILE:LINE:COL, where COL is the 1-based column number.
  */
 #include "engine_impl.h"
 
@@ -26,6 +27,10 @@ typedef struct csv_out {
     size_t rows, cap;           /* rows stored, rows allocated */
     size_t xc, yc;
     float *x, *y;
+    const unsigned char *is_text;   /* per column, or NULL: no text columns */
+    char *text;                 /* the text cells kept, NUL-terminated */
+    size_t text_len, text_cap;
+    size_t *cell;               /* per row and x column: the offset of its text */
 } csv_out;
 
 static int is_pad(const csv_reader *r, char c)
@@ -197,6 +202,12 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
     if (!nx)
         return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
     o->x = nx;
+    if (o->is_text) {
+        size_t *nc = realloc(o->cell, cap * o->xc * sizeof *nc + 1);
+        if (!nc)
+            return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
+        o->cell = nc;
+    }
     if (o->yc) {
         ny = realloc(o->y, cap * o->yc * sizeof *ny + 1);
         if (!ny)
@@ -205,6 +216,59 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
     }
     o->cap = cap;
     return KS_OK;
+}
+
+/* Keep the current cell as text at slot (row·xc + column); it must be UTF-8. */
+static ks_status keep_text(csv_reader *r, csv_out *o, size_t slot, int col, const char *name)
+{
+    size_t need = o->text_len + r->cell_len + 1;
+    if (!ks_pb_utf8_valid(r->cell, r->cell_len))
+        return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
+                               "a cell in the text column \"%.80s\" is not UTF-8 text", name);
+    if (need > o->text_cap) {
+        size_t cap = o->text_cap ? o->text_cap : 4096;
+        char *nt;
+        while (cap < need)
+            cap *= 2;
+        if (!(nt = realloc(o->text, cap)))
+            return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+        o->text = nt;
+        o->text_cap = cap;
+    }
+    memcpy(o->text + o->text_len, r->cell, r->cell_len + 1);
+    o->cell[slot] = o->text_len;
+    o->text_len = need;
+    return KS_OK;
+}
+
+/* text: true: mark every column with a non-empty cell that is not a number (reads the
+   rows from r's position without consuming them; malformed rows are left to the real
+   pass to report). */
+static void probe_text(csv_reader r, size_t ncols, unsigned char *is_text)
+{
+    ks_error quiet;
+    double v;
+    r.err = &quiet;
+    r.cell = NULL;              /* a cell buffer of its own */
+    r.cell_len = r.cell_cap = 0;
+    while (r.pos < r.len && !blank_to_end(&r)) {
+        int last = 0;
+        size_t col = 0;
+        if (blank_line(&r))
+            break;
+        while (!last) {
+            if (read_cell(&r, (int)col + 1, &last) != KS_OK) {
+                free(r.cell);
+                return;
+            }
+            if (col < ncols && r.cell_len > 0 && strspn(r.cell, " \t") < r.cell_len &&
+                !parse_number(r.cell, r.cell_len, &v))
+                is_text[col] = 1;
+            col++;
+        }
+        skip_eol(&r);
+    }
+    free(r.cell);
 }
 
 /* "a, b, c" (cut short to fit) for messages. */
@@ -348,6 +412,16 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
                 return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line,
                                        (int)col + 1,
                                        "this row has more than the header's %zu cells", ncols);
+            if (o->is_text && o->is_text[col]) {
+                if (keep) {
+                    o->x[o->rows * o->xc + (size_t)dest[col]] = 0.0f;
+                    if ((s = keep_text(r, o, o->rows * o->xc + (size_t)dest[col], (int)col + 1,
+                                       names[col])) != KS_OK)
+                        return s;
+                }
+                col++;
+                continue;
+            }
             if (!parse_number(r->cell, r->cell_len, &v))
                 return bad_cell(r, (int)col + 1, names[col]);
             f = (float)(dest[col] >= 0 ? v / scale : v);
@@ -375,11 +449,51 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
     return KS_OK;
 }
 
-/* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL). */
+/* Which columns are text: those opt names (each must exist) and, with text_auto, those
+   of cells that are not numbers.  *is_text stays NULL when there are none. */
+static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *const *names,
+                              size_t ncols, unsigned char **is_text)
+{
+    int any = 0;
+    *is_text = NULL;
+    if (!opt || (!opt->text_auto && (!opt->text || !opt->text[0])))
+        return KS_OK;
+    if (!(*is_text = calloc(ncols + 1, 1)))
+        return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+    for (size_t k = 0; opt->text && opt->text[k]; k++) {
+        size_t i = 0;
+        while (i < ncols && strcmp(names[i], opt->text[k]) != 0)
+            i++;
+        if (i == ncols) {
+            char list[300];
+            const char *near = ks_nearest_name(opt->text[k], (const char *const *)names);
+            list_names(names, ncols, list, sizeof list);
+            return ks_error_set_at(r->err, KS_ERR_CONFIG, r->path, 0, 0,
+                                   "no column named \"%.64s\" to read as text%s%.64s%s; the "
+                                   "columns are %s",
+                                   opt->text[k], near ? " (did you mean \"" : "",
+                                   near ? near : "", near ? "\"?)" : "", list);
+        }
+        (*is_text)[i] = 1;
+    }
+    if (opt->text_auto)
+        probe_text(*r, ncols, *is_text);
+    for (size_t i = 0; i < ncols; i++)
+        any |= (*is_text)[i];
+    if (!any) {
+        free(*is_text);
+        *is_text = NULL;
+    }
+    return KS_OK;
+}
+
+/* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL); with
+   table, the text columns' cells too (table->is_text, text, cell). */
 static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                           double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
-                          float **y, char ***names_out, ks_error *err)
+                          float **y, char ***names_out, ks_csv_table *table, ks_error *err)
 {
+    unsigned char *is_text = NULL;
     static const char *const no_targets[] = {NULL};
     const char *const *targets = opt && opt->targets ? opt->targets : no_targets;
     csv_reader r = {0};
@@ -413,6 +527,9 @@ static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t be
     if ((s = map_columns(path, names, ncols, targets, dest, &o.yc, err)) != KS_OK)
         goto done;
     o.xc = ncols - o.yc;
+    if (table && (s = text_columns(&r, opt, names, ncols, &is_text)) != KS_OK)
+        goto done;
+    o.is_text = is_text;
     if ((s = read_rows(&r, names, ncols, dest, begin, end, scale, &o, &total)) != KS_OK)
         goto done;
     if (total == 0) {
@@ -437,7 +554,18 @@ static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t be
         *names_out = names;
         names = NULL;
     }
+    if (table) {
+        table->is_text = is_text;
+        table->text = o.text;
+        table->cell = o.cell;
+        is_text = NULL;
+        o.text = NULL;
+        o.cell = NULL;
+    }
 done:
+    free(is_text);
+    free(o.text);
+    free(o.cell);
     free(o.x);
     free(o.y);
     free(dest);
@@ -453,16 +581,34 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err)
 {
-    return csv_load(path, opt, begin, end, scale, n, x_cols, x, y_cols, y, NULL, err);
+    return csv_load(path, opt, begin, end, scale, n, x_cols, x, y_cols, y, NULL, NULL, err);
 }
 
-ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
-                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err)
+ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t begin,
+                            size_t end, ks_csv_table *t, ks_error *err)
 {
-    ks_csv_options opt = {NULL, delimiter};
+    ks_csv_options o = {NULL, opt ? opt->delimiter : ',', opt ? opt->text : NULL,
+                        opt ? opt->text_auto : 0};
     size_t yc;
     float *y;
-    ks_status s = csv_load(path, &opt, begin, end, 1.0, n, cols, data, &yc, &y, names, err);
+    ks_status s;
+    memset(t, 0, sizeof *t);
+    s = csv_load(path, &o, begin, end, 1.0, &t->n, &t->cols, &t->data, &yc, &y, &t->names, t,
+                 err);
     free(y);
+    if (s != KS_OK)
+        ks_csv_table_free(t);
     return s;
+}
+
+void ks_csv_table_free(ks_csv_table *t)
+{
+    for (size_t i = 0; t->names && t->names[i]; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->data);
+    free(t->is_text);
+    free(t->text);
+    free(t->cell);
+    memset(t, 0, sizeof *t);
 }

@@ -162,8 +162,9 @@ enum {
     KS_LAYER_MERGE = 4,         /* takes several inputs */
     KS_LAYER_FUSED_SGD = 8,     /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
     KS_LAYER_MASK_USE = 16,     /* reads its input's mask (so a mask may end there quietly) */
-    KS_LAYER_RECURRENT = 32     /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
+    KS_LAYER_RECURRENT = 32,    /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
                                    wraps them */
+    KS_LAYER_TEXT_INPUT = 64    /* reads an Input of dtype string (encode, not forward) */
 };
 
 /*
@@ -221,6 +222,23 @@ typedef struct ks_layer_ops {
      * Embedding's token ids).  May be NULL.
      */
     ks_status (*check_input)(const ks_layer *l, const float *x, size_t n, ks_error *err);
+    /*
+     * Text in (KS_LAYER_TEXT_INPUT kinds, which read an Input of dtype string straight):
+     * n rows of in_size[0] strings into out (n × out_size floats).  Runs once per data
+     * set bound to the model (fit, evaluate, predict), in place of forward, which these
+     * kinds do not have.  Fails only for memory.
+     */
+    ks_status (*encode)(const ks_layer *l, const char *const *text, size_t n, float *out,
+                        ks_error *err);
+    /*
+     * Preprocessing learned from data (Keras's adapt), for kinds a model input feeds
+     * straight: adapted says whether the layer has its state (learned, or given as
+     * arguments); adapt learns it from the training rows of that input (numbers or text,
+     * n rows), into arguments the config keeps (a vocabulary) or weights the model file
+     * keeps (a mean and a variance), so that a saved model applies it as trained.
+     */
+    int (*adapted)(const ks_layer *l);
+    ks_status (*adapt)(ks_layer *l, const ks_array *rows, size_t n, ks_error *err);
 } ks_layer_ops;
 
 /*
@@ -245,6 +263,20 @@ struct ks_layer {
 /* Declare a weight during build; returns it (views are set after the model is built). */
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init);
+
+/* An input's element type, as Keras spells it (InputLayer's dtype). */
+#define KS_DTYPE_LIST(X) X(FLOAT32, "float32") X(INT32, "int32") X(INT64, "int64") X(STRING, "string")
+typedef enum ks_dtype {
+#define KS_DTYPE_ENUM(e, name) KS_DTYPE_##e,
+    KS_DTYPE_LIST(KS_DTYPE_ENUM)
+#undef KS_DTYPE_ENUM
+    KS_DTYPE_COUNT
+} ks_dtype;
+extern const char *const ks_dtype_names[];        /* NULL-terminated, by enum */
+/* An InputLayer's dtype (float32 for any other layer). */
+ks_dtype ks_input_dtype(const ks_layer *l);
+/* Before an InputLayer's build: the lengths given as None (0) from data, of the same rank. */
+void ks_input_resolve(ks_layer *l, const ks_shape *data);
 
 /* The registry of layer kinds (layer_registry.c). */
 const ks_layer_ops *ks_layer_find(const char *class_name);
@@ -271,6 +303,7 @@ extern const ks_layer_ops ks_layer_simple_rnn_ops;
 extern const ks_layer_ops ks_layer_lstm_ops;
 extern const ks_layer_ops ks_layer_gru_ops;
 extern const ks_layer_ops ks_layer_bidirectional_ops;
+extern const ks_layer_ops ks_layer_text_vectorization_ops;
 
 /* ------------------------------------------------------- recurrent layers */
 
@@ -615,6 +648,8 @@ struct ks_model {
     ks_node *nodes;             /* calls, topological order */
     int n_inputs;
     int inputs[KS_MAX_IO];      /* the input nodes, in the model's input order */
+    int text_reader[KS_MAX_IO]; /* per input of dtype string: the node that encodes it (it runs
+                                   as an input node with the encoded floats), else -1 */
     int n_outputs;
     ks_output outputs[KS_MAX_IO];
     int n_graphs;
@@ -707,8 +742,9 @@ void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
 /* Data bound to a model's inputs and outputs by name (fit.c). */
 typedef struct ks_bound {
     size_t n;
-    const float *x[KS_MAX_IO];  /* per model input */
+    const float *x[KS_MAX_IO];  /* per model input (text: its encoding, in owned) */
     size_t x_size[KS_MAX_IO];
+    float *owned[KS_MAX_IO];    /* what binding made (text encoded): ks_bound_release frees */
     const float *t[KS_MAX_IO];  /* per model output, or NULL without targets */
     size_t t_size[KS_MAX_IO];
     int t_label[KS_MAX_IO];     /* one class index per sample */
@@ -719,8 +755,29 @@ typedef struct ks_bound {
 ks_status ks_model_bind(ks_model *m, const ks_data *d, int need_y, const char *what,
                         ks_bound *out, ks_error *err);
 
-/* Rows [begin, end) of bound data (a view). */
+/* Rows [begin, end) of bound data (a view: it owns nothing). */
 ks_bound ks_bound_slice(const ks_bound *b, size_t begin, size_t end);
+/* Free what binding made; b is then empty.  NULL or an empty one is a no-op. */
+void ks_bound_release(ks_bound *b);
+/* The array of d that feeds model input k (by name, by position when unnamed, or the one
+   array of a one-input model); what names the data in the message when there is none. */
+ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                               ks_array *out, ks_error *err);
+
+/*
+ * What a model does with its data besides the passes (model_data.c): inputs of dtype
+ * string wired to the layer that encodes them (at build; a string input read by any
+ * other layer, or a text layer reading numbers, is KS_ERR_SHAPE at the layer's entry);
+ * the floats per sample the passes read for input k (the encoding's, for text); and
+ * binding one input array: its dtype checked (integral values for int32/int64), text
+ * encoded (into b->owned[k]), and the layers that read the input straight check it.
+ */
+ks_status ks_model_wire_text(ks_model *m, ks_error *err);
+size_t ks_model_input_width(const ks_model *m, int k);
+ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, const char *what,
+                              ks_bound *b, ks_error *err);
+/* The model file's entry of node i, for messages (NULL when it has none, or after build). */
+const ks_value *ks_model_node_source(const ks_model *m, int i);
 
 /* Running totals of an epoch or evaluation: losses weighted by batch size, metrics by
    sample (evaluate.c). */
@@ -833,6 +890,8 @@ struct ks_dataset {
     float *x, *y, *w;                   /* owned (the single-array form) */
     float *arrays[2 * KS_MAX_IO];       /* owned named arrays: inputs, then targets */
     char names[2 * KS_MAX_IO][KS_NAME_MAX];     /* their names (the view points here) */
+    const char **texts[2 * KS_MAX_IO];  /* owned: a text array's n × size pointers … */
+    char *text;                         /* … into this block of every text cell (owned) */
 };
 
 /* A data entry's named form: inputs and targets maps over the arrays of its source. */
@@ -845,6 +904,9 @@ typedef struct ks_data_source {
     size_t begin, end;                  /* rows (end KS_ALL_ROWS: to the last) */
     double scale;                       /* the inputs' default divisor */
     char delimiter;
+    const char *const *text;            /* CSV columns read as text, NULL-terminated, or NULL */
+    int text_auto;                      /* text: true */
+    const ks_value *text_value;         /* the entry's text, for messages */
 } ks_data_source;
 ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_error *err);
 /* path under base (an absolute path as it is) into out. */
@@ -869,14 +931,26 @@ ks_status ks_target_finish(float **owned, ks_array *a, size_t n, int one_hot, in
 typedef struct ks_csv_options {
     const char *const *targets;     /* column names, NULL-terminated */
     char delimiter;                 /* ',' */
+    const char *const *text;        /* ks_csv_load_table: columns read as text, NULL-terminated */
+    int text_auto;                  /* … and every column with a cell that is not a number */
 } ks_csv_options;
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err);
-/* Every column of rows [begin, end) as read (n × cols, row-major), and the header's names
-   (*names: cols strings and a NULL, each malloc'd, freed by the caller). */
-ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
-                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err);
+/* Every column of a CSV file's rows, as read. */
+typedef struct ks_csv_table {
+    size_t n, cols;
+    float *data;                    /* n × cols, row-major; 0 in text columns */
+    char **names;                   /* the header's cols names, NULL-terminated */
+    unsigned char *is_text;         /* per column */
+    char *text;                     /* every text cell (UTF-8), NUL-terminated, in one block */
+    size_t *cell;                   /* n × cols: each text cell's offset in text */
+} ks_csv_table;
+/* Rows [begin, end) of a CSV file (opt: delimiter and text columns; targets unused).  A
+   text column the header does not name is KS_ERR_CONFIG with the nearest name. */
+ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t begin,
+                            size_t end, ks_csv_table *out, ks_error *err);
+void ks_csv_table_free(ks_csv_table *t);
 
 /* ---------------------------------------------------------------- callbacks */
 

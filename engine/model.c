@@ -67,6 +67,7 @@ void ks_model_free(ks_model *m)
 typedef struct builder {
     ks_model *m;
     int cap_layers, cap_nodes;
+    const ks_shape *data_shape;     /* the data's input shape (lengths given as None), or NULL */
     ks_error *err;
 } builder;
 
@@ -91,7 +92,8 @@ static ks_status at_entry(ks_error *err, ks_status s, const ks_entry *e, const c
 
 /* A layer of e's kind and arguments, built for the given input shapes; not yet owned. */
 static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const ks_shape *in,
-                            const char *const *in_names, ks_layer **out, ks_error *err)
+                            const char *const *in_names, const ks_shape *data, ks_layer **out,
+                            ks_error *err)
 {
     const ks_layer_ops *ops = e->ops;
     ks_layer *l = calloc(1, sizeof *l);
@@ -114,6 +116,8 @@ static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const
         l->in_size[k] = ks_shape_size(&in[k]);
         l->in_name[k] = in_names ? in_names[k] : NULL;
     }
+    if (ops->flags & KS_LAYER_INPUT)
+        ks_input_resolve(l, data);
     s = ops->build(l, err);
     memset(l->in_name, 0, sizeof l->in_name);
     if (s != KS_OK) {
@@ -214,6 +218,7 @@ static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
                           const ks_shape *in, const char *const *in_names, ks_layer **out)
 {
     char name[KS_PATH_MAX];
+    const ks_shape *data;
     ks_status s;
     if (e->layer) {
         *out = e->layer;
@@ -223,7 +228,10 @@ static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
         snprintf(name, sizeof name, "%s/%s", g->name, e->name);
     else
         snprintf(name, sizeof name, "%s", e->name);
-    if ((s = make_layer(e, name, n_in, in, in_names, &e->layer, b->err)) != KS_OK ||
+    /* the data's shape gives the lengths left None of a model's one input */
+    data = e->kind == KS_ENTRY_INPUT && g == &b->m->graphs[0] && g->n_inputs == 1 ? b->data_shape
+                                                                                 : NULL;
+    if ((s = make_layer(e, name, n_in, in, in_names, data, &e->layer, b->err)) != KS_OK ||
         (s = own_layer(b, e->layer)) != KS_OK) {
         e->layer = NULL;
         return s;
@@ -249,7 +257,7 @@ static ks_status call_input(builder *b, const ks_graph *g, int i, const int *in,
     if (e->implicit)
         return KS_OK;
     got = &m->nodes[in[pos]].layer->out_shape;
-    if ((s = make_layer(e, e->name, 0, NULL, NULL, &probe, b->err)) != KS_OK)
+    if ((s = make_layer(e, e->name, 0, NULL, NULL, NULL, &probe, b->err)) != KS_OK)
         return s;
     if (!ks_shape_equal(got, &probe->out_shape))
         s = at_entry(b->err,
@@ -436,7 +444,7 @@ static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
             m->weights[m->n_weights++] = &l->weights[w];
         }
     }
-    if ((s = wire_nodes(m, err)) != KS_OK)
+    if ((s = wire_nodes(m, err)) != KS_OK || (s = ks_model_wire_text(m, err)) != KS_OK)
         return s;
     ks_model_wire_masks(m);
     m->n_params = off;
@@ -466,6 +474,7 @@ ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uin
     *out = NULL;
     b.m = calloc(1, sizeof *b.m);
     b.err = err;
+    b.data_shape = input_shape;
     if (!b.m)
         return nomem(err);
     ks_value_init(&b.m->meta, KS_VALUE_MAP);
@@ -533,6 +542,12 @@ const char *ks_model_input_name(const ks_model *m, int i)
 const ks_shape *ks_model_input_shape_at(const ks_model *m, int i)
 {
     return i >= 0 && i < m->n_inputs ? &m->nodes[m->inputs[i]].layer->out_shape : NULL;
+}
+
+const char *ks_model_input_dtype(const ks_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? ks_dtype_names[ks_input_dtype(m->nodes[m->inputs[i]].layer)]
+                                     : NULL;
 }
 
 const char *ks_model_output_name(const ks_model *m, int i)

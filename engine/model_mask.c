@@ -15,16 +15,6 @@ ks_mask_mode ks_mask_keep(const ks_layer *l)
     return KS_MASK_KEEP;
 }
 
-/* The model file's entry of node i, for a warning's position (NULL if none). */
-static const ks_value *source_of(const ks_model *m, int i)
-{
-    const ks_graph *g = m->n_graphs > 0 ? &m->graphs[0] : NULL;
-    for (int k = 0; g && k < g->n; k++)
-        if (g->e[k].node == i && g->e[k].src)
-            return &g->e[k].src->items[0];
-    return NULL;
-}
-
 void ks_model_wire_masks(ks_model *m)
 {
     for (int i = 0; i < m->n_nodes; i++) {
@@ -62,7 +52,7 @@ void ks_model_wire_masks(ks_model *m)
             break;
         case KS_MASK_DROP:
             if (first >= 0 && !(l->ops->flags & KS_LAYER_MASK_USE))
-                ks_model_warn(m, source_of(m, i),
+                ks_model_warn(m, ks_model_node_source(m, i),
                               "layer \"%s\" (of type %s) was passed an input with a mask "
                               "attached to it; this layer does not support masking and drops "
                               "it: the layers after it do not see the mask",

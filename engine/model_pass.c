@@ -51,7 +51,7 @@ ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err
     } while (0)
         p = pass ? ws->block : NULL;
         for (int j = 0; j < m->n_inputs; j++)
-            TAKE(ws->x[j], (size_t)batch * m->nodes[m->inputs[j]].layer->out_size);
+            TAKE(ws->x[j], (size_t)batch * ks_model_input_width(m, j));
         for (int j = 0; targets && j < m->n_outputs; j++) {
             const ks_output *o = &m->outputs[j];
             TAKE(ws->t[j], (size_t)batch * o->t_size);
