@@ -74,46 +74,38 @@ static ks_status permute(ks_graph *g, const int *perm, ks_error *err)
     return KS_OK;
 }
 
-/* Name a cycle among the entries left with unmet inputs, at one of them. */
+/* An input of entry cur that is left with unmet inputs too (there is one on a cycle). */
+static int next_left(const ks_graph *g, const int *indeg, int cur)
+{
+    for (int k = 0; k < g->e[cur].n_in; k++)
+        if (indeg[g->e[cur].inputs[k]] > 0)
+            return g->e[cur].inputs[k];
+    return cur;
+}
+
+/* Name a cycle among the entries left with unmet inputs, at its entry listed first. */
 static ks_status cycle_error(const ks_graph *g, const int *indeg, ks_error *err)
 {
     char path[400] = "";
-    int start = -1, cur, steps = 0;
+    int start = -1, cur, anchor;
     size_t len;
     for (int i = 0; i < g->n && start < 0; i++)
         if (indeg[i] > 0)
             start = i;
-    /* walk inputs that are also left until a node repeats: that node is on a cycle */
+    /* after n steps along inputs that are left, the walk is on a cycle */
     cur = start;
-    for (steps = 0; steps < g->n; steps++) {
-        int next = -1;
-        for (int k = 0; k < g->e[cur].n_in && next < 0; k++)
-            if (indeg[g->e[cur].inputs[k]] > 0)
-                next = g->e[cur].inputs[k];
-        cur = next;
-    }
-    /* name the cycle from its entry listed first */
-    {
-        int anchor = cur;
-        start = cur;
-        do {
-            int next = -1;
-            for (int k = 0; k < g->e[cur].n_in && next < 0; k++)
-                if (indeg[g->e[cur].inputs[k]] > 0)
-                    next = g->e[cur].inputs[k];
-            cur = next;
-            if (cur < start)
-                start = cur;
-        } while (cur != anchor);
-    }
+    for (int steps = 0; steps < g->n; steps++)
+        cur = next_left(g, indeg, cur);
+    anchor = start = cur;
+    do {
+        cur = next_left(g, indeg, cur);
+        if (cur < start)
+            start = cur;
+    } while (cur != anchor);
     len = (size_t)snprintf(path, sizeof path, "%s", g->e[start].name);
     cur = start;
     do {
-        int next = -1;
-        for (int k = 0; k < g->e[cur].n_in && next < 0; k++)
-            if (indeg[g->e[cur].inputs[k]] > 0)
-                next = g->e[cur].inputs[k];
-        cur = next;
+        cur = next_left(g, indeg, cur);
         if (len < sizeof path)
             len += (size_t)snprintf(path + len, sizeof path - len, " reads %s", g->e[cur].name);
     } while (cur != start);

@@ -51,6 +51,16 @@ static const char *with_commas(size_t n, char *buf, size_t size)
     return buf;
 }
 
+/* The three lines of parameter counts under both tables. */
+static void param_counts(const ks_model *m, FILE *f)
+{
+    char c[32];
+    fprintf(f, "Total params: %s\n", with_commas(ks_model_count_params(m, -1), c, sizeof c));
+    fprintf(f, "Trainable params: %s\n", with_commas(ks_model_count_params(m, 1), c, sizeof c));
+    fprintf(f, "Non-trainable params: %s\n",
+            with_commas(ks_model_count_params(m, 0), c, sizeof c));
+}
+
 /* ------------------------------------------------------------ functional */
 
 #define FLINE 98
@@ -186,10 +196,10 @@ static void summary_functional(const ks_model *m, FILE *f)
 {
     int n_entries = m->graphs[0].n, n;
     unit *u = calloc((size_t)n_entries, sizeof *u);
-    int *row = calloc((size_t)n_entries, sizeof *row), *call = calloc((size_t)n_entries, sizeof *call);
+    int *row = calloc((size_t)n_entries, sizeof *row);
+    int *call = calloc((size_t)n_entries, sizeof *call);
     static const char *const head[4] = {"Layer (type)", "Output Shape", "Param #",
                                         "Connected to"};
-    char c[64];
     if (!u || !row || !call) {
         free(u);
         free(row);
@@ -217,10 +227,7 @@ static void summary_functional(const ks_model *m, FILE *f)
         fputc('\n', f);
     }
     frule(f, '=');
-    fprintf(f, "Total params: %s\n", with_commas(ks_model_count_params(m, -1), c, sizeof c));
-    fprintf(f, "Trainable params: %s\n", with_commas(ks_model_count_params(m, 1), c, sizeof c));
-    fprintf(f, "Non-trainable params: %s\n",
-            with_commas(ks_model_count_params(m, 0), c, sizeof c));
+    param_counts(m, f);
     frule(f, '_');
     free(u);
     free(row);
@@ -259,9 +266,6 @@ void ks_model_summary(const ks_model *m, FILE *f)
             fputc('\n', f);
     }
     rule(f, '=');
-    fprintf(f, "Total params: %s\n", with_commas(ks_model_count_params(m, -1), a, sizeof a));
-    fprintf(f, "Trainable params: %s\n", with_commas(ks_model_count_params(m, 1), a, sizeof a));
-    fprintf(f, "Non-trainable params: %s\n",
-            with_commas(ks_model_count_params(m, 0), a, sizeof a));
+    param_counts(m, f);
     rule(f, '_');
 }

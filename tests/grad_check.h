@@ -93,18 +93,23 @@ typedef struct batch {
     int use_w;
 } batch;
 
-GC_UNUSED static double objective(ks_model *m, const batch *b)
+/* Forward and loss of the batch (with grad: the output gradients too), always with the
+   same dropout mask. */
+GC_UNUSED static double run_batch(ks_model *m, const batch *b, int grad)
 {
     const float *x[KS_MAX_IO], *t[KS_MAX_IO];
     for (int k = 0; k < KS_MAX_IO; k++) {
         x[k] = b->x[k];
         t[k] = b->t[k];
     }
-    /* the same dropout mask at every evaluation */
     ks_rng_reseed(m->rng, 1, 2, 3);
     ks_model_forward(m, x, BATCH, 1);
-    return ks_model_batch_loss(m, t, b->use_w ? b->w : NULL, BATCH, 0, NULL) +
-           ks_model_penalty(m);
+    return ks_model_batch_loss(m, t, b->use_w ? b->w : NULL, BATCH, grad, NULL);
+}
+
+GC_UNUSED static double objective(ks_model *m, const batch *b)
+{
+    return run_batch(m, b, 0) + ks_model_penalty(m);
 }
 
 /* Central difference of the objective in parameter *p with step h. */
@@ -139,16 +144,7 @@ GC_UNUSED static void check_grads(ks_model *m, const batch *b, const char *why)
         return;
     REQUIRE(ks_model_workspace(m, BATCH, 1, &err) == KS_OK, "%s: workspace", why);
     grad = malloc(m->n_params * sizeof *grad);
-    {
-        const float *x[KS_MAX_IO], *t[KS_MAX_IO];
-        for (int k = 0; k < KS_MAX_IO; k++) {
-            x[k] = b->x[k];
-            t[k] = b->t[k];
-        }
-        ks_rng_reseed(m->rng, 1, 2, 3);
-        ks_model_forward(m, x, BATCH, 1);
-        ks_model_batch_loss(m, t, b->use_w ? b->w : NULL, BATCH, 1, NULL);
-    }
+    run_batch(m, b, 1);
     /* stale gradients that backward must overwrite, not add to */
     for (size_t i = 0; i < m->n_params; i++)
         m->grads[i] = NAN;
