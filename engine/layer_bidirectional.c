@@ -73,9 +73,12 @@ static ks_status read_inner(const ks_value *spec, const char *what, const char *
             return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         }
     }
-    /* a name given as forward_lstm stays one */
+    /* a name given as forward_lstm stays one; the backward copy of a layer named
+       forward_lstm (as the config writes it) is backward_lstm (Keras's removeprefix) */
     if (strncmp(prefix, dir, strlen(dir)) == 0)
         snprintf(name, name_size, "%s", prefix);
+    else if (strcmp(dir, "backward_") == 0 && strncmp(prefix, "forward_", 8) == 0)
+        snprintf(name, name_size, "%s%s", dir, prefix + 8);
     else
         snprintf(name, name_size, "%s%s", dir, prefix);
     memset(args, 0, sizeof *args);
