@@ -350,6 +350,12 @@ const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i);
 /* The inputs of the layer's first call, as layer indices (the chain case's graph). */
 int ks_model_layer_n_inputs(const ks_model *m, int i);
 int ks_model_layer_input(const ks_model *m, int i, int k);
+/* Layer i's table of vectors, one per token id (an Embedding's embeddings), as a weight
+   index, or -1; and the token an id stands for at its input, from the layer that makes
+   the ids (a TextVectorization's vocabulary: "" padding, "[UNK]", …), or NULL when none
+   names it.  For TensorBoard's projector. */
+int ks_model_layer_token_table(const ks_model *m, int i);
+const char *ks_model_layer_input_token(const ks_model *m, int i, size_t id);
 /* The graph: its nodes (calls of layers) in dependency order, for graph writers. */
 int ks_model_n_nodes(const ks_model *m);
 const char *ks_model_node_name(const ks_model *m, int i);        /* "dense", "enc/dense" */

@@ -164,7 +164,9 @@ enum {
     KS_LAYER_MASK_USE = 16,     /* reads its input's mask (so a mask may end there quietly) */
     KS_LAYER_RECURRENT = 32,    /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
                                    wraps them */
-    KS_LAYER_TEXT_INPUT = 64    /* reads an Input of dtype string (encode, not forward) */
+    KS_LAYER_TEXT_INPUT = 64,   /* reads an Input of dtype string (encode, not forward) */
+    KS_LAYER_TOKEN_TABLE = 128  /* its first weight holds one vector per token id (Embedding):
+                                   TensorBoard's projector shows it */
 };
 
 /*
@@ -239,6 +241,9 @@ typedef struct ks_layer_ops {
      */
     int (*adapted)(const ks_layer *l);
     ks_status (*adapt)(ks_layer *l, const ks_array *rows, size_t n, ks_error *err);
+    /* A layer that maps tokens to ids (TextVectorization): the token of id (borrowed; ""
+       for padding, "[UNK]"), NULL beyond its vocabulary.  May be NULL. */
+    const char *(*token)(const ks_layer *l, size_t id);
 } ks_layer_ops;
 
 /*

@@ -126,4 +126,5 @@ const ks_layer_ops ks_layer_embedding_ops = {
     .backward = embedding_backward,
     .mask = embedding_mask,
     .check_input = embedding_check,
+    .flags = KS_LAYER_TOKEN_TABLE,
 };

@@ -502,6 +502,22 @@ static ks_status tv_encode(const ks_layer *l, const char *const *text, size_t n,
     return nomem ? ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding text") : KS_OK;
 }
 
+static const char *tv_token(const ks_layer *l, size_t id)
+{
+    const tv_state *st = l->state;
+    const ks_value *v = &st->vocabulary;
+    size_t start = (size_t)token_start(st), skip = 0;
+    ks_error quiet;
+    if (st->output_mode == MODE_INT && id == 0)
+        return "";
+    if (id == start - 1)
+        return OOV_TOKEN;
+    if (v->kind != KS_VALUE_LIST || check_vocabulary(st, &skip, &quiet) != KS_OK ||
+        id - start >= v->n - skip)
+        return NULL;
+    return v->items[skip + id - start].string;
+}
+
 const ks_layer_ops ks_layer_text_vectorization_ops = {
     .name = "TextVectorization",
     .keys = tv_keys,
@@ -511,4 +527,5 @@ const ks_layer_ops ks_layer_text_vectorization_ops = {
     .encode = tv_encode,
     .adapted = tv_adapted,
     .adapt = tv_adapt,
+    .token = tv_token,
 };

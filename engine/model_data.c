@@ -146,6 +146,24 @@ ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, c
     return KS_OK;
 }
 
+int ks_model_layer_token_table(const ks_model *m, int i)
+{
+    const ks_layer *l = i >= 0 && i < m->n_layers ? m->layers[i] : NULL;
+    if (!l || !(l->ops->flags & KS_LAYER_TOKEN_TABLE) || l->n_weights < 1)
+        return -1;
+    for (int w = 0; w < m->n_weights; w++)
+        if (m->weights[w] == &l->weights[0])
+            return w;
+    return -1;
+}
+
+const char *ks_model_layer_input_token(const ks_model *m, int i, size_t id)
+{
+    int src = i >= 0 && i < m->n_layers ? ks_model_layer_input(m, i, 0) : -1;
+    const ks_layer *l = src >= 0 ? m->layers[src] : NULL;
+    return l && l->ops->token ? l->ops->token(l, id) : NULL;
+}
+
 void ks_bound_release(ks_bound *b)
 {
     if (!b)
