@@ -344,6 +344,11 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
             return KS_ERR_NOMEM;
         switch (k->type) {
         case KS_KEY_INT:
+            /* a nullable int left at a default below its range stands for None: null
+               reads back as that default, where the number would be refused */
+            if ((k->flags & KS_KEY_NULLABLE) && *(const int *)f < k->min &&
+                equals_default(k, in))
+                break;
             m->kind = KS_VALUE_NUMBER;
             m->number = *(const int *)f;
             break;

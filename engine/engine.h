@@ -100,7 +100,8 @@ typedef enum ks_key_type {
 enum {
     KS_KEY_REQUIRED = 1,      /* no default: must be given */
     KS_KEY_MIN_EXCL = 2,      /* value must be > min, not >= */
-    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints) */
+    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints); an
+                                 int at a default below min is written back as null */
     KS_KEY_HIDDEN = 8,        /* not written by ks_keys_write when equal to default */
     KS_KEY_MAX_EXCL = 16,     /* value must be < max, not <= */
     KS_KEY_NONE_DIMS = 32     /* SHAPE: null entries (Keras's None) are stored as 0 */

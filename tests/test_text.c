@@ -123,6 +123,22 @@ static ks_model *vectorize(const char *args, const char *const *adapt_texts, siz
         ks_model_free(m);
         return NULL;
     }
+    /* the model file keeps every argument and the vocabulary: the same numbers back */
+    {
+        static float again[256];
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        ks_model *back = NULL;
+        if (ks_model_save_buffer(m, 0, 0, &buf, &len, &err) != KS_OK ||
+            ks_model_load_buffer(buf, len, why, &back, NULL, &err) != KS_OK)
+            CHECK(0, "%s: save and load: %s", why, err.msg);
+        else
+            CHECK(ks_model_predict(back, &d, 4, again, &err) == KS_OK &&
+                      memcmp(out, again, n * ks_model_output_shape(m)->dim[0] * sizeof *out) == 0,
+                  "%s: the reloaded model encodes the same ids", why);
+        ks_model_free(back);
+        free(buf);
+    }
     return m;
 }
 
