@@ -436,7 +436,20 @@ void ks_rnn_layer_init_weights(ks_layer *l);
     .state_size = sizeof(ks_rnn_state), .flags = KS_LAYER_MASK_USE | KS_LAYER_RECURRENT,                         \
     .scratch_size = ks_rnn_layer_scratch, .forward = ks_rnn_layer_forward,                  \
     .backward = ks_rnn_layer_backward, .mask = ks_rnn_layer_mask,                           \
-    .init_weights = ks_rnn_layer_init_weights
+    .init_weights = ks_rnn_layer_init_weights, .onnx = ks_rnn_layer_onnx
+
+/*
+ * ONNX's RNN, GRU or LSTM node for the passes r[0 .. dirs) of layer l (one, or
+ * Bidirectional's forward and backward) over x (N, T, F), in Keras's layout at *out:
+ * (N, T, U·…) with return_sequences, else (N, U·…); merge (Bidirectional's merge_mode:
+ * 0 concat, 1 sum, 2 mul, 3 ave) combines two directions (onnx_rnn.c).  What ONNX's
+ * operators cannot express (other activations, go_backwards with return_sequences, two
+ * unlike directions) is KS_ERR_CONFIG naming the layer.
+ */
+ks_status ks_rnn_onnx(const ks_layer *l, ks_onnx *g, const ks_rnn *const *r, int dirs,
+                      int merge, const char *x, const char **out, ks_error *err);
+ks_status ks_rnn_layer_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                            const char **out, ks_error *err);
 
 /* LSTM's unit_forget_bias: the forget gate's block of the bias to ones. */
 void ks_rnn_init_weights(const ks_rnn *r, ks_layer *l);

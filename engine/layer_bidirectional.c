@@ -285,6 +285,14 @@ static void bidi_forward(ks_layer *l, const ks_fwd *f)
         }
 }
 
+static ks_status bidi_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                           const char **out, ks_error *err)
+{
+    const bidi_state *st = l->state;
+    const ks_rnn *r[2] = {&st->fwd, &st->bwd};
+    return ks_rnn_onnx(l, g, r, 2, st->merge_mode, in[0], out, err);
+}
+
 static void bidi_backward(ks_layer *l, const ks_bwd *bw)
 {
     const bidi_state *st = l->state;
@@ -350,6 +358,7 @@ const ks_layer_ops ks_layer_bidirectional_ops = {
     .scratch_size = bidi_scratch,
     .forward = bidi_forward,
     .backward = bidi_backward,
+    .onnx = bidi_onnx,
     .mask = bidi_mask,
     .init_weights = bidi_init_weights,
 };

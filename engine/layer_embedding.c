@@ -117,6 +117,22 @@ static ks_status embedding_check(const ks_layer *l, const float *x, size_t n, ks
     return KS_OK;
 }
 
+/* Gather of the embeddings' rows at the ids, cast to int64 (ONNX's index type). */
+static ks_status embedding_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                const char **out, ks_error *err)
+{
+    const char *x[2], *ids = ks_onnx_layer_name(g, l, "/ids:0");
+    int node = ks_onnx_node(g, "Cast", in, 1, &ids, 1);
+    (void)err;
+    ks_onnx_attr_int(g, node, "to", KS_ONNX_INT64);
+    x[0] = ks_onnx_weight(g, l, 0);
+    x[1] = ids;
+    *out = ks_onnx_layer_name(g, l, ":0");
+    node = ks_onnx_node(g, "Gather", x, 2, out, 1);
+    ks_onnx_attr_int(g, node, "axis", 0);
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_embedding_ops = {
     .name = "Embedding",
     .keys = embedding_keys,
@@ -127,4 +143,5 @@ const ks_layer_ops ks_layer_embedding_ops = {
     .mask = embedding_mask,
     .check_input = embedding_check,
     .flags = KS_LAYER_TOKEN_TABLE,
+    .onnx = embedding_onnx,
 };

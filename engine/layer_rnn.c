@@ -42,6 +42,13 @@ ks_mask_mode ks_rnn_layer_mask(const ks_layer *l)
     return ks_rnn_mask(&((const ks_rnn_state *)l->state)->r);
 }
 
+ks_status ks_rnn_layer_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                            const char **out, ks_error *err)
+{
+    const ks_rnn *r = &((const ks_rnn_state *)l->state)->r;
+    return ks_rnn_onnx(l, g, &r, 1, 0, in[0], out, err);
+}
+
 void ks_rnn_layer_init_weights(ks_layer *l)
 {
     ks_rnn_init_weights(&((const ks_rnn_state *)l->state)->r, l);

@@ -580,6 +580,34 @@ static void test_save_resume(void)
     }
 }
 
+/* What the ONNX export cannot express is refused by name (onnxruntime checks the rest in
+   e2e_onnx.sh). */
+static void test_onnx_refused(void)
+{
+    static const char *const models[][2] = {
+        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
+         "{LSTM: {units: 4}}]",
+         "layer \"lstm\" reads a mask (mask_zero), which the ONNX export does not support"},
+        {"[{Input: {shape: [6, 2]}}, {GRU: {units: 4, activation: relu}}]",
+         "layer \"gru\": the ONNX export does not support activations other than tanh"},
+        {"[{Input: {shape: [6, 2]}}, {Bidirectional: {layer: {GRU: {units: 4}}, backward_layer: "
+         "{LSTM: {units: 4, go_backwards: true}}}}]",
+         "does not support a backward_layer unlike the forward one"}};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        ks_model *m = graph(models[k][0], "{loss: mse, optimizer: sgd}", "onnx");
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        ks_error err;
+        if (!m)
+            continue;
+        CHECK(ks_model_export_onnx_buffer(m, &buf, &len, &err) == KS_ERR_CONFIG &&
+                  strstr(err.msg, models[k][1]),
+              "refused: %s", buf ? "(exported)" : err.msg);
+        free(buf);
+        ks_model_free(m);
+    }
+}
+
 int main(void)
 {
     ks_rng *r;
@@ -595,6 +623,7 @@ int main(void)
     test_errors();
     test_embedding_check();
     test_save_resume();
+    test_onnx_refused();
     ks_rng_free(r);
     return check_done();
 }
