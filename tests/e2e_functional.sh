@@ -2,8 +2,9 @@
 # Functional models end to end: a model of two inputs and two outputs on CSV column
 # groups through fit (Keras's multi-output log names, in study.db and TensorBoard),
 # summary's "Connected to", evaluate and predict of every output from its model file, a
-# warning for a layer nothing uses, a search over a functional model with an ensemble
-# of one named output, and a chain model file written by the code before graphs.
+# warning for a layer nothing uses, a search over a functional model (its objective one
+# output's loss; ls, show, compare and HParams with every output's names) with an
+# ensemble of one named output, and a chain model file written by the code before graphs.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -118,6 +119,23 @@ out=$("$ks" search.yaml 2>&1); rc=$?
 check "a search over a functional model exits 0" $rc "$out"
 n=$(sqlite3 runs/wds/study.db "SELECT count(*) FROM trial WHERE status = 'complete';")
 [[ $n -eq 4 ]]; check "4 complete trials" $? "$n"
+ls_out=$("$ks" ls runs/wds 2>&1); rc=$?
+head2=$(sed -n 2p <<<"$ls_out") row=$(sed -n 3p <<<"$ls_out")
+end=${head2%%val_main_output_loss*}; end=$(( ${#end} + 20 ))     # where the name ends
+[[ $rc -eq 0 && $ls_out == *"objective val_main_output_loss (min)"* &&
+   $head2 == " trial  status       val_main_output_loss  epochs   duration  parameters" &&
+   ${row:0:end} =~ \ [0-9]+\.[0-9]{4}$ && ${row:end:1} == " " ]]
+check "ls: the objective of one output, its column as wide as its name" $? "$ls_out"
+show_out=$("$ks" show runs/wds 0 2>&1); rc=$?
+[[ $rc -eq 0 && $show_out == *"objective: val_main_output_loss = "* &&
+   $show_out =~ epoch\ +loss\ +main_output_loss\ +aux_output_loss\ +val_loss\ +val_main_output_loss\ +val_aux_output_loss ]]
+check "show: every output's losses per epoch" $? "$show_out"
+cmp_out=$("$ks" compare runs/wds 0 1 2>&1); rc=$?
+[[ $rc -eq 0 && $cmp_out == *"val_aux_output_loss#0  val_aux_output_loss#1"* ]]
+check "compare: every output's losses side by side" $? "$cmp_out"
+hp=$(for f in runs/wds/tensorboard/events.out.tfevents.*; do strings "$f"; done | grep -oE 'epoch_(main|aux)_output_loss' | sort -u | tr '\n' ' ')
+[[ $hp == "epoch_aux_output_loss epoch_main_output_loss " ]]
+check "the HParams experiment declares every output's losses" $? "$hp"
 "$ks" predict runs/wds/ensembles/best.ksm search.yaml -o e.csv >/dev/null 2>&1
 [[ $? -eq 0 && $(head -1 e.csv) == y0 && $(wc -l < e.csv) -eq 51 ]]
 check "the ensemble predicts its one output" $?
