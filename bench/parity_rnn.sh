@@ -37,7 +37,10 @@ model:
 compile: {optimizer: {SGD: {learning_rate: 1.0}}, loss: mse}
 fit: {epochs: 1, batch_size: 64, shuffle: false, verbose: 0}
 YAML
-        (cd "$d" && "$ks" fit model.yaml --epochs 0 --no-record -o init.ksm >/dev/null &&
+        # the initial weights: fit needs an epoch and a learning rate > 0, so one step at
+        # 1e-30 (the random weights stay bit for bit, the zero biases move by 1e-30·g)
+        sed 's/learning_rate: 1.0}/learning_rate: 1.0e-30}/' "$d/model.yaml" > "$d/init.yaml"
+        (cd "$d" && "$ks" fit init.yaml --no-record -o init.ksm >/dev/null &&
             "$ks" fit model.yaml --no-record -o final.ksm >/dev/null &&
             "$ks" predict init.ksm "$tmp/x.npy" -o pred.csv >/dev/null)
     done
@@ -59,6 +62,7 @@ fit: {epochs: 200, steps_per_epoch: 1, batch_size: 32, shuffle: false, verbose: 
 callbacks:
   - CSVLogger: {filename: losses.csv}
 YAML
-"$ks" fit rows.yaml --epochs 0 --no-record -o rows_init.ksm >/dev/null
+sed 's/learning_rate: 0.05}/learning_rate: 1.0e-30}/' rows.yaml > rows_init.yaml
+"$ks" fit rows_init.yaml --epochs 1 --no-record -o rows_init.ksm >/dev/null
 "$ks" fit rows.yaml --no-record -o rows_final.ksm >/dev/null
 "$python" "$here/parity_rnn.py" rows "$tmp" ${PARITY_VERBOSE:+-v}
