@@ -14,7 +14,7 @@
 #include "bench_wrap.h"
 
 #define N_TRAIN 55000
-#define MAX_EPOCHS 64
+#define MAX_EPOCHS BENCH_MAX_EPOCHS
 
 typedef struct opts {
     const char *data;           /* IDX prefix */
@@ -66,37 +66,11 @@ static ks_model *build_model(int units)
     return m;
 }
 
-typedef struct epoch_clock {
-    double end[MAX_EPOCHS], cpu_end[MAX_EPOCHS];
-} epoch_clock;
-
-static ks_status clock_epoch_end(void *user, const ks_callback_ctx *ctx)
-{
-    epoch_clock *c = user;
-    if (ctx->epoch >= 0 && ctx->epoch < MAX_EPOCHS) {
-        c->end[ctx->epoch] = ks_now();
-        c->cpu_end[ctx->epoch] = cpu_now();
-    }
-    return KS_OK;
-}
-
 static void fit(ks_model *m, const ks_data *d, int batch, int epochs, int steps,
                 epoch_clock *clock)
 {
-    ks_fit_params p = ks_fit_params_default();
-    ks_callback cb;
-    ks_callback *cbs[1] = {&cb};
     ks_error err;
-    memset(&cb, 0, sizeof cb);
-    cb.name = "EpochClock";
-    cb.user = clock;
-    cb.on_epoch_end = clock_epoch_end;
-    p.epochs = epochs;
-    p.batch_size = batch;
-    p.steps_per_epoch = steps;
-    p.verbose = 0;
-    p.seed = 1234;
-    if (ks_model_fit(m, d, NULL, &p, clock ? cbs : NULL, clock ? 1 : 0, NULL, &err) != KS_OK)
+    if (bench_fit(m, d, batch, epochs, steps, clock, &err) != KS_OK)
         die("fit", &err);
 }
 

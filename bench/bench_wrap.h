@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* ------------------------------------------------- allocation counting */
@@ -195,6 +196,47 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ fitting */
+
+#define BENCH_MAX_EPOCHS 64
+
+/* Records the wall-clock and CPU time at the end of every epoch. */
+typedef struct epoch_clock {
+    double end[BENCH_MAX_EPOCHS];
+    double cpu_end[BENCH_MAX_EPOCHS];
+} epoch_clock;
+
+static ks_status clock_epoch_end(void *user, const ks_callback_ctx *ctx)
+{
+    epoch_clock *c = user;
+    if (ctx->epoch >= 0 && ctx->epoch < BENCH_MAX_EPOCHS) {
+        c->end[ctx->epoch] = ks_now();
+        c->cpu_end[ctx->epoch] = cpu_now();
+    }
+    return KS_OK;
+}
+
+/* fit with shuffled batches of batch samples, steps per epoch (seed 1234), the epochs'
+   ends into clock when not NULL. */
+static ks_status bench_fit(ks_model *m, const ks_data *d, int batch, int epochs, int steps,
+                           epoch_clock *clock, ks_error *err)
+{
+    ks_fit_params p = ks_fit_params_default();
+    ks_callback cb;
+    ks_callback *cbs[1] = {&cb};
+    memset(&cb, 0, sizeof cb);
+    cb.name = "EpochClock";
+    cb.user = clock;
+    cb.on_epoch_end = clock_epoch_end;
+    p.epochs = epochs;
+    p.batch_size = batch;
+    p.steps_per_epoch = steps;
+    p.verbose = 0;
+    p.shuffle = 1;
+    p.seed = 1234;
+    return ks_model_fit(m, d, NULL, &p, clock ? cbs : NULL, clock ? 1 : 0, NULL, err);
 }
 
 #endif
