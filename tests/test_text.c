@@ -428,6 +428,87 @@ static void test_inputs(void)
               NULL, "the vocabulary has \"a\" twice", "a repeated token");
 }
 
+/* A little-endian .npy of int32 (descr '<i4') of shape (n, t). */
+static void write_npy_i4(const char *name, const int32_t *v, int n, int t)
+{
+    char path[256], h[128];
+    unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    FILE *f;
+    int len = snprintf(h, sizeof h, "{'descr': '<i4', 'fortran_order': False, 'shape': (%d, %d), }",
+                       n, t);
+    while ((10 + len + 1) % 64)
+        h[len++] = ' ';
+    h[len++] = '\n';
+    head[8] = (unsigned char)(len & 255);
+    head[9] = (unsigned char)(len >> 8);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((f = fopen(path, "wb"))) {
+        fwrite(head, 1, 10, f);
+        fwrite(h, 1, (size_t)len, f);
+        fwrite(v, sizeof *v, (size_t)(n * t), f);
+        fclose(f);
+    }
+}
+
+/* Integer sequences from .npy: int32 token ids into an Input of dtype int32 whose length
+   is None (taken from the data), an Embedding with mask_zero and an LSTM, fit and
+   predict; an id the Embedding cannot take is refused naming its row. */
+static void test_npy_ids(void)
+{
+    static int32_t ids[12 * 5], labels[12];
+    ks_dataset *ds;
+    ks_model *m = NULL;
+    ks_value model, compile;
+    ks_error err;
+    float out[12];
+    for (int i = 0; i < 12; i++) {
+        for (int j = 0; j < 5; j++)
+            ids[i * 5 + j] = j <= i % 5 ? (i + j) % 7 + 1 : 0;
+        labels[i] = i % 2;
+    }
+    write_npy_i4("ids.npy", ids, 12, 5);
+    write_npy_i4("labels.npy", labels, 12, 1);
+    ds = load("{npy: {x: ids.npy, y: labels.npy}}", &err);
+    REQUIRE(ds != NULL, "int32 .npy: %s", err.msg);
+    {
+        ks_data d = ks_dataset_data(ds);
+        ks_fit_params p = ks_fit_params_default();
+        REQUIRE(ks_yaml_load_text("[{Input: {shape: [null], dtype: int32}}, {Embedding: "
+                                  "{input_dim: 8, output_dim: 3, mask_zero: true}}, {LSTM: "
+                                  "{units: 4}}, {Dense: {units: 1, activation: sigmoid}}]",
+                                  "m", &model, &err) == KS_OK &&
+                    ks_yaml_load_text("{optimizer: adam, loss: binary_crossentropy}", "c",
+                                      &compile, &err) == KS_OK,
+                "yaml: %s", err.msg);
+        CHECK(ks_model_from_config(&model, &d.x_shape, 1, &m, &err) == KS_OK &&
+                  ks_model_compile(m, &compile, &err) == KS_OK,
+              "build: %s", err.msg);
+        ks_value_free(&model);
+        ks_value_free(&compile);
+        if (m) {
+            p.epochs = 2;
+            p.batch_size = 4;
+            p.verbose = 0;
+            CHECK(ks_model_input_shape(m)->dim[0] == 5, "the length from the data");
+            CHECK(ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_OK &&
+                      ks_model_predict(m, &d, 4, out, &err) == KS_OK && out[0] > 0 &&
+                      out[0] < 1,
+                  "fit and predict on int32 ids: %s", err.msg);
+            ids[7 * 5 + 1] = 8;         /* input_dim 8: ids 0 to 7 */
+            write_npy_i4("ids.npy", ids, 12, 5);
+            ks_dataset_free(ds);
+            ds = load("{npy: {x: ids.npy, y: labels.npy}}", &err);
+            d = ks_dataset_data(ds);
+            CHECK(ds && ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_ERR_CONFIG &&
+                      strstr(err.msg, "row 7 column 1 holds 8; the Embedding takes its token "
+                                      "ids from 0 to 7"),
+                  "an id too large, by its row: %s", err.msg);
+        }
+    }
+    ks_model_free(m);
+    ks_dataset_free(ds);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -436,6 +517,7 @@ int main(void)
     test_vectorize();
     test_fit_save_load();
     test_inputs();
+    test_npy_ids();
     {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
