@@ -250,6 +250,15 @@ static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
         return ks_error_set(err, KS_ERR_CONFIG,
                             "a geometric-mean ensemble exports only 1-d outputs, got %s",
                             ks_shape_str(oshape, buf, sizeof buf));
+    /* the graph takes a text input's token ids, and each member learned its own vocabulary */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < ks_ensemble_member(e, i)->n_inputs; j++)
+            if (ks_ensemble_member(e, i)->text_reader[j] >= 0)
+                return ks_error_set(err, KS_ERR_CONFIG,
+                                    "ensemble member %d reads text: its ONNX graph would take "
+                                    "the ids of its own vocabulary, unlike the other members'; "
+                                    "export the members one by one",
+                                    i);
     if (!(terms = calloc((size_t)n, sizeof *terms)))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     if (avg == KS_ENSEMBLE_GEOMETRIC) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Text end to end: a CSV text column read by TextVectorization (its vocabulary learned
-# from the training rows when fit starts and kept in the model file), an Embedding with
-# mask_zero and a GRU, through ksearch fit, evaluate and predict on new text; text given
-# where numbers are expected, one message and exit status 2.
+# from the training rows when fit starts and kept in the model file), an Embedding and a
+# GRU, through ksearch fit, evaluate and predict on new text, a search and its ensemble,
+# the ONNX export; text given where numbers are expected, one message and exit status 2.
 set -u
 set -o pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ data:
 model:
   - Input: {shape: [1], dtype: string}
   - TextVectorization: {max_tokens: 3000, output_sequence_length: 12}
-  - Embedding: {input_dim: 3000, output_dim: 16, mask_zero: true}
+  - Embedding: {input_dim: 3000, output_dim: 16}
   - GRU: {units: 16}
   - Dense: {units: 6, activation: softmax}
 compile:
@@ -82,6 +82,12 @@ check "a search over the text model" $rc "$(tail -5 "$tmp/search.log")"
 "$ks" predict "$tmp/runs/text_search/ensembles/best.ksm" "$tmp/new.csv" -o "$tmp/e.csv" >/dev/null 2>&1
 rc=$?
 [[ $rc -eq 0 && $(wc -l < "$tmp/e.csv") -eq 5 ]]; check "the ensemble predicts new text" $? "exit $rc"
+msg=$("$ks" export "$tmp/runs/text_search/ensembles/best.ksm" --onnx "$tmp/e.onnx" 2>&1); rc=$?
+[[ $rc -eq 2 && $msg == *"reads text"*"export the members one by one"* && ! -e $tmp/e.onnx ]]
+check "an ensemble of text models is not exported to ONNX (a vocabulary each)" $? "exit $rc: $msg"
+# one text model exports: its graph takes the TextVectorization's ids
+"$ks" export "$tmp/m.ksm" --onnx "$tmp/m.onnx" >/dev/null 2>&1; rc=$?
+check "a text model without mask exports" $rc
 
 # text where numbers are expected, and numbers where text is: one message, exit 2
 printf 'a\n1\n3\n' > "$tmp/numbers.csv"
