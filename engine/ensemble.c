@@ -476,7 +476,7 @@ ks_status ks_ensemble_load(const char *path, ks_ensemble **out, ks_error *err)
     size_t len;
     ks_status s;
     *out = NULL;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    if ((s = ks_read_file_sized(path, KSE_MAGIC, 16, &buf, &len, err)) != KS_OK)
         return s;
     s = ks_ensemble_load_buffer(buf, len, path, out, err);
     free(buf);

@@ -43,6 +43,9 @@ for round in $(seq 1 20); do
     [[ -f $db ]] || continue
     ok=$(sqlite3 "$db" 'PRAGMA integrity_check;' 2>&1)
     check "round $round: integrity_check" "$([[ $ok == ok ]]; echo $?)" "$ok"
+    # killed after the file was made but before its schema committed: nothing was recorded
+    # yet (a rerun creates the schema), so there is nothing more to check this round
+    [[ -n $(sqlite3 "$db" "SELECT name FROM sqlite_master WHERE name = 'trial';" 2>&1) ]] || continue
     # epochs recorded per trial: count, distinct, max, and the trial row
     bad=$(sqlite3 "$db" "
         SELECT t.number FROM trial t LEFT JOIN

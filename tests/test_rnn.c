@@ -62,7 +62,7 @@ static void test_grads_cells(ks_rng *r)
     check_graph(r,
                 "[{Input: {shape: [4, 3]}}, {LSTM: {units: 3, activation: softplus, "
                 "recurrent_activation: tanh, use_bias: false, kernel_regularizer: {l2: 0.01}, "
-                "recurrent_regularizer: {l1: 0.01}}}, {Dense: {units: 2}}]",
+                "recurrent_regularizer: {l2: 0.02}}}, {Dense: {units: 2}}]",
                 "{loss: mse, optimizer: sgd}", NULL, 0, "LSTM softplus/tanh, no bias, regularized");
     check_graph(r,
                 "[{Input: {shape: [4, 3]}}, {GRU: {units: 3, activation: elu, "
