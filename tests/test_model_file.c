@@ -1124,7 +1124,7 @@ static void test_io_faults(const ks_dataset *ds, const char *dir)
     mkdir(ro, 0755);
     chmod(ro, 0555);
     if (access(ro, W_OK) == 0) {
-        printf("read-only directory test skipped: this user can write there anyway (root?)\n");
+        SKIP("read-only directory test: this user can write there anyway (root?)");
     } else {
         CHECK(ks_model_save(m, path, 0, 0, &err) == KS_ERR_IO &&
                   strstr(err.msg, strerror(EACCES)),
