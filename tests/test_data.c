@@ -1149,8 +1149,8 @@ static void test_named(const tmp *t)
         a = array_named(d.inputs, d.n_inputs, "deep");
         CHECK(a && floats_are(a->data, deep, 6), "deep shares column b");
         a = array_named(d.targets, d.n_targets, "main");
-        CHECK(a && a->size == 1 && !a->is_label == 0 && floats_are(a->data, y, 3),
-              "main: targets unscaled");
+        CHECK(a && a->size == 1 && a->is_label && floats_are(a->data, y, 3),
+              "main: targets unscaled (integral: class indices)");
         a = array_named(d.targets, d.n_targets, "aux");
         CHECK(a && a->size == 3 && !a->is_label && floats_are(a->data, aux, 9), "aux one-hot");
         {
