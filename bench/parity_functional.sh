@@ -10,13 +10,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 ks=${1:-$root/build/ksearch}
-python=/usr/bin/python3         # Debian's python, where python3-torch lives
-if ! "$python" -c 'import torch, numpy' 2>/dev/null; then
-    [[ $(id -u) -eq 0 ]] || { echo "parity_functional.sh: PyTorch is missing: run as root, or apt-get install python3-torch python3-numpy" >&2; exit 1; }
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        python3-torch python3-numpy >/dev/null
-fi
+. "$here/lib.sh"
+need_torch parity_functional.sh
 [[ -x $ks ]] || make -C "$root" -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

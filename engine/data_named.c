@@ -80,9 +80,7 @@ static const ks_key ref_keys[] = {
 typedef struct loader {
     const ks_data_source *src;
     ks_error *err;
-    float *table;               /* CSV: every column */
-    size_t cols;
-    char **names;               /* CSV: the header's names, NULL-terminated */
+    ks_csv_table tab;           /* CSV: every column (tab.names once loaded) */
     size_t n;                   /* rows, once the first array is loaded */
     int have_n;
     const char *first;          /* the array that set n, for messages */
@@ -91,15 +89,16 @@ typedef struct loader {
 static ks_status load_table(loader *l)
 {
     const ks_data_source *src = l->src;
-    size_t n;
+    ks_csv_options opt = {NULL, src->delimiter, src->text, src->text_auto};
     ks_status s;
-    if (l->table)
+    if (l->tab.names)
         return KS_OK;
-    s = ks_csv_load_table(src->csv, src->delimiter, src->begin, src->end, &n, &l->cols,
-                          &l->table, &l->names, l->err);
+    s = ks_csv_load_table(src->csv, &opt, src->begin, src->end, &l->tab, l->err);
     if (s != KS_OK)
-        return ks_data_at_value(l->err, s, ks_value_get(src->spec, "csv"));
-    l->n = n;
+        return ks_data_at_value(l->err, s,
+                                s == KS_ERR_CONFIG && src->text_value ? src->text_value
+                                                                      : ks_value_get(src->spec, "csv"));
+    l->n = l->tab.n;
     l->have_n = 1;
     l->first = src->csv;
     return KS_OK;
@@ -112,38 +111,70 @@ static ks_status column_of(loader *l, const ks_value *name, size_t *col)
     if (name->kind != KS_VALUE_STRING)
         return ks_error_at(l->err, KS_ERR_CONFIG, name, "a column must be named, got %s",
                            ks_value_describe(name, got, sizeof got));
-    for (size_t i = 0; i < l->cols; i++)
-        if (strcmp(l->names[i], name->string) == 0) {
+    for (size_t i = 0; i < l->tab.cols; i++)
+        if (strcmp(l->tab.names[i], name->string) == 0) {
             *col = i;
             return KS_OK;
         }
-    near = ks_nearest_name(name->string, (const char *const *)l->names);
+    near = ks_nearest_name(name->string, (const char *const *)l->tab.names);
     return ks_error_at(l->err, KS_ERR_CONFIG, name, "%s has no column \"%s\"%s%s%s",
                        l->src->csv, name->string, near ? " (did you mean \"" : "",
                        near ? near : "", near ? "\"?)" : "");
 }
 
-/* CSV columns (one name or a list) gathered into an n × k array. */
-static ks_status csv_array(loader *l, const ks_value *from, float **out, ks_shape *shape)
+/* CSV columns (one name or a list) gathered into an n × k array: numbers into *out, or,
+   when they are text columns, the texts' pointers into *text (their block moves to ds). */
+static ks_status csv_array(loader *l, ks_dataset *ds, const ks_value *from, float **out,
+                           const char ***text, ks_shape *shape)
 {
-    size_t k = from->kind == KS_VALUE_LIST ? from->n : 1, cols[256];
+    size_t k = from->kind == KS_VALUE_LIST ? from->n : 1, cols[256], n_text = 0;
+    const ks_csv_table *t = &l->tab;
     ks_status s;
     float *a;
     if ((s = load_table(l)) != KS_OK)
         return s;
     if (k < 1 || k > 256)
         return ks_error_at(l->err, KS_ERR_CONFIG, from, "give 1 to 256 column names, got %zu", k);
-    for (size_t j = 0; j < k; j++)
+    for (size_t j = 0; j < k; j++) {
         if ((s = column_of(l, from->kind == KS_VALUE_LIST ? &from->items[j] : from, &cols[j])) !=
             KS_OK)
             return s;
+        n_text += t->is_text && t->is_text[cols[j]];
+    }
+    shape->ndim = 1;
+    shape->dim[0] = (int)k;
+    if (n_text > 0 && n_text < k) {
+        size_t a_text = 0, a_num = 0;
+        while (!t->is_text[cols[a_text]])
+            a_text++;
+        while (t->is_text[cols[a_num]])
+            a_num++;
+        return ks_error_at(l->err, KS_ERR_CONFIG, from,
+                           "the columns \"%.64s\" (text) and \"%.64s\" (numbers) cannot form "
+                           "one array; give inputs: an array of each kind, e.g. {words: "
+                           "[%.64s], numbers: [%.64s]}, each with an Input of its own",
+                           t->names[cols[a_text]], t->names[cols[a_num]], t->names[cols[a_text]],
+                           t->names[cols[a_num]]);
+    }
+    if (n_text) {
+        const char **p = malloc(l->n * k * sizeof *p + 1);
+        if (!p)
+            return ks_error_set(l->err, KS_ERR_NOMEM, "out of memory");
+        if (!ds->text) {            /* every text array points into the table's block */
+            ds->text = l->tab.text;
+            l->tab.text = NULL;
+        }
+        for (size_t i = 0; i < l->n; i++)
+            for (size_t j = 0; j < k; j++)
+                p[i * k + j] = ds->text + t->cell[i * t->cols + cols[j]];
+        *text = p;
+        return KS_OK;
+    }
     if (!(a = malloc(l->n * k * sizeof *a + 1)))
         return ks_error_set(l->err, KS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < l->n; i++)
         for (size_t j = 0; j < k; j++)
-            a[i * k + j] = l->table[i * l->cols + cols[j]];
-    shape->ndim = 1;
-    shape->dim[0] = (int)k;
+            a[i * k + j] = t->data[i * t->cols + cols[j]];
     *out = a;
     return KS_OK;
 }
@@ -266,13 +297,24 @@ static ks_status make_array(loader *l, ks_dataset *ds, int slot, const ks_value 
             goto out;
         from = ks_value_get(v, "from");
     }
-    s = l->src->csv ? csv_array(l, from, owned, &a->shape) : file_array(l, from, owned, &a->shape);
+    s = l->src->csv ? csv_array(l, ds, from, owned, &ds->texts[slot], &a->shape)
+                    : file_array(l, from, owned, &a->shape);
     if (s != KS_OK)
         goto out;
     snprintf(ds->names[slot], sizeof ds->names[slot], "%s", v->key);
     a->name = ds->names[slot];
     a->data = *owned;
+    a->text = ds->texts[slot];
     a->size = ks_shape_size(&a->shape);
+    if (a->text) {
+        if (is_target)
+            s = ks_error_at(l->err, KS_ERR_CONFIG, v,
+                            "targets must be numbers, and these columns hold text; give the "
+                            "classes as numbers");
+        else if (ref.scale > 0 || ref.map.kind != KS_VALUE_NULL || ref.one_hot || ref.num_classes)
+            s = ks_error_at(l->err, KS_ERR_CONFIG, v, "text has no scale, map or one_hot");
+        goto out;
+    }
     scale = ref.scale > 0 ? ref.scale : is_target ? 1.0 : l->src->scale;
     if (scale != 1.0)
         for (size_t i = 0; i < l->n * a->size; i++)
@@ -329,7 +371,7 @@ static ks_status default_group(loader *l, ks_dataset *ds, int is_target)
             return s;
         if (!(list = ks_value_put(&group, "", KS_VALUE_LIST)))
             return ks_error_set(l->err, KS_ERR_NOMEM, "out of memory");
-        for (size_t c = 0; c < l->cols; c++) {
+        for (size_t c = 0; c < l->tab.cols; c++) {
             int used = 0;
             for (int k = 0; k < ds->d.n_targets; k++) {
                 const ks_value *t = &src->targets->items[k], *f = t;
@@ -337,12 +379,12 @@ static ks_status default_group(loader *l, ks_dataset *ds, int is_target)
                     f = ks_value_get(t, "from");
                 for (size_t j = 0; f && j < (f->kind == KS_VALUE_LIST ? f->n : 1); j++) {
                     const ks_value *nm = f->kind == KS_VALUE_LIST ? &f->items[j] : f;
-                    used |= nm->kind == KS_VALUE_STRING && strcmp(nm->string, l->names[c]) == 0;
+                    used |= nm->kind == KS_VALUE_STRING && strcmp(nm->string, l->tab.names[c]) == 0;
                 }
             }
             if (!used) {
                 ks_value *v = ks_value_push(list, KS_VALUE_NULL);
-                if (!v || ks_value_set_string(v, l->names[c]) != KS_OK) {
+                if (!v || ks_value_set_string(v, l->tab.names[c]) != KS_OK) {
                     ks_value_free(&group);
                     return ks_error_set(l->err, KS_ERR_NOMEM, "out of memory");
                 }
@@ -382,10 +424,7 @@ ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_er
         s = default_group(&l, ds, 1);
     if (s == KS_OK)
         s = src->inputs ? read_group(&l, ds, src->inputs, 0) : default_group(&l, ds, 0);
-    free(l.table);
-    for (size_t i = 0; l.names && l.names[i]; i++)
-        free(l.names[i]);
-    free(l.names);
+    ks_csv_table_free(&l.tab);
     if (s != KS_OK)
         return s;
     /* an empty name matches by position: unnamed arrays */

@@ -20,6 +20,7 @@ typedef struct data_spec {
     ks_value rows;
     char delimiter[2];          /* one character */
     ks_value inputs, targets;   /* named arrays, for several model inputs or outputs */
+    ks_value text;              /* CSV columns read as text: a name, a list, or true */
 } data_spec;
 
 static const ks_key data_keys[] = {
@@ -35,6 +36,7 @@ static const ks_key data_keys[] = {
     {"delimiter", KS_KEY_STRING, offsetof(data_spec, delimiter), 2, 0, 0, ",", NULL, 0},
     {"inputs", KS_KEY_VALUE, offsetof(data_spec, inputs), 0, 0, 0, NULL, NULL, 0},
     {"targets", KS_KEY_VALUE, offsetof(data_spec, targets), 0, 0, 0, NULL, NULL, 0},
+    {"text", KS_KEY_VALUE, offsetof(data_spec, text), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 void ks_dataset_free(ks_dataset *ds)
@@ -44,8 +46,11 @@ void ks_dataset_free(ks_dataset *ds)
     free(ds->x);
     free(ds->y);
     free(ds->w);
-    for (int k = 0; k < 2 * KS_MAX_IO; k++)
+    for (int k = 0; k < 2 * KS_MAX_IO; k++) {
         free(ds->arrays[k]);
+        free(ds->texts[k]);
+    }
+    free(ds->text);
     free(ds);
 }
 
@@ -244,22 +249,87 @@ static ks_status load_csv(ks_dataset *ds, const data_spec *sp, const ks_value *s
     return KS_OK;
 }
 
+#define MAX_TEXT_COLUMNS 64
+
+/* text: NAME, [NAMES] or true, into names (NULL-terminated) or *all. */
+static ks_status text_spec(const data_spec *sp, const char **names, int *all, ks_error *err)
+{
+    const ks_value *t = &sp->text;
+    char got[64];
+    int n = 0;
+    *all = 0;
+    names[0] = NULL;
+    if (t->kind == KS_VALUE_NULL || (t->kind == KS_VALUE_BOOL && !t->boolean))
+        return KS_OK;
+    if (!sp->csv[0])
+        return ks_error_at(err, KS_ERR_CONFIG, t, "text names columns of a CSV file");
+    if (t->kind == KS_VALUE_BOOL) {
+        *all = 1;
+        return KS_OK;
+    }
+    for (size_t i = 0; i < (t->kind == KS_VALUE_LIST ? t->n : 1); i++) {
+        const ks_value *v = t->kind == KS_VALUE_LIST ? &t->items[i] : t;
+        if (v->kind != KS_VALUE_STRING || n == MAX_TEXT_COLUMNS)
+            return ks_error_at(err, KS_ERR_CONFIG, v,
+                               "text must be a column name, a list of up to %d names, or true "
+                               "(every column that is not numbers), got %s",
+                               MAX_TEXT_COLUMNS, ks_value_describe(v, got, sizeof got));
+        names[n++] = v->string;
+    }
+    names[n] = NULL;
+    return KS_OK;
+}
+
+/* The simple form's target (with one_hot, num_classes) as a targets map of one unnamed
+   array, for an entry with text columns (which only the named form reads). */
+static ks_status target_as_map(const data_spec *sp, ks_value *map)
+{
+    ks_value *ref;
+    ks_value_init(map, KS_VALUE_MAP);
+    if (!(ref = ks_value_put(map, "", KS_VALUE_MAP)) ||
+        ks_value_put_copy(ref, "from", &sp->target) != KS_OK)
+        return KS_ERR_NOMEM;
+    if (sp->one_hot && !ks_value_put(ref, "one_hot", KS_VALUE_BOOL))
+        return KS_ERR_NOMEM;
+    if (sp->one_hot)
+        ks_value_get(ref, "one_hot")->boolean = 1;
+    if (sp->num_classes) {
+        ks_value *v = ks_value_put(ref, "num_classes", KS_VALUE_NUMBER);
+        if (!v)
+            return KS_ERR_NOMEM;
+        v->number = sp->num_classes;
+    }
+    ref->file = map->file = sp->target.file;
+    ref->line = map->line = sp->target.line;
+    ref->col = map->col = sp->target.col;
+    return KS_OK;
+}
+
 /* The named form: inputs and targets over the entry's source (data_named.c). */
 static ks_status load_named(ks_dataset *ds, const data_spec *sp, const ks_value *spec,
                             const char *base, size_t begin, size_t end, ks_error *err)
 {
     ks_data_source src;
+    ks_value simple_targets;
+    const char *text[MAX_TEXT_COLUMNS + 1];
     char csv[1200];
+    int named = sp->inputs.kind != KS_VALUE_NULL || sp->targets.kind != KS_VALUE_NULL;
     const char *what = sp->target.kind != KS_VALUE_NULL ? "target"
                        : sp->one_hot                     ? "one_hot"
                        : sp->num_classes                 ? "num_classes"
                                                          : NULL;
-    if (what)
+    ks_status s;
+    if (what && named)
         return ks_error_at(err, KS_ERR_CONFIG, ks_value_get(spec, what),
                            "with inputs or targets, %s goes with each target: e.g. targets: "
                            "{out: {from: y, one_hot: true}}",
                            what);
     memset(&src, 0, sizeof src);
+    ks_value_init(&simple_targets, KS_VALUE_NULL);
+    if ((s = text_spec(sp, text, &src.text_auto, err)) != KS_OK)
+        return s;
+    src.text = text[0] ? text : NULL;
+    src.text_value = &sp->text;
     src.spec = spec;
     src.idx = sp->idx.kind != KS_VALUE_NULL ? &sp->idx : NULL;
     src.npy = sp->npy.kind != KS_VALUE_NULL ? &sp->npy : NULL;
@@ -269,12 +339,24 @@ static ks_status load_named(ks_dataset *ds, const data_spec *sp, const ks_value 
     }
     src.inputs = sp->inputs.kind != KS_VALUE_NULL ? &sp->inputs : NULL;
     src.targets = sp->targets.kind != KS_VALUE_NULL ? &sp->targets : NULL;
+    if (!named && sp->target.kind != KS_VALUE_NULL) {
+        if (target_as_map(sp, &simple_targets) != KS_OK) {
+            ks_value_free(&simple_targets);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        src.targets = &simple_targets;
+    } else if (!named && what) {
+        return ks_error_at(err, KS_ERR_CONFIG, ks_value_get(spec, what),
+                           "%s needs a target column", what);
+    }
     src.base = base;
     src.begin = begin;
     src.end = end;
     src.scale = sp->scale;
     src.delimiter = sp->delimiter[0] ? sp->delimiter[0] : ',';
-    return ks_dataset_load_named(ds, &src, err);
+    s = ks_dataset_load_named(ds, &src, err);
+    ks_value_free(&simple_targets);
+    return s;
 }
 
 ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
@@ -317,7 +399,8 @@ ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset
         ks_keys_free(data_keys, &sp);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
-    if (sp.inputs.kind != KS_VALUE_NULL || sp.targets.kind != KS_VALUE_NULL) {
+    if (sp.inputs.kind != KS_VALUE_NULL || sp.targets.kind != KS_VALUE_NULL ||
+        (sp.text.kind != KS_VALUE_NULL && !(sp.text.kind == KS_VALUE_BOOL && !sp.text.boolean))) {
         s = load_named(ds, &sp, spec, base_dir, begin, end, err);
         ks_keys_free(data_keys, &sp);
         if (s != KS_OK) {

@@ -91,7 +91,8 @@ typedef enum ks_key_type {
     KS_KEY_FLOAT,       /* double; min/max, see KS_KEY_MIN_EXCL */
     KS_KEY_BOOL,        /* int 0/1 */
     KS_KEY_STRING,      /* char[size] */
-    KS_KEY_ENUM,        /* int index into choices (NULL-terminated) */
+    KS_KEY_ENUM,        /* int index into choices (NULL-terminated); a choice spelled "null"
+                           is what a null value selects (Keras's None), and is written as null */
     KS_KEY_SHAPE,       /* ks_shape from a list of positive ints */
     KS_KEY_VALUE        /* ks_value deep copy (owned by the struct; ks_keys_free frees) */
 } ks_key_type;
@@ -99,9 +100,11 @@ typedef enum ks_key_type {
 enum {
     KS_KEY_REQUIRED = 1,      /* no default: must be given */
     KS_KEY_MIN_EXCL = 2,      /* value must be > min, not >= */
-    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints) */
+    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints); an
+                                 int at a default below min is written back as null */
     KS_KEY_HIDDEN = 8,        /* not written by ks_keys_write when equal to default */
-    KS_KEY_MAX_EXCL = 16      /* value must be < max, not <= */
+    KS_KEY_MAX_EXCL = 16,     /* value must be < max, not <= */
+    KS_KEY_NONE_DIMS = 32     /* SHAPE: null entries (Keras's None) are stored as 0 */
 };
 
 typedef struct ks_key {
@@ -171,10 +174,11 @@ typedef struct ks_array {
     const char *name;       /* the model input or output it feeds (borrowed); NULL or "":
                                matched by position */
     ks_shape shape;         /* per-sample shape */
-    size_t size;            /* floats per sample = ks_shape_size(&shape) */
-    const float *data;      /* n × size */
+    size_t size;            /* floats (or strings) per sample = ks_shape_size(&shape) */
+    const float *data;      /* n × size; NULL for text */
     int is_label;           /* targets: one integer class index per sample */
     int n_classes;          /* for labels: 1 + largest label seen, else 0 */
+    const char *const *text;    /* text (CSV text columns): n × size UTF-8 strings, data NULL */
 } ks_array;
 
 /*
@@ -185,7 +189,9 @@ typedef struct ks_array {
  * targets[] replace y.  Arrays are matched to the model's inputs and outputs by name
  * (or by position when unnamed; one array for a one-input model always fits); with
  * named arrays, x and y mirror the first input and the first target for callers that
- * read one.  A ks_data is a view: it owns nothing, and slicing it copies nothing.
+ * read one (x is NULL when that input is text: an Input of dtype string reads it, through
+ * a TextVectorization).  A ks_data is a view: it owns nothing, and slicing it copies
+ * nothing.
  */
 typedef struct ks_data {
     size_t n;               /* samples */
@@ -212,6 +218,9 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
  * each with optional scale (divide inputs by it), rows: [BEGIN, END], one_hot (class
  * indices become num_classes columns; without num_classes, 1 + the largest label of the
  * rows loaded — give num_classes when slices may miss a class) and delimiter (CSV).
+ * text (CSV): the columns read as text rather than numbers — a name, a list of names,
+ * or true for every column whose cells are not all numbers; an array of text columns is
+ * text (ks_array.text) and feeds an Input of dtype string.
  * Relative paths are taken from base_dir (NULL = current directory).
  *
  * For several model inputs or outputs, inputs and targets map each input or output
@@ -321,6 +330,8 @@ ks_value *ks_model_meta(ks_model *m);
 int ks_model_n_inputs(const ks_model *m);
 const char *ks_model_input_name(const ks_model *m, int i);
 const ks_shape *ks_model_input_shape_at(const ks_model *m, int i);
+/* Input i's dtype as Keras names it: "float32", "int32", "int64" or "string" (text). */
+const char *ks_model_input_dtype(const ks_model *m, int i);
 int ks_model_n_outputs(const ks_model *m);
 const char *ks_model_output_name(const ks_model *m, int i);
 const ks_shape *ks_model_output_shape_at(const ks_model *m, int i);
@@ -351,6 +362,12 @@ const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i);
 /* The inputs of the layer's first call, as layer indices (the chain case's graph). */
 int ks_model_layer_n_inputs(const ks_model *m, int i);
 int ks_model_layer_input(const ks_model *m, int i, int k);
+/* Layer i's table of vectors, one per token id (an Embedding's embeddings), as a weight
+   index, or -1; and the token an id stands for at its input, from the layer that makes
+   the ids (a TextVectorization's vocabulary: "" padding, "[UNK]", …), or NULL when none
+   names it.  For TensorBoard's projector. */
+int ks_model_layer_token_table(const ks_model *m, int i);
+const char *ks_model_layer_input_token(const ks_model *m, int i, size_t id);
 /* The graph: its nodes (calls of layers) in dependency order, for graph writers. */
 int ks_model_n_nodes(const ks_model *m);
 const char *ks_model_node_name(const ks_model *m, int i);        /* "dense", "enc/dense" */
@@ -405,10 +422,23 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                        const ks_fit_params *p, ks_callback *const *callbacks, int n_callbacks,
                        ks_fit_history *history, ks_error *err);
 
+/* The rows fit trains on: all of train, or with validation_split > 0 the first
+   floor(n·(1 − split)) (Keras validates on the last fraction, taken before shuffling). */
+ks_data ks_fit_training_rows(const ks_data *train, double validation_split);
+
 /* Whether data fits a compiled model and its loss (shapes, target kinds, label range);
    what names the data in messages ("training"). */
 ks_status ks_model_check_data(ks_model *m, const ks_data *data, const char *what,
                               ks_error *err);
+
+/*
+ * Keras's adapt: every preprocessing layer of m not yet adapted (a TextVectorization
+ * without a vocabulary) learns its state from data — the rows of the array that feeds
+ * its model input.  fit does this itself, on its training rows (after validation_split),
+ * the first time; the state then lives in the model and in its file.  A layer that
+ * learns from data but is not fed by a model input is KS_ERR_CONFIG.
+ */
+ks_status ks_model_adapt(ks_model *m, const ks_data *data, ks_error *err);
 
 /* Loss and metrics over data, into logs ("loss", "accuracy", …). */
 ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, int verbose,

@@ -54,7 +54,13 @@ void ks_rng_seed64(ks_rng *r, uint64_t h);
     X(LECUN_NORMAL, "lecun_normal")                                \
     X(LECUN_UNIFORM, "lecun_uniform")                              \
     X(ZEROS, "zeros")                                              \
-    X(ONES, "ones")
+    X(ONES, "ones")                                                \
+    X(ORTHOGONAL, "orthogonal")                                    \
+    X(UNIFORM, "uniform")                                          \
+    X(RANDOM_UNIFORM, "random_uniform")                            \
+    X(NORMAL, "normal")                                            \
+    X(RANDOM_NORMAL, "random_normal")                              \
+    X(TRUNCATED_NORMAL, "truncated_normal")
 
 typedef enum ks_initializer {
 #define KS_INIT_ENUM(e, name) KS_INIT_##e,
@@ -65,7 +71,13 @@ typedef enum ks_initializer {
 
 extern const char *const ks_initializer_names[];  /* NULL-terminated, by enum */
 
-/* Fill w (shape: every axis) as Keras's initializer does (fans from the shape). */
+/*
+ * Fill w (shape: every axis) as Keras's initializer does (fans from the shape).
+ * uniform/random_uniform are RandomUniform(-0.05, 0.05), normal/random_normal
+ * RandomNormal(stddev 0.05), truncated_normal TruncatedNormal(stddev 0.05): Keras's
+ * defaults for the names.  orthogonal: the matrix (every axis but the last, the last)
+ * has orthonormal rows or columns, as Keras's Orthogonal(gain 1).
+ */
 void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *rng);
 
 /* ----------------------------------------------------------- regularizers */
@@ -123,6 +135,8 @@ typedef struct ks_fwd {
     float *z;                   /* if not NULL: also store the pre-activation here */
     float *scratch;             /* the call's workspace (scratch_size floats) */
     ks_rng *rng;                /* this epoch's stream for the layer (dropout) */
+    const float *mask;          /* input 0's mask (n × its mask size: 1 use, 0 skip), or NULL */
+    float *mask_out;            /* KS_MASK_MAKE kinds write their output's mask here */
 } ks_fwd;
 
 /*
@@ -145,14 +159,40 @@ typedef struct ks_bwd {
     float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
     float sgd_lr;               /* > 0: plain SGD fused in: update the weights, w −= lr·g,
                                    instead of writing g (only for KS_LAYER_FUSED_SGD kinds) */
+    const float *mask;          /* input 0's mask, as in forward, or NULL */
 } ks_bwd;
 
 enum {
     KS_LAYER_ALIAS = 1,         /* output is the input buffer (Flatten); no work */
     KS_LAYER_INPUT = 2,         /* the model input (InputLayer) */
     KS_LAYER_MERGE = 4,         /* takes several inputs */
-    KS_LAYER_FUSED_SGD = 8      /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_FUSED_SGD = 8,     /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_MASK_USE = 16,     /* reads its input's mask (so a mask may end there quietly) */
+    KS_LAYER_RECURRENT = 32,    /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
+                                   wraps them */
+    KS_LAYER_TEXT_INPUT = 64,   /* reads an Input of dtype string (encode, not forward) */
+    KS_LAYER_TOKEN_TABLE = 128  /* its first weight holds one vector per token id (Embedding):
+                                   TensorBoard's projector shows it */
 };
+
+/*
+ * What a layer does with masks (Keras's compute_mask).  A mask marks the steps of a
+ * sequence to skip: n × (the output's size over its last axis), 1 use and 0 skip.
+ * Embedding(mask_zero) makes one; it follows the graph through the layers that keep it
+ * and ends at the first that does not (with a warning as Keras gives, unless the
+ * layer reads it: KS_LAYER_MASK_USE).
+ */
+typedef enum ks_mask_mode {
+    KS_MASK_DROP,               /* the output has no mask */
+    KS_MASK_KEEP,               /* the output carries input 0's mask */
+    KS_MASK_MAKE,               /* forward writes the output's mask (ks_fwd.mask_out) */
+    KS_MASK_ALL,                /* the inputs' masks and-ed (merge layers) */
+    KS_MASK_ANY                 /* or-ed, an input without one counting as all ones
+                                   (Concatenate along the features) */
+} ks_mask_mode;
+
+/* The mask function of kinds that always keep their input's mask (Dropout, Activation). */
+ks_mask_mode ks_mask_keep(const ks_layer *l);
 
 typedef struct ks_layer_ops {
     const char *name;                   /* Keras class name */
@@ -179,6 +219,37 @@ typedef struct ks_layer_ops {
      */
     ks_status (*onnx)(const ks_layer *l, ks_onnx *g, const char *const *in, const char **out,
                       ks_error *err);
+    ks_mask_mode (*mask)(const ks_layer *l);    /* NULL: KS_MASK_DROP */
+    /* After every weight was filled by its initializer: what a kind adds (LSTM's
+       unit_forget_bias).  May be NULL. */
+    void (*init_weights)(ks_layer *l);
+    /*
+     * Data a model input feeds straight into the layer (n rows of in_size[0] floats),
+     * checked before training: KS_ERR_CONFIG with a message that starts with the row,
+     * "row 12 column 3 holds 2.5; …" (0-based), for values the layer cannot take (an
+     * Embedding's token ids).  May be NULL.
+     */
+    ks_status (*check_input)(const ks_layer *l, const float *x, size_t n, ks_error *err);
+    /*
+     * Text in (KS_LAYER_TEXT_INPUT kinds, which read an Input of dtype string straight):
+     * n rows of in_size[0] strings into out (n × out_size floats).  Runs once per data
+     * set bound to the model (fit, evaluate, predict), in place of forward, which these
+     * kinds do not have.  Fails only for memory.
+     */
+    ks_status (*encode)(const ks_layer *l, const char *const *text, size_t n, float *out,
+                        ks_error *err);
+    /*
+     * Preprocessing learned from data (Keras's adapt), for kinds a model input feeds
+     * straight: adapted says whether the layer has its state (learned, or given as
+     * arguments); adapt learns it from the training rows of that input (numbers or text,
+     * n rows), into arguments the config keeps (a vocabulary) or weights the model file
+     * keeps (a mean and a variance), so that a saved model applies it as trained.
+     */
+    int (*adapted)(const ks_layer *l);
+    ks_status (*adapt)(ks_layer *l, const ks_array *rows, size_t n, ks_error *err);
+    /* A layer that maps tokens to ids (TextVectorization): the token of id (borrowed; ""
+       for padding, "[UNK]"), NULL beyond its vocabulary.  May be NULL. */
+    const char *(*token)(const ks_layer *l, size_t id);
 } ks_layer_ops;
 
 /*
@@ -216,6 +287,20 @@ ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *sh
  */
 ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err);
 
+/* An input's element type, as Keras spells it (InputLayer's dtype). */
+#define KS_DTYPE_LIST(X) X(FLOAT32, "float32") X(INT32, "int32") X(INT64, "int64") X(STRING, "string")
+typedef enum ks_dtype {
+#define KS_DTYPE_ENUM(e, name) KS_DTYPE_##e,
+    KS_DTYPE_LIST(KS_DTYPE_ENUM)
+#undef KS_DTYPE_ENUM
+    KS_DTYPE_COUNT
+} ks_dtype;
+extern const char *const ks_dtype_names[];        /* NULL-terminated, by enum */
+/* An InputLayer's dtype (float32 for any other layer). */
+ks_dtype ks_input_dtype(const ks_layer *l);
+/* Before an InputLayer's build: the lengths given as None (0) from data, of the same rank. */
+void ks_input_resolve(ks_layer *l, const ks_shape *data);
+
 /* The registry of layer kinds (layer_registry.c). */
 const ks_layer_ops *ks_layer_find(const char *class_name);
 extern const ks_layer_ops *const ks_layer_kinds[];              /* NULL-terminated */
@@ -235,6 +320,159 @@ extern const ks_layer_ops ks_layer_multiply_ops;
 extern const ks_layer_ops ks_layer_average_ops;
 extern const ks_layer_ops ks_layer_maximum_ops;
 extern const ks_layer_ops ks_layer_minimum_ops;
+
+extern const ks_layer_ops ks_layer_embedding_ops;
+extern const ks_layer_ops ks_layer_simple_rnn_ops;
+extern const ks_layer_ops ks_layer_lstm_ops;
+extern const ks_layer_ops ks_layer_gru_ops;
+extern const ks_layer_ops ks_layer_bidirectional_ops;
+extern const ks_layer_ops ks_layer_text_vectorization_ops;
+
+/* ------------------------------------------------------- recurrent layers */
+
+typedef enum ks_rnn_cell {
+    KS_RNN_SIMPLE,              /* SimpleRNN: h = act(x·W + h·U + b) */
+    KS_RNN_LSTM,                /* gates i, f, c, o (Keras's order) */
+    KS_RNN_GRU                  /* gates z, r, h; reset_after's two biases */
+} ks_rnn_cell;
+
+/* The Keras arguments of SimpleRNN, LSTM and GRU (each kind declares the ones it takes,
+   first in its state). */
+typedef struct ks_rnn_args {
+    int units;
+    int activation;             /* ks_activation: tanh */
+    int recurrent_activation;   /* sigmoid (LSTM, GRU) */
+    int use_bias;
+    int kernel_initializer, recurrent_initializer, bias_initializer;
+    int unit_forget_bias;       /* LSTM: true */
+    ks_value kernel_regularizer, recurrent_regularizer, bias_regularizer;
+    double dropout, recurrent_dropout;
+    int seed;
+    int return_sequences, return_state, go_backwards, stateful, unroll;
+    int reset_after;            /* GRU: true */
+} ks_rnn_args;
+
+/* The key table entries of those arguments, with Keras's defaults (each kind lists
+   the ones it takes, in Keras's get_config order). */
+#define KS_RNN_KEY(name, type, field, lo, hi, def, choices, flags) \
+    {name, type, offsetof(ks_rnn_args, field), 0, lo, hi, def, choices, flags}
+#define KS_RNN_KEY_UNITS KS_RNN_KEY("units", KS_KEY_INT, units, 1, 1e6, NULL, NULL, KS_KEY_REQUIRED)
+#define KS_RNN_KEY_ACTIVATION                                                               \
+    KS_RNN_KEY("activation", KS_KEY_ENUM, activation, 0, 0, "tanh", ks_activation_names,     \
+               KS_KEY_NULLABLE)
+#define KS_RNN_KEY_RECURRENT_ACTIVATION                                                     \
+    KS_RNN_KEY("recurrent_activation", KS_KEY_ENUM, recurrent_activation, 0, 0, "sigmoid",   \
+               ks_activation_names, KS_KEY_NULLABLE)
+#define KS_RNN_KEY_USE_BIAS KS_RNN_KEY("use_bias", KS_KEY_BOOL, use_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEY_UNIT_FORGET_BIAS                                                         \
+    KS_RNN_KEY("unit_forget_bias", KS_KEY_BOOL, unit_forget_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEYS_INITIALIZERS                                                            \
+    KS_RNN_KEY("kernel_initializer", KS_KEY_ENUM, kernel_initializer, 0, 0, "glorot_uniform", \
+               ks_initializer_names, 0),                                                    \
+    KS_RNN_KEY("recurrent_initializer", KS_KEY_ENUM, recurrent_initializer, 0, 0,            \
+               "orthogonal", ks_initializer_names, 0),                                      \
+    KS_RNN_KEY("bias_initializer", KS_KEY_ENUM, bias_initializer, 0, 0, "zeros",             \
+               ks_initializer_names, 0)
+#define KS_RNN_KEYS_REGULARIZERS                                                            \
+    KS_RNN_KEY("kernel_regularizer", KS_KEY_VALUE, kernel_regularizer, 0, 0, NULL, NULL, 0), \
+    KS_RNN_KEY("recurrent_regularizer", KS_KEY_VALUE, recurrent_regularizer, 0, 0, NULL,     \
+               NULL, 0),                                                                    \
+    KS_RNN_KEY("bias_regularizer", KS_KEY_VALUE, bias_regularizer, 0, 0, NULL, NULL,         \
+               KS_KEY_HIDDEN)
+#define KS_RNN_KEYS_TAIL                                                                    \
+    KS_RNN_KEY("dropout", KS_KEY_FLOAT, dropout, 0, 1, "0", NULL, KS_KEY_MAX_EXCL),          \
+    KS_RNN_KEY("recurrent_dropout", KS_KEY_FLOAT, recurrent_dropout, 0, 1, "0", NULL,        \
+               KS_KEY_MAX_EXCL),                                                            \
+    KS_RNN_KEY("seed", KS_KEY_INT, seed, 0, 2147483647, "0", NULL,                           \
+               KS_KEY_NULLABLE | KS_KEY_HIDDEN),                                            \
+    KS_RNN_KEY("return_sequences", KS_KEY_BOOL, return_sequences, 0, 0, "false", NULL, 0),   \
+    KS_RNN_KEY("return_state", KS_KEY_BOOL, return_state, 0, 0, "false", NULL, KS_KEY_HIDDEN), \
+    KS_RNN_KEY("go_backwards", KS_KEY_BOOL, go_backwards, 0, 0, "false", NULL, 0),           \
+    KS_RNN_KEY("stateful", KS_KEY_BOOL, stateful, 0, 0, "false", NULL, KS_KEY_HIDDEN),       \
+    KS_RNN_KEY("unroll", KS_KEY_BOOL, unroll, 0, 0, "false", NULL, KS_KEY_HIDDEN)
+
+/*
+ * One recurrent pass over a sequence, as a layer's build sets it up: the cell, its
+ * sizes and arguments, and where its weights are among the layer's (kernel (features,
+ * gates·units), recurrent_kernel (units, gates·units), bias (gates·units), or (2,
+ * 3·units) for GRU's reset_after).  Bidirectional holds two.
+ */
+typedef struct ks_rnn {
+    ks_rnn_cell cell;
+    int steps, features, units, gates;  /* T, F, U, G (1, 4, 3) */
+    ks_activation act, rec_act;
+    int use_bias, unit_forget_bias;
+    float dropout, recurrent_dropout;
+    int go_backwards, return_sequences;
+    int zero_output;            /* masked steps output 0, not the previous output */
+    int kernel, recurrent, bias;        /* weight indices in the layer; bias -1 without */
+} ks_rnn;
+
+/*
+ * Check the input (a sequence (T, F)), declare the weights named prefix + "kernel" …
+ * ("lstm_cell/kernel", "forward_lstm/lstm_cell/kernel") with the arguments'
+ * initializers and regularizers, and fill r.  what names the layer kind in messages.
+ */
+ks_status ks_rnn_build(ks_layer *l, const ks_rnn_args *a, ks_rnn_cell cell, const char *prefix,
+                       const char *what, ks_rnn *r, ks_error *err);
+/* The output shape: (T, U) with return_sequences, else (U). */
+ks_shape ks_rnn_output_shape(const ks_rnn *r);
+/* Floats of scratch one pass needs for a batch of n rows (forward and backward). */
+size_t ks_rnn_scratch_size(const ks_rnn *r, int n);
+/*
+ * Forward over n sequences x (n × T × F) into y (n × T × U or n × U), steps in
+ * processing order (reversed with go_backwards, as Keras returns them); mask (n × T)
+ * skips steps: the state goes through unchanged and the output repeats the previous
+ * one (or is 0 with zero_output).  Training draws the dropout masks from rng.
+ * Everything backward needs stays in scratch.
+ */
+void ks_rnn_forward(const ks_rnn *r, const ks_layer *l, int n, const float *x,
+                    const float *mask, float *y, float *scratch, int training, ks_rng *rng);
+/*
+ * Backward through time after ks_rnn_forward on the same scratch: dy as y (it may be
+ * overwritten); dx (may be NULL) written (dx_beta 0) or added to (1); weight gradients
+ * written (grad_beta 0) or added to (1).
+ */
+void ks_rnn_backward(const ks_rnn *r, ks_layer *l, int n, const float *x, const float *mask,
+                     float *dy, float *dx, float dx_beta, float grad_beta, float *scratch);
+/*
+ * SimpleRNN, LSTM and GRU as layers (layer_rnn.c): one state (the arguments, then the
+ * pass) and the ops they share; each kind's file has its key table and its build,
+ * which calls ks_rnn_layer_build with its cell.
+ */
+typedef struct ks_rnn_state {
+    ks_rnn_args a;
+    ks_rnn r;
+} ks_rnn_state;
+ks_status ks_rnn_layer_build(ks_layer *l, ks_rnn_cell cell, ks_error *err);
+size_t ks_rnn_layer_scratch(const ks_layer *l, int batch);
+void ks_rnn_layer_forward(ks_layer *l, const ks_fwd *f);
+void ks_rnn_layer_backward(ks_layer *l, const ks_bwd *b);
+ks_mask_mode ks_rnn_layer_mask(const ks_layer *l);
+void ks_rnn_layer_init_weights(ks_layer *l);
+#define KS_RNN_LAYER_OPS                                                                    \
+    .state_size = sizeof(ks_rnn_state), .flags = KS_LAYER_MASK_USE | KS_LAYER_RECURRENT,                         \
+    .scratch_size = ks_rnn_layer_scratch, .forward = ks_rnn_layer_forward,                  \
+    .backward = ks_rnn_layer_backward, .mask = ks_rnn_layer_mask,                           \
+    .init_weights = ks_rnn_layer_init_weights, .onnx = ks_rnn_layer_onnx
+
+/*
+ * ONNX's RNN, GRU or LSTM node for the passes r[0 .. dirs) of layer l (one, or
+ * Bidirectional's forward and backward) over x (N, T, F), in Keras's layout at *out:
+ * (N, T, U·…) with return_sequences, else (N, U·…); merge (Bidirectional's merge_mode:
+ * 0 concat, 1 sum, 2 mul, 3 ave) combines two directions (onnx_rnn.c).  What ONNX's
+ * operators cannot express (other activations, go_backwards with return_sequences, two
+ * unlike directions) is KS_ERR_CONFIG naming the layer.
+ */
+ks_status ks_rnn_onnx(const ks_layer *l, ks_onnx *g, const ks_rnn *const *r, int dirs,
+                      int merge, const char *x, const char **out, ks_error *err);
+ks_status ks_rnn_layer_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                            const char **out, ks_error *err);
+
+/* LSTM's unit_forget_bias: the forget gate's block of the bias to ones. */
+void ks_rnn_init_weights(const ks_rnn *r, ks_layer *l);
+/* The mask a recurrent layer passes on: its input's with return_sequences. */
+ks_mask_mode ks_rnn_mask(const ks_rnn *r);
 
 /* dst = src (beta 0) or dst += src (beta 1), n floats: a gradient's first or later writer. */
 void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta);
@@ -406,6 +644,10 @@ typedef struct ks_node {
     int fused;                  /* an output whose loss folds its activation in (compile) */
     float dx_beta[KS_MAX_INPUTS];   /* backward: 0 writes, 1 adds (see ks_bwd) */
     float grad_beta;            /* backward: 0 for the layer's first call in backward order */
+    /* masks (model_mask.c) */
+    int mask;                   /* the node whose mask buffer goes with this output, or -1 */
+    ks_mask_mode mask_mode;     /* what the layer does with masks */
+    size_t mask_size;           /* floats per sample of the mask buffer it owns (mask == self) */
 } ks_node;
 
 /* A model output: its node, and its loss once compiled. */
@@ -431,6 +673,7 @@ typedef struct ks_workspace {
     const float **out;          /* per node: this batch's output (buf, or the input's) */
     float **dout;               /* per node: dL/dout (NULL: no gradient needed) */
     float **scratch;            /* per node */
+    float **mask;               /* per node: the mask it makes or combines, or NULL */
     float *x[KS_MAX_IO];        /* gathered input batches, per model input */
     float *t[KS_MAX_IO];        /* gathered targets, per output */
     float *z[KS_MAX_IO];        /* per output: its pre-activation (fused loss), or NULL */
@@ -445,6 +688,8 @@ struct ks_model {
     ks_node *nodes;             /* calls, topological order */
     int n_inputs;
     int inputs[KS_MAX_IO];      /* the input nodes, in the model's input order */
+    int text_reader[KS_MAX_IO]; /* per input of dtype string: the node that encodes it (it runs
+                                   as an input node with the encoded floats), else -1 */
     int n_outputs;
     ks_output outputs[KS_MAX_IO];
     int n_graphs;
@@ -537,8 +782,9 @@ void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
 /* Data bound to a model's inputs and outputs by name (fit.c). */
 typedef struct ks_bound {
     size_t n;
-    const float *x[KS_MAX_IO];  /* per model input */
+    const float *x[KS_MAX_IO];  /* per model input (text: its encoding, in owned) */
     size_t x_size[KS_MAX_IO];
+    float *owned[KS_MAX_IO];    /* what binding made (text encoded): ks_bound_release frees */
     const float *t[KS_MAX_IO];  /* per model output, or NULL without targets */
     size_t t_size[KS_MAX_IO];
     int t_label[KS_MAX_IO];     /* one class index per sample */
@@ -549,8 +795,29 @@ typedef struct ks_bound {
 ks_status ks_model_bind(ks_model *m, const ks_data *d, int need_y, const char *what,
                         ks_bound *out, ks_error *err);
 
-/* Rows [begin, end) of bound data (a view). */
+/* Rows [begin, end) of bound data (a view: it owns nothing). */
 ks_bound ks_bound_slice(const ks_bound *b, size_t begin, size_t end);
+/* Free what binding made; b is then empty.  NULL or an empty one is a no-op. */
+void ks_bound_release(ks_bound *b);
+/* The array of d that feeds model input k (by name, by position when unnamed, or the one
+   array of a one-input model); what names the data in the message when there is none. */
+ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                               ks_array *out, ks_error *err);
+
+/*
+ * What a model does with its data besides the passes (model_data.c): inputs of dtype
+ * string wired to the layer that encodes them (at build; a string input read by any
+ * other layer, or a text layer reading numbers, is KS_ERR_SHAPE at the layer's entry);
+ * the floats per sample the passes read for input k (the encoding's, for text); and
+ * binding one input array: its dtype checked (integral values for int32/int64), text
+ * encoded (into b->owned[k]), and the layers that read the input straight check it.
+ */
+ks_status ks_model_wire_text(ks_model *m, ks_error *err);
+size_t ks_model_input_width(const ks_model *m, int k);
+ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, const char *what,
+                              ks_bound *b, ks_error *err);
+/* The model file's entry of node i, for messages (NULL when it has none, or after build). */
+const ks_value *ks_model_node_source(const ks_model *m, int i);
 
 /* Running totals of an epoch or evaluation: losses weighted by batch size, metrics by
    sample (evaluate.c). */
@@ -573,6 +840,17 @@ void ks_totals_logs(const ks_model *m, const ks_totals *tot, const char *prefix,
 ks_status ks_model_run_evaluate(ks_model *m, const ks_bound *d, int batch, const char *prefix,
                                 ks_callback *const *cbs, int ncb, const ks_fit_params *fp,
                                 int epoch, ks_logs *logs, ks_error *err);
+
+/*
+ * Masks along the graph (model_mask.c): for each node, which mask goes with its output
+ * (mask_mode, mask, mask_size), with Keras's warning where a layer that cannot take one
+ * drops it.  Called once the nodes are wired.
+ */
+void ks_model_wire_masks(ks_model *m);
+/* The mask read with node i's first input in this batch (NULL: none). */
+const float *ks_node_input_mask(const ks_model *m, int i);
+/* A node that owns a combined mask (KS_MASK_ALL / ANY of several): compute it for n rows. */
+void ks_node_combine_masks(ks_model *m, int i, int n);
 
 /* Allocate (or keep, if big enough) the workspace for batch rows; target buffers when
    the model is compiled, gradient buffers with training. */
@@ -736,6 +1014,8 @@ struct ks_dataset {
     float *x, *y, *w;                   /* owned (the single-array form) */
     float *arrays[2 * KS_MAX_IO];       /* owned named arrays: inputs, then targets */
     char names[2 * KS_MAX_IO][KS_NAME_MAX];     /* their names (the view points here) */
+    const char **texts[2 * KS_MAX_IO];  /* owned: a text array's n × size pointers … */
+    char *text;                         /* … into this block of every text cell (owned) */
 };
 
 /* A data entry's named form: inputs and targets maps over the arrays of its source. */
@@ -748,6 +1028,9 @@ typedef struct ks_data_source {
     size_t begin, end;                  /* rows (end KS_ALL_ROWS: to the last) */
     double scale;                       /* the inputs' default divisor */
     char delimiter;
+    const char *const *text;            /* CSV columns read as text, NULL-terminated, or NULL */
+    int text_auto;                      /* text: true */
+    const ks_value *text_value;         /* the entry's text, for messages */
 } ks_data_source;
 ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_error *err);
 /* path under base (an absolute path as it is) into out. */
@@ -772,14 +1055,26 @@ ks_status ks_target_finish(float **owned, ks_array *a, size_t n, int one_hot, in
 typedef struct ks_csv_options {
     const char *const *targets;     /* column names, NULL-terminated */
     char delimiter;                 /* ',' */
+    const char *const *text;        /* ks_csv_load_table: columns read as text, NULL-terminated */
+    int text_auto;                  /* … and every column with a cell that is not a number */
 } ks_csv_options;
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err);
-/* Every column of rows [begin, end) as read (n × cols, row-major), and the header's names
-   (*names: cols strings and a NULL, each malloc'd, freed by the caller). */
-ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
-                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err);
+/* Every column of a CSV file's rows, as read. */
+typedef struct ks_csv_table {
+    size_t n, cols;
+    float *data;                    /* n × cols, row-major; 0 in text columns */
+    char **names;                   /* the header's cols names, NULL-terminated */
+    unsigned char *is_text;         /* per column */
+    char *text;                     /* every text cell (UTF-8), NUL-terminated, in one block */
+    size_t *cell;                   /* n × cols: each text cell's offset in text */
+} ks_csv_table;
+/* Rows [begin, end) of a CSV file (opt: delimiter and text columns; targets unused).  A
+   text column the header does not name is KS_ERR_CONFIG with the nearest name. */
+ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t begin,
+                            size_t end, ks_csv_table *out, ks_error *err);
+void ks_csv_table_free(ks_csv_table *t);
 
 /* ---------------------------------------------------------------- callbacks */
 

@@ -85,34 +85,47 @@ static int match(const ks_array *a, int n, const char *name, int k, int n_model)
     return -1;
 }
 
-static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks_bound *b,
-                             ks_error *err)
+ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                               ks_array *out, ks_error *err)
 {
     ks_array a[KS_MAX_IO];
     int n = arrays_of(d, 0, a);
-    char x[64], y[64], list[256];
+    const char *name = ks_model_input_name(m, k);
+    char list[256];
+    int j = match(a, n, name, k, m->n_inputs);
+    if (j < 0)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "%s data has no array for the model's input \"%s\"; it has %s",
+                            what, name, array_names(a, n, list, sizeof list));
+    *out = a[j];
+    return KS_OK;
+}
+
+static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks_bound *b,
+                             ks_error *err)
+{
+    char x[64], y[64];
+    ks_status s;
     for (int k = 0; k < m->n_inputs; k++) {
         const char *name = ks_model_input_name(m, k);
         const ks_shape *want = ks_model_input_shape_at(m, k);
-        int j = match(a, n, name, k, m->n_inputs);
-        if (j < 0)
-            return ks_error_set(err, KS_ERR_CONFIG,
-                                "%s data has no array for the model's input \"%s\"; it has %s",
-                                what, name, array_names(a, n, list, sizeof list));
-        if (!ks_shape_equal(&a[j].shape, want)) {
+        ks_array a;
+        if ((s = ks_model_input_array(m, d, k, what, &a, err)) != KS_OK)
+            return s;
+        if (!ks_shape_equal(&a.shape, want)) {
             if (m->n_inputs == 1)
                 return ks_error_set(err, KS_ERR_SHAPE,
                                     "%s data has inputs of shape %s but the model expects %s",
-                                    what, ks_shape_str(&a[j].shape, x, sizeof x),
+                                    what, ks_shape_str(&a.shape, x, sizeof x),
                                     ks_shape_str(want, y, sizeof y));
             return ks_error_set(err, KS_ERR_SHAPE,
                                 "%s data for the input \"%s\" has shape %s but the model "
                                 "expects %s",
-                                what, name, ks_shape_str(&a[j].shape, x, sizeof x),
+                                what, name, ks_shape_str(&a.shape, x, sizeof x),
                                 ks_shape_str(want, y, sizeof y));
         }
-        b->x[k] = a[j].data;
-        b->x_size[k] = a[j].size;
+        if ((s = ks_model_bind_input(m, k, &a, d->n, what, b, err)) != KS_OK)
+            return s;
     }
     return KS_OK;
 }
@@ -226,17 +239,22 @@ ks_status ks_model_bind(ks_model *m, const ks_data *d, int need_y, const char *w
     memset(b, 0, sizeof *b);
     b->n = d->n;
     b->w = d->w;
-    if ((s = bind_inputs(m, d, what, b, err)) != KS_OK || !need_y)
-        return s;
-    return bind_targets(m, d, what, b, err);
+    if ((s = bind_inputs(m, d, what, b, err)) == KS_OK && need_y)
+        s = bind_targets(m, d, what, b, err);
+    if (s != KS_OK)
+        ks_bound_release(b);
+    return s;
 }
 
 ks_status ks_model_check_data(ks_model *m, const ks_data *d, const char *what, ks_error *err)
 {
     ks_bound b;
+    ks_status s;
     if (!m->compiled)
         return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled first");
-    return ks_model_bind(m, d, 1, what, &b, err);
+    s = ks_model_bind(m, d, 1, what, &b, err);
+    ks_bound_release(&b);
+    return s;
 }
 
 /* -------------------------------------------------------------- totals */
@@ -331,17 +349,19 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
         return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled before evaluate");
     if (batch_size < 1)
         batch_size = 32;
-    if ((s = ks_model_bind(m, data, 1, "evaluation", &b, err)) != KS_OK)
-        return s;
     if (data->n == 0)
         return ks_error_set(err, KS_ERR_CONFIG, "evaluation data is empty");
     if (n_callbacks > KS_MAX_CALLBACKS)
         return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
+    if ((s = ks_model_bind(m, data, 1, "evaluation", &b, err)) != KS_OK)
+        return s;
     for (int i = 0; i < n_callbacks; i++)
         list[n++] = callbacks[i];
     if (verbose > 0) {
-        if ((s = ks_callback_progbar_new(verbose, NULL, -1, &list[n])) != KS_OK)
+        if ((s = ks_callback_progbar_new(verbose, NULL, -1, &list[n])) != KS_OK) {
+            ks_bound_release(&b);
             return ks_error_set(err, s, "out of memory");
+        }
         n++;
     }
     if ((s = ks_model_workspace(m, batch_size, 0, err)) == KS_OK) {
@@ -354,6 +374,7 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
     }
     if (verbose > 0)
         ks_callback_free(list[n - 1]);
+    ks_bound_release(&b);
     return s;
 }
 
@@ -368,8 +389,10 @@ ks_status ks_model_predict_outputs(ks_model *m, const ks_data *data, int batch_s
         batch_size = 32;
     if ((s = ks_model_bind(m, data, 0, "prediction", &b, err)) != KS_OK)
         return s;
-    if ((s = ks_model_workspace(m, batch_size, 0, err)) != KS_OK)
+    if ((s = ks_model_workspace(m, batch_size, 0, err)) != KS_OK) {
+        ks_bound_release(&b);
         return s;
+    }
     for (size_t begin = 0; begin < data->n; begin += (size_t)batch_size) {
         ks_bound bb = ks_bound_slice(&b, begin, begin + (size_t)batch_size);
         ks_model_forward(m, bb.x, (int)bb.n, 0);
@@ -378,6 +401,7 @@ ks_status ks_model_predict_outputs(ks_model *m, const ks_data *data, int batch_s
                 memcpy(out[k] + begin * m->outputs[k].size, ks_model_output(m, k),
                        bb.n * m->outputs[k].size * sizeof(float));
     }
+    ks_bound_release(&b);
     return KS_OK;
 }
 
@@ -403,10 +427,10 @@ static ks_status score(ks_model *m, int k, const ks_data *data, const float *out
         return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled before scoring");
     if (k < 0 || k >= m->n_outputs)
         return ks_error_set(err, KS_ERR_CONFIG, "the model has no output %d", k);
-    if ((s = ks_model_bind(m, data, 1, "evaluation", &b, err)) != KS_OK)
-        return s;
     if (data->n == 0)
         return ks_error_set(err, KS_ERR_CONFIG, "evaluation data is empty");
+    if ((s = ks_model_bind(m, data, 1, "evaluation", &b, err)) != KS_OK)
+        return s;
     o = &m->outputs[k];
     /* in slices, so that int row counts never overflow */
     for (size_t begin = 0; begin < data->n; begin += 65536) {
@@ -421,6 +445,7 @@ static ks_status score(ks_model *m, int k, const ks_data *data, const float *out
                 metric[i] += ks_metric_sum(m->metrics[i].kind, p, bb.t[k], NULL, n, (int)o->size,
                                            (int)o->t_size);
     }
+    ks_bound_release(&b);
     ks_logs_clear(logs);
     ks_logs_set(logs, "loss", loss / count);
     for (int i = 0; i < m->n_metrics; i++)

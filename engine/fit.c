@@ -172,6 +172,12 @@ static ks_status class_weights(fit_run *r, const ks_fit_params *p, float **class
     return KS_OK;
 }
 
+ks_data ks_fit_training_rows(const ks_data *train, double validation_split)
+{
+    size_t split_at = (size_t)floor((double)train->n * (1.0 - validation_split));
+    return validation_split > 0.0 ? ks_data_slice(train, 0, split_at) : *train;
+}
+
 static ks_status fit_setup(fit_run *r, ks_model *m, const ks_data *train, const ks_data *val,
                            const ks_fit_params *p, float **class_w, ks_error *err)
 {
@@ -202,10 +208,13 @@ static ks_status fit_setup(fit_run *r, ks_model *m, const ks_data *train, const 
                                 "fit: validation_split %g of %zu samples leaves %s empty",
                                 p->validation_split, train->n,
                                 split_at == 0 ? "training" : "validation");
-        tr = ks_data_slice(train, 0, split_at);
+        tr = ks_fit_training_rows(train, p->validation_split);
         va = ks_data_slice(train, split_at, train->n);
         r->has_val = 1;
     }
+    /* preprocessing layers learn from the training rows only, once (Keras's adapt) */
+    if ((s = ks_model_adapt(m, &tr, err)) != KS_OK)
+        return s;
     if ((s = ks_model_bind(m, &tr, 1, "training", &r->train, err)) != KS_OK)
         return s;
     if (r->has_val && (s = ks_model_bind(m, &va, 1, "validation", &r->val, err)) != KS_OK)
@@ -253,6 +262,8 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
     if (n_callbacks > KS_MAX_CALLBACKS)
         return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
     if ((s = fit_setup(&r, m, train, val, p, &class_w, err)) != KS_OK) {
+        ks_bound_release(&r.train);
+        ks_bound_release(&r.val);
         free(class_w);
         return s;
     }
@@ -260,6 +271,8 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
         list[n++] = callbacks[i];
     if (p->verbose > 0) {
         if ((s = ks_callback_progbar_new(p->verbose, p->out, p->tty, &progbar)) != KS_OK) {
+            ks_bound_release(&r.train);
+            ks_bound_release(&r.val);
             free(class_w);
             return ks_error_set(err, s, "out of memory");
         }
@@ -329,6 +342,8 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
     if (s == KS_OK || s == KS_STOPPED)
         s = end_s == KS_STOPPED ? KS_OK : end_s;
     ks_callback_free(progbar);
+    ks_bound_release(&r.train);
+    ks_bound_release(&r.val);
     free(class_w);
     return s;
 }

@@ -70,4 +70,5 @@ const ks_layer_ops ks_layer_activation_ops = {
     .backward = activation_backward,
     .activation = activation_activation,
     .onnx = activation_onnx,
+    .mask = ks_mask_keep,
 };

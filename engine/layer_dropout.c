@@ -83,4 +83,5 @@ const ks_layer_ops ks_layer_dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .onnx = dropout_onnx,
+    .mask = ks_mask_keep,
 };

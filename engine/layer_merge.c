@@ -241,6 +241,13 @@ static void elementwise_backward(merge_op op, ks_layer *l, const ks_bwd *b)
         }
 }
 
+/* Masks of the inputs are and-ed, as Keras's merge layers do. */
+static ks_mask_mode merge_mask(const ks_layer *l)
+{
+    (void)l;
+    return KS_MASK_ALL;
+}
+
 /* ONNX: Add/Sum, Sub, Mul (a chain), Mean, Max, Min; their broadcasting is numpy's,
    which covers Keras's stretching of size-1 axes. */
 static ks_status elementwise_onnx(merge_op op, const ks_layer *l, ks_onnx *g,
@@ -291,6 +298,7 @@ static ks_status elementwise_onnx(merge_op op, const ks_layer *l, ks_onnx *g,
         .build = build_fn,                                                     \
         .forward = op##_fwd,                                                   \
         .backward = op##_bwd,                                                  \
+        .mask = merge_mask,                                                    \
         .onnx = op##_onnx,                                                     \
     };
 KIND(ks_layer_add_ops, "Add", OP_ADD, add_build)
@@ -378,6 +386,15 @@ static void concat_backward(ks_layer *l, const ks_bwd *b)
         }
 }
 
+/* Joining features, a step is used where any input uses it (Keras's compute_mask);
+   joining along another axis drops the masks. */
+static ks_mask_mode concat_mask(const ks_layer *l)
+{
+    const concat_state *st = l->state;
+    int rank = l->in_shape[0].ndim;
+    return (st->axis < 0 ? rank + 1 + st->axis : st->axis) == rank ? KS_MASK_ANY : KS_MASK_DROP;
+}
+
 static ks_status concat_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
                              const char **out, ks_error *err)
 {
@@ -398,5 +415,6 @@ const ks_layer_ops ks_layer_concatenate_ops = {
     .build = concat_build,
     .forward = concat_forward,
     .backward = concat_backward,
+    .mask = concat_mask,
     .onnx = concat_onnx,
 };

@@ -11,7 +11,9 @@ const ks_layer_ops *const ks_layer_kinds[] = {
     &ks_layer_dropout_ops,  &ks_layer_batchnorm_ops,   &ks_layer_flatten_ops,
     &ks_layer_concatenate_ops, &ks_layer_add_ops,      &ks_layer_subtract_ops,
     &ks_layer_multiply_ops, &ks_layer_average_ops,     &ks_layer_maximum_ops,
-    &ks_layer_minimum_ops,  NULL};
+    &ks_layer_minimum_ops,  &ks_layer_embedding_ops,  &ks_layer_simple_rnn_ops,
+    &ks_layer_lstm_ops,     &ks_layer_gru_ops,         &ks_layer_bidirectional_ops,
+    &ks_layer_text_vectorization_ops, NULL};
 
 const ks_layer_ops *ks_layer_find(const char *class_name)
 {

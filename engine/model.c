@@ -58,6 +58,7 @@ void ks_model_free(ks_model *m)
     free(m->ws.out);
     free(m->ws.dout);
     free(m->ws.scratch);
+    free(m->ws.mask);
     free(m->ws.order);
     free(m);
 }
@@ -67,6 +68,7 @@ void ks_model_free(ks_model *m)
 typedef struct builder {
     ks_model *m;
     int cap_layers, cap_nodes;
+    const ks_shape *data_shape;     /* the data's input shape (lengths given as None), or NULL */
     ks_error *err;
 } builder;
 
@@ -116,7 +118,8 @@ ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err)
 
 /* A layer of e's kind and arguments, built for the given input shapes; not yet owned. */
 static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const ks_shape *in,
-                            const char *const *in_names, ks_layer **out, ks_error *err)
+                            const char *const *in_names, const ks_shape *data, ks_layer **out,
+                            ks_error *err)
 {
     const ks_layer_ops *ops = e->ops;
     ks_layer *l = calloc(1, sizeof *l);
@@ -138,6 +141,8 @@ static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const
         l->in_shape[k] = in[k];
         l->in_name[k] = in_names ? in_names[k] : NULL;
     }
+    if (ops->flags & KS_LAYER_INPUT)
+        ks_input_resolve(l, data);
     s = ks_layer_build(NULL, l, err);
     memset(l->in_name, 0, sizeof l->in_name);
     if (s != KS_OK) {
@@ -226,6 +231,7 @@ static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
                           const ks_shape *in, const char *const *in_names, ks_layer **out)
 {
     char name[KS_PATH_MAX];
+    const ks_shape *data;
     ks_status s;
     if (e->layer) {
         *out = e->layer;
@@ -235,7 +241,10 @@ static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
         snprintf(name, sizeof name, "%s/%s", g->name, e->name);
     else
         snprintf(name, sizeof name, "%s", e->name);
-    if ((s = make_layer(e, name, n_in, in, in_names, &e->layer, b->err)) != KS_OK ||
+    /* the data's shape gives the lengths left None of a model's one input */
+    data = e->kind == KS_ENTRY_INPUT && g == &b->m->graphs[0] && g->n_inputs == 1 ? b->data_shape
+                                                                                 : NULL;
+    if ((s = make_layer(e, name, n_in, in, in_names, data, &e->layer, b->err)) != KS_OK ||
         (s = own_layer(b, e->layer)) != KS_OK) {
         e->layer = NULL;
         return s;
@@ -261,7 +270,7 @@ static ks_status call_input(builder *b, const ks_graph *g, int i, const int *in,
     if (e->implicit)
         return KS_OK;
     got = &m->nodes[in[pos]].layer->out_shape;
-    if ((s = make_layer(e, e->name, 0, NULL, NULL, &probe, b->err)) != KS_OK)
+    if ((s = make_layer(e, e->name, 0, NULL, NULL, NULL, &probe, b->err)) != KS_OK)
         return s;
     if (!ks_shape_equal(got, &probe->out_shape))
         s = at_entry(b->err,
@@ -448,8 +457,9 @@ static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
             m->weights[m->n_weights++] = &l->weights[w];
         }
     }
-    if ((s = wire_nodes(m, err)) != KS_OK)
+    if ((s = wire_nodes(m, err)) != KS_OK || (s = ks_model_wire_text(m, err)) != KS_OK)
         return s;
+    ks_model_wire_masks(m);
     m->n_params = off;
     m->params = calloc(off ? off : 1, sizeof *m->params);
     m->grads = calloc(off ? off : 1, sizeof *m->grads);
@@ -477,6 +487,7 @@ ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uin
     *out = NULL;
     b.m = calloc(1, sizeof *b.m);
     b.err = err;
+    b.data_shape = input_shape;
     if (!b.m)
         return nomem(err);
     ks_value_init(&b.m->meta, KS_VALUE_MAP);
@@ -519,6 +530,9 @@ void ks_model_init_weights(ks_model *m, uint64_t seed)
         ks_init_fill(m->weights[i]->init, m->weights[i]->w, &m->weights[i]->shape, rng);
     }
     ks_rng_free(rng);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->ops->init_weights)
+            m->layers[i]->ops->init_weights(m->layers[i]);
     /* a fresh model: its optimizer starts over too */
     if (m->slots && m->opt)
         memset(m->slots, 0, (size_t)m->opt->n_slots * m->n_params * sizeof *m->slots);
@@ -541,6 +555,12 @@ const char *ks_model_input_name(const ks_model *m, int i)
 const ks_shape *ks_model_input_shape_at(const ks_model *m, int i)
 {
     return i >= 0 && i < m->n_inputs ? &m->nodes[m->inputs[i]].layer->out_shape : NULL;
+}
+
+const char *ks_model_input_dtype(const ks_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? ks_dtype_names[ks_input_dtype(m->nodes[m->inputs[i]].layer)]
+                                     : NULL;
 }
 
 const char *ks_model_output_name(const ks_model *m, int i)

@@ -13,8 +13,13 @@
 static const char *const generic_keys[] = {"name", "inputs", "repeat", "input_shape",
                                            "input_dim", "trainable", NULL};
 
-static int is_generic(const char *key)
+/* A generic key, unless the kind declares an argument of that name (Embedding's
+   input_dim is its own, not Keras 2's input shape). */
+static int is_generic(const ks_layer_ops *ops, const char *key)
 {
+    for (const ks_key *k = ops ? ops->keys : NULL; k && k->name; k++)
+        if (strcmp(k->name, key) == 0)
+            return 0;
     for (int i = 0; generic_keys[i]; i++)
         if (strcmp(generic_keys[i], key) == 0)
             return 1;
@@ -139,7 +144,8 @@ static ks_status get_generic(const ks_value *args, const char *key, ks_value_kin
 }
 
 /* The arguments without the generic keys (an InputLayer keeps all but name). */
-static ks_status own_args(const ks_value *args, int is_input, ks_value *own, ks_error *err)
+static ks_status own_args(const ks_layer_ops *ops, const ks_value *args, int is_input,
+                          ks_value *own, ks_error *err)
 {
     ks_value_init(own, KS_VALUE_MAP);
     own->file = args->file;
@@ -147,7 +153,7 @@ static ks_status own_args(const ks_value *args, int is_input, ks_value *own, ks_
     own->col = args->col;
     for (size_t i = 0; args->kind == KS_VALUE_MAP && i < args->n; i++) {
         const char *key = args->items[i].key;
-        if (is_input ? strcmp(key, "name") == 0 : is_generic(key))
+        if (is_input ? strcmp(key, "name") == 0 : is_generic(ops, key))
             continue;
         if (ks_value_put_copy(own, key, &args->items[i]) != KS_OK) {
             ks_value_free(own);
@@ -184,7 +190,8 @@ static const ks_key input_arg_keys[] = {
      KS_KEY_NULLABLE},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
-/* Read a layer's input_shape and input_dim through their key table. */
+/* Read a layer's input_shape and input_dim through their key table (those its kind does
+   not declare as its own). */
 static ks_status read_input_args(const ks_value *args, const char *cls, input_args *out,
                                  ks_error *err)
 {
@@ -196,7 +203,10 @@ static ks_status read_input_args(const ks_value *args, const char *cls, input_ar
     map.line = args->line;
     map.col = args->col;
     for (const ks_key *k = input_arg_keys; k->name && s == KS_OK; k++) {
-        const ks_value *v = args->kind == KS_VALUE_MAP ? ks_value_get(args, k->name) : NULL;
+        /* a kind's own argument of that name is not the input's (Embedding's input_dim) */
+        const ks_value *v = args->kind == KS_VALUE_MAP && is_generic(ks_layer_find(cls), k->name)
+                                ? ks_value_get(args, k->name)
+                                : NULL;
         if (v && ks_value_put_copy(&map, k->name, v) != KS_OK)
             s = nomem(err);
     }
@@ -365,7 +375,7 @@ static ks_status read_item(parser *p, int i, const ks_value *src)
     if (kind == KS_ENTRY_SHARED || kind == KS_ENTRY_MODEL) {
         ks_value_init(&own, KS_VALUE_NULL);     /* a call: checked once resolved */
     } else {
-        if ((s = own_args(args, kind == KS_ENTRY_INPUT, &own, p->err)) != KS_OK)
+        if ((s = own_args(ops, args, kind == KS_ENTRY_INPUT, &own, p->err)) != KS_OK)
             return s;
         if ((s = check_args(ops, &own, p->err)) != KS_OK) {
             ks_value_free(&own);

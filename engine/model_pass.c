@@ -17,6 +17,7 @@ static void workspace_release(ks_workspace *ws)
     free(ws->out);
     free(ws->dout);
     free(ws->scratch);
+    free(ws->mask);
     memset(ws, 0, sizeof *ws);
     ws->order = order;
 }
@@ -35,7 +36,8 @@ ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err
     ws->out = calloc(nn, sizeof *ws->out);
     ws->dout = calloc(nn, sizeof *ws->dout);
     ws->scratch = calloc(nn, sizeof *ws->scratch);
-    if (!ws->buf || !ws->out || !ws->dout || !ws->scratch)
+    ws->mask = calloc(nn, sizeof *ws->mask);
+    if (!ws->buf || !ws->out || !ws->dout || !ws->scratch || !ws->mask)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory for the training buffers");
     /* sizes first, then one block */
     for (int pass = 0; pass < 2; pass++) {
@@ -49,7 +51,7 @@ ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err
     } while (0)
         p = pass ? ws->block : NULL;
         for (int j = 0; j < m->n_inputs; j++)
-            TAKE(ws->x[j], (size_t)batch * m->nodes[m->inputs[j]].layer->out_size);
+            TAKE(ws->x[j], (size_t)batch * ks_model_input_width(m, j));
         for (int j = 0; targets && j < m->n_outputs; j++) {
             const ks_output *o = &m->outputs[j];
             TAKE(ws->t[j], (size_t)batch * o->t_size);
@@ -67,6 +69,8 @@ ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err
                 TAKE(ws->dout[i], n);
             if (nd->mode == KS_NODE_LAYER && l->ops->scratch_size)
                 TAKE(ws->scratch[i], l->ops->scratch_size(l, batch));
+            if (nd->mask == i)
+                TAKE(ws->mask[i], (size_t)batch * nd->mask_size);
         }
 #undef TAKE
         if (!pass) {
@@ -119,6 +123,10 @@ const float *ks_model_forward(ks_model *m, const float *const *x, int n, int tra
         f.y = ws->buf[i];
         f.z = nd->fused ? ws->z[nd->out_index] : NULL;
         f.scratch = ws->scratch[i];
+        f.mask = ks_node_input_mask(m, i);
+        f.mask_out = nd->mask == i && nd->mask_mode == KS_MASK_MAKE ? ws->mask[i] : NULL;
+        if (nd->mask == i && nd->mask_mode != KS_MASK_MAKE)
+            ks_node_combine_masks(m, i, n);
         l->ops->forward(l, &f);
         ws->out[i] = ws->buf[i];
     }
@@ -205,6 +213,7 @@ double ks_model_backward(ks_model *m, int n, int fuse_sgd)
         b.scratch = ws->scratch[i];
         b.dy_is_dz = nd->fused;
         b.grad_beta = nd->grad_beta;
+        b.mask = ks_node_input_mask(m, i);
         l->ops->backward(l, &b);
     }
     if (fuse_sgd) {

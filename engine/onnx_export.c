@@ -108,6 +108,11 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
                             "(supported: %s)",
                             l->name, l->ops->name, kinds);
     }
+    if ((l->ops->flags & KS_LAYER_MASK_USE) && nd->n_in > 0 && m->nodes[nd->inputs[0]].mask >= 0)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "layer \"%s\" reads a mask (mask_zero), which the ONNX export does "
+                            "not support: export a model without mask_zero",
+                            l->name);
     for (int k = 0; k < nd->n_in; k++)
         in[k] = t[nd->inputs[k]];
     /* a shared layer's calls get tensors of their own names */
@@ -177,8 +182,18 @@ static void put_input_scale(ks_onnx *g, const ks_model *m)
 static ks_status finish(ks_onnx *g, const ks_model *m0, int only, const char *graph_name,
                         unsigned char **out, size_t *len, ks_error *err)
 {
-    for (int k = 0; k < m0->n_inputs; k++)
-        ks_onnx_input(g, input_tensor(m0, k), KS_ONNX_FLOAT, ks_model_input_shape_at(m0, k));
+    for (int k = 0; k < m0->n_inputs; k++) {
+        /* text: the graph takes the token ids its TextVectorization makes (ONNX has no
+           standard tokenizer); the metadata says so */
+        int r = m0->text_reader[k];
+        ks_onnx_input(g, input_tensor(m0, k), KS_ONNX_FLOAT,
+                      r >= 0 ? &m0->nodes[r].layer->out_shape : ks_model_input_shape_at(m0, k));
+        if (r >= 0)
+            ks_onnx_meta(g, ks_onnx_name(g, "%s_token_ids", input_tensor(m0, k)),
+                         ks_onnx_name(g, "the ids of layer \"%s\" (TextVectorization) of the "
+                                         ".ksm model, which holds the vocabulary",
+                                      m0->nodes[r].name));
+    }
     if (only >= 0)
         ks_onnx_output(g, MODEL_OUTPUT, KS_ONNX_FLOAT, ks_model_output_shape_at(m0, only));
     for (int k = 0; only < 0 && k < m0->n_outputs; k++)
@@ -235,6 +250,15 @@ static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
         return ks_error_set(err, KS_ERR_CONFIG,
                             "a geometric-mean ensemble exports only 1-d outputs, got %s",
                             ks_shape_str(oshape, buf, sizeof buf));
+    /* the graph takes a text input's token ids, and each member learned its own vocabulary */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < ks_ensemble_member(e, i)->n_inputs; j++)
+            if (ks_ensemble_member(e, i)->text_reader[j] >= 0)
+                return ks_error_set(err, KS_ERR_CONFIG,
+                                    "ensemble member %d reads text: its ONNX graph would take "
+                                    "the ids of its own vocabulary, unlike the other members'; "
+                                    "export the members one by one",
+                                    i);
     if (!(terms = calloc((size_t)n, sizeof *terms)))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     if (avg == KS_ENSEMBLE_GEOMETRIC) {

@@ -280,8 +280,12 @@ int cmd_fit(int argc, char **argv)
         /* the data against the model (inputs by name, targets against the losses) before
            anything is written */
         ks_data tr = ks_dataset_data(j.train), va;
+        ks_data rows = ks_fit_training_rows(&tr, j.val ? 0.0 : j.cfg->fit.validation_split);
         const ks_value *at = j.cfg->train;
-        if ((s = ks_model_check_data(j.model, &tr, "training", &err)) == KS_OK && j.val) {
+        /* preprocessing layers learn from the rows fit trains on (as fit would), so that
+           the data is checked against what they make */
+        if ((s = ks_model_adapt(j.model, &rows, &err)) == KS_OK &&
+            (s = ks_model_check_data(j.model, &tr, "training", &err)) == KS_OK && j.val) {
             va = ks_dataset_data(j.val);
             at = j.cfg->validation;
             s = ks_model_check_data(j.model, &va, "validation", &err);

@@ -57,7 +57,15 @@ static ks_status load_data(const data_opts *o, ks_model *m, ks_dataset **out, ks
             (o->labels && put_string(npy, "y", o->labels) != KS_OK))
             s = KS_ERR_NOMEM;
     } else if (ends_with(o->data, ".csv")) {
+        int text = 0;
+        for (int i = 0; i < ks_model_n_inputs(m); i++)
+            text |= strcmp(ks_model_input_dtype(m, i), "string") == 0;
         if (put_string(&spec, "csv", o->data) != KS_OK)
+            s = KS_ERR_NOMEM;
+        /* a model that reads text: the columns that are not numbers are text */
+        if (s == KS_OK && text && (v = ks_value_put(&spec, "text", KS_VALUE_BOOL)))
+            v->boolean = 1;
+        else if (s == KS_OK && text)
             s = KS_ERR_NOMEM;
         if (s == KS_OK && o->target) {
             ks_value *t = ks_value_put(&spec, "target", KS_VALUE_LIST);

@@ -124,6 +124,11 @@ static ks_status check_point(ks_study *st, const ks_study_data *d, const double 
             snprintf(st->log_names[st->n_log_names++], KS_LOG_NAME_MAX, "%s",
                      ks_model_metric_name(m, i));
     }
+    if (s == KS_OK) {
+        /* preprocessing layers learn as a trial's fit will, for the checks to see theirs */
+        ks_data rows = ks_fit_training_rows(&tr, d->val ? 0.0 : c->fit.validation_split);
+        s = ks_model_adapt(m, &rows, err);
+    }
     if (s == KS_OK)
         s = ks_model_check_data(m, &tr, "training", err);
     if (s == KS_OK && c->ensemble) {

@@ -1609,6 +1609,107 @@ static void test_model_graph(void)
     ks_model_free(m);
 }
 
+/* A whole file into buf (NUL-terminated); its length, or -1. */
+static long slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    if (!f)
+        return -1;
+    n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
+}
+
+/* embeddings_freq: projector_config.pbtxt in the train run, the tokens of the
+   TextVectorization that makes the Embedding's ids, and its vectors as they were at the
+   last epoch N divides (Keras's epochs 0, N, 2N …). */
+static void test_projector(void)
+{
+    static const char *const texts[] = {"red fish", "blue fish", "one fish two", "red"};
+    static char buf[65536];
+    const char *cells[TR_N];
+    float y[TR_N], w[6 * 2];
+    char dir[512], path[700];
+    ks_value v, c;
+    ks_model *m = NULL;
+    ks_error err;
+    ks_data d;
+    ks_fit_params p = ks_fit_params_default();
+    ks_tracker_options opt;
+    ks_callback *cb = NULL;
+    REQUIRE(ks_yaml_load_text("[{Input: {shape: [1], dtype: string}}, {TextVectorization: "
+                              "{output_sequence_length: 3, vocabulary: [fish, red, blue]}}, "
+                              "{Embedding: {input_dim: 6, output_dim: 2, name: words}}, "
+                              "{Flatten: {}}, {Dense: {units: 3, activation: softmax}}]",
+                              "m", &v, &err) == KS_OK &&
+                ks_yaml_load_text("{optimizer: adam, loss: sparse_categorical_crossentropy}",
+                                  "c", &c, &err) == KS_OK &&
+                ks_model_from_config(&v, NULL, 1, &m, &err) == KS_OK &&
+                ks_model_compile(m, &c, &err) == KS_OK,
+            "text model: %s", err.msg);
+    ks_value_free(&v);
+    ks_value_free(&c);
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < TR_N; i++) {
+        cells[i] = texts[i % 4];
+        y[i] = (float)(i % 3);
+    }
+    d.n = TR_N;
+    d.n_inputs = 1;
+    d.inputs[0].shape.ndim = 1;
+    d.inputs[0].shape.dim[0] = 1;
+    d.inputs[0].size = 1;
+    d.inputs[0].text = cells;
+    d.y = y;
+    d.y_size = 1;
+    d.y_is_label = 1;
+    d.n_classes = 3;
+    memset(&opt, 0, sizeof opt);
+    sub(dir, sizeof dir, "projector");
+    opt.log_dir = dir;
+    opt.run_name = "";
+    opt.embeddings_freq = 2;
+    REQUIRE(ks_tracker_callback_new(&opt, &cb, &err) == KS_OK, "tracker: %s", err.msg);
+    p.epochs = 2;           /* vectors written after epoch 0 only */
+    p.batch_size = 8;
+    p.verbose = 0;
+    CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 2: %s", err.msg);
+    memcpy(w, ks_model_weight_data(m, 0), 6 * 2 * sizeof(float));
+    p.epochs = 3;           /* and after epoch 2 */
+    p.initial_epoch = 2;
+    CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 3: %s", err.msg);
+    ks_callback_free(cb);
+    snprintf(path, sizeof path, "%s/train/projector_config.pbtxt", dir);
+    CHECK(slurp(path, buf, sizeof buf) > 0 &&
+              strcmp(buf, "embeddings {\n  tensor_name: \"words/embeddings\"\n  tensor_shape: 6\n"
+                          "  tensor_shape: 2\n  tensor_path: \"embeddings/words.tsv\"\n"
+                          "  metadata_path: \"embeddings/words_metadata.tsv\"\n}\n") == 0,
+          "projector_config.pbtxt: %s", buf);
+    snprintf(path, sizeof path, "%s/train/embeddings/words_metadata.tsv", dir);
+    CHECK(slurp(path, buf, sizeof buf) > 0 &&
+              strcmp(buf, "[PAD]\n[UNK]\nfish\nred\nblue\n#5\n") == 0,
+          "one token per id: %s", buf);
+    snprintf(path, sizeof path, "%s/train/embeddings/words.tsv", dir);
+    if (slurp(path, buf, sizeof buf) > 0) {
+        const float *now = ks_model_weight_data(m, 0);
+        char *q = buf;
+        int same = 1, rows = 0;
+        for (int i = 0; i < 12; i++) {
+            float x = strtof(q, &q);
+            same &= x == now[i];
+            rows += *q == '\n';
+            q += *q != '\0';
+        }
+        CHECK(same && rows == 6 && *q == '\0' && memcmp(w, now, sizeof w) != 0,
+              "the vectors after epoch 2, 6 rows of 2, exactly");
+    } else {
+        CHECK(0, "no %s", path);
+    }
+    ks_model_free(m);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_tb_XXXXXX");
@@ -1633,6 +1734,7 @@ int main(void)
     test_threads();
     test_tracker_and_rewrite();
     test_model_graph();
+    test_projector();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

@@ -307,6 +307,16 @@ ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wal
                       ks_error *err);
 /* The graph of a model's layers (each with its inputs and output shape). */
 ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err);
+/*
+ * TensorBoard's projector for the model's Embeddings (tb_projector.c), in run directory
+ * dir: ks_tb_projector_config writes projector_config.pbtxt naming each Embedding's
+ * vectors (embeddings/NAME.tsv, by tensor_path) and, when a TextVectorization makes its
+ * ids, its tokens (embeddings/NAME_metadata.tsv, written here, one row per id);
+ * ks_tb_projector_tensors writes the vectors as they are now.  A model without an
+ * Embedding writes nothing.  Every file atomically; KS_ERR_IO names the file.
+ */
+ks_status ks_tb_projector_config(const char *dir, ks_model *m, ks_error *err);
+ks_status ks_tb_projector_tensors(const char *dir, ks_model *m, ks_error *err);
 
 /* HParams.  A hyperparameter's domain: an interval, or a list of values. */
 typedef enum { KS_HP_FLOAT, KS_HP_STRING, KS_HP_BOOL } ks_hp_type;
@@ -395,6 +405,8 @@ typedef struct ks_tracker_options {
     int histogram_freq;         /* 0: none; N: weight histograms every N epochs */
     int update_freq;            /* 0: epoch; N: batch values every N batches */
     int write_graph;            /* 1 (Keras's default) */
+    int embeddings_freq;        /* 0: none; N: the projector's Embedding vectors every N
+                                   epochs (LOG_DIR/RUN/train/projector_config.pbtxt) */
     /* hparams of this trial (for its session start info; n 0 for none) */
     int n_hparams;
     const char *const *hparam_names;
@@ -446,8 +458,9 @@ ks_status ks_tracker_finish(ks_callback *cb, ks_trial_status status, const char 
 ks_status ks_tracker_end(ks_callback *cb, ks_trial_status status, const char *error_text,
                          int session_end, ks_error *err);
 
-/* The TensorBoard callback of a study or model file, with Keras's arguments
-   (log_dir, histogram_freq, update_freq, write_graph), into opt's TensorBoard fields. */
+/* The TensorBoard callback of a study or model file, with Keras's arguments (log_dir,
+   histogram_freq, update_freq, write_graph, embeddings_freq), into opt's TensorBoard
+   fields. */
 ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *opt,
                                       char *log_dir, size_t log_dir_size, ks_error *err);
 

@@ -171,6 +171,12 @@ static ks_status tr_train_begin(void *user, const ks_callback_ctx *ctx)
         return KS_OK;
     if (t->opt.write_graph && (s = write_graph(t, m, now)) != KS_OK)
         return fail(t, s);
+    if (t->opt.embeddings_freq > 0) {
+        char dir[1400];
+        run_dir(t, "train", dir, sizeof dir);
+        if ((s = ks_tb_projector_config(dir, m, &t->err)) != KS_OK)
+            return fail(t, s);
+    }
     if (t->opt.model_summary &&
         (s = ks_tb_text(t->session ? t->session : t->train, "model_summary", 0, now,
                         t->opt.model_summary, &t->err)) != KS_OK)
@@ -305,6 +311,13 @@ static ks_status tr_epoch_end(void *user, const ks_callback_ctx *ctx)
             if ((s = ks_tb_histogram(t->train, t->tags[i], ctx->epoch, now, t->hist_rows[i],
                                      &t->err)) != KS_OK)
                 return fail(t, s);
+        /* as Keras: the embeddings at epochs 0, N, 2N … */
+        if (t->opt.embeddings_freq > 0 && ctx->epoch % t->opt.embeddings_freq == 0) {
+            char dir[1400];
+            run_dir(t, "train", dir, sizeof dir);
+            if ((s = ks_tb_projector_tensors(dir, m, &t->err)) != KS_OK)
+                return fail(t, s);
+        }
     }
     return KS_OK;
 }
@@ -496,12 +509,13 @@ static const ks_key tb_keys[] = {
     {"histogram_freq", KS_KEY_INT, offsetof(tb_args, histogram_freq), 0, 0, 1e9, "0", NULL, 0},
     {"write_graph", KS_KEY_BOOL, offsetof(tb_args, write_graph), 0, 0, 0, "true", NULL, 0},
     {"update_freq", KS_KEY_VALUE, offsetof(tb_args, update_freq), 0, 0, 0, NULL, NULL, 0},
+    {"embeddings_freq", KS_KEY_INT, offsetof(tb_args, embeddings_freq), 0, 0, 1e9, "0", NULL,
+     0},
     /* accepted at their Keras defaults only: ksearch does not write these */
     {"write_images", KS_KEY_BOOL, offsetof(tb_args, write_images), 0, 0, 0, "false", NULL, 0},
     {"write_steps_per_second", KS_KEY_BOOL, offsetof(tb_args, write_steps_per_second), 0, 0, 0,
      "false", NULL, 0},
     {"profile_batch", KS_KEY_INT, offsetof(tb_args, profile_batch), 0, 0, 0, "0", NULL, 0},
-    {"embeddings_freq", KS_KEY_INT, offsetof(tb_args, embeddings_freq), 0, 0, 0, "0", NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *opt,
@@ -537,6 +551,7 @@ ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *
     }
     opt->histogram_freq = a.histogram_freq;
     opt->write_graph = a.write_graph;
+    opt->embeddings_freq = a.embeddings_freq;
     snprintf(log_dir, log_dir_size, "%s", a.log_dir);
     opt->log_dir = log_dir;
 out:
