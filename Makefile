@@ -158,16 +158,31 @@ valgrind: $(TESTS)
 BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup cblas_sgemm,-Wl,--wrap=$(f))
 $(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
+# the recurrent benchmark (bench/rnn.sh) reads its model as YAML text: the search library too
+$(BUILD)/bench/bench_rnn: $(BUILD)/bench/bench_rnn.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(BENCH_WRAP) $(LDLIBS)
 
-bench: $(BIN) $(BUILD)/bench/bench_engine
+bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/search_sim
 	bash bench/run.sh $(BUILD)/bench/bench_engine
+	$(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim --overhead
 	bash bench/search.sh $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 
-# the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost
-.PHONY: bench-search bench-tracker
+# the search simulator: the samplers replayed against recorded learning curves (no training)
+$(BUILD)/bench/search_sim: $(BUILD)/bench/search_sim.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+# the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's
+# cost; the search simulator; recurrent layers against PyTorch
+.PHONY: bench-search bench-tracker bench-sim bench-rnn
+bench-rnn: $(BUILD)/bench/bench_rnn
+	bash bench/rnn.sh $(BUILD)/bench/bench_rnn
 bench-search: $(BIN)
 	bash bench/search.sh $(BIN)
+bench-sim: $(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim
+	$(BUILD)/bench/search_sim --overhead
 bench-tracker: $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 

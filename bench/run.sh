@@ -12,20 +12,11 @@ bin=${1:-}
 reps=${BENCH_REPS:-3}
 steps=${BENCH_STEPS:-600}
 epochs=${BENCH_EPOCHS:-3}
-python=/usr/bin/python3         # Debian's python, where python3-torch lives (not a pyenv shim)
 args=(-s "$steps" -e "$epochs" -b 32 -b 256)
 
 # ---- peers: Debian's PyTorch and NumPy, installed once, here only (never by the tests)
-if ! "$python" -c 'import torch, numpy' 2>/dev/null; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "run.sh: PyTorch is missing: run as root, or apt-get install python3-torch python3-numpy" >&2
-        exit 1
-    fi
-    echo "installing python3-torch python3-numpy (once; large)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        python3-torch python3-numpy >/dev/null
-fi
+. "$here/lib.sh"
+need_torch run.sh
 
 # ---- build (make bench has built it already and passes its path)
 if [[ -z $bin ]]; then
@@ -49,18 +40,6 @@ echo "environment of both sides: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# median NAME FILE: the median of NAME's values in FILE ("RESULT NAME VALUE" lines)
-median() {
-    awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$2" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
-              else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# spread NAME FILE: (max − min) / median, in percent
-spread() {
-    awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$2" | sort -g |
-        awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-              printf "%.1f", (m > 0 ? 100 * (v[NR] - v[1]) / m : 0) }'
-}
 info() { awk -v k="$1" '$1 == "INFO" && $2 == k { print $3; exit }' "$2"; }
 
 # run_config LABEL FILE [env args…]: REPS rounds of both programs, alternating which goes first
@@ -84,8 +63,6 @@ run_config() {
         done
     done
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
 # table LABEL FILE CORETYPE
 table() {

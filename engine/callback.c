@@ -99,6 +99,16 @@ ks_status ks_logs_set(ks_logs *l, const char *name, double value)
     return KS_OK;
 }
 
+ks_status ks_logs_room(const ks_logs *l, ks_error *err)
+{
+    if (l->dropped == 0)
+        return KS_OK;
+    return ks_error_set(err, KS_ERR_CONFIG,
+                        "more than %d logs in one epoch (losses and metrics, and their val_ "
+                        "forms); at most %d, KS_LOGS_MAX",
+                        KS_LOGS_MAX, KS_LOGS_MAX);
+}
+
 void ks_logs_names(const ks_logs *l, const char *sep, char *buf, size_t size)
 {
     size_t len = strlen(buf);

@@ -149,6 +149,12 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
     char *f = FIELD(out, k);
     char got[128], want[128];
     ks_value_describe(v, got, sizeof got);
+    if (v->kind == KS_VALUE_NULL && k->type == KS_KEY_ENUM)
+        for (int i = 0; k->choices[i]; i++)
+            if (strcmp(k->choices[i], "null") == 0) {
+                *(int *)f = i;
+                return KS_OK;
+            }
     if (v->kind == KS_VALUE_NULL && (k->flags & KS_KEY_NULLABLE)) {
         set_default(k, out);
         return KS_OK;
@@ -214,6 +220,10 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
                                what, k->name, KS_MAX_DIMS, got);
         for (size_t i = 0; i < v->n; i++) {
             const ks_value *d = &v->items[i];
+            if (d->kind == KS_VALUE_NULL && (k->flags & KS_KEY_NONE_DIMS)) {
+                s->dim[i] = 0;      /* None: the data's length, resolved at build */
+                continue;
+            }
             if (d->kind != KS_VALUE_NUMBER || d->number != floor(d->number) ||
                 d->number < 1 || d->number > KS_MAX_AXIS)
                 return ks_error_at(err, KS_ERR_CONFIG, d,
@@ -335,6 +345,11 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
             return KS_ERR_NOMEM;
         switch (k->type) {
         case KS_KEY_INT:
+            /* a nullable int left at a default below its range stands for None: null
+               reads back as that default, where the number would be refused */
+            if ((k->flags & KS_KEY_NULLABLE) && *(const int *)f < k->min &&
+                equals_default(k, in))
+                break;
             m->kind = KS_VALUE_NUMBER;
             m->number = *(const int *)f;
             break;
@@ -351,14 +366,15 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
                 return KS_ERR_NOMEM;
             break;
         case KS_KEY_ENUM:
-            if (ks_value_set_string(m, k->choices[*(const int *)f]) != KS_OK)
+            if (strcmp(k->choices[*(const int *)f], "null") != 0 &&
+                ks_value_set_string(m, k->choices[*(const int *)f]) != KS_OK)
                 return KS_ERR_NOMEM;
             break;
         case KS_KEY_SHAPE: {
             const ks_shape *s = (const ks_shape *)f;
             m->kind = KS_VALUE_LIST;
             for (int i = 0; i < s->ndim; i++) {
-                ks_value *d = ks_value_push(m, KS_VALUE_NUMBER);
+                ks_value *d = ks_value_push(m, s->dim[i] ? KS_VALUE_NUMBER : KS_VALUE_NULL);
                 if (!d)
                     return KS_ERR_NOMEM;
                 d->number = s->dim[i];

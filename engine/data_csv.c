@@ -1,9 +1,10 @@
 /*
  * data_csv.c — CSV files with a header row (raw or gzip-compressed): the target
- * columns, chosen by name, become y, every other column becomes x.  Quoted cells,
- * CRLF/LF/CR line ends and blank trailing lines are accepted; every cell must be a
- * finite number.  Errors say FILE:LINE:COL, where COL is the 1-based column number.
- * The text is streamed, never held whole: a bad byte stops the read where it is.
+ * columns, chosen by name, become y, every other column becomes x; or a whole table,
+ * with text columns kept as UTF-8 strings.  Quoted cells, CRLF/LF/CR line ends and
+ * blank trailing lines are accepted; every other cell must be a finite number.  Errors
+ * say FILE:LINE:COL, where COL is the 1-based column number.  The text is streamed,
+ * never held whole: a bad byte stops the read where it is.
  */
 #include "engine_impl.h"
 
@@ -27,6 +28,12 @@ typedef struct csv_out {
     size_t rows, cap;           /* rows stored, rows allocated */
     size_t xc, yc;
     float *x, *y;
+    unsigned char *is_text;     /* per column, or NULL: no text columns */
+    int text_auto;              /* every x cell kept as text too; a column with a cell that
+                                   is not a number becomes text (is_text set) */
+    char *text;                 /* the text cells kept, NUL-terminated */
+    size_t text_len, text_cap;
+    size_t *cell;               /* per row and x column: the offset of its text */
 } csv_out;
 
 static int is_pad(const csv_reader *r, int c)
@@ -207,6 +214,12 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
     if (!nx)
         return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
     o->x = nx;
+    if (o->is_text) {
+        size_t *nc = realloc(o->cell, cap * o->xc * sizeof *nc + 1);
+        if (!nc)
+            return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
+        o->cell = nc;
+    }
     if (o->yc) {
         ny = realloc(o->y, cap * o->yc * sizeof *ny + 1);
         if (!ny)
@@ -214,6 +227,29 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
         o->y = ny;
     }
     o->cap = cap;
+    return KS_OK;
+}
+
+/* Keep the current cell as text at slot (row·xc + column); it must be UTF-8. */
+static ks_status keep_text(csv_reader *r, csv_out *o, size_t slot, int col, const char *name)
+{
+    size_t need = o->text_len + r->cell_len + 1;
+    if (!ks_pb_utf8_valid(r->cell, r->cell_len))
+        return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
+                               "a cell in the text column \"%.80s\" is not UTF-8 text", name);
+    if (need > o->text_cap) {
+        size_t cap = o->text_cap ? o->text_cap : 4096;
+        char *nt;
+        while (cap < need)
+            cap *= 2;
+        if (!(nt = realloc(o->text, cap)))
+            return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+        o->text = nt;
+        o->text_cap = cap;
+    }
+    memcpy(o->text + o->text_len, r->cell, r->cell_len + 1);
+    o->cell[slot] = o->text_len;
+    o->text_len = need;
     return KS_OK;
 }
 
@@ -362,6 +398,19 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
                 return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line,
                                        (int)col + 1,
                                        "this row has more than the header's %zu cells", ncols);
+            if (o->is_text && dest[col] >= 0 && (o->is_text[col] || o->text_auto)) {
+                if (keep && (s = keep_text(r, o, o->rows * o->xc + (size_t)dest[col],
+                                           (int)col + 1, names[col])) != KS_OK)
+                    return s;
+                if (!o->is_text[col] && !parse_number(r->cell, r->cell_len, &v))
+                    o->is_text[col] = 1;        /* text: true, and a cell not a number */
+                if (o->is_text[col]) {
+                    if (keep)
+                        o->x[o->rows * o->xc + (size_t)dest[col]] = 0.0f;
+                    col++;
+                    continue;
+                }
+            }
             if (!parse_number(r->cell, r->cell_len, &v))
                 return bad_cell(r, (int)col + 1, names[col]);
             f = (float)(dest[col] >= 0 ? v / scale : v);
@@ -389,10 +438,50 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
     return KS_OK;
 }
 
-ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
-                      double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
-                      float **y, ks_error *err)
+/* Which columns are text: those opt names (each must exist); with text_auto, the others
+   are decided while the rows are read (read_rows).  *is_text stays NULL when there are
+   none. */
+static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *const *names,
+                              size_t ncols, unsigned char **is_text)
 {
+    int any = 0;
+    *is_text = NULL;
+    if (!opt || (!opt->text_auto && (!opt->text || !opt->text[0])))
+        return KS_OK;
+    if (!(*is_text = calloc(ncols + 1, 1)))
+        return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+    for (size_t k = 0; opt->text && opt->text[k]; k++) {
+        size_t i = 0;
+        while (i < ncols && strcmp(names[i], opt->text[k]) != 0)
+            i++;
+        if (i == ncols) {
+            char list[300];
+            const char *near = ks_nearest_name(opt->text[k], (const char *const *)names);
+            list_names(names, ncols, list, sizeof list);
+            return ks_error_set_at(r->err, KS_ERR_CONFIG, r->path, 0, 0,
+                                   "no column named \"%.64s\" to read as text%s%.64s%s; the "
+                                   "columns are %s",
+                                   opt->text[k], near ? " (did you mean \"" : "",
+                                   near ? near : "", near ? "\"?)" : "", list);
+        }
+        (*is_text)[i] = 1;
+    }
+    for (size_t i = 0; i < ncols; i++)
+        any |= (*is_text)[i];
+    if (!any && !opt->text_auto) {
+        free(*is_text);
+        *is_text = NULL;
+    }
+    return KS_OK;
+}
+
+/* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL); with
+   table, the text columns' cells too (table->is_text, text, cell). */
+static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
+                          double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
+                          float **y, char ***names_out, ks_csv_table *table, ks_error *err)
+{
+    unsigned char *is_text = NULL;
     static const char *const no_targets[] = {NULL};
     const char *const *targets = opt && opt->targets ? opt->targets : no_targets;
     csv_reader r = {0};
@@ -426,6 +515,10 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     if ((s = map_columns(path, names, ncols, targets, dest, &o.yc, err)) != KS_OK)
         goto done;
     o.xc = ncols - o.yc;
+    if (table && (s = text_columns(&r, opt, names, ncols, &is_text)) != KS_OK)
+        goto done;
+    o.is_text = is_text;
+    o.text_auto = table && opt && opt->text_auto;
     s = read_rows(&r, names, ncols, dest, begin, end, scale, &o, &total);
     if (s != KS_OK || (s = ks_stream_error(&in, err)) != KS_OK)
         goto done;
@@ -447,9 +540,37 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     *x = o.x;
     *y = o.y;                                   /* NULL without targets */
     o.x = o.y = NULL;
+    if (names_out) {
+        *names_out = names;
+        names = NULL;
+    }
+    if (table && is_text) {
+        int any = 0;
+        for (size_t i = 0; i < ncols; i++)
+            any |= is_text[i];
+        if (!any) {                     /* text: true found none: a table of numbers */
+            free(is_text);
+            free(o.text);
+            free(o.cell);
+            is_text = NULL;
+            o.text = NULL;
+            o.cell = NULL;
+        }
+    }
+    if (table) {
+        table->is_text = is_text;
+        table->text = o.text;
+        table->cell = o.cell;
+        is_text = NULL;
+        o.text = NULL;
+        o.cell = NULL;
+    }
 done:
     if (s != KS_OK && ks_stream_error(&in, NULL) != KS_OK)
         s = ks_stream_error(&in, err);      /* a damaged .gz, not the text, is to blame */
+    free(is_text);
+    free(o.text);
+    free(o.cell);
     free(o.x);
     free(o.y);
     free(dest);
@@ -459,4 +580,40 @@ done:
     free(r.cell);
     ks_stream_close(&in);
     return s;
+}
+
+ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
+                      double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
+                      float **y, ks_error *err)
+{
+    return csv_load(path, opt, begin, end, scale, n, x_cols, x, y_cols, y, NULL, NULL, err);
+}
+
+ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t begin,
+                            size_t end, ks_csv_table *t, ks_error *err)
+{
+    ks_csv_options o = {NULL, opt ? opt->delimiter : ',', opt ? opt->text : NULL,
+                        opt ? opt->text_auto : 0};
+    size_t yc;
+    float *y;
+    ks_status s;
+    memset(t, 0, sizeof *t);
+    s = csv_load(path, &o, begin, end, 1.0, &t->n, &t->cols, &t->data, &yc, &y, &t->names, t,
+                 err);
+    free(y);
+    if (s != KS_OK)
+        ks_csv_table_free(t);
+    return s;
+}
+
+void ks_csv_table_free(ks_csv_table *t)
+{
+    for (size_t i = 0; t->names && t->names[i]; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->data);
+    free(t->is_text);
+    free(t->text);
+    free(t->cell);
+    memset(t, 0, sizeof *t);
 }

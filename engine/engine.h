@@ -91,7 +91,8 @@ typedef enum ks_key_type {
     KS_KEY_FLOAT,       /* double; min/max, see KS_KEY_MIN_EXCL */
     KS_KEY_BOOL,        /* int 0/1 */
     KS_KEY_STRING,      /* char[size] */
-    KS_KEY_ENUM,        /* int index into choices (NULL-terminated) */
+    KS_KEY_ENUM,        /* int index into choices (NULL-terminated); a choice spelled "null"
+                           is what a null value selects (Keras's None), and is written as null */
     KS_KEY_SHAPE,       /* ks_shape from a list of positive ints */
     KS_KEY_VALUE        /* ks_value deep copy (owned by the struct; ks_keys_free frees) */
 } ks_key_type;
@@ -99,9 +100,11 @@ typedef enum ks_key_type {
 enum {
     KS_KEY_REQUIRED = 1,      /* no default: must be given */
     KS_KEY_MIN_EXCL = 2,      /* value must be > min, not >= */
-    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints) */
+    KS_KEY_NULLABLE = 4,      /* null allowed: stores the default (e.g. None → 0 for ints); an
+                                 int at a default below min is written back as null */
     KS_KEY_HIDDEN = 8,        /* not written by ks_keys_write when equal to default */
-    KS_KEY_MAX_EXCL = 16      /* value must be < max, not <= */
+    KS_KEY_MAX_EXCL = 16,     /* value must be < max, not <= */
+    KS_KEY_NONE_DIMS = 32     /* SHAPE: null entries (Keras's None) are stored as 0 */
 };
 
 typedef struct ks_key {
@@ -163,10 +166,32 @@ const char *ks_shape_str(const ks_shape *s, char *buf, int size);
 
 /* ----------------------------------------------------------------- data */
 
+/* Inputs or outputs of a model, and named arrays of a data set, at most. */
+#define KS_MAX_IO 8
+
+/* One named array of a data set: n samples of a per-sample shape. */
+typedef struct ks_array {
+    const char *name;       /* the model input or output it feeds (borrowed); NULL or "":
+                               matched by position */
+    ks_shape shape;         /* per-sample shape */
+    size_t size;            /* floats (or strings) per sample = ks_shape_size(&shape) */
+    const float *data;      /* n × size; NULL for text */
+    int is_label;           /* targets: one integer class index per sample */
+    int n_classes;          /* for labels: 1 + largest label seen, else 0 */
+    const char *const *text;    /* text (CSV text columns): n × size UTF-8 strings, data NULL */
+} ks_array;
+
 /*
- * A data set in memory: n samples of inputs x (float32, row-major, n × x_size) and
- * targets y (n × y_size; class indices as floats when y_is_label).  A ks_data is a
- * view: it owns nothing, and slicing it copies nothing.
+ * A data set in memory: n samples of inputs and targets (float32, row-major).  The
+ * simple case has one input x (n × x_size) and one target y (n × y_size; class
+ * indices as floats when y_is_label).  A model with several inputs or outputs reads
+ * named arrays instead: when n_inputs > 0, inputs[] replace x; when n_targets > 0,
+ * targets[] replace y.  Arrays are matched to the model's inputs and outputs by name
+ * (or by position when unnamed; one array for a one-input model always fits); with
+ * named arrays, x and y mirror the first input and the first target for callers that
+ * read one (x is NULL when that input is text: an Input of dtype string reads it, through
+ * a TextVectorization).  A ks_data is a view: it owns nothing, and slicing it copies
+ * nothing.
  */
 typedef struct ks_data {
     size_t n;               /* samples */
@@ -178,6 +203,10 @@ typedef struct ks_data {
     int y_is_label;         /* y holds integer class indices (one float per sample) */
     int n_classes;          /* for labels: 1 + largest label seen, else 0 */
     const float *w;         /* per-sample weights, or NULL */
+    int n_inputs;           /* named input arrays (0: x above) */
+    ks_array inputs[KS_MAX_IO];
+    int n_targets;          /* named target arrays (0: y above) */
+    ks_array targets[KS_MAX_IO];
 } ks_data;
 
 ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
@@ -189,7 +218,19 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
  * each with optional scale (divide inputs by it), rows: [BEGIN, END], one_hot (class
  * indices become num_classes columns; without num_classes, 1 + the largest label of the
  * rows loaded — give num_classes when slices may miss a class) and delimiter (CSV).
+ * text (CSV): the columns read as text rather than numbers — a name, a list of names,
+ * or true for every column whose cells are not all numbers; an array of text columns is
+ * text (ks_array.text) and feeds an Input of dtype string.
  * Relative paths are taken from base_dir (NULL = current directory).
+ *
+ * For several model inputs or outputs, inputs and targets map each input or output
+ * name to arrays of the entry's source: CSV column names (one, or a list joined in
+ * order; a column may serve several arrays), an IDX prefix's images or labels, or the
+ * names of {npy: {NAME: FILE, …}} / {idx: {NAME: FILE, …}}; or a map {from: that,
+ * scale, one_hot, num_classes, map: [new class of each class index]}.  Inputs are
+ * divided by the entry's scale unless their own says otherwise.  Without inputs, the
+ * source's usual input is one unnamed array (the CSV columns no target uses, images,
+ * x); without targets, its usual target (labels, y; none for CSV).
  */
 typedef struct ks_dataset ks_dataset;
 ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
@@ -209,7 +250,7 @@ ks_status ks_npy_read(const char *path, ks_shape *shape, size_t *n, float **out,
 
 /*
  * The logs a callback sees: ordered (name, value) pairs as Keras names them.  Room for
- * a loss and KS_MAX_METRICS metrics, and their val_ forms, for many outputs.
+ * the loss, a loss per output (KS_MAX_IO), KS_MAX_METRICS metrics, and their val_ forms.
  */
 #define KS_LOGS_MAX 128
 #define KS_LOG_NAME_MAX 48
@@ -242,21 +283,29 @@ ks_status ks_fit_history_add(ks_fit_history *h, int epoch, const ks_logs *logs);
 
 typedef struct ks_model ks_model;
 
-#define KS_MAX_METRICS 8        /* metrics a model compiles (per output) */
+#define KS_MAX_METRICS 32       /* metrics a model compiles, over all its outputs */
 #define KS_MAX_CALLBACKS 32     /* callbacks one fit or evaluate takes */
 
 /*
- * Build a model from its layer list, a LIST of single-key MAPs as in a study file:
+ * Build a model from its model section.  A LIST of single-key MAPs is a Sequential
+ * model (or a graph whose layers name their inputs):
  *   - Flatten: {input_shape: [28, 28]}
  *   - Dense: {units: 300, activation: relu}
- * Each layer also takes name (default Keras-style "dense_1"), inputs (names of the
- * layers it reads, default the previous one) and repeat (N copies; 0 removes it).
- * The input shape comes from the first layer's input_shape (or an InputLayer), else
- * from input_shape (e.g. the data's; may be NULL).  Shapes are checked here; weights
- * are initialized from seed.
+ * A MAP is a functional model: {layers: [...], inputs: [names], outputs: [names],
+ * models: {NAME: a sub-model's list or map}}.  Each layer also takes name (default
+ * Keras-style "dense_1"), inputs (the names of the calls it reads, default the previous
+ * entry) and repeat (N copies chained; 0 removes it).  An entry whose key is a layer's
+ * or a sub-model's name calls it again (shared weights).  Layers are built in
+ * dependency order; a cycle, an unknown or duplicate name is KS_ERR_CONFIG at its
+ * place in the file.  The input shape of a Sequential list comes from the first
+ * layer's input_shape (or an InputLayer), else from input_shape (e.g. the data's; may
+ * be NULL).  Shapes are checked here; weights are initialized from seed.
  */
-ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_shape,
+ks_status ks_model_from_config(const ks_value *model, const ks_shape *input_shape,
                                uint64_t seed, ks_model **out, ks_error *err);
+/* What the build warned about (a layer whose output nothing uses, as Keras warns), one
+   "FILE:LINE:COL: warning: …" line each, or NULL (borrowed). */
+const char *ks_model_warnings(const ks_model *m);
 void ks_model_free(ks_model *m);
 /* Re-initialize every weight from seed, as a freshly built model. */
 void ks_model_init_weights(ks_model *m, uint64_t seed);
@@ -277,7 +326,18 @@ ks_status ks_model_config(const ks_model *m, ks_value *layers, ks_value *compile
  */
 ks_value *ks_model_meta(ks_model *m);
 
-/* Shapes and counts. */
+/* Inputs and outputs: names (the Input layers' and the output calls'), shapes. */
+int ks_model_n_inputs(const ks_model *m);
+const char *ks_model_input_name(const ks_model *m, int i);
+const ks_shape *ks_model_input_shape_at(const ks_model *m, int i);
+/* Input i's dtype as Keras names it: "float32", "int32", "int64" or "string" (text). */
+const char *ks_model_input_dtype(const ks_model *m, int i);
+int ks_model_n_outputs(const ks_model *m);
+const char *ks_model_output_name(const ks_model *m, int i);
+const ks_shape *ks_model_output_shape_at(const ks_model *m, int i);
+/* The index of the output called name, or -1. */
+int ks_model_output_index(const ks_model *m, const char *name);
+/* The first input's and the first output's shapes. */
 const ks_shape *ks_model_input_shape(const ks_model *m);
 const ks_shape *ks_model_output_shape(const ks_model *m);
 size_t ks_model_count_params(const ks_model *m, int trainable);   /* trainable: 1, 0, -1 all */
@@ -294,13 +354,27 @@ int ks_model_weight_trainable(const ks_model *m, int i);
 /* All weights as one contiguous block (trainable and not), for checkpoints and copies. */
 size_t ks_model_weights_size(const ks_model *m);
 float *ks_model_weights(ks_model *m);
-/* A model's layers, for summaries and graph writers. */
+/* A model's layers (each once, however often it is called), for summaries. */
 int ks_model_n_layers(const ks_model *m);
 const char *ks_model_layer_name(const ks_model *m, int i);
 const char *ks_model_layer_class(const ks_model *m, int i);
 const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i);
+/* The inputs of the layer's first call, as layer indices (the chain case's graph). */
 int ks_model_layer_n_inputs(const ks_model *m, int i);
-int ks_model_layer_input(const ks_model *m, int i, int k);      /* index of the k-th input layer */
+int ks_model_layer_input(const ks_model *m, int i, int k);
+/* Layer i's table of vectors, one per token id (an Embedding's embeddings), as a weight
+   index, or -1; and the token an id stands for at its input, from the layer that makes
+   the ids (a TextVectorization's vocabulary: "" padding, "[UNK]", …), or NULL when none
+   names it.  For TensorBoard's projector. */
+int ks_model_layer_token_table(const ks_model *m, int i);
+const char *ks_model_layer_input_token(const ks_model *m, int i, size_t id);
+/* The graph: its nodes (calls of layers) in dependency order, for graph writers. */
+int ks_model_n_nodes(const ks_model *m);
+const char *ks_model_node_name(const ks_model *m, int i);        /* "dense", "enc/dense" */
+int ks_model_node_layer(const ks_model *m, int i);               /* index of its layer */
+const ks_shape *ks_model_node_output_shape(const ks_model *m, int i);
+int ks_model_node_n_inputs(const ks_model *m, int i);
+int ks_model_node_input(const ks_model *m, int i, int k);        /* node index */
 size_t ks_model_layer_params(const ks_model *m, int i);
 
 /* Optimizer state. */
@@ -308,8 +382,8 @@ double ks_model_get_lr(const ks_model *m);
 void ks_model_set_lr(ks_model *m, double lr);
 int64_t ks_model_iterations(const ks_model *m);         /* optimizer steps taken */
 
-/* The compiled metrics ("accuracy", "mae", …), in the order fit/evaluate log them after
- * "loss". */
+/* What fit/evaluate log after "loss", as logged: the metrics ("accuracy", "mae", …);
+ * with several outputs, "<output>_loss" per output, then "<output>_<metric>". */
 int ks_model_n_metrics(const ks_model *m);
 const char *ks_model_metric_name(const ks_model *m, int i);
 
@@ -348,19 +422,35 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                        const ks_fit_params *p, ks_callback *const *callbacks, int n_callbacks,
                        ks_fit_history *history, ks_error *err);
 
+/* The rows fit trains on: all of train, or with validation_split > 0 the first
+   floor(n·(1 − split)) (Keras validates on the last fraction, taken before shuffling). */
+ks_data ks_fit_training_rows(const ks_data *train, double validation_split);
+
 /* Whether data fits a compiled model and its loss (shapes, target kinds, label range);
    what names the data in messages ("training"). */
 ks_status ks_model_check_data(ks_model *m, const ks_data *data, const char *what,
                               ks_error *err);
+
+/*
+ * Keras's adapt: every preprocessing layer of m not yet adapted (a TextVectorization
+ * without a vocabulary) learns its state from data — the rows of the array that feeds
+ * its model input.  fit does this itself, on its training rows (after validation_split),
+ * the first time; the state then lives in the model and in its file.  A layer that
+ * learns from data but is not fed by a model input is KS_ERR_CONFIG.
+ */
+ks_status ks_model_adapt(ks_model *m, const ks_data *data, ks_error *err);
 
 /* Loss and metrics over data, into logs ("loss", "accuracy", …). */
 ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, int verbose,
                             ks_callback *const *callbacks, int n_callbacks, ks_logs *logs,
                             ks_error *err);
 
-/* Outputs for data->n samples into out (n × output size). */
+/* The first output for data->n samples into out (n × output size). */
 ks_status ks_model_predict(ks_model *m, const ks_data *data, int batch_size, float *out,
                            ks_error *err);
+/* Every output: out[k] receives output k (n × its size); a NULL out[k] is skipped. */
+ks_status ks_model_predict_outputs(ks_model *m, const ks_data *data, int batch_size,
+                                   float *const *out, ks_error *err);
 
 /* ------------------------------------------------------------ callbacks */
 
@@ -535,6 +625,11 @@ ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_er
  */
 ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
                          ks_error *err);
+/* The same for output k alone, its metrics under their plain names ("loss", "accuracy"),
+   for an ensemble of one output of multi-output models: the loss unweighted by
+   loss_weights, except for a one-output model (where this is ks_model_score). */
+ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
+                                ks_logs *logs, ks_error *err);
 
 /* ---------------------------------------------------------------- ensembles */
 
@@ -556,9 +651,18 @@ typedef enum ks_ensemble_average {
     KS_ENSEMBLE_GEOMETRIC = 1
 } ks_ensemble_average;
 
-/* Takes the members over (also on failure); checks shapes, losses and weights. */
+/* Takes the members over (also on failure); checks shapes, losses and weights.  The
+   members' first outputs are combined. */
 ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
                           ks_ensemble_average average, ks_ensemble **out, ks_error *err);
+/* The same for the output called output (NULL or "": each member's first): every member
+   must have it, with one shape and one loss; KS_ERR_CONFIG naming the member otherwise. */
+ks_status ks_ensemble_new_for(ks_model **members, const double *weights, int n,
+                              ks_ensemble_average average, const char *output,
+                              ks_ensemble **out, ks_error *err);
+/* The output combined ("" for the first) and its index in member i. */
+const char *ks_ensemble_output(const ks_ensemble *e);
+int ks_ensemble_member_output(const ks_ensemble *e, int i);
 void ks_ensemble_free(ks_ensemble *e);
 int ks_ensemble_size(const ks_ensemble *e);
 ks_model *ks_ensemble_member(const ks_ensemble *e, int i);
@@ -569,7 +673,8 @@ ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e);
 void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
                          const double *weights, int n_members, size_t n, size_t k, float *out);
 
-/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model. */
+/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model (for
+   members of several outputs, the combined output's loss and metrics under plain names). */
 ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_size, float *out,
                               ks_error *err);
 ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_size,
@@ -591,7 +696,9 @@ ks_file_kind ks_file_kind_of(const char *path);
 /*
  * A model or an ensemble as a standard ONNX model (opset KS_ONNX_OPSET, IR version
  * KS_ONNX_IR_VERSION) for ONNX runtimes: graph input "input" float [N, input shape…],
- * output "output" float [N, output shape…], N symbolic; weights as initializers named as
+ * output "output" float [N, output shape…], N symbolic (a model of several inputs or
+ * outputs: each named as the model names it; an ensemble: the one output it combines,
+ * "output"); a shared layer's weights once; weights as initializers named as
  * the model names them ("dense/kernel"); an ensemble's members under "m0/", "m1/" …,
  * combined as ks_ensemble_combine does.  Each layer kind lowers itself; a kind or an
  * activation without an ONNX lowering, or two tensors that would share a name, is

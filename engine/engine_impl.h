@@ -54,7 +54,13 @@ void ks_rng_seed64(ks_rng *r, uint64_t h);
     X(LECUN_NORMAL, "lecun_normal")                                \
     X(LECUN_UNIFORM, "lecun_uniform")                              \
     X(ZEROS, "zeros")                                              \
-    X(ONES, "ones")
+    X(ONES, "ones")                                                \
+    X(ORTHOGONAL, "orthogonal")                                    \
+    X(UNIFORM, "uniform")                                          \
+    X(RANDOM_UNIFORM, "random_uniform")                            \
+    X(NORMAL, "normal")                                            \
+    X(RANDOM_NORMAL, "random_normal")                              \
+    X(TRUNCATED_NORMAL, "truncated_normal")
 
 typedef enum ks_initializer {
 #define KS_INIT_ENUM(e, name) KS_INIT_##e,
@@ -65,7 +71,13 @@ typedef enum ks_initializer {
 
 extern const char *const ks_initializer_names[];  /* NULL-terminated, by enum */
 
-/* Fill w (shape: every axis) as Keras's initializer does (fans from the shape). */
+/*
+ * Fill w (shape: every axis) as Keras's initializer does (fans from the shape).
+ * uniform/random_uniform are RandomUniform(-0.05, 0.05), normal/random_normal
+ * RandomNormal(stddev 0.05), truncated_normal TruncatedNormal(stddev 0.05): Keras's
+ * defaults for the names.  orthogonal: the matrix (every axis but the last, the last)
+ * has orthonormal rows or columns, as Keras's Orthogonal(gain 1).
+ */
 void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *rng);
 
 /* ----------------------------------------------------------- regularizers */
@@ -87,8 +99,10 @@ double ks_regularizer_penalty(const ks_regularizer *r, const float *w, size_t n)
 
 /* ----------------------------------------------------------------- weights */
 
+#define KS_WEIGHT_NAME_MAX 192
+
 typedef struct ks_weight {
-    char name[96];              /* "dense/kernel", as Keras 3's weight.path */
+    char name[KS_WEIGHT_NAME_MAX];  /* "dense/kernel", "encoder/dense/kernel": Keras 3's path */
     ks_shape shape;             /* every axis */
     size_t size;                /* floats */
     size_t offset;              /* into the model's parameter block */
@@ -102,50 +116,92 @@ typedef struct ks_weight {
 
 #define KS_MAX_INPUTS 8
 #define KS_MAX_LAYER_WEIGHTS 16    /* BatchNormalization has 4; Bidirectional(LSTM) 6 */
-#define KS_NAME_MAX 64
+#define KS_NAME_MAX 64              /* a name as the user writes it (layer, call, sub-model) */
+#define KS_PATH_MAX 160             /* a layer or call name with its sub-model prefixes */
 
 typedef struct ks_layer ks_layer;
 typedef struct ks_onnx ks_onnx;         /* an ONNX graph being built (onnx_graph.c) */
 
-/* One forward call over a batch of n rows. */
+/*
+ * One forward call over a batch of n rows.  Everything a call needs beyond the
+ * layer's arguments and weights comes in here (its output and scratch belong to the
+ * call, not to the layer: a layer called twice has two of each).
+ */
 typedef struct ks_fwd {
     int n;
     int training;               /* dropout on, batch statistics */
     const float *x[KS_MAX_INPUTS];  /* inputs, n × in_size each */
     float *y;                   /* output, n × out_size */
     float *z;                   /* if not NULL: also store the pre-activation here */
-    float *scratch;             /* the layer's workspace (scratch_size floats) */
+    float *scratch;             /* the call's workspace (scratch_size floats) */
     ks_rng *rng;                /* this epoch's stream for the layer (dropout) */
+    const float *mask;          /* input 0's mask (n × its mask size: 1 use, 0 skip), or NULL */
+    float *mask_out;            /* KS_MASK_MAKE kinds write their output's mask here */
 } ks_fwd;
 
-/* One backward call, after the forward call on the same batch. */
+/*
+ * One backward call, after the forward call on the same batch.  Gradients accumulate:
+ * a tensor read by several calls receives the sum of their gradients, so dx_beta[k]
+ * says whether to write dx[k] (0: the first writer) or add to it (1).  Write dx[0],
+ * dx[1], … in that order (two inputs may be one tensor), and never scale old contents
+ * by 0 to "write": they may be NaN from an earlier step.  Weight gradients follow
+ * grad_beta the same way (a shared layer's calls sum into one gradient).
+ */
 typedef struct ks_bwd {
     int n;
     const float *x[KS_MAX_INPUTS];
     const float *y;
     float *dy;                  /* dL/dy, or dL/dz when dy_is_dz; the layer may overwrite it */
-    float *dx[KS_MAX_INPUTS];   /* write dL/dx here; NULL: not needed */
+    float *dx[KS_MAX_INPUTS];   /* dL/dx goes here; NULL: not needed */
+    float dx_beta[KS_MAX_INPUTS];   /* 0: overwrite dx[k]; 1: add to it */
     float *scratch;
     int dy_is_dz;               /* the loss already went through the activation */
     float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
     float sgd_lr;               /* > 0: plain SGD fused in: update the weights, w −= lr·g,
                                    instead of writing g (only for KS_LAYER_FUSED_SGD kinds) */
+    const float *mask;          /* input 0's mask, as in forward, or NULL */
 } ks_bwd;
 
 enum {
     KS_LAYER_ALIAS = 1,         /* output is the input buffer (Flatten); no work */
     KS_LAYER_INPUT = 2,         /* the model input (InputLayer) */
     KS_LAYER_MERGE = 4,         /* takes several inputs */
-    KS_LAYER_FUSED_SGD = 8      /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_FUSED_SGD = 8,     /* backward can apply plain SGD itself (ks_bwd.sgd_lr) */
+    KS_LAYER_MASK_USE = 16,     /* reads its input's mask (so a mask may end there quietly) */
+    KS_LAYER_RECURRENT = 32,    /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
+                                   wraps them */
+    KS_LAYER_TEXT_INPUT = 64,   /* reads an Input of dtype string (encode, not forward) */
+    KS_LAYER_TOKEN_TABLE = 128  /* its first weight holds one vector per token id (Embedding):
+                                   TensorBoard's projector shows it */
 };
+
+/*
+ * What a layer does with masks (Keras's compute_mask).  A mask marks the steps of a
+ * sequence to skip: n × (the output's size over its last axis), 1 use and 0 skip.
+ * Embedding(mask_zero) makes one; it follows the graph through the layers that keep it
+ * and ends at the first that does not (with a warning as Keras gives, unless the
+ * layer reads it: KS_LAYER_MASK_USE).
+ */
+typedef enum ks_mask_mode {
+    KS_MASK_DROP,               /* the output has no mask */
+    KS_MASK_KEEP,               /* the output carries input 0's mask */
+    KS_MASK_MAKE,               /* forward writes the output's mask (ks_fwd.mask_out) */
+    KS_MASK_ALL,                /* the inputs' masks and-ed (merge layers) */
+    KS_MASK_ANY                 /* or-ed, an input without one counting as all ones
+                                   (Concatenate along the features) */
+} ks_mask_mode;
+
+/* The mask function of kinds that always keep their input's mask (Dropout, Activation). */
+ks_mask_mode ks_mask_keep(const ks_layer *l);
 
 typedef struct ks_layer_ops {
     const char *name;                   /* Keras class name */
+    const char *const *aliases;         /* other class names accepted, NULL-terminated or NULL */
     const ks_key *keys;                 /* Keras arguments, stored at the start of state */
     size_t state_size;                  /* the kind's state struct (arguments first) */
     unsigned flags;
     /*
-     * in_shape[] is set: check it, set out_shape, declare weights with
+     * n_in and in_shape[] are set: check them, set out_shape, declare weights with
      * ks_layer_add_weight.  A shape that does not fit is KS_ERR_SHAPE with a message.
      */
     ks_status (*build)(ks_layer *l, ks_error *err);
@@ -163,20 +219,57 @@ typedef struct ks_layer_ops {
      */
     ks_status (*onnx)(const ks_layer *l, ks_onnx *g, const char *const *in, const char **out,
                       ks_error *err);
+    ks_mask_mode (*mask)(const ks_layer *l);    /* NULL: KS_MASK_DROP */
+    /* After every weight was filled by its initializer: what a kind adds (LSTM's
+       unit_forget_bias).  May be NULL. */
+    void (*init_weights)(ks_layer *l);
+    /*
+     * Data a model input feeds straight into the layer (n rows of in_size[0] floats),
+     * checked before training: KS_ERR_CONFIG with a message that starts with the row,
+     * "row 12 column 3 holds 2.5; …" (0-based), for values the layer cannot take (an
+     * Embedding's token ids).  May be NULL.
+     */
+    ks_status (*check_input)(const ks_layer *l, const float *x, size_t n, ks_error *err);
+    /*
+     * Text in (KS_LAYER_TEXT_INPUT kinds, which read an Input of dtype string straight):
+     * n rows of in_size[0] strings into out (n × out_size floats).  Runs once per data
+     * set bound to the model (fit, evaluate, predict), in place of forward, which these
+     * kinds do not have.  Fails only for memory.
+     */
+    ks_status (*encode)(const ks_layer *l, const char *const *text, size_t n, float *out,
+                        ks_error *err);
+    /*
+     * Preprocessing learned from data (Keras's adapt), for kinds a model input feeds
+     * straight: adapted says whether the layer has its state (learned, or given as
+     * arguments); adapt learns it from the training rows of that input (numbers or text,
+     * n rows), into arguments the config keeps (a vocabulary) or weights the model file
+     * keeps (a mean and a variance), so that a saved model applies it as trained.
+     */
+    int (*adapted)(const ks_layer *l);
+    ks_status (*adapt)(ks_layer *l, const ks_array *rows, size_t n, ks_error *err);
+    /* A layer that maps tokens to ids (TextVectorization): the token of id (borrowed; ""
+       for padding, "[UNK]"), NULL beyond its vocabulary.  May be NULL. */
+    const char *(*token)(const ks_layer *l, size_t id);
 } ks_layer_ops;
 
+/*
+ * A layer: its kind, arguments, weights and persistent state.  Shapes are those of
+ * its first call; every later call (a shared layer) must have the same.
+ */
 struct ks_layer {
     const ks_layer_ops *ops;
-    char name[KS_NAME_MAX];
+    char name[KS_PATH_MAX];             /* "dense", "encoder/dense" */
     int n_in;
-    int inputs[KS_MAX_INPUTS];          /* indices of the input layers in the model */
     ks_shape in_shape[KS_MAX_INPUTS];
+    const char *in_name[KS_MAX_INPUTS]; /* during build: the inputs' names, for messages */
     ks_shape out_shape;
     size_t in_size[KS_MAX_INPUTS], out_size;
     int n_weights;                      /* declared: past KS_MAX_LAYER_WEIGHTS, a build error */
     ks_weight weights[KS_MAX_LAYER_WEIGHTS];
     ks_weight spare;                    /* what add_weight returns once the table is full */
     void *state;                        /* ops->state_size bytes, arguments first */
+    int index;                          /* its place in the model's layers */
+    int n_calls;                        /* nodes that call it */
 };
 
 /*
@@ -187,12 +280,26 @@ struct ks_layer {
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init);
 /*
- * Build l within m: input shapes from its input layers (in_shape[] as set when l has no
- * inputs), the kind's build, then the limits: an output too large is KS_ERR_SHAPE, more
- * weights than KS_MAX_LAYER_WEIGHTS KS_ERR_INTERNAL (a layer kind that needs a larger
- * table).
+ * Build l for the input shapes in l->in_shape[0, n_in) (set by the caller; m is not read
+ * and may be NULL): the kind's build, then the limits: an output too large is
+ * KS_ERR_SHAPE, more weights than KS_MAX_LAYER_WEIGHTS KS_ERR_INTERNAL (a layer kind that
+ * needs a larger table).
  */
 ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err);
+
+/* An input's element type, as Keras spells it (InputLayer's dtype). */
+#define KS_DTYPE_LIST(X) X(FLOAT32, "float32") X(INT32, "int32") X(INT64, "int64") X(STRING, "string")
+typedef enum ks_dtype {
+#define KS_DTYPE_ENUM(e, name) KS_DTYPE_##e,
+    KS_DTYPE_LIST(KS_DTYPE_ENUM)
+#undef KS_DTYPE_ENUM
+    KS_DTYPE_COUNT
+} ks_dtype;
+extern const char *const ks_dtype_names[];        /* NULL-terminated, by enum */
+/* An InputLayer's dtype (float32 for any other layer). */
+ks_dtype ks_input_dtype(const ks_layer *l);
+/* Before an InputLayer's build: the lengths given as None (0) from data, of the same rank. */
+void ks_input_resolve(ks_layer *l, const ks_shape *data);
 
 /* The registry of layer kinds (layer_registry.c). */
 const ks_layer_ops *ks_layer_find(const char *class_name);
@@ -206,6 +313,169 @@ extern const ks_layer_ops ks_layer_activation_ops;
 extern const ks_layer_ops ks_layer_dropout_ops;
 extern const ks_layer_ops ks_layer_batchnorm_ops;
 extern const ks_layer_ops ks_layer_flatten_ops;
+extern const ks_layer_ops ks_layer_concatenate_ops;
+extern const ks_layer_ops ks_layer_add_ops;
+extern const ks_layer_ops ks_layer_subtract_ops;
+extern const ks_layer_ops ks_layer_multiply_ops;
+extern const ks_layer_ops ks_layer_average_ops;
+extern const ks_layer_ops ks_layer_maximum_ops;
+extern const ks_layer_ops ks_layer_minimum_ops;
+
+extern const ks_layer_ops ks_layer_embedding_ops;
+extern const ks_layer_ops ks_layer_simple_rnn_ops;
+extern const ks_layer_ops ks_layer_lstm_ops;
+extern const ks_layer_ops ks_layer_gru_ops;
+extern const ks_layer_ops ks_layer_bidirectional_ops;
+extern const ks_layer_ops ks_layer_text_vectorization_ops;
+
+/* ------------------------------------------------------- recurrent layers */
+
+typedef enum ks_rnn_cell {
+    KS_RNN_SIMPLE,              /* SimpleRNN: h = act(x·W + h·U + b) */
+    KS_RNN_LSTM,                /* gates i, f, c, o (Keras's order) */
+    KS_RNN_GRU                  /* gates z, r, h; reset_after's two biases */
+} ks_rnn_cell;
+
+/* The Keras arguments of SimpleRNN, LSTM and GRU (each kind declares the ones it takes,
+   first in its state). */
+typedef struct ks_rnn_args {
+    int units;
+    int activation;             /* ks_activation: tanh */
+    int recurrent_activation;   /* sigmoid (LSTM, GRU) */
+    int use_bias;
+    int kernel_initializer, recurrent_initializer, bias_initializer;
+    int unit_forget_bias;       /* LSTM: true */
+    ks_value kernel_regularizer, recurrent_regularizer, bias_regularizer;
+    double dropout, recurrent_dropout;
+    int seed;
+    int return_sequences, return_state, go_backwards, stateful, unroll;
+    int reset_after;            /* GRU: true */
+} ks_rnn_args;
+
+/* The key table entries of those arguments, with Keras's defaults (each kind lists
+   the ones it takes, in Keras's get_config order). */
+#define KS_RNN_KEY(name, type, field, lo, hi, def, choices, flags) \
+    {name, type, offsetof(ks_rnn_args, field), 0, lo, hi, def, choices, flags}
+#define KS_RNN_KEY_UNITS KS_RNN_KEY("units", KS_KEY_INT, units, 1, 1e6, NULL, NULL, KS_KEY_REQUIRED)
+#define KS_RNN_KEY_ACTIVATION                                                               \
+    KS_RNN_KEY("activation", KS_KEY_ENUM, activation, 0, 0, "tanh", ks_activation_names,     \
+               KS_KEY_NULLABLE)
+#define KS_RNN_KEY_RECURRENT_ACTIVATION                                                     \
+    KS_RNN_KEY("recurrent_activation", KS_KEY_ENUM, recurrent_activation, 0, 0, "sigmoid",   \
+               ks_activation_names, KS_KEY_NULLABLE)
+#define KS_RNN_KEY_USE_BIAS KS_RNN_KEY("use_bias", KS_KEY_BOOL, use_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEY_UNIT_FORGET_BIAS                                                         \
+    KS_RNN_KEY("unit_forget_bias", KS_KEY_BOOL, unit_forget_bias, 0, 0, "true", NULL, 0)
+#define KS_RNN_KEYS_INITIALIZERS                                                            \
+    KS_RNN_KEY("kernel_initializer", KS_KEY_ENUM, kernel_initializer, 0, 0, "glorot_uniform", \
+               ks_initializer_names, 0),                                                    \
+    KS_RNN_KEY("recurrent_initializer", KS_KEY_ENUM, recurrent_initializer, 0, 0,            \
+               "orthogonal", ks_initializer_names, 0),                                      \
+    KS_RNN_KEY("bias_initializer", KS_KEY_ENUM, bias_initializer, 0, 0, "zeros",             \
+               ks_initializer_names, 0)
+#define KS_RNN_KEYS_REGULARIZERS                                                            \
+    KS_RNN_KEY("kernel_regularizer", KS_KEY_VALUE, kernel_regularizer, 0, 0, NULL, NULL, 0), \
+    KS_RNN_KEY("recurrent_regularizer", KS_KEY_VALUE, recurrent_regularizer, 0, 0, NULL,     \
+               NULL, 0),                                                                    \
+    KS_RNN_KEY("bias_regularizer", KS_KEY_VALUE, bias_regularizer, 0, 0, NULL, NULL,         \
+               KS_KEY_HIDDEN)
+#define KS_RNN_KEYS_TAIL                                                                    \
+    KS_RNN_KEY("dropout", KS_KEY_FLOAT, dropout, 0, 1, "0", NULL, KS_KEY_MAX_EXCL),          \
+    KS_RNN_KEY("recurrent_dropout", KS_KEY_FLOAT, recurrent_dropout, 0, 1, "0", NULL,        \
+               KS_KEY_MAX_EXCL),                                                            \
+    KS_RNN_KEY("seed", KS_KEY_INT, seed, 0, 2147483647, "0", NULL,                           \
+               KS_KEY_NULLABLE | KS_KEY_HIDDEN),                                            \
+    KS_RNN_KEY("return_sequences", KS_KEY_BOOL, return_sequences, 0, 0, "false", NULL, 0),   \
+    KS_RNN_KEY("return_state", KS_KEY_BOOL, return_state, 0, 0, "false", NULL, KS_KEY_HIDDEN), \
+    KS_RNN_KEY("go_backwards", KS_KEY_BOOL, go_backwards, 0, 0, "false", NULL, 0),           \
+    KS_RNN_KEY("stateful", KS_KEY_BOOL, stateful, 0, 0, "false", NULL, KS_KEY_HIDDEN),       \
+    KS_RNN_KEY("unroll", KS_KEY_BOOL, unroll, 0, 0, "false", NULL, KS_KEY_HIDDEN)
+
+/*
+ * One recurrent pass over a sequence, as a layer's build sets it up: the cell, its
+ * sizes and arguments, and where its weights are among the layer's (kernel (features,
+ * gates·units), recurrent_kernel (units, gates·units), bias (gates·units), or (2,
+ * 3·units) for GRU's reset_after).  Bidirectional holds two.
+ */
+typedef struct ks_rnn {
+    ks_rnn_cell cell;
+    int steps, features, units, gates;  /* T, F, U, G (1, 4, 3) */
+    ks_activation act, rec_act;
+    int use_bias, unit_forget_bias;
+    float dropout, recurrent_dropout;
+    int go_backwards, return_sequences;
+    int zero_output;            /* masked steps output 0, not the previous output */
+    int kernel, recurrent, bias;        /* weight indices in the layer; bias -1 without */
+} ks_rnn;
+
+/*
+ * Check the input (a sequence (T, F)), declare the weights named prefix + "kernel" …
+ * ("lstm_cell/kernel", "forward_lstm/lstm_cell/kernel") with the arguments'
+ * initializers and regularizers, and fill r.  what names the layer kind in messages.
+ */
+ks_status ks_rnn_build(ks_layer *l, const ks_rnn_args *a, ks_rnn_cell cell, const char *prefix,
+                       const char *what, ks_rnn *r, ks_error *err);
+/* The output shape: (T, U) with return_sequences, else (U). */
+ks_shape ks_rnn_output_shape(const ks_rnn *r);
+/* Floats of scratch one pass needs for a batch of n rows (forward and backward). */
+size_t ks_rnn_scratch_size(const ks_rnn *r, int n);
+/*
+ * Forward over n sequences x (n × T × F) into y (n × T × U or n × U), steps in
+ * processing order (reversed with go_backwards, as Keras returns them); mask (n × T)
+ * skips steps: the state goes through unchanged and the output repeats the previous
+ * one (or is 0 with zero_output).  Training draws the dropout masks from rng.
+ * Everything backward needs stays in scratch.
+ */
+void ks_rnn_forward(const ks_rnn *r, const ks_layer *l, int n, const float *x,
+                    const float *mask, float *y, float *scratch, int training, ks_rng *rng);
+/*
+ * Backward through time after ks_rnn_forward on the same scratch: dy as y (it may be
+ * overwritten); dx (may be NULL) written (dx_beta 0) or added to (1); weight gradients
+ * written (grad_beta 0) or added to (1).
+ */
+void ks_rnn_backward(const ks_rnn *r, ks_layer *l, int n, const float *x, const float *mask,
+                     float *dy, float *dx, float dx_beta, float grad_beta, float *scratch);
+/*
+ * SimpleRNN, LSTM and GRU as layers (layer_rnn.c): one state (the arguments, then the
+ * pass) and the ops they share; each kind's file has its key table and its build,
+ * which calls ks_rnn_layer_build with its cell.
+ */
+typedef struct ks_rnn_state {
+    ks_rnn_args a;
+    ks_rnn r;
+} ks_rnn_state;
+ks_status ks_rnn_layer_build(ks_layer *l, ks_rnn_cell cell, ks_error *err);
+size_t ks_rnn_layer_scratch(const ks_layer *l, int batch);
+void ks_rnn_layer_forward(ks_layer *l, const ks_fwd *f);
+void ks_rnn_layer_backward(ks_layer *l, const ks_bwd *b);
+ks_mask_mode ks_rnn_layer_mask(const ks_layer *l);
+void ks_rnn_layer_init_weights(ks_layer *l);
+#define KS_RNN_LAYER_OPS                                                                    \
+    .state_size = sizeof(ks_rnn_state), .flags = KS_LAYER_MASK_USE | KS_LAYER_RECURRENT,                         \
+    .scratch_size = ks_rnn_layer_scratch, .forward = ks_rnn_layer_forward,                  \
+    .backward = ks_rnn_layer_backward, .mask = ks_rnn_layer_mask,                           \
+    .init_weights = ks_rnn_layer_init_weights, .onnx = ks_rnn_layer_onnx
+
+/*
+ * ONNX's RNN, GRU or LSTM node for the passes r[0 .. dirs) of layer l (one, or
+ * Bidirectional's forward and backward) over x (N, T, F), in Keras's layout at *out:
+ * (N, T, U·…) with return_sequences, else (N, U·…); merge (Bidirectional's merge_mode:
+ * 0 concat, 1 sum, 2 mul, 3 ave) combines two directions (onnx_rnn.c).  What ONNX's
+ * operators cannot express (other activations, go_backwards with return_sequences, two
+ * unlike directions) is KS_ERR_CONFIG naming the layer.
+ */
+ks_status ks_rnn_onnx(const ks_layer *l, ks_onnx *g, const ks_rnn *const *r, int dirs,
+                      int merge, const char *x, const char **out, ks_error *err);
+ks_status ks_rnn_layer_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                            const char **out, ks_error *err);
+
+/* LSTM's unit_forget_bias: the forget gate's block of the bias to ones. */
+void ks_rnn_init_weights(const ks_rnn *r, ks_layer *l);
+/* The mask a recurrent layer passes on: its input's with return_sequences. */
+ks_mask_mode ks_rnn_mask(const ks_rnn *r);
+
+/* dst = src (beta 0) or dst += src (beta 1), n floats: a gradient's first or later writer. */
+void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta);
 
 /* ------------------------------------------------------------------ losses */
 
@@ -248,8 +518,11 @@ typedef enum ks_metric_kind {
 
 typedef struct ks_metric {
     char name[KS_LOG_NAME_MAX];     /* as the user wrote it: "accuracy", "mae" */
+    char log_name[KS_LOG_NAME_MAX]; /* as logged: "accuracy", or "aux_output_accuracy" when
+                                       the model has several outputs */
     ks_metric_kind kind;
     int by_shape;                   /* "accuracy": the kind follows the data's shapes */
+    int output;                     /* index of the model output it measures */
 } ks_metric;
 
 /* Resolve a metric name given the loss (accuracy → the kind Keras picks). */
@@ -258,9 +531,11 @@ ks_status ks_metric_resolve(const char *name, const ks_loss_ops *loss, ks_metric
 /* Pick the accuracy kind Keras picks from the shapes: output width 1 → binary;
    class-index targets → sparse; else categorical. */
 void ks_metric_bind(ks_metric *mt, int output_width, int targets_are_labels);
-/* Σ w_i·m_i over n rows (w NULL = 1); the caller divides by Σ w_i. */
+/* Σ w_i·m_i over n rows of k outputs p and tk targets t (tk is k, or 1 for class
+   indices, which broadcast over the outputs as Keras does), w NULL = 1; the caller
+   divides by Σ w_i. */
 double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
-                     int k);
+                     int k, int tk);
 
 /* -------------------------------------------------------------- optimizers */
 
@@ -303,43 +578,133 @@ extern const ks_optimizer_ops *const ks_optimizer_kinds[];      /* NULL-terminat
 
 /* ------------------------------------------------------------------- model */
 
+#define KS_MAX_NODES 100000         /* calls in a model, sub-model calls expanded */
+#define KS_MAX_GRAPHS 64            /* the model and its sub-models */
+
+/*
+ * A model's description as the file gives it, after names, repeat and references are
+ * resolved: one graph for the model and one per sub-model.  Each entry is one call:
+ * of a new layer (LAYER, INPUT), of a layer defined by another entry (SHARED), or of
+ * a sub-model (MODEL).  Kept after the build for the config writer and summary().
+ */
+typedef enum ks_entry_kind {
+    KS_ENTRY_INPUT,             /* an InputLayer: a model or sub-model input */
+    KS_ENTRY_LAYER,             /* a new layer, called once here */
+    KS_ENTRY_SHARED,            /* another call of the layer of entry callee */
+    KS_ENTRY_MODEL              /* a call of the sub-model graphs[callee] */
+} ks_entry_kind;
+
+typedef struct ks_entry {
+    ks_entry_kind kind;
+    char name[KS_NAME_MAX];     /* the call's name: what inputs and outputs refer to */
+    const ks_layer_ops *ops;    /* INPUT, LAYER */
+    int callee;                 /* SHARED: entry index; MODEL: graph index */
+    int n_in;
+    int inputs[KS_MAX_INPUTS];  /* entry indices in the same graph */
+    int implicit;               /* an input made for input_shape or a sub-model's caller */
+    int frozen;                 /* trainable: false */
+    int used;                   /* reaches an output (else only a definition for SHARED) */
+    ks_value args;              /* LAYER, INPUT: the kind's own arguments as given */
+    ks_layer *layer;            /* INPUT, LAYER: its layer once made (one for every call) */
+    int node;                   /* the model's graph: the node of its output, else -1 */
+    const ks_value *src;        /* the file's entry, for messages (NULL after the build) */
+} ks_entry;
+
+typedef struct ks_graph {
+    char name[KS_NAME_MAX];     /* "" for the model, else the sub-model's name */
+    int n, cap;
+    ks_entry *e;                /* topological order */
+    int n_inputs, inputs[KS_MAX_IO];        /* entry indices */
+    int n_outputs, outputs[KS_MAX_IO];      /* entry indices */
+    int listed;                 /* written as a plain list (Sequential) */
+} ks_graph;
+
+/* How a node runs: what forward and backward do with it. */
+typedef enum ks_node_mode {
+    KS_NODE_LAYER,              /* the layer's forward and backward */
+    KS_NODE_INPUT,              /* a model input: the batch's array */
+    KS_NODE_ALIAS,              /* its input's buffers (Flatten): no work */
+    KS_NODE_COPY                /* an alias that is a model output: a copy of its input */
+} ks_node_mode;
+
+/* A call of a layer: one node of the model's graph, in topological order. */
+typedef struct ks_node {
+    ks_layer *layer;
+    char name[KS_PATH_MAX];     /* the call's name: "dense", "encoder_left/dense" */
+    int n_in;
+    int inputs[KS_MAX_INPUTS];  /* node indices, all earlier */
+    int call;                   /* which call of its layer (0: the first) */
+    /* derived once the graph is complete */
+    ks_node_mode mode;
+    int input_index;            /* INPUT: which model input; else -1 */
+    int out_index;              /* a model output: which; else -1 */
+    int owner;                  /* node whose buffers it uses (itself, or an alias's source) */
+    int consumers;              /* calls that read it */
+    int needs_grad;             /* a trainable weight lies in it or upstream */
+    int fused;                  /* an output whose loss folds its activation in (compile) */
+    float dx_beta[KS_MAX_INPUTS];   /* backward: 0 writes, 1 adds (see ks_bwd) */
+    float grad_beta;            /* backward: 0 for the layer's first call in backward order */
+    /* masks (model_mask.c) */
+    int mask;                   /* the node whose mask buffer goes with this output, or -1 */
+    ks_mask_mode mask_mode;     /* what the layer does with masks */
+    size_t mask_size;           /* floats per sample of the mask buffer it owns (mask == self) */
+} ks_node;
+
+/* A model output: its node, and its loss once compiled. */
+typedef struct ks_output {
+    int node;
+    const char *name;           /* the node's name (borrowed) */
+    char loss_log[KS_LOG_NAME_MAX]; /* "<name>_loss", its loss in the logs of a model with
+                                       several outputs */
+    size_t size;                /* floats per sample */
+    const ks_loss_ops *loss;
+    ks_loss_args loss_args;
+    double loss_weight;         /* loss_weights entry: 1 */
+    size_t t_size;              /* target floats per sample (1 for class indices) */
+} ks_output;
+
 /* Buffers of one fit/evaluate/predict, sized for a batch; allocated once per call. */
 typedef struct ks_workspace {
     int batch;                  /* rows the buffers hold */
-    size_t y_size;              /* target floats per row the buffers hold */
     int training;               /* gradient buffers present */
+    int targets;                /* target buffers present */
     float *block;               /* the one allocation everything below points into */
-    float **buf;                /* per layer: its own n × out_size output (NULL: alias/input) */
-    const float **out;          /* per layer: this batch's output (buf, or the input's) */
-    float **dout;               /* per layer: dL/dout (NULL: no gradient needed) */
-    float **scratch;            /* per layer */
-    float *x;                   /* gathered input batch */
-    float *t;                   /* gathered targets */
+    float **buf;                /* per node: its own n × out_size output (NULL: alias/input) */
+    const float **out;          /* per node: this batch's output (buf, or the input's) */
+    float **dout;               /* per node: dL/dout (NULL: no gradient needed) */
+    float **scratch;            /* per node */
+    float **mask;               /* per node: the mask it makes or combines, or NULL */
+    float *x[KS_MAX_IO];        /* gathered input batches, per model input */
+    float *t[KS_MAX_IO];        /* gathered targets, per output */
+    float *z[KS_MAX_IO];        /* per output: its pre-activation (fused loss), or NULL */
     float *sw;                  /* gathered sample weights */
-    float *z;                   /* the output layer's pre-activation (fused loss) */
     size_t *order;              /* sample order of this epoch */
 } ks_workspace;
 
 struct ks_model {
     int n_layers;
-    ks_layer **layers;          /* topological order; layers[0] is the InputLayer */
-    int output;                 /* index of the output layer */
+    ks_layer **layers;          /* every layer once, in the order of first calls */
+    int n_nodes;
+    ks_node *nodes;             /* calls, topological order */
+    int n_inputs;
+    int inputs[KS_MAX_IO];      /* the input nodes, in the model's input order */
+    int text_reader[KS_MAX_IO]; /* per input of dtype string: the node that encodes it (it runs
+                                   as an input node with the encoded floats), else -1 */
+    int n_outputs;
+    ks_output outputs[KS_MAX_IO];
+    int n_graphs;
+    ks_graph *graphs;           /* [0] the model, then its sub-models */
+    char *warnings;             /* the build's warnings, one per line, or NULL */
     int n_weights;
     ks_weight **weights;        /* into the layers, in build order */
     size_t n_params;
     float *params, *grads;      /* one block each; weights are views */
-    int *consumers;             /* per layer: how many layers read it */
-    unsigned char *needs_grad;  /* per layer: a trainable weight lies in it or upstream */
     uint64_t seed;              /* initialization and default stream seed */
     ks_value meta;              /* free-form metadata saved with the model (a MAP) */
 
     /* compile */
     int compiled;
     ks_value compile_cfg;       /* normalized compile section */
-    const ks_loss_ops *loss;
-    ks_loss_args loss_args;
-    double loss_weight;         /* loss_weights of the single output: 1 */
-    int fused;                  /* loss folds the output activation */
     int n_metrics;
     ks_metric metrics[KS_MAX_METRICS];
     const ks_optimizer_ops *opt;
@@ -355,38 +720,169 @@ struct ks_model {
 /* ks_model_from_config with a bound on the parameter count (a file's size, say):
    a config asking for more is KS_ERR_CONFIG before anything is allocated. */
 #define KS_MAX_PARAMS ((size_t)1 << 30)
-ks_status ks_model_build(const ks_value *layers, const ks_shape *input_shape, uint64_t seed,
+ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uint64_t seed,
                          size_t max_params, ks_model **out, ks_error *err);
 
-/* Allocate (or keep, if big enough) the workspace for batch rows and y_size targets. */
-ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training,
-                             ks_error *err);
-/* Forward over n rows of x (n × input size); returns the output buffer. */
-const float *ks_model_forward(ks_model *m, const float *x, int n, int training);
 /*
- * Backward over the batch of the last forward, from the output gradient that
- * ks_model_batch_loss left in ws.dout[output]; adds the regularizers' gradients and
- * returns their penalty.  With fuse_sgd (see ks_model_can_fuse_sgd) the weights are
- * updated in place and the optimizer's step counter advanced, instead.
+ * The model section read into m->graphs (model_graph.c): names, repeat, references,
+ * sub-models, dependency order; warnings appended to m->warnings.  input_shape: the
+ * data's, for a Sequential list without one (may be NULL).
+ */
+ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *input_shape,
+                         ks_error *err);
+/* One entry of the file's list, before repeat. */
+typedef struct ks_graph_item {
+    const ks_value *src;        /* {Class: args} */
+    const ks_value *args;       /* the arguments (the map's one member) */
+    const ks_value *vname, *vinputs;
+    char name[KS_NAME_MAX];     /* the given name, or "" */
+    int first, count;           /* its entries: [first, first + count) */
+    int resolving;              /* a repeat: 0 item being resolved (alias cycles) */
+} ks_graph_item;
+
+/* The state of one graph's parse (model_graph.c, model_graph_refs.c). */
+typedef struct ks_graph_parser {
+    ks_model *m;
+    ks_graph *g;
+    int gi;                     /* index of g in m->graphs */
+    ks_graph_item *items;
+    int n_items;
+    ks_error *err;
+} ks_graph_parser;
+
+/* model_graph_refs.c: each entry's inputs, each call's layer or sub-model, a list of
+   names (inputs: Input entries only) into entry indices, and what item i reads by
+   default (i == n_items: the last item's output). */
+ks_status ks_graph_resolve_inputs(ks_graph_parser *p);
+ks_status ks_graph_resolve_calls(ks_graph_parser *p);
+ks_status ks_graph_name_list(ks_graph_parser *p, const ks_value *v, const char *what,
+                             int inputs, int *out, int *n);
+ks_status ks_graph_resolve_prev(ks_graph_parser *p, int i, int *out);
+/* The graph's inputs and outputs from section v (given or by default); layers, its list. */
+ks_status ks_graph_resolve_io(ks_graph_parser *p, const ks_value *v, const ks_value *layers);
+/* model_graph.c: an entry by name (-1), the nearest name to s, an unknown class or
+   callee (KS_ERR_CONFIG with suggestions), the arguments a call may take. */
+int ks_graph_find_entry(const ks_graph *g, const char *name);
+const char *ks_graph_nearest_entry(const ks_graph_parser *p, const char *s);
+ks_status ks_graph_unknown_class(ks_graph_parser *p, const ks_value *args);
+ks_status ks_graph_call_args_only(ks_graph_parser *p, const ks_value *args);
+
+void ks_graphs_free(ks_graph *g, int n);
+/* Put g's entries in dependency order (the file's where free); a cycle is KS_ERR_CONFIG
+   at its first entry (model_graph_order.c). */
+ks_status ks_graph_sort(ks_graph *g, ks_error *err);
+/* Mark what g's outputs need; warn about each entry they do not, and drop unused inputs. */
+void ks_graph_mark_used(ks_model *m, ks_graph *g);
+/* Sub-models that call themselves are KS_ERR_CONFIG; one never called, a warning. */
+ks_status ks_graph_check_calls(ks_model *m, ks_error *err);
+/* Add a warning line at where's position (FILE:LINE:COL: warning: …). */
+void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Data bound to a model's inputs and outputs by name (fit.c). */
+typedef struct ks_bound {
+    size_t n;
+    const float *x[KS_MAX_IO];  /* per model input (text: its encoding, in owned) */
+    size_t x_size[KS_MAX_IO];
+    float *owned[KS_MAX_IO];    /* what binding made (text encoded): ks_bound_release frees */
+    const float *t[KS_MAX_IO];  /* per model output, or NULL without targets */
+    size_t t_size[KS_MAX_IO];
+    int t_label[KS_MAX_IO];     /* one class index per sample */
+    const float *w;             /* per-sample weights or NULL */
+} ks_bound;
+/* Bind data to m; need_y: targets too (checked against the compiled losses); what names
+   the data in messages ("training"). */
+ks_status ks_model_bind(ks_model *m, const ks_data *d, int need_y, const char *what,
+                        ks_bound *out, ks_error *err);
+
+/* Rows [begin, end) of bound data (a view: it owns nothing). */
+ks_bound ks_bound_slice(const ks_bound *b, size_t begin, size_t end);
+/* Free what binding made; b is then empty.  NULL or an empty one is a no-op. */
+void ks_bound_release(ks_bound *b);
+/* The array of d that feeds model input k (by name, by position when unnamed, or the one
+   array of a one-input model); what names the data in the message when there is none. */
+ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                               ks_array *out, ks_error *err);
+
+/*
+ * What a model does with its data besides the passes (model_data.c): inputs of dtype
+ * string wired to the layer that encodes them (at build; a string input read by any
+ * other layer, or a text layer reading numbers, is KS_ERR_SHAPE at the layer's entry);
+ * the floats per sample the passes read for input k (the encoding's, for text); and
+ * binding one input array: its dtype checked (integral values for int32/int64), text
+ * encoded (into b->owned[k]), and the layers that read the input straight check it.
+ */
+ks_status ks_model_wire_text(ks_model *m, ks_error *err);
+size_t ks_model_input_width(const ks_model *m, int k);
+ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, const char *what,
+                              ks_bound *b, ks_error *err);
+/* The model file's entry of node i, for messages (NULL when it has none, or after build). */
+const ks_value *ks_model_node_source(const ks_model *m, int i);
+
+/* Running totals of an epoch or evaluation: losses weighted by batch size, metrics by
+   sample (evaluate.c). */
+typedef struct ks_totals {
+    double loss;
+    double out_loss[KS_MAX_IO];
+    double metric[KS_MAX_METRICS];
+    double count;
+} ks_totals;
+/* Add a batch of n rows: its loss, per-output losses and the metrics of the outputs of
+   the last forward against targets t[k]. */
+void ks_totals_add(const ks_model *m, ks_totals *tot, double loss, const double *per_output,
+                   const float *const *t, int n);
+/* The totals' means into logs, names prefixed ("" or "val_"). */
+void ks_totals_logs(const ks_model *m, const ks_totals *tot, const char *prefix, ks_logs *logs);
+/*
+ * One pass of evaluation over d in order, batch rows at a time, into logs with the
+ * prefix; test callbacks run around it.  fp and epoch are the fit's, if any.
+ */
+ks_status ks_model_run_evaluate(ks_model *m, const ks_bound *d, int batch, const char *prefix,
+                                ks_callback *const *cbs, int ncb, const ks_fit_params *fp,
+                                int epoch, ks_logs *logs, ks_error *err);
+
+/*
+ * Masks along the graph (model_mask.c): for each node, which mask goes with its output
+ * (mask_mode, mask, mask_size), with Keras's warning where a layer that cannot take one
+ * drops it.  Called once the nodes are wired.
+ */
+void ks_model_wire_masks(ks_model *m);
+/* The mask read with node i's first input in this batch (NULL: none). */
+const float *ks_node_input_mask(const ks_model *m, int i);
+/* A node that owns a combined mask (KS_MASK_ALL / ANY of several): compute it for n rows. */
+void ks_node_combine_masks(ks_model *m, int i, int n);
+
+/* Allocate (or keep, if big enough) the workspace for batch rows; target buffers when
+   the model is compiled, gradient buffers with training. */
+ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err);
+/* Forward over n rows of the inputs x[0..n_inputs-1]; returns the first output. */
+const float *ks_model_forward(ks_model *m, const float *const *x, int n, int training);
+/* The k-th output of the last forward (n × outputs[k].size). */
+const float *ks_model_output(const ks_model *m, int k);
+/*
+ * Backward over the batch of the last forward, from the output gradients that
+ * ks_model_batch_loss left in ws.dout; adds the regularizers' gradients and returns
+ * their penalty.  With fuse_sgd (see ks_model_can_fuse_sgd) the weights are updated in
+ * place and the optimizer's step counter advanced, instead.
  */
 double ks_model_backward(ks_model *m, int n, int fuse_sgd);
 /* One optimizer step over all trainable weights, with clipping. */
 void ks_model_apply_gradients(ks_model *m);
 /*
  * Whether a training step can fuse the optimizer into backward: plain SGD (no
- * momentum, no clipping), no regularizer, and every trainable weight in a layer kind
- * that supports it.  Then ks_model_backward(m, n, 1) updates the weights itself.
+ * momentum, no clipping), no regularizer, every trainable weight in a layer kind that
+ * supports it and called once.  Then ks_model_backward(m, n, 1) updates the weights.
  */
 int ks_model_can_fuse_sgd(const ks_model *m);
 /*
- * The data loss of the last forward's batch, Σ w·l / n (no regularization); with grad,
- * also writes the output gradient for ks_model_backward.
+ * The data loss of the last forward's batch, Σ_k w_k·Σ w·l_k / n (no regularization),
+ * from targets t[k] per output; per_output (may be NULL) receives each output's
+ * unweighted loss.  With grad, also writes the output gradients for ks_model_backward.
  */
-double ks_model_batch_loss(ks_model *m, const float *t, const float *sw, int n, int grad);
+double ks_model_batch_loss(ks_model *m, const float *const *t, const float *sw, int n,
+                           int grad, double *per_output);
 /* The regularization penalty of the current weights. */
 double ks_model_penalty(const ks_model *m);
-/* Keras-style unique layer name for a class within m ("dense", "dense_1", …). */
-void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size);
 
 /* -------------------------------------------------------------- model files */
 
@@ -512,14 +1008,73 @@ ks_status ks_stream_array(ks_stream *s, const ks_array_body *a, float **out, ks_
 ks_status ks_read_file_sized(const char *path, const char *magic, size_t size_at,
                              unsigned char **out, size_t *len, ks_error *err);
 
+/* An owned data set: the view and the arrays behind it. */
+struct ks_dataset {
+    ks_data d;
+    float *x, *y, *w;                   /* owned (the single-array form) */
+    float *arrays[2 * KS_MAX_IO];       /* owned named arrays: inputs, then targets */
+    char names[2 * KS_MAX_IO][KS_NAME_MAX];     /* their names (the view points here) */
+    const char **texts[2 * KS_MAX_IO];  /* owned: a text array's n × size pointers … */
+    char *text;                         /* … into this block of every text cell (owned) */
+};
+
+/* A data entry's named form: inputs and targets maps over the arrays of its source. */
+typedef struct ks_data_source {
+    const ks_value *spec;               /* the entry, for messages */
+    const ks_value *idx, *npy;          /* the source, when of that kind */
+    const char *csv;                    /* the CSV file (already joined to base), or NULL */
+    const ks_value *inputs, *targets;   /* the maps; NULL when not given */
+    const char *base;                   /* directory of relative paths */
+    size_t begin, end;                  /* rows (end KS_ALL_ROWS: to the last) */
+    double scale;                       /* the inputs' default divisor */
+    char delimiter;
+    const char *const *text;            /* CSV columns read as text, NULL-terminated, or NULL */
+    int text_auto;                      /* text: true */
+    const ks_value *text_value;         /* the entry's text, for messages */
+} ks_data_source;
+ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_error *err);
+/* path under base (an absolute path as it is) into out. */
+void ks_data_join_path(const char *base, const char *path, char *out, size_t size);
+/* Re-point a file reader's error at the study entry where, keeping the file in the message. */
+ks_status ks_data_at_value(ks_error *err, ks_status s, const ks_value *where);
+/* The files of an IDX prefix (a STRING value): PREFIX-images-idx3-ubyte[.gz] and
+   PREFIX-labels-idx1-ubyte[.gz]; no images is KS_ERR_IO at the value. */
+ks_status ks_idx_prefix_paths(const ks_value *prefix_value, const char *base, char *images,
+                              char *labels, size_t size, ks_error *err);
+
+/*
+ * Finish a target array of n rows whose data *owned holds (a->data == *owned): one
+ * column of integral values >= 0 is class indices (is_label, n_classes); one_hot turns
+ * them into num_classes columns (0: 1 + the largest), replacing *owned; num_classes
+ * alone is checked against them.  Errors at where.
+ */
+ks_status ks_target_finish(float **owned, ks_array *a, size_t n, int one_hot, int num_classes,
+                           const ks_value *where, ks_error *err);
+
 /* CSV with a header: the target columns by name become y, the rest x. */
 typedef struct ks_csv_options {
     const char *const *targets;     /* column names, NULL-terminated */
     char delimiter;                 /* ',' */
+    const char *const *text;        /* ks_csv_load_table: columns read as text, NULL-terminated */
+    int text_auto;                  /* … and every column with a cell that is not a number */
 } ks_csv_options;
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err);
+/* Every column of a CSV file's rows, as read. */
+typedef struct ks_csv_table {
+    size_t n, cols;
+    float *data;                    /* n × cols, row-major; 0 in text columns */
+    char **names;                   /* the header's cols names, NULL-terminated */
+    unsigned char *is_text;         /* per column */
+    char *text;                     /* every text cell (UTF-8), NUL-terminated, in one block */
+    size_t *cell;                   /* n × cols: each text cell's offset in text */
+} ks_csv_table;
+/* Rows [begin, end) of a CSV file (opt: delimiter and text columns; targets unused).  A
+   text column the header does not name is KS_ERR_CONFIG with the nearest name. */
+ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t begin,
+                            size_t end, ks_csv_table *out, ks_error *err);
+void ks_csv_table_free(ks_csv_table *t);
 
 /* ---------------------------------------------------------------- callbacks */
 
@@ -533,6 +1088,9 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
  */
 ks_status ks_callbacks_call(ks_callback *const *cbs, int n, size_t event,
                             const ks_callback_ctx *ctx, ks_error *err);
+/* Logs that lost entries for want of room (l->dropped) are an error, whoever set them:
+   KS_ERR_CONFIG naming KS_LOGS_MAX; KS_OK otherwise. */
+ks_status ks_logs_room(const ks_logs *l, ks_error *err);
 /* Whether any callback in the list handles event. */
 int ks_callbacks_have(ks_callback *const *cbs, int n, size_t event);
 /* Allocate a callback with user state of size bytes (zeroed) owned by it. */
@@ -611,8 +1169,11 @@ void ks_onnx_set_prefix(ks_onnx *g, const char *prefix);
 
 /* A name formatted with printf's rules, or NULL after a failure. */
 const char *ks_onnx_name(ks_onnx *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* prefix + the layer's name + suffix: "dense_1:0", "m0/dense/linear:0".  Layer names are
-   unique in a model; ks_onnx_encode refuses the graph if two tensors still collide. */
+/* The call the next lowerings are for (its node's name, copied; NULL: the layer's). */
+void ks_onnx_set_call(ks_onnx *g, const char *call);
+/* prefix + the call's name (else the layer's) + suffix: "dense_1:0", "m0/dense/linear:0",
+   "left/dense:0".  Call names are unique in a model; ks_onnx_encode refuses the graph if
+   two tensors still collide. */
 const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix);
 
 /*
@@ -631,7 +1192,8 @@ void ks_onnx_attr_string(ks_onnx *g, int node, const char *name, const char *v);
 void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v, int n);
 
 /* The layer's weight w as an initializer named prefix + its name ("dense/kernel"),
-   with the weight's shape, its data borrowed; returns the name or NULL. */
+   with the weight's shape, its data borrowed (once: a shared layer's calls read the
+   same initializer); returns the name or NULL. */
 const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
 /* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
    the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */

@@ -5,6 +5,8 @@
  */
 #include "engine_impl.h"
 
+#include <stdlib.h>
+
 const char *const ks_initializer_names[] = {
 #define KS_INIT_NAME(e, name) name,
     KS_INITIALIZER_LIST(KS_INIT_NAME)
@@ -50,6 +52,56 @@ static void fill_truncated_normal(float *w, size_t n, double stddev, ks_rng *rng
     }
 }
 
+/* Keras's default spread of its plain random initializers (minval/maxval, stddev) */
+#define RANDOM_SCALE 0.05
+
+static void fill_normal(float *w, size_t n, double stddev, ks_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)ks_rng_normal(rng, stddev);
+}
+
+/*
+ * Orthogonal: a standard normal matrix of max(rows, cols) × min(rows, cols), its
+ * columns made orthonormal (Gram-Schmidt, twice over for accuracy: the Q of a QR
+ * decomposition whose R has a positive diagonal, as Keras's sign correction gives),
+ * transposed when there are fewer rows than columns.  Rows are every axis but the last.
+ */
+static void fill_orthogonal(float *w, const ks_shape *s, ks_rng *rng)
+{
+    size_t cols = s->ndim ? (size_t)s->dim[s->ndim - 1] : 1;
+    size_t rows = cols ? ks_shape_size(s) / cols : 0;
+    size_t big = rows > cols ? rows : cols, small = rows > cols ? cols : rows;
+    double *q = big && small ? malloc(big * small * sizeof *q) : NULL;
+    if (!q) {
+        /* no memory for the factorization: a scaled uniform matrix keeps the model usable */
+        fill_uniform(w, rows * cols, sqrt(6.0 / (double)(rows + cols + 1)), rng);
+        return;
+    }
+    for (size_t i = 0; i < big * small; i++)
+        q[i] = ks_rng_normal(rng, 1.0);
+    for (size_t j = 0; j < small; j++) {
+        double norm = 0.0;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = 0; k < j; k++) {
+                double dot = 0.0;
+                for (size_t i = 0; i < big; i++)
+                    dot += q[i * small + k] * q[i * small + j];
+                for (size_t i = 0; i < big; i++)
+                    q[i * small + j] -= dot * q[i * small + k];
+            }
+        for (size_t i = 0; i < big; i++)
+            norm += q[i * small + j] * q[i * small + j];
+        norm = norm > 0.0 ? 1.0 / sqrt(norm) : 0.0;
+        for (size_t i = 0; i < big; i++)
+            q[i * small + j] *= norm;
+    }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            w[i * cols + j] = (float)(rows >= cols ? q[i * small + j] : q[j * small + i]);
+    free(q);
+}
+
 void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *rng)
 {
     size_t n = ks_shape_size(shape);
@@ -82,6 +134,20 @@ void ks_init_fill(ks_initializer init, float *w, const ks_shape *shape, ks_rng *
     case KS_INIT_ONES:
         for (size_t i = 0; i < n; i++)
             w[i] = 1.0f;
+        break;
+    case KS_INIT_ORTHOGONAL:
+        fill_orthogonal(w, shape, rng);
+        break;
+    case KS_INIT_UNIFORM:
+    case KS_INIT_RANDOM_UNIFORM:
+        fill_uniform(w, n, RANDOM_SCALE, rng);
+        break;
+    case KS_INIT_NORMAL:
+    case KS_INIT_RANDOM_NORMAL:
+        fill_normal(w, n, RANDOM_SCALE, rng);
+        break;
+    case KS_INIT_TRUNCATED_NORMAL:
+        fill_truncated_normal(w, n, RANDOM_SCALE, rng);
         break;
     case KS_INIT_COUNT:
         break;

@@ -129,17 +129,22 @@ static void batchnorm_backward(ks_layer *l, const ks_bwd *b)
             sum_dy += b->dy[r * C + c];
             sum_dy_xhat += (double)b->dy[r * C + c] * xhat[r * C + c];
         }
+        /* a first writer writes: old contents may be NaN, never scale them by 0 */
         if (dgamma)
-            dgamma[c] = b->grad_beta * dgamma[c] + (float)sum_dy_xhat;
+            dgamma[c] = (b->grad_beta != 0.0f ? dgamma[c] : 0.0f) + (float)sum_dy_xhat;
         if (dbeta)
-            dbeta[c] = b->grad_beta * dbeta[c] + (float)sum_dy;
+            dbeta[c] = (b->grad_beta != 0.0f ? dbeta[c] : 0.0f) + (float)sum_dy;
         if (b->dx[0]) {
             /* dx = γ·inv_std/R · (R·dy − Σdy − x̂·Σ(dy·x̂)) */
             float k = g * inv_std[c] / (float)rows;
             float m1 = (float)sum_dy, m2 = (float)sum_dy_xhat;
-            for (size_t r = 0; r < rows; r++)
-                b->dx[0][r * C + c] =
-                    k * ((float)rows * b->dy[r * C + c] - m1 - xhat[r * C + c] * m2);
+            float *dx = b->dx[0];
+            if (b->dx_beta[0] == 0.0f)
+                for (size_t r = 0; r < rows; r++)
+                    dx[r * C + c] = k * ((float)rows * b->dy[r * C + c] - m1 - xhat[r * C + c] * m2);
+            else
+                for (size_t r = 0; r < rows; r++)
+                    dx[r * C + c] += k * ((float)rows * b->dy[r * C + c] - m1 - xhat[r * C + c] * m2);
         }
     }
 }

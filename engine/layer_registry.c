@@ -7,15 +7,24 @@
 #include <string.h>
 
 const ks_layer_ops *const ks_layer_kinds[] = {
-    &ks_layer_input_ops,   &ks_layer_dense_ops,     &ks_layer_activation_ops,
-    &ks_layer_dropout_ops, &ks_layer_batchnorm_ops, &ks_layer_flatten_ops,
-    NULL};
+    &ks_layer_input_ops,    &ks_layer_dense_ops,       &ks_layer_activation_ops,
+    &ks_layer_dropout_ops,  &ks_layer_batchnorm_ops,   &ks_layer_flatten_ops,
+    &ks_layer_concatenate_ops, &ks_layer_add_ops,      &ks_layer_subtract_ops,
+    &ks_layer_multiply_ops, &ks_layer_average_ops,     &ks_layer_maximum_ops,
+    &ks_layer_minimum_ops,  &ks_layer_embedding_ops,  &ks_layer_simple_rnn_ops,
+    &ks_layer_lstm_ops,     &ks_layer_gru_ops,         &ks_layer_bidirectional_ops,
+    &ks_layer_text_vectorization_ops, NULL};
 
 const ks_layer_ops *ks_layer_find(const char *class_name)
 {
-    for (int i = 0; ks_layer_kinds[i]; i++)
-        if (strcmp(ks_layer_kinds[i]->name, class_name) == 0)
-            return ks_layer_kinds[i];
+    for (int i = 0; ks_layer_kinds[i]; i++) {
+        const ks_layer_ops *ops = ks_layer_kinds[i];
+        if (strcmp(ops->name, class_name) == 0)
+            return ops;
+        for (int k = 0; ops->aliases && ops->aliases[k]; k++)
+            if (strcmp(ops->aliases[k], class_name) == 0)
+                return ops;
+    }
     return NULL;
 }
 

@@ -21,7 +21,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"STUDY.yaml", NULL, "ksearch STUDY.yaml [--parallel N] [--fresh]",
-     "run or resume a study (grid, random, bayesian, hyperband)"},
+     "run or resume a study (grid, random, bayesian, hyperband, tpe, bohb)"},
     {"fit", cmd_fit, "ksearch fit MODEL.yaml [options]", "train one model (model.fit)"},
     {"evaluate", cmd_evaluate, "ksearch evaluate MODEL.ksm DATA", "loss and metrics on data"},
     {"predict", cmd_predict, "ksearch predict MODEL.ksm DATA [-o OUT.csv]",
@@ -35,6 +35,8 @@ static const command commands[] = {
      "a model or ensemble as ONNX"},
     {"ensemble", cmd_ensemble, "ksearch ensemble RUNDIR [--top K] [-o F]",
      "a weighted ensemble of the best trials"},
+    {"report", cmd_report, "ksearch report RUNDIR [-o report.html]",
+     "the study at a glance: one HTML file, any browser"},
     {NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -25,6 +25,8 @@ static void ensemble_usage(FILE *f)
             "  --weights M      uniform, random, nelder-mead, greedy, a comma-separated list,\n"
             "                   or all [the study's ensemble.weights, or nelder-mead]\n"
             "  --average A      arithmetic or geometric (mean of probabilities) [arithmetic]\n"
+            "  --output NAME    the output of multi-output models to combine\n"
+            "                   [the study's ensemble.output, or the first]\n"
             "  -o FILE          where to save the ensemble [RUNDIR/ensembles/best.ksm]\n");
 }
 
@@ -39,20 +41,13 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
 {
     char name[1200];
     ks_db *db = NULL;
-    char **names = NULL;
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
     if ((s = ks_db_open(paths->db, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
-    if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
-        if (!names[0])
-            s = ks_error_set_at(err, KS_ERR_CONFIG, paths->db, 0, 0, "the database holds no study");
-        else
-            s = ks_db_study_get(db, names[0], &info, err);
-    }
+    s = ks_db_study_find(db, NULL, &info, err);     /* the file's first */
     ks_db_close(db);
-    ks_strv_free(names);
     if (s != KS_OK)
         return s;
     snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);
@@ -65,7 +60,8 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
 
 int cmd_ensemble(int argc, char **argv)
 {
-    const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL;
+    const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL,
+               *output = NULL;
     int top = 0;
     ks_study *st = NULL;
     ks_run_paths paths;
@@ -95,6 +91,8 @@ int cmd_ensemble(int argc, char **argv)
             weights = argv[++i];
         } else if (strcmp(argv[i], "--average") == 0 && i + 1 < argc) {
             average = argv[++i];
+        } else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out_path = argv[++i];
         } else if (argv[i][0] == '-' || target) {
@@ -130,6 +128,8 @@ int cmd_ensemble(int argc, char **argv)
         }
         if (top)
             req.top = top;
+        if (output)
+            snprintf(req.output, sizeof req.output, "%s", output);
         if (average) {
             if (strcmp(average, "arithmetic") == 0)
                 req.average = KS_ENSEMBLE_ARITHMETIC;

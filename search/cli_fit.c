@@ -178,6 +178,7 @@ static ks_status start_tracking(fit_job *j, ks_error *err)
             ro.histogram_freq = j->topt.histogram_freq;
             ro.update_freq = j->topt.update_freq;
             ro.write_graph = j->topt.write_graph;
+            ro.embeddings_freq = j->topt.embeddings_freq;
         }
         /* the recorder in the fit, the committer on the writer's thread: the same path as
            a study's trials */
@@ -290,6 +291,31 @@ int cmd_fit(int argc, char **argv)
                 KS_OK ||
             (s = ks_model_compile(j.model, j.cfg->compile, &err)) != KS_OK)
             goto bad_input;
+        if (ks_model_warnings(j.model))
+            fputs(ks_model_warnings(j.model), stderr);
+    }
+    {
+        /* the data against the model (inputs by name, targets against the losses) before
+           anything is written */
+        ks_data tr = ks_dataset_data(j.train), va;
+        ks_data rows = ks_fit_training_rows(&tr, j.val ? 0.0 : j.cfg->fit.validation_split);
+        const ks_value *at = j.cfg->train;
+        /* preprocessing layers learn from the rows fit trains on (as fit would), so that
+           the data is checked against what they make */
+        if ((s = ks_model_adapt(j.model, &rows, &err)) == KS_OK &&
+            (s = ks_model_check_data(j.model, &tr, "training", &err)) == KS_OK && j.val) {
+            va = ks_dataset_data(j.val);
+            at = j.cfg->validation;
+            s = ks_model_check_data(j.model, &va, "validation", &err);
+        }
+        if (s != KS_OK) {
+            if (!err.file[0]) {
+                char msg[sizeof err.msg];
+                snprintf(msg, sizeof msg, "%s", err.msg);
+                ks_error_at(&err, s, at, "%s", msg);
+            }
+            goto bad_input;
+        }
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);

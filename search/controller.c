@@ -166,8 +166,11 @@ static ks_status job_committer(controller *c, ctl_job *j, const trial_state *t, 
         for (int i = 0; i < c->st->space.n; i++) {
             if (ks_space_value(&c->st->space, i, t->point, &j->hp_store[j->n_hp]) != KS_OK)
                 continue;
+            if (!ks_hp_value_of(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp])) {
+                ks_value_free(&j->hp_store[j->n_hp]);
+                continue;
+            }
             j->hp_names[j->n_hp] = c->st->space.params[i].name;
-            ctl_hp_value(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp]);
             j->n_hp++;
         }
         opt.n_hparams = j->n_hp;
@@ -239,6 +242,8 @@ static void start_job(controller *c, ctl_transport *tp, int slot, int number, in
     t->busy = 1;
     j->number = number;
     j->failed = 0;
+    j->started = ks_now();
+    j->initial_epoch = req.initial_epoch;
     c->running++;
     if ((s = tp->send(tp->user, &req, &err)) != KS_OK) {
         ks_committer_free(j->committer);
@@ -328,7 +333,11 @@ static void finish_job(controller *c, ctl_job *j, const ks_record *r)
        final (a Hyperband rung below the full budget may still be promoted; those never
        promoted get theirs when the study marks them pruned) */
     final = status == KS_TRIAL_FAILED || (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
-    if (ks_committer_end(j->committer, status, msg, final, &ferr) != KS_OK)
+    /* then which worker ran this job, from which epoch, for how long: the report's
+       timeline (ending now, on the controller's clock, whatever the worker's host says) */
+    if (ks_committer_end(j->committer, status, msg, final, &ferr) != KS_OK ||
+        ks_db_segment_add(c->db, t->id, r->worker, r->seconds, r->initial_epoch, status,
+                          &ferr) != KS_OK)
         stop_study(c, ferr.code, &ferr);   /* the database itself failed: the study cannot go on */
     ks_committer_free(j->committer);
     j->committer = NULL;
@@ -385,6 +394,8 @@ static void abandon_jobs(controller *c, ctl_transport *tp)
         end.kind = KS_RECORD_END;
         end.trial = number;
         end.worker = slot;
+        end.initial_epoch = j->initial_epoch;
+        end.seconds = ks_now() - j->started;
         end.status = KS_TRIAL_INTERRUPTED;
         finish_job(c, j, &end);
         tp->lost(tp->user, slot, name, sizeof name);

@@ -105,6 +105,8 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err);
 /* What the controller knows of a worker's job (the trial it trains and its writer). */
 typedef struct ctl_job {
     int number;                         /* −1: the slot is idle */
+    double started;                     /* when it was sent (ks_now) */
+    int initial_epoch;                  /* the request's */
     ks_committer *committer;
     int failed;                         /* committing its records failed (own I/O) */
     ks_error err;                       /* why */
@@ -169,7 +171,13 @@ uint64_t ctl_trial_seed(const controller *c, int number);
 ks_status ctl_add_trial(controller *c, const double *point, int budget);
 /* The best of a trial's curve before epoch `before` (NaN: none). */
 double ctl_curve_best(const controller *c, const trial_state *t, int before);
-void ctl_hp_value(const ks_value *v, ks_hp_value *out);
+
+/* study_report.c: the search the study declares, run on parallel workers (for study.db
+   and the HParams experiment; free with ks_search_info_free); the HTML report at the end
+   (a failure is a warning on c->out, never a failed study) */
+ks_status ctl_search_info(const controller *c, int parallel, ks_search_info *out,
+                          ks_error *err);
+void ctl_report_end(controller *c);
 
 /* study_progress.c */
 void ctl_report_trial(controller *c, int number, const char *error);

@@ -1,8 +1,8 @@
 /*
  * run_dir.c — a run's directory: the one place that spells its layout (runs/NAME,
- * study.db, tensorboard/, ensembles/, model.ksm, the lock file), for studies, `ksearch
- * fit` and every command that reads or writes a run; and the lock that keeps a second
- * process from writing it at the same time.
+ * study.db, tensorboard/, ensembles/, model.ksm, report.html, the lock file), for
+ * studies, `ksearch fit` and every command that reads or writes a run; and the lock
+ * that keeps a second process from writing it at the same time.
  */
 #include "search_impl.h"
 
@@ -26,7 +26,8 @@ static ks_status fill(ks_run_paths *p, const char *dir, const char *db, ks_error
         !FITS(p->tensorboard, "%s/tensorboard", dir) ||
         !FITS(p->ensembles, "%s/ensembles", dir) ||
         !FITS(p->best_ensemble, "%s/ensembles/best.ksm", dir) ||
-        !FITS(p->model, "%s/model.ksm", dir) || !FITS(p->lock, "%s/%s", dir, KS_RUN_LOCK_NAME))
+        !FITS(p->model, "%s/model.ksm", dir) || !FITS(p->lock, "%s/%s", dir, KS_RUN_LOCK_NAME) ||
+        !FITS(p->report, "%s/%s", dir, KS_RUN_REPORT_NAME))
         return ks_error_set(err, KS_ERR_USAGE, "the run directory \"%.60s…\" is too long", dir);
     return KS_OK;
 }

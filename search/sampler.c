@@ -7,7 +7,7 @@
 
 static const ks_sampler_ops *const samplers[] = {
     &ks_sampler_grid_ops, &ks_sampler_random_ops, &ks_sampler_bayesian_ops,
-    &ks_sampler_hyperband_ops, NULL};
+    &ks_sampler_hyperband_ops, &ks_sampler_tpe_ops, &ks_sampler_bohb_ops, NULL};
 
 const ks_sampler_ops *ks_sampler_find(const char *name)
 {

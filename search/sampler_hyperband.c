@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * The schedule.  For R (max_epochs) and η (factor): s_max = floor(log_η R), computed in
@@ -20,7 +21,8 @@
  * bracket s_max, the next n(s_max − 1) bracket s_max − 1, …, and then the cycle starts
  * again at s_max (Li et al.'s outer loop) until max_trials configurations; without
  * max_trials one pass of every bracket (Σ n configurations).  A configuration's point is
- * the random draw of its trial number (ks_sampler_random_point).
+ * the random draw of its trial number (ks_sampler_random_point), or what the caller's
+ * ks_hb_source gives (BOHB: a draw from its density models).
  *
  * The rule, a function of the history.  A trial sits at rung k of its bracket when its
  * budget is r_k; it has completed rung k when its budget is above r_k (it was promoted
@@ -44,16 +46,10 @@
  */
 
 typedef struct hb_args {
-    int max_epochs;             /* R; 0 (not given): the fit's epochs */
-    int factor;                 /* η */
-    int synchronous;            /* promote only from complete rungs */
+    ks_hb_args hb;
 } hb_args;
 
-static const ks_key hb_keys[] = {
-    {"max_epochs", KS_KEY_INT, offsetof(hb_args, max_epochs), 0, 1, 1000000, "0", NULL, 0},
-    {"factor", KS_KEY_INT, offsetof(hb_args, factor), 0, 2, 1000, "3", NULL, 0},
-    {"synchronous", KS_KEY_BOOL, offsetof(hb_args, synchronous), 0, 0, 0, "false", NULL, 0},
-    {0}};
+static const ks_key hb_keys[] = {KS_HB_KEYS(hb_args, hb), {0}};
 
 #define HB_MAX_BRACKETS 16
 
@@ -103,7 +99,7 @@ typedef struct hb_plan {
     long limit;                         /* configurations in all */
 } hb_plan;
 
-static ks_status hb_plan_make(const hb_args *a, const ks_history *h, hb_plan *p,
+static ks_status hb_plan_make(const ks_hb_args *a, const ks_history *h, hb_plan *p,
                               ks_error *err)
 {
     p->R = a->max_epochs > 0 ? a->max_epochs : h->max_epochs;
@@ -136,11 +132,6 @@ static ks_status hb_plan_make(const hb_args *a, const ks_history *h, hb_plan *p,
     return KS_OK;
 }
 
-static int is_pending(ks_trial_status s)
-{
-    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
-}
-
 /* The trial's rung: the highest whose budget it has reached. */
 static int rung_of(const hb_plan *p, int j, int budget)
 {
@@ -150,8 +141,7 @@ static int rung_of(const hb_plan *p, int j, int budget)
     return k;
 }
 
-/* The best objective of the first epochs epochs (NaN if none). */
-static double value_within(const ks_trial_view *t, int maximize, int epochs)
+double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs)
 {
     double best = NAN;
     int n = t->epochs < epochs ? t->epochs : epochs;
@@ -202,13 +192,13 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
             hb_entry *e;
             if (level < k)
                 continue;
-            if (level == k && is_pending(v->status)) {
+            if (level == k && ks_trial_pending(v->status)) {
                 pending_here = 1;
                 continue;
             }
             e = &scratch[m++];
             e->number = t;
-            e->key = value_within(v, h->maximize, p->budget[j][k]);
+            e->key = ks_trial_value_within(v, h->maximize, p->budget[j][k]);
             e->bad = isnan(e->key) || (level == k && v->status == KS_TRIAL_FAILED);
             if (h->maximize)
                 e->key = -e->key;
@@ -232,18 +222,38 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
     return found;
 }
 
-static ks_status hb_check(const void *args, const ks_space *sp, const ks_history *h,
-                          ks_error *err)
+ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err)
 {
     hb_plan p;
-    (void)sp;
     if (!h)
         return ks_error_set(err, KS_ERR_INTERNAL, "hyperband's check needs the study");
-    return hb_plan_make(args, h, &p, err);
+    return hb_plan_make(a, h, &p, err);
 }
 
-static ks_suggest_result hb_suggest(const void *args, const ks_history *h, ks_suggestion *out,
-                                    ks_error *err)
+/* The plan's distinct rung budgets, ascending, into out; returns how many. */
+static int plan_budgets(const hb_plan *p, int *out)
+{
+    int n = 0;
+    for (int j = 0; j < p->n_brackets; j++)
+        for (int i = 0; i < p->br[j].n_rungs; i++) {
+            int b = p->budget[j][i], at = n;
+            for (int k = 0; k < n; k++)
+                if (out[k] >= b) {
+                    at = k;
+                    break;
+                }
+            if (at < n && out[at] == b)
+                continue;
+            memmove(out + at + 1, out + at, sizeof *out * (size_t)(n - at));
+            out[at] = b;
+            n++;
+        }
+    return n;
+}
+
+ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history *h,
+                                       const ks_hb_source *src, ks_suggestion *out,
+                                       ks_error *err)
 {
     hb_plan p;
     hb_entry *scratch;
@@ -273,13 +283,18 @@ static ks_suggest_result hb_suggest(const void *args, const ks_history *h, ks_su
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
-        any_pending |= is_pending(h->trials[t].status);
+        any_pending |= ks_trial_pending(h->trials[t].status);
     if (h->n < p.limit) {
         long off = h->n % p.cycle;
         int j = 0;
         while (j + 1 < p.n_brackets && p.first[j + 1] <= off)
             j++;
-        if (ks_sampler_random_point(h->space, h->seed, h->n, out->point) != KS_OK) {
+        if (src) {
+            int budgets[HB_MAX_BRACKETS * 16];
+            if (src->new_point(src->user, h, budgets, plan_budgets(&p, budgets), out->point,
+                               err) != KS_OK)
+                return KS_SUGGEST_ERROR;
+        } else if (ks_sampler_random_point(h->space, h->seed, h->n, out->point) != KS_OK) {
             ks_error_set(err, KS_ERR_NOMEM, "out of memory drawing trial %d's parameters",
                          h->n);
             return KS_SUGGEST_ERROR;
@@ -291,20 +306,43 @@ static ks_suggest_result hb_suggest(const void *args, const ks_history *h, ks_su
     return any_pending ? KS_SUGGEST_WAIT : KS_SUGGEST_DONE;
 }
 
-static int hb_total(const void *args, const ks_history *h)
+int ks_hyperband_total(const ks_hb_args *a, const ks_history *h)
 {
     hb_plan p;
-    if (hb_plan_make(args, h, &p, NULL) != KS_OK)
+    if (hb_plan_make(a, h, &p, NULL) != KS_OK)
         return 0;
     return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
 }
 
-static int hb_full_budget(const void *args, const ks_history *h)
+int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h)
 {
     hb_plan p;
-    if (hb_plan_make(args, h, &p, NULL) != KS_OK)
+    if (hb_plan_make(a, h, &p, NULL) != KS_OK)
         return h->max_epochs;
     return p.R;
+}
+
+static ks_status hb_check(const void *args, const ks_space *sp, const ks_history *h,
+                          ks_error *err)
+{
+    (void)sp;
+    return ks_hyperband_check(&((const hb_args *)args)->hb, h, err);
+}
+
+static ks_suggest_result hb_suggest(const void *args, const ks_history *h, ks_suggestion *out,
+                                    ks_error *err)
+{
+    return ks_hyperband_suggest(&((const hb_args *)args)->hb, h, NULL, out, err);
+}
+
+static int hb_total(const void *args, const ks_history *h)
+{
+    return ks_hyperband_total(&((const hb_args *)args)->hb, h);
+}
+
+static int hb_full_budget(const void *args, const ks_history *h)
+{
+    return ks_hyperband_full_budget(&((const hb_args *)args)->hb, h);
 }
 
 const ks_sampler_ops ks_sampler_hyperband_ops = {

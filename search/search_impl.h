@@ -1,7 +1,7 @@
 /*
- * search_impl.h — internals shared by the search module's .c files: the search space
- * and the sampler interface (grid, random, bayesian, hyperband), the controller's
- * pieces, and the command line's helpers.
+ * search_impl.h — internals shared by the search module's .c files: the search space,
+ * the sampler interface (grid, random, bayesian, hyperband, tpe, bohb) and the density
+ * models of TPE and BOHB, the controller's pieces, and the command line's helpers.
  */
 #ifndef KS_SEARCH_IMPL_H
 #define KS_SEARCH_IMPL_H
@@ -69,6 +69,9 @@ ks_status ks_space_point_from_json(const ks_space *sp, const char *json, double 
 
 /* =================================================================== study */
 
+/* Names a trial's fit logs besides loss (every output's losses and metrics), at most. */
+#define KS_MAX_LOGGED 40
+
 struct ks_study {
     char path[1024];
     char *text;                         /* the file as given (for the database and resume) */
@@ -85,6 +88,9 @@ struct ks_study {
     int max_trials;
     int parallel;
     ks_checkpoint_policy checkpoints;   /* search.checkpoints */
+    char *warnings;                     /* the model's build warnings, once, or NULL */
+    char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
+    int n_log_names;
 };
 
 /*
@@ -105,6 +111,12 @@ typedef struct ks_trial_view {
     const double *curve;        /* the objective metric after each epoch done (NaN if absent) */
     double objective;           /* best of curve (NaN: none, e.g. failed at once) */
 } ks_trial_view;
+
+/* A trial still to finish: queued, running, or interrupted (to be resumed). */
+static inline int ks_trial_pending(ks_trial_status s)
+{
+    return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
+}
 
 /* The study so far, as samplers see it. */
 typedef struct ks_history {
@@ -138,7 +150,7 @@ typedef enum ks_suggest_result {
  * never from the order in which workers asked.
  */
 typedef struct ks_sampler_ops {
-    const char *name;                   /* "grid", "random", "bayesian", "hyperband" */
+    const char *name;                   /* "grid", "random", "bayesian", "hyperband", … */
     const ks_key *keys;                 /* the method's options in the search section */
     size_t args_size;
     /* check the options against the space (e.g. grid needs grid_points for floats) */
@@ -149,10 +161,10 @@ typedef struct ks_sampler_ops {
     /* how many trials the method will run (for the progress line), or 0 if unknown */
     int (*total)(const void *args, const ks_history *h);
     /*
-     * Capability of methods that promote trials (Hyperband): the budget at which a trial
-     * is done (R).  A trial complete below it may still continue to a larger budget, and
-     * ends pruned when the study ends without promoting it.  NULL for methods that run
-     * every trial's budget once (grid, random, bayesian): a complete trial is final.
+     * Capability of methods that promote trials (Hyperband, BOHB): the budget at which a
+     * trial is done (R).  A trial complete below it may still continue to a larger budget,
+     * and ends pruned when the study ends without promoting it.  NULL for methods that run
+     * every trial's budget once (grid, random, bayesian, tpe): a complete trial is final.
      */
     int (*full_budget)(const void *args, const ks_history *h);
 } ks_sampler_ops;
@@ -162,6 +174,8 @@ extern const ks_sampler_ops ks_sampler_grid_ops;
 extern const ks_sampler_ops ks_sampler_random_ops;
 extern const ks_sampler_ops ks_sampler_bayesian_ops;
 extern const ks_sampler_ops ks_sampler_hyperband_ops;
+extern const ks_sampler_ops ks_sampler_tpe_ops;
+extern const ks_sampler_ops ks_sampler_bohb_ops;
 /* The random point of trial number in the study of seed: a draw from the space with the
    stream (seed, "random", number), the same on every machine and worker (random search,
    Hyperband's new configurations).  Fails only on no memory. */
@@ -180,6 +194,40 @@ typedef struct ks_hb_bracket {
 } ks_hb_bracket;
 /* Fills up to max brackets; returns s_max + 1 (the number of brackets). */
 int ks_hyperband_brackets(int R, int eta, ks_hb_bracket *out, int max);
+
+/* Hyperband's options; BOHB's start with them.  KS_HB_KEYS(TYPE, MEMBER) are their keys
+   in the key table of a method whose args TYPE hold them in MEMBER. */
+typedef struct ks_hb_args {
+    int max_epochs;             /* R; 0 (not given): the fit's epochs */
+    int factor;                 /* η */
+    int synchronous;            /* promote only from complete rungs */
+} ks_hb_args;
+#define KS_HB_KEYS(type, member)                                                              \
+    {"max_epochs", KS_KEY_INT, offsetof(type, member.max_epochs), 0, 1, 1000000, "0", NULL, 0}, \
+    {"factor", KS_KEY_INT, offsetof(type, member.factor), 0, 2, 1000, "3", NULL, 0},            \
+    {"synchronous", KS_KEY_BOOL, offsetof(type, member.synchronous), 0, 0, 0, "false", NULL, 0}
+
+/*
+ * Where Hyperband's new configurations come from: new_point fills point (space->n
+ * values) for the new trial number h->n, given the plan's rung budgets (n_budgets
+ * distinct epoch counts, ascending).  Hyperband's own is the random draw of the number.
+ */
+typedef struct ks_hb_source {
+    ks_status (*new_point)(const void *user, const ks_history *h, const int *budgets,
+                           int n_budgets, double *point, ks_error *err);
+    const void *user;
+} ks_hb_source;
+/* Hyperband's rule (sampler_hyperband.c) with new configurations from src (NULL: random);
+   its check and its planned number of trials. */
+ks_suggest_result ks_hyperband_suggest(const ks_hb_args *a, const ks_history *h,
+                                       const ks_hb_source *src, ks_suggestion *out,
+                                       ks_error *err);
+ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err);
+int ks_hyperband_total(const ks_hb_args *a, const ks_history *h);
+int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h);   /* R */
+/* A trial's value at a budget: the best objective of its first epochs epochs (of fewer
+   when it stopped early; NaN if none). */
+double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
 
 /* ========================================================== Gaussian process */
 
@@ -200,5 +248,118 @@ void ks_gp_free(ks_gp *gp);
 void ks_gp_predict(const ks_gp *gp, const double *x, double *mean, double *var);
 /* Expected improvement over best (for minimization) at x. */
 double ks_gp_expected_improvement(const ks_gp *gp, const double *x, double best);
+
+/* ================================================ density models (TPE, BOHB) */
+
+/*
+ * Numeric parameters in the density models' coordinates (density.c): log(x) with log,
+ * x otherwise.  An INT covers the cells of its grid points, [x − step/2, x + step/2]
+ * (on the log scale with log; a log INT whose min − step/2 would not be positive starts
+ * its first cell at min/2), so a model's range is [min − step/2, max + step/2] for an
+ * INT and [min, max] for a FLOAT, in those coordinates.
+ */
+void ks_param_model_range(const ks_param *p, double *lo, double *hi);
+double ks_param_to_model(const ks_param *p, double x);
+/* The parameter's value at model coordinate v: within [min, max], INTs on their grid. */
+double ks_param_from_model(const ks_param *p, double v);
+/* The cell of an INT's grid value x, in model coordinates. */
+void ks_param_model_cell(const ks_param *p, double x, double *lo, double *hi);
+/* INT and FLOAT values: x within [min, max], INTs snapped to their grid (space.c). */
+double ks_param_snap(const ks_param *p, double x);
+
+/* Φ(b) − Φ(a) (Φ the standard normal CDF; 0 unless a < b), and its log, accurate in both
+   tails (−inf when the mass is zero). */
+double ks_gauss_mass(double a, double b);
+double ks_gauss_log_mass(double a, double b);
+/* A draw from N(mu, sigma²) truncated to [lo, hi] (sigma > 0, lo < hi), by inversion of
+   GSL's normal CDFs; always within [lo, hi]. */
+double ks_truncnorm_draw(ks_rng *rng, double mu, double sigma, double lo, double hi);
+/* log Σ exp(x[i]) over n values (−inf for none). */
+double ks_log_sum_exp(const double *x, int n);
+/* An index with a key; ks_keyed_cmp (for qsort) orders by key, then index, so that the
+   order of equal keys is the same on every machine. */
+typedef struct ks_keyed {
+    double key;
+    int index;
+} ks_keyed;
+int ks_keyed_cmp(const void *a, const void *b);
+
+/*
+ * TPE's Parzen estimator (parzen.c; Bergstra et al. 2011, with Optuna's choices): over
+ * some parameters of a space, a mixture of n + 1 kernels — one per observation and a
+ * prior — each a product over the parameters of a truncated Gaussian on the model range
+ * (a FLOAT; an INT takes the mass of its cell) or of smoothed frequencies (a CHOICE).
+ *   weights   observations 1 each, except that beyond 25 the oldest ramp down linearly
+ *             from 1/n (Optuna's default_weights); the prior prior_weight; normalized
+ *   mu        the observation; the prior's the middle of the range
+ *   sigma     univariate: the larger gap to a sorted neighbour, among the observations,
+ *             the prior's mu and the range's ends (consider_endpoints: false takes the
+ *             inner gap for the lowest and the highest); multivariate: 0.2 · n^(−1/(d+4))
+ *             × the range's width; then clipped to [width / min(100, n + 2), width]
+ *             (consider_magic_clip; else [1e-12, width]); the prior's: the width
+ *   CHOICE    kernel k puts prior_weight/(n+1) on every value and 1 more on its
+ *             observation's, normalized; the prior's is uniform
+ * Points are given in trial-number order (the weights' ramp); a point whose value of one
+ * of the parameters is not finite is left out (a parameter inactive in that trial).
+ */
+typedef struct ks_parzen_options {
+    int consider_prior;         /* the prior kernel (always, when there is no observation) */
+    double prior_weight;        /* > 0 */
+    int consider_magic_clip;
+    int consider_endpoints;
+    int multivariate;           /* the joint bandwidth rule (sigma shrinks with n) */
+} ks_parzen_options;
+
+typedef struct ks_parzen ks_parzen;
+/* The estimator of points[0..n) (each sp->n values) over the parameters dims[0..n_dims).
+   The caller frees it with ks_parzen_free.  Fails only on no memory. */
+ks_status ks_parzen_new(const ks_space *sp, const int *dims, int n_dims,
+                        const double *const *points, int n, const ks_parzen_options *o,
+                        ks_parzen **out);
+void ks_parzen_free(ks_parzen *pe);
+/* Kernels (observations used + prior), and kernel k's weight, and its mu and sigma on the
+   j-th parameter (model coordinates; NaN for a CHOICE), for tests and reports. */
+int ks_parzen_kernels(const ks_parzen *pe);
+void ks_parzen_kernel(const ks_parzen *pe, int k, int j, double *weight, double *mu,
+                      double *sigma);
+/* A draw: a kernel by weight, then each parameter from it; writes point[dims[j]]. */
+void ks_parzen_sample(const ks_parzen *pe, ks_rng *rng, double *point);
+/* log density (log mass for INTs and CHOICEs) of point's values of the parameters.  Uses
+   scratch space of the estimator: one thread at a time per estimator. */
+double ks_parzen_log_pdf(const ks_parzen *pe, const double *point);
+
+/*
+ * BOHB's kernel density estimator (kde.c; Falkner et al. 2018, as HpBandSter fits it with
+ * statsmodels): n points of d dimensions, each continuous (values in [0, 1]) or
+ * categorical with levels[j] values (0 .. levels[j] − 1).  Bandwidths by the normal
+ * reference rule, 1.06 · sd_j · n^(−1/(4+d)) (sd over the points, not the sample sd),
+ * at least min_bandwidth; a categorical one at most (levels − 1)/levels, where its
+ * Aitchison–Aitken kernel is uniform.  The density is the mean over the points of the
+ * product of Gaussian kernels (continuous) and Aitchison–Aitken kernels (1 − λ on the
+ * point's value, λ/(levels − 1) on each other).
+ */
+typedef struct ks_kde ks_kde;
+/* Copies data (n × d, row-major).  levels[j]: 0 continuous, else the number of values.
+   The caller frees it with ks_kde_free.  Fails on no memory or n < 1. */
+ks_status ks_kde_fit(const double *data, int n, int d, const int *levels, double min_bandwidth,
+                     ks_kde **out);
+void ks_kde_free(ks_kde *k);
+const double *ks_kde_bandwidths(const ks_kde *k);   /* d values, borrowed */
+/* log density at x (d values); uses scratch space of the KDE: one thread at a time. */
+double ks_kde_log_pdf(const ks_kde *k, const double *x);
+/* BOHB's model for a history (sampler_bohb.c), for tests and reports: of the largest of
+   budgets[0..n) (ascending) with enough results, the budget and the KDEs of the good and
+   of the bad configurations (the caller frees them); budget 0 and no KDEs when no budget
+   has enough.  args are BOHB's options (ks_sampler_bohb_ops).  Fails only on no memory. */
+typedef struct ks_bohb_model {
+    int budget;
+    ks_kde *good, *bad;
+} ks_bohb_model;
+ks_status ks_bohb_fit_model(const void *args, const ks_history *h, const int *budgets,
+                            int n_budgets, ks_bohb_model *m);
+/* BOHB's proposal: a uniformly chosen point of the KDE, each continuous value redrawn from
+   a Gaussian of bandwidth_factor × its bandwidth truncated to [0, 1], each categorical one
+   kept with probability 1 − λ and else drawn uniformly; into x (d values). */
+void ks_kde_propose(const ks_kde *k, ks_rng *rng, double bandwidth_factor, double *x);
 
 #endif

@@ -45,6 +45,13 @@ static double snap_int(const ks_param *p, double x)
     return p->min + k * int_step(p);
 }
 
+double ks_param_snap(const ks_param *p, double x)
+{
+    if (p->kind == KS_PARAM_INT)
+        return snap_int(p, x);
+    return x < p->min ? p->min : x > p->max ? p->max : x;
+}
+
 /* [0, 1] → the parameter's range (log-scaled with log) */
 static double from_unit(const ks_param *p, double u)
 {

@@ -22,7 +22,8 @@ typedef struct search_section {
     ks_value checkpoints;
 } search_section;
 
-static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", NULL};
+static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
+                                           "bohb", NULL};
 
 static const ks_key search_keys[] = {
     {"method", KS_KEY_ENUM, offsetof(search_section, method), 0, 0, 0, NULL, method_names,
@@ -447,6 +448,7 @@ void ks_study_free(ks_study *st)
     ks_run_config_free(st->base);
     ks_value_free(&st->doc);
     free(st->text);
+    free(st->warnings);
     free(st);
 }
 

@@ -27,21 +27,6 @@ uint64_t ctl_trial_seed(const controller *c, int number)
     return ks_hash64(c->st->base->seed, (uint64_t)number + 1);
 }
 
-void ctl_hp_value(const ks_value *v, ks_hp_value *out)
-{
-    memset(out, 0, sizeof *out);
-    if (v->kind == KS_VALUE_STRING) {
-        out->type = KS_HP_STRING;
-        out->string = v->string;
-    } else if (v->kind == KS_VALUE_BOOL) {
-        out->type = KS_HP_BOOL;
-        out->boolean = v->boolean;
-    } else {
-        out->type = KS_HP_FLOAT;
-        out->number = v->number;
-    }
-}
-
 /*
  * The objective after each recorded epoch, by epoch: NaN where the metric was not logged
  * (e.g. val_ metrics with validation_freq > 1), over every epoch recorded.
@@ -180,65 +165,25 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     return KS_OK;
 }
 
-/* Each parameter's declared domain, as the HParams experiment shows it (vals holds the
-   choices; strings borrowed from the space). */
-static void hp_domains(const ks_space *sp, ks_hp_info *infos,
-                       ks_hp_value (*vals)[KS_MAX_CHOICES])
+/* The HParams experiment: each parameter with its declared domain (the search kept in
+   study.db, through the one conversion `ksearch tensorboard` uses too) and the metrics
+   shown (in the log dir's root run, written once when the study starts). */
+static ks_status write_experiment(controller *c, const ks_search_info *search, ks_error *err)
 {
-    for (int i = 0; i < sp->n; i++) {
-        const ks_param *p = &sp->params[i];
-        memset(&infos[i], 0, sizeof infos[i]);
-        infos[i].name = p->name;
-        if (p->kind == KS_PARAM_CHOICE) {
-            infos[i].discrete = 1;
-            infos[i].n_values = p->n_values;
-            infos[i].values = vals[i];
-            for (int k = 0; k < p->n_values; k++)
-                ctl_hp_value(&p->values[k], &vals[i][k]);
-            infos[i].type = vals[i][0].type;
-        } else {
-            infos[i].type = KS_HP_FLOAT;
-            infos[i].min = p->min;
-            infos[i].max = p->max;
-        }
-    }
-}
-
-/* The HParams experiment: each parameter with its domain, the metrics shown (in the
-   log dir's root run, written once when the study starts). */
-static ks_status write_experiment(controller *c, ks_error *err)
-{
-    const ks_space *sp = &c->st->space;
-    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
-    ks_hp_metric metrics[4];
-    char best[96], tag[96];
-    const char *metric = c->st->metric, *group = "validation";
+    ks_hp_domains hp;
     ks_tb_run *root = NULL;
-    ks_status s;
-    hp_domains(sp, infos, vals);
-    if (strncmp(metric, "val_", 4) == 0)
-        metric += 4;
-    else
-        group = "train";
-    snprintf(best, sizeof best, "best_%s", c->st->metric);
-    snprintf(tag, sizeof tag, "epoch_%s", metric);
-    metrics[0] = (ks_hp_metric){"", best, best, 0};
-    metrics[1] = (ks_hp_metric){group, tag, NULL, strcmp(group, "train") ? 2 : 1};
-    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
-    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
+    const char *logged[KS_MAX_LOGGED];
+    ks_status s = ks_hp_domains_from_search(search, &hp, err);
+    for (int i = 0; i < c->st->n_log_names; i++)
+        logged[i] = c->st->log_names[i];
+    if (s != KS_OK)
+        return s;
     s = ks_tb_run_open(c->log_dir, &root, err);
     if (s == KS_OK)
-        s = ks_tb_hparams_experiment(root, c->st->base->name, (double)time(NULL), infos, sp->n,
-                                     metrics, strcmp(tag, "epoch_loss") == 0 ? 2 : 4, err);
-    if (root) {
-        ks_error e;
-        ks_status cs = ks_tb_run_close(root, &e);
-        if (s == KS_OK && cs != KS_OK) {
-            *err = e;
-            s = cs;
-        }
-    }
+        s = ks_tb_study_experiment(root, c->st->base->name, (double)time(NULL), c->st->metric,
+                                   hp.info, hp.n, logged, c->st->n_log_names, err);
+    s = ks_tb_runs_close(&root, 1, s, err);
+    ks_hp_domains_free(&hp);
     return s;
 }
 
@@ -290,7 +235,7 @@ static ks_status load_trials(controller *c, ks_error *err)
     return s;
 }
 
-static ks_status open_study(controller *c, ks_error *err)
+static ks_status open_study(controller *c, const ks_search_info *search, ks_error *err)
 {
     ks_study *st = c->st;
     ks_study_info info;
@@ -334,14 +279,11 @@ static ks_status open_study(controller *c, ks_error *err)
     ks_study_info_free(&info);
     if (s == KS_OK) {
         /* what commands reading the study later need besides its text: the folder its data
-           paths start from, and the declared domains of its parameters */
-        ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-        ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+           paths start from, and the search it declares */
         char dir[PATH_MAX];
-        hp_domains(&st->space, infos, vals);
         if (!realpath(st->base->dir, dir))
             snprintf(dir, sizeof dir, "%s", st->base->dir);
-        s = ks_db_study_set_context(c->db, c->study_id, dir, infos, st->space.n, err);
+        s = ks_db_study_set_context(c->db, c->study_id, dir, search, err);
     }
     return s;
 }
@@ -373,6 +315,33 @@ static void mark_pruned(controller *c)
                     e.msg);
         ks_trial_info_free(&info);
     }
+}
+
+/*
+ * The study in study.db with what it declares (its folder, its search on parallel
+ * workers), its trials so far, and, when it has none yet, the HParams experiment.
+ */
+static ks_status start_study(controller *c, int parallel, ks_error *err)
+{
+    const ks_study *st = c->st;
+    ks_search_info search;
+    ks_history h;
+    ks_status s;
+    memset(&h, 0, sizeof h);
+    h.space = &st->space;
+    h.max_trials = st->max_trials;
+    h.max_epochs = st->base->fit.epochs;
+    h.seed = st->base->seed;
+    c->total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
+    c->full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
+                                             : st->base->fit.epochs;
+    if ((s = ctl_search_info(c, parallel, &search, err)) != KS_OK)
+        return s;
+    if ((s = open_study(c, &search, err)) == KS_OK && (s = load_trials(c, err)) == KS_OK &&
+        c->n == 0)
+        s = write_experiment(c, &search, err);  /* once: a study with trials has written it */
+    ks_search_info_free(&search);
+    return s;
 }
 
 static void free_controller(controller *c)
@@ -445,7 +414,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     ks_study_data data;
     ks_ensemble_request ens;
     ks_status s;
-    int parallel;
+    int parallel, ranks = ctl_mpi_size() - 1, workers;
     char what[1100];
     struct stat sb;
     static const volatile sig_atomic_t never = 0;
@@ -454,6 +423,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     if (parallel > KS_MAX_PARALLEL)
         return ks_error_set(err, KS_ERR_USAGE, "at most %d workers, not %d", KS_MAX_PARALLEL,
                             parallel);
+    /* every worker thread of the study: the worker ranks' under MPI */
+    workers = ranks > 0 ? ranks * parallel : parallel;
     if (!opts.stop)
         opts.stop = &never;
     memset(&c, 0, sizeof c);
@@ -486,27 +457,15 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         goto out;
     }
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
-        (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+        (s = ks_study_check_with_data(st, &data, err)) != KS_OK)
+        goto out;
+    if (st->warnings)
+        fputs(st->warnings, c.out);
+    if ((s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
-        (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
-        goto out;
-    /* the HParams experiment, once: a study with trials has written it */
-    if (c.n == 0 && (s = write_experiment(&c, err)) != KS_OK)
+        (s = start_study(&c, workers, err)) != KS_OK)
         goto out;
     {
-        ks_history h;
-        memset(&h, 0, sizeof h);
-        h.space = &st->space;
-        h.max_trials = st->max_trials;
-        h.max_epochs = st->base->fit.epochs;
-        h.seed = st->base->seed;
-        c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
-        c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
-                                                : st->base->fit.epochs;
-    }
-    {
-        int ranks = ctl_mpi_size() - 1, workers = ranks > 0 ? ranks * parallel : parallel;
         char on[64] = "";
         if (ranks > 0)
             snprintf(on, sizeof on, " (%d MPI rank%s x %d)", ranks, ranks == 1 ? "" : "s",
@@ -565,6 +524,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     }
     fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.paths.db,
             c.log_dir);
+    ctl_report_end(&c);
 out:
     /* the worker ranks wait for requests: an end before the study ran releases them */
     if (ctl_mpi_rank() == 0)

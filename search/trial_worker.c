@@ -118,6 +118,7 @@ static ks_status trial_callbacks(const ctl_trainer *w, const ks_trial_request *r
     ro.histogram_freq = w->tb.histogram_freq;
     ro.update_freq = w->tb.update_freq;
     ro.write_graph = w->tb.write_graph;
+    ro.embeddings_freq = w->tb.embeddings_freq;
     ro.write_summary = 1;
     ro.summary_params = j->params_json;
     if ((s = ks_recorder_new(&ro, &j->cbs[j->ncb], &j->err)) != KS_OK)
@@ -162,8 +163,11 @@ void ctl_train(const ctl_trainer *w, const ks_trial_request *req)
         s = ks_model_fit(j.model, &tr, w->data->val ? &va : NULL, &p, j.cbs, j.ncb, NULL, &j.err);
     }
     if (end) {
+        /* the segment table's row: who, from which epoch, how long, ending now */
         end->worker = req->slot;
+        end->initial_epoch = req->initial_epoch;
         end->seconds = ks_now() - t0;
+        end->wall_time += end->seconds;
         /* the recorder could not send (the writer failed): not the trial's fault */
         end->record_failed = ks_recorder_failed(j.recorder);
         if (s == KS_OK)

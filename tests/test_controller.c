@@ -24,7 +24,7 @@ static void test_paths(void)
 {
     ks_run_paths p;
     ks_error err;
-    char name[2000], file[600];
+    char name[2000], file[600], cwd[4096];
     FILE *f;
     CHECK(ks_run_paths_for_name("mnist", &p, &err) == KS_OK, "%s", err.msg);
     CHECK(strcmp(p.dir, "runs/mnist") == 0 && strcmp(p.db, "runs/mnist/study.db") == 0 &&
@@ -32,8 +32,10 @@ static void test_paths(void)
               strcmp(p.ensembles, "runs/mnist/ensembles") == 0 &&
               strcmp(p.best_ensemble, "runs/mnist/ensembles/best.ksm") == 0 &&
               strcmp(p.model, "runs/mnist/model.ksm") == 0 &&
-              strcmp(p.lock, "runs/mnist/ksearch.lock") == 0,
-          "runs/NAME: %s %s %s %s %s", p.dir, p.db, p.tensorboard, p.ensembles, p.lock);
+              strcmp(p.lock, "runs/mnist/ksearch.lock") == 0 &&
+              strcmp(p.report, "runs/mnist/report.html") == 0,
+          "runs/NAME: %s %s %s %s %s %s", p.dir, p.db, p.tensorboard, p.ensembles, p.lock,
+          p.report);
     CHECK(ks_run_paths_for_arg(tmpdir, &p, &err) == KS_OK && strncmp(p.db, tmpdir, strlen(tmpdir)) == 0 &&
               strcmp(p.db + strlen(tmpdir), "/study.db") == 0,
           "a directory: %s", p.db);
@@ -42,8 +44,17 @@ static void test_paths(void)
     if ((f = fopen(file, "w")))
         fclose(f);
     CHECK(ks_run_paths_for_arg(file, &p, &err) == KS_OK && strcmp(p.db, file) == 0 &&
-              strcmp(p.dir, tmpdir) == 0 && strncmp(p.tensorboard, tmpdir, strlen(tmpdir)) == 0,
-          "a file: %s in %s", p.db, p.dir);
+              strcmp(p.dir, tmpdir) == 0 && strncmp(p.tensorboard, tmpdir, strlen(tmpdir)) == 0 &&
+              strncmp(p.report, tmpdir, strlen(tmpdir)) == 0 &&
+              strcmp(p.report + strlen(tmpdir), "/report.html") == 0,
+          "a file: %s in %s, report %s", p.db, p.dir, p.report);
+    /* a bare file name: the run is the current folder */
+    if (getcwd(cwd, sizeof cwd) && chdir(tmpdir) == 0) {
+        CHECK(ks_run_paths_for_arg("other.db", &p, &err) == KS_OK &&
+                  strcmp(p.db, "other.db") == 0 && strcmp(p.report, "./report.html") == 0,
+              "a bare file: %s, report %s", p.db, p.report);
+        CHECK(chdir(cwd) == 0, "back in %s", cwd);
+    }
     memset(name, 'x', sizeof name - 1);
     name[sizeof name - 1] = '\0';
     CHECK(ks_run_paths_for_name(name, &p, &err) == KS_ERR_USAGE && strstr(err.msg, "too long"),

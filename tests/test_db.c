@@ -169,6 +169,10 @@ static void test_studies(void)
     s = ks_db_study_list(db, &names, &err);
     CHECK(s == KS_OK && names && !names[0], "an empty list");
     ks_strv_free(names);
+    s = ks_db_study_find(db, NULL, &c, &err);
+    CHECK(s == KS_ERR_CONFIG && strstr(err.msg, "no study yet") && strcmp(err.file, path) == 0 &&
+              !c.config,
+          "find in a file without studies: %d %s", s, fmt_err(&err));
 
     s = ks_db_study_open(db, "mlp", "name: mlp\nseed: 1\n", "abc123", "val_accuracy", 1, &a,
                          &created, &err);
@@ -200,6 +204,15 @@ static void test_studies(void)
               strcmp(err.file, path) == 0,
           "get of a missing study: %d %s", s, fmt_err(&err));
     CHECK(c.config == NULL, "nothing to free after a failed get");
+    /* find: by name, or (NULL) the file's first */
+    s = ks_db_study_find(db, NULL, &c, &err);
+    CHECK(s == KS_OK && c.id == a.id, "find the first: %s", fmt_err(&err));
+    ks_study_info_free(&c);
+    s = ks_db_study_find(db, "cnn", &c, &err);
+    CHECK(s == KS_OK && c.id == b.id, "find by name: %s", fmt_err(&err));
+    ks_study_info_free(&c);
+    CHECK(ks_db_study_find(db, "nope", &c, &err) == KS_ERR_CONFIG && !c.config,
+          "find of a missing study: %s", fmt_err(&err));
 
     s = ks_db_study_list(db, &names, &err);
     REQUIRE(s == KS_OK && names, "%s", fmt_err(&err));
@@ -1455,7 +1468,7 @@ static void test_readonly(void)
     if (!make_v1(path))
         return;
     REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
-    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir && !st.hparams &&
+    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir &&
               strncmp(st.config, "name: v1", 8) == 0,
           "a schema 1 study read as it is: %s", fmt_err(&err));
     CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2, "its trials: %s",
@@ -1466,8 +1479,28 @@ static void test_readonly(void)
     CHECK(ks_db_trial_add(db, st.id, 2, "{}", 1, 1, &id, &err) == KS_ERR_INTERNAL &&
               strstr(err.msg, "read-only"),
           "a write is refused: %s", fmt_err(&err));
-    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, 0, &err) == KS_ERR_INTERNAL,
+    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, &err) == KS_ERR_INTERNAL,
           "a context write is refused");
+    CHECK(ks_db_segment_add(db, 1, 0, 1, 0, KS_TRIAL_COMPLETE, &err) ==
+              KS_ERR_INTERNAL,
+          "a segment write is refused");
+    {
+        /* the connection itself refuses writes, and keeps a small page cache (set before
+           the checks read the file through) */
+        sqlite3_stmt *q = NULL;
+        int only = -1, cache = 0;
+        if (sqlite3_prepare_v2(db->conn, "PRAGMA query_only", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            only = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        if (sqlite3_prepare_v2(db->conn, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            cache = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        CHECK(only == 1 && cache == -256, "query_only %d, cache_size %d", only, cache);
+        CHECK(sqlite3_exec(db->conn, "DELETE FROM trial", NULL, NULL, NULL) != SQLITE_OK,
+              "a write on the connection is refused");
+    }
     ks_study_info_free(&st);
     ks_db_close(db);
     CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) == 1,
@@ -1491,7 +1524,9 @@ static void test_schema_v1(void)
     ks_db *db = NULL;
     ks_study_info st;
     ks_trial_info *rows = NULL;
-    ks_hp_info hp = {"units", KS_HP_FLOAT, 0, 2, 3, 0, NULL};
+    ks_search_param units = {"units", KS_SEARCH_INT, 2, 3, 1, 0, NULL};
+    ks_search_info search = {"grid", 0, 2, 2, 1, 1, &units}, back;
+    int found = 0;
     ks_error err;
     int n = 0;
     path_in(path, sizeof path, "v1.db");
@@ -1505,8 +1540,10 @@ static void test_schema_v1(void)
           "opened for writing: brought to schema %d", KS_DB_SCHEMA_VERSION);
     REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
     CHECK(strncmp(st.config, "name: v1\n", 9) == 0 && strcmp(st.metric, "val_loss") == 0 &&
-              !st.dir && !st.hparams,
-          "the study as it was, no folder or domains kept (%s)", st.metric);
+              !st.dir,
+          "the study as it was, no folder kept (%s)", st.metric);
+    CHECK(ks_db_search_get(db, st.id, &back, &found, &err) == KS_OK && !found,
+          "no search kept: %s", fmt_err(&err));
     CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2 &&
               rows[0].status == KS_TRIAL_COMPLETE && rows[1].epochs == 2 &&
               !isnan(rows[1].objective),
@@ -1514,7 +1551,7 @@ static void test_schema_v1(void)
     for (int i = 0; i < n; i++)
         ks_trial_info_free(&rows[i]);
     free(rows);
-    CHECK(ks_db_study_set_context(db, st.id, "/somewhere", &hp, 1, &err) == KS_OK, "%s",
+    CHECK(ks_db_study_set_context(db, st.id, "/somewhere", &search, &err) == KS_OK, "%s",
           fmt_err(&err));
     ks_study_info_free(&st);
     ks_db_close(db);
@@ -1522,10 +1559,15 @@ static void test_schema_v1(void)
     CHECK(!exists(path_wal(path)), "closed: no WAL file left");
     REQUIRE(ks_db_open(path, 0, &db, &err) == KS_OK, "reopen: %s", fmt_err(&err));
     REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
-    CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0 && st.hparams &&
-              strcmp(st.hparams, "[{\"name\":\"units\",\"type\":\"float\",\"min\":2,\"max\":3}]") == 0,
-          "the folder and the domains kept: %s %s", st.dir ? st.dir : "-",
-          st.hparams ? st.hparams : "-");
+    CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0, "the folder kept: %s",
+          st.dir ? st.dir : "-");
+    CHECK(ks_db_search_get(db, st.id, &back, &found, &err) == KS_OK && found &&
+              strcmp(back.method, "grid") == 0 && back.n_params == 1 &&
+              strcmp(back.params[0].name, "units") == 0 &&
+              back.params[0].kind == KS_SEARCH_INT && back.params[0].low == 2 &&
+              back.params[0].high == 3,
+          "the declared search kept: %s", fmt_err(&err));
+    ks_search_info_free(&back);
     ks_study_info_free(&st);
     ks_db_close(db);
 }

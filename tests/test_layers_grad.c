@@ -5,201 +5,12 @@
  * before it) matches central finite differences on small random shapes.
  */
 #include "../engine/engine_impl.h"
+#include "../search/search.h"
 #include "check.h"
+#include "grad_check.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define BATCH 5
-
-/* ------------------------------------------------------- building models */
-
-static ks_value *put_num(ks_value *map, const char *key, double x)
-{
-    ks_value *v = ks_value_put(map, key, KS_VALUE_NUMBER);
-    v->number = x;
-    return v;
-}
-
-static ks_value *put_str(ks_value *map, const char *key, const char *s)
-{
-    ks_value *v = ks_value_put(map, key, KS_VALUE_NULL);
-    ks_value_set_string(v, s);
-    return v;
-}
-
-/* Append "- CLASS: {}" to a layer list and return its argument map. */
-static ks_value *layer(ks_value *list, const char *cls)
-{
-    ks_value *e = ks_value_push(list, KS_VALUE_MAP);
-    return ks_value_put(e, cls, KS_VALUE_MAP);
-}
-
-static ks_value *dense(ks_value *list, int units, const char *act)
-{
-    ks_value *a = layer(list, "Dense");
-    put_num(a, "units", units);
-    put_str(a, "activation", act);
-    return a;
-}
-
-static ks_value *input(ks_value *list, int d0, int d1)
-{
-    ks_value *a = layer(list, "InputLayer"), *s = ks_value_put(a, "shape", KS_VALUE_LIST);
-    ks_value_push(s, KS_VALUE_NUMBER)->number = d0;
-    if (d1)
-        ks_value_push(s, KS_VALUE_NUMBER)->number = d1;
-    return a;
-}
-
-static ks_model *build(ks_value *layers, const char *loss, int from_logits, double delta,
-                       const char *why)
-{
-    ks_value compile, *l, *args;
-    ks_model *m = NULL;
-    ks_error err;
-    ks_value_init(&compile, KS_VALUE_MAP);
-    l = ks_value_put(&compile, "loss", KS_VALUE_MAP);
-    args = ks_value_put(l, loss, KS_VALUE_MAP);
-    if (from_logits)
-        ks_value_put(args, "from_logits", KS_VALUE_BOOL)->boolean = 1;
-    if (delta > 0)
-        put_num(args, "delta", delta);
-    put_str(&compile, "optimizer", "sgd");
-    if (ks_model_from_config(layers, NULL, 7, &m, &err) != KS_OK ||
-        ks_model_compile(m, &compile, &err) != KS_OK) {
-        CHECK(0, "%s: cannot build: %s", why, err.msg);
-        ks_model_free(m);
-        m = NULL;
-    }
-    ks_value_free(&compile);
-    ks_value_free(layers);
-    return m;
-}
-
-/* --------------------------------------------------------------- checking */
-
-typedef struct batch {
-    float x[BATCH * 64];
-    float t[BATCH * 16];
-    float w[BATCH];
-    int use_w;
-} batch;
-
-static double objective(ks_model *m, const batch *b)
-{
-    /* the same dropout mask at every evaluation */
-    ks_rng_reseed(m->rng, 1, 2, 3);
-    ks_model_forward(m, b->x, BATCH, 1);
-    return ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 0) + ks_model_penalty(m);
-}
-
-/* Central difference of the objective in parameter *p with step h. */
-static double central(ks_model *m, const batch *b, float *p, double h)
-{
-    float keep = *p;
-    double lp, lm, step;
-    *p = (float)(keep + h);
-    lp = objective(m, b);
-    *p = (float)(keep - h);
-    lm = objective(m, b);
-    *p = keep;
-    /* the step actually taken, after rounding to float */
-    step = (double)(float)(keep + h) - (double)(float)(keep - h);
-    return (lp - lm) / step;
-}
-
-/*
- * Compare analytic and central-difference gradients over every trainable
- * parameter (the numeric one Richardson-extrapolated from steps h and h/4); the
- * error is ‖a − n‖ / (‖a‖ + ‖n‖) over the whole vector.  A
- * parameter whose difference quotients at steps h and h/4 disagree with each other
- * straddles a kink (relu at 0, |e| at 0) and is left out — at most 10% of them.
- */
-static void check_grads(ks_model *m, const batch *b, const char *why)
-{
-    ks_error err;
-    double num2 = 0.0, ana2 = 0.0, diff2 = 0.0;
-    size_t total = 0, kinks = 0;
-    float *grad;
-    if (!m)
-        return;
-    REQUIRE(ks_model_workspace(m, BATCH, m->loss->sparse ? 1 : m->layers[m->output]->out_size,
-                               1, &err) == KS_OK,
-            "%s: workspace", why);
-    grad = malloc(m->n_params * sizeof *grad);
-    ks_rng_reseed(m->rng, 1, 2, 3);
-    ks_model_forward(m, b->x, BATCH, 1);
-    ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 1);
-    ks_model_backward(m, BATCH, 0);
-    memcpy(grad, m->grads, m->n_params * sizeof *grad);
-    for (int wi = 0; wi < m->n_weights; wi++) {
-        ks_weight *w = m->weights[wi];
-        if (!w->trainable)
-            continue;
-        for (size_t i = 0; i < w->size; i++) {
-            double h = 1e-2 * (fabs(w->w[i]) > 1.0 ? fabs(w->w[i]) : 1.0);
-            double num = central(m, b, &w->w[i], h), fine = central(m, b, &w->w[i], h / 4);
-            double ana = grad[w->offset + i];
-            total++;
-            /* Richardson: central differences err by c·h², so this removes that term */
-            if (fabs(num - fine) > 1e-2 * (fabs(num) + fabs(fine)) + 1e-4) {
-                kinks++;
-                continue;
-            }
-            num = fine + (fine - num) / 15.0;
-            num2 += num * num;
-            ana2 += ana * ana;
-            diff2 += (num - ana) * (num - ana);
-        }
-    }
-    {
-        double rel = sqrt(diff2) / fmax(sqrt(num2) + sqrt(ana2), 1e-12);
-        CHECK(rel < 1e-3, "%s: relative gradient error %.3g (|grad| %.3g)", why, rel,
-              sqrt(ana2));
-        CHECK(ana2 > 0.0, "%s: the gradient is zero, the check proves nothing", why);
-        CHECK(kinks * 10 <= total, "%s: %zu of %zu parameters at kinks", why, kinks, total);
-        if (getenv("KS_VERBOSE"))
-            printf("%-60s rel error %.2e (%zu/%zu at kinks)\n", why, rel, kinks, total);
-    }
-    free(grad);
-}
-
-/* Random inputs away from relu's kink; targets as the loss wants them. */
-static void fill_batch(batch *b, ks_rng *r, int in_size, int k, const char *target_kind)
-{
-    memset(b, 0, sizeof *b);
-    for (int i = 0; i < BATCH * in_size; i++) {
-        double v = 2.0 * ks_rng_uniform(r) - 1.0;
-        b->x[i] = (float)(v + (v >= 0 ? 0.1 : -0.1));
-    }
-    for (int i = 0; i < BATCH; i++) {
-        b->w[i] = (float)(0.5 + ks_rng_uniform(r));
-        if (strcmp(target_kind, "label") == 0) {
-            b->t[i] = (float)ks_rng_index(r, (uint64_t)k);
-        } else if (strcmp(target_kind, "onehot") == 0 || strcmp(target_kind, "dist") == 0) {
-            double sum = 0.0;
-            int hot = (int)ks_rng_index(r, (uint64_t)k);
-            for (int j = 0; j < k; j++) {
-                b->t[i * k + j] = strcmp(target_kind, "onehot") == 0 ? (float)(j == hot)
-                                                                      : (float)ks_rng_uniform(r);
-                sum += b->t[i * k + j];
-            }
-            for (int j = 0; j < k; j++)
-                b->t[i * k + j] = (float)(b->t[i * k + j] / sum);
-        } else if (strcmp(target_kind, "binary") == 0) {
-            for (int j = 0; j < k; j++)
-                b->t[i * k + j] = (float)ks_rng_index(r, 2);
-        } else {
-            /* real targets at distance >= 1 from 0, away from the small outputs of a
-               fresh model, so that mae's kink at a zero residual stays out of reach */
-            for (int j = 0; j < k; j++) {
-                double v = 1.0 + ks_rng_uniform(r);
-                b->t[i * k + j] = (float)(ks_rng_index(r, 2) ? v : -v);
-            }
-        }
-    }
-}
 
 /* --------------------------------------------------------------- the tests */
 
@@ -346,9 +157,10 @@ static void test_losses(ks_rng *r)
             b.use_w = weighted;
             m = build(&layers, lc->loss, lc->from_logits, lc->delta, why);
             if (m)
-                CHECK(m->fused == (!lc->extra_linear && !lc->from_logits &&
-                                   strcmp(lc->out_act, "linear") != 0),
-                      "%s: fused is %d", why, m->fused);
+                CHECK(m->nodes[m->outputs[0].node].fused ==
+                          (!lc->extra_linear && !lc->from_logits &&
+                           strcmp(lc->out_act, "linear") != 0),
+                      "%s: fused is %d", why, m->nodes[m->outputs[0].node].fused);
             check_grads(m, &b, why);
             ks_model_free(m);
         }
@@ -395,6 +207,162 @@ static void test_penalty_value(void)
     double p = ks_regularizer_apply(&reg, w, g, 3);
     CHECK(fabs(p - (0.1 * 3.5 + 0.01 * 5.25)) < 1e-9, "penalty %g", p);
     CHECK(fabsf(g[1] - (-0.1f + 2 * 0.01f * -2.0f)) < 1e-7f, "l1/l2 gradient %g", (double)g[1]);
+}
+
+#define TWO_INPUTS "{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}}, "
+
+static void test_merge_layers(ks_rng *r)
+{
+    static const struct {
+        const char *why, *model;
+    } cases[] = {
+        {"Add", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                " {Add: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Subtract", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                     " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                     " {Subtract: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Multiply of three", "{layers: [" TWO_INPUTS
+                              "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                              " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                              " {Dense: {units: 3, activation: sigmoid, inputs: b, name: dc}},"
+                              " {Multiply: {inputs: [da, db, dc]}}, {Dense: {units: 2}}]}"},
+        {"Average of three", "{layers: [" TWO_INPUTS
+                             "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                             " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                             " {Dense: {units: 3, inputs: a, name: dc}},"
+                             " {Average: {inputs: [da, db, dc]}}, {Dense: {units: 2}}]}"},
+        {"Maximum", "{layers: [" TWO_INPUTS "{Dense: {units: 5, activation: tanh, inputs: a, name: da}},"
+                    " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                    " {Maximum: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Minimum", "{layers: [" TWO_INPUTS "{Dense: {units: 5, activation: tanh, inputs: a, name: da}},"
+                    " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                    " {Minimum: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Concatenate", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                        " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                        " {Concatenate: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Concatenate axis 1 of 2-d inputs",
+         "{layers: [{Input: {shape: [2, 3], name: a}}, {Input: {shape: [4, 3], name: b}},"
+         " {BatchNormalization: {inputs: a, name: na}}, {BatchNormalization: {inputs: b, name: nb}},"
+         " {Concatenate: {axis: 1, inputs: [na, nb]}}, {Flatten: {}}, {Dense: {units: 2}}]}"},
+        {"Concatenate axis -1 of 2-d inputs",
+         "{layers: [{Input: {shape: [2, 3], name: a}}, {Input: {shape: [2, 5], name: b}},"
+         " {BatchNormalization: {inputs: a, name: na}}, {BatchNormalization: {inputs: b, name: nb}},"
+         " {Concatenate: {inputs: [na, nb]}}, {Flatten: {}}, {Dense: {units: 2}}]}"},
+        {"Add broadcasting a size-1 axis",
+         "{layers: [" TWO_INPUTS "{Dense: {units: 4, activation: tanh, inputs: a, name: da}},"
+         " {Dense: {units: 1, activation: tanh, inputs: b, name: db}},"
+         " {Add: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Multiply broadcasting a size-1 axis",
+         "{layers: [" TWO_INPUTS "{Dense: {units: 1, activation: tanh, inputs: a, name: da}},"
+         " {Dense: {units: 4, activation: tanh, inputs: b, name: db}},"
+         " {Multiply: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"one tensor read twice by one layer (Add(h, h))",
+         "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+         " {Add: {inputs: [h, h]}}, {Dense: {units: 2}}]"},
+        {"Multiply(h, h)", "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+                           " {Multiply: {inputs: [h, h]}}, {Dense: {units: 2}}]"},
+        {"a residual connection",
+         "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+         " {Dense: {units: 4, activation: tanh}}, {Dense: {units: 4, activation: elu, name: f}},"
+         " {Add: {inputs: [h, f]}}, {Dense: {units: 2}}]"},
+        {"Flatten read twice (an alias with two readers)",
+         "[{BatchNormalization: {input_shape: [2, 3], name: bn}}, {Flatten: {name: flat}},"
+         " {Dense: {units: 3, activation: tanh, name: d1}},"
+         " {Dense: {units: 3, activation: sigmoid, inputs: flat, name: d2}},"
+         " {Concatenate: {inputs: [d1, d2, flat]}}, {Dense: {units: 2}}]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_graph(r, cases[i].model, "{loss: mse}", NULL, 0, cases[i].why);
+}
+
+static void test_shared(ks_rng *r)
+{
+    /* one Dense applied to two inputs: one kernel, gradients summed over both calls */
+    check_graph(r,
+                "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: shared}},"
+                " {shared: {inputs: b, name: shared_b}},"
+                " {Concatenate: {inputs: [shared, shared_b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a shared layer used twice");
+    /* a shared layer called three times, in a chain (its calls read each other) */
+    check_graph(r,
+                "[{Dense: {units: 4, activation: tanh, input_shape: [4], name: s}},"
+                " {s: {}}, {s: {}}, {Dense: {units: 2}}]",
+                "{loss: mse}", NULL, 0, "a shared layer chained three times");
+    /* a shared BatchNormalization: statistics per call, gamma/beta gradients summed */
+    check_graph(r,
+                "{layers: [" TWO_INPUTS "{Dense: {units: 3, inputs: a, name: da}},"
+                " {Dense: {units: 3, inputs: b, name: db}},"
+                " {BatchNormalization: {inputs: da, name: bn}}, {bn: {inputs: db, name: bn_b}},"
+                " {Add: {inputs: [bn, bn_b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a shared BatchNormalization");
+}
+
+static void test_submodel(ks_rng *r)
+{
+    static const char *const binary[] = {"binary"};
+    /* the Siamese pattern: one encoder on two inputs, their difference, a verdict */
+    check_graph(r,
+                "{models: {encoder: [{Dense: {units: 5, activation: tanh}},"
+                "                    {Dropout: {rate: 0.3}}, {Dense: {units: 3, activation: tanh}}]},"
+                " layers: [" TWO_INPUTS "{encoder: {inputs: a, name: left}},"
+                " {encoder: {inputs: b, name: right}}, {Subtract: {inputs: [left, right]}},"
+                " {Dense: {units: 1, activation: sigmoid}}]}",
+                "{loss: binary_crossentropy}", binary, 0, "a sub-model called on two inputs");
+    /* a sub-model with two inputs of its own, called once */
+    check_graph(r,
+                "{models: {pair: {layers: [{Input: {shape: [4], name: p}}, {Input: {shape: [4], name: q}},"
+                "                          {Multiply: {inputs: [p, q]}}, {Dense: {units: 3, activation: tanh}}]}},"
+                " layers: [" TWO_INPUTS "{Dense: {units: 4, activation: tanh, inputs: a, name: da}},"
+                " {pair: {inputs: [da, b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a sub-model of two inputs");
+}
+
+static void test_outputs(ks_rng *r)
+{
+    static const char *const kinds[] = {"real", "label"};
+    static const char *const kinds3[] = {"onehot", "real", "binary"};
+    /* Géron's wide & deep: a main and an auxiliary output, loss_weights [0.9, 0.1] */
+    const char *wide_deep =
+        "{layers: [{Input: {shape: [3], name: wide}}, {Input: {shape: [4], name: deep}},"
+        " {Dense: {units: 5, activation: relu, inputs: deep, name: h1}},"
+        " {Dense: {units: 5, activation: tanh, name: h2}},"
+        " {Concatenate: {inputs: [wide, h2]}}, {Dense: {units: 1, name: main_output}},"
+        " {Dense: {units: 3, activation: softmax, inputs: h2, name: aux_output}}],"
+        " outputs: [main_output, aux_output]}";
+    for (int weighted = 0; weighted < 2; weighted++)
+        check_graph(r, wide_deep,
+                    "{loss: [mse, sparse_categorical_crossentropy], loss_weights: [0.9, 0.1]}",
+                    kinds, weighted,
+                    weighted ? "two outputs with loss_weights and sample weights"
+                             : "two outputs with loss_weights");
+    check_graph(r, wide_deep,
+                "{loss: {aux_output: sparse_categorical_crossentropy, main_output: huber},"
+                " loss_weights: {main_output: 2.0, aux_output: 0.5}}",
+                kinds, 0, "two outputs, loss and loss_weights as maps");
+    /* an output that another layer reads too (its loss unfused), and a Flatten output */
+    check_graph(r,
+                "{layers: [{Input: {shape: [2, 3], name: x}}, {BatchNormalization: {name: bn}},"
+                " {Flatten: {name: flat}}, {Dense: {units: 3, activation: softmax, name: probs}},"
+                " {Dense: {units: 2, activation: tanh, inputs: probs, name: value}},"
+                " {Dense: {units: 1, activation: sigmoid, inputs: flat, name: gate}}],"
+                " outputs: [probs, value, gate]}",
+                "{loss: [categorical_crossentropy, mse, binary_crossentropy],"
+                " loss_weights: [1.0, 0.5, 0.25]}",
+                kinds3, 0, "three outputs, one read by another layer");
+    {
+        ks_model *m = graph("{layers: [{Input: {shape: [3], name: x}}, {Dense: {units: 3, "
+                            "activation: softmax, name: probs}}, {Dense: {units: 2, inputs: "
+                            "probs, name: value}}, {Dense: {units: 3, activation: softmax, "
+                            "inputs: x, name: clean}}], outputs: [probs, value, clean]}",
+                            "{loss: [categorical_crossentropy, mse, categorical_crossentropy]}",
+                            "fusing");
+        if (m) {
+            CHECK(!m->nodes[m->outputs[0].node].fused, "an output read by a layer is not fused");
+            CHECK(m->nodes[m->outputs[2].node].fused, "an output nothing reads is fused");
+        }
+        ks_model_free(m);
+    }
 }
 
 /* ------------------------------------------------------------ weight limit */
@@ -470,6 +438,10 @@ int main(void)
     test_losses(r);
     test_regularizers(r);
     test_penalty_value();
+    test_merge_layers(r);
+    test_shared(r);
+    test_submodel(r);
+    test_outputs(r);
     test_weight_limit();
     ks_rng_free(r);
     return check_done();

@@ -5,6 +5,7 @@
  * injected I/O faults while saving (no half-written file ever under the final name).
  */
 #include "../engine/engine_impl.h"
+#include "../search/search.h"
 #include "check.h"
 
 #include <dirent.h>
@@ -916,27 +917,57 @@ static void test_hostile(const ks_dataset *ds)
 
 /* ------------------------------------------------- names like file entries */
 
-/* Flatten (4, 3) → Dense 8 relu named name → Dense 3 softmax named "dense". */
+/*
+ * Flatten (4, 3) → Dense 8 relu named name → Dense 3 softmax named "dense".  A layer's
+ * own name has no "/" (as in Keras 3); a name "a/b" or "a/b/c" is a path of sub-models
+ * (a sub-model "a" whose Dense is "b"; "a" calling a sub-model "b" whose Dense is "c").
+ */
 static ks_model *build_named(const char *name, const char *optimizer, ks_error *err)
 {
     ks_value layers, compile, *a, *shape;
     ks_model *m = NULL;
     ks_status s;
-    ks_value_init(&layers, KS_VALUE_LIST);
-    a = layer(&layers, "Flatten");
-    shape = ks_value_put(a, "input_shape", KS_VALUE_LIST);
-    ks_value_push(shape, KS_VALUE_NUMBER)->number = 4;
-    ks_value_push(shape, KS_VALUE_NUMBER)->number = 3;
-    a = layer(&layers, "Dense");
-    put_num(a, "units", 8);
-    put_str(a, "activation", "relu");
-    put_str(a, "name", name);
-    a = layer(&layers, "Dense");
-    put_num(a, "units", 3);
-    put_str(a, "activation", "softmax");
-    put_str(a, "name", "dense");
-    s = ks_model_from_config(&layers, NULL, 3, &m, err);
-    ks_value_free(&layers);
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        char text[512], outer[64], inner[64];
+        const char *last = strrchr(name, '/');
+        snprintf(outer, sizeof outer, "%.*s", (int)(slash - name), name);
+        if (last == slash)
+            snprintf(text, sizeof text,
+                     "{models: {%s: [{Dense: {units: 8, activation: relu, name: %s}}]}, "
+                     "layers: [{Input: {shape: [4, 3]}}, {Flatten: {}}, {%s: {}}, "
+                     "{Dense: {units: 3, activation: softmax, name: dense}}]}",
+                     outer, slash + 1, outer);
+        else {
+            snprintf(inner, sizeof inner, "%.*s", (int)(last - slash - 1), slash + 1);
+            snprintf(text, sizeof text,
+                     "{models: {%s: [{Dense: {units: 8, activation: relu, name: %s}}], "
+                     "%s: [{%s: {}}]}, "
+                     "layers: [{Input: {shape: [4, 3]}}, {Flatten: {}}, {%s: {}}, "
+                     "{Dense: {units: 3, activation: softmax, name: dense}}]}",
+                     inner, last + 1, outer, inner, outer);
+        }
+        if ((s = ks_yaml_load_text(text, "named.yaml", &layers, err)) != KS_OK)
+            return NULL;
+        s = ks_model_from_config(&layers, NULL, 3, &m, err);
+        ks_value_free(&layers);
+    } else {
+        ks_value_init(&layers, KS_VALUE_LIST);
+        a = layer(&layers, "Flatten");
+        shape = ks_value_put(a, "input_shape", KS_VALUE_LIST);
+        ks_value_push(shape, KS_VALUE_NUMBER)->number = 4;
+        ks_value_push(shape, KS_VALUE_NUMBER)->number = 3;
+        a = layer(&layers, "Dense");
+        put_num(a, "units", 8);
+        put_str(a, "activation", "relu");
+        put_str(a, "name", name);
+        a = layer(&layers, "Dense");
+        put_num(a, "units", 3);
+        put_str(a, "activation", "softmax");
+        put_str(a, "name", "dense");
+        s = ks_model_from_config(&layers, NULL, 3, &m, err);
+        ks_value_free(&layers);
+    }
     if (s == KS_OK) {
         make_compile(&compile, optimizer);
         s = ks_model_compile(m, &compile, err);

@@ -49,6 +49,14 @@ static ks_record *make_begin(void)
     r->nodes[1].inputs = calloc(1, sizeof(char *));
     r->nodes[1].inputs[0] = sdup("input");
     r->summary = sdup("| a | b |\n");
+    r->n_files = 2;
+    r->files = calloc(2, sizeof *r->files);
+    r->files[0].name = sdup("projector_config.pbtxt");
+    r->files[0].data = (unsigned char *)sdup("embeddings {\n}\n");
+    r->files[0].len = strlen((char *)r->files[0].data);
+    r->files[1].name = sdup("embeddings/empty.tsv");
+    r->files[1].data = NULL;
+    r->files[1].len = 0;
     return r;
 }
 
@@ -81,6 +89,7 @@ static ks_record *make_end(void)
     if (!r)
         abort();
     r->status = KS_TRIAL_FAILED;
+    r->initial_epoch = 6;
     r->record_failed = 1;
     r->seconds = 12.5;
     r->error = sdup("the loss is NaN at epoch 3");
@@ -110,6 +119,12 @@ static void test_round_trip(void)
                       out->nodes[0].shape.ndim == 1 && out->nodes[0].shape.dim[0] == 4,
                   "BEGIN's graph");
             CHECK(out->summary && strcmp(out->summary, in[0]->summary) == 0, "BEGIN's summary");
+            CHECK(out->n_files == 2 && strcmp(out->files[0].name, "projector_config.pbtxt") == 0 &&
+                      out->files[0].len == in[0]->files[0].len &&
+                      memcmp(out->files[0].data, in[0]->files[0].data, out->files[0].len) == 0 &&
+                      strcmp(out->files[1].name, "embeddings/empty.tsv") == 0 &&
+                      out->files[1].len == 0,
+                  "BEGIN's files");
         } else if (k == 1) {
             double v = 0;
             int same = out->n_weights == 2 && out->histograms != NULL;
@@ -124,6 +139,7 @@ static void test_round_trip(void)
                   "EPOCH's checkpoint");
         } else {
             CHECK(out->status == KS_TRIAL_FAILED && out->record_failed == 1 &&
+                      out->initial_epoch == 6 &&
                       out->seconds == 12.5 && out->error &&
                       strcmp(out->error, in[2]->error) == 0,
                   "END's fields");

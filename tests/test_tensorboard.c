@@ -1353,10 +1353,10 @@ static void test_best_across_segments(ks_db *db, const char *log_dir, const char
  */
 static void test_rewrite_declared(ks_db *db, const char *re)
 {
-    ks_hp_value opts[3] = {{KS_HP_STRING, 0, "adam", 0}, {KS_HP_STRING, 0, "sgd", 0},
-                           {KS_HP_STRING, 0, "rmsprop", 0}};
-    ks_hp_info infos[2] = {{"lr", KS_HP_FLOAT, 0, 1e-4, 0.1, 0, NULL},
-                           {"opt", KS_HP_STRING, 1, 0, 0, 3, opts}};
+    char opts[] = "[\"adam\",\"sgd\",\"rmsprop\"]";
+    ks_search_param params[2] = {{"lr", KS_SEARCH_FLOAT, 1e-4, 0.1, 0, 1, NULL},
+                                 {"opt", KS_SEARCH_CHOICE, 0, 0, 0, 0, opts}};
+    ks_search_info search = {"random", 10, 10, 3, 1, 2, params};
     const char *names[2] = {"decl", "undecl"};
     for (int k = 0; k < 2; k++) {
         ks_study_info st;
@@ -1375,7 +1375,7 @@ static void test_rewrite_declared(ks_db *db, const char *re)
                                   &err) == KS_OK,
               "%s", err.msg);
         if (k == 0)
-            CHECK(ks_db_study_set_context(db, st.id, "/data", infos, 2, &err) == KS_OK, "%s",
+            CHECK(ks_db_study_set_context(db, st.id, "/data", &search, &err) == KS_OK, "%s",
                   err.msg);
         ks_study_info_free(&st);
         snprintf(dir, sizeof dir, "%s/%s", re, names[k]);
@@ -1528,12 +1528,247 @@ static void test_tracker_and_rewrite(void)
 
 /* ------------------------------------------------------------------ main */
 
+/*
+ * The HParams domains of a declared search (what the live writer and the rewrite both
+ * show): an int or float is its interval, a choice its values typed by the first; a
+ * damaged choice list is an error.
+ */
+static void test_search_domains(void)
+{
+    char acts[] = "[\"relu\",\"tanh\"]", flags[] = "[true,false]",
+         sizes[] = "[16,null,32,\"auto\",[1,2],64]", bad[] = "{\"relu\": 1}";
+    ks_search_param p[5] = {{"units", KS_SEARCH_INT, 8, 128, 8, 0, NULL},
+                            {"lr", KS_SEARCH_FLOAT, 1e-4, 0.1, 0, 1, NULL},
+                            {"act", KS_SEARCH_CHOICE, 0, 0, 0, 0, acts},
+                            {"bn", KS_SEARCH_CHOICE, 0, 0, 0, 0, flags},
+                            {"batch", KS_SEARCH_CHOICE, 0, 0, 0, 0, sizes}};
+    ks_search_info search = {"random", 5, 5, 3, 1, 5, p};
+    ks_hp_domains d;
+    ks_error err;
+    REQUIRE(ks_hp_domains_from_search(&search, &d, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(d.n == 5, "5 domains (%d)", d.n);
+    CHECK(strcmp(d.info[0].name, "units") == 0 && !d.info[0].discrete &&
+              d.info[0].type == KS_HP_FLOAT && d.info[0].min == 8 && d.info[0].max == 128,
+          "an int: the interval [8, 128]");
+    CHECK(!d.info[1].discrete && d.info[1].min == 1e-4 && d.info[1].max == 0.1,
+          "a float: its interval");
+    CHECK(d.info[2].discrete && d.info[2].type == KS_HP_STRING && d.info[2].n_values == 2 &&
+              strcmp(d.info[2].values[1].string, "tanh") == 0,
+          "strings");
+    CHECK(d.info[3].discrete && d.info[3].type == KS_HP_BOOL && d.info[3].n_values == 2 &&
+              d.info[3].values[0].boolean == 1 && d.info[3].values[1].boolean == 0,
+          "booleans");
+    CHECK(d.info[4].discrete && d.info[4].type == KS_HP_FLOAT && d.info[4].n_values == 3 &&
+              d.info[4].values[2].number == 64,
+          "numbers, without null, a list or a value of another type: %d",
+          d.info[4].n_values);
+    {
+        /* what a study writes with them */
+        char dir[600];
+        ks_tb_run *root = NULL;
+        snprintf(dir, sizeof dir, "%s/domains", tmpdir);
+        CHECK(ks_tb_run_open(dir, &root, &err) == KS_OK &&
+                  ks_tb_study_experiment(root, "s", 1700000000, "val_accuracy", d.info, d.n,
+                                         NULL, 0, &err) == KS_OK,
+              "the experiment: %s", err.msg);
+        ks_tb_run_close(root, &err);
+    }
+    ks_hp_domains_free(&d);
+    ks_hp_domains_free(&d);     /* twice: a no-op */
+    p[3].choices = bad;
+    CHECK(ks_hp_domains_from_search(&search, &d, &err) == KS_ERR_CORRUPT && d.n == 0 &&
+              strstr(err.msg, "bn"),
+          "damaged choices: %s", err.msg);
+    search.n_params = 0;
+    CHECK(ks_hp_domains_from_search(&search, &d, &err) == KS_OK && d.n == 0 && !d.info,
+          "no parameters: no domains");
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)flag;
     (void)ftw;
     return remove(path);
+}
+
+/* A functional model's graph: a node per call (a shared sub-model twice), the edges. */
+static void test_model_graph(void)
+{
+    char dir[512];
+    ks_tb_run *run = NULL;
+    ks_model *m = NULL;
+    ks_value v;
+    ks_error err;
+    tfd_file f;
+    REQUIRE(ks_yaml_load_text("{models: {enc: [{Dense: {units: 3}}]},"
+                              " layers: [{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}},"
+                              " {enc: {inputs: a, name: left}}, {enc: {inputs: b, name: right}},"
+                              " {Subtract: {inputs: [left, right], name: diff}}]}",
+                              "m", &v, &err) == KS_OK &&
+                ks_model_from_config(&v, NULL, 1, &m, &err) == KS_OK,
+            "siamese: %s", err.msg);
+    ks_value_free(&v);
+    sub(dir, sizeof dir, "graph/train");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_model_graph(run, m, 0, &err) == KS_OK, "graph: %s", err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (load_nth(dir, 0, &f, NULL)) {
+        const tfd_msg *g = tfd_sub(f.ev[1], "graph_def");
+        static const char *const names[] = {"a", "b", "left/dense", "right/dense", "diff"};
+        REQUIRE(g && tfd_count(g, "node") == 5, "5 nodes, got %d", g ? tfd_count(g, "node") : 0);
+        for (int i = 0; i < 5; i++)
+            CHECK(tfd_streq(tfd_get(g, "node", i)->msg, "name", names[i]), "node %d: %s", i,
+                  names[i]);
+        {
+            const tfd_msg *diff = tfd_get(g, "node", 4)->msg;
+            CHECK(tfd_count(diff, "input") == 2 && tfd_streq(diff, "input", "left/dense") &&
+                      tfd_streq(diff, "op", "Subtract"),
+                  "diff reads both calls");
+            CHECK(tfd_streq(tfd_get(g, "node", 3)->msg, "input", "b") &&
+                      tfd_streq(tfd_get(g, "node", 3)->msg, "op", "Dense"),
+                  "the second call reads b");
+        }
+        tfd_free(&f);
+    }
+    ks_model_free(m);
+}
+
+/* A whole file into buf (NUL-terminated); its length, or -1. */
+static long slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+    if (!f)
+        return -1;
+    n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
+}
+
+/* embeddings_freq: projector_config.pbtxt in the train run, the tokens of the
+   TextVectorization that makes the Embedding's ids, and its vectors as they were at the
+   last epoch N divides (Keras's epochs 0, N, 2N …). */
+static void test_projector(void)
+{
+    static const char *const texts[] = {"red fish", "blue fish", "one fish two", "red"};
+    static char buf[65536];
+    const char *cells[TR_N];
+    float y[TR_N], w[6 * 2];
+    char dir[512], path[700];
+    ks_value v, c;
+    ks_model *m = NULL;
+    ks_error err;
+    ks_data d;
+    ks_fit_params p = ks_fit_params_default();
+    ks_tracker_options opt;
+    ks_recorder_options ro;
+    ks_committer *com = NULL;
+    ks_callback *cb = NULL;
+    REQUIRE(ks_yaml_load_text("[{Input: {shape: [1], dtype: string}}, {TextVectorization: "
+                              "{output_sequence_length: 3, vocabulary: [fish, red, blue]}}, "
+                              "{Embedding: {input_dim: 6, output_dim: 2, name: words}}, "
+                              "{Flatten: {}}, {Dense: {units: 3, activation: softmax}}]",
+                              "m", &v, &err) == KS_OK &&
+                ks_yaml_load_text("{optimizer: adam, loss: sparse_categorical_crossentropy}",
+                                  "c", &c, &err) == KS_OK &&
+                ks_model_from_config(&v, NULL, 1, &m, &err) == KS_OK &&
+                ks_model_compile(m, &c, &err) == KS_OK,
+            "text model: %s", err.msg);
+    ks_value_free(&v);
+    ks_value_free(&c);
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < TR_N; i++) {
+        cells[i] = texts[i % 4];
+        y[i] = (float)(i % 3);
+    }
+    d.n = TR_N;
+    d.n_inputs = 1;
+    d.inputs[0].shape.ndim = 1;
+    d.inputs[0].shape.dim[0] = 1;
+    d.inputs[0].size = 1;
+    d.inputs[0].text = cells;
+    d.y = y;
+    d.y_size = 1;
+    d.y_is_label = 1;
+    d.n_classes = 3;
+    memset(&opt, 0, sizeof opt);
+    sub(dir, sizeof dir, "projector");
+    opt.log_dir = dir;
+    opt.run_name = "";
+    opt.embeddings_freq = 2;
+    /* the recorder makes the files in the fit, the committer writes them */
+    memset(&ro, 0, sizeof ro);
+    ro.best_so_far = NAN;
+    ro.embeddings_freq = opt.embeddings_freq;
+    REQUIRE(ks_committer_new(&opt, &com, &err) == KS_OK &&
+                (ro.sink = (ks_record_sink){commit_inline, com},
+                 ks_recorder_new(&ro, &cb, &err)) == KS_OK,
+            "tracker: %s", err.msg);
+    p.epochs = 2;           /* vectors written after epoch 0 only */
+    p.batch_size = 8;
+    p.verbose = 0;
+    CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 2: %s", err.msg);
+    memcpy(w, ks_model_weight_data(m, 0), 6 * 2 * sizeof(float));
+    p.epochs = 3;           /* and after epoch 2 */
+    p.initial_epoch = 2;
+    CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 3: %s", err.msg);
+    ks_callback_free(cb);
+    CHECK(ks_committer_end(com, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    ks_committer_free(com);
+    snprintf(path, sizeof path, "%s/train/projector_config.pbtxt", dir);
+    CHECK(slurp(path, buf, sizeof buf) > 0 &&
+              strcmp(buf, "embeddings {\n  tensor_name: \"words/embeddings\"\n  tensor_shape: 6\n"
+                          "  tensor_shape: 2\n  tensor_path: \"embeddings/words.tsv\"\n"
+                          "  metadata_path: \"embeddings/words_metadata.tsv\"\n}\n") == 0,
+          "projector_config.pbtxt: %s", buf);
+    snprintf(path, sizeof path, "%s/train/embeddings/words_metadata.tsv", dir);
+    CHECK(slurp(path, buf, sizeof buf) > 0 &&
+              strcmp(buf, "[PAD]\n[UNK]\nfish\nred\nblue\n#5\n") == 0,
+          "one token per id: %s", buf);
+    snprintf(path, sizeof path, "%s/train/embeddings/words.tsv", dir);
+    if (slurp(path, buf, sizeof buf) > 0) {
+        const float *now = ks_model_weight_data(m, 0);
+        char *q = buf;
+        int same = 1, rows = 0;
+        for (int i = 0; i < 12; i++) {
+            float x = strtof(q, &q);
+            same &= x == now[i];
+            rows += *q == '\n';
+            q += *q != '\0';
+        }
+        CHECK(same && rows == 6 && *q == '\0' && memcmp(w, now, sizeof w) != 0,
+              "the vectors after epoch 2, 6 rows of 2, exactly");
+    } else {
+        CHECK(0, "no %s", path);
+    }
+    ks_model_free(m);
+}
+
+/* Files that come in records are written inside their run directory only. */
+static void test_files_write(void)
+{
+    static const char *const bad[] = {"../up.tsv", "/abs.tsv", "", "a//b.tsv",
+                                      "embeddings/./x.tsv", "embeddings/../../x", "x/"};
+    char dir[512], path[700], buf[64];
+    ks_tb_file f;
+    ks_error err;
+    sub(dir, sizeof dir, "files");
+    f.data = (unsigned char *)"1\t2\n";
+    f.len = 4;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        f.name = (char *)bad[i];
+        CHECK(ks_tb_files_write(dir, &f, 1, &err) == KS_ERR_CORRUPT &&
+                  strstr(err.msg, "would leave its run directory"),
+              "\"%s\" refused: %s", bad[i], err.msg);
+    }
+    snprintf(path, sizeof path, "%s/../up.tsv", dir);
+    CHECK(access(path, F_OK) != 0, "nothing written outside");
+    f.name = (char *)"embeddings/..x.tsv";
+    CHECK(ks_tb_files_write(dir, &f, 1, &err) == KS_OK, "a plain name: %s", err.msg);
+    snprintf(path, sizeof path, "%s/embeddings/..x.tsv", dir);
+    CHECK(slurp(path, buf, sizeof buf) == 4 && strcmp(buf, "1\t2\n") == 0, "written: %s", buf);
 }
 
 int main(void)
@@ -1551,6 +1786,7 @@ int main(void)
     test_partial_and_crc();
     test_decoder_strict();
     test_hparams();
+    test_search_domains();
     test_tag_reuse();
     test_open_rules();
     test_bad_input();
@@ -1558,6 +1794,9 @@ int main(void)
     test_pb();
     test_threads();
     test_tracker_and_rewrite();
+    test_model_graph();
+    test_projector();
+    test_files_write();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

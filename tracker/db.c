@@ -4,14 +4,14 @@
  * every connection sets, and the helpers the other db_*.c files share: SQLite errors
  * as ks_status, statements and BEGIN IMMEDIATE transactions retried on SQLITE_BUSY.
  *
- * The schema (version 2).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
- * so a REAL that may be NaN is NULL when it is.
+ * The schema: version 1, then the migration steps of `migrations` (a new file gets
+ * version 1 and every step), which makes the version below.  Times are Unix seconds
+ * (REAL); SQLite keeps NaN as NULL, so a REAL that may be NaN is NULL when it is.
  *
  *   meta(key PK, value)              schema_version "2", created_by "ksearch"
  *   study(id, name UNIQUE, config, hash, metric, maximize, created,
- *         dir NULL (the study file's folder, absolute: relative data paths start there),
- *         hparams NULL (the declared hyperparameter domains, JSON: a list of
- *         {"name", "type": "float"|"string"|"bool", "min", "max"} or {…, "values": […]}))
+ *         dir NULL (v2: the study file's folder, absolute: relative data paths start
+ *         there; NULL when not known))
  *   trial(id, study_id → study CASCADE, number, status TEXT (ks_trial_status_name),
  *         params JSON, seed (uint64 as its int64 bit pattern), budget, epochs,
  *         objective NULL, best_epoch (-1: none), started NULL, ended NULL, error NULL,
@@ -27,9 +27,18 @@
  *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
  *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
  *         UNIQUE(study_id, name))
+ *   segment (v2)(id, trial_id → trial CASCADE, worker, started, ended, first_epoch,
+ *         epochs, status): each job a worker ran (a fit, a resume, a promotion), the
+ *         trial's epochs when it ended; index segment_trial(trial_id)
+ *   search (v2)(study_id PK → study CASCADE, method, max_trials, planned_trials,
+ *         max_epochs, workers) and param (v2)(study_id → study CASCADE, pos, name,
+ *         kind 'choice'|'int'|'float', low, high, step, log, choices JSON NULL,
+ *         PRIMARY KEY(study_id, pos)): the search as the study file declares it, stored
+ *         (with study.dir) each time the study starts — the one store of the declared
+ *         space (reports, the HParams domains of `ksearch tensorboard`)
  *
- * Version 1 had no study.dir and study.hparams: opening such a file for writing adds
- * them (NULL: not known); a read-only open reads it as it is.
+ * A file opened for writing is brought up to date; a read-only open reads it as it is
+ * (readers of v2 tables answer "none" for a version 1 file).
  */
 #include "db_impl.h"
 
@@ -55,9 +64,7 @@ static const char schema_sql[] =
     "    hash     TEXT NOT NULL,\n"
     "    metric   TEXT NOT NULL,\n"
     "    maximize INTEGER NOT NULL,\n"
-    "    created  REAL NOT NULL,\n"
-    "    dir      TEXT,\n"
-    "    hparams  TEXT\n"
+    "    created  REAL NOT NULL\n"
     ");\n"
     "CREATE TABLE trial (\n"
     "    id         INTEGER PRIMARY KEY,\n"
@@ -111,6 +118,52 @@ static const char schema_sql[] =
     "    created  REAL NOT NULL,\n"
     "    UNIQUE (study_id, name)\n"
     ");\n";
+
+/*
+ * Migrations: step k brings a file of version k + 1 to k + 2, in one write transaction
+ * with the meta row.  A file opened for writing is brought up to KS_DB_SCHEMA_VERSION;
+ * one opened for reading is read at its own version.  Append steps; never change one.
+ */
+static const struct migration {
+    int to;
+    const char *sql;
+} migrations[] = {
+    /* ---- version 2: the study file's folder, the workers' segments, the declared search ---- */
+    {2, "ALTER TABLE study ADD COLUMN dir TEXT;\n"
+        "CREATE TABLE segment (\n"
+        "    id          INTEGER PRIMARY KEY,\n"
+        "    trial_id    INTEGER NOT NULL REFERENCES trial(id) ON DELETE CASCADE,\n"
+        "    worker      INTEGER NOT NULL,\n"
+        "    started     REAL NOT NULL,\n"
+        "    ended       REAL NOT NULL,\n"
+        "    first_epoch INTEGER NOT NULL,\n"
+        "    epochs      INTEGER NOT NULL,\n"
+        "    status      TEXT NOT NULL\n"
+        ");\n"
+        "CREATE INDEX segment_trial ON segment (trial_id);\n"
+        "CREATE TABLE search (\n"
+        "    study_id       INTEGER PRIMARY KEY REFERENCES study(id) ON DELETE CASCADE,\n"
+        "    method         TEXT NOT NULL,\n"
+        "    max_trials     INTEGER NOT NULL,\n"
+        "    planned_trials INTEGER NOT NULL,\n"
+        "    max_epochs     INTEGER NOT NULL,\n"
+        "    workers        INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE param (\n"
+        "    study_id INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,\n"
+        "    pos      INTEGER NOT NULL,\n"
+        "    name     TEXT NOT NULL,\n"
+        "    kind     TEXT NOT NULL CHECK (kind IN ('choice', 'int', 'float')),\n"
+        "    low      REAL,\n"
+        "    high     REAL,\n"
+        "    step     REAL,\n"
+        "    log      INTEGER NOT NULL DEFAULT 0,\n"
+        "    choices  TEXT,\n"
+        "    PRIMARY KEY (study_id, pos)\n"
+        ");\n"},
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == KS_DB_SCHEMA_VERSION - 1,
+               "one migration step per schema version after the first");
 
 /* ------------------------------------------------------------ errors */
 
@@ -409,6 +462,7 @@ static int meta_get(ks_db *db, const char *key, char *buf, size_t size)
  */
 static ks_status classify(ks_db *db, int *kind, ks_error *err)
 {
+    /* (db->version: the file's schema version, when it is ours) */
     sqlite3_stmt *st;
     char by[64], version[64], *end;
     long v;
@@ -530,6 +584,8 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     }
     if (s == KS_OK && n == 0) {
         rc = sqlite3_exec(db->conn, schema_sql, NULL, NULL, NULL);
+        for (size_t k = 0; rc == SQLITE_OK && k < sizeof migrations / sizeof migrations[0]; k++)
+            rc = sqlite3_exec(db->conn, migrations[k].sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
             s = ks_dbi_fail(db, rc, err, "creating the schema");
         if (s == KS_OK)
@@ -549,27 +605,32 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     return ks_dbi_end(db, s, err, "creating the schema");
 }
 
-/*
- * Bring a file of an older schema to this one, in one transaction (another process may
- * have done it meanwhile: the version is read again inside it).
- */
+/* Bring a file of an older schema version up to KS_DB_SCHEMA_VERSION (another
+   connection may have done it meanwhile: the version is read again under the lock). */
 static ks_status migrate(ks_db *db, ks_error *err)
 {
     char version[64];
-    int rc;
-    ks_status s = ks_dbi_begin(db, err, "updating the schema");
+    int v, rc;
+    ks_status s = ks_dbi_begin(db, err, "upgrading the schema");
     if (s != KS_OK)
         return s;
     rc = meta_get(db, "schema_version", version, sizeof version);
-    if (rc == SQLITE_OK && strcmp(version, "1") == 0) {
-        rc = sqlite3_exec(db->conn, "ALTER TABLE study ADD COLUMN dir TEXT;"
-                                    "ALTER TABLE study ADD COLUMN hparams TEXT;"
-                                    "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
-                          NULL, NULL, NULL);
+    v = atoi(version);
+    for (size_t k = 0; rc == SQLITE_OK && k < sizeof migrations / sizeof migrations[0]; k++)
+        if (migrations[k].to > v)
+            rc = sqlite3_exec(db->conn, migrations[k].sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && v < KS_DB_SCHEMA_VERSION) {
+        sqlite3_stmt *st;
+        if ((s = ks_dbi_prepare(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                                &st, err)) == KS_OK) {
+            sqlite3_bind_int(st, 1, KS_DB_SCHEMA_VERSION);
+            s = ks_dbi_run(db, st, err, "upgrading the schema");
+            sqlite3_finalize(st);
+        }
+    } else if (rc != SQLITE_OK) {
+        s = ks_dbi_fail(db, rc, err, "upgrading the schema from version %d", v);
     }
-    if (rc != SQLITE_OK)
-        s = ks_dbi_fail(db, rc, err, "updating the schema from version %s", version);
-    if ((s = ks_dbi_end(db, s, err, "updating the schema")) == KS_OK)
+    if ((s = ks_dbi_end(db, s, err, "upgrading the schema")) == KS_OK)
         db->version = KS_DB_SCHEMA_VERSION;
     return s;
 }
@@ -641,20 +702,26 @@ static ks_status open_file(ks_db *db, int flags, ks_error *err)
                                db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
     sqlite3_extended_result_codes(db->conn, 1);
     sqlite3_busy_timeout(db->conn, KS_DB_BUSY_TIMEOUT_MS);
+    if (db->readonly) {
+        /* a reader writes nothing, whatever the connection would allow; it reads the file
+           through once (a report, from the checks on): a small page cache does, and keeps
+           small the memory of the process that runs it (a study writing its report at its
+           end) */
+        if ((s = pragma(db, "PRAGMA query_only = ON", NULL, err)) != KS_OK ||
+            (s = pragma(db, "PRAGMA cache_size = -256", NULL, err)) != KS_OK)
+            return s;
+    }
     /* first only read: someone else's file must stay exactly as it is */
     if ((s = classify(db, &kind, err)) != KS_OK)
         return s;
-    if (db->readonly) {
-        if (kind == FILE_EMPTY)
-            return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
-                                   "not a ksearch study database (an empty file)");
-        return quick_check(db, err);
-    }
-    if (kind == FILE_EMPTY && !create)
+    if (kind == FILE_EMPTY && (db->readonly || !create))
         return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
                                "not a ksearch study database (an empty file)");
     if (kind == FILE_OURS && (s = quick_check(db, err)) != KS_OK)
         return s;
+    /* a reader takes the file as it is: no pragmas that write, no upgrade */
+    if (db->readonly)
+        return KS_OK;
     /* a new file gets 64 KiB pages: each epoch's checkpoints (about a MB each) then
        pass through the WAL in 16 writes a MB instead of 256 (set before WAL mode) */
     if (kind == FILE_EMPTY && (s = pragma(db, "PRAGMA page_size = 65536", NULL, err)) != KS_OK)
@@ -724,6 +791,11 @@ ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err)
     }
     *out = db;
     return KS_OK;
+}
+
+int ks_db_schema_version(const ks_db *db)
+{
+    return db ? db->version : 0;
 }
 
 void ks_db_close(ks_db *db)

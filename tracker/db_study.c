@@ -1,16 +1,17 @@
 /*
  * db_study.c — studies in the study database: find-or-create by name (what a run or
- * a resume does), read one back, list them, and delete one with everything under it
- * (trials, metrics, checkpoints, histograms, ensembles go by ON DELETE CASCADE).
+ * a resume does), read one back (by name, or the file's first), list them, and delete
+ * one with everything under it (trials, metrics, checkpoints, histograms, ensembles,
+ * segments and the declared search go by ON DELETE CASCADE).
  */
 #include "db_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The columns read_study reads; a schema 1 file (read only) has no dir, no hparams. */
-#define STUDY_COLUMNS "id, name, config, hash, metric, maximize, created, dir, hparams"
-#define STUDY_COLUMNS_V1 "id, name, config, hash, metric, maximize, created, NULL, NULL"
+/* The columns read_study reads; a schema 1 file (read only) has no dir. */
+#define STUDY_COLUMNS "id, name, config, hash, metric, maximize, created, dir"
+#define STUDY_COLUMNS_V1 "id, name, config, hash, metric, maximize, created, NULL"
 
 void ks_study_info_free(ks_study_info *s)
 {
@@ -18,8 +19,7 @@ void ks_study_info_free(ks_study_info *s)
         return;
     free(s->config);
     free(s->dir);
-    free(s->hparams);
-    s->config = s->dir = s->hparams = NULL;
+    s->config = s->dir = NULL;
 }
 
 /* A row of STUDY_COLUMNS into out (fixed fields are cut to size: they are checked on
@@ -40,7 +40,6 @@ static ks_status read_study(sqlite3_stmt *st, ks_study_info *out, ks_error *err)
     out->maximize = sqlite3_column_int(st, 5) != 0;
     out->created = ks_dbi_real(st, 6, 0.0);
     out->dir = ks_dbi_text(st, 7, &nomem);
-    out->hparams = ks_dbi_text(st, 8, &nomem);
     if (!out->config && !nomem)
         out->config = strdup("");
     if (!out->config || nomem) {
@@ -160,91 +159,22 @@ ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_er
     return s;
 }
 
-/* The domains as JSON: [{"name": …, "type": …, "min": …, "max": …} or {…, "values": […]}]. */
-static ks_status hparams_json(const ks_hp_info *hp, int n, char **out)
+ks_status ks_db_study_find(ks_db *db, const char *name, ks_study_info *out, ks_error *err)
 {
-    static const char *const types[] = {"float", "string", "bool"};
-    ks_value list, *h, *v;
-    ks_status s = KS_OK;
-    size_t len;
-    ks_value_init(&list, KS_VALUE_LIST);
-    for (int i = 0; s == KS_OK && i < n; i++) {
-        if (!(h = ks_value_push(&list, KS_VALUE_MAP)) ||
-            !(v = ks_value_put(h, "name", KS_VALUE_NULL)) ||
-            ks_value_set_string(v, hp[i].name) != KS_OK ||
-            !(v = ks_value_put(h, "type", KS_VALUE_NULL)) ||
-            ks_value_set_string(v, types[hp[i].type]) != KS_OK) {
-            s = KS_ERR_NOMEM;
-            break;
-        }
-        if (!hp[i].discrete) {
-            if (!(v = ks_value_put(h, "min", KS_VALUE_NUMBER)))
-                s = KS_ERR_NOMEM;
-            else
-                v->number = hp[i].min;
-            if (s == KS_OK && !(v = ks_value_put(h, "max", KS_VALUE_NUMBER)))
-                s = KS_ERR_NOMEM;
-            else if (s == KS_OK)
-                v->number = hp[i].max;
-            continue;
-        }
-        if (!(h = ks_value_put(h, "values", KS_VALUE_LIST)))
-            s = KS_ERR_NOMEM;
-        for (int k = 0; s == KS_OK && k < hp[i].n_values; k++) {
-            const ks_hp_value *x = &hp[i].values[k];
-            if (!(v = ks_value_push(h, x->type == KS_HP_STRING ? KS_VALUE_NULL
-                                        : x->type == KS_HP_BOOL ? KS_VALUE_BOOL
-                                                                : KS_VALUE_NUMBER)))
-                s = KS_ERR_NOMEM;
-            else if (x->type == KS_HP_STRING)
-                s = ks_value_set_string(v, x->string ? x->string : "");
-            else if (x->type == KS_HP_BOOL)
-                v->boolean = x->boolean != 0;
-            else
-                v->number = x->number;
-        }
-    }
-    if (s == KS_OK)
-        s = ks_value_to_json(&list, out, &len);
-    ks_value_free(&list);
-    return s;
-}
-
-ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
-                                  const ks_hp_info *hp, int n_hp, ks_error *err)
-{
-    sqlite3_stmt *st;
-    char *json = NULL;
+    char **names = NULL;
     ks_status s;
-    if (!db || n_hp < 0 || (n_hp > 0 && !hp))
-        return ks_dbi_bad_arg(err, "ks_db_study_set_context: db or hparams missing");
-    for (int i = 0; i < n_hp; i++)
-        if (!hp[i].name || (unsigned)hp[i].type > KS_HP_BOOL ||
-            (hp[i].discrete && hp[i].n_values > 0 && !hp[i].values))
-            return ks_dbi_bad_arg(err, "ks_db_study_set_context: hyperparameter %d is "
-                                       "incomplete", i);
-    if (n_hp > 0 && hparams_json(hp, n_hp, &json) != KS_OK)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    if ((s = ks_dbi_begin(db, err, "recording the study's context")) != KS_OK) {
-        free(json);
+    if (name)
+        return ks_db_study_get(db, name, out, err);
+    if (!db || !out)
+        return ks_dbi_bad_arg(err, "ks_db_study_find: db or out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((s = ks_db_study_list(db, &names, err)) != KS_OK)
         return s;
-    }
-    s = ks_dbi_prepare(db, "UPDATE study SET dir = coalesce(?2, dir),"
-                           " hparams = coalesce(?3, hparams) WHERE id = ?1",
-                       &st, err);
-    if (s == KS_OK) {
-        sqlite3_bind_int64(st, 1, study_id);
-        if (dir)
-            sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
-        if (json)
-            sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
-        s = ks_dbi_run(db, st, err, "recording the study's context");
-        if (s == KS_OK && sqlite3_changes(db->conn) == 0)
-            s = ks_dbi_missing(db, err, "no study with id %lld", (long long)study_id);
-        sqlite3_finalize(st);
-    }
-    s = ks_dbi_end(db, s, err, "recording the study's context");
-    free(json);
+    if (!names[0])
+        s = ks_error_set_at(err, KS_ERR_CONFIG, db->path, 0, 0, "the database holds no study yet");
+    else
+        s = ks_db_study_get(db, names[0], out, err);
+    ks_strv_free(names);
     return s;
 }
 

@@ -17,6 +17,8 @@
 #define MAX_NODE_INPUTS 64
 #define MAX_CHECKPOINT ((size_t)1 << 34)    /* 16 GiB */
 #define HIST_DOUBLES (KS_HISTOGRAM_BUCKETS * 3)
+#define MAX_FILES 4096                      /* files of the train run in one record */
+#define MAX_FILE_NAME 1024
 
 ks_record *ks_record_new(ks_record_kind kind, int trial)
 {
@@ -50,6 +52,7 @@ void ks_record_free(ks_record *r)
     }
     free(r->nodes);
     free(r->summary);
+    ks_tb_files_free(r->files, r->n_files);
     free(r->histograms);
     free(r->checkpoint);
     free(r->error);
@@ -260,6 +263,15 @@ static void put_logs(ks_wire *w, const ks_logs *l)
     }
 }
 
+static void put_files(ks_wire *w, const ks_record *r)
+{
+    ks_wire_u32(w, (uint32_t)r->n_files);
+    for (int i = 0; i < r->n_files; i++) {
+        ks_wire_str(w, r->files[i].name);
+        ks_wire_bytes(w, r->files[i].data, r->files[i].len);
+    }
+}
+
 ks_status ks_record_encode(const ks_record *r, unsigned char **buf, size_t *len, ks_error *err)
 {
     ks_wire w = {0};
@@ -288,6 +300,7 @@ ks_status ks_record_encode(const ks_record *r, unsigned char **buf, size_t *len,
                 ks_wire_str(&w, nd->inputs[k]);
         }
         ks_wire_str(&w, r->summary);
+        put_files(&w, r);
         break;
     case KS_RECORD_EPOCH:
     case KS_RECORD_BATCH:
@@ -300,8 +313,10 @@ ks_status ks_record_encode(const ks_record *r, unsigned char **buf, size_t *len,
             ks_wire_f64(&w, r->histograms[i]);
         ks_wire_bytes(&w, r->checkpoint, r->checkpoint ? r->checkpoint_len : 0);
         ks_wire_u32(&w, r->checkpoint != NULL);
+        put_files(&w, r);
         break;
     case KS_RECORD_END:
+        ks_wire_u32(&w, (uint32_t)r->initial_epoch);
         ks_wire_u32(&w, (uint32_t)r->status);
         ks_wire_u32(&w, (uint32_t)r->record_failed);
         ks_wire_f64(&w, r->seconds);
@@ -342,6 +357,35 @@ static char **get_strv(ks_wire_reader *rd, int n, int *oom)
     return v;
 }
 
+/* The files of a BEGIN or EPOCH (names checked by the writer before it writes). */
+static void get_files(ks_wire_reader *rd, ks_record *r, int *oom)
+{
+    int n = get_int(rd, 0, MAX_FILES);
+    if (rd->bad || n == 0)
+        return;
+    if (!(r->files = calloc((size_t)n, sizeof *r->files))) {
+        *oom = 1;
+        return;
+    }
+    r->n_files = n;
+    for (int i = 0; i < n && !rd->bad && !*oom; i++) {
+        size_t len;
+        const unsigned char *p;
+        if (!(r->files[i].name = ks_wire_get_str(rd, MAX_FILE_NAME, oom)))
+            rd->bad = 1;    /* names are never NULL */
+        p = ks_wire_get_bytes(rd, MAX_CHECKPOINT, &len);
+        if (rd->bad || *oom)
+            break;
+        if (!(r->files[i].data = malloc(len ? len : 1))) {
+            *oom = 1;
+            break;
+        }
+        if (len)
+            memcpy(r->files[i].data, p, len);
+        r->files[i].len = len;
+    }
+}
+
 static void get_begin(ks_wire_reader *rd, ks_record *r, int *oom)
 {
     r->initial_epoch = get_int(rd, 0, INT32_MAX);
@@ -370,6 +414,8 @@ static void get_begin(ks_wire_reader *rd, ks_record *r, int *oom)
     }
     if (!rd->bad)
         r->summary = ks_wire_get_str(rd, MAX_STRING, oom);
+    if (!rd->bad && !*oom)
+        get_files(rd, r, oom);
 }
 
 static void get_epoch(ks_wire_reader *rd, ks_record *r, int *oom)
@@ -411,6 +457,8 @@ static void get_epoch(ks_wire_reader *rd, ks_record *r, int *oom)
             memcpy(r->checkpoint, ck, n);
         r->checkpoint_len = r->checkpoint ? n : 0;
     }
+    if (!rd->bad && !*oom)
+        get_files(rd, r, oom);
 }
 
 ks_status ks_record_decode(const unsigned char *buf, size_t len, ks_record **out, ks_error *err)
@@ -436,6 +484,7 @@ ks_status ks_record_decode(const unsigned char *buf, size_t len, ks_record **out
     if (r->kind == KS_RECORD_BEGIN) {
         get_begin(&rd, r, &oom);
     } else if (r->kind == KS_RECORD_END) {
+        r->initial_epoch = get_int(&rd, 0, INT32_MAX);
         r->status = (ks_trial_status)get_int(&rd, 0, KS_TRIAL_STATUS_COUNT - 1);
         r->record_failed = get_int(&rd, 0, 1);
         r->seconds = ks_wire_get_f64(&rd);

@@ -13,23 +13,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static ks_status load_study(ks_db *db, const char *study, ks_study_info *out, ks_error *err)
-{
-    char **names = NULL;
-    ks_status s;
-    if (study)
-        return ks_db_study_get(db, study, out, err);
-    if ((s = ks_db_study_list(db, &names, err)) != KS_OK)
-        return s;
-    if (!names[0]) {
-        ks_strv_free(names);
-        return ks_error_set(err, KS_ERR_CONFIG, "the database holds no study yet");
-    }
-    s = ks_db_study_get(db, names[0], out, err);
-    ks_strv_free(names);
-    return s;
-}
-
 static void free_trials(ks_trial_info *t, int n)
 {
     for (int i = 0; i < n; i++)
@@ -128,7 +111,7 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
     ks_status s;
     char params[1024];
     memset(&st, 0, sizeof st);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK) {
         ks_study_info_free(&st);
@@ -181,16 +164,18 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
     } else {
         fprintf(out, "study %s: %d trial%s, objective %s (%s)\n", st.name, n, n == 1 ? "" : "s",
                 st.metric, st.maximize ? "max" : "min");
-        fprintf(out, "%6s  %-11s  %12s  %6s  %9s  %s\n", "trial", "status", st.metric, "epochs",
-                "duration", "parameters");
+        /* the objective's column as wide as its name ("val_main_output_loss") */
+        int w = (int)strlen(st.metric) > 12 ? (int)strlen(st.metric) : 12;
+        fprintf(out, "%6s  %-11s  %*s  %6s  %9s  %s\n", "trial", "status", w, st.metric,
+                "epochs", "duration", "parameters");
         for (int i = 0; i < n; i++) {
             const ks_trial_info *t = &trials[order[i].index];
             char obj[32] = "-";
             if (isfinite(t->objective))
                 snprintf(obj, sizeof obj, "%.4f", t->objective);
             params_text(t->params, params, sizeof params);
-            fprintf(out, "%6d  %-11s  %12s  %6d  %8.1fs  %s\n", t->number,
-                    ks_trial_status_name(t->status), obj, t->epochs, duration(t), params);
+            fprintf(out, "%6d  %-11s  %*s  %6d  %8.1fs  %s\n", t->number,
+                    ks_trial_status_name(t->status), w, obj, t->epochs, duration(t), params);
             if (t->error)
                 fprintf(out, "%6s  %s\n", "", t->error);
         }
@@ -299,7 +284,7 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
     char params[1024];
     memset(&st, 0, sizeof st);
     memset(&tab, 0, sizeof tab);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK)
         goto out;
@@ -420,7 +405,7 @@ ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, in
     int n = 0, n_names = 0, max_epochs = 0;
     ks_status s;
     memset(&st, 0, sizeof st);
-    if ((s = load_study(db, study, &st, err)) != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     if ((s = ks_db_trials(db, st.id, &trials, &n, err)) != KS_OK)
         goto out;

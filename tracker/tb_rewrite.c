@@ -154,24 +154,9 @@ static hp_column *find_column(hp_column *cols, int n, const char *name)
 static int trial_values(const ks_value *v, const char **names, ks_hp_value *values, int max)
 {
     int n = 0;
-    for (size_t i = 0; v->kind == KS_VALUE_MAP && i < v->n && n < max; i++) {
-        const ks_value *m = &v->items[i];
-        ks_hp_value *h = &values[n];
-        memset(h, 0, sizeof *h);
-        if (m->kind == KS_VALUE_NUMBER) {
-            h->type = KS_HP_FLOAT;
-            h->number = m->number;
-        } else if (m->kind == KS_VALUE_BOOL) {
-            h->type = KS_HP_BOOL;
-            h->boolean = m->boolean;
-        } else if (m->kind == KS_VALUE_STRING) {
-            h->type = KS_HP_STRING;
-            h->string = m->string;
-        } else {
-            continue;
-        }
-        names[n++] = m->key;
-    }
+    for (size_t i = 0; v->kind == KS_VALUE_MAP && i < v->n && n < max; i++)
+        if (ks_hp_value_of(&v->items[i], &values[n]))
+            names[n++] = v->items[i].key;
     return n;
 }
 
@@ -194,75 +179,6 @@ static void add_to_column(hp_column *c, const ks_hp_value *v)
         c->values[c->n_values].string = c->strings[c->n_values] ? c->strings[c->n_values] : "";
     }
     c->n_values++;
-}
-
-/*
- * The domains the study declared (study.hparams, see db.c), into cols: the number of
- * columns, or -1 when the database does not keep them (a schema 1 file) or they do not
- * read as expected (then they are inferred from the trials' values).
- */
-static int declared_columns(const char *json, hp_column *cols, int max)
-{
-    static const char *const types[] = {"float", "string", "bool"};
-    ks_value v;
-    int n = 0, ok = 1;
-    if (!json || ks_value_from_json(json, strlen(json), "hparams", &v, NULL) != KS_OK)
-        return -1;
-    ok = v.kind == KS_VALUE_LIST && v.n <= (size_t)max;
-    for (size_t i = 0; ok && i < v.n; i++) {
-        const ks_value *h = &v.items[i], *name = ks_value_get(h, "name"),
-                       *type = ks_value_get(h, "type"), *values = ks_value_get(h, "values");
-        hp_column *c = &cols[n];
-        int t = -1;
-        for (int k = 0; type && type->kind == KS_VALUE_STRING && k < 3; k++)
-            if (strcmp(type->string, types[k]) == 0)
-                t = k;
-        if (!name || name->kind != KS_VALUE_STRING || t < 0) {
-            ok = 0;
-            break;
-        }
-        memset(c, 0, sizeof *c);
-        snprintf(c->name, sizeof c->name, "%s", name->string);
-        c->type = (ks_hp_type)t;
-        n++;
-        if (!values) {
-            const ks_value *lo = ks_value_get(h, "min"), *hi = ks_value_get(h, "max");
-            ok = t == KS_HP_FLOAT && lo && hi && lo->kind == KS_VALUE_NUMBER &&
-                 hi->kind == KS_VALUE_NUMBER;
-            if (ok) {
-                c->min = lo->number;
-                c->max = hi->number;
-            }
-            continue;
-        }
-        c->discrete = 1;
-        ok = values->kind == KS_VALUE_LIST && values->n <= 64;
-        for (size_t k = 0; ok && k < values->n; k++) {
-            const ks_value *x = &values->items[k];
-            ks_hp_value *hv = &c->values[c->n_values];
-            memset(hv, 0, sizeof *hv);
-            hv->type = c->type;
-            if (t == KS_HP_FLOAT && x->kind == KS_VALUE_NUMBER)
-                hv->number = x->number;
-            else if (t == KS_HP_BOOL && x->kind == KS_VALUE_BOOL)
-                hv->boolean = x->boolean;
-            else if (t == KS_HP_STRING && x->kind == KS_VALUE_STRING &&
-                     (c->strings[c->n_values] = strdup(x->string)))
-                hv->string = c->strings[c->n_values];
-            else
-                ok = 0;
-            c->n_values += ok;
-        }
-    }
-    ks_value_free(&v);
-    if (!ok) {
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < cols[i].n_values; j++)
-                free(cols[i].strings[j]);
-        memset(cols, 0, (size_t)n * sizeof *cols);
-        return -1;
-    }
-    return n;
 }
 
 /* The domains the trials' values span (files that do not keep the declared ones). */
@@ -297,54 +213,54 @@ static int inferred_columns(const ks_trial_info *trials, int n, hp_column *cols,
     return n_cols;
 }
 
-static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *trials, int n,
-                                  const char *log_dir, ks_error *err)
+/*
+ * The HParams experiment: the domains the study declared (study.db's search, as the
+ * live writer wrote them), or, for a file that does not keep them (schema 1), the
+ * domains its trials' values span.
+ */
+static ks_status write_experiment(ks_db *db, const ks_study_info *st,
+                                  const ks_trial_info *trials, int n, const char *log_dir,
+                                  ks_error *err)
 {
-    hp_column *cols = calloc(64, sizeof *cols);
+    hp_column *cols = NULL;
     ks_hp_info infos[64];
-    int n_cols = 0;
+    const ks_hp_info *hp = infos;
+    ks_hp_domains declared;
+    ks_search_info search;
     ks_tb_run *root = NULL;
-    ks_status s;
-    char best_tag[96], metric[96];
-    const char *group = "validation";
-    ks_hp_metric metrics[4];
-    if (!cols)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    /* the space the study declared, as the live tracker wrote it; for older files the
-       domains the trials' values span */
-    if ((n_cols = declared_columns(st->hparams, cols, 64)) < 0)
-        n_cols = inferred_columns(trials, n, cols, 64);
-    for (int i = 0; i < n_cols; i++) {
-        memset(&infos[i], 0, sizeof infos[i]);
-        infos[i].name = cols[i].name;
-        infos[i].type = cols[i].type;
-        infos[i].discrete = cols[i].discrete;
-        infos[i].min = cols[i].min;
-        infos[i].max = cols[i].max;
-        infos[i].n_values = cols[i].n_values;
-        infos[i].values = cols[i].values;
+    int n_hp = 0, found = 0;
+    ks_status s = ks_db_search_get(db, st->id, &search, &found, err);
+    memset(&declared, 0, sizeof declared);
+    if (s == KS_OK && found && (s = ks_hp_domains_from_search(&search, &declared, err)) == KS_OK) {
+        hp = declared.info;
+        n_hp = declared.n;
+    } else if (s == KS_OK && !(cols = calloc(64, sizeof *cols))) {
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    } else if (s == KS_OK) {
+        n_hp = inferred_columns(trials, n, cols, 64);
+        for (int i = 0; i < n_hp; i++) {
+            memset(&infos[i], 0, sizeof infos[i]);
+            infos[i].name = cols[i].name;
+            infos[i].type = cols[i].type;
+            infos[i].discrete = cols[i].discrete;
+            infos[i].min = cols[i].min;
+            infos[i].max = cols[i].max;
+            infos[i].n_values = cols[i].n_values;
+            infos[i].values = cols[i].values;
+        }
     }
-    /* the study metric (validation/epoch_x or train/epoch_x), its best, and the losses */
-    if (strncmp(st->metric, "val_", 4) == 0) {
-        snprintf(metric, sizeof metric, "epoch_%s", st->metric + 4);
-    } else {
-        snprintf(metric, sizeof metric, "epoch_%s", st->metric);
-        group = "train";
-    }
-    snprintf(best_tag, sizeof best_tag, "best_%s", st->metric);
-    metrics[0] = (ks_hp_metric){"", best_tag, best_tag, 0};
-    metrics[1] = (ks_hp_metric){group, metric, NULL, strcmp(group, "train") ? 2 : 1};
-    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
-    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
-    s = open_clean(log_dir, &root, err);
     if (s == KS_OK)
-        s = ks_tb_hparams_experiment(root, st->name, st->created, infos, n_cols, metrics,
-                                     strcmp(metric, "epoch_loss") == 0 ? 2 : 4, err);
+        s = open_clean(log_dir, &root, err);
+    if (s == KS_OK)
+        s = ks_tb_study_experiment(root, st->name, st->created, st->metric, hp, n_hp, NULL, 0,
+                                   err);
     s = ks_tb_runs_close(&root, 1, s, err);
-    for (int i = 0; i < n_cols; i++)
+    for (int i = 0; cols && i < n_hp; i++)
         for (int j = 0; j < cols[i].n_values; j++)
             free(cols[i].strings[j]);
     free(cols);
+    ks_hp_domains_free(&declared);
+    ks_search_info_free(&search);
     return s;
 }
 
@@ -559,18 +475,7 @@ ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_er
     int n = 0, fit;
     ks_status s;
     memset(&st, 0, sizeof st);
-    if (study)
-        s = ks_db_study_get(db, study, &st, err);
-    else {
-        char **names = NULL;
-        s = ks_db_study_list(db, &names, err);
-        if (s == KS_OK && !names[0])
-            s = ks_error_set(err, KS_ERR_CONFIG, "the database holds no study yet");
-        if (s == KS_OK)
-            s = ks_db_study_get(db, names[0], &st, err);
-        ks_strv_free(names);
-    }
-    if (s != KS_OK)
+    if ((s = ks_db_study_find(db, study, &st, err)) != KS_OK)
         return s;
     /* a `ksearch fit` run: its file has no search section (one that does not parse is
        taken for a study) */
@@ -582,7 +487,7 @@ ks_status ks_tb_rewrite(ks_db *db, const char *study, const char *log_dir, ks_er
         if (n > 0)
             s = write_trial(db, &st, &trials[n - 1], log_dir, 1, err);
     } else if (s == KS_OK) {
-        s = write_experiment(&st, trials, n, log_dir, err);
+        s = write_experiment(db, &st, trials, n, log_dir, err);
         for (int i = 0; s == KS_OK && i < n; i++)
             s = write_trial(db, &st, &trials[i], log_dir, 0, err);
     }

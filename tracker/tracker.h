@@ -23,16 +23,24 @@
  * entirely is an error with a clear message (KS_ERR_CORRUPT / KS_ERR_DB).
  * flags 0: read and write an existing file (one of an older schema is brought to this
  * one); KS_DB_CREATE: the same, making the file and its schema if it does not exist;
- * KS_DB_READONLY: only read — nothing is written, no file created beside it (WAL and
- * shared-memory files included, when the folder cannot be written), an older schema
- * read as it is.  For ls, show, compare and anything else that only reads.
+ * KS_DB_READONLY: only read — nothing is written (query_only; write functions refuse
+ * with KS_ERR_INTERNAL), no file created beside it (WAL and shared-memory files
+ * included, when the folder cannot be written), an older schema read as it is, a small
+ * page cache (256 KiB: a reader passes through the file once).  For ls, show, compare,
+ * report and anything else that only reads; a reader never takes the run lock.
  */
 typedef struct ks_db ks_db;
-typedef struct ks_hp_info ks_hp_info;   /* a hyperparameter's domain (TensorBoard, below) */
 enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
 ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
+/*
+ * Schema versions: 1 the first release's; 2 adds the study's folder, the workers'
+ * segments and the declared search.  Opening for writing brings an older file up to
+ * date; KS_DB_READONLY reads it as it is.
+ */
 #define KS_DB_SCHEMA_VERSION 2
+/* The schema version of the open file (1 … KS_DB_SCHEMA_VERSION). */
+int ks_db_schema_version(const ks_db *db);
 
 typedef enum ks_trial_status {
     KS_TRIAL_QUEUED,
@@ -56,10 +64,8 @@ typedef struct ks_study_info {
     double created;             /* Unix seconds */
     char *dir;                  /* the folder relative data paths start from (malloc'd), or
                                    NULL when not kept (a file of schema 1) */
-    char *hparams;              /* the declared hyperparameter domains as JSON (malloc'd),
-                                   NULL when not kept (schema 1, or a ksearch fit) */
 } ks_study_info;
-/* Frees config, dir and hparams; s itself is the caller's. */
+/* Frees config and dir; s itself is the caller's. */
 void ks_study_info_free(ks_study_info *s);
 
 /*
@@ -70,19 +76,54 @@ ks_status ks_db_study_open(ks_db *db, const char *name, const char *config, cons
                            const char *metric, int maximize, ks_study_info *out, int *created,
                            ks_error *err);
 ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
-/*
- * Keep what a study's file says besides its text: the folder its relative data paths
- * are read from (dir, NULL: left as it is) and its hyperparameters' declared domains
- * (the HParams experiment's, n_hp 0: left as it is), so that commands reading the study
- * back later (ksearch ensemble, tensorboard) use the same.
- */
-ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
-                                  const ks_hp_info *hp, int n_hp, ks_error *err);
+/* The study named name, or (name NULL) the file's first; KS_ERR_CONFIG if there is none. */
+ks_status ks_db_study_find(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
 /* Names of all studies in the file (NULL-terminated, malloc'd; free with ks_strv_free). */
 ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
 /* Delete a study and everything under it (for --fresh). */
 ks_status ks_db_study_delete(ks_db *db, int64_t study_id, ks_error *err);
+
+/*
+ * The search a study runs, as its file declares it (method, budget, and each
+ * parameter's domain): the one store of the declared space, read by reports and by the
+ * TensorBoard rewrite (the HParams domains, ks_hp_domains_from_search).
+ */
+typedef enum ks_search_kind {
+    KS_SEARCH_CHOICE,           /* values: choices */
+    KS_SEARCH_INT,              /* int: [low, high], step, log */
+    KS_SEARCH_FLOAT             /* float: [low, high], log */
+} ks_search_kind;
+typedef struct ks_search_param {
+    char name[64];
+    ks_search_kind kind;
+    double low, high, step;     /* INT and FLOAT (step: INT only, else 0) */
+    int log;                    /* sampled log-uniformly */
+    char *choices;              /* CHOICE: the values as a JSON array, else NULL */
+} ks_search_param;
+typedef struct ks_search_info {
+    char method[32];            /* "hyperband" */
+    int max_trials;             /* the study's max_trials (0: the method decides) */
+    int planned_trials;         /* what the method plans (0: not known) */
+    int max_epochs;             /* a trial's full budget (the fit's epochs) */
+    int workers;                /* of the run that stored it */
+    int n_params;
+    ks_search_param *params;    /* malloc'd when read back */
+} ks_search_info;
+/*
+ * Keep what a study's file says besides its text, for the commands that read the study
+ * back later (ensemble, tensorboard, report): dir, the folder its relative data paths
+ * are read from (NULL: left as it is), and search, the search as declared (NULL: left
+ * as it is; else it replaces the stored one).  One transaction; search's strings and
+ * arrays stay the caller's.  KS_ERR_CONFIG if there is no such study.
+ */
+ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
+                                  const ks_search_info *search, ks_error *err);
+/* The search stored for a study (*found 0: none, e.g. a `ksearch fit` run or a file of
+   schema 1); free with ks_search_info_free. */
+ks_status ks_db_search_get(ks_db *db, int64_t study_id, ks_search_info *out, int *found,
+                           ks_error *err);
+void ks_search_info_free(ks_search_info *s);     /* frees params and their choices */
 
 /* A trial as stored. */
 typedef struct ks_trial_info {
@@ -187,6 +228,40 @@ ks_status ks_db_ensemble_put(ks_db *db, int64_t study_id, const char *name,
                              const char *json, const unsigned char *file, size_t len,
                              ks_error *err);
 
+/* ------------------------------------------------- what reports read */
+
+/*
+ * A segment: one job a worker ran on a trial (its first fit, a resume, a Hyperband
+ * promotion), for the report's timeline.  ks_db_segment_add records one that ends now
+ * and lasted seconds: the fit began at first_epoch (initial_epoch), and ended with
+ * status, the trial then having `epochs` epochs recorded (read from the trial row).
+ */
+typedef struct ks_segment {
+    int trial_number;
+    int worker;                 /* 0 … workers − 1 */
+    double started, ended;      /* Unix seconds */
+    int first_epoch;            /* the fit's initial_epoch */
+    int epochs;                 /* the trial's recorded epochs when it ended */
+    ks_trial_status status;     /* how the job ended */
+} ks_segment;
+ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seconds,
+                            int first_epoch, ks_trial_status status, ks_error *err);
+/* Every segment of a study, by start time (*rows malloc'd; none in a version-1 file). */
+ks_status ks_db_segments(ks_db *db, int64_t study_id, ks_segment **rows, int *n,
+                         ks_error *err);
+
+
+/* Every epoch value of a study's trials (KS_METRIC_ITERATIONS left out), by trial
+   number, epoch and the name's place in its logs; fn's KS_OK continues, else stops. */
+typedef ks_status (*ks_metric_row_fn)(void *user, int trial_number, const char *name,
+                                      int epoch, double value, ks_error *err);
+ks_status ks_db_study_metrics(ks_db *db, int64_t study_id, ks_metric_row_fn fn, void *user,
+                              ks_error *err);
+
+/* A study's ensembles (name and JSON record as stored), by name; malloc'd, NULL-ended. */
+ks_status ks_db_ensembles(ks_db *db, int64_t study_id, char ***names, char ***jsons,
+                          ks_error *err);
+
 /* ================================================================ histograms */
 
 #define KS_HISTOGRAM_BUCKETS 30
@@ -232,6 +307,34 @@ ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wal
                       ks_error *err);
 /* The graph of a model's layers (each with its inputs and output shape). */
 ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err);
+/*
+ * A file of a TensorBoard run directory, made where the model is (the worker's recorder)
+ * and written by the one writer: name is relative to the run directory
+ * ("projector_config.pbtxt", "embeddings/words.tsv"); name and data malloc'd.
+ */
+typedef struct ks_tb_file {
+    char *name;
+    unsigned char *data;
+    size_t len;
+} ks_tb_file;
+void ks_tb_files_free(ks_tb_file *files, int n);    /* each file's name and data, then files */
+/*
+ * Write n files under run directory dir, each atomically, making their folders.  A name
+ * that could leave dir (absolute, empty, or with an empty, "." or ".." part) is
+ * KS_ERR_CORRUPT and nothing of it is written; KS_ERR_IO names the file.
+ */
+ks_status ks_tb_files_write(const char *dir, const ks_tb_file *files, int n, ks_error *err);
+/*
+ * TensorBoard's projector for the model's Embeddings (tb_projector.c), as files of the
+ * train run: with config, projector_config.pbtxt naming each Embedding's vectors
+ * (embeddings/NAME.tsv, by tensor_path) and, when a TextVectorization makes its ids, its
+ * tokens (embeddings/NAME_metadata.tsv, one row per id); without, the vectors as they
+ * are now (embeddings/NAME.tsv).  Appended to *files (*n of them, realloc'd; the caller
+ * frees them with ks_tb_files_free also on failure); a model without an Embedding adds
+ * none.  KS_ERR_NOMEM.
+ */
+ks_status ks_tb_projector_files(ks_model *m, int config, ks_tb_file **files, int *n,
+                                ks_error *err);
 
 /* HParams.  A hyperparameter's domain: an interval, or a list of values. */
 typedef enum { KS_HP_FLOAT, KS_HP_STRING, KS_HP_BOOL } ks_hp_type;
@@ -241,14 +344,17 @@ typedef struct ks_hp_value {
     const char *string;         /* STRING */
     int boolean;                /* BOOL */
 } ks_hp_value;
-struct ks_hp_info {
+typedef struct ks_hp_info {
     const char *name;
     ks_hp_type type;
     int discrete;               /* 1: values[], else the interval [min, max] */
     double min, max;
     int n_values;
     const ks_hp_value *values;
-};
+} ks_hp_info;
+/* A parameter's value as HParams shows it: a number, string or boolean (strings
+   borrowed from v); 0 for any other kind (nothing HParams can show). */
+int ks_hp_value_of(const ks_value *v, ks_hp_value *out);
 typedef struct ks_hp_metric {
     const char *group;          /* "validation", "train", or "" for the session run */
     const char *tag;            /* "epoch_accuracy" */
@@ -259,6 +365,34 @@ typedef struct ks_hp_metric {
 ks_status ks_tb_hparams_experiment(ks_tb_run *root, const char *name, double time_created,
                                    const ks_hp_info *hparams, int n_hparams,
                                    const ks_hp_metric *metrics, int n_metrics, ks_error *err);
+/*
+ * The HParams domains of a declared search, in its order: an int or float parameter the
+ * interval [low, high], a choice its values of the first one's type (others, and values
+ * HParams cannot show such as null or a list, are left out).  The names are
+ * borrowed from search (keep it while the domains are used); the values are owned by
+ * the struct: free with ks_hp_domains_free.  KS_ERR_CORRUPT if a choice list is not a
+ * JSON array (a damaged file), KS_ERR_NOMEM.
+ */
+typedef struct ks_hp_domains {
+    int n;
+    ks_hp_info *info;           /* n */
+    ks_hp_value *values;        /* every choice, behind info[].values */
+    ks_value *choices;          /* n parsed choice lists (strings behind values[]) */
+} ks_hp_domains;
+ks_status ks_hp_domains_from_search(const ks_search_info *search, ks_hp_domains *out,
+                                    ks_error *err);
+void ks_hp_domains_free(ks_hp_domains *d);
+/*
+ * A study's experiment (the live writer's and the rewrite's): its hyperparameters with
+ * their domains, and the metrics shown for its objective `metric` — best_<metric> (the
+ * session run's), the metric's epoch series, the validation and train losses, and each
+ * of the n_logged names a trial logs besides "loss" (every output's losses and metrics;
+ * at most KS_TB_MAX_LOGGED, the rest left out), on both sides.  logged may be NULL.
+ */
+#define KS_TB_MAX_LOGGED 64
+ks_status ks_tb_study_experiment(ks_tb_run *root, const char *study, double time_created,
+                                 const char *metric, const ks_hp_info *hparams, int n_hparams,
+                                 const char *const *logged, int n_logged, ks_error *err);
 /* A session (a trial's own run dir): its values at start … */
 ks_status ks_tb_hparams_session_start(ks_tb_run *run, const char *const *names,
                                       const ks_hp_value *values, int n, const char *group,
@@ -303,14 +437,17 @@ typedef struct ks_record {
     ks_record_kind kind;
     int trial;                  /* the trial's number (routing) */
     int worker;                 /* who trained it: worker index (routing; not recorded) */
-    double wall_time;           /* Unix seconds when it was made */
+    double wall_time;           /* Unix seconds when it was made (END: when the job ended) */
+    int initial_epoch;          /* BEGIN, END: the fit's initial_epoch */
     /* BEGIN */
-    int initial_epoch;          /* the fit's initial_epoch */
     int n_weights;              /* the model's weights: histogram tags "NAME/histogram" */
     char **histogram_tags;
     int n_nodes;                /* the layer graph (0: none asked, write_graph false) */
     ks_record_node *nodes;
     char *summary;              /* the model summary as Markdown (NULL: none) */
+    /* BEGIN and EPOCH: files of the train run (the projector's config, its vectors) */
+    int n_files;
+    ks_tb_file *files;
     /* EPOCH and BATCH */
     int epoch;                  /* 0-based */
     int64_t step;               /* BATCH: the global batch number; EPOCH: iterations */
@@ -321,7 +458,8 @@ typedef struct ks_record {
     /* END */
     ks_trial_status status;     /* complete, failed or interrupted, as the worker saw it */
     int record_failed;          /* the fit stopped because a record could not be sent */
-    double seconds;             /* the segment's training time */
+    double seconds;             /* the job's time, the request's set-up included (the
+                                   segment table's row: worker, seconds, initial_epoch) */
     char *error;                /* why it failed (NULL: none) */
 } ks_record;
 
@@ -423,6 +561,8 @@ typedef struct ks_recorder_options {
     int histogram_freq;         /* 0: none; N: weight histograms every N epochs */
     int update_freq;            /* 0: epoch; N: batch values every N batches */
     int write_graph;            /* send the layer graph at a fit from epoch 0 */
+    int embeddings_freq;        /* 0: none; N: the projector's files (its config at a fit
+                                   from epoch 0, the vectors every N epochs) */
     /* the model summary at a fit from epoch 0 (write_summary), with these parameters
        (JSON, may be NULL) as a table above it */
     int write_summary;
@@ -454,6 +594,8 @@ typedef struct ks_tracker_options {
     int histogram_freq;         /* 0: none; N: weight histograms every N epochs */
     int update_freq;            /* 0: epoch; N: batch values every N batches */
     int write_graph;            /* 1 (Keras's default) */
+    int embeddings_freq;        /* 0: none; N: the projector's Embedding vectors every N
+                                   epochs (LOG_DIR/RUN/train/projector_config.pbtxt) */
     /* hparams of this trial (for its session start info; n 0 for none) */
     int n_hparams;
     const char *const *hparam_names;
@@ -506,8 +648,9 @@ ks_status ks_tracker_writer_stop(ks_tracker_writer *w, ks_error *err);  /* NULL:
 ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, char **out,
                                   ks_error *err);
 
-/* The TensorBoard callback of a study or model file, with Keras's arguments
-   (log_dir, histogram_freq, update_freq, write_graph), into opt's TensorBoard fields. */
+/* The TensorBoard callback of a study or model file, with Keras's arguments (log_dir,
+   histogram_freq, update_freq, write_graph, embeddings_freq), into opt's TensorBoard
+   fields. */
 ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *opt,
                                       char *log_dir, size_t log_dir_size, ks_error *err);
 
@@ -537,5 +680,93 @@ ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_repo
 /* ksearch compare: the trials' metrics side by side per epoch. */
 ks_status ks_report_compare(ks_db *db, const char *study, const int *numbers, int n,
                             ks_report_format fmt, FILE *out, ks_error *err);
+
+/* ========================================================== the HTML report */
+
+/*
+ * `ksearch report`: one self-contained HTML file that shows a study at a glance — the
+ * study (method, space, budget, statuses, wall time, best trial), optimization history,
+ * parallel coordinates, fANOVA parameter importance, slices and a contour of the two
+ * most important parameters, learning curves, the workers' timeline, the trials table
+ * and the ensembles.  The numbers are embedded as JSON and drawn as inline SVG by a
+ * small embedded script; the page loads nothing from anywhere.
+ */
+typedef struct ks_report_html_options {
+    const char *study;          /* NULL: the file's study (its first) */
+    uint64_t seed;              /* of the importance forest [0] */
+    int n_trees;                /* trees of the importance forest [64] */
+} ks_report_html_options;
+ks_report_html_options ks_report_html_options_default(void);
+/* The page, to out (o NULL: the defaults). */
+ks_status ks_report_html_write(ks_db *db, const ks_report_html_options *o, FILE *out,
+                               ks_error *err);
+/*
+ * The page of the study in the database at db_path, opened only to read (safe while
+ * the study runs), written to out_path atomically: on any error (a damaged database,
+ * one of a newer schema …) nothing is written.
+ */
+ks_status ks_report_html_file(const char *db_path, const ks_report_html_options *o,
+                              const char *out_path, ks_error *err);
+
+/* ====================================================== parameter importance */
+
+/*
+ * Functional ANOVA (Hutter, Hoos & Leyton-Brown, ICML 2014) over a random forest, as
+ * Optuna's FanovaImportanceEvaluator computes it: a forest of regression trees (64
+ * trees, depth up to 64, bootstrap samples) is fitted to the completed trials'
+ * parameters → objective; each tree's prediction is decomposed over the search space
+ * (uniform over each parameter's domain) into its total variance and the variance of
+ * each parameter's marginal; a parameter's importance is its marginal's share of the
+ * total, averaged over the trees and normalized to sum 1.  Unlike Optuna, categorical
+ * parameters are split on as categories (not one-hot columns), as the original fANOVA
+ * does; a log-scaled parameter is given in log space by the caller.
+ */
+#define KS_FANOVA_MAX_FEATURES 64
+#define KS_FANOVA_MAX_CATEGORIES 64
+
+/* A feature: numeric on [low, high], or categorical with values 0 … n_categories − 1. */
+typedef struct ks_fanova_feature {
+    int n_categories;           /* 0: numeric; 2 … KS_FANOVA_MAX_CATEGORIES: categorical */
+    double low, high;           /* numeric domain (low < high; equal: a constant) */
+} ks_fanova_feature;
+
+typedef struct ks_fanova_options {
+    int n_trees;                /* 64 */
+    int max_depth;              /* 64 */
+    int min_samples_split;      /* 2 */
+    int min_samples_leaf;       /* 1 */
+    int bootstrap;              /* 1: each tree on n rows drawn with replacement */
+    uint64_t seed;              /* 0: the forest is a function of the data and the seed */
+} ks_fanova_options;
+ks_fanova_options ks_fanova_options_default(void);
+
+typedef struct ks_fanova ks_fanova;
+/*
+ * Fit the forest to n rows of x (n × d, row-major; a categorical value is its category
+ * index) and their targets y.  Every value must be finite and every category in range;
+ * numeric values outside [low, high] widen that feature's domain.  KS_ERR_CONFIG for
+ * bad input (n < 1, d outside 1 … KS_FANOVA_MAX_FEATURES, a non-finite value),
+ * KS_ERR_NOMEM.
+ */
+ks_status ks_fanova_fit(const double *x, const double *y, int n, int d,
+                        const ks_fanova_feature *features, const ks_fanova_options *opt,
+                        ks_fanova **out, ks_error *err);
+void ks_fanova_free(ks_fanova *f);
+/*
+ * Each feature's importance (share[d], summing to 1) and the standard deviation over the
+ * trees of its unnormalized fraction (std[d], may be NULL).  When no tree varies (every
+ * target equal), every share is 0 and *varies (may be NULL) is 0.
+ */
+ks_status ks_fanova_importance(const ks_fanova *f, double *share, double *std, int *varies,
+                               ks_error *err);
+/* The forest's marginal prediction of feature i at m points (numeric values in ascending
+   order, or category indices): the mean over the other features, averaged over trees. */
+ks_status ks_fanova_marginal(const ks_fanova *f, int i, const double *at, int m, double *out,
+                             ks_error *err);
+/* The same for two features on the grid at_i × at_j: out[a * mj + b] at (at_i[a], at_j[b]). */
+ks_status ks_fanova_marginal2(const ks_fanova *f, int i, const double *at_i, int mi, int j,
+                              const double *at_j, int mj, double *out, ks_error *err);
+/* The forest's prediction at x (d values). */
+double ks_fanova_predict(const ks_fanova *f, const double *x);
 
 #endif

@@ -108,12 +108,13 @@ static const ks_key tb_keys[] = {
     {"histogram_freq", KS_KEY_INT, offsetof(tb_args, histogram_freq), 0, 0, 1e9, "0", NULL, 0},
     {"write_graph", KS_KEY_BOOL, offsetof(tb_args, write_graph), 0, 0, 0, "true", NULL, 0},
     {"update_freq", KS_KEY_VALUE, offsetof(tb_args, update_freq), 0, 0, 0, NULL, NULL, 0},
+    {"embeddings_freq", KS_KEY_INT, offsetof(tb_args, embeddings_freq), 0, 0, 1e9, "0", NULL,
+     0},
     /* accepted at their Keras defaults only: ksearch does not write these */
     {"write_images", KS_KEY_BOOL, offsetof(tb_args, write_images), 0, 0, 0, "false", NULL, 0},
     {"write_steps_per_second", KS_KEY_BOOL, offsetof(tb_args, write_steps_per_second), 0, 0, 0,
      "false", NULL, 0},
     {"profile_batch", KS_KEY_INT, offsetof(tb_args, profile_batch), 0, 0, 0, "0", NULL, 0},
-    {"embeddings_freq", KS_KEY_INT, offsetof(tb_args, embeddings_freq), 0, 0, 0, "0", NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *opt,
@@ -149,6 +150,7 @@ ks_status ks_tracker_tensorboard_args(const ks_value *args, ks_tracker_options *
     }
     opt->histogram_freq = a.histogram_freq;
     opt->write_graph = a.write_graph;
+    opt->embeddings_freq = a.embeddings_freq;
     snprintf(log_dir, log_dir_size, "%s", a.log_dir);
     opt->log_dir = log_dir;
 out:

@@ -118,6 +118,14 @@ static ks_status write_graph(ks_committer *c, const ks_record *r)
     return s;
 }
 
+/* The record's files (the projector's) into the train run. */
+static ks_status write_files(ks_committer *c, const ks_record *r)
+{
+    char dir[1400];
+    run_dir(c, "train", dir, sizeof dir);
+    return ks_tb_files_write(dir, r->files, r->n_files, &c->err);
+}
+
 /* TensorBoard of a segment's start: the runs, and in its first segment the graph, the
    model summary and the HParams session start. */
 static ks_status begin_tensorboard(ks_committer *c, const ks_record *r)
@@ -142,6 +150,8 @@ static ks_status begin_tensorboard(ks_committer *c, const ks_record *r)
     if (!first)
         return KS_OK;
     if (c->opt.write_graph && r->n_nodes > 0 && (s = write_graph(c, r)) != KS_OK)
+        return s;
+    if (r->n_files > 0 && (s = write_files(c, r)) != KS_OK)
         return s;
     if (r->summary && (s = ks_tb_text(c->session ? c->session : c->train, "model_summary", 0,
                                       r->wall_time, r->summary, &c->err)) != KS_OK)
@@ -278,6 +288,8 @@ static ks_status put_epoch(ks_committer *c, const ks_record *r)
     free(hist_rows);
     if (s == KS_OK && c->train)
         s = epoch_tensorboard(c, r);
+    if (s == KS_OK && c->train && r->n_files > 0)
+        s = write_files(c, r);
     return s;
 }
 

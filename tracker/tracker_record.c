@@ -108,6 +108,10 @@ static ks_status rec_train_begin(void *user, const ks_callback_ctx *ctx)
         ks_error ignored;   /* without the text, if there is no memory for it: the fit goes on */
         ks_tracker_summary_text(m, t->opt.summary_params, &r->summary, &ignored);
     }
+    if (first && t->opt.embeddings_freq > 0 && !oom) {
+        ks_error ignored;
+        oom = ks_tb_projector_files(m, 1, &r->files, &r->n_files, &ignored) != KS_OK;
+    }
     if (oom) {
         ks_record_free(r);
         return send(t, NULL);
@@ -173,6 +177,12 @@ static ks_status rec_epoch_end(void *user, const ks_callback_ctx *ctx)
             ks_histogram_compute(ks_model_weight_data(m, i),
                                  ks_shape_size(ks_model_weight_shape(m, i)),
                                  r->histograms + (size_t)i * each);
+    }
+    /* the projector's vectors, as Keras: at epochs 0, N, 2N … */
+    if (t->opt.embeddings_freq > 0 && ctx->epoch % t->opt.embeddings_freq == 0 &&
+        (s = ks_tb_projector_files(m, 0, &r->files, &r->n_files, &t->err)) != KS_OK) {
+        ks_record_free(r);
+        return fail(t, s);
     }
     if (wants_checkpoint(t, ctx->epoch, improved)) {
         size_t cap = 0;
