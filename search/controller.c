@@ -415,7 +415,7 @@ static void abandon_jobs(controller *c, ctl_transport *tp)
 
 ks_status ctl_run(controller *c, ctl_transport *tp)
 {
-    int need_dispatch = 1;
+    int need_dispatch = 1, stop_sent = 0;
     double stop_seen = 0;
     if (!(c->jobs = calloc((size_t)tp->slots, sizeof *c->jobs)))
         return ks_error_set(&c->err, KS_ERR_NOMEM, "out of memory");
@@ -431,6 +431,13 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
             need_dispatch = 0;
         if (c->running == 0)
             break;
+        /* the workers are told once that the study stops: their fits end at the next
+           batch, interrupted, and they stay for the end of the run */
+        if (!stop_sent && (*c->o->stop || c->stopping)) {
+            if (tp->stop)
+                tp->stop(tp->user);
+            stop_sent = 1;
+        }
         if (tp->stop_grace > 0 && *c->o->stop) {
             if (stop_seen == 0) {
                 stop_seen = ks_now();

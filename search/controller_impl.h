@@ -71,6 +71,10 @@ typedef struct ctl_transport {
      */
     double stop_grace;
     void (*lost)(void *user, int slot, char *name, size_t size);
+    /* The study stops (Ctrl-C, SIGTERM, a failure): tell the workers to end their fits at
+       the next batch, each with an interrupted END.  NULL where the workers see the
+       controller's own flags (threads). */
+    void (*stop)(void *user);
     void *user;
 } ctl_transport;
 
@@ -98,6 +102,12 @@ ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err);
 void ctl_mpi_free(ctl_transport *t);
 /* Rank 0: tell every worker rank to end, unless the transport did (a no-op without MPI). */
 void ctl_mpi_release(void);
+/* Ranks > 0: send a record to rank 0 in its wire form (freed here), without waiting for
+   rank 0 to take it, at most 8 per worker thread in flight (the oldest waited for
+   beyond); ctl_mpi_flush waits until every one sent is delivered.  KS_ERR_IO when rank 0
+   cannot be reached. */
+ks_status ctl_mpi_send_record(ks_record *r, ks_error *err);
+ks_status ctl_mpi_flush(ks_error *err);
 /* Ranks > 0: train rank 0's requests on parallel worker threads with w (its sink and
    abort set here) until rank 0 quits; this thread alone speaks MPI. */
 ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err);

@@ -80,6 +80,18 @@ void ctl_mpi_release(void)
 {
 }
 
+ks_status ctl_mpi_send_record(ks_record *r, ks_error *err)
+{
+    ks_record_free(r);
+    return ks_error_set(err, KS_ERR_INTERNAL, "this ksearch was built without MPI");
+}
+
+ks_status ctl_mpi_flush(ks_error *err)
+{
+    (void)err;
+    return KS_OK;
+}
+
 ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
 {
     (void)w;
@@ -91,7 +103,9 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
 
 #include <mpi.h>
 
-enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD };
+/* rank 0 to workers: a request, quit (the run ended), stop (end your fits now); workers
+   to rank 0: a record */
+enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD, TAG_STOP };
 
 static int world_rank, world_size = 1, joined;
 static int per_rank = 1;        /* worker threads on each worker rank (--parallel) */
@@ -365,6 +379,15 @@ void ctl_mpi_release(void)
     released = 1;
 }
 
+/* The study stops: every worker rank still there ends its fits at the next batch. */
+static void mpi_stop(void *user)
+{
+    (void)user;
+    for (int i = 1; i < world_size; i++)
+        if (!rank_info || !rank_info[i].lost)
+            MPI_Send(NULL, 0, MPI_BYTE, i, TAG_STOP, MPI_COMM_WORLD);
+}
+
 /* A worker rank that did not answer the stop: named, and sent nothing more. */
 static void mpi_lost(void *user, int slot, char *name, size_t size)
 {
@@ -409,6 +432,7 @@ ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err)
        (odls_base_sigkill_timeout): the living answer at their next batch */
     out->stop_grace = 0.3;
     out->lost = mpi_lost;
+    out->stop = mpi_stop;
     out->user = t;
     return KS_OK;
 }
@@ -460,8 +484,7 @@ static int complete_sends(int wait)
     return ok;
 }
 
-/* One record of this rank's threads, in its wire form, to rank 0 (the record is freed). */
-static ks_status send_record(ks_record *r, ks_error *err)
+ks_status ctl_mpi_send_record(ks_record *r, ks_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -481,8 +504,16 @@ static ks_status send_record(ks_record *r, ks_error *err)
     return KS_OK;
 }
 
-/* Take rank 0's next message if one came: 1 a request (in *req), 2 quit, 0 none, −1 an
-   error (err). */
+ks_status ctl_mpi_flush(ks_error *err)
+{
+    if (!complete_sends(1))
+        return ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
+                            world_rank);
+    return KS_OK;
+}
+
+/* Take rank 0's next message if one came: 1 a request (in *req), 2 quit, 3 stop, 0 none,
+   −1 an error (err). */
 static int take_message(ks_trial_request *req, ks_error *err)
 {
     MPI_Status st;
@@ -501,9 +532,9 @@ static int take_message(ks_trial_request *req, ks_error *err)
         return -1;
     }
     MPI_Recv(buf, len, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    if (st.MPI_TAG == TAG_QUIT) {
+    if (st.MPI_TAG == TAG_QUIT || st.MPI_TAG == TAG_STOP) {
         free(buf);
-        return 2;
+        return st.MPI_TAG == TAG_QUIT ? 2 : 3;
     }
     if (st.MPI_TAG != TAG_REQUEST) {
         free(buf);
@@ -517,14 +548,15 @@ static int take_message(ks_trial_request *req, ks_error *err)
 
 ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
 {
-    static atomic_int never_aborted;
+    static atomic_int stopped;
     ctl_transport tp;
     ks_status s = KS_OK;
     int quit = 0;
     per_rank = parallel;
-    /* rank 0 stopping the study lets a rank's running trials finish (their ENDs free
-       them) */
-    w->abort = &never_aborted;
+    /* rank 0 stopping the study (its stop message) ends this rank's fits at the next
+       batch, as the controller's flag ends its threads' */
+    atomic_init(&stopped, 0);
+    w->abort = &stopped;
     /* this rank's worker threads; this (the main) thread alone speaks MPI: it hands
        rank 0's requests to them and forwards their records */
     if ((s = ctl_threads_new(w, parallel, &tp, err)) != KS_OK)
@@ -537,6 +569,8 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
             s = err->code ? err->code : KS_ERR_IO;
         } else if (m == 2) {
             quit = 1;
+        } else if (m == 3) {
+            atomic_store(&stopped, 1);
         } else if (m == 1) {
             int slot = req.slot - (world_rank - 1) * per_rank;
             if (slot < 0 || slot >= per_rank) {
@@ -549,7 +583,7 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
         }
         /* the threads' records, as they come (a short wait: requests come meanwhile) */
         while (s == KS_OK && tp.recv(tp.user, m == 0 ? 0.002 : 0, &r, err) == KS_OK && r) {
-            s = send_record(r, err);
+            s = ctl_mpi_send_record(r, err);
             m = 1;
         }
         complete_sends(0);
@@ -557,9 +591,10 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
     /* rank 0 quits once every job ended: the threads are idle */
     tp.finish(tp.user);
     ctl_threads_free(&tp);
-    if (!complete_sends(1) && s == KS_OK)
-        s = ks_error_set(err, KS_ERR_IO, "rank %d cannot send its records to rank 0",
-                         world_rank);
+    if (s == KS_OK)
+        s = ctl_mpi_flush(err);
+    else
+        complete_sends(1);
     return s;
 }
 

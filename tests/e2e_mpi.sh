@@ -87,9 +87,35 @@ ens_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
 [[ -n "$(ens_of ens_ref/runs/e/study.db)" && "$(ens_of ens_mpi/runs/e/study.db)" == "$(ens_of ens_ref/runs/e/study.db)" ]]
 check "the ensemble built after an MPI run equals the threaded run's" $? "$(ens_of ens_mpi/runs/e/study.db | head -3)"
 
-# kill -9 of a worker rank mid-study: rank 0 names it and its host, records its trial
-# interrupted; the database is intact and the rerun completes without a duplicate number
-# and without touching a completed trial
+# each rank through a wrapper that logs its exit status (DIR/ranks.log): rank_wrapper DIR
+# (the wrapper itself ignores SIGTERM, so that mpirun ending the job after rank 0's exit
+# status 1 cannot end it before it logs; its child sets its own handlers)
+rank_wrapper() {
+    cat >"$1/rank.sh" <<'SH'
+#!/usr/bin/env bash
+trap '' TERM INT
+"$@"
+rc=$?
+echo "rank ${OMPI_COMM_WORLD_RANK:?} exit $rc" >>ranks.log
+exit $rc
+SH
+    chmod +x "$1/rank.sh"
+}
+# the process of rank R of the mpirun PID: rank_pid PID R (with a wrapper, its child)
+rank_pid() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        if grep -qz "^OMPI_COMM_WORLD_RANK=$2\$" /proc/$p/environ 2>/dev/null; then
+            if grep -q 'rank\.sh' /proc/$p/cmdline; then pgrep -P "$p"; else echo "$p"; fi
+        fi
+    done
+}
+
+# kill -9 of a worker rank mid-study: rank 0 names it and its host and records its trial
+# interrupted (and exits 1 itself); mpirun's own status is Open MPI's: the first process
+# that ended abnormally sets it (ORTE_UPDATE_EXIT_STATUS: first non-zero wins), 137 for
+# the killed rank's SIGKILL, whatever rank 0 does after.  The database is intact and the
+# rerun completes without a duplicate number and without touching a completed trial
 mkdir kill
 fmnist_study kill/s.yaml k 3 random 6000 10 6 1 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
 (cd kill && exec mpirun --allow-run-as-root --oversubscribe --quiet -np 3 "$ksmpi" s.yaml >out 2>err) &
@@ -98,16 +124,15 @@ pids+=("$pid")
 wait_db kill/runs/k/study.db "$pid" "SELECT (SELECT count(*) FROM trial WHERE status = 'complete') >= 1 AND
                                          (SELECT count(*) FROM trial WHERE status = 'running' AND epochs >= 1) >= 1;"
 check "a trial completed and one runs" $?
-victim=""
-for p in $(pgrep -P "$pid"); do
-    grep -qz '^OMPI_COMM_WORLD_RANK=1$' /proc/$p/environ 2>/dev/null && victim=$p
-done
+victim=$(rank_pid "$pid" 1)
 [[ -n $victim ]] && kill -9 "$victim"
 check "rank 1's process found and killed" $?
 wait "$pid"
 rc=$?
-[[ $rc != 0 ]] && grep -q "rank 1 on $(hostname) (pid $victim) ended while training trial [0-9]*" kill/err
-check "the job ends (mpirun exit $rc), rank 0 names the rank, host and trial" $? "$(cat kill/err)"
+grep -q "rank 1 on $(hostname) (pid $victim) ended while training trial [0-9]*" kill/err
+check "the job ends, rank 0 names the rank, host and trial" $? "$(cat kill/err)"
+[[ $rc == 137 ]]
+check "mpirun exits with the killed rank's status, 137 ($rc)" $?
 db=kill/runs/k/study.db
 [[ "$(q $db 'PRAGMA integrity_check;')" == ok ]]
 check "after the kill: integrity ok" $?
@@ -128,6 +153,36 @@ done_after=$(q $db "SELECT t.number, m.name, m.step, m.epoch, quote(m.value), qu
             grep -F -x -f <(printf '%s\n' "$done_before") | wc -l)
 [[ -n $done_before && $done_after == $(printf '%s\n' "$done_before" | wc -l) ]]
 check "the completed trials' rows are unchanged by the rerun" $?
+
+# the stop message: SIGTERM to rank 0 alone (not through mpirun, as a scheduler may send
+# it) stops the study; rank 0 tells the worker ranks, whose fits end at their next batch:
+# the running trials are recorded interrupted, no rank is reported lost, every worker
+# rank leaves by itself (exit 0) and rank 0 with the interrupted study's 1
+mkdir stop
+fmnist_study stop/s.yaml st 3 random 6000 10 6 1 '[16, 32]' '{float: [1.0e-3, 1.0e-2], log: true}'
+rank_wrapper stop
+(cd stop && exec mpirun --allow-run-as-root --oversubscribe --quiet -np 3 ./rank.sh "$ksmpi" s.yaml >out 2>err) &
+pid=$!
+pids+=("$pid")
+wait_db stop/runs/st/study.db "$pid" "SELECT count(*) FROM trial WHERE status = 'running' AND epochs >= 1;"
+check "stop: a trial runs" $?
+rank0=$(rank_pid "$pid" 0)
+[[ -n $rank0 ]] && kill -TERM "$rank0"
+check "stop: rank 0's process found and sent SIGTERM" $?
+wait "$pid"
+rc=$?
+log=$(sort stop/ranks.log 2>/dev/null | tr '\n' ' ')
+[[ $rc == 1 && $log == "rank 0 exit 1 rank 1 exit 0 rank 2 exit 0 " ]]
+check "stop: rank 0 exits 1 (mpirun $rc), the worker ranks leave with 0" $? "$log; $(cat stop/err)"
+! grep -q "ended while training" stop/err && grep -q "interrupted" stop/err
+check "stop: no rank reported lost, the study says it was interrupted" $? "$(cat stop/err)"
+row=$(q stop/runs/st/study.db "SELECT count(*), sum(status = 'running'), sum(status = 'complete') FROM trial;")
+[[ $row =~ ^[1-6]\|0\|[0-5]$ ]]
+check "stop: no trial left running, some left to finish ($row)" $?
+(cd stop && run_mpi -np 3 "$ksmpi" s.yaml >out2 2>err2)
+row=$(q stop/runs/st/study.db "SELECT count(*), count(DISTINCT number), sum(status = 'complete') FROM trial;")
+[[ $row == "6|6|6" ]]
+check "stop: the rerun completes the study ($row)" $? "$(cat stop/err2)"
 
 # the plain build under mpirun: what is wrong, exit 2
 mkdir plain
