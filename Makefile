@@ -173,9 +173,15 @@ bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/search_sim
 $(BUILD)/bench/search_sim: $(BUILD)/bench/search_sim.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
+# what one controller (rank 0) sustains from simulated worker ranks: make MPI=1 bench-rank0
+$(BUILD)/bench/bench_rank0: $(BUILD)/bench/bench_rank0.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 # the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's
-# cost; the search simulator; recurrent layers against PyTorch
-.PHONY: bench-search bench-tracker bench-sim bench-rnn
+# cost; the search simulator; recurrent layers against PyTorch; the MPI controller's rates
+.PHONY: bench-search bench-tracker bench-sim bench-rnn bench-rank0
+bench-rank0: $(BUILD)/bench/bench_rank0
+	bash bench/rank0.sh $(BUILD)/bench/bench_rank0
 bench-rnn: $(BUILD)/bench/bench_rnn
 	bash bench/rnn.sh $(BUILD)/bench/bench_rnn
 bench-search: $(BIN)
