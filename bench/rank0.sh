@@ -33,7 +33,7 @@ trap 'rm -rf "$scratch"' EXIT
 policies=("every epoch, histograms:1:1" "every 10 epochs, histograms:10:1" "at the end only:0:0")
 echo "== rank 0 alone: simulated worker ranks send the seed MLP's epoch records for ${seconds} s"
 echo "   (logs; histograms of its 6 weights; a ${mb} MB checkpoint, last and best, as the policy says)"
-echo "   $(nproc) cores; $(mpirun --version 2>/dev/null | head -1)"
+echo "   $(getconf _NPROCESSORS_ONLN) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(mpirun --version 2>/dev/null | head -1)"
 printf '%-8s  %-28s  %9s  %10s  %13s\n' "workers" "checkpoints" "reports" "reports/s" "checkpoint MB/s"
 for n in $ranks; do
     for p in "${policies[@]}"; do
