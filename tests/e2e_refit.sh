@@ -155,6 +155,8 @@ check "evaluate of the exported trial gives the trial's test metrics refit print
 out=$("$ks" predict t.ksm "$data" --target y -o q.csv 2>&1); rc=$?
 [[ $rc -eq 0 && $(wc -l < q.csv) -eq 201 ]]; check "predict with the exported trial" $? "($rc: $out)"
 head -c 4 t.onnx | od -An -tx1 | grep -q '08 07'; check "the ONNX file opens with IR version 7" $?
+"$ks" export t.ksm --onnx t2.onnx >/dev/null 2>&1 && cmp -s t.onnx t2.onnx
+check "the trial's ONNX is the exported model file's (the exporter e2e_onnx.sh runs in onnxruntime)" $?
 out=$("$ks" export runs/r "$best" --onnx only.onnx 2>&1); rc=$?
 [[ $rc -eq 0 && -s only.onnx && ! -e only.ksm ]]; check "export RUNDIR TRIAL --onnx alone" $? "($rc: $out)"
 out=$("$ks" export runs/r "$bad" -o f.ksm 2>&1); rc=$?
