@@ -159,8 +159,9 @@ ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *sh
                                int trainable, ks_initializer init);
 
 /* The registry of layer kinds (layer_registry.c). */
+#define KS_LAYER_KINDS_MAX 64
 const ks_layer_ops *ks_layer_find(const char *class_name);
-extern const ks_layer_ops *const ks_layer_kinds[];              /* NULL-terminated */
+extern const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1];  /* NULL-terminated */
 /* Keras's default name prefix for a class: Dense → "dense", BatchNormalization → "batch_normalization". */
 void ks_layer_default_prefix(const char *class_name, char *out, size_t size);
 
@@ -170,6 +171,26 @@ extern const ks_layer_ops ks_layer_activation_ops;
 extern const ks_layer_ops ks_layer_dropout_ops;
 extern const ks_layer_ops ks_layer_batchnorm_ops;
 extern const ks_layer_ops ks_layer_flatten_ops;
+extern const ks_layer_ops ks_layer_conv2d_ops;
+extern const ks_layer_ops ks_layer_conv1d_ops;
+extern const ks_layer_ops ks_layer_depthwise_conv2d_ops;
+extern const ks_layer_ops ks_layer_separable_conv2d_ops;
+extern const ks_layer_ops ks_layer_max_pooling2d_ops;
+extern const ks_layer_ops ks_layer_max_pooling1d_ops;
+extern const ks_layer_ops ks_layer_average_pooling2d_ops;
+extern const ks_layer_ops ks_layer_average_pooling1d_ops;
+extern const ks_layer_ops ks_layer_global_average_pooling2d_ops;
+extern const ks_layer_ops ks_layer_global_average_pooling1d_ops;
+extern const ks_layer_ops ks_layer_global_max_pooling2d_ops;
+extern const ks_layer_ops ks_layer_global_max_pooling1d_ops;
+extern const ks_layer_ops ks_layer_zero_padding2d_ops;
+extern const ks_layer_ops ks_layer_zero_padding1d_ops;
+extern const ks_layer_ops ks_layer_reshape_ops;
+extern const ks_layer_ops ks_layer_spatial_dropout2d_ops;
+extern const ks_layer_ops ks_layer_spatial_dropout1d_ops;
+extern const ks_layer_ops ks_layer_rescaling_ops;
+extern const ks_layer_ops ks_layer_random_flip_ops;
+extern const ks_layer_ops ks_layer_random_translation_ops;
 
 /* ------------------------------------------------------------------ losses */
 
@@ -463,5 +484,92 @@ void ks_col_sums(const float *restrict x, int n, int cols, float beta, float *re
                  float alpha);
 /* y[i·cols + j] += b[j] */
 void ks_add_row(float *restrict y, const float *restrict b, int n, int cols);
+
+/* ------------------------------------------------------ convolution kernels */
+
+/*
+ * A sliding window over channels-last images (kernels_conv.c): a batch is n × h × w × c
+ * floats; 1-D layers use h = 1 with a window of one row.  Positions outside the input
+ * (padding) read as zeros for convolutions and are skipped by pooling.
+ */
+typedef struct ks_window {
+    int h, w, c;                /* input rows, columns, channels */
+    int kh, kw;                 /* window */
+    int sh, sw;                 /* strides */
+    int dh, dw;                 /* dilation */
+    int pt, pl;                 /* padding before (top, left); after: what the output needs */
+    int oh, ow;                 /* output rows, columns */
+} ks_window;
+
+/* Keras's padding values, by index: valid, same, causal (Conv1D only). */
+enum { KS_PAD_VALID, KS_PAD_SAME, KS_PAD_CAUSAL };
+extern const char *const ks_padding_names[];       /* NULL-terminated */
+
+/*
+ * Set g for an h × w × c input and a window k (rows, cols), strides s and dilation d,
+ * padded as TensorFlow pads: same gives ceil(in / s) outputs and puts the odd padding
+ * after (bottom/right); causal pads (k − 1)·d before.  Returns 0 when the output would
+ * be empty (a window larger than a valid-padded input).
+ */
+int ks_window_init(ks_window *g, int h, int w, int c, const int k[2], const int s[2],
+                   const int d[2], int padding);
+/* 1 × 1, stride 1, no padding: the columns of im2col are the input itself. */
+int ks_window_is_pointwise(const ks_window *g);
+
+/* cols (n·oh·ow rows of kh·kw·c floats, a patch in (row, col, channel) order) = im2col(x). */
+void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restrict cols);
+/* dx = the sum of every patch of dcols back at its input positions (dx is overwritten). */
+void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx);
+
+/*
+ * Depthwise convolution, kernel w of shape (kh, kw, c, dm): y (n·oh·ow × c·dm) = the
+ * convolution of each channel with its dm filters, output channel c·dm + m.  backward:
+ * dw = beta·dw + ∂L/∂w, and dx = ∂L/∂x unless dx is NULL.
+ */
+void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restrict x,
+                          const float *restrict w, float *restrict y);
+void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
+                           const float *restrict w, const float *restrict dy,
+                           float *restrict dx, float *restrict dw, float beta);
+
+/*
+ * Pooling over each channel.  Max pooling records in arg (one per output) where each
+ * maximum came from, as an offset within its sample; the first maximum in window order
+ * wins.  Average pooling divides by the positions inside the input (padding is not
+ * counted, as TensorFlow).  The backward functions overwrite dx.
+ */
+void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y,
+                        int32_t *restrict arg);
+void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
+                         const int32_t *restrict arg, float *restrict dx);
+void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y);
+void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy,
+                         float *restrict dx);
+
+/* What the convolution and pooling layers share (layer_window.c). */
+extern const char *const ks_data_format_names[];    /* channels_last, channels_first */
+#define KS_DATA_FORMAT_KEY(type)                                                            \
+    {"data_format", KS_KEY_ENUM, offsetof(type, data_format), 0, 0, 0, "channels_last",     \
+     ks_data_format_names, KS_KEY_NULLABLE | KS_KEY_HIDDEN}
+/*
+ * Check l's input for a layer over rank spatial axes (1: sequences (steps, channels),
+ * 2: images (rows, cols, channels)) and its data_format (channels_first is refused).
+ */
+ks_status ks_layer_check_input(const ks_layer *l, int rank, int data_format, ks_error *err);
+/*
+ * The window of a layer of rank 1 or 2 over its (checked) input: k, s, d hold rank
+ * values (window, strides, dilation); what names the window's argument in messages
+ * ("kernel_size", "pool_size").  A window that does not fit is KS_ERR_SHAPE naming it
+ * and the input shape; strides and dilation both > 1 is KS_ERR_CONFIG, as Keras.
+ */
+ks_status ks_layer_window(const ks_layer *l, int rank, const char *what, const int *k,
+                          const int *s, const int *d, int padding, ks_window *g, ks_error *err);
+/* The output shape of a window layer: (oh, ow, channels), or (ow, channels) for rank 1. */
+void ks_window_out_shape(const ks_window *g, int rank, int channels, ks_shape *out);
+/* y += bias (per column; bias may be NULL), z = y if z is not NULL, then y = act(y). */
+void ks_bias_act(float *restrict y, const float *restrict bias, float *restrict z,
+                 ks_activation act, int rows, int cols);
+/* w −= lr·g: plain SGD for layers that fuse it after computing g. */
+void ks_sgd_step(float *restrict w, const float *restrict g, size_t n, float lr);
 
 #endif

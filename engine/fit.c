@@ -68,7 +68,7 @@ static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int
     const ks_shape *in = ks_model_input_shape(m);
     int k = (int)m->layers[m->output]->out_size;
     char a[64], b[64];
-    if (!ks_shape_equal(&d->x_shape, in))
+    if (!ks_shape_feeds(&d->x_shape, in))
         return ks_error_set(err, KS_ERR_SHAPE,
                             "%s data has inputs of shape %s but the model expects %s", what,
                             ks_shape_str(&d->x_shape, a, sizeof a), ks_shape_str(in, b, sizeof b));

@@ -233,8 +233,8 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
     args = &entry->items[0];
     ops = ks_layer_find(args->key);
     if (!ops) {
-        const char *names[16];
-        char list[256] = "";
+        const char *names[KS_LAYER_KINDS_MAX + 1];
+        char list[512] = "";
         const char *near;
         int n = 0;
         for (; ks_layer_kinds[n]; n++) {

@@ -1,0 +1,350 @@
+/*
+ * kernels_conv.c — the kernels under the convolution and pooling layers, over
+ * channels-last (NHWC) batches; 1-D layers use one row (H = 1).  Window geometry as
+ * TensorFlow pads, im2col/col2im around the convolutions' sgemm, depthwise
+ * convolution, and max and average pooling.  Inner loops run along the channels,
+ * which are contiguous, so that the compiler vectorizes them.
+ */
+#include "engine_impl.h"
+
+#include <string.h>
+
+const char *const ks_padding_names[] = {"valid", "same", "causal", NULL};
+
+/* One axis: output size and the padding before it (the padding after is implied). */
+static int window_axis(int in, int k, int s, int d, int padding, int *before)
+{
+    int eff = (k - 1) * d + 1, out;
+    *before = 0;
+    switch (padding) {
+    case KS_PAD_SAME: {
+        int total;
+        out = (in + s - 1) / s;
+        total = (out - 1) * s + eff - in;
+        *before = total > 0 ? total / 2 : 0;    /* the odd one goes after, as TensorFlow */
+        return out;
+    }
+    case KS_PAD_CAUSAL:
+        *before = eff - 1;
+        return (in - 1) / s + 1;
+    default:
+        return in >= eff ? (in - eff) / s + 1 : 0;
+    }
+}
+
+int ks_window_init(ks_window *g, int h, int w, int c, const int k[2], const int s[2],
+                   const int d[2], int padding)
+{
+    g->h = h;
+    g->w = w;
+    g->c = c;
+    g->kh = k[0];
+    g->kw = k[1];
+    g->sh = s[0];
+    g->sw = s[1];
+    g->dh = d[0];
+    g->dw = d[1];
+    g->oh = window_axis(h, k[0], s[0], d[0], padding, &g->pt);
+    g->ow = window_axis(w, k[1], s[1], d[1], padding, &g->pl);
+    return g->oh > 0 && g->ow > 0;
+}
+
+int ks_window_is_pointwise(const ks_window *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0;
+}
+
+/* The input row a window row ky of output row oy reads, or -1 in the padding. */
+static inline int in_row(const ks_window *g, int oy, int ky)
+{
+    int iy = oy * g->sh - g->pt + ky * g->dh;
+    return iy >= 0 && iy < g->h ? iy : -1;
+}
+
+static inline int in_col(const ks_window *g, int ox, int kx)
+{
+    int ix = ox * g->sw - g->pl + kx * g->dw;
+    return ix >= 0 && ix < g->w ? ix : -1;
+}
+
+/* Whether output column ox's whole window lies inside the input, contiguously. */
+static inline int cols_contiguous(const ks_window *g, int ox)
+{
+    int x0 = ox * g->sw - g->pl;
+    return g->dw == 1 && x0 >= 0 && x0 + g->kw <= g->w;
+}
+
+void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restrict cols)
+{
+    const int C = g->c, span = g->kw * C;
+    const size_t K = (size_t)g->kh * span;
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *col = cols + (((size_t)b * g->oh + oy) * g->ow + ox) * K;
+                int whole = cols_contiguous(g, ox), x0 = ox * g->sw - g->pl;
+                for (int ky = 0; ky < g->kh; ky++, col += span) {
+                    int iy = in_row(g, oy, ky);
+                    const float *row;
+                    if (iy < 0) {
+                        memset(col, 0, (size_t)span * sizeof(float));
+                        continue;
+                    }
+                    row = x + ((size_t)b * g->h + iy) * g->w * C;
+                    if (whole) {
+                        memcpy(col, row + (size_t)x0 * C, (size_t)span * sizeof(float));
+                        continue;
+                    }
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        if (ix < 0)
+                            memset(col + kx * C, 0, (size_t)C * sizeof(float));
+                        else
+                            memcpy(col + kx * C, row + (size_t)ix * C, (size_t)C * sizeof(float));
+                    }
+                }
+            }
+}
+
+static inline void add_to(float *restrict dst, const float *restrict src, int len)
+{
+    for (int j = 0; j < len; j++)
+        dst[j] += src[j];
+}
+
+void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx)
+{
+    const int C = g->c, span = g->kw * C;
+    const size_t K = (size_t)g->kh * span;
+    memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *col = dcols + (((size_t)b * g->oh + oy) * g->ow + ox) * K;
+                int whole = cols_contiguous(g, ox), x0 = ox * g->sw - g->pl;
+                for (int ky = 0; ky < g->kh; ky++, col += span) {
+                    int iy = in_row(g, oy, ky);
+                    float *row;
+                    if (iy < 0)
+                        continue;
+                    row = dx + ((size_t)b * g->h + iy) * g->w * C;
+                    if (whole) {
+                        add_to(row + (size_t)x0 * C, col, span);
+                        continue;
+                    }
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        if (ix >= 0)
+                            add_to(row + (size_t)ix * C, col + kx * C, C);
+                    }
+                }
+            }
+}
+
+/* ---------------------------------------------------------- depthwise */
+
+void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restrict x,
+                          const float *restrict w, float *restrict y)
+{
+    const int C = g->c, CO = C * dm;
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *out = y + (((size_t)b * g->oh + oy) * g->ow + ox) * CO;
+                memset(out, 0, (size_t)CO * sizeof(float));
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        const float *in, *wk;
+                        if (ix < 0)
+                            continue;
+                        in = x + (((size_t)b * g->h + iy) * g->w + ix) * C;
+                        wk = w + ((size_t)ky * g->kw + kx) * CO;
+                        if (dm == 1)
+                            for (int c = 0; c < C; c++)
+                                out[c] += in[c] * wk[c];
+                        else
+                            for (int c = 0; c < C; c++)
+                                for (int m = 0; m < dm; m++)
+                                    out[c * dm + m] += in[c] * wk[c * dm + m];
+                    }
+                }
+            }
+}
+
+void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
+                           const float *restrict w, const float *restrict dy,
+                           float *restrict dx, float *restrict dw, float beta)
+{
+    const int C = g->c, CO = C * dm;
+    const size_t wsize = (size_t)g->kh * g->kw * CO;
+    for (size_t i = 0; i < wsize; i++)
+        dw[i] = beta == 0.0f ? 0.0f : dw[i] * beta;
+    if (dx)
+        memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *go = dy + (((size_t)b * g->oh + oy) * g->ow + ox) * CO;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        size_t at;
+                        const float *in, *wk;
+                        float *gw;
+                        if (ix < 0)
+                            continue;
+                        at = (((size_t)b * g->h + iy) * g->w + ix) * C;
+                        in = x + at;
+                        wk = w + ((size_t)ky * g->kw + kx) * CO;
+                        gw = dw + ((size_t)ky * g->kw + kx) * CO;
+                        if (dm == 1) {
+                            for (int c = 0; c < C; c++)
+                                gw[c] += go[c] * in[c];
+                            if (dx)
+                                for (int c = 0; c < C; c++)
+                                    dx[at + c] += go[c] * wk[c];
+                            continue;
+                        }
+                        for (int c = 0; c < C; c++) {
+                            float acc = 0.0f;
+                            for (int m = 0; m < dm; m++) {
+                                gw[c * dm + m] += go[c * dm + m] * in[c];
+                                acc += go[c * dm + m] * wk[c * dm + m];
+                            }
+                            if (dx)
+                                dx[at + c] += acc;
+                        }
+                    }
+                }
+            }
+}
+
+/* ------------------------------------------------------------ pooling */
+
+void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y,
+                        int32_t *restrict arg)
+{
+    const int C = g->c;
+    const size_t in_size = (size_t)g->h * g->w * C;
+    for (int b = 0; b < n; b++) {
+        const float *xb = x + (size_t)b * in_size;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                size_t o = (((size_t)b * g->oh + oy) * g->ow + ox) * C;
+                float *restrict out = y + o;
+                int32_t *restrict a = arg + o;
+                int first = 1;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        int32_t p;
+                        const float *restrict in;
+                        if (ix < 0)
+                            continue;
+                        p = (int32_t)(((size_t)iy * g->w + ix) * C);
+                        in = xb + p;
+                        if (first) {
+                            for (int c = 0; c < C; c++) {
+                                out[c] = in[c];
+                                a[c] = p + c;
+                            }
+                            first = 0;
+                            continue;
+                        }
+                        /* the first maximum in window order wins, as TensorFlow and PyTorch */
+                        for (int c = 0; c < C; c++) {
+                            int better = in[c] > out[c];
+                            out[c] = better ? in[c] : out[c];
+                            a[c] = better ? p + c : a[c];
+                        }
+                    }
+                }
+            }
+    }
+}
+
+void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
+                         const int32_t *restrict arg, float *restrict dx)
+{
+    const size_t in_size = (size_t)g->h * g->w * g->c, out_size = (size_t)g->oh * g->ow * g->c;
+    memset(dx, 0, (size_t)n * in_size * sizeof(float));
+    for (int b = 0; b < n; b++) {
+        float *dxb = dx + (size_t)b * in_size;
+        const float *dyb = dy + (size_t)b * out_size;
+        const int32_t *ab = arg + (size_t)b * out_size;
+        for (size_t o = 0; o < out_size; o++)
+            dxb[ab[o]] += dyb[o];
+    }
+}
+
+/* Window positions of output (oy, ox) that lie inside the input. */
+static inline int window_count(const ks_window *g, int oy, int ox)
+{
+    int rows = 0, cols = 0;
+    for (int ky = 0; ky < g->kh; ky++)
+        rows += in_row(g, oy, ky) >= 0;
+    for (int kx = 0; kx < g->kw; kx++)
+        cols += in_col(g, ox, kx) >= 0;
+    return rows * cols;
+}
+
+void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y)
+{
+    const int C = g->c;
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float *restrict out = y + (((size_t)b * g->oh + oy) * g->ow + ox) * C;
+                /* the padding is not counted, as TensorFlow */
+                float inv = 1.0f / (float)window_count(g, oy, ox);
+                memset(out, 0, (size_t)C * sizeof(float));
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        if (ix >= 0)
+                            add_to(out, x + (((size_t)b * g->h + iy) * g->w + ix) * C, C);
+                    }
+                }
+                for (int c = 0; c < C; c++)
+                    out[c] *= inv;
+            }
+}
+
+void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy, float *restrict dx)
+{
+    const int C = g->c;
+    memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float *go = dy + (((size_t)b * g->oh + oy) * g->ow + ox) * C;
+                float inv = 1.0f / (float)window_count(g, oy, ox);
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        float *restrict in;
+                        if (ix < 0)
+                            continue;
+                        in = dx + (((size_t)b * g->h + iy) * g->w + ix) * C;
+                        for (int c = 0; c < C; c++)
+                            in[c] += go[c] * inv;
+                    }
+                }
+            }
+}

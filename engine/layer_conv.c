@@ -1,0 +1,175 @@
+/*
+ * layer_conv.c — Conv2D and Conv1D: y = activation(conv(x, kernel) + bias), channels
+ * last, kernel of shape (kh, kw, in, filters) or (k, in, filters) as Keras.  The whole
+ * batch goes through one sgemm: im2col makes a row of kh·kw·in floats per output
+ * position (a 1 × 1 convolution uses its input as is), times the kernel as a
+ * (kh·kw·in) × filters matrix.  Backward: the kernel's gradient is colsᵀ·dz, the
+ * input's dz·kernelᵀ folded back with col2im.
+ */
+#include "engine_impl.h"
+
+#include <string.h>
+
+typedef struct conv_state {
+    int filters;
+    ks_shape kernel_size;
+    ks_shape strides;
+    int padding;                /* KS_PAD_* */
+    int data_format;
+    ks_shape dilation_rate;
+    int activation;             /* ks_activation */
+    int use_bias;
+    int kernel_initializer, bias_initializer;
+    ks_value kernel_regularizer, bias_regularizer;
+    /* derived at build */
+    ks_window g;
+    int patch;                  /* kh·kw·in: the length of an im2col row */
+    int pointwise;              /* the input is its own im2col */
+} conv_state;
+
+static const char *const conv2d_paddings[] = {"valid", "same", NULL};
+
+#define CONV_KEYS(rank, paddings)                                                            \
+    {"filters", KS_KEY_INT, offsetof(conv_state, filters), 0, 1, 1e6, NULL, NULL,             \
+     KS_KEY_REQUIRED},                                                                        \
+    {"kernel_size", KS_KEY_INTS, offsetof(conv_state, kernel_size), rank, 1, 1e6, NULL, NULL, \
+     KS_KEY_REQUIRED},                                                                        \
+    {"strides", KS_KEY_INTS, offsetof(conv_state, strides), rank, 1, 1e6, "1", NULL, 0},      \
+    {"padding", KS_KEY_ENUM, offsetof(conv_state, padding), 0, 0, 0, "valid", paddings, 0},   \
+    KS_DATA_FORMAT_KEY(conv_state),                                                           \
+    {"dilation_rate", KS_KEY_INTS, offsetof(conv_state, dilation_rate), rank, 1, 1e6, "1",    \
+     NULL, 0},                                                                                \
+    {"activation", KS_KEY_ENUM, offsetof(conv_state, activation), 0, 0, 0, "linear",          \
+     ks_activation_names, KS_KEY_NULLABLE},                                                   \
+    {"use_bias", KS_KEY_BOOL, offsetof(conv_state, use_bias), 0, 0, 0, "true", NULL, 0},      \
+    {"kernel_initializer", KS_KEY_ENUM, offsetof(conv_state, kernel_initializer), 0, 0, 0,    \
+     "glorot_uniform", ks_initializer_names, 0},                                              \
+    {"bias_initializer", KS_KEY_ENUM, offsetof(conv_state, bias_initializer), 0, 0, 0,        \
+     "zeros", ks_initializer_names, 0},                                                       \
+    {"kernel_regularizer", KS_KEY_VALUE, offsetof(conv_state, kernel_regularizer), 0, 0, 0,   \
+     NULL, NULL, 0},                                                                          \
+    {"bias_regularizer", KS_KEY_VALUE, offsetof(conv_state, bias_regularizer), 0, 0, 0, NULL, \
+     NULL, KS_KEY_HIDDEN},                                                                    \
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}
+
+static const ks_key conv2d_keys[] = {CONV_KEYS(2, conv2d_paddings)};
+static const ks_key conv1d_keys[] = {CONV_KEYS(1, ks_padding_names)};
+
+static ks_status conv_build(ks_layer *l, int rank, ks_error *err)
+{
+    conv_state *st = l->state;
+    ks_shape ks = {0, {0}}, bs = {1, {0}};
+    int in_ch;
+    ks_weight *w;
+    ks_status s;
+    if ((s = ks_layer_check_input(l, rank, st->data_format, err)) != KS_OK ||
+        (s = ks_layer_window(l, rank, "kernel_size", st->kernel_size.dim, st->strides.dim,
+                             st->dilation_rate.dim, st->padding, &st->g, err)) != KS_OK)
+        return s;
+    in_ch = l->in_shape[0].dim[rank];
+    ks_window_out_shape(&st->g, rank, st->filters, &l->out_shape);
+    st->patch = st->g.kh * st->g.kw * in_ch;
+    st->pointwise = ks_window_is_pointwise(&st->g);
+    for (int i = 0; i < rank; i++)
+        ks.dim[ks.ndim++] = st->kernel_size.dim[i];
+    ks.dim[ks.ndim++] = in_ch;
+    ks.dim[ks.ndim++] = st->filters;
+    w = ks_layer_add_weight(l, "kernel", &ks, 1, (ks_initializer)st->kernel_initializer);
+    if ((s = ks_regularizer_from_value(&st->kernel_regularizer, l->ops->name, &w->reg, err)) !=
+        KS_OK)
+        return s;
+    if (st->use_bias) {
+        bs.dim[0] = st->filters;
+        w = ks_layer_add_weight(l, "bias", &bs, 1, (ks_initializer)st->bias_initializer);
+        if ((s = ks_regularizer_from_value(&st->bias_regularizer, l->ops->name, &w->reg,
+                                           err)) != KS_OK)
+            return s;
+    }
+    return KS_OK;
+}
+
+static ks_status conv2d_build(ks_layer *l, ks_error *err) { return conv_build(l, 2, err); }
+static ks_status conv1d_build(ks_layer *l, ks_error *err) { return conv_build(l, 1, err); }
+
+/* the im2col columns of the batch, kept for backward (none for a 1 × 1 convolution) */
+static size_t conv_scratch(const ks_layer *l, int batch)
+{
+    const conv_state *st = l->state;
+    if (st->pointwise)
+        return 0;
+    return (size_t)batch * st->g.oh * st->g.ow * st->patch;
+}
+
+static void conv_forward(ks_layer *l, const ks_fwd *f)
+{
+    const conv_state *st = l->state;
+    int rows = f->n * st->g.oh * st->g.ow, F = st->filters;
+    const float *cols = f->x[0];
+    if (!st->pointwise) {
+        ks_im2col(&st->g, f->n, f->x[0], f->scratch);
+        cols = f->scratch;
+    }
+    ks_gemm(0, 0, rows, F, st->patch, 1.0f, cols, st->patch, l->weights[0].w, F, 0.0f, f->y, F);
+    ks_bias_act(f->y, st->use_bias ? l->weights[1].w : NULL, f->z,
+                (ks_activation)st->activation, rows, F);
+}
+
+static void conv_backward(ks_layer *l, const ks_bwd *b)
+{
+    const conv_state *st = l->state;
+    int rows = b->n * st->g.oh * st->g.ow, F = st->filters, P = st->patch;
+    const float *cols = st->pointwise ? b->x[0] : b->scratch;
+    ks_weight *kernel = &l->weights[0], *bias = st->use_bias ? &l->weights[1] : NULL;
+    int fused = b->sgd_lr > 0.0f;
+    float beta = fused ? 0.0f : b->grad_beta;
+    float *dz = b->dy;
+    if (!b->dy_is_dz)
+        ks_act_grad((ks_activation)st->activation, b->y, dz, rows, F);
+    /* the weight gradients first, while the columns are still there */
+    ks_gemm(1, 0, P, F, rows, 1.0f, cols, P, dz, F, beta, kernel->g, F);
+    if (bias)
+        ks_col_sums(dz, rows, F, beta, bias->g, 1.0f);
+    if (b->dx[0]) {
+        if (st->pointwise) {
+            ks_gemm(0, 1, rows, P, F, 1.0f, dz, F, kernel->w, F, 0.0f, b->dx[0], P);
+        } else {
+            ks_gemm(0, 1, rows, P, F, 1.0f, dz, F, kernel->w, F, 0.0f, b->scratch, P);
+            ks_col2im(&st->g, b->n, b->scratch, b->dx[0]);
+        }
+    }
+    if (fused) {
+        /* plain SGD, after dx has used the old kernel */
+        ks_sgd_step(kernel->w, kernel->g, kernel->size, b->sgd_lr);
+        if (bias)
+            ks_sgd_step(bias->w, bias->g, bias->size, b->sgd_lr);
+    }
+}
+
+static ks_activation conv_activation(const ks_layer *l)
+{
+    return (ks_activation)((const conv_state *)l->state)->activation;
+}
+
+const ks_layer_ops ks_layer_conv2d_ops = {
+    .name = "Conv2D",
+    .keys = conv2d_keys,
+    .state_size = sizeof(conv_state),
+    .flags = KS_LAYER_FUSED_SGD,
+    .build = conv2d_build,
+    .scratch_size = conv_scratch,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .activation = conv_activation,
+};
+
+const ks_layer_ops ks_layer_conv1d_ops = {
+    .name = "Conv1D",
+    .keys = conv1d_keys,
+    .state_size = sizeof(conv_state),
+    .flags = KS_LAYER_FUSED_SGD,
+    .build = conv1d_build,
+    .scratch_size = conv_scratch,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .activation = conv_activation,
+};

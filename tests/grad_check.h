@@ -1,0 +1,213 @@
+/*
+ * grad_check.h — the gradient checker the layer tests share: small models built from
+ * layer lists in code, and a comparison of the analytic gradient of the loss with
+ * respect to every trainable parameter against central finite differences.
+ */
+#ifndef KS_GRAD_CHECK_H
+#define KS_GRAD_CHECK_H
+
+#include "../engine/engine_impl.h"
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 5
+
+/*
+ * The finite-difference step (relative to weights above 1).  Layers with max in them
+ * (pooling) are kinks wherever two window values are within a step: their tests take
+ * a smaller one so that fewer parameters straddle one.
+ */
+static double grad_step = 1e-2;
+
+/* ------------------------------------------------------- building models */
+
+static inline ks_value *put_num(ks_value *map, const char *key, double x)
+{
+    ks_value *v = ks_value_put(map, key, KS_VALUE_NUMBER);
+    v->number = x;
+    return v;
+}
+
+static inline ks_value *put_str(ks_value *map, const char *key, const char *s)
+{
+    ks_value *v = ks_value_put(map, key, KS_VALUE_NULL);
+    ks_value_set_string(v, s);
+    return v;
+}
+
+/* Append "- CLASS: {}" to a layer list and return its argument map. */
+static inline ks_value *layer(ks_value *list, const char *cls)
+{
+    ks_value *e = ks_value_push(list, KS_VALUE_MAP);
+    return ks_value_put(e, cls, KS_VALUE_MAP);
+}
+
+static inline ks_value *dense(ks_value *list, int units, const char *act)
+{
+    ks_value *a = layer(list, "Dense");
+    put_num(a, "units", units);
+    put_str(a, "activation", act);
+    return a;
+}
+
+static inline ks_value *input(ks_value *list, int d0, int d1)
+{
+    ks_value *a = layer(list, "InputLayer"), *s = ks_value_put(a, "shape", KS_VALUE_LIST);
+    ks_value_push(s, KS_VALUE_NUMBER)->number = d0;
+    if (d1)
+        ks_value_push(s, KS_VALUE_NUMBER)->number = d1;
+    return a;
+}
+
+static inline ks_model *build(ks_value *layers, const char *loss, int from_logits, double delta,
+                       const char *why)
+{
+    ks_value compile, *l, *args;
+    ks_model *m = NULL;
+    ks_error err;
+    ks_value_init(&compile, KS_VALUE_MAP);
+    l = ks_value_put(&compile, "loss", KS_VALUE_MAP);
+    args = ks_value_put(l, loss, KS_VALUE_MAP);
+    if (from_logits)
+        ks_value_put(args, "from_logits", KS_VALUE_BOOL)->boolean = 1;
+    if (delta > 0)
+        put_num(args, "delta", delta);
+    put_str(&compile, "optimizer", "sgd");
+    if (ks_model_from_config(layers, NULL, 7, &m, &err) != KS_OK ||
+        ks_model_compile(m, &compile, &err) != KS_OK) {
+        CHECK(0, "%s: cannot build: %s", why, err.msg);
+        ks_model_free(m);
+        m = NULL;
+    }
+    ks_value_free(&compile);
+    ks_value_free(layers);
+    return m;
+}
+
+/* --------------------------------------------------------------- checking */
+
+typedef struct batch {
+    float x[BATCH * 512];           /* up to 512 inputs per sample */
+    float t[BATCH * 16];
+    float w[BATCH];
+    int use_w;
+} batch;
+
+static inline double objective(ks_model *m, const batch *b)
+{
+    /* the same dropout mask at every evaluation */
+    ks_rng_reseed(m->rng, 1, 2, 3);
+    ks_model_forward(m, b->x, BATCH, 1);
+    return ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 0) + ks_model_penalty(m);
+}
+
+/* Central difference of the objective in parameter *p with step h. */
+static inline double central(ks_model *m, const batch *b, float *p, double h)
+{
+    float keep = *p;
+    double lp, lm, step;
+    *p = (float)(keep + h);
+    lp = objective(m, b);
+    *p = (float)(keep - h);
+    lm = objective(m, b);
+    *p = keep;
+    /* the step actually taken, after rounding to float */
+    step = (double)(float)(keep + h) - (double)(float)(keep - h);
+    return (lp - lm) / step;
+}
+
+/*
+ * Compare analytic and central-difference gradients over every trainable
+ * parameter (the numeric one Richardson-extrapolated from steps h and h/4); the
+ * error is ‖a − n‖ / (‖a‖ + ‖n‖) over the whole vector.  A
+ * parameter whose difference quotients at steps h and h/4 disagree with each other
+ * straddles a kink (relu at 0, |e| at 0) and is left out — at most 10% of them.
+ */
+static inline void check_grads(ks_model *m, const batch *b, const char *why)
+{
+    ks_error err;
+    double num2 = 0.0, ana2 = 0.0, diff2 = 0.0;
+    size_t total = 0, kinks = 0;
+    float *grad;
+    if (!m)
+        return;
+    REQUIRE(ks_model_workspace(m, BATCH, m->loss->sparse ? 1 : m->layers[m->output]->out_size,
+                               1, &err) == KS_OK,
+            "%s: workspace", why);
+    grad = malloc(m->n_params * sizeof *grad);
+    ks_rng_reseed(m->rng, 1, 2, 3);
+    ks_model_forward(m, b->x, BATCH, 1);
+    ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 1);
+    ks_model_backward(m, BATCH, 0);
+    memcpy(grad, m->grads, m->n_params * sizeof *grad);
+    for (int wi = 0; wi < m->n_weights; wi++) {
+        ks_weight *w = m->weights[wi];
+        if (!w->trainable)
+            continue;
+        for (size_t i = 0; i < w->size; i++) {
+            double h = grad_step * (fabs(w->w[i]) > 1.0 ? fabs(w->w[i]) : 1.0);
+            double num = central(m, b, &w->w[i], h), fine = central(m, b, &w->w[i], h / 4);
+            double ana = grad[w->offset + i];
+            total++;
+            /* Richardson: central differences err by c·h², so this removes that term */
+            if (fabs(num - fine) > 1e-2 * (fabs(num) + fabs(fine)) + 1e-4) {
+                kinks++;
+                continue;
+            }
+            num = fine + (fine - num) / 15.0;
+            num2 += num * num;
+            ana2 += ana * ana;
+            diff2 += (num - ana) * (num - ana);
+        }
+    }
+    {
+        double rel = sqrt(diff2) / fmax(sqrt(num2) + sqrt(ana2), 1e-12);
+        CHECK(rel < 1e-3, "%s: relative gradient error %.3g (|grad| %.3g)", why, rel,
+              sqrt(ana2));
+        CHECK(ana2 > 0.0, "%s: the gradient is zero, the check proves nothing", why);
+        CHECK(kinks * 10 <= total, "%s: %zu of %zu parameters at kinks", why, kinks, total);
+        if (getenv("KS_VERBOSE"))
+            printf("%-60s rel error %.2e (%zu/%zu at kinks)\n", why, rel, kinks, total);
+    }
+    free(grad);
+}
+
+/* Random inputs away from relu's kink; targets as the loss wants them. */
+static inline void fill_batch(batch *b, ks_rng *r, int in_size, int k, const char *target_kind)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < BATCH * in_size; i++) {
+        double v = 2.0 * ks_rng_uniform(r) - 1.0;
+        b->x[i] = (float)(v + (v >= 0 ? 0.1 : -0.1));
+    }
+    for (int i = 0; i < BATCH; i++) {
+        b->w[i] = (float)(0.5 + ks_rng_uniform(r));
+        if (strcmp(target_kind, "label") == 0) {
+            b->t[i] = (float)ks_rng_index(r, (uint64_t)k);
+        } else if (strcmp(target_kind, "onehot") == 0 || strcmp(target_kind, "dist") == 0) {
+            double sum = 0.0;
+            int hot = (int)ks_rng_index(r, (uint64_t)k);
+            for (int j = 0; j < k; j++) {
+                b->t[i * k + j] = strcmp(target_kind, "onehot") == 0 ? (float)(j == hot)
+                                                                      : (float)ks_rng_uniform(r);
+                sum += b->t[i * k + j];
+            }
+            for (int j = 0; j < k; j++)
+                b->t[i * k + j] = (float)(b->t[i * k + j] / sum);
+        } else if (strcmp(target_kind, "binary") == 0) {
+            for (int j = 0; j < k; j++)
+                b->t[i * k + j] = (float)ks_rng_index(r, 2);
+        } else {
+            /* real targets at distance >= 1 from 0, away from the small outputs of a
+               fresh model, so that mae's kink at a zero residual stays out of reach */
+            for (int j = 0; j < k; j++) {
+                double v = 1.0 + ks_rng_uniform(r);
+                b->t[i * k + j] = (float)(ks_rng_index(r, 2) ? v : -v);
+            }
+        }
+    }
+}
+
+#endif
