@@ -74,6 +74,23 @@ static inline int cols_contiguous(const ks_window *g, int ox)
     return g->dw == 1 && x0 >= 0 && x0 + g->kw <= g->w;
 }
 
+/* dst = src (len floats), or zeros if src is NULL; a loop for the few floats of a
+   one-channel image's window row, where calling memcpy would cost more than the copy */
+static inline void copy_or_zero(float *restrict dst, const float *restrict src, int len)
+{
+    if (len <= 16 && src) {
+        for (int j = 0; j < len; j++)
+            dst[j] = src[j];
+    } else if (len <= 16) {
+        for (int j = 0; j < len; j++)
+            dst[j] = 0.0f;
+    } else if (src) {
+        memcpy(dst, src, (size_t)len * sizeof(float));
+    } else {
+        memset(dst, 0, (size_t)len * sizeof(float));
+    }
+}
+
 void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restrict cols)
 {
     const int C = g->c, span = g->kw * C;
@@ -87,20 +104,17 @@ void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restri
                     int iy = in_row(g, oy, ky);
                     const float *row;
                     if (iy < 0) {
-                        memset(col, 0, (size_t)span * sizeof(float));
+                        copy_or_zero(col, NULL, span);
                         continue;
                     }
                     row = x + ((size_t)b * g->h + iy) * g->w * C;
                     if (whole) {
-                        memcpy(col, row + (size_t)x0 * C, (size_t)span * sizeof(float));
+                        copy_or_zero(col, row + (size_t)x0 * C, span);
                         continue;
                     }
                     for (int kx = 0; kx < g->kw; kx++) {
                         int ix = in_col(g, ox, kx);
-                        if (ix < 0)
-                            memset(col + kx * C, 0, (size_t)C * sizeof(float));
-                        else
-                            memcpy(col + kx * C, row + (size_t)ix * C, (size_t)C * sizeof(float));
+                        copy_or_zero(col + kx * C, ix < 0 ? NULL : row + (size_t)ix * C, C);
                     }
                 }
             }
@@ -261,11 +275,63 @@ void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, floa
                             first = 0;
                             continue;
                         }
-                        /* the first maximum in window order wins, as TensorFlow and PyTorch */
+                        /* the first maximum in window order wins, as TensorFlow and
+                           PyTorch; a mask instead of a branch, so that it vectorizes */
                         for (int c = 0; c < C; c++) {
-                            int better = in[c] > out[c];
-                            out[c] = better ? in[c] : out[c];
-                            a[c] = better ? p + c : a[c];
+                            float v = in[c], best = out[c];
+                            int32_t more = -(int32_t)(v > best);
+                            out[c] = v > best ? v : best;
+                            a[c] = (a[c] & ~more) | ((p + c) & more);
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/*
+ * Windows that tile the input (window = strides, as MaxPooling2D's default): every
+ * input position lies in at most one window, so each is written once, its gradient
+ * or 0, instead of zeroing everything and scattering.
+ */
+static void maxpool_backward_tiled(const ks_window *g, int n, const float *restrict dy,
+                                   const int32_t *restrict arg, float *restrict dx)
+{
+    const int C = g->c;
+    const size_t in_size = (size_t)g->h * g->w * C;
+    /* rows and columns no window reaches (the last ones of a valid-padded input) */
+    int rows = g->oh * g->sh - g->pt, cols = g->ow * g->sw - g->pl;
+    rows = rows < g->h ? rows : g->h;
+    cols = cols < g->w ? cols : g->w;
+    for (int b = 0; b < n; b++) {
+        float *dxb = dx + (size_t)b * in_size;
+        for (int iy = 0; iy < g->h; iy++) {
+            float *row = dxb + (size_t)iy * g->w * C;
+            if (iy >= rows)
+                memset(row, 0, (size_t)g->w * C * sizeof(float));
+            else if (cols < g->w)
+                memset(row + (size_t)cols * C, 0, (size_t)(g->w - cols) * C * sizeof(float));
+        }
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                size_t o = (((size_t)b * g->oh + oy) * g->ow + ox) * C;
+                const float *restrict go = dy + o;
+                const int32_t *restrict a = arg + o;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = in_row(g, oy, ky);
+                    if (iy < 0)
+                        continue;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int ix = in_col(g, ox, kx);
+                        int32_t p;
+                        float *restrict d;
+                        if (ix < 0)
+                            continue;
+                        p = (int32_t)(((size_t)iy * g->w + ix) * C);
+                        d = dxb + p;
+                        for (int c = 0; c < C; c++) {
+                            float grad = go[c];     /* loaded unconditionally: vectorizes */
+                            d[c] = a[c] == p + c ? grad : 0.0f;
                         }
                     }
                 }
@@ -277,6 +343,10 @@ void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
                          const int32_t *restrict arg, float *restrict dx)
 {
     const size_t in_size = (size_t)g->h * g->w * g->c, out_size = (size_t)g->oh * g->ow * g->c;
+    if (g->kh == g->sh && g->kw == g->sw) {
+        maxpool_backward_tiled(g, n, dy, arg, dx);
+        return;
+    }
     memset(dx, 0, (size_t)n * in_size * sizeof(float));
     for (int b = 0; b < n; b++) {
         float *dxb = dx + (size_t)b * in_size;

@@ -98,10 +98,11 @@ static void global_max_forward(ks_layer *l, const ks_fwd *f)
         }
         for (int p = 1; p < P; p++)
             for (int c = 0; c < C; c++) {
-                int32_t at = (int32_t)((size_t)p * C + (size_t)c);
-                int better = x[at] > y[c];
-                y[c] = better ? x[at] : y[c];
-                arg[c] = better ? at : arg[c];
+                /* a mask instead of a branch, so that it vectorizes */
+                float v = x[(size_t)p * C + c], o = y[c];
+                int32_t more = -(int32_t)(v > o);
+                y[c] = v > o ? v : o;
+                arg[c] = (arg[c] & ~more) | ((int32_t)((size_t)p * C + (size_t)c) & more);
             }
     }
 }
