@@ -82,18 +82,22 @@ test: $(BIN) $(TESTS)
 valgrind: $(TESTS)
 	@VALGRIND=1 KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD) --unit-only
 
-# the engine benchmark links the engine with its allocation counters and sgemm timer
+# the engine benchmarks link the engine with their allocation counters and sgemm timer
 BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup cblas_sgemm,-Wl,--wrap=$(f))
-$(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
+$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(ENGINE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
 
-bench: $(BIN) $(BUILD)/bench/bench_engine
+bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_cnn
 	bash bench/run.sh $(BUILD)/bench/bench_engine
+	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
 	bash bench/search.sh $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 
-# the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost
-.PHONY: bench-search bench-tracker
+# the CNN against PyTorch; the search benchmark (methods at one epoch budget, Optuna,
+# parallel speedup); the tracker's cost
+.PHONY: bench-cnn bench-search bench-tracker
+bench-cnn: $(BUILD)/bench/bench_cnn
+	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
 bench-search: $(BIN)
 	bash bench/search.sh $(BIN)
 bench-tracker: $(BIN)
