@@ -87,6 +87,10 @@ BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign str
 $(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(ENGINE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
 
+# the PyTorch parity check of the convolutional layers links the engine as the tests do
+$(BUILD)/bench/parity_%: $(BUILD)/bench/parity_%.o $(ENGINE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(LDLIBS)
+
 bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_cnn
 	bash bench/run.sh $(BUILD)/bench/bench_engine
 	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
@@ -95,9 +99,11 @@ bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_cnn
 
 # the CNN against PyTorch; the search benchmark (methods at one epoch budget, Optuna,
 # parallel speedup); the tracker's cost
-.PHONY: bench-cnn bench-search bench-tracker
+.PHONY: bench-cnn bench-parity bench-search bench-tracker
 bench-cnn: $(BUILD)/bench/bench_cnn
 	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
+bench-parity: $(BUILD)/bench/parity_conv
+	bash bench/parity.sh $(BUILD)/bench/parity_conv
 bench-search: $(BIN)
 	bash bench/search.sh $(BIN)
 bench-tracker: $(BIN)

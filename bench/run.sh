@@ -24,11 +24,8 @@ python=/usr/bin/python3         # Debian's python, where python3-torch lives (no
 args=(-s "$steps" -e "$epochs" -b "$b1" -b "$b2")
 
 # ---- peers: Debian's PyTorch and NumPy, installed once, here only (never by the tests)
-if ! "$python" -c 'import torch, numpy' 2>/dev/null; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "run.sh: PyTorch is missing: run as root, or apt-get install python3-torch python3-numpy" >&2
-        exit 1
-    fi
+source "$here/peers.sh"
+need_torch run.sh "$python"
     echo "installing python3-torch python3-numpy (once; large)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
