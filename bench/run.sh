@@ -26,11 +26,6 @@ args=(-s "$steps" -e "$epochs" -b "$b1" -b "$b2")
 # ---- peers: Debian's PyTorch and NumPy, installed once, here only (never by the tests)
 source "$here/peers.sh"
 need_torch run.sh "$python"
-    echo "installing python3-torch python3-numpy (once; large)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        python3-torch python3-numpy >/dev/null
-fi
 
 # ---- build (make bench has built it already and passes its path)
 if [[ -z $bin ]]; then
