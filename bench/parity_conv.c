@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void die(const char *what, const char *detail)
+_Noreturn static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "parity_conv: %s: %s\n", what, detail ? detail : "failed");
     exit(1);
