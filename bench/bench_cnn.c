@@ -25,19 +25,12 @@ static const char *const cnn_compile =
 static ks_model *build_model(uint64_t seed)
 {
     ks_value layers, compile;
-    ks_model *m;
     ks_error err;
     if (ks_value_from_json(cnn_layers, strlen(cnn_layers), "cnn", &layers, &err) != KS_OK ||
         ks_value_from_json(cnn_compile, strlen(cnn_compile), "cnn", &compile, &err) != KS_OK)
         die("the model's JSON", &err);
     /* the data are (28, 28) images; the model's input is (28, 28, 1): the same floats */
-    if (ks_model_from_config(&layers, NULL, seed, &m, &err) != KS_OK)
-        die("building the model", &err);
-    if (ks_model_compile(m, &compile, &err) != KS_OK)
-        die("compiling the model", &err);
-    ks_value_free(&layers);
-    ks_value_free(&compile);
-    return m;
+    return build_compiled(&layers, &compile, seed);
 }
 
 /* Floating-point operations of the products of the last recorded step. */

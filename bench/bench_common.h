@@ -274,6 +274,20 @@ static ks_value *push(ks_value *list, ks_value_kind kind)
     return v;
 }
 
+/* A model from its layers and compile sections (both freed). */
+static inline ks_model *build_compiled(ks_value *layers, ks_value *compile, uint64_t seed)
+{
+    ks_model *m;
+    ks_error err;
+    if (ks_model_from_config(layers, NULL, seed, &m, &err) != KS_OK)
+        die("building the model", &err);
+    if (ks_model_compile(m, compile, &err) != KS_OK)
+        die("compiling the model", &err);
+    ks_value_free(layers);
+    ks_value_free(compile);
+    return m;
+}
+
 /* {idx: PREFIX, scale: 255, rows: [0, 55000]} */
 static ks_dataset *load_data(const char *prefix)
 {

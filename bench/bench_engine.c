@@ -21,8 +21,6 @@ static const char *const dense_act[] = {"relu", "relu", "softmax"};
 static ks_model *build_model(uint64_t seed)
 {
     ks_value layers, compile, *a, *shape, *opt;
-    ks_model *m;
-    ks_error err;
     ks_value_init(&layers, KS_VALUE_LIST);
     a = put_map(push(&layers, KS_VALUE_MAP), "Flatten");
     shape = ks_value_put(a, "input_shape", KS_VALUE_LIST);
@@ -39,13 +37,7 @@ static ks_model *build_model(uint64_t seed)
     opt = put_map(put_map(&compile, "optimizer"), "SGD");
     put_num(opt, "learning_rate", LR);
     put_str(&compile, "loss", "sparse_categorical_crossentropy");
-    if (ks_model_from_config(&layers, NULL, seed, &m, &err) != KS_OK)
-        die("building the model", &err);
-    if (ks_model_compile(m, &compile, &err) != KS_OK)
-        die("compiling the model", &err);
-    ks_value_free(&layers);
-    ks_value_free(&compile);
-    return m;
+    return build_compiled(&layers, &compile, seed);
 }
 
 

@@ -68,6 +68,20 @@ static void write_text(const char *dir, const char *name, const char *text)
         die(path, strerror(errno));
 }
 
+/* Every weight of m (or its gradient) as PREFIX<i>.npy, in its own shape. */
+static void write_weights(const char *dir, const char *prefix, const ks_model *m, int grads)
+{
+    size_t shape[KS_MAX_DIMS];
+    char name[32];
+    for (int i = 0; i < m->n_weights; i++) {
+        const ks_weight *w = m->weights[i];
+        for (int k = 0; k < w->shape.ndim; k++)
+            shape[k] = (size_t)w->shape.dim[k];
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        write_npy(dir, name, grads ? w->g : w->w, shape, w->shape.ndim);
+    }
+}
+
 static ks_model *model_from_json(const char *json, uint64_t seed)
 {
     ks_value layers;
@@ -139,7 +153,7 @@ static void layer_case(const char *root, int index, ks_rng *r)
     enum { N = 4 };
     const char *name = cases[index][0], *layer = cases[index][1];
     int seq = strstr(layer, "1D") != NULL;
-    char json[1024], dir[1024], wname[32];
+    char json[1024], dir[1024];
     size_t shape[KS_MAX_DIMS + 1];
     int nd;
     ks_model *m;
@@ -163,12 +177,8 @@ static void layer_case(const char *root, int index, ks_rng *r)
             fill(w->w, w->size, r, 0.5, 1.5);
         else
             fill(w->w, w->size, r, -1.0, 1.0);
-        snprintf(wname, sizeof wname, "w%d", i);
-        nd = 0;
-        for (int k = 0; k < w->shape.ndim; k++)
-            shape[nd++] = (size_t)w->shape.dim[k];
-        write_npy(dir, wname, w->w, shape, nd);
     }
+    write_weights(dir, "w", m, 0);
     x = malloc(N * l->in_size[0] * sizeof *x);
     dy = malloc(N * l->out_size * sizeof *dy);
     dx = malloc(N * l->in_size[0] * sizeof *dx);
@@ -202,14 +212,7 @@ static void layer_case(const char *root, int index, ks_rng *r)
     l->ops->backward(l, &b);
     nd = batch_shape(N, &l->in_shape[0], shape);
     write_npy(dir, "dx", dx, shape, nd);
-    for (int i = 0; i < m->n_weights; i++) {
-        ks_weight *w = m->weights[i];
-        nd = 0;
-        for (int k = 0; k < w->shape.ndim; k++)
-            shape[nd++] = (size_t)w->shape.dim[k];
-        snprintf(wname, sizeof wname, "g%d", i);
-        write_npy(dir, wname, w->g, shape, nd);
-    }
+    write_weights(dir, "g", m, 1);
     config = config_json(m);
     write_text(dir, "config.json", config);
     {
@@ -244,7 +247,7 @@ static void sgd_case(const char *root, const char *prefix)
     static const char *const compile =
         "{\"optimizer\": {\"SGD\": {\"learning_rate\": 0.01}}, \"loss\": "
         "\"sparse_categorical_crossentropy\"}";
-    char dir[1024], path[1024], wname[32];
+    char dir[1024], path[1024];
     ks_value spec, *rows, c;
     ks_dataset *ds;
     ks_data d;
@@ -252,7 +255,6 @@ static void sgd_case(const char *root, const char *prefix)
     ks_error err;
     float losses[STEPS];
     size_t shape[KS_MAX_DIMS];
-    int nd;
     snprintf(dir, sizeof dir, "%s/sgd", root);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         die(dir, strerror(errno));
@@ -270,14 +272,7 @@ static void sgd_case(const char *root, const char *prefix)
         die(prefix, err.msg);
     ks_value_free(&spec);
     d = ks_dataset_data(ds);
-    for (int i = 0; i < m->n_weights; i++) {
-        ks_weight *w = m->weights[i];
-        nd = 0;
-        for (int k = 0; k < w->shape.ndim; k++)
-            shape[nd++] = (size_t)w->shape.dim[k];
-        snprintf(wname, sizeof wname, "w%d", i);
-        write_npy(dir, wname, w->w, shape, nd);
-    }
+    write_weights(dir, "w", m, 0);
     if (ks_model_workspace(m, BATCH, 1, 1, &err) != KS_OK)
         die("workspace", err.msg);
     /* the batches in order, as fit's steps make them without shuffling */

@@ -564,6 +564,14 @@ ks_status ks_layer_check_input(const ks_layer *l, int rank, int data_format, ks_
  */
 ks_status ks_layer_window(const ks_layer *l, int rank, const char *what, const int *k,
                           const int *s, const int *d, int padding, ks_window *g, ks_error *err);
+/* An image layer's input, checked (rows, cols, channels into dims); the output keeps its
+   shape (RandomFlip, RandomTranslation). */
+ks_status ks_layer_image_input(ks_layer *l, int data_format, int dims[3], ks_error *err);
+/* Keras's seed argument of the random layers: accepted, not used (draws come from the
+   model's stream, so that a study stays reproducible). */
+#define KS_SEED_KEY(type)                                                                    \
+    {"seed", KS_KEY_INT, offsetof(type, seed), 0, 0, 2147483647, "0", NULL,                  \
+     KS_KEY_NULLABLE | KS_KEY_HIDDEN}
 /* The output shape of a window layer: (oh, ow, channels), or (ow, channels) for rank 1. */
 void ks_window_out_shape(const ks_window *g, int rank, int channels, ks_shape *out);
 /* y += bias (per column; bias may be NULL), z = y if z is not NULL, then y = act(y). */

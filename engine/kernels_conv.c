@@ -155,38 +155,87 @@ void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *re
             }
 }
 
+/*
+ * The loops every window kernel below walks: FOR_OUTPUTS visits each output position
+ * (b, oy, ox) with o its index in pixels; FOR_TAPS then visits each tap (ky, kx) of
+ * its window that lies inside the input, with p the tapped pixel's index within the
+ * image (iy·w + ix), in window order (rows, then columns).
+ */
+#define FOR_OUTPUTS(g, n, b, oy, ox, o)                                                      \
+    for (int b = 0; b < (n); b++)                                                            \
+        for (int oy = 0; oy < (g)->oh; oy++)                                                 \
+            for (int ox = 0, o##_row = (b * (g)->oh + oy) * (g)->ow; ox < (g)->ow; ox++)      \
+                for (size_t o = (size_t)o##_row + (size_t)ox, o##_once = 1; o##_once;        \
+                     o##_once = 0)
+
+#define FOR_TAPS(g, oy, ox, ky, kx, p, ...)                                                   \
+    for (int ky = 0; ky < (g)->kh; ky++) {                                                   \
+        int iy_ = in_row(g, oy, ky);                                                         \
+        if (iy_ < 0)                                                                         \
+            continue;                                                                        \
+        for (int kx = 0; kx < (g)->kw; kx++) {                                               \
+            int ix_ = in_col(g, ox, kx);                                                     \
+            size_t p = (size_t)iy_ * (g)->w + (size_t)ix_;                                   \
+            if (ix_ < 0)                                                                     \
+                continue;                                                                    \
+            __VA_ARGS__                                                                      \
+        }                                                                                    \
+    }
+
+/* The inner loops, along the channels; each vectorizes (check with -fopt-info-vec). */
+
+/* out += a ⊙ b */
+static inline void mul_add(float *restrict out, const float *restrict a,
+                           const float *restrict b, int len)
+{
+    for (int j = 0; j < len; j++)
+        out[j] += a[j] * b[j];
+}
+
+/* out = max(out, in), a = where each maximum came from (at + channel); the first
+   maximum wins, as TensorFlow and PyTorch.  A mask instead of a branch. */
+static inline void max_update(float *restrict out, int32_t *restrict a,
+                              const float *restrict in, int32_t at, int len)
+{
+    for (int c = 0; c < len; c++) {
+        float v = in[c], best = out[c];
+        int32_t more = -(int32_t)(v > best);
+        out[c] = v > best ? v : best;
+        a[c] = (a[c] & ~more) | ((at + c) & more);
+    }
+}
+
+/* d = the gradient where the maximum came from at + channel, else 0 */
+static inline void max_grad(float *restrict d, const float *restrict go,
+                            const int32_t *restrict a, int32_t at, int len)
+{
+    for (int c = 0; c < len; c++) {
+        float grad = go[c];     /* loaded unconditionally: vectorizes */
+        d[c] = a[c] == at + c ? grad : 0.0f;
+    }
+}
+
 /* ---------------------------------------------------------- depthwise */
 
 void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restrict x,
                           const float *restrict w, float *restrict y)
 {
     const int C = g->c, CO = C * dm;
-    for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                float *out = y + (((size_t)b * g->oh + oy) * g->ow + ox) * CO;
-                memset(out, 0, (size_t)CO * sizeof(float));
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        const float *in, *wk;
-                        if (ix < 0)
-                            continue;
-                        in = x + (((size_t)b * g->h + iy) * g->w + ix) * C;
-                        wk = w + ((size_t)ky * g->kw + kx) * CO;
-                        if (dm == 1)
-                            for (int c = 0; c < C; c++)
-                                out[c] += in[c] * wk[c];
-                        else
-                            for (int c = 0; c < C; c++)
-                                for (int m = 0; m < dm; m++)
-                                    out[c * dm + m] += in[c] * wk[c * dm + m];
-                    }
-                }
-            }
+    const size_t image = (size_t)g->h * g->w;
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
+        float *out = y + o * CO;
+        memset(out, 0, (size_t)CO * sizeof(float));
+        FOR_TAPS(g, oy, ox, ky, kx, p, {
+            const float *in = x + ((size_t)b * image + p) * C;
+            const float *wk = w + ((size_t)ky * g->kw + kx) * CO;
+            if (dm == 1)
+                mul_add(out, in, wk, C);
+            else
+                for (int c = 0; c < C; c++)
+                    for (int m = 0; m < dm; m++)
+                        out[c * dm + m] += in[c] * wk[c * dm + m];
+        })
+    }
 }
 
 void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
@@ -194,50 +243,34 @@ void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restr
                            float *restrict dx, float *restrict dw, float beta)
 {
     const int C = g->c, CO = C * dm;
-    const size_t wsize = (size_t)g->kh * g->kw * CO;
+    const size_t image = (size_t)g->h * g->w, wsize = (size_t)g->kh * g->kw * CO;
     for (size_t i = 0; i < wsize; i++)
         dw[i] = beta == 0.0f ? 0.0f : dw[i] * beta;
     if (dx)
-        memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
-    for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const float *go = dy + (((size_t)b * g->oh + oy) * g->ow + ox) * CO;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        size_t at;
-                        const float *in, *wk;
-                        float *gw;
-                        if (ix < 0)
-                            continue;
-                        at = (((size_t)b * g->h + iy) * g->w + ix) * C;
-                        in = x + at;
-                        wk = w + ((size_t)ky * g->kw + kx) * CO;
-                        gw = dw + ((size_t)ky * g->kw + kx) * CO;
-                        if (dm == 1) {
-                            for (int c = 0; c < C; c++)
-                                gw[c] += go[c] * in[c];
-                            if (dx)
-                                for (int c = 0; c < C; c++)
-                                    dx[at + c] += go[c] * wk[c];
-                            continue;
-                        }
-                        for (int c = 0; c < C; c++) {
-                            float acc = 0.0f;
-                            for (int m = 0; m < dm; m++) {
-                                gw[c * dm + m] += go[c * dm + m] * in[c];
-                                acc += go[c * dm + m] * wk[c * dm + m];
-                            }
-                            if (dx)
-                                dx[at + c] += acc;
-                        }
-                    }
-                }
+        memset(dx, 0, (size_t)n * image * C * sizeof(float));
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
+        const float *go = dy + o * CO;
+        FOR_TAPS(g, oy, ox, ky, kx, p, {
+            size_t at = ((size_t)b * image + p) * C;
+            const float *in = x + at, *wk = w + ((size_t)ky * g->kw + kx) * CO;
+            float *gw = dw + ((size_t)ky * g->kw + kx) * CO;
+            if (dm == 1) {
+                mul_add(gw, go, in, C);
+                if (dx)
+                    mul_add(dx + at, go, wk, C);
+                continue;
             }
+            for (int c = 0; c < C; c++) {
+                float acc = 0.0f;
+                for (int m = 0; m < dm; m++) {
+                    gw[c * dm + m] += go[c * dm + m] * in[c];
+                    acc += go[c * dm + m] * wk[c * dm + m];
+                }
+                if (dx)
+                    dx[at + c] += acc;
+            }
+        })
+    }
 }
 
 /* ------------------------------------------------------------ pooling */
@@ -247,45 +280,24 @@ void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, floa
 {
     const int C = g->c;
     const size_t in_size = (size_t)g->h * g->w * C;
-    for (int b = 0; b < n; b++) {
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
         const float *xb = x + (size_t)b * in_size;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                size_t o = (((size_t)b * g->oh + oy) * g->ow + ox) * C;
-                float *restrict out = y + o;
-                int32_t *restrict a = arg + o;
-                int first = 1;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        int32_t p;
-                        const float *restrict in;
-                        if (ix < 0)
-                            continue;
-                        p = (int32_t)(((size_t)iy * g->w + ix) * C);
-                        in = xb + p;
-                        if (first) {
-                            for (int c = 0; c < C; c++) {
-                                out[c] = in[c];
-                                a[c] = p + c;
-                            }
-                            first = 0;
-                            continue;
-                        }
-                        /* the first maximum in window order wins, as TensorFlow and
-                           PyTorch; a mask instead of a branch, so that it vectorizes */
-                        for (int c = 0; c < C; c++) {
-                            float v = in[c], best = out[c];
-                            int32_t more = -(int32_t)(v > best);
-                            out[c] = v > best ? v : best;
-                            a[c] = (a[c] & ~more) | ((p + c) & more);
-                        }
-                    }
+        float *restrict out = y + o * C;
+        int32_t *restrict a = arg + o * C;
+        int first = 1;
+        FOR_TAPS(g, oy, ox, ky, kx, p, {
+            int32_t at = (int32_t)(p * C);      /* an offset within the sample */
+            const float *restrict in = xb + at;
+            if (first) {
+                for (int c = 0; c < C; c++) {
+                    out[c] = in[c];
+                    a[c] = at + c;
                 }
+                first = 0;
+                continue;
             }
+            max_update(out, a, in, at, C);
+        })
     }
 }
 
@@ -303,39 +315,22 @@ static void maxpool_backward_tiled(const ks_window *g, int n, const float *restr
     int rows = g->oh * g->sh - g->pt, cols = g->ow * g->sw - g->pl;
     rows = rows < g->h ? rows : g->h;
     cols = cols < g->w ? cols : g->w;
-    for (int b = 0; b < n; b++) {
-        float *dxb = dx + (size_t)b * in_size;
+    for (int b = 0; b < n; b++)
         for (int iy = 0; iy < g->h; iy++) {
-            float *row = dxb + (size_t)iy * g->w * C;
+            float *row = dx + (size_t)b * in_size + (size_t)iy * g->w * C;
             if (iy >= rows)
                 memset(row, 0, (size_t)g->w * C * sizeof(float));
             else if (cols < g->w)
                 memset(row + (size_t)cols * C, 0, (size_t)(g->w - cols) * C * sizeof(float));
         }
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                size_t o = (((size_t)b * g->oh + oy) * g->ow + ox) * C;
-                const float *restrict go = dy + o;
-                const int32_t *restrict a = arg + o;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        int32_t p;
-                        float *restrict d;
-                        if (ix < 0)
-                            continue;
-                        p = (int32_t)(((size_t)iy * g->w + ix) * C);
-                        d = dxb + p;
-                        for (int c = 0; c < C; c++) {
-                            float grad = go[c];     /* loaded unconditionally: vectorizes */
-                            d[c] = a[c] == p + c ? grad : 0.0f;
-                        }
-                    }
-                }
-            }
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
+        const float *restrict go = dy + o * C;
+        const int32_t *restrict a = arg + o * C;
+        FOR_TAPS(g, oy, ox, ky, kx, p, {
+            int32_t at = (int32_t)(p * C);
+            float *restrict d = dx + (size_t)b * in_size + (size_t)at;
+            max_grad(d, go, a, at, C);
+        })
     }
 }
 
@@ -371,50 +366,30 @@ static inline int window_count(const ks_window *g, int oy, int ox)
 void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y)
 {
     const int C = g->c;
-    for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                float *restrict out = y + (((size_t)b * g->oh + oy) * g->ow + ox) * C;
-                /* the padding is not counted, as TensorFlow */
-                float inv = 1.0f / (float)window_count(g, oy, ox);
-                memset(out, 0, (size_t)C * sizeof(float));
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        if (ix >= 0)
-                            add_to(out, x + (((size_t)b * g->h + iy) * g->w + ix) * C, C);
-                    }
-                }
-                for (int c = 0; c < C; c++)
-                    out[c] *= inv;
-            }
+    const size_t image = (size_t)g->h * g->w;
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
+        float *restrict out = y + o * C;
+        /* the padding is not counted, as TensorFlow */
+        float inv = 1.0f / (float)window_count(g, oy, ox);
+        memset(out, 0, (size_t)C * sizeof(float));
+        FOR_TAPS(g, oy, ox, ky, kx, p, { add_to(out, x + ((size_t)b * image + p) * C, C); })
+        for (int c = 0; c < C; c++)
+            out[c] *= inv;
+    }
 }
 
 void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy, float *restrict dx)
 {
     const int C = g->c;
-    memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
-    for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                const float *go = dy + (((size_t)b * g->oh + oy) * g->ow + ox) * C;
-                float inv = 1.0f / (float)window_count(g, oy, ox);
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int iy = in_row(g, oy, ky);
-                    if (iy < 0)
-                        continue;
-                    for (int kx = 0; kx < g->kw; kx++) {
-                        int ix = in_col(g, ox, kx);
-                        float *restrict in;
-                        if (ix < 0)
-                            continue;
-                        in = dx + (((size_t)b * g->h + iy) * g->w + ix) * C;
-                        for (int c = 0; c < C; c++)
-                            in[c] += go[c] * inv;
-                    }
-                }
-            }
+    const size_t image = (size_t)g->h * g->w;
+    memset(dx, 0, (size_t)n * image * C * sizeof(float));
+    FOR_OUTPUTS(g, n, b, oy, ox, o) {
+        const float *go = dy + o * C;
+        float inv = 1.0f / (float)window_count(g, oy, ox);
+        FOR_TAPS(g, oy, ox, ky, kx, p, {
+            float *restrict in = dx + ((size_t)b * image + p) * C;
+            for (int c = 0; c < C; c++)
+                in[c] += go[c] * inv;
+        })
+    }
 }

@@ -18,28 +18,20 @@ typedef struct random_flip_state {
     int seed;
     int data_format;
     /* derived at build */
-    int h, w, c;
+    int dims[3];                /* rows, cols, channels */
 } random_flip_state;
 
 static const ks_key random_flip_keys[] = {
     {"mode", KS_KEY_ENUM, offsetof(random_flip_state, mode), 0, 0, 0, "horizontal_and_vertical",
      flip_modes, 0},
-    {"seed", KS_KEY_INT, offsetof(random_flip_state, seed), 0, 0, 2147483647, "0", NULL,
-     KS_KEY_NULLABLE | KS_KEY_HIDDEN},
+    KS_SEED_KEY(random_flip_state),
     KS_DATA_FORMAT_KEY(random_flip_state),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 static ks_status random_flip_build(ks_layer *l, ks_error *err)
 {
     random_flip_state *st = l->state;
-    ks_status s = ks_layer_check_input(l, 2, st->data_format, err);
-    if (s != KS_OK)
-        return s;
-    st->h = l->in_shape[0].dim[0];
-    st->w = l->in_shape[0].dim[1];
-    st->c = l->in_shape[0].dim[2];
-    l->out_shape = l->in_shape[0];
-    return KS_OK;
+    return ks_layer_image_input(l, st->data_format, st->dims, err);
 }
 
 /* one flag per image: 1 if it was flipped */
@@ -53,7 +45,8 @@ static size_t random_flip_scratch(const ks_layer *l, int batch)
 static void flip(const random_flip_state *st, int n, const float *flags, const float *in,
                  float *out)
 {
-    const size_t C = (size_t)st->c, image = (size_t)st->h * st->w * C;
+    const int H = st->dims[0], W = st->dims[1];
+    const size_t C = (size_t)st->dims[2], image = (size_t)H * W * C;
     int hflip = st->mode != FLIP_VERTICAL, vflip = st->mode != FLIP_HORIZONTAL;
     for (int b = 0; b < n; b++) {
         const float *src = in + (size_t)b * image;
@@ -62,16 +55,15 @@ static void flip(const random_flip_state *st, int n, const float *flags, const f
             memcpy(dst, src, image * sizeof(float));
             continue;
         }
-        for (int y = 0; y < st->h; y++) {
-            const float *row = src + (size_t)(vflip ? st->h - 1 - y : y) * st->w * C;
-            float *orow = dst + (size_t)y * st->w * C;
+        for (int y = 0; y < H; y++) {
+            const float *row = src + (size_t)(vflip ? H - 1 - y : y) * W * C;
+            float *orow = dst + (size_t)y * W * C;
             if (!hflip) {
-                memcpy(orow, row, (size_t)st->w * C * sizeof(float));
+                memcpy(orow, row, (size_t)W * C * sizeof(float));
                 continue;
             }
-            for (int x = 0; x < st->w; x++)
-                memcpy(orow + (size_t)x * C, row + (size_t)(st->w - 1 - x) * C,
-                       C * sizeof(float));
+            for (int x = 0; x < W; x++)
+                memcpy(orow + (size_t)x * C, row + (size_t)(W - 1 - x) * C, C * sizeof(float));
         }
     }
 }

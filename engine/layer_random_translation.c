@@ -25,7 +25,7 @@ typedef struct random_translation_state {
     double fill_value;
     int data_format;
     /* derived at build */
-    int h, w, c;
+    int dims[3];                /* rows, cols, channels */
 } random_translation_state;
 
 static const ks_key random_translation_keys[] = {
@@ -37,8 +37,7 @@ static const ks_key random_translation_keys[] = {
      "reflect", fill_modes, 0},
     {"interpolation", KS_KEY_ENUM, offsetof(random_translation_state, interpolation), 0, 0, 0,
      "bilinear", interpolations, 0},
-    {"seed", KS_KEY_INT, offsetof(random_translation_state, seed), 0, 0, 2147483647, "0", NULL,
-     KS_KEY_NULLABLE | KS_KEY_HIDDEN},
+    KS_SEED_KEY(random_translation_state),
     {"fill_value", KS_KEY_FLOAT, offsetof(random_translation_state, fill_value), 0, -INFINITY,
      INFINITY, "0", NULL, 0},
     KS_DATA_FORMAT_KEY(random_translation_state),
@@ -47,14 +46,7 @@ static const ks_key random_translation_keys[] = {
 static ks_status random_translation_build(ks_layer *l, ks_error *err)
 {
     random_translation_state *st = l->state;
-    ks_status s = ks_layer_check_input(l, 2, st->data_format, err);
-    if (s != KS_OK)
-        return s;
-    st->h = l->in_shape[0].dim[0];
-    st->w = l->in_shape[0].dim[1];
-    st->c = l->in_shape[0].dim[2];
-    l->out_shape = l->in_shape[0];
-    return KS_OK;
+    return ks_layer_image_input(l, st->data_format, st->dims, err);
 }
 
 /* the shift of each image: (rows, cols) */
@@ -99,8 +91,8 @@ typedef struct taps {
 static void tap(const random_translation_state *st, taps *t, float y, float x, float weight)
 {
     int iy = (int)y, ix = (int)x;
-    if (y >= 0.0f && x >= 0.0f && iy < st->h && ix < st->w) {
-        t->at[t->n] = iy * st->w + ix;
+    if (y >= 0.0f && x >= 0.0f && iy < st->dims[0] && ix < st->dims[1]) {
+        t->at[t->n] = iy * st->dims[1] + ix;
         t->weight[t->n++] = weight;
     } else {
         t->fill += weight;
@@ -109,11 +101,11 @@ static void tap(const random_translation_state *st, taps *t, float y, float x, f
 
 static void pixel_taps(const random_translation_state *st, float sy, float sx, taps *t)
 {
-    float y = map_coordinate(st->fill_mode, sy, st->h);
-    float x = map_coordinate(st->fill_mode, sx, st->w);
+    float y = map_coordinate(st->fill_mode, sy, st->dims[0]);
+    float x = map_coordinate(st->fill_mode, sx, st->dims[1]);
     t->n = 0;
     t->fill = 0.0f;
-    if (x < 0.0f || x > (float)(st->w - 1) || y < 0.0f || y > (float)(st->h - 1)) {
+    if (x < 0.0f || x > (float)(st->dims[1] - 1) || y < 0.0f || y > (float)(st->dims[0] - 1)) {
         t->fill = 1.0f;
     } else if (st->interpolation == INTERP_NEAREST) {
         tap(st, t, roundf(y), roundf(x), 1.0f);
@@ -130,14 +122,14 @@ static void pixel_taps(const random_translation_state *st, float sy, float sx, t
 static void translate(const random_translation_state *st, int n, const float *shift,
                       const float *in, float *out, float *dx, const float *dy)
 {
-    const size_t C = (size_t)st->c, image = (size_t)st->h * st->w * C;
+    const size_t C = (size_t)st->dims[2], image = (size_t)st->dims[0] * st->dims[1] * C;
     const float fill = (float)st->fill_value;
     if (dx)
         memset(dx, 0, (size_t)n * image * sizeof(float));
     for (int b = 0; b < n; b++)
-        for (int y = 0; y < st->h; y++)
-            for (int x = 0; x < st->w; x++) {
-                size_t o = (size_t)b * image + ((size_t)y * st->w + x) * C;
+        for (int y = 0; y < st->dims[0]; y++)
+            for (int x = 0; x < st->dims[1]; x++) {
+                size_t o = (size_t)b * image + ((size_t)y * st->dims[1] + x) * C;
                 taps t;
                 /* output (y, x) reads input (y − shift, x − shift), in float as TensorFlow */
                 pixel_taps(st, (float)y - shift[2 * b], (float)x - shift[2 * b + 1], &t);
@@ -166,8 +158,8 @@ static void random_translation_forward(ks_layer *l, const ks_fwd *f)
     for (int b = 0; b < f->n; b++) {
         double u = ks_rng_uniform(f->rng), v = ks_rng_uniform(f->rng);
         const double *hf = st->height_factor, *wf = st->width_factor;
-        f->scratch[2 * b] = (float)((hf[0] + u * (hf[1] - hf[0])) * st->h);
-        f->scratch[2 * b + 1] = (float)((wf[0] + v * (wf[1] - wf[0])) * st->w);
+        f->scratch[2 * b] = (float)((hf[0] + u * (hf[1] - hf[0])) * st->dims[0]);
+        f->scratch[2 * b + 1] = (float)((wf[0] + v * (wf[1] - wf[0])) * st->dims[1]);
     }
     translate(st, f->n, f->scratch, f->x[0], f->y, NULL, NULL);
 }

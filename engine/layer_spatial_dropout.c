@@ -20,8 +20,7 @@ static const ks_key spatial_dropout_keys[] = {
     {"rate", KS_KEY_FLOAT, offsetof(spatial_dropout_state, rate), 0, 0, 1, NULL, NULL,
      KS_KEY_REQUIRED | KS_KEY_MAX_EXCL},
     KS_DATA_FORMAT_KEY(spatial_dropout_state),
-    {"seed", KS_KEY_INT, offsetof(spatial_dropout_state, seed), 0, 0, 2147483647, "0", NULL,
-     KS_KEY_NULLABLE | KS_KEY_HIDDEN},
+    KS_SEED_KEY(spatial_dropout_state),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 static ks_status spatial_dropout_build(ks_layer *l, int rank, ks_error *err)

@@ -80,6 +80,17 @@ ks_status ks_layer_window(const ks_layer *l, int rank, const char *what, const i
                         l->ops->name, what, kb, ib);
 }
 
+ks_status ks_layer_image_input(ks_layer *l, int data_format, int dims[3], ks_error *err)
+{
+    ks_status s = ks_layer_check_input(l, 2, data_format, err);
+    if (s != KS_OK)
+        return s;
+    for (int i = 0; i < 3; i++)
+        dims[i] = l->in_shape[0].dim[i];
+    l->out_shape = l->in_shape[0];
+    return KS_OK;
+}
+
 void ks_window_out_shape(const ks_window *g, int rank, int channels, ks_shape *out)
 {
     out->ndim = rank + 1;
