@@ -91,50 +91,80 @@ static ks_status conv_build(ks_layer *l, int rank, ks_error *err)
 static ks_status conv2d_build(ks_layer *l, ks_error *err) { return conv_build(l, 2, err); }
 static ks_status conv1d_build(ks_layer *l, ks_error *err) { return conv_build(l, 1, err); }
 
-/* the im2col columns of the batch, kept for backward (none for a 1 × 1 convolution) */
+/*
+ * im2col runs over chunks of the batch, a chunk's columns at most CHUNK_FLOATS (2 MB), so
+ * that they are still in cache when sgemm reads them; backward makes them again (a copy,
+ * cheap next to the products) instead of keeping the whole batch's.
+ */
+#define CHUNK_FLOATS ((size_t)1 << 19)
+
+static int chunk_samples(const conv_state *st, int batch)
+{
+    size_t per = (size_t)st->g.oh * st->g.ow * st->patch;
+    size_t k = per ? CHUNK_FLOATS / per : (size_t)batch;
+    return k < 1 ? 1 : k > (size_t)batch ? batch : (int)k;
+}
+
+/* one chunk's im2col columns (none for a 1 × 1 convolution: its input is its columns) */
 static size_t conv_scratch(const ks_layer *l, int batch)
 {
     const conv_state *st = l->state;
     if (st->pointwise)
         return 0;
-    return (size_t)batch * st->g.oh * st->g.ow * st->patch;
+    return (size_t)chunk_samples(st, batch) * st->g.oh * st->g.ow * st->patch;
 }
 
 static void conv_forward(ks_layer *l, const ks_fwd *f)
 {
     const conv_state *st = l->state;
-    int rows = f->n * st->g.oh * st->g.ow, F = st->filters;
-    const float *cols = f->x[0];
-    if (!st->pointwise) {
-        ks_im2col(&st->g, f->n, f->x[0], f->scratch);
-        cols = f->scratch;
+    const int F = st->filters, P = st->patch, chunk = chunk_samples(st, f->n);
+    const size_t pixels = (size_t)st->g.oh * st->g.ow, in_size = l->in_size[0];
+    for (int b0 = 0; b0 < f->n; b0 += chunk) {
+        int cn = f->n - b0 < chunk ? f->n - b0 : chunk, rows = cn * (int)pixels;
+        const float *cols = f->x[0] + (size_t)b0 * in_size;
+        if (!st->pointwise) {
+            ks_im2col(&st->g, cn, cols, f->scratch);
+            cols = f->scratch;
+        }
+        ks_gemm(0, 0, rows, F, P, 1.0f, cols, P, l->weights[0].w, F, 0.0f,
+                f->y + (size_t)b0 * pixels * F, F);
     }
-    ks_gemm(0, 0, rows, F, st->patch, 1.0f, cols, st->patch, l->weights[0].w, F, 0.0f, f->y, F);
     ks_bias_act(f->y, st->use_bias ? l->weights[1].w : NULL, f->z,
-                (ks_activation)st->activation, rows, F);
+                (ks_activation)st->activation, f->n * (int)pixels, F);
 }
 
 static void conv_backward(ks_layer *l, const ks_bwd *b)
 {
     const conv_state *st = l->state;
-    int rows = b->n * st->g.oh * st->g.ow, F = st->filters, P = st->patch;
-    const float *cols = st->pointwise ? b->x[0] : b->scratch;
+    const int F = st->filters, P = st->patch, chunk = chunk_samples(st, b->n);
+    const size_t pixels = (size_t)st->g.oh * st->g.ow, in_size = l->in_size[0];
     ks_weight *kernel = &l->weights[0], *bias = st->use_bias ? &l->weights[1] : NULL;
     int fused = b->sgd_lr > 0.0f;
     float beta = fused ? 0.0f : b->grad_beta;
     float *dz = b->dy;
     if (!b->dy_is_dz)
-        ks_act_grad((ks_activation)st->activation, b->y, dz, rows, F);
-    /* the weight gradients first, while the columns are still there */
-    ks_gemm(1, 0, P, F, rows, 1.0f, cols, P, dz, F, beta, kernel->g, F);
+        ks_act_grad((ks_activation)st->activation, b->y, dz, b->n * (int)pixels, F);
     if (bias)
-        ks_col_sums(dz, rows, F, beta, bias->g, 1.0f);
-    if (b->dx[0]) {
+        ks_col_sums(dz, b->n * (int)pixels, F, beta, bias->g, 1.0f);
+    for (int b0 = 0; b0 < b->n; b0 += chunk) {
+        int cn = b->n - b0 < chunk ? b->n - b0 : chunk, rows = cn * (int)pixels;
+        const float *x = b->x[0] + (size_t)b0 * in_size, *cols = x;
+        const float *dzc = dz + (size_t)b0 * pixels * F;
+        float *dx = b->dx[0] ? b->dx[0] + (size_t)b0 * in_size : NULL;
+        if (!st->pointwise) {
+            ks_im2col(&st->g, cn, x, b->scratch);
+            cols = b->scratch;
+        }
+        /* the kernel's gradient colsᵀ·dz, summed over the chunks */
+        ks_gemm(1, 0, P, F, rows, 1.0f, cols, P, dzc, F, b0 ? 1.0f : beta, kernel->g, F);
+        if (!dx)
+            continue;
         if (st->pointwise) {
-            ks_gemm(0, 1, rows, P, F, 1.0f, dz, F, kernel->w, F, 0.0f, b->dx[0], P);
+            ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, 0.0f, dx, P);
         } else {
-            ks_gemm(0, 1, rows, P, F, 1.0f, dz, F, kernel->w, F, 0.0f, b->scratch, P);
-            ks_col2im(&st->g, b->n, b->scratch, b->dx[0]);
+            /* the columns' gradient dz·kernelᵀ takes their place, then folds back */
+            ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, 0.0f, b->scratch, P);
+            ks_col2im(&st->g, cn, b->scratch, dx);
         }
     }
     if (fused) {

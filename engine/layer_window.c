@@ -106,6 +106,17 @@ void ks_window_out_shape(const ks_window *g, int rank, int channels, ks_shape *o
 void ks_bias_act(float *restrict y, const float *restrict bias, float *restrict z,
                  ks_activation act, int rows, int cols)
 {
+    if (bias && !z && act == KS_ACT_RELU) {
+        /* the common case of a hidden convolution, in one pass over y */
+        for (int i = 0; i < rows; i++) {
+            float *restrict row = y + (size_t)i * cols;
+            for (int j = 0; j < cols; j++) {
+                float v = row[j] + bias[j];
+                row[j] = v > 0.0f ? v : 0.0f;
+            }
+        }
+        return;
+    }
     if (bias)
         ks_add_row(y, bias, rows, cols);
     if (z)
