@@ -1,12 +1,14 @@
 /*
  * test_conv_model.c — convolutional models as a whole: images without a channel axis
- * feed a (rows, cols, 1) input, a model with convolutions saves, loads and resumes
+ * feed a (rows, cols, 1) input, a .npy of (N, H, W, C) images loads with its shape,
+ * a model with convolutions saves, loads and resumes
  * bit-exactly, max pooling's ties, and the augmentation layers (identity at inference,
  * reproducible in training, TensorFlow's fill modes on known images).
  */
 #include "../engine/engine_impl.h"
 #include "check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +134,75 @@ done:
     ks_dataset_free(plain);
     ks_dataset_free(flat);
     ks_model_free(m);
+}
+
+/* A float32 or uint8 .npy file of shape dims (C order). */
+static void write_npy(const char *path, const char *descr, const void *data, size_t bytes,
+                      const char *shape)
+{
+    char header[128];
+    int len = snprintf(header, sizeof header,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    FILE *f = fopen(path, "wb");
+    while ((10 + len + 1) % 64)
+        header[len++] = ' ';
+    header[len++] = '\n';
+    REQUIRE(f != NULL, "cannot write %s", path);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(len, f);
+    fputc(0, f);
+    fwrite(header, 1, (size_t)len, f);
+    fwrite(data, 1, bytes, f);
+    fclose(f);
+}
+
+/* A .npy of images (N, H, W, C) loads with that per-sample shape, and a model without
+   input_shape takes it for its convolutions. */
+static void test_npy_images(void)
+{
+    enum { N = 6 };
+    char dir[] = "/tmp/ks_test_conv.XXXXXX", xp[64], yp[64], json[256];
+    float x[N * 4 * 4 * 2];
+    unsigned char y[N];
+    ks_value spec;
+    ks_dataset *ds = NULL;
+    ks_model *m = NULL;
+    ks_error err;
+    REQUIRE(mkdtemp(dir) != NULL, "mkdtemp");
+    for (int i = 0; i < N * 32; i++)
+        x[i] = (float)(i % 17) / 17.0f;
+    for (int i = 0; i < N; i++)
+        y[i] = (unsigned char)(i % 3);
+    snprintf(xp, sizeof xp, "%s/x.npy", dir);
+    snprintf(yp, sizeof yp, "%s/y.npy", dir);
+    write_npy(xp, "<f4", x, sizeof x, "(6, 4, 4, 2)");
+    write_npy(yp, "|u1", y, sizeof y, "(6,)");
+    snprintf(json, sizeof json, "{\"npy\": {\"x\": \"%s\", \"y\": \"%s\"}}", xp, yp);
+    if (ks_value_from_json(json, strlen(json), "spec", &spec, &err) == KS_OK) {
+        CHECK(ks_dataset_load(&spec, NULL, &ds, &err) == KS_OK, "npy images: %s", err.msg);
+        ks_value_free(&spec);
+    }
+    if (ds) {
+        ks_data d = ks_dataset_data(ds);
+        ks_shape want = {3, {4, 4, 2}};
+        ks_value layers;
+        static const char *const cnn_json =
+            "[{\"Conv2D\": {\"filters\": 2, \"kernel_size\": 3}}, {\"Flatten\": {}},"
+            " {\"Dense\": {\"units\": 3, \"activation\": \"softmax\"}}]";
+        CHECK(ks_shape_equal(&d.x_shape, &want) && d.n == N, "npy images: %d-d, n %zu",
+              d.x_shape.ndim, d.n);
+        if (ks_value_from_json(cnn_json, strlen(cnn_json), "l", &layers, &err) == KS_OK) {
+            CHECK(ks_model_from_config(&layers, &d.x_shape, 1, &m, &err) == KS_OK &&
+                      m->layers[1]->out_shape.ndim == 3 && m->layers[1]->out_shape.dim[0] == 2,
+                  "a CNN on the npy's shape: %s", err.msg);
+            ks_value_free(&layers);
+        }
+    }
+    ks_model_free(m);
+    ks_dataset_free(ds);
+    remove(xp);
+    remove(yp);
+    remove(dir);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -342,6 +413,7 @@ static void test_translation(void)
 int main(void)
 {
     test_channel_axis();
+    test_npy_images();
     test_save_resume();
     test_max_ties();
     test_flip();
