@@ -13,10 +13,6 @@ const char *const ks_activation_names[] = {
 #undef KS_ACT
     NULL};
 
-#define SELU_SCALE 1.05070098735548049342f
-#define SELU_ALPHA 1.67326324235437728481f
-#define ELU_ALPHA 1.0f
-
 static void softmax_rows(float *y, int n, int width)
 {
     for (int i = 0; i < n; i++) {
@@ -59,11 +55,12 @@ void ks_act_apply(ks_activation a, float *y, int n, int width)
         break;
     case KS_ACT_SELU:
         for (size_t i = 0; i < len; i++)
-            y[i] = y[i] > 0.0f ? SELU_SCALE * y[i] : SELU_SCALE * SELU_ALPHA * expm1f(y[i]);
+            y[i] = y[i] > 0.0f ? KS_SELU_SCALE * y[i]
+                               : KS_SELU_SCALE * KS_SELU_ALPHA * expm1f(y[i]);
         break;
     case KS_ACT_ELU:
         for (size_t i = 0; i < len; i++)
-            y[i] = y[i] > 0.0f ? y[i] : ELU_ALPHA * expm1f(y[i]);
+            y[i] = y[i] > 0.0f ? y[i] : KS_ELU_ALPHA * expm1f(y[i]);
         break;
     case KS_ACT_SOFTPLUS:
         for (size_t i = 0; i < len; i++)
@@ -105,11 +102,11 @@ void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, in
         break;
     case KS_ACT_SELU:
         for (size_t i = 0; i < len; i++)
-            d[i] *= y[i] > 0.0f ? SELU_SCALE : y[i] + SELU_SCALE * SELU_ALPHA;
+            d[i] *= y[i] > 0.0f ? KS_SELU_SCALE : y[i] + KS_SELU_SCALE * KS_SELU_ALPHA;
         break;
     case KS_ACT_ELU:
         for (size_t i = 0; i < len; i++)
-            d[i] *= y[i] > 0.0f ? 1.0f : y[i] + ELU_ALPHA;
+            d[i] *= y[i] > 0.0f ? 1.0f : y[i] + KS_ELU_ALPHA;
         break;
     case KS_ACT_SOFTPLUS:
         for (size_t i = 0; i < len; i++)

@@ -69,21 +69,6 @@ static ks_status csv_train_begin(void *user, const ks_callback_ctx *ctx)
     return KS_OK;
 }
 
-void ks_csv_field(FILE *f, const char *s, char sep)
-{
-    if (!strchr(s, sep) && !strpbrk(s, "\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int by_name(const void *a, const void *b)
 {
     return strcmp(a, b);

@@ -1,7 +1,9 @@
 /*
  * engine.h — the public interface of ksearch's training engine: Keras-style models
  * (a graph of layers), fit / evaluate / predict, callbacks, model files and data sets.
- * The engine knows nothing of studies, SQLite, YAML or threads.
+ * The engine knows nothing of studies, SQLite, YAML or threads.  The utilities every
+ * module shares (atomic files, CSV fields, hashes, the clock, the protobuf writer) are
+ * not part of this interface: they are in ks_util.h.
  *
  * Ownership: functions named _new, _load, _clone, _from_* return an object the caller
  * frees with the matching _free (every _free accepts NULL).  Getters return borrowed
@@ -150,8 +152,6 @@ uint64_t ks_rng_index(ks_rng *r, uint64_t n);       /* uniform in [0, n) */
 void ks_rng_shuffle(ks_rng *r, size_t *idx, size_t n);
 /* The underlying gsl_rng *, for GSL's distributions (borrowed). */
 void *ks_rng_gsl(ks_rng *r);
-uint64_t ks_hash64(uint64_t a, uint64_t b);         /* mixes two words (for stream ids) */
-uint64_t ks_hash_string(const char *s);             /* stable hash of a purpose name */
 
 /* --------------------------------------------------------------- shapes */
 
@@ -585,23 +585,36 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
 typedef enum ks_file_kind { KS_FILE_OTHER = 0, KS_FILE_MODEL = 1, KS_FILE_ENSEMBLE = 2 } ks_file_kind;
 ks_file_kind ks_file_kind_of(const char *path);
 
-/* ---------------------------------------------------------------- misc */
+/* ------------------------------------------------------------- ONNX export */
+
+/*
+ * A model or an ensemble as a standard ONNX model (opset KS_ONNX_OPSET, IR version
+ * KS_ONNX_IR_VERSION) for ONNX runtimes: graph input "input" float [N, input shape…],
+ * output "output" float [N, output shape…], N symbolic; weights as initializers named as
+ * the model names them ("dense/kernel"); an ensemble's members under "m0/", "m1/" …,
+ * combined as ks_ensemble_combine does.  Each layer kind lowers itself; a kind or an
+ * activation without an ONNX lowering, or two tensors that would share a name, is
+ * KS_ERR_CONFIG with a message naming the layer, and nothing is written.  The input
+ * scaling a model was trained with (meta "input_scale") is not part of the graph: it is
+ * recorded in the model's metadata_props, and callers divide the inputs by it as
+ * `ksearch predict` does.  The model or ensemble is only read.
+ */
+#define KS_ONNX_OPSET 13
+#define KS_ONNX_IR_VERSION 7
+
+/* Write to path atomically (ks_write_file_atomic): never half a file. */
+ks_status ks_model_export_onnx(const ks_model *m, const char *path, ks_error *err);
+ks_status ks_ensemble_export_onnx(const ks_ensemble *e, const char *path, ks_error *err);
+/* The same bytes in memory; *out is malloc'd (NULL on failure). */
+ks_status ks_model_export_onnx_buffer(const ks_model *m, unsigned char **out, size_t *len,
+                                      ks_error *err);
+ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **out,
+                                         size_t *len, ks_error *err);
+
+/* ------------------------------------------------------------ BLAS threads */
 
 /* Threads OpenBLAS may use for each matrix product (process-wide; 1 for worker pools). */
 void ks_blas_set_threads(int n);
 int ks_blas_get_threads(void);
-
-/* One CSV field as Python's csv.QUOTE_MINIMAL writes it: quoted if it holds the separator,
-   a quote or a line end, with quotes doubled. */
-void ks_csv_field(FILE *f, const char *s, char sep);
-
-/* mkdir -p: create path and its missing parents. */
-ks_status ks_mkdirs(const char *path, ks_error *err);
-/* Write buf to path through a temporary file, fsync and rename: never half a file. */
-ks_status ks_write_file_atomic(const char *path, const unsigned char *buf, size_t len,
-                               ks_error *err);
-
-/* Wall-clock seconds since an arbitrary point (monotonic). */
-double ks_now(void);
 
 #endif

@@ -1,12 +1,14 @@
 /*
  * engine_impl.h — the engine's internal interface: layer, loss, metric and optimizer
- * tables, the model struct and its per-fit workspace, and the numeric kernels.
- * Only the engine's own .c files include this.
+ * tables, the model struct and its per-fit workspace, the ONNX graph builder that layer
+ * kinds lower themselves into, and the numeric kernels.  Only the engine's own .c files
+ * (and white-box tests) include this.
  */
 #ifndef KS_ENGINE_IMPL_H
 #define KS_ENGINE_IMPL_H
 
 #include "engine.h"
+#include "ks_util.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -21,6 +23,11 @@ typedef enum ks_activation {
 } ks_activation;
 
 extern const char *const ks_activation_names[];   /* NULL-terminated, by enum */
+
+/* Keras's constants of selu and elu (shared by the kernels and the ONNX lowering). */
+#define KS_SELU_ALPHA 1.67326324235437728481f
+#define KS_SELU_SCALE 1.05070098735548049342f
+#define KS_ELU_ALPHA 1.0f
 
 /*
  * In place, over n rows of width columns (softmax works along rows):
@@ -92,6 +99,7 @@ typedef struct ks_weight {
 #define KS_NAME_MAX 64
 
 typedef struct ks_layer ks_layer;
+typedef struct ks_onnx ks_onnx;         /* an ONNX graph being built (onnx_graph.c) */
 
 /* One forward call over a batch of n rows. */
 typedef struct ks_fwd {
@@ -139,6 +147,16 @@ typedef struct ks_layer_ops {
     void (*forward)(ks_layer *l, const ks_fwd *f);
     void (*backward)(ks_layer *l, const ks_bwd *b);
     ks_activation (*activation)(const ks_layer *l);             /* fusable output activation */
+    /*
+     * ONNX lowering, beside forward: append to g the nodes and initializers that compute
+     * the layer at inference from its input tensors in[0 .. n_in), and set *out to the
+     * tensor holding its output (a new one named with ks_onnx_layer_name, or in[0] for
+     * an identity).  Builder failures stay in g (the exporter checks); return an error
+     * only for what the layer cannot express (KS_ERR_CONFIG with a message).  NULL: the
+     * kind cannot be exported (a clear error names the layer and its class).
+     */
+    ks_status (*onnx)(const ks_layer *l, ks_onnx *g, const char *const *in, const char **out,
+                      ks_error *err);
 } ks_layer_ops;
 
 struct ks_layer {
@@ -407,8 +425,6 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
 /* Read a whole file into memory, through zlib (so .gz files are inflated). */
-/* Make the directory holding path durable after a rename (best effort). */
-void ks_sync_dir(const char *path);
 ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
 
 /* CSV with a header: the target columns by name become y, the rest x. */
@@ -473,6 +489,100 @@ void ks_format_float_py(double v, int precision, char *buf, size_t size);
  */
 ks_status ks_format_filepath(const char *tmpl, int epoch, int batch, const ks_logs *logs,
                              char *out, size_t size, ks_error *err);
+
+/* ------------------------------------------------------------- ensembles */
+
+/* Keras's epsilon (backend.epsilon()): probabilities are clipped to it before logs. */
+#define KS_EPSILON 1e-7
+
+/* ------------------------------------------------------------ ONNX graphs */
+
+/*
+ * The builder behind the ONNX export (onnx_graph.c): a graph of nodes (op type, input
+ * and output tensor names, attributes), initializers (constant tensors: weights
+ * borrowed from the model, or data the graph owns), named graph inputs and outputs
+ * (float, with a symbolic batch dimension "N"), and metadata; ks_onnx_encode writes
+ * it as a ModelProto (opset KS_ONNX_OPSET, IR version KS_ONNX_IR_VERSION) after
+ * checking that every tensor name is defined once and every input is defined.
+ *
+ * Errors are sticky: the first failure (no memory, a NULL name from an earlier failed
+ * call) is kept and every later call is a no-op returning NULL or -1, so that a
+ * lowering writes straight-line code and the exporter checks ks_onnx_status once per
+ * layer.  Strings passed in are copied; every name returned is owned by the graph and
+ * valid until ks_onnx_free.  Borrowed weight data must outlive ks_onnx_encode.
+ */
+typedef enum ks_onnx_dtype {
+    KS_ONNX_FLOAT = 1,          /* TensorProto.DataType FLOAT */
+    KS_ONNX_INT64 = 7           /* INT64 */
+} ks_onnx_dtype;
+
+ks_status ks_onnx_new(ks_onnx **out);
+void ks_onnx_free(ks_onnx *g);
+/* KS_OK, or the first failure of a builder call. */
+ks_status ks_onnx_status(const ks_onnx *g);
+/* What the names of layers' tensors and weights start with from now on (copied):
+   "" for a model, "m0/", "m1/" … for an ensemble's members. */
+void ks_onnx_set_prefix(ks_onnx *g, const char *prefix);
+
+/* A name formatted with printf's rules, or NULL after a failure. */
+const char *ks_onnx_name(ks_onnx *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* prefix + the layer's name + suffix: "dense_1:0", "m0/dense/linear:0".  Layer names are
+   unique in a model; ks_onnx_encode refuses the graph if two tensors still collide. */
+const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix);
+
+/*
+ * Append a node op(in[0 .. n_in)) → out[0 .. n_out) and return its index for the
+ * attribute calls, or -1 after a failure.  An empty name is an omitted optional input
+ * or output, as ONNX spells it.  The node is named after its first output.
+ */
+int ks_onnx_node(ks_onnx *g, const char *op, const char *const *in, int n_in,
+                 const char *const *out, int n_out);
+/* A one-input, one-output node; returns out (the graph's copy) or NULL. */
+const char *ks_onnx_node1(ks_onnx *g, const char *op, const char *in, const char *out);
+/* Attributes of node (an index from ks_onnx_node; -1 is ignored), written in call order. */
+void ks_onnx_attr_int(ks_onnx *g, int node, const char *name, int64_t v);
+void ks_onnx_attr_float(ks_onnx *g, int node, const char *name, float v);
+void ks_onnx_attr_string(ks_onnx *g, int node, const char *name, const char *v);
+void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v, int n);
+
+/* The layer's weight w as an initializer named prefix + its name ("dense/kernel"),
+   with the weight's shape, its data borrowed; returns the name or NULL. */
+const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
+/* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
+   the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */
+float *ks_onnx_init_float(ks_onnx *g, const char *name, int ndim, const int64_t *dims);
+int64_t *ks_onnx_init_int64(ks_onnx *g, const char *name, int ndim, const int64_t *dims);
+/* Filled initializers: every element value; a 1-d int64 shape (Reshape's).  They
+   return the initializer's name, or NULL. */
+const char *ks_onnx_const_float(ks_onnx *g, const char *name, int ndim, const int64_t *dims,
+                                float value);
+const char *ks_onnx_const_shape(ks_onnx *g, const char *name, const int64_t *v, int n);
+
+/* Declare a graph input or output: elem type, [N, shape…] with N symbolic. */
+void ks_onnx_input(ks_onnx *g, const char *name, ks_onnx_dtype elem, const ks_shape *shape);
+void ks_onnx_output(ks_onnx *g, const char *name, ks_onnx_dtype elem, const ks_shape *shape);
+/* Rename tensor from, made by a node, to to, in that node and every node that reads it:
+   1 if done, 0 if no node makes from (a graph input or initializer: use an Identity). */
+int ks_onnx_rename(ks_onnx *g, const char *from, const char *to);
+/* A metadata_props entry of the model. */
+void ks_onnx_meta(ks_onnx *g, const char *key, const char *value);
+
+/*
+ * The serialized ModelProto with graph name graph_name; *out is malloc'd.  Two tensors
+ * of the same name are KS_ERR_CONFIG ("rename the layer whose name makes it"), a
+ * tensor read but never defined is KS_ERR_INTERNAL, a builder failure its status.
+ */
+ks_status ks_onnx_encode(const ks_onnx *g, const char *graph_name, unsigned char **out,
+                         size_t *len, ks_error *err);
+
+/*
+ * Activation a applied to tensor x as ONNX nodes (onnx_export.c), for every layer kind
+ * with an activation: *y is the result, out (a name the graph owns, from ks_onnx_name
+ * or ks_onnx_layer_name), or x itself for linear; NULL after a builder failure.  An
+ * activation without an ONNX equivalent is KS_ERR_CONFIG.
+ */
+ks_status ks_onnx_activation(ks_onnx *g, ks_activation a, const char *x, const char *out,
+                             const char **y, ks_error *err);
 
 /* ----------------------------------------------------------------- kernels */
 

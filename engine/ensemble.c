@@ -143,7 +143,7 @@ ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e) { return e->ave
 void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
                          const double *weights, int n_members, size_t n, size_t k, float *out)
 {
-    const double eps = 1e-7;    /* Keras's epsilon: the clip of probabilities in logs */
+    const double eps = KS_EPSILON;      /* the clip of probabilities in logs */
     for (size_t r = 0; r < n; r++) {
         float *o = out + r * k;
         if (average == KS_ENSEMBLE_ARITHMETIC) {

@@ -5,7 +5,6 @@
 #include "engine_impl.h"
 
 #include <cblas.h>
-#include <time.h>
 
 void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
              int lda, const float *b, int ldb, float beta, float *c, int ldc)
@@ -48,11 +47,4 @@ void ks_blas_set_threads(int n)
 int ks_blas_get_threads(void)
 {
     return openblas_get_num_threads();
-}
-
-double ks_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -54,6 +54,13 @@ static ks_activation activation_activation(const ks_layer *l)
     return (ks_activation)((const activation_state *)l->state)->activation;
 }
 
+static ks_status activation_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                 const char **out, ks_error *err)
+{
+    return ks_onnx_activation(g, activation_activation(l), in[0],
+                              ks_onnx_layer_name(g, l, ":0"), out, err);
+}
+
 const ks_layer_ops ks_layer_activation_ops = {
     .name = "Activation",
     .keys = activation_keys,
@@ -62,4 +69,5 @@ const ks_layer_ops ks_layer_activation_ops = {
     .forward = activation_forward,
     .backward = activation_backward,
     .activation = activation_activation,
+    .onnx = activation_onnx,
 };

@@ -186,6 +186,54 @@ static void batchnorm_backward(ks_layer *l, const ks_bwd *bw)
     }
 }
 
+/*
+ * Inference mode: ONNX's BatchNormalization with the moving statistics (gamma 1 for
+ * scale: false, beta 0 for center: false).  ONNX normalizes axis 1 of (N, C, …) while
+ * Keras normalizes the last axis: a rank > 2 input goes through (-1, C) and back.
+ */
+static ks_status batchnorm_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                const char **out, ks_error *err)
+{
+    static const char *const absent[4] = {"/gamma", "/beta", "/moving_mean",
+                                          "/moving_variance"};
+    static const float identity[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+    const batchnorm_state *st = l->state;
+    const ks_shape *sh = &l->in_shape[0];
+    const int w[4] = {st->w_gamma, st->w_beta, st->w_mean, st->w_var};
+    int64_t c = st->channels, rows[2] = {-1, st->channels}, back[KS_MAX_DIMS + 1];
+    const char *x[5], *y;
+    int nd;
+    (void)err;
+    for (int k = 0; k < 4; k++)
+        x[k + 1] = w[k] >= 0 ? ks_onnx_weight(g, l, w[k])
+                             : ks_onnx_const_float(g, ks_onnx_layer_name(g, l, absent[k]), 1,
+                                                   &c, identity[k]);
+    x[0] = in[0];
+    if (sh->ndim > 1) {
+        const char *shape = ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/rows_shape"),
+                                                rows, 2);
+        const char *reshape[2] = {in[0], shape};
+        x[0] = ks_onnx_layer_name(g, l, "/rows:0");
+        ks_onnx_node(g, "Reshape", reshape, 2, &x[0], 1);
+    }
+    y = ks_onnx_layer_name(g, l, sh->ndim > 1 ? "/norm:0" : ":0");
+    nd = ks_onnx_node(g, "BatchNormalization", x, 5, &y, 1);
+    ks_onnx_attr_float(g, nd, "epsilon", (float)st->epsilon);
+    if (sh->ndim > 1) {
+        const char *reshape[2];
+        back[0] = -1;
+        for (int k = 0; k < sh->ndim; k++)
+            back[k + 1] = sh->dim[k];
+        reshape[0] = y;
+        reshape[1] = ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/out_shape"), back,
+                                         sh->ndim + 1);
+        y = ks_onnx_layer_name(g, l, ":0");
+        ks_onnx_node(g, "Reshape", reshape, 2, &y, 1);
+    }
+    *out = y;
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_batchnorm_ops = {
     .name = "BatchNormalization",
     .keys = batchnorm_keys,
@@ -194,4 +242,5 @@ const ks_layer_ops ks_layer_batchnorm_ops = {
     .scratch_size = batchnorm_scratch,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
+    .onnx = batchnorm_onnx,
 };

@@ -103,6 +103,23 @@ static ks_activation dense_activation(const ks_layer *l)
     return (ks_activation)((const dense_state *)l->state)->activation;
 }
 
+/* Gemm (Keras's kernel [in, units] is Gemm's B as it is), then the activation. */
+static ks_status dense_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                            const char **out, ks_error *err)
+{
+    const dense_state *st = l->state;
+    ks_activation act = (ks_activation)st->activation;
+    const char *x[3], *z;
+    int n = 0;
+    x[n++] = in[0];
+    x[n++] = ks_onnx_weight(g, l, 0);
+    if (st->use_bias)
+        x[n++] = ks_onnx_weight(g, l, 1);
+    z = ks_onnx_layer_name(g, l, act == KS_ACT_LINEAR ? ":0" : "/linear:0");
+    ks_onnx_node(g, "Gemm", x, n, &z, 1);
+    return ks_onnx_activation(g, act, z, ks_onnx_layer_name(g, l, ":0"), out, err);
+}
+
 const ks_layer_ops ks_layer_dense_ops = {
     .name = "Dense",
     .keys = dense_keys,
@@ -112,4 +129,5 @@ const ks_layer_ops ks_layer_dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .activation = dense_activation,
+    .onnx = dense_onnx,
 };

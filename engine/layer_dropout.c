@@ -61,6 +61,15 @@ static void dropout_backward(ks_layer *l, const ks_bwd *b)
         b->dx[0][i] = b->dy[i] * b->scratch[i];
 }
 
+/* At inference Dropout is the identity: its output is its input tensor. */
+static ks_status dropout_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                              const char **out, ks_error *err)
+{
+    (void)l, (void)g, (void)err;
+    *out = in[0];
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_dropout_ops = {
     .name = "Dropout",
     .keys = dropout_keys,
@@ -69,4 +78,5 @@ const ks_layer_ops ks_layer_dropout_ops = {
     .scratch_size = dropout_scratch,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .onnx = dropout_onnx,
 };

@@ -23,10 +23,21 @@ static ks_status flatten_build(ks_layer *l, ks_error *err)
     return KS_OK;
 }
 
+static ks_status flatten_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                              const char **out, ks_error *err)
+{
+    const char *y = ks_onnx_layer_name(g, l, ":0");
+    (void)err;
+    ks_onnx_attr_int(g, ks_onnx_node(g, "Flatten", in, 1, &y, 1), "axis", 1);  /* [N, rest] */
+    *out = y;
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_flatten_ops = {
     .name = "Flatten",
     .keys = flatten_keys,
     .state_size = sizeof(flatten_state),
     .flags = KS_LAYER_ALIAS,
     .build = flatten_build,
+    .onnx = flatten_onnx,
 };

@@ -4,6 +4,7 @@
  * reproducible stream, whatever thread draws from it.
  */
 #include "engine.h"
+#include "ks_util.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>

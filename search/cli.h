@@ -6,6 +6,7 @@
 #define KS_CLI_H
 
 #include "search.h"
+#include "../engine/ks_util.h"
 
 /* Exit statuses: done, failed while running, bad usage or bad input. */
 enum { KS_EXIT_OK = 0, KS_EXIT_FAILED = 1, KS_EXIT_BAD_INPUT = 2 };

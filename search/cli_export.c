@@ -3,7 +3,6 @@
  * ensemble file as a standard ONNX model (opset 13) for ONNX runtimes.
  */
 #include "cli.h"
-#include "onnx_export.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -69,10 +68,10 @@ int cmd_export(int argc, char **argv)
     }
     if (kind == KS_FILE_ENSEMBLE) {
         if ((s = ks_ensemble_load(in, &e, &err)) == KS_OK)
-            s = ks_onnx_save_ensemble(e, out, &err);
+            s = ks_ensemble_export_onnx(e, out, &err);
     } else {
         if ((s = ks_model_load(in, &m, NULL, &err)) == KS_OK)
-            s = ks_onnx_save_model(m, out, &err);
+            s = ks_model_export_onnx(m, out, &err);
     }
     if (s != KS_OK) {
         cli_error(&err);

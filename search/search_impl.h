@@ -7,6 +7,7 @@
 #define KS_SEARCH_IMPL_H
 
 #include "search.h"
+#include "../engine/ks_util.h"
 
 #include <math.h>
 #include <stddef.h>

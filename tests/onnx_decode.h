@@ -13,6 +13,9 @@
 #define MAX_NODES 96
 #define MAX_INITS 96
 #define MAX_IN 8
+#define MAX_OUT 4
+#define MAX_IO 4
+#define MAX_META 4
 #define NAME 160
 
 /* ---------------------------------------------------------- the decoder */
@@ -101,13 +104,17 @@ typedef struct t_attr {
     int type;
     float f;
     int64_t i;
+    char s[64];
+    int64_t ints[8];
+    int n_ints;
 } t_attr;
 
 typedef struct t_node {
-    char op[32], out[NAME];
+    char op[32], name[NAME];
+    char out[MAX_OUT][NAME];
     char in[MAX_IN][NAME];
     int n_in, n_out;
-    t_attr attr[4];
+    t_attr attr[8];
     int n_attr;
 } t_node;
 
@@ -134,8 +141,10 @@ typedef struct t_model {
     int n_nodes;
     t_tensor inits[MAX_INITS];
     int n_inits;
-    t_value_info input, output;
+    t_value_info inputs[MAX_IO], outputs[MAX_IO];
     int n_inputs, n_outputs;
+    char meta_key[MAX_META][32], meta_value[MAX_META][64];
+    int n_meta;
 } t_model;
 
 static int decode_node(const field *g, t_node *nd)
@@ -147,11 +156,13 @@ static int decode_node(const field *g, t_node *nd)
     while ((r = next_field(&p, end, &f)) > 0) {
         if (f.num == 1 && f.wire == 2 && nd->n_in < MAX_IN)
             copy_str(nd->in[nd->n_in++], NAME, &f);
-        else if (f.num == 2 && f.wire == 2)
-            copy_str(nd->out, NAME, &f), nd->n_out++;
+        else if (f.num == 2 && f.wire == 2 && nd->n_out < MAX_OUT)
+            copy_str(nd->out[nd->n_out++], NAME, &f);
+        else if (f.num == 3 && f.wire == 2)
+            copy_str(nd->name, NAME, &f);
         else if (f.num == 4 && f.wire == 2)
             copy_str(nd->op, sizeof nd->op, &f);
-        else if (f.num == 5 && f.wire == 2 && nd->n_attr < 4) {
+        else if (f.num == 5 && f.wire == 2 && nd->n_attr < 8) {
             t_attr *a = &nd->attr[nd->n_attr++];
             const uint8_t *q = f.p, *qe = f.p + f.n;
             field h;
@@ -164,6 +175,24 @@ static int decode_node(const field *g, t_node *nd)
                     a->f = f32_of(h.v);
                 else if (h.num == 3 && h.wire == 0)
                     a->i = (int64_t)h.v;
+                else if (h.num == 4 && h.wire == 2)
+                    copy_str(a->s, sizeof a->s, &h);
+                else if (h.num == 8 && h.wire == 0 && a->n_ints < 8)
+                    a->ints[a->n_ints++] = (int64_t)h.v;
+                else if (h.num == 8 && h.wire == 2) {   /* packed, as a proto3 writer would */
+                    const uint8_t *v = h.p, *ve = h.p + h.n;
+                    while (v < ve && a->n_ints < 8) {
+                        uint64_t x = 0;
+                        int sh = 0;
+                        do {
+                            if (v >= ve || sh > 63)
+                                return -1;
+                            x |= (uint64_t)(*v & 0x7f) << sh;
+                            sh += 7;
+                        } while (*v++ & 0x80);
+                        a->ints[a->n_ints++] = (int64_t)x;
+                    }
+                }
             }
             if (r < 0)
                 return -1;
@@ -249,15 +278,17 @@ static int decode_model(const uint8_t *buf, size_t len, t_model *m)
                 if (g.num == 2 && g.wire == 0)
                     m->opset_version = (int64_t)g.v;
             }
-        } else if (f.num == 14 && f.wire == 2) {
+        } else if (f.num == 14 && f.wire == 2 && m->n_meta < MAX_META) {
             const uint8_t *q = f.p;
-            char key[32] = "";
+            char *key = m->meta_key[m->n_meta], *value = m->meta_value[m->n_meta++];
             while (next_field(&q, f.p + f.n, &g) > 0) {
                 if (g.num == 1 && g.wire == 2)
-                    copy_str(key, sizeof key, &g);
-                if (g.num == 2 && g.wire == 2 && strcmp(key, "input_scale") == 0)
-                    copy_str(m->scale, sizeof m->scale, &g);
+                    copy_str(key, sizeof m->meta_key[0], &g);
+                if (g.num == 2 && g.wire == 2)
+                    copy_str(value, sizeof m->meta_value[0], &g);
             }
+            if (strcmp(key, "input_scale") == 0)
+                snprintf(m->scale, sizeof m->scale, "%s", value);
         } else if (f.num == 7 && f.wire == 2) {
             const uint8_t *q = f.p;
             while ((r = next_field(&q, f.p + f.n, &g)) > 0) {
@@ -269,13 +300,11 @@ static int decode_model(const uint8_t *buf, size_t len, t_model *m)
                 } else if (g.num == 5 && g.wire == 2 && m->n_inits < MAX_INITS) {
                     if (decode_tensor(&g, &m->inits[m->n_inits++]) < 0)
                         return -1;
-                } else if (g.num == 11 && g.wire == 2) {
-                    m->n_inputs++;
-                    if (decode_value_info(&g, &m->input) < 0)
+                } else if (g.num == 11 && g.wire == 2 && m->n_inputs < MAX_IO) {
+                    if (decode_value_info(&g, &m->inputs[m->n_inputs++]) < 0)
                         return -1;
-                } else if (g.num == 12 && g.wire == 2) {
-                    m->n_outputs++;
-                    if (decode_value_info(&g, &m->output) < 0)
+                } else if (g.num == 12 && g.wire == 2 && m->n_outputs < MAX_IO) {
+                    if (decode_value_info(&g, &m->outputs[m->n_outputs++]) < 0)
                         return -1;
                 }
             }
@@ -389,9 +418,9 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
     t_val *v;
     e->n = 0;
     dims[0] = rows;
-    for (int i = 1; i < m->input.ndim; i++)
-        dims[i] = m->input.value[i];
-    v = env_new(e, "input", m->input.ndim, dims);
+    for (int i = 1; i < m->inputs[0].ndim; i++)
+        dims[i] = m->inputs[0].value[i];
+    v = env_new(e, "input", m->inputs[0].ndim, dims);
     for (size_t i = 0; i < v->n; i++)
         v->x[i] = x[i];
     for (int i = 0; i < m->n_inits; i++) {
@@ -409,7 +438,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
         for (int k = 0; k < nd->n_in; k++)
             if (!(in[k] = env_get(e, nd->in[k])))
                 return "a node reads a tensor not yet defined";
-        if (nd->n_in < 1 || nd->n_out != 1 || env_get(e, nd->out))
+        if (nd->n_in < 1 || nd->n_out != 1 || env_get(e, nd->out[0]))
             return "bad node";
         if (strcmp(nd->op, "Flatten") == 0) {
             const t_attr *a = find_attr(nd, "axis");
@@ -417,7 +446,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
                 return "Flatten axis";
             dims[0] = in[0]->dims[0];
             dims[1] = (int64_t)(in[0]->n / (size_t)dims[0]);
-            y = env_new(e, nd->out, 2, dims);
+            y = env_new(e, nd->out[0], 2, dims);
             memcpy(y->x, in[0]->x, y->n * sizeof *y->x);
         } else if (strcmp(nd->op, "Reshape") == 0) {
             size_t known = 1;
@@ -433,7 +462,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
             }
             if (free_at >= 0)
                 dims[free_at] = (int64_t)(in[0]->n / known);
-            y = env_new(e, nd->out, nd_, dims);
+            y = env_new(e, nd->out[0], nd_, dims);
             if (y->n != in[0]->n)
                 return "Reshape size";
             memcpy(y->x, in[0]->x, y->n * sizeof *y->x);
@@ -443,7 +472,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
                 (nd->n_in == 3 && (in[2]->ndim != 1 || in[2]->dims[0] != u)))
                 return "Gemm shapes";
             dims[0] = r, dims[1] = u;
-            y = env_new(e, nd->out, 2, dims);
+            y = env_new(e, nd->out[0], 2, dims);
             for (int64_t a = 0; a < r; a++)
                 for (int64_t b = 0; b < u; b++) {
                     double s = nd->n_in == 3 ? in[2]->x[b] : 0;
@@ -459,7 +488,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
             for (int k = 1; k < 5; k++)
                 if (in[k]->n != (size_t)c)
                     return "BatchNormalization: parameters do not match the channels";
-            y = env_new(e, nd->out, 2, in[0]->dims);
+            y = env_new(e, nd->out[0], 2, in[0]->dims);
             for (size_t k = 0; k < y->n; k++) {
                 size_t j = k % (size_t)c;
                 y->x[k] = (in[0]->x[k] - in[3]->x[j]) / sqrt(in[4]->x[j] + (a ? a->f : 1e-5)) *
@@ -470,7 +499,7 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
             int64_t w = in[0]->dims[in[0]->ndim - 1];
             if (a && a->i != -1 && a->i != in[0]->ndim - 1)
                 return "Softmax axis";
-            y = env_new(e, nd->out, in[0]->ndim, in[0]->dims);
+            y = env_new(e, nd->out[0], in[0]->ndim, in[0]->dims);
             for (size_t r = 0; r < y->n; r += (size_t)w) {
                 double mx = -INFINITY, z = 0;
                 for (int64_t k = 0; k < w; k++)
@@ -485,13 +514,13 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
             const t_val *big = in[0]->n >= in[1]->n ? in[0] : in[1];
             if (in[0]->n != in[1]->n && in[0]->n != 1 && in[1]->n != 1)
                 return "broadcast";
-            y = env_new(e, nd->out, big->ndim, big->dims);
+            y = env_new(e, nd->out[0], big->ndim, big->dims);
             for (size_t k = 0; k < y->n; k++) {
                 double a = in[0]->x[in[0]->n == 1 ? 0 : k], b = in[1]->x[in[1]->n == 1 ? 0 : k];
                 y->x[k] = nd->op[0] == 'M' ? a * b : a - b;
             }
         } else if (strcmp(nd->op, "Sum") == 0) {
-            y = env_new(e, nd->out, in[0]->ndim, in[0]->dims);
+            y = env_new(e, nd->out[0], in[0]->ndim, in[0]->dims);
             for (int k = 0; k < nd->n_in; k++) {
                 if (in[k]->n != y->n)
                     return "Sum shapes";
@@ -501,11 +530,11 @@ static const char *run_graph(const t_model *m, const float *x, int rows, t_env *
         } else if (strcmp(nd->op, "Clip") == 0) {
             if (nd->n_in != 3 || in[1]->n != 1 || in[2]->n != 1)
                 return "Clip bounds";
-            y = env_new(e, nd->out, in[0]->ndim, in[0]->dims);
+            y = env_new(e, nd->out[0], in[0]->ndim, in[0]->dims);
             for (size_t k = 0; k < y->n; k++)
                 y->x[k] = fmin(fmax(in[0]->x[k], in[1]->x[0]), in[2]->x[0]);
         } else {
-            y = env_new(e, nd->out, in[0]->ndim, in[0]->dims);
+            y = env_new(e, nd->out[0], in[0]->ndim, in[0]->dims);
             for (size_t k = 0; k < y->n && ok; k++)
                 y->x[k] = act1(nd->op, nd, in[0]->x[k], &ok);
             if (!ok)

@@ -5,6 +5,7 @@
  * shown 1-based, as Keras prints them ("Epoch 1/30"); the database stores them 0-based.
  */
 #include "tracker.h"
+#include "../engine/ks_util.h"
 
 #include <math.h>
 #include <stdlib.h>

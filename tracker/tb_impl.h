@@ -1,8 +1,8 @@
 /*
- * tb_impl.h — the tracker's TensorBoard internals: a protobuf wire-format writer
- * (ks_pb_*, kept free of TensorBoard so that the ONNX exporter can reuse it), TFRecord
- * framing with masked CRC32C, the event file of one run, and the encoders that the
- * ks_tb_* functions are built from (exposed so that tests can compare exact bytes).
+ * tb_impl.h — the tracker's TensorBoard internals: TFRecord framing with masked
+ * CRC32C, the event file of one run, and the encoders that the ks_tb_* functions are
+ * built from (exposed so that tests can compare exact bytes).  The protobuf writer
+ * (ks_pb_*) they use is the engine's (ks_util.h), shared with the ONNX exporter.
  */
 #ifndef KS_TB_IMPL_H
 #define KS_TB_IMPL_H
@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The protobuf wire-format writer (ks_pb_*) lives in proto_wire.h. */
-#include "proto_wire.h"
+/* The protobuf wire-format writer (ks_pb_*) is the engine's, in ks_util.h. */
+#include "../engine/ks_util.h"
 
 /* ================================================= TFRecord framing */
 

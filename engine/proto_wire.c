@@ -1,9 +1,10 @@
 /*
  * proto_wire.c — a small protobuf wire-format writer: varints, fixed 32/64-bit values,
  * length-delimited bytes, packed repeated scalars and nested messages whose length is
- * filled in when they end.  It knows no schema; TensorBoard events and ONNX use it.
+ * filled in when they end (declared in ks_util.h).  It knows no schema; TensorBoard
+ * events and ONNX models use it.
  */
-#include "tb_impl.h"
+#include "ks_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,298 @@
+/*
+ * onnx_export.c — models and ensembles as ONNX: each layer lowers itself through its
+ * kind's ops (ks_layer_ops.onnx) into the graph builder of onnx_graph.c; this file
+ * walks a model's layers, combines ensemble members as ks_ensemble_combine does, lowers
+ * the activations every kind shares, and writes the file atomically.
+ */
+#include "engine_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL_INPUT "input"         /* the graph's input tensor */
+#define MODEL_OUTPUT "output"       /* the graph's output tensor */
+
+/* ------------------------------------------------------------ activations */
+
+ks_status ks_onnx_activation(ks_onnx *g, ks_activation a, const char *x, const char *out,
+                             const char **y, ks_error *err)
+{
+    const char *op = NULL;
+    int nd = -2;            /* -2: no node yet */
+    *y = NULL;
+    switch (a) {            /* every activation has a case: a new one warns here */
+    case KS_ACT_LINEAR:
+        *y = x;
+        return KS_OK;
+    case KS_ACT_RELU:
+        op = "Relu";
+        break;
+    case KS_ACT_SIGMOID:
+        op = "Sigmoid";
+        break;
+    case KS_ACT_TANH:
+        op = "Tanh";
+        break;
+    case KS_ACT_SOFTPLUS:
+        op = "Softplus";
+        break;
+    case KS_ACT_SOFTMAX:
+        nd = ks_onnx_node(g, "Softmax", &x, 1, &out, 1);
+        ks_onnx_attr_int(g, nd, "axis", -1);       /* opset 13: the last axis, as Keras */
+        break;
+    case KS_ACT_SELU:
+        nd = ks_onnx_node(g, "Selu", &x, 1, &out, 1);
+        ks_onnx_attr_float(g, nd, "alpha", KS_SELU_ALPHA);
+        ks_onnx_attr_float(g, nd, "gamma", KS_SELU_SCALE);
+        break;
+    case KS_ACT_ELU:
+        nd = ks_onnx_node(g, "Elu", &x, 1, &out, 1);
+        ks_onnx_attr_float(g, nd, "alpha", KS_ELU_ALPHA);
+        break;
+    case KS_ACT_COUNT:
+        break;
+    }
+    if (op)
+        nd = ks_onnx_node(g, op, &x, 1, &out, 1);
+    if (nd == -2)
+        return ks_error_set(err, KS_ERR_CONFIG, "activation \"%s\" has no ONNX export",
+                            a >= 0 && a < KS_ACT_COUNT ? ks_activation_names[a] : "?");
+    *y = nd >= 0 ? out : NULL;
+    return KS_OK;
+}
+
+/* ----------------------------------------------------------------- models */
+
+/* The layer kinds that can be exported, for the message about one that cannot. */
+static void exportable_kinds(char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; ks_layer_kinds[i] && n < size; i++)
+        if (ks_layer_kinds[i]->onnx || (ks_layer_kinds[i]->flags & KS_LAYER_INPUT))
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
+                                  ks_layer_kinds[i]->name);
+}
+
+/* Lower layer i of m, whose input tensors are t[its inputs], into t[i]. */
+static ks_status lower_layer(ks_onnx *g, const ks_model *m, int i, const char **t,
+                             ks_error *err)
+{
+    const ks_layer *l = m->layers[i];
+    const char *in[KS_MAX_INPUTS];
+    char kinds[256];
+    ks_status s;
+    if (l->ops->flags & KS_LAYER_INPUT) {
+        if (i != 0)
+            return ks_error_set(err, KS_ERR_CONFIG,
+                                "layer \"%s\" (%s) has %d inputs; the ONNX export handles "
+                                "one-input layers after one InputLayer",
+                                l->name, l->ops->name, l->n_in);
+        t[i] = MODEL_INPUT;
+        return KS_OK;
+    }
+    if (!l->ops->onnx) {
+        exportable_kinds(kinds, sizeof kinds);
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "layer \"%s\" is a %s, which the ONNX export does not support "
+                            "(supported: %s)",
+                            l->name, l->ops->name, kinds);
+    }
+    for (int k = 0; k < l->n_in; k++) {
+        if (l->inputs[k] < 0 || l->inputs[k] >= i)
+            return ks_error_set(err, KS_ERR_INTERNAL, "layer \"%s\" reads a later layer",
+                                l->name);
+        in[k] = t[l->inputs[k]];
+    }
+    if ((s = l->ops->onnx(l, g, in, &t[i], err)) != KS_OK)
+        return s;
+    if ((s = ks_onnx_status(g)) != KS_OK)
+        return ks_error_set(err, s, "out of memory");
+    if (!t[i])
+        return ks_error_set(err, KS_ERR_INTERNAL, "layer \"%s\" gave no tensor", l->name);
+    return KS_OK;
+}
+
+/*
+ * Append model m's nodes, its tensors and weights named with prefix; the graph input is
+ * "input" and the model's output becomes the tensor out_name.
+ */
+static ks_status lower_model(ks_onnx *g, const ks_model *m, const char *prefix,
+                             const char *out_name, ks_error *err)
+{
+    int n = m->n_layers;
+    const char **t = calloc((size_t)n, sizeof *t);     /* each layer's output tensor */
+    ks_status s = KS_OK;
+    if (!t)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    ks_onnx_set_prefix(g, prefix);
+    for (int i = 0; i < n && s == KS_OK; i++)
+        s = lower_layer(g, m, i, t, err);
+    /* the node making the last layer's tensor makes the output; else an Identity copies it */
+    if (s == KS_OK && n > 0 && !ks_onnx_rename(g, t[n - 1], out_name))
+        ks_onnx_node1(g, "Identity", t[n - 1], out_name);
+    free(t);
+    if (s == KS_OK && ks_onnx_status(g) != KS_OK)
+        s = ks_error_set(err, ks_onnx_status(g), "out of memory");
+    return s;
+}
+
+/* The model's input scaling (meta "input_scale") as metadata, when it has one. */
+static void put_input_scale(ks_onnx *g, const ks_model *m)
+{
+    const ks_value *scale = ks_value_get(&m->meta, "input_scale");
+    char text[64];
+    if (scale && scale->kind == KS_VALUE_NUMBER) {
+        snprintf(text, sizeof text, "%.17g", scale->number);
+        ks_onnx_meta(g, "input_scale", text);
+    }
+}
+
+/* Declare the graph's input and output and encode it; m0 gives shapes and metadata. */
+static ks_status finish(ks_onnx *g, const ks_model *m0, const char *graph_name,
+                        unsigned char **out, size_t *len, ks_error *err)
+{
+    ks_onnx_input(g, MODEL_INPUT, KS_ONNX_FLOAT, ks_model_input_shape(m0));
+    ks_onnx_output(g, MODEL_OUTPUT, KS_ONNX_FLOAT, ks_model_output_shape(m0));
+    put_input_scale(g, m0);
+    return ks_onnx_encode(g, graph_name, out, len, err);
+}
+
+/* -------------------------------------------------------------- ensembles */
+
+/* Member i's term of the weighted sum: its output y times its weight, after the logs of
+   a geometric mean (lo, hi: the clip bounds; one: 1 for a single sigmoid output). */
+static const char *member_term(ks_onnx *g, int i, const char *y, const char *w,
+                               ks_ensemble_average avg, const char *lo, const char *hi,
+                               const char *one)
+{
+    if (avg == KS_ENSEMBLE_GEOMETRIC) {
+        /* Σ w·log(clip p); for one sigmoid output Σ w·(log p − log(1 − p)) */
+        const char *in3[3] = {y, lo, hi}, *c, *lp, *q;
+        c = ks_onnx_name(g, "m%d/clipped:0", i);
+        ks_onnx_node(g, "Clip", in3, 3, &c, 1);
+        lp = ks_onnx_node1(g, "Log", c, ks_onnx_name(g, "m%d/log:0", i));
+        if (one) {
+            const char *sub[2] = {one, y}, *logit[2];
+            q = ks_onnx_name(g, "m%d/complement:0", i);
+            ks_onnx_node(g, "Sub", sub, 2, &q, 1);
+            in3[0] = q;
+            c = ks_onnx_name(g, "m%d/complement_clipped:0", i);
+            ks_onnx_node(g, "Clip", in3, 3, &c, 1);
+            logit[0] = lp;
+            logit[1] = ks_onnx_node1(g, "Log", c, ks_onnx_name(g, "m%d/log_complement:0", i));
+            lp = ks_onnx_name(g, "m%d/logit:0", i);
+            ks_onnx_node(g, "Sub", logit, 2, &lp, 1);
+        }
+        y = lp;
+    }
+    {
+        const char *mul[2] = {y, w}, *term = ks_onnx_name(g, "m%d/weighted:0", i);
+        return ks_onnx_node(g, "Mul", mul, 2, &term, 1) < 0 ? NULL : term;
+    }
+}
+
+static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
+{
+    int n = ks_ensemble_size(e);
+    ks_ensemble_average avg = ks_ensemble_average_of(e);
+    const ks_shape *oshape = ks_model_output_shape(ks_ensemble_member(e, 0));
+    size_t k = ks_shape_size(oshape);
+    const char **terms, *lo = NULL, *hi = NULL, *one = NULL, *out = MODEL_OUTPUT;
+    ks_status s = KS_OK;
+    char buf[64];
+    if (avg == KS_ENSEMBLE_GEOMETRIC && oshape->ndim != 1)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "a geometric-mean ensemble exports only 1-d outputs, got %s",
+                            ks_shape_str(oshape, buf, sizeof buf));
+    if (!(terms = calloc((size_t)n, sizeof *terms)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    if (avg == KS_ENSEMBLE_GEOMETRIC) {
+        lo = ks_onnx_const_float(g, "clip_min", 0, NULL, (float)KS_EPSILON);
+        hi = ks_onnx_const_float(g, "clip_max", 0, NULL, k == 1 ? 1.0f - (float)KS_EPSILON
+                                                                 : 1.0f);
+        if (k == 1)
+            one = ks_onnx_const_float(g, "one", 0, NULL, 1.0f);
+    }
+    for (int i = 0; i < n && s == KS_OK; i++) {
+        const char *y = ks_onnx_name(g, "m%d/output", i), *w;
+        snprintf(buf, sizeof buf, "m%d/", i);
+        if ((s = lower_model(g, ks_ensemble_member(e, i), buf, y, err)) != KS_OK) {
+            ks_error_prefix(err, "ensemble member %d", i);
+            break;
+        }
+        w = ks_onnx_const_float(g, ks_onnx_name(g, "m%d/weight", i), 0, NULL,
+                                (float)ks_ensemble_weight(e, i));
+        terms[i] = member_term(g, i, y, w, avg, lo, hi, one);
+    }
+    if (s == KS_OK && avg == KS_ENSEMBLE_ARITHMETIC) {
+        ks_onnx_node(g, "Sum", terms, n, &out, 1);
+    } else if (s == KS_OK) {
+        const char *sum = k == 1 ? "logit:0" : "log_mean:0";
+        ks_onnx_node(g, "Sum", terms, n, &sum, 1);
+        if (k == 1)     /* back from the mean logit */
+            ks_onnx_node1(g, "Sigmoid", sum, out);
+        else            /* exp and renormalize: a softmax over the classes */
+            ks_onnx_attr_int(g, ks_onnx_node(g, "Softmax", &sum, 1, &out, 1), "axis", -1);
+    }
+    free(terms);
+    if (s == KS_OK && ks_onnx_status(g) != KS_OK)
+        s = ks_error_set(err, ks_onnx_status(g), "out of memory");
+    return s;
+}
+
+/* ----------------------------------------------------------- the exports */
+
+/* Model m, or ensemble e when m is NULL, as ONNX bytes. */
+static ks_status export_buffer(const ks_model *m, const ks_ensemble *e, unsigned char **out,
+                               size_t *len, ks_error *err)
+{
+    ks_onnx *g;
+    ks_status s;
+    *out = NULL;
+    *len = 0;
+    if (ks_onnx_new(&g) != KS_OK)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    s = m ? lower_model(g, m, "", MODEL_OUTPUT, err) : lower_ensemble(g, e, err);
+    if (s == KS_OK)
+        s = finish(g, m ? m : ks_ensemble_member(e, 0), m ? "ksearch_model" : "ksearch_ensemble",
+                   out, len, err);
+    ks_onnx_free(g);
+    return s;
+}
+
+/* The same, written to path atomically. */
+static ks_status export_file(const ks_model *m, const ks_ensemble *e, const char *path,
+                             ks_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    ks_status s = export_buffer(m, e, &buf, &len, err);
+    if (s == KS_OK)
+        s = ks_write_file_atomic(path, buf, len, err);
+    free(buf);
+    return s;
+}
+
+ks_status ks_model_export_onnx_buffer(const ks_model *m, unsigned char **out, size_t *len,
+                                      ks_error *err)
+{
+    return export_buffer(m, NULL, out, len, err);
+}
+
+ks_status ks_ensemble_export_onnx_buffer(const ks_ensemble *e, unsigned char **out,
+                                         size_t *len, ks_error *err)
+{
+    return export_buffer(NULL, e, out, len, err);
+}
+
+ks_status ks_model_export_onnx(const ks_model *m, const char *path, ks_error *err)
+{
+    return export_file(m, NULL, path, err);
+}
+
+ks_status ks_ensemble_export_onnx(const ks_ensemble *e, const char *path, ks_error *err)
+{
+    return export_file(NULL, e, path, err);
+}
