@@ -690,4 +690,23 @@ void ks_bias_act(float *restrict y, const float *restrict bias, float *restrict 
 /* w −= lr·g: plain SGD for layers that fuse it after computing g. */
 void ks_sgd_step(float *restrict w, const float *restrict g, size_t n, float lr);
 
+/*
+ * The convolution and pooling layers' lowering (onnx_conv.c).  The graph keeps Keras's
+ * channels-last tensors; a layer of rank 1 or 2 (spatial axes) moves its input to
+ * ONNX's channels-first layout (NCW, NCHW) and its result back.  The window attributes
+ * are kernel_shape, strides, pads (TensorFlow's: the odd one after) and, with
+ * dilations, dilations.  ks_onnx_conv_kernel gives weight w of l, a Keras kernel
+ * (k…, in, out), as an initializer of ONNX's (out, in, k…); depthwise: (k…, C, dm) as
+ * (C·dm, 1, k…) for a Conv of group C.  Each returns the new tensor's name, NULL after a
+ * builder failure.
+ */
+const char *ks_onnx_to_channels_first(ks_onnx *g, const ks_layer *l, const char *x, int rank);
+const char *ks_onnx_to_channels_last(ks_onnx *g, const char *y, const char *out, int rank);
+void ks_onnx_window_attrs(ks_onnx *g, int node, const ks_window *w, int rank, int dilations);
+const char *ks_onnx_conv_kernel(ks_onnx *g, const ks_layer *l, int w, int depthwise);
+/* The lowering of a layer that is the identity at inference (SpatialDropout, the random
+   augmentation layers): its output is its input tensor. */
+ks_status ks_onnx_identity(const ks_layer *l, ks_onnx *g, const char *const *in,
+                           const char **out, ks_error *err);
+
 #endif

@@ -175,6 +175,24 @@ static void conv_backward(ks_layer *l, const ks_bwd *b)
     }
 }
 
+/* ONNX: Conv on channels-first data, kernel (out, in, k…), then the activation. */
+static ks_status conv_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                           const char **out, ks_error *err)
+{
+    const conv_state *st = l->state;
+    ks_activation act = (ks_activation)st->activation;
+    int rank = l->in_shape[0].ndim - 1, n = 2, nd;
+    const char *x[3], *y = ks_onnx_layer_name(g, l, "/channels_first_out:0"), *z;
+    x[0] = ks_onnx_to_channels_first(g, l, in[0], rank);
+    x[1] = ks_onnx_conv_kernel(g, l, 0, 0);
+    if (st->use_bias)
+        x[n++] = ks_onnx_weight(g, l, 1);
+    nd = ks_onnx_node(g, "Conv", x, n, &y, 1);
+    ks_onnx_window_attrs(g, nd, &st->g, rank, 1);
+    z = ks_onnx_to_channels_last(g, y, ks_onnx_layer_name(g, l, act ? "/linear:0" : ":0"), rank);
+    return ks_onnx_activation(g, act, z, ks_onnx_layer_name(g, l, ":0"), out, err);
+}
+
 static ks_activation conv_activation(const ks_layer *l)
 {
     return (ks_activation)((const conv_state *)l->state)->activation;
@@ -190,6 +208,7 @@ const ks_layer_ops ks_layer_conv2d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .activation = conv_activation,
+    .onnx = conv_onnx,
 };
 
 const ks_layer_ops ks_layer_conv1d_ops = {
@@ -202,4 +221,5 @@ const ks_layer_ops ks_layer_conv1d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .activation = conv_activation,
+    .onnx = conv_onnx,
 };

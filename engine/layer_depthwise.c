@@ -183,6 +183,37 @@ static void separable_backward(ks_layer *l, const ks_bwd *b)
                           b->dx[0], l->weights[0].g, b->grad_beta);
 }
 
+/*
+ * ONNX: the depthwise convolution is a Conv of group in (kernel (in·dm, 1, k…)); the
+ * separable one adds a 1 × 1 Conv (kernel (filters, in·dm, 1, 1)); then the activation.
+ */
+static ks_status depthwise_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                const char **out, ks_error *err)
+{
+    const depthwise_state *st = l->state;
+    ks_activation act = (ks_activation)st->activation;
+    int separable = st->filters > 0, bias = separable ? 2 : 1, n = 2, nd;
+    const char *x[3], *y = ks_onnx_layer_name(g, l, "/depthwise:0"), *z;
+    x[0] = ks_onnx_to_channels_first(g, l, in[0], 2);
+    x[1] = ks_onnx_conv_kernel(g, l, 0, 1);
+    if (st->use_bias && !separable)
+        x[n++] = ks_onnx_weight(g, l, bias);
+    nd = ks_onnx_node(g, "Conv", x, n, &y, 1);
+    ks_onnx_window_attrs(g, nd, &st->g, 2, 1);
+    ks_onnx_attr_int(g, nd, "group", l->in_shape[0].dim[2]);
+    if (separable) {
+        x[0] = y;
+        x[1] = ks_onnx_conv_kernel(g, l, 1, 0);
+        n = 2;
+        if (st->use_bias)
+            x[n++] = ks_onnx_weight(g, l, bias);
+        y = ks_onnx_layer_name(g, l, "/pointwise:0");
+        ks_onnx_node(g, "Conv", x, n, &y, 1);
+    }
+    z = ks_onnx_to_channels_last(g, y, ks_onnx_layer_name(g, l, act ? "/linear:0" : ":0"), 2);
+    return ks_onnx_activation(g, act, z, ks_onnx_layer_name(g, l, ":0"), out, err);
+}
+
 static ks_activation depthwise_activation(const ks_layer *l)
 {
     return (ks_activation)((const depthwise_state *)l->state)->activation;
@@ -196,6 +227,7 @@ const ks_layer_ops ks_layer_depthwise_conv2d_ops = {
     .forward = depthwise_forward,
     .backward = depthwise_backward,
     .activation = depthwise_activation,
+    .onnx = depthwise_onnx,
 };
 
 const ks_layer_ops ks_layer_separable_conv2d_ops = {
@@ -207,4 +239,5 @@ const ks_layer_ops ks_layer_separable_conv2d_ops = {
     .forward = separable_forward,
     .backward = separable_backward,
     .activation = depthwise_activation,
+    .onnx = depthwise_onnx,
 };

@@ -121,6 +121,39 @@ static void global_max_backward(ks_layer *l, const ks_bwd *b)
     }
 }
 
+/* ONNX: GlobalAveragePool / GlobalMaxPool give (N, C, 1…); keepdims moves that back
+   to channels last, else Flatten makes it (N, C). */
+static ks_status global_pool_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                  const char **out, const char *op)
+{
+    const global_pool_state *st = l->state;
+    int rank = l->in_shape[0].ndim - 1;
+    const char *x = ks_onnx_to_channels_first(g, l, in[0], rank);
+    const char *y = ks_onnx_node1(g, op, x, ks_onnx_layer_name(g, l, "/channels_first_out:0"));
+    const char *z = ks_onnx_layer_name(g, l, ":0");
+    if (st->keepdims) {
+        *out = ks_onnx_to_channels_last(g, y, z, rank);
+        return KS_OK;
+    }
+    ks_onnx_attr_int(g, ks_onnx_node(g, "Flatten", &y, 1, &z, 1), "axis", 1);
+    *out = z;
+    return KS_OK;
+}
+
+static ks_status global_avg_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                 const char **out, ks_error *err)
+{
+    (void)err;
+    return global_pool_onnx(l, g, in, out, "GlobalAveragePool");
+}
+
+static ks_status global_max_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                 const char **out, ks_error *err)
+{
+    (void)err;
+    return global_pool_onnx(l, g, in, out, "GlobalMaxPool");
+}
+
 const ks_layer_ops ks_layer_global_average_pooling2d_ops = {
     .name = "GlobalAveragePooling2D",
     .keys = global_pool_keys,
@@ -128,6 +161,7 @@ const ks_layer_ops ks_layer_global_average_pooling2d_ops = {
     .build = global_pool2d_build,
     .forward = global_avg_forward,
     .backward = global_avg_backward,
+    .onnx = global_avg_onnx,
 };
 
 const ks_layer_ops ks_layer_global_average_pooling1d_ops = {
@@ -137,6 +171,7 @@ const ks_layer_ops ks_layer_global_average_pooling1d_ops = {
     .build = global_pool1d_build,
     .forward = global_avg_forward,
     .backward = global_avg_backward,
+    .onnx = global_avg_onnx,
 };
 
 const ks_layer_ops ks_layer_global_max_pooling2d_ops = {
@@ -147,6 +182,7 @@ const ks_layer_ops ks_layer_global_max_pooling2d_ops = {
     .scratch_size = global_max_scratch,
     .forward = global_max_forward,
     .backward = global_max_backward,
+    .onnx = global_max_onnx,
 };
 
 const ks_layer_ops ks_layer_global_max_pooling1d_ops = {
@@ -157,4 +193,5 @@ const ks_layer_ops ks_layer_global_max_pooling1d_ops = {
     .scratch_size = global_max_scratch,
     .forward = global_max_forward,
     .backward = global_max_backward,
+    .onnx = global_max_onnx,
 };

@@ -80,6 +80,37 @@ static void avgpool_backward(ks_layer *l, const ks_bwd *b)
         ks_avgpool_backward(&st->g, b->n, b->dy, b->dx[0]);
 }
 
+/* ONNX: MaxPool / AveragePool on channels-first data; the padding takes no part in
+   either (count_include_pad 0), as TensorFlow. */
+static ks_status pool_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                           const char **out, const char *op)
+{
+    const pool_state *st = l->state;
+    int rank = l->in_shape[0].ndim - 1, nd;
+    const char *x = ks_onnx_to_channels_first(g, l, in[0], rank);
+    const char *y = ks_onnx_layer_name(g, l, "/channels_first_out:0");
+    nd = ks_onnx_node(g, op, &x, 1, &y, 1);
+    ks_onnx_window_attrs(g, nd, &st->g, rank, 0);
+    if (op[0] == 'A')
+        ks_onnx_attr_int(g, nd, "count_include_pad", 0);
+    *out = ks_onnx_to_channels_last(g, y, ks_onnx_layer_name(g, l, ":0"), rank);
+    return KS_OK;
+}
+
+static ks_status maxpool_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                              const char **out, ks_error *err)
+{
+    (void)err;
+    return pool_onnx(l, g, in, out, "MaxPool");
+}
+
+static ks_status avgpool_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                              const char **out, ks_error *err)
+{
+    (void)err;
+    return pool_onnx(l, g, in, out, "AveragePool");
+}
+
 const ks_layer_ops ks_layer_max_pooling2d_ops = {
     .name = "MaxPooling2D",
     .keys = pool2d_keys,
@@ -88,6 +119,7 @@ const ks_layer_ops ks_layer_max_pooling2d_ops = {
     .scratch_size = maxpool_scratch,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .onnx = maxpool_onnx,
 };
 
 const ks_layer_ops ks_layer_max_pooling1d_ops = {
@@ -98,6 +130,7 @@ const ks_layer_ops ks_layer_max_pooling1d_ops = {
     .scratch_size = maxpool_scratch,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .onnx = maxpool_onnx,
 };
 
 const ks_layer_ops ks_layer_average_pooling2d_ops = {
@@ -107,6 +140,7 @@ const ks_layer_ops ks_layer_average_pooling2d_ops = {
     .build = pool2d_build,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .onnx = avgpool_onnx,
 };
 
 const ks_layer_ops ks_layer_average_pooling1d_ops = {
@@ -116,4 +150,5 @@ const ks_layer_ops ks_layer_average_pooling1d_ops = {
     .build = pool1d_build,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .onnx = avgpool_onnx,
 };

@@ -94,4 +94,5 @@ const ks_layer_ops ks_layer_random_flip_ops = {
     .scratch_size = random_flip_scratch,
     .forward = random_flip_forward,
     .backward = random_flip_backward,
+    .onnx = ks_onnx_identity,
 };

@@ -178,4 +178,5 @@ const ks_layer_ops ks_layer_random_translation_ops = {
     .scratch_size = random_translation_scratch,
     .forward = random_translation_forward,
     .backward = random_translation_backward,
+    .onnx = ks_onnx_identity,
 };

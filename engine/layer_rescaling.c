@@ -45,6 +45,28 @@ static void rescaling_backward(ks_layer *l, const ks_bwd *b)
         b->dx[0][i] = b->dy[i] * scale;
 }
 
+/* ONNX: Mul by scale, then Add offset (scalar constants). */
+static ks_status rescaling_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                const char **out, ks_error *err)
+{
+    const rescaling_state *st = l->state;
+    const char *x[2], *y = ks_onnx_layer_name(g, l, st->offset != 0.0 ? "/scaled:0" : ":0");
+    (void)err;
+    x[0] = in[0];
+    x[1] = ks_onnx_const_float(g, ks_onnx_layer_name(g, l, "/scale"), 0, NULL,
+                               (float)st->scale);
+    ks_onnx_node(g, "Mul", x, 2, &y, 1);
+    *out = y;
+    if (st->offset != 0.0) {
+        x[0] = y;
+        x[1] = ks_onnx_const_float(g, ks_onnx_layer_name(g, l, "/offset"), 0, NULL,
+                                   (float)st->offset);
+        *out = ks_onnx_layer_name(g, l, ":0");
+        ks_onnx_node(g, "Add", x, 2, out, 1);
+    }
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_rescaling_ops = {
     .name = "Rescaling",
     .keys = rescaling_keys,
@@ -52,4 +74,5 @@ const ks_layer_ops ks_layer_rescaling_ops = {
     .build = rescaling_build,
     .forward = rescaling_forward,
     .backward = rescaling_backward,
+    .onnx = rescaling_onnx,
 };

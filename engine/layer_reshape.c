@@ -44,10 +44,28 @@ static ks_status reshape_build(ks_layer *l, ks_error *err)
     return KS_OK;
 }
 
+/* ONNX: Reshape to (N, the built target shape…); 0 keeps the batch axis. */
+static ks_status reshape_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                              const char **out, ks_error *err)
+{
+    int64_t shape[KS_MAX_DIMS + 1] = {0};
+    const char *x[2];
+    (void)err;
+    for (int i = 0; i < l->out_shape.ndim; i++)
+        shape[i + 1] = l->out_shape.dim[i];
+    x[0] = in[0];
+    x[1] = ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/shape"), shape,
+                               l->out_shape.ndim + 1);
+    *out = ks_onnx_layer_name(g, l, ":0");
+    ks_onnx_node(g, "Reshape", x, 2, out, 1);
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_reshape_ops = {
     .name = "Reshape",
     .keys = reshape_keys,
     .state_size = sizeof(reshape_state),
     .flags = KS_LAYER_ALIAS,
     .build = reshape_build,
+    .onnx = reshape_onnx,
 };

@@ -97,6 +97,7 @@ const ks_layer_ops ks_layer_spatial_dropout2d_ops = {
     .scratch_size = spatial_dropout_scratch,
     .forward = spatial_dropout_forward,
     .backward = spatial_dropout_backward,
+    .onnx = ks_onnx_identity,
 };
 
 const ks_layer_ops ks_layer_spatial_dropout1d_ops = {
@@ -107,4 +108,5 @@ const ks_layer_ops ks_layer_spatial_dropout1d_ops = {
     .scratch_size = spatial_dropout_scratch,
     .forward = spatial_dropout_forward,
     .backward = spatial_dropout_backward,
+    .onnx = ks_onnx_identity,
 };

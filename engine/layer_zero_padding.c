@@ -95,6 +95,29 @@ static void zero_padding_backward(ks_layer *l, const ks_bwd *b)
                    (size_t)st->w * C * sizeof(float));
 }
 
+/* ONNX: Pad on the channels-last tensor, zeros before and after the spatial axes. */
+static ks_status zero_padding_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
+                                   const char **out, ks_error *err)
+{
+    const zero_padding_state *st = l->state;
+    int axes = st->rank + 2;
+    int64_t pads[8] = {0};
+    const char *x[2];
+    (void)err;
+    /* (N, [rows,] cols, C): begins of every axis, then ends */
+    if (st->rank == 2) {
+        pads[1] = st->pt;
+        pads[1 + axes] = st->pb;
+    }
+    pads[st->rank] = st->pl;
+    pads[st->rank + axes] = st->pr;
+    x[0] = in[0];
+    x[1] = ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/pads"), pads, 2 * axes);
+    *out = ks_onnx_layer_name(g, l, ":0");
+    ks_onnx_node(g, "Pad", x, 2, out, 1);
+    return KS_OK;
+}
+
 const ks_layer_ops ks_layer_zero_padding2d_ops = {
     .name = "ZeroPadding2D",
     .keys = zero_padding2d_keys,
@@ -102,6 +125,7 @@ const ks_layer_ops ks_layer_zero_padding2d_ops = {
     .build = zero_padding2d_build,
     .forward = zero_padding_forward,
     .backward = zero_padding_backward,
+    .onnx = zero_padding_onnx,
 };
 
 const ks_layer_ops ks_layer_zero_padding1d_ops = {
@@ -111,4 +135,5 @@ const ks_layer_ops ks_layer_zero_padding1d_ops = {
     .build = zero_padding1d_build,
     .forward = zero_padding_forward,
     .backward = zero_padding_backward,
+    .onnx = zero_padding_onnx,
 };
