@@ -2,8 +2,8 @@
 # ksearch export --onnx end to end: models trained with `ksearch fit` (dense ones, and
 # convolutional ones of every layer kind that lowers itself, channels last → NCHW) and
 # ensembles made with `ksearch ensemble` on a Fashion-MNIST subset, exported, run by
-# onnxruntime-node on 1,000 test images and compared with `ksearch predict` (every class equal, every
-# probability within 1e-5); bad files give one message and exit status 2.
+# onnxruntime-node on 1,000 test images and compared with `ksearch predict` (every class
+# equal, every probability within 1e-5); bad files give one message and exit status 2.
 # onnxruntime-node is installed once into $KS_ONNX_NPM (default /tmp/ks_onnx_npm) and
 # reused; without npm, or offline without that cache, the script reports "skipped".
 set -u
