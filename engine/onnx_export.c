@@ -81,7 +81,7 @@ static ks_status lower_layer(ks_onnx *g, const ks_model *m, int i, const char **
 {
     const ks_layer *l = m->layers[i];
     const char *in[KS_MAX_INPUTS];
-    char kinds[256];
+    char kinds[512];
     ks_status s;
     if (l->ops->flags & KS_LAYER_INPUT) {
         if (i != 0)
