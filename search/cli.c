@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,8 @@ int cli_int_option(int argc, char **argv, int *i, const char *name, int *value, 
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
+    /* a file grown past RLIMIT_FSIZE is a write error to report, not a reason to die */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return KS_EXIT_BAD_INPUT;

@@ -2,7 +2,7 @@
  * cli_ensemble.c — `ksearch ensemble RUNDIR|STUDY.yaml [--top K] [--weights M] [-o FILE]`:
  * a weighted ensemble of a study's best trials, on demand.  With RUNDIR the study file
  * is the one kept in RUNDIR/study.db, and its relative data paths are read from the
- * current directory.
+ * folder of the study file when it ran (kept in study.db too).
  */
 #include "cli.h"
 
@@ -18,8 +18,8 @@ static void ensemble_usage(FILE *f)
             "weighted ensemble, weights fitted on the validation data; reports validation\n"
             "and test metrics beside the best single trial's, stores every ensemble in\n"
             "study.db and saves the best one (lowest validation loss) as one file.\n"
-            "With RUNDIR, relative data paths of its study file are read from the current\n"
-            "directory.\n\n"
+            "With RUNDIR, relative data paths of its study file are read from the folder the\n"
+            "study file was in when it ran, as the study read them.\n\n"
             "options:\n"
             "  --top K          members [the study's ensemble.top, or 5]\n"
             "  --weights M      uniform, random, nelder-mead, greedy, a comma-separated list,\n"
@@ -35,20 +35,19 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* The study of a run directory, from the study file its database keeps. */
-static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *err)
+static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_error *err)
 {
-    char path[1100], name[1200];
+    char name[1200];
     ks_db *db = NULL;
     char **names = NULL;
     ks_study_info info;
     ks_status s;
     memset(&info, 0, sizeof info);
-    snprintf(path, sizeof path, "%s/study.db", rundir);
-    if ((s = ks_db_open(path, 0, &db, err)) != KS_OK)
+    if ((s = ks_db_open(paths->db, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
     if ((s = ks_db_study_list(db, &names, err)) == KS_OK) {
         if (!names[0])
-            s = ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0, "the database holds no study");
+            s = ks_error_set_at(err, KS_ERR_CONFIG, paths->db, 0, 0, "the database holds no study");
         else
             s = ks_db_study_get(db, names[0], &info, err);
     }
@@ -56,8 +55,10 @@ static ks_status study_of_rundir(const char *rundir, ks_study **out, ks_error *e
     ks_strv_free(names);
     if (s != KS_OK)
         return s;
-    snprintf(name, sizeof name, "%s (the study file kept in it)", path);
-    s = ks_study_load_text(info.config, name, ".", out, err);
+    snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);
+    /* relative data paths start from the study file's folder, as when it ran (kept in
+       study.db; a database of an older ksearch does not say: the current directory) */
+    s = ks_study_load_text(info.config, name, info.dir ? info.dir : ".", out, err);
     ks_study_info_free(&info);
     return s;
 }
@@ -67,6 +68,8 @@ int cmd_ensemble(int argc, char **argv)
     const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL;
     int top = 0;
     ks_study *st = NULL;
+    ks_run_paths paths;
+    ks_run_lock *lock = NULL;
     ks_study_data data;
     ks_ensemble_request req;
     ks_error err;
@@ -106,9 +109,18 @@ int cmd_ensemble(int argc, char **argv)
         ensemble_usage(stderr);
         return KS_EXIT_BAD_INPUT;
     }
-    s = ends_with(target, ".yaml") || ends_with(target, ".yml")
-            ? ks_study_load(target, &st, &err)
-            : study_of_rundir(target, &st, &err);
+    if (ends_with(target, ".yaml") || ends_with(target, ".yml")) {
+        if ((s = ks_study_load(target, &st, &err)) == KS_OK)
+            s = ks_study_run_paths(st, &paths, &err);
+    } else if ((s = ks_run_paths_for_arg(target, &paths, &err)) == KS_OK) {
+        s = study_of_rundir(&paths, &st, &err);
+    }
+    /* the ensemble is written into the run (study.db, ensembles/): under its lock */
+    if (s == KS_OK) {
+        char what[1100];
+        snprintf(what, sizeof what, "ksearch ensemble %s", target);
+        s = ks_run_lock_acquire(&paths, what, &lock, &err);
+    }
     if (s == KS_OK)
         s = ks_study_ensemble_request(st, &req, &err);
     if (s == KS_OK) {
@@ -147,11 +159,13 @@ int cmd_ensemble(int argc, char **argv)
             }
         }
         req.out_path = out_path;
+        req.run = &paths;
     }
     if (s == KS_OK && (s = ks_study_load_data(st, &data, &err)) == KS_OK)
         s = ks_study_ensemble(st, &data, &req, &err);
     ks_study_data_free(&data);
     ks_study_free(st);
+    ks_run_lock_release(lock);
     if (s == KS_OK)
         return KS_EXIT_OK;
     cli_error(&err);

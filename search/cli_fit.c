@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void fit_usage(FILE *f)
 {
@@ -31,7 +32,7 @@ static void fit_usage(FILE *f)
 
 typedef struct fit_job {
     ks_run_config *cfg;
-    ks_callback *cbs[33];
+    ks_callback *cbs[KS_MAX_CALLBACKS];
     int ncb;
     const ks_value *tensorboard;    /* the TensorBoard entry's arguments, if any */
     ks_dataset *train, *val, *test;
@@ -39,7 +40,9 @@ typedef struct fit_job {
     ks_db *db;
     ks_callback *tracker;
     ks_tracker_options topt;
-    char log_dir[1100], db_path[1100], objective[64];
+    ks_run_paths paths;             /* runs/NAME and what it holds */
+    ks_run_lock *lock;              /* held while writing runs/NAME */
+    char log_dir[1100], objective[64];
     char *summary;                  /* the model summary TensorBoard shows as text */
     int trial_number;
 } fit_job;
@@ -56,6 +59,7 @@ static void job_free(fit_job *j)
     ks_model_free(j->model);
     ks_run_config_free(j->cfg);
     free(j->summary);
+    ks_run_lock_release(j->lock);
 }
 
 /* Make the file's callbacks (before any data is read, so mistakes show at once). */
@@ -73,8 +77,9 @@ static ks_status make_callbacks(fit_job *j, ks_error *err)
                                "a callback must be a map of one class name to its arguments, "
                                "e.g. EarlyStopping: {patience: 2}, got %s",
                                ks_value_describe(e, got, sizeof got));
-        if (j->ncb == 32)
-            return ks_error_at(err, KS_ERR_CONFIG, e, "at most 32 callbacks");
+        if (j->ncb == KS_MAX_FILE_CALLBACKS)
+            return ks_error_at(err, KS_ERR_CONFIG, e, "at most %d callbacks",
+                               KS_MAX_FILE_CALLBACKS);
         if (strcmp(e->items[0].key, "TensorBoard") == 0) {
             /* the tracker writes TensorBoard logs; check the arguments now */
             if (j->tensorboard)
@@ -114,25 +119,24 @@ static ks_status load_data(fit_job *j, ks_error *err)
  * Record the run in runs/NAME/study.db, as a trial of the one-trial study NAME
  * (each run of the same file adds a trial), and in TensorBoard if the file asks.
  */
-static ks_status start_tracking(fit_job *j, const char *run_dir, ks_error *err)
+static ks_status start_tracking(fit_job *j, ks_error *err)
 {
     ks_study_info st;
-    char *text, hash[65];
+    const char *text;
+    char hash[65];
     int created;
     ks_trial_info *trials = NULL;
     int n = 0;
     int64_t trial_id;
     ks_status s;
     const char *monitor = j->val || j->cfg->fit.validation_split > 0 ? "val_loss" : "loss";
-    snprintf(j->db_path, sizeof j->db_path, "%s/study.db", run_dir);
-    if (!(text = ks_read_text(j->cfg->path, err)))
-        return err->code;
+    /* the text that was parsed: the file is not read again */
+    text = j->cfg->text ? j->cfg->text : "";
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(text));
     memset(&st, 0, sizeof st);
-    s = ks_db_open(j->db_path, 1, &j->db, err);
+    s = ks_db_open(j->paths.db, KS_DB_CREATE, &j->db, err);
     if (s == KS_OK)
         s = ks_db_study_open(j->db, j->cfg->name, text, hash, monitor, 0, &st, &created, err);
-    free(text);
     if (s == KS_OK)
         s = ks_db_trials(j->db, st.id, &trials, &n, err);
     for (int i = 0; i < n; i++)
@@ -154,7 +158,7 @@ static ks_status start_tracking(fit_job *j, const char *run_dir, ks_error *err)
         if (j->tensorboard) {
             /* Keras's layout: LOG_DIR/train, LOG_DIR/validation */
             if (!ks_value_get(j->tensorboard, "log_dir"))
-                snprintf(j->log_dir, sizeof j->log_dir, "%s/tensorboard", run_dir);
+                snprintf(j->log_dir, sizeof j->log_dir, "%s", j->paths.tensorboard);
             j->topt.log_dir = j->log_dir;
             j->topt.run_name = "";
             /* the model summary as text (the run has no search parameters) */
@@ -168,19 +172,6 @@ static ks_status start_tracking(fit_job *j, const char *run_dir, ks_error *err)
     }
     ks_study_info_free(&st);
     return s;
-}
-
-/* The model file remembers the input scaling, so that predict and evaluate apply it. */
-static ks_status record_preprocessing(fit_job *j, ks_error *err)
-{
-    const ks_value *scale = ks_value_get(j->cfg->train, "scale");
-    ks_value *meta = ks_model_meta(j->model), *v;
-    if (!scale || scale->kind != KS_VALUE_NUMBER)
-        return KS_OK;
-    if (!(v = ks_value_put(meta, "input_scale", KS_VALUE_NUMBER)))
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    v->number = scale->number;
-    return KS_OK;
 }
 
 static void print_logs(const char *what, const ks_logs *logs)
@@ -199,7 +190,7 @@ int cmd_fit(int argc, char **argv)
     ks_status s;
     const char *path = NULL, *out_path = NULL, *from = NULL;
     int threads = 0, epochs = -1, seed = -1, verbose = -1, save = 1, record = 1, done_epochs;
-    char default_out[1200], run_dir[1024];
+    char what[1100];
 
     memset(&j, 0, sizeof j);
     ks_error_clear(&err);
@@ -213,6 +204,10 @@ int cmd_fit(int argc, char **argv)
             (r = cli_int_option(argc, argv, &i, "--epochs", &epochs, &err)) ||
             (r = cli_int_option(argc, argv, &i, "--seed", &seed, &err)) ||
             (r = cli_int_option(argc, argv, &i, "--verbose", &verbose, &err))) {
+            if (r > 0 && epochs == 0) {
+                r = -1;
+                ks_error_set(&err, KS_ERR_USAGE, "--epochs must be 1 or more");
+            }
             if (r < 0) {
                 cli_error(&err);
                 return KS_EXIT_BAD_INPUT;
@@ -242,9 +237,18 @@ int cmd_fit(int argc, char **argv)
     if (threads > 0)
         ks_blas_set_threads(threads);
 
-    /* everything that can be checked is checked before training */
+    /* everything that can be checked is checked before training; whatever goes into
+       runs/NAME is written under its lock, taken before the data is loaded when the run
+       exists (another process writing it is refused at once), else once it is made */
     if ((s = ks_run_config_load(path, &j.cfg, &err)) != KS_OK ||
-        (s = make_callbacks(&j, &err)) != KS_OK || (s = load_data(&j, &err)) != KS_OK)
+        (s = make_callbacks(&j, &err)) != KS_OK ||
+        (s = ks_run_paths_for_name(j.cfg->name, &j.paths, &err)) != KS_OK)
+        goto bad_input;
+    snprintf(what, sizeof what, "ksearch fit %s", path);
+    if ((record || (save && !out_path)) && access(j.paths.dir, F_OK) == 0 &&
+        (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK)
+        goto bad_input;
+    if ((s = load_data(&j, &err)) != KS_OK)
         goto bad_input;
     if (epochs >= 0)
         j.cfg->fit.epochs = epochs;
@@ -272,11 +276,12 @@ int cmd_fit(int argc, char **argv)
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);
-    snprintf(run_dir, sizeof run_dir, "runs/%s", j.cfg->name);
     /* with --no-record nothing is attached: no study.db, no TensorBoard logs */
-    if ((s = record_preprocessing(&j, &err)) != KS_OK ||
-        ((record || (save && !out_path)) && cli_mkdirs(run_dir, &err) != 0) ||
-        (record && (s = start_tracking(&j, run_dir, &err)) != KS_OK)) {
+    if ((s = ks_run_config_record_preprocessing(j.cfg, j.model, &err)) != KS_OK ||
+        ((record || (save && !out_path)) &&
+         (cli_mkdirs(j.paths.dir, &err) != 0 ||
+          (!j.lock && (s = ks_run_lock_acquire(&j.paths, what, &j.lock, &err)) != KS_OK))) ||
+        (record && (s = start_tracking(&j, &err)) != KS_OK)) {
         cli_error(&err);
         job_free(&j);
         return cli_exit_for(err.code) == KS_EXIT_BAD_INPUT ? KS_EXIT_BAD_INPUT : KS_EXIT_FAILED;
@@ -305,7 +310,7 @@ int cmd_fit(int argc, char **argv)
         }
         if (s == KS_OK && record)
             printf("recorded as trial %d of study %s in %s\n", j.trial_number, j.cfg->name,
-                   j.db_path);
+                   j.paths.db);
     }
     done_epochs = hist.n_epochs ? hist.epoch[hist.n_epochs - 1] + 1 : j.cfg->fit.initial_epoch;
     if (s != KS_OK) {
@@ -346,10 +351,8 @@ int cmd_fit(int argc, char **argv)
         print_logs("test", &logs);
     }
     if (save) {
-        if (!out_path) {
-            snprintf(default_out, sizeof default_out, "%s/model.ksm", run_dir);
-            out_path = default_out;
-        }
+        if (!out_path)
+            out_path = j.paths.model;
         if ((s = ks_model_save(j.model, out_path, KS_SAVE_OPTIMIZER, done_epochs, &err)) !=
             KS_OK) {
             cli_error(&err);

@@ -90,6 +90,42 @@ static ks_status load_data(const data_opts *o, ks_model *m, ks_dataset **out, ks
     return s;
 }
 
+/*
+ * A CSV read without --target gives every column to the inputs: when the model expects
+ * other inputs, say so, with the target column(s) the model was trained with when its
+ * file knows them.
+ */
+static void target_hint(const data_opts *o, ks_model *m, ks_status s, ks_error *err)
+{
+    const ks_value *t;
+    char names[300] = "", msg[sizeof err->msg], file[sizeof err->file];
+    size_t len = 0;
+    int line, col;
+    if (s != KS_ERR_SHAPE || !err || o->target || !ends_with(o->data, ".csv"))
+        return;
+    t = ks_value_get(ks_model_meta(m), KS_META_CSV_TARGET);
+    if (t && t->kind == KS_VALUE_STRING)
+        snprintf(names, sizeof names, "%s", t->string);
+    for (size_t i = 0; t && t->kind == KS_VALUE_LIST && i < t->n && len < sizeof names; i++)
+        if (t->items[i].kind == KS_VALUE_STRING)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? "," : "",
+                                    t->items[i].string);
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    snprintf(file, sizeof file, "%s", err->file);
+    line = err->line;
+    col = err->col;
+    if (names[0])
+        ks_error_set_at(err, s, file, line, col,
+                        "%s; without --target every column of %s is an input: the model was "
+                        "trained with --target %s",
+                        msg, o->data, names);
+    else
+        ks_error_set_at(err, s, file, line, col,
+                        "%s; without --target every column of %s is an input: name the target "
+                        "column(s) with --target NAME",
+                        msg, o->data);
+}
+
 /* What evaluate and predict run: one model, or an ensemble (a model file either way). */
 typedef struct predictor {
     ks_model *model;            /* the model, or the ensemble's first member (metadata) */
@@ -210,8 +246,10 @@ int cmd_evaluate(int argc, char **argv)
     }
     s = p.ensemble ? ks_ensemble_evaluate(p.ensemble, &d, o.batch_size, &logs, &err)
                    : ks_model_evaluate(p.model, &d, o.batch_size, 1, NULL, 0, &logs, &err);
-    if (s != KS_OK)
+    if (s != KS_OK) {
+        target_hint(&o, p.model, s, &err);
         goto fail;
+    }
     for (int i = 0; i < logs.n; i++)
         printf("%s%s: %.4f", i ? " - " : "", logs.name[i], logs.value[i]);
     printf("\n");
@@ -278,8 +316,10 @@ int cmd_predict(int argc, char **argv)
     }
     s = p.ensemble ? ks_ensemble_predict(p.ensemble, &d, o.batch_size, y, &err)
                    : ks_model_predict(p.model, &d, o.batch_size, y, &err);
-    if (s != KS_OK)
+    if (s != KS_OK) {
+        target_hint(&o, p.model, s, &err);
         goto fail;
+    }
     {
         /* classification: several outputs that are probabilities (softmax rows) */
         int classify = k > 1;

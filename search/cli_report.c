@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct report_args {
     const char *rundir;
@@ -82,29 +81,19 @@ static int parse(int argc, char **argv, const char *cmd, int numbers, report_arg
     return 0;
 }
 
-/* RUNDIR/study.db, or RUNDIR itself when it is a file. */
-static void db_path(const char *rundir, char *out, size_t size)
-{
-    struct stat st;
-    if (stat(rundir, &st) == 0 && S_ISREG(st.st_mode))
-        snprintf(out, size, "%s", rundir);
-    else
-        snprintf(out, size, "%s/study.db", rundir);
-}
-
 static int run_report(int argc, char **argv, const char *cmd, int numbers)
 {
     report_args a;
     ks_db *db = NULL;
     ks_error err;
     ks_status s;
-    char path[1100];
+    ks_run_paths paths;
     int r = parse(argc, argv, cmd, numbers, &a, NULL);
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
-    db_path(a.rundir, path, sizeof path);
-    if ((s = ks_db_open(path, 0, &db, &err)) == KS_OK) {
+    if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
+        (s = ks_db_open(paths.db, KS_DB_READONLY, &db, &err)) == KS_OK) {
         if (strcmp(cmd, "ls") == 0)
             s = ks_report_ls(db, a.study, a.fmt, stdout, &err);
         else if (strcmp(cmd, "show") == 0)
@@ -140,7 +129,8 @@ int cmd_tensorboard(int argc, char **argv)
 {
     report_args a;
     const char *logdir = NULL;
-    char path[1100], dir[1100];
+    ks_run_paths paths;
+    ks_run_lock *lock = NULL;
     ks_db *db = NULL;
     ks_error err;
     ks_status s;
@@ -148,27 +138,20 @@ int cmd_tensorboard(int argc, char **argv)
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
-    db_path(a.rundir, path, sizeof path);
-    if (!logdir) {
-        struct stat st;
-        if (stat(a.rundir, &st) == 0 && S_ISREG(st.st_mode)) {
-            char *slash;
-            snprintf(dir, sizeof dir, "%s", a.rundir);
-            slash = strrchr(dir, '/');
-            snprintf(slash ? slash + 1 : dir, sizeof dir - (size_t)(slash ? slash + 1 - dir : 0),
-                     "tensorboard");
-        } else {
-            snprintf(dir, sizeof dir, "%s/tensorboard", a.rundir);
-        }
-        logdir = dir;
-    }
-    if ((s = ks_db_open(path, 0, &db, &err)) == KS_OK)
-        s = ks_tb_rewrite(db, a.study, logdir, &err);
+    /* the rewrite replaces the run's event files: under the run's lock, so that it does not
+       meet a study writing them */
+    if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
+        (s = ks_db_open(paths.db, KS_DB_READONLY, &db, &err)) == KS_OK &&
+        (s = ks_run_lock_acquire(&paths, "ksearch tensorboard", &lock, &err)) == KS_OK)
+        s = ks_tb_rewrite(db, a.study, logdir ? logdir : paths.tensorboard, &err);
     ks_db_close(db);
+    ks_run_lock_release(lock);
     if (s != KS_OK) {
         cli_error(&err);
         return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
     }
+    if (!logdir)
+        logdir = paths.tensorboard;
     printf("wrote the TensorBoard logs to %s\nview them with: tensorboard --logdir %s\n", logdir,
            logdir);
     return KS_EXIT_OK;

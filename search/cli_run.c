@@ -1,7 +1,8 @@
 /*
  * cli_run.c — `ksearch STUDY.yaml [--parallel N] [--fresh]`: run or resume a study.
- * The first Ctrl-C stops cleanly (running trials are recorded as interrupted and
- * resume next time); a second one ends the process at once.
+ * The first Ctrl-C (or SIGTERM, as Slurm, MPI launchers and container runtimes stop a
+ * job) stops cleanly: running trials are recorded as interrupted and resume next time;
+ * a second one ends the process at once.
  */
 #include "cli.h"
 
@@ -12,11 +13,10 @@
 /* The one flag a signal handler may set; read by the study's workers. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_stop_signal(int sig)
 {
-    (void)sig;
     interrupted = 1;
-    signal(SIGINT, SIG_DFL);    /* a second Ctrl-C ends the process */
+    signal(sig, SIG_DFL);       /* a second one ends the process */
 }
 
 static void run_usage(FILE *f)
@@ -47,9 +47,10 @@ int cmd_run(int argc, char **argv)
             return KS_EXIT_OK;
         }
         if ((r = cli_int_option(argc, argv, &i, "--parallel", &o.parallel, &err)) != 0) {
-            if (r < 0 || o.parallel < 1 || o.parallel > 256) {
+            if (r < 0 || o.parallel < 1 || o.parallel > KS_MAX_PARALLEL) {
                 if (r > 0)
-                    ks_error_set(&err, KS_ERR_USAGE, "--parallel must be 1 to 256");
+                    ks_error_set(&err, KS_ERR_USAGE, "--parallel must be 1 to %d",
+                                 KS_MAX_PARALLEL);
                 cli_error(&err);
                 return KS_EXIT_BAD_INPUT;
             }
@@ -73,9 +74,11 @@ int cmd_run(int argc, char **argv)
         cli_error(&err);
         return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_BAD_INPUT : cli_exit_for(s);
     }
-    signal(SIGINT, on_sigint);
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
     s = ks_study_run(st, &o, &err);
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     ks_study_free(st);
     if (s == KS_OK)
         return KS_EXIT_OK;

@@ -135,7 +135,12 @@ typedef struct worker {
     int index;
 } worker;
 
-/* The model of a trial: fresh, or restored from its last checkpoint to continue. */
+/*
+ * The model of a trial: fresh, or restored from its last checkpoint to continue.  A
+ * trial with recorded epochs whose checkpoint cannot be used is not trained again from
+ * the start (its new epochs would not follow the recorded ones): the error says why, and
+ * the trial is recorded failed with it.
+ */
 static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t, ks_model **m,
                              int *initial_epoch, ks_error *err)
 {
@@ -149,14 +154,23 @@ static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t
         unsigned char *blob = NULL;
         size_t len = 0;
         int epoch = 0;
+        char why[sizeof err->msg];
         s = ks_db_checkpoint_get(w->db, t->id, KS_CHECKPOINT_LAST, &blob, &len, &epoch, err);
         if (s == KS_OK)
             s = ks_model_load_buffer(blob, len, "checkpoint", m, initial_epoch, err);
         free(blob);
-        if (s == KS_OK)
-            return KS_OK;
-        /* no usable checkpoint: train again from the start */
-        *initial_epoch = 0;
+        if (s == KS_OK && *initial_epoch != t->epochs) {
+            ks_model_free(*m);
+            *m = NULL;
+            s = ks_error_set(err, KS_ERR_CORRUPT, "it is of epoch %d", *initial_epoch);
+        }
+        if (s == KS_OK || s == KS_ERR_NOMEM || s == KS_ERR_DB || s == KS_ERR_IO)
+            return s;
+        snprintf(why, sizeof why, "%s", err->msg);
+        return ks_error_set(err, s, "trial %d cannot continue after its %d recorded epochs: "
+                                    "its last checkpoint does not load (%s); it is not "
+                                    "trained again from the start",
+                            t->number, t->epochs, why);
     }
     s = ks_model_from_config(cfg->model, &tr.x_shape, ctl_trial_seed(c, t->number), m, err);
     if (s == KS_OK)
@@ -180,8 +194,9 @@ static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callbac
         if (strcmp(e->items[0].key, "TensorBoard") == 0 || ks_study_skips_callback(e))
             continue;
         have_nan |= strcmp(e->items[0].key, "TerminateOnNaN") == 0;
-        if (*n == 28)
-            return ks_error_set(err, KS_ERR_CONFIG, "too many callbacks");
+        if (*n == KS_MAX_FILE_CALLBACKS)
+            return ks_error_at(err, KS_ERR_CONFIG, e, "at most %d callbacks",
+                               KS_MAX_FILE_CALLBACKS);
         if ((s = ks_callback_from_config(e->items[0].key, &e->items[0], &list[*n], err)) != KS_OK)
             return s;
         (*n)++;
@@ -201,136 +216,219 @@ static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callbac
     return KS_OK;
 }
 
-static void run_job(worker *w, int number, int budget, int promote)
-{
-    controller *c = w->c;
-    trial_state snap, *t = &snap;
-    ks_run_config *cfg = NULL;
-    ks_model *m = NULL;
-    ks_callback *cbs[32], *tracker = NULL;
-    int ncb = 0, initial_epoch = 0, fresh;
+/* One job: a trial's training from where it stands to its budget. */
+typedef struct job {
+    trial_state t;              /* a copy: another worker may move c->trials (realloc) */
+    int number, budget, promote;
+    ks_run_config *cfg;
+    ks_model *model;
+    ks_callback *cbs[KS_MAX_CALLBACKS], *tracker;
+    int ncb, initial_epoch;
+    int own_failure;            /* ksearch's own I/O failed (database, logs): not the trial */
     ks_error err;
-    ks_status s;
-    ks_trial_status status;
-    char msg[1200] = "";
-    double t0 = ks_now();
+    /* the tracker's options and what they point at */
     ks_tracker_options opt;
     char run_name[64];
     const char *hp_names[KS_MAX_SEARCH_PARAMS];
     ks_hp_value hp_values[KS_MAX_SEARCH_PARAMS];
     ks_value hp_store[KS_MAX_SEARCH_PARAMS];
-    int n_hp = 0;
-    char *summary = NULL;
+    int n_hp;
+    char *summary;
+} job;
 
-    ks_error_clear(&err);
-    /* a copy: another worker adding a trial may move c->trials (realloc) meanwhile */
+/* A failure of ksearch's writing (or reading back) its own records. */
+static int is_own_io(ks_status s)
+{
+    return s == KS_ERR_DB || s == KS_ERR_IO;
+}
+
+/* The tracker of a job: this worker's database connection, the trial's TensorBoard runs,
+   its parameters and model summary the first time it runs. */
+static ks_status job_tracker(worker *w, job *j)
+{
+    controller *c = w->c;
+    ks_tracker_options *opt = &j->opt;
+    *opt = c->tb;
+    opt->db = w->db;
+    opt->trial_id = j->t.id;
+    opt->objective = c->st->metric;
+    opt->maximize = c->st->maximize;
+    opt->checkpoints = 1;
+    ks_tb_trial_run_name(j->number, j->run_name, sizeof j->run_name);
+    opt->log_dir = c->log_dir;
+    opt->run_name = j->run_name;
+    if (j->initial_epoch == 0) {
+        /* the model summary and the trial's parameters, shown once as text (without them,
+           if there is no memory for them: the trial goes on) */
+        char *json = NULL;
+        ks_error ignored;
+        if (ks_space_point_json(&c->st->space, j->t.point, &json) == KS_OK &&
+            ks_tracker_summary_text(j->model, json, &j->summary, &ignored) == KS_OK)
+            opt->model_summary = j->summary;
+        free(json);
+    }
+    if (j->t.epochs == 0) {
+        for (int i = 0; i < c->st->space.n; i++) {
+            if (ks_space_value(&c->st->space, i, j->t.point, &j->hp_store[j->n_hp]) != KS_OK)
+                continue;
+            j->hp_names[j->n_hp] = c->st->space.params[i].name;
+            ctl_hp_value(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp]);
+            j->n_hp++;
+        }
+        opt->n_hparams = j->n_hp;
+        opt->hparam_names = j->hp_names;
+        opt->hparam_values = j->hp_values;
+    }
+    return ks_tracker_callback_new(opt, &j->tracker, &j->err);
+}
+
+/* Everything before the fit: config, model, callbacks, the trial marked running. */
+static ks_status job_prepare(worker *w, job *j)
+{
+    controller *c = w->c;
+    ks_status s = ks_study_trial_config(c->st, j->t.point, &j->cfg, &j->err);
+    if (s == KS_OK && (s = trial_model(w, j->cfg, &j->t, &j->model, &j->initial_epoch,
+                                       &j->err)) != KS_OK)
+        j->own_failure = is_own_io(s);    /* reading the checkpoint back failed */
+    if (s == KS_OK)
+        s = trial_callbacks(w, j->cfg, j->cbs, &j->ncb, &j->err);
+    if (s != KS_OK)
+        return s;
+    if ((j->promote && (s = ks_db_trial_set_budget(w->db, j->t.id, j->budget, &j->err)) != KS_OK) ||
+        (s = ks_db_trial_set_status(w->db, j->t.id, KS_TRIAL_RUNNING, NULL, &j->err)) != KS_OK ||
+        (s = job_tracker(w, j)) != KS_OK) {
+        j->own_failure = 1;
+        return s;
+    }
+    j->cbs[j->ncb++] = j->tracker;
+    return KS_OK;
+}
+
+static ks_status job_fit(worker *w, job *j)
+{
+    controller *c = w->c;
+    ks_fit_params p = j->cfg->fit;
+    ks_data tr = ks_dataset_data(c->data->train), va;
+    ks_status s;
+    if (c->data->val)
+        va = ks_dataset_data(c->data->val);
+    p.epochs = j->budget;
+    p.initial_epoch = j->initial_epoch;
+    p.verbose = 0;
+    p.seed = ctl_trial_seed(c, j->number);
+    s = ks_model_fit(j->model, &tr, c->data->val ? &va : NULL, &p, j->cbs, j->ncb, NULL,
+                     &j->err);
+    /* the tracker could not record (disk full, database error): not the trial's fault */
+    if (s != KS_OK && ks_tracker_failed(j->tracker))
+        j->own_failure = 1;
+    return s;
+}
+
+/* Stop the study (under no lock): the database or the logs cannot be written. */
+static void stop_study(controller *c, ks_status s, const ks_error *err)
+{
     pthread_mutex_lock(&c->lock);
-    snap = c->trials[number];
-    fresh = t->epochs == 0;
+    if (!c->failure) {
+        c->failure = s;
+        c->err = *err;
+    }
+    c->stopping = 1;
     pthread_mutex_unlock(&c->lock);
+}
 
-    s = ks_study_trial_config(c->st, t->point, &cfg, &err);
-    if (s == KS_OK)
-        s = trial_model(w, cfg, t, &m, &initial_epoch, &err);
-    if (s == KS_OK)
-        s = trial_callbacks(w, cfg, cbs, &ncb, &err);
-    if (s == KS_OK && promote)
-        s = ks_db_trial_set_budget(w->db, t->id, budget, &err);
-    if (s == KS_OK)
-        s = ks_db_trial_set_status(w->db, t->id, KS_TRIAL_RUNNING, NULL, &err);
-    if (s == KS_OK) {
-        /* the tracker: this worker's database connection, the trial's TensorBoard runs */
-        opt = c->tb;
-        opt.db = w->db;
-        opt.trial_id = t->id;
-        opt.objective = c->st->metric;
-        opt.maximize = c->st->maximize;
-        opt.checkpoints = 1;
-        ks_tb_trial_run_name(number, run_name, sizeof run_name);
-        opt.log_dir = c->log_dir;
-        opt.run_name = run_name;
-        if (initial_epoch == 0) {
-            /* the model summary and the trial's parameters, shown once as text (without
-               them, if there is no memory for them: the trial goes on) */
-            char *json = NULL;
-            ks_error ignored;
-            if (ks_space_point_json(&c->st->space, t->point, &json) == KS_OK &&
-                ks_tracker_summary_text(m, json, &summary, &ignored) == KS_OK)
-                opt.model_summary = summary;
-            free(json);
-        }
-        if (fresh) {
-            for (int i = 0; i < c->st->space.n; i++) {
-                if (ks_space_value(&c->st->space, i, t->point, &hp_store[n_hp]) != KS_OK)
-                    continue;
-                hp_names[n_hp] = c->st->space.params[i].name;
-                ctl_hp_value(&hp_store[n_hp], &hp_values[n_hp]);
-                n_hp++;
-            }
-            opt.n_hparams = n_hp;
-            opt.hparam_names = hp_names;
-            opt.hparam_values = hp_values;
-        }
-        s = ks_tracker_callback_new(&opt, &tracker, &err);
-        if (s == KS_OK)
-            cbs[ncb++] = tracker;
-    }
-    if (s == KS_OK) {
-        ks_fit_params p = cfg->fit;
-        ks_data tr = ks_dataset_data(c->data->train), va;
-        if (c->data->val)
-            va = ks_dataset_data(c->data->val);
-        p.epochs = budget;
-        p.initial_epoch = initial_epoch;
-        p.verbose = 0;
-        p.seed = ctl_trial_seed(c, number);
-        s = ks_model_fit(m, &tr, c->data->val ? &va : NULL, &p, cbs, ncb, NULL, &err);
-    }
+/*
+ * Record how the job ended.  A failure of ksearch's own I/O leaves the trial interrupted
+ * (a rerun retries it once the disk or database is fixed) and stops the study: every
+ * other trial would meet it too.
+ */
+static ks_trial_status job_finish(worker *w, job *j, ks_status s, char *msg, size_t size)
+{
+    controller *c = w->c;
+    ks_trial_status status;
+    ks_error ferr;
+    ks_status fs;
+    int final;
     if (s == KS_OK)
         status = KS_TRIAL_COMPLETE;
-    else if (s == KS_INTERRUPTED || (*c->o->stop && s == KS_STOPPED))
+    else if (s == KS_INTERRUPTED || (*c->o->stop && s == KS_STOPPED) || j->own_failure)
         status = KS_TRIAL_INTERRUPTED;
     else
         status = KS_TRIAL_FAILED;
-    if (status == KS_TRIAL_FAILED)
-        ks_error_format(&err, msg, sizeof msg);
-    {
-        ks_error ferr;
-        ks_status fs = KS_OK;
-        /* TensorBoard keeps a run's first session end: it is written once, when the status
-           is final (a Hyperband rung below the full budget may still be promoted; those
-           never promoted get theirs when the study marks them pruned) */
-        int final = status == KS_TRIAL_FAILED ||
-                    (status == KS_TRIAL_COMPLETE &&
-                     (strcmp(c->st->method->name, "hyperband") != 0 ||
-                      budget >= c->st->base->fit.epochs));
-        if (tracker)
-            fs = ks_tracker_end(tracker, status, status == KS_TRIAL_FAILED ? msg : NULL, final,
-                                &ferr);
-        else
-            fs = ks_db_trial_set_status(w->db, t->id, status, msg[0] ? msg : NULL, &ferr);
-        if (fs != KS_OK) {
-            /* the database itself failed: the study cannot go on safely */
-            pthread_mutex_lock(&c->lock);
-            if (!c->failure) {
-                c->failure = fs;
-                c->err = ferr;
-            }
-            c->stopping = 1;
-            pthread_mutex_unlock(&c->lock);
-        }
+    if (status == KS_TRIAL_FAILED || j->own_failure)
+        ks_error_format(&j->err, msg, size);
+    if (j->own_failure)
+        stop_study(c, s, &j->err);
+    /* TensorBoard keeps a run's first session end: it is written once, when the status is
+       final (a Hyperband rung below the full budget may still be promoted; those never
+       promoted get theirs when the study marks them pruned) */
+    final = status == KS_TRIAL_FAILED ||
+            (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, &j->t));
+    if (j->tracker)
+        fs = ks_tracker_end(j->tracker, status, msg[0] ? msg : NULL, final, &ferr);
+    else
+        fs = ks_db_trial_set_status(w->db, j->t.id, status, msg[0] ? msg : NULL, &ferr);
+    if (fs != KS_OK)
+        stop_study(c, fs, &ferr);  /* the database itself failed: the study cannot go on */
+    return status;
+}
+
+static void job_free(job *j)
+{
+    /* the tracker is one of cbs once the job is prepared */
+    for (int i = 0; i < j->ncb; i++)
+        ks_callback_free(j->cbs[i]);
+    if (j->tracker && (j->ncb == 0 || j->cbs[j->ncb - 1] != j->tracker))
+        ks_callback_free(j->tracker);
+    for (int i = 0; i < j->n_hp; i++)
+        ks_value_free(&j->hp_store[i]);
+    free(j->summary);
+    ks_model_free(j->model);
+    ks_run_config_free(j->cfg);
+}
+
+static void run_job(worker *w, int number, int budget, int promote)
+{
+    controller *c = w->c;
+    job *j = calloc(1, sizeof *j);
+    ks_trial_status status;
+    char msg[1200] = "";
+    double t0 = ks_now();
+    ks_status s;
+    pthread_mutex_lock(&c->lock);
+    if (j)
+        j->t = c->trials[number];
+    pthread_mutex_unlock(&c->lock);
+    if (!j) {
+        ks_error e;
+        ks_error_set(&e, KS_ERR_NOMEM, "out of memory starting trial %d", number);
+        stop_study(c, KS_ERR_NOMEM, &e);
+        return;
     }
-    for (int i = 0; i < ncb; i++)
-        ks_callback_free(cbs[i]);
-    for (int i = 0; i < n_hp; i++)
-        ks_value_free(&hp_store[i]);
-    free(summary);
-    ks_model_free(m);
-    ks_run_config_free(cfg);
+    j->number = number;
+    j->budget = budget;
+    j->promote = promote;
+    ks_error_clear(&j->err);
+    s = job_prepare(w, j);
+    if (s == KS_OK)
+        s = job_fit(w, j);
+    status = job_finish(w, j, s, msg, sizeof msg);
+    job_free(j);
+    free(j);
 
     /* what the study now knows of the trial, from the database */
     pthread_mutex_lock(&c->lock);
-    ctl_refresh_trial(c, w->db, number, status, ks_now() - t0);
+    {
+        ks_error rerr;
+        ks_status rs = ctl_refresh_trial(c, w->db, number, status, ks_now() - t0, &rerr);
+        if (rs != KS_OK) {
+            /* what the search method would see next is not what the database holds */
+            if (!c->failure) {
+                c->failure = rs;
+                c->err = rerr;
+            }
+            c->stopping = 1;
+        }
+    }
     ctl_report_trial(c, number, status == KS_TRIAL_FAILED ? msg : NULL);
     pthread_mutex_unlock(&c->lock);
 }
@@ -340,7 +438,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     controller *c = w->c;
     ks_error err;
-    if (ks_db_open(c->db_path, 0, &w->db, &err) != KS_OK) {
+    if (ks_db_open(c->paths.db, 0, &w->db, &err) != KS_OK) {
         pthread_mutex_lock(&c->lock);
         if (!c->failure) {
             c->failure = err.code;
@@ -384,8 +482,8 @@ static void *worker_main(void *arg)
 
 ks_status ctl_run_workers(controller *c, int parallel)
 {
-    pthread_t threads[256];
-    worker workers[256];
+    pthread_t threads[KS_MAX_PARALLEL];
+    worker workers[KS_MAX_PARALLEL];
     int started = 0;
     /* one BLAS thread per worker: the workers are the parallelism */
     ks_blas_set_threads(1);

@@ -31,11 +31,14 @@ typedef struct controller {
     ks_study *st;
     const ks_study_data *data;
     const ks_run_options *o;
-    char run_dir[1024], db_path[1100], log_dir[1100];
+    ks_run_paths paths;                 /* runs/NAME, its study.db … */
+    ks_run_lock *run_lock;              /* held while the study runs */
+    char log_dir[1100];                 /* TensorBoard: paths.tensorboard or the file's */
     ks_tracker_options tb;              /* TensorBoard settings every trial gets */
     FILE *out;
     int tty;
     int total;                          /* trials the method plans (0: unknown) */
+    int full_budget;                    /* a trial's budget when it is done (see ks_sampler_ops) */
     double t0;
 
     /* guarded by lock */
@@ -57,15 +60,21 @@ typedef struct controller {
     ks_error err;
 } controller;
 
+/* 1 if trial t, complete, may still be promoted (its status is not final yet). */
+int ctl_may_promote(const controller *c, const trial_state *t);
+
 /* controller.c */
 ks_status ctl_grow(controller *c, ks_error *err);
+/* Run the study on parallel (1 .. KS_MAX_PARALLEL) workers until it is done. */
 ks_status ctl_run_workers(controller *c, int parallel);
 
 /* study_run.c */
 uint64_t ctl_trial_seed(const controller *c, int number);
 ks_status ctl_add_trial(controller *c, const double *point, int budget);
-void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                       double seconds);
+/* Re-read a trial after a job (under the lock): its status, budget, epochs, objective and
+   curve.  A failure to read it leaves what the samplers see stale: the caller stops. */
+ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                            double seconds, ks_error *err);
 void ctl_hp_value(const ks_value *v, ks_hp_value *out);
 
 /* study_progress.c */

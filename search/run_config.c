@@ -49,7 +49,7 @@ typedef struct fit_section {
 } fit_section;
 
 static const ks_key fit_keys[] = {
-    {"epochs", KS_KEY_INT, offsetof(fit_section, epochs), 0, 0, 1e9, "1", NULL, 0},
+    {"epochs", KS_KEY_INT, offsetof(fit_section, epochs), 0, 1, 1e9, "1", NULL, 0},
     {"batch_size", KS_KEY_INT, offsetof(fit_section, batch_size), 0, 1, 1e8, "32", NULL,
      KS_KEY_NULLABLE},
     {"verbose", KS_KEY_INT, offsetof(fit_section, verbose), 0, 0, 2, "1", NULL, 0},
@@ -109,6 +109,7 @@ void ks_run_config_free(ks_run_config *c)
     if (!c)
         return;
     ks_value_free(&c->doc);
+    free(c->text);
     free(c);
 }
 
@@ -155,17 +156,24 @@ ks_status ks_run_config_load(const char *path, ks_run_config **out, ks_error *er
 {
     ks_value doc;
     ks_status s;
-    char *name = strdup(path);
+    char *name = strdup(path), *text = NULL;
     *out = NULL;
     if (!name)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    /* the source name must live as long as the values: parse, then let the config own a copy
-       that the values point at (ks_run_config_parse re-points them) */
-    s = ks_yaml_load(path, name, &doc, err);
-    if (s == KS_OK)
-        s = ks_run_config_parse(&doc, path, out, err);
+    /* read once: the text kept (study.db stores it) is the text parsed.  The source name
+       must live as long as the values: parse, then let the config own a copy that the
+       values point at (ks_run_config_parse re-points them) */
+    if (!(text = ks_read_text(path, err)))
+        s = err ? err->code : KS_ERR_IO;
     else
+        s = ks_yaml_load_text(text, name, &doc, err);
+    if (s == KS_OK && (s = ks_run_config_parse(&doc, path, out, err)) == KS_OK) {
+        (*out)->text = text;
+        text = NULL;
+    } else if (text) {
         ks_value_free(&doc);
+    }
+    free(text);
     free(name);
     return s;
 }
@@ -280,6 +288,15 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
     c->fit.validation_split = fit.validation_split > 0 ? fit.validation_split
                                                        : data.validation_split;
     c->fit.seed = c->seed;
+    if (fit.initial_epoch >= fit.epochs) {
+        /* Keras would train nothing: no epoch would be recorded */
+        s = ks_error_at(err, KS_ERR_CONFIG, ks_value_get(f, "initial_epoch"),
+                        "fit: initial_epoch (%d) must be less than epochs (%d): epochs is the "
+                        "epoch to train up to",
+                        fit.initial_epoch, fit.epochs);
+        ks_keys_free(fit_keys, &fit);
+        goto fail;
+    }
     s = read_class_weight(c, &fit.class_weight, err);
     ks_keys_free(fit_keys, &fit);
     if (s != KS_OK)
@@ -304,11 +321,25 @@ fail:
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err)
 {
     const ks_value *scale = c->train ? ks_value_get(c->train, "scale") : NULL;
+    const ks_value *target = c->train && ks_value_get(c->train, "csv")
+                                 ? ks_value_get(c->train, "target") : NULL;
     ks_value *v;
-    if (!scale || scale->kind != KS_VALUE_NUMBER)
-        return KS_OK;
-    if (!(v = ks_value_put(ks_model_meta(m), "input_scale", KS_VALUE_NUMBER)))
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    v->number = scale->number;
+    if (scale && scale->kind == KS_VALUE_NUMBER) {
+        if (!(v = ks_value_put(ks_model_meta(m), "input_scale", KS_VALUE_NUMBER)))
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        v->number = scale->number;
+    }
+    /* the CSV column(s) the targets came from, for evaluate's and predict's hints */
+    if (target && (target->kind == KS_VALUE_STRING || target->kind == KS_VALUE_LIST)) {
+        ks_value copy;
+        if (ks_value_clone(target, &copy) != KS_OK)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        ks_value_forget_source(&copy);
+        if (ks_value_put_copy(ks_model_meta(m), KS_META_CSV_TARGET, &copy) != KS_OK) {
+            ks_value_free(&copy);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        ks_value_free(&copy);
+    }
     return KS_OK;
 }

@@ -299,6 +299,14 @@ static int hb_total(const void *args, const ks_history *h)
     return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
 }
 
+static int hb_full_budget(const void *args, const ks_history *h)
+{
+    hb_plan p;
+    if (hb_plan_make(args, h, &p, NULL) != KS_OK)
+        return h->max_epochs;
+    return p.R;
+}
+
 const ks_sampler_ops ks_sampler_hyperband_ops = {
-    "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total,
+    "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total, hb_full_budget,
 };

@@ -28,6 +28,7 @@ ks_status ks_yaml_load_text(const char *text, const char *name, ks_value *out, k
  */
 typedef struct ks_run_config {
     ks_value doc;                   /* the whole file */
+    char *text;                     /* its text as read (ks_run_config_load), or NULL */
     char path[1024];                /* as given; the source name of every node */
     char dir[1024];                 /* its directory, for relative data paths */
     char name[128];                 /* runs/NAME; default the file's base name */
@@ -44,7 +45,10 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
                               ks_error *err);
 void ks_run_config_free(ks_run_config *c);
 /* Record in the model's metadata what predict and evaluate must redo to raw inputs (the
-   training data's scale), so that model files are used as they were trained. */
+   training data's scale, "input_scale"), so that model files are used as they were
+   trained, and the CSV target column(s) of the training data (KS_META_CSV_TARGET: a name
+   or a list of names), so that they can say which to give. */
+#define KS_META_CSV_TARGET "csv_target"
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err);
 
 /* Read a whole text file (malloc'd, NUL-terminated); NULL with err set on failure. */
@@ -79,6 +83,55 @@ ks_status ks_study_check_with_data(ks_study *st, const ks_study_data *d, ks_erro
 /* The concrete config of the trial at point (the file with the values substituted). */
 ks_status ks_study_trial_config(const ks_study *st, const double *point, ks_run_config **out,
                                 ks_error *err);
+
+/* ============================================================ run directories */
+
+/*
+ * What a study (or a `ksearch fit`) keeps, all under one directory, runs/NAME by
+ * default.  Paths are relative to the current directory when dir is.
+ */
+#define KS_RUNS_DIR "runs"
+#define KS_RUN_LOCK_NAME "ksearch.lock"
+typedef struct ks_run_paths {
+    char dir[1024];             /* runs/NAME */
+    char db[1100];              /* DIR/study.db */
+    char tensorboard[1100];     /* DIR/tensorboard: the TensorBoard log dir by default */
+    char ensembles[1100];       /* DIR/ensembles */
+    char best_ensemble[1100];   /* DIR/ensembles/best.ksm: the ensemble step's file */
+    char model[1100];           /* DIR/model.ksm: what `ksearch fit` saves */
+    char lock[1100];            /* DIR/ksearch.lock: held by the process that writes */
+} ks_run_paths;
+/* The paths of run NAME (runs/NAME/…); KS_ERR_USAGE if they would be too long. */
+ks_status ks_run_paths_for_name(const char *name, ks_run_paths *p, ks_error *err);
+/* The paths of a study's run: runs/NAME for its name. */
+ks_status ks_study_run_paths(const ks_study *st, ks_run_paths *p, ks_error *err);
+/* The paths of a RUNDIR given on the command line: a run directory, or its database
+   file (then p->db is that file and the run directory its folder). */
+ks_status ks_run_paths_for_arg(const char *arg, ks_run_paths *p, ks_error *err);
+
+/*
+ * The one process that writes a run directory holds its lock: an exclusive fcntl lock on
+ * DIR/ksearch.lock (which says who holds it: pid, host, since when, doing what), held
+ * until ks_run_lock_release or the end of the process: the system releases it when the
+ * process dies, so the file a killed process leaves blocks nobody.  Readers (ls, show,
+ * compare, reports) never take it.  The directory must exist.  what: for the message
+ * another process gets, e.g. "running study.yaml".  When another process holds the
+ * lock: KS_ERR_USAGE naming it, and nothing written.  A process takes a run's lock once
+ * (fcntl locks are the process's: a second take would succeed, and its release free
+ * both).
+ */
+typedef struct ks_run_lock ks_run_lock;
+ks_status ks_run_lock_acquire(const ks_run_paths *p, const char *what, ks_run_lock **out,
+                              ks_error *err);
+void ks_run_lock_release(ks_run_lock *lock);    /* NULL is a no-op */
+
+/* Limits of a study or run file. */
+#define KS_MAX_PARALLEL 256             /* workers of one study (search.parallel, --parallel) */
+#ifndef KS_MAX_CALLBACKS
+#define KS_MAX_CALLBACKS 32             /* callbacks one fit takes (the engine's limit) */
+#endif
+/* a file's callbacks: a trial adds TerminateOnNaN, the interrupt watcher and the tracker */
+#define KS_MAX_FILE_CALLBACKS (KS_MAX_CALLBACKS - 3)
 
 /* Running a study: `ksearch STUDY.yaml`. */
 typedef struct ks_run_options {
@@ -126,7 +179,8 @@ typedef struct ks_ensemble_request {
     int top;                    /* members: the best K complete trials [5] */
     unsigned methods;           /* a bit per ks_weights_method [nelder-mead] */
     ks_ensemble_average average;
-    const char *out_path;       /* NULL: runs/NAME/ensembles/best.ksm */
+    const char *out_path;       /* NULL: the run's ensembles/best.ksm */
+    const ks_run_paths *run;    /* the study's run directory; NULL: runs/NAME */
     FILE *out;                  /* the report (NULL: stdout) */
 } ks_ensemble_request;
 
@@ -134,8 +188,8 @@ typedef struct ks_ensemble_request {
 ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, ks_error *err);
 
 /*
- * Build the ensembles of a study's top trials from their best checkpoints in
- * runs/NAME/study.db: for each method asked, fit the weights on the validation data and
+ * Build the ensembles of a study's top trials from their best checkpoints in its run's
+ * study.db (r->run, or runs/NAME): for each method asked, fit the weights on the validation data and
  * report validation and test metrics beside the best single member's; store each in
  * study.db and save the best (lowest validation loss) to the output file.
  */

@@ -147,6 +147,13 @@ typedef struct ks_sampler_ops {
                                  ks_error *err);
     /* how many trials the method will run (for the progress line), or 0 if unknown */
     int (*total)(const void *args, const ks_history *h);
+    /*
+     * Capability of methods that promote trials (Hyperband): the budget at which a trial
+     * is done (R).  A trial complete below it may still continue to a larger budget, and
+     * ends pruned when the study ends without promoting it.  NULL for methods that run
+     * every trial's budget once (grid, random, bayesian): a complete trial is final.
+     */
+    int (*full_budget)(const void *args, const ks_history *h);
 } ks_sampler_ops;
 
 const ks_sampler_ops *ks_sampler_find(const char *name);

@@ -29,7 +29,8 @@ static const ks_key search_keys[] = {
     {"metric", KS_KEY_VALUE, offsetof(search_section, metric), 0, 0, 0, NULL, NULL, 0},
     {"max_trials", KS_KEY_INT, offsetof(search_section, max_trials), 0, 1, 100000, "0", NULL,
      KS_KEY_NULLABLE},
-    {"parallel", KS_KEY_INT, offsetof(search_section, parallel), 0, 1, 256, "1", NULL, 0},
+    {"parallel", KS_KEY_INT, offsetof(search_section, parallel), 0, 1, KS_MAX_PARALLEL, "1",
+     NULL, 0},
     {"parameters", KS_KEY_VALUE, offsetof(search_section, parameters), 0, 0, 0, NULL, NULL,
      KS_KEY_REQUIRED},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
@@ -107,11 +108,17 @@ static ks_status read_range(const ks_value *v, const char *name, int integral, d
     char got[64];
     const char *what = integral ? "int" : "float";
     if (v->kind != KS_VALUE_LIST || v->n != 2 || v->items[0].kind != KS_VALUE_NUMBER ||
-        v->items[1].kind != KS_VALUE_NUMBER || !isfinite(v->items[0].number) ||
-        !isfinite(v->items[1].number))
+        v->items[1].kind != KS_VALUE_NUMBER)
         return ks_error_at(err, KS_ERR_CONFIG, v,
                            "parameter %s: %s must be [MIN, MAX], two numbers, got %s", name, what,
                            ks_value_describe(v, got, sizeof got));
+    for (int i = 0; i < 2; i++)
+        if (!isfinite(v->items[i].number))
+            return ks_error_at(err, KS_ERR_CONFIG, &v->items[i],
+                               "parameter %s: the %s bound of %s must be a finite number, got %s "
+                               "(a range over orders of magnitude: finite bounds with log: true)",
+                               name, i ? "upper" : "lower", what,
+                               ks_value_describe(&v->items[i], got, sizeof got));
     *lo = v->items[0].number;
     *hi = v->items[1].number;
     if (integral && (*lo != floor(*lo) || *hi != floor(*hi)))
@@ -257,6 +264,13 @@ static ks_status check_refs(ks_study *st, const ks_value *v, int allowed, const 
                             ks_error *err)
 {
     int r = reference(st, v);
+    /* a $name stands for a value: as a key ({$opt: {…}}) it would never be replaced */
+    if (v->key && v->key[0] == '$')
+        return ks_error_at_key(err, KS_ERR_CONFIG, v,
+                               "%s cannot be a key: a parameter stands for a value, so write it "
+                               "where the value goes, e.g. optimizer: %s with %s: {values: "
+                               "[Adam, SGD]}, or {SGD: {learning_rate: $lr}}",
+                               v->key, v->key, v->key + 1);
     if (r != -1) {
         const char *names[KS_MAX_SEARCH_PARAMS + 1];
         const char *near;
@@ -454,8 +468,9 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
         s = text ? ks_error_set(err, KS_ERR_NOMEM, "out of memory") : err ? err->code : KS_ERR_IO;
         goto fail;
     }
-    s = text ? ks_yaml_load_text(text, st->path, &st->doc, err)
-             : ks_yaml_load(path, st->path, &st->doc, err);
+    /* the text kept (to notice a changed file on resume) is the text parsed: the file is
+       read once */
+    s = ks_yaml_load_text(st->text, st->path, &st->doc, err);
     if (s != KS_OK)
         goto fail;
     search = ks_value_get(&st->doc, "search");

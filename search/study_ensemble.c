@@ -171,7 +171,8 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
                             const ks_ensemble_request *req, ks_error *err)
 {
     FILE *f = req->out ? req->out : stdout;
-    char db_path[1100], dir[1100], out_path[1200];
+    char out_path[1200];
+    ks_run_paths paths;
     ks_db *db = NULL;
     ks_study_info info;
     ks_trial_info *trials = NULL;
@@ -185,12 +186,11 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     ks_status s;
     memset(&info, 0, sizeof info);
     memset(res, 0, sizeof res);
-    snprintf(db_path, sizeof db_path, "runs/%s/study.db", st->base->name);
-    snprintf(dir, sizeof dir, "runs/%s/ensembles", st->base->name);
-    if (req->out_path)
-        snprintf(out_path, sizeof out_path, "%s", req->out_path);
-    else
-        snprintf(out_path, sizeof out_path, "%s/best.ksm", dir);
+    if (req->run)
+        paths = *req->run;
+    else if ((s = ks_run_paths_for_name(st->base->name, &paths, err)) != KS_OK)
+        return s;
+    snprintf(out_path, sizeof out_path, "%s", req->out_path ? req->out_path : paths.best_ensemble);
 
     /* the validation data the trials were scored on */
     if (d->val) {
@@ -210,7 +210,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         testp = &test;
     }
 
-    if ((s = ks_db_open(db_path, 0, &db, err)) != KS_OK ||
+    if ((s = ks_db_open(paths.db, 0, &db, err)) != KS_OK ||
         (s = ks_db_study_get(db, st->base->name, &info, err)) != KS_OK ||
         (s = ks_db_trials(db, info.id, &trials, &n_trials, err)) != KS_OK)
         goto out;
@@ -314,6 +314,10 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     fprintf(f, "), %s mean%s, weights fitted on the validation loss\n",
             average_names[req->average],
             ks_shape_size(ks_model_output_shape(mem[0].model)) > 1 ? " of probabilities" : "");
+    /* like with like: every row scores predictions, so no row has the members'
+       regularization penalties, which a trial's recorded val_loss includes */
+    fprintf(f, "every row scores the combined predictions: losses without regularization "
+               "penalties (a trial's val_loss in study.db includes its own)\n");
     fprintf(f, "%-14s", "");
     for (int i = 0; i < res[0].val.n; i++) {
         char name[KS_LOG_NAME_MAX + 8];
@@ -335,7 +339,16 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         if (testp)
             print_logs(f, &res[r].test, res[0].test.n);
         if (res[r].method < 0) {
-            fprintf(f, "  trial %d\n", mem[0].trial->number);
+            ks_logs with;
+            ks_error ignored;
+            fprintf(f, "  trial %d", mem[0].trial->number);
+            /* the trial's own val_loss, as fit recorded it: with its penalty */
+            if (ks_model_evaluate(mem[0].model, &val, 32, 0, NULL, 0, &with, &ignored) ==
+                    KS_OK &&
+                with.n > 0 && res[r].val.n > 0 && fabs(with.value[0] - res[r].val.value[0]) > 5e-5)
+                fprintf(f, " (val_%s %.4f with its regularization penalty)", with.name[0],
+                        with.value[0]);
+            fputc('\n', f);
             continue;
         }
         fputc(' ', f);
@@ -361,7 +374,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         s = ks_ensemble_new(models, res[best].w, k, req->average, &ens, err);
         free(models);
         if (s == KS_OK && !req->out_path)
-            s = ks_mkdirs(dir, err);
+            s = ks_mkdirs(paths.ensembles, err);
         /* encoded once: the same bytes go to the file and to study.db */
         if (s == KS_OK)
             s = ks_ensemble_save_buffer(ens, &fb, &fl, err);

@@ -73,8 +73,7 @@ void ctl_report_trial(controller *c, int number, const char *error)
         snprintf(obj, sizeof obj, "%.4f", t->objective);
     duration(t->seconds, time, sizeof time);
     ctl_clear_status(c);
-    if (t->status == KS_TRIAL_COMPLETE && t->budget < c->st->base->fit.epochs &&
-        strcmp(c->st->method->name, "hyperband") == 0)
+    if (t->status == KS_TRIAL_COMPLETE && ctl_may_promote(c, t))
         /* a rung of successive halving: it may be promoted, or end as pruned */
         fprintf(c->out, "trial %d rung of %d epoch%s: %s %s, %s, %s\n", t->number, t->budget,
                 t->budget == 1 ? "" : "s", c->st->metric, obj, time, params);

@@ -4,17 +4,22 @@
  * --fresh), reloads every trial so that interrupted ones finish first and samplers see
  * the whole history, writes the HParams experiment, and at the end reports.
  */
-#define _XOPEN_SOURCE 700     /* nftw */
+#define _XOPEN_SOURCE 700     /* realpath */
 #include "controller_impl.h"
 
-
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int ctl_may_promote(const controller *c, const trial_state *t)
+{
+    return c->st->method->full_budget && t->budget < c->full_budget;
+}
 
 uint64_t ctl_trial_seed(const controller *c, int number)
 {
@@ -69,23 +74,22 @@ static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_err
     return KS_OK;
 }
 
-/* Re-read a trial after a job (under the lock). */
-void ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                       double seconds)
+ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
+                            double seconds, ks_error *err)
 {
     trial_state *t = &c->trials[number];
     ks_trial_info info;
-    ks_error err;
+    ks_status s;
     t->status = status;
     t->seconds += seconds;
     c->finished++;
-    if (ks_db_trial_get(db, t->id, &info, &err) == KS_OK) {
-        t->budget = info.budget;
-        t->epochs = info.epochs;
-        t->objective = info.objective;
-        ks_trial_info_free(&info);
-    }
-    set_curve(t, db, c->st->metric, &err);
+    if ((s = ks_db_trial_get(db, t->id, &info, err)) != KS_OK)
+        return s;
+    t->budget = info.budget;
+    t->epochs = info.epochs;
+    t->objective = info.objective;
+    ks_trial_info_free(&info);
+    return set_curve(t, db, c->st->metric, err);
 }
 
 ks_status ctl_add_trial(controller *c, const double *point, int budget)
@@ -132,12 +136,41 @@ static void first_difference(const char *a, const char *b, char *out, size_t siz
              (int)strcspn(lb, "\n"), lb);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* Remove path and everything under it (symbolic links themselves, not what they point
+   at); a path that is not there is fine.  The first that cannot be removed is the error. */
+static ks_status remove_tree(const char *path, int depth, ks_error *err)
 {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    struct stat sb;
+    DIR *d;
+    struct dirent *e;
+    ks_status s = KS_OK;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? KS_OK
+                               : ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s",
+                                                 strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        if (depth > 64)
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: nested too deep");
+        if (!(d = opendir(path)))
+            return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s",
+                                   strerror(errno));
+        while (s == KS_OK && (e = readdir(d)) != NULL) {
+            char sub[PATH_MAX];
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
+                s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: a path too long");
+            else
+                s = remove_tree(sub, depth + 1, err);
+        }
+        closedir(d);
+        if (s == KS_OK && rmdir(path) != 0)
+            s = ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s", strerror(errno));
+        return s;
+    }
+    if (unlink(path) != 0)
+        return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot remove: %s", strerror(errno));
+    return KS_OK;
 }
 
 /* The study's TensorBoard settings: the file's TensorBoard callback, or the defaults. */
@@ -146,7 +179,7 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     const ks_value *cbs = c->st->base->callbacks;
     memset(&c->tb, 0, sizeof c->tb);
     c->tb.write_graph = 1;
-    snprintf(c->log_dir, sizeof c->log_dir, "%s/tensorboard", c->run_dir);
+    snprintf(c->log_dir, sizeof c->log_dir, "%s", c->paths.tensorboard);
     for (size_t i = 0; cbs && i < cbs->n; i++) {
         const ks_value *e = &cbs->items[i];
         char dir[1024];
@@ -164,18 +197,11 @@ static ks_status tensorboard_settings(controller *c, ks_error *err)
     return KS_OK;
 }
 
-/* The HParams experiment: each parameter with its domain, the metrics shown (in the
-   log dir's root run, written once when the study starts). */
-static ks_status write_experiment(controller *c, ks_error *err)
+/* Each parameter's declared domain, as the HParams experiment shows it (vals holds the
+   choices; strings borrowed from the space). */
+static void hp_domains(const ks_space *sp, ks_hp_info *infos,
+                       ks_hp_value (*vals)[KS_MAX_CHOICES])
 {
-    const ks_space *sp = &c->st->space;
-    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
-    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
-    ks_hp_metric metrics[4];
-    char best[96], tag[96];
-    const char *metric = c->st->metric, *group = "validation";
-    ks_tb_run *root = NULL;
-    ks_status s;
     for (int i = 0; i < sp->n; i++) {
         const ks_param *p = &sp->params[i];
         memset(&infos[i], 0, sizeof infos[i]);
@@ -193,6 +219,21 @@ static ks_status write_experiment(controller *c, ks_error *err)
             infos[i].max = p->max;
         }
     }
+}
+
+/* The HParams experiment: each parameter with its domain, the metrics shown (in the
+   log dir's root run, written once when the study starts). */
+static ks_status write_experiment(controller *c, ks_error *err)
+{
+    const ks_space *sp = &c->st->space;
+    ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
+    ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+    ks_hp_metric metrics[4];
+    char best[96], tag[96];
+    const char *metric = c->st->metric, *group = "validation";
+    ks_tb_run *root = NULL;
+    ks_status s;
+    hp_domains(sp, infos, vals);
     if (strncmp(metric, "val_", 4) == 0)
         metric += 4;
     else
@@ -230,7 +271,7 @@ static ks_status load_trials(controller *c, ks_error *err)
             break;
         if (rows[i].number != c->n) {
             s = ks_error_set(err, KS_ERR_CORRUPT, "%s: trial numbers are not 0, 1, 2 …",
-                             c->db_path);
+                             c->paths.db);
             break;
         }
         t = &c->trials[c->n];
@@ -275,16 +316,26 @@ static ks_status open_study(controller *c, ks_error *err)
     ks_status s;
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
     memset(&info, 0, sizeof info);
-    if ((s = ks_db_open(c->db_path, 1, &c->db, err)) != KS_OK)
+    if ((s = ks_db_open(c->paths.db, KS_DB_CREATE, &c->db, err)) != KS_OK)
         return s;
     s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
                          &created, err);
     if (s == KS_OK && !created && c->o->fresh) {
-        /* start over, changed or not: the study's trials and its TensorBoard logs */
-        s = ks_db_study_delete(c->db, info.id, err);
+        /* start over, changed or not: the study's TensorBoard logs, then its trials (logs
+           that cannot be removed stop it before a trial is lost: "--fresh" is not done) */
+        if ((s = remove_tree(c->log_dir, 0, err)) != KS_OK && err) {
+            char why[600], where[sizeof err->file];
+            snprintf(why, sizeof why, "%s", err->msg);
+            snprintf(where, sizeof where, "%s", err->file);
+            ks_error_set_at(err, s, where, 0, 0,
+                            "%s; --fresh removes the study's old TensorBoard logs in %s before "
+                            "its trials, and nothing was removed from %s",
+                            why, c->log_dir, c->paths.db);
+        }
+        if (s == KS_OK)
+            s = ks_db_study_delete(c->db, info.id, err);
         ks_study_info_free(&info);
         memset(&info, 0, sizeof info);
-        nftw(c->log_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (s == KS_OK)
             s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
                                  st->maximize, &info, &created, err);
@@ -294,10 +345,21 @@ static ks_status open_study(controller *c, ks_error *err)
         s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
                             "changed since the study in %s started (%s); run it with --fresh "
                             "to start over, or put the file back to resume",
-                            c->db_path, diff);
+                            c->paths.db, diff);
     }
     c->study_id = info.id;
     ks_study_info_free(&info);
+    if (s == KS_OK) {
+        /* what commands reading the study later need besides its text: the folder its data
+           paths start from, and the declared domains of its parameters */
+        ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
+        ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
+        char dir[PATH_MAX];
+        hp_domains(&st->space, infos, vals);
+        if (!realpath(st->base->dir, dir))
+            snprintf(dir, sizeof dir, "%s", st->base->dir);
+        s = ks_db_study_set_context(c->db, c->study_id, dir, infos, st->space.n, err);
+    }
     return s;
 }
 
@@ -310,14 +372,12 @@ static ks_status open_study(controller *c, ks_error *err)
  */
 static void mark_pruned(controller *c)
 {
-    if (strcmp(c->st->method->name, "hyperband") != 0)
-        return;
     for (int i = 0; i < c->n; i++) {
         trial_state *t = &c->trials[i];
         ks_trial_info info;
         char run[64], dir[1200];
         ks_error e;
-        if (t->status != KS_TRIAL_COMPLETE || t->budget >= c->st->base->fit.epochs ||
+        if (t->status != KS_TRIAL_COMPLETE || !ctl_may_promote(c, t) ||
             ks_db_trial_set_status(c->db, t->id, KS_TRIAL_PRUNED, NULL, &e) != KS_OK)
             continue;
         t->status = KS_TRIAL_PRUNED;
@@ -339,6 +399,7 @@ static void free_controller(controller *c)
     free(c->trials);
     free(c->views);
     ks_db_close(c->db);
+    ks_run_lock_release(c->run_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
 }
@@ -350,8 +411,14 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     ks_ensemble_request ens;
     ks_status s;
     int parallel;
+    char what[1100];
+    struct stat sb;
     static const volatile sig_atomic_t never = 0;
     ks_run_options opts = *o;
+    parallel = o->parallel > 0 ? o->parallel : st->parallel;
+    if (parallel > KS_MAX_PARALLEL)
+        return ks_error_set(err, KS_ERR_USAGE, "at most %d workers, not %d", KS_MAX_PARALLEL,
+                            parallel);
     if (!opts.stop)
         opts.stop = &never;
     memset(&c, 0, sizeof c);
@@ -362,17 +429,20 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     c.t0 = ks_now();
     pthread_mutex_init(&c.lock, NULL);
     pthread_cond_init(&c.cond, NULL);
-    if ((s = ks_study_load_data(st, &data, err)) != KS_OK) {
-        free_controller(&c);
-        return s;
-    }
-    c.data = &data;
-    if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK)
+    memset(&data, 0, sizeof data);
+    snprintf(what, sizeof what, "running %s", st->path);
+    /* the run's lock first when the run exists (another process running the study is
+       refused before the data is loaded); else once its directory is made */
+    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) != KS_OK ||
+        (stat(c.paths.dir, &sb) == 0 &&
+         (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
+        (s = ks_study_load_data(st, &data, err)) != KS_OK)
         goto out;
-    snprintf(c.run_dir, sizeof c.run_dir, "runs/%s", st->base->name);
-    snprintf(c.db_path, sizeof c.db_path, "%s/study.db", c.run_dir);
-    if ((s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.run_dir, err)) != KS_OK ||
+    c.data = &data;
+    if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
+        (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
+        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+        (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
         (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
         goto out;
     /* the HParams experiment, once: a study with trials has written it */
@@ -386,12 +456,13 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         h.max_epochs = st->base->fit.epochs;
         h.seed = st->base->seed;
         c.total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
+        c.full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
+                                                : st->base->fit.epochs;
     }
-    parallel = o->parallel > 0 ? o->parallel : st->parallel;
     fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
             st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
             c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
-            parallel == 1 ? "" : "s", c.db_path);
+            parallel == 1 ? "" : "s", c.paths.db);
     if (c.n_resume)
         fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
                        "checkpoints\n",
@@ -399,6 +470,17 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     fflush(c.out);
     s = ctl_run_workers(&c, parallel);
     ctl_clear_status(&c);
+    if (s == KS_ERR_DB || s == KS_ERR_IO) {
+        /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded
+           interrupted, and resume when the study runs again */
+        char why[1200];
+        ks_error_format(&c.err, why, sizeof why);
+        s = ks_error_set(err, KS_INTERRUPTED,
+                         "%s; the study stopped, its running trials are kept as interrupted: "
+                         "run the same command again once this is fixed, to resume",
+                         why);
+        goto out;
+    }
     if (s != KS_OK) {
         if (err)
             *err = c.err;
@@ -411,7 +493,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         s = ks_error_set(err, KS_INTERRUPTED,
                          "interrupted: finished trials are kept in %s; run the same command "
                          "again to resume",
-                         c.db_path);
+                         c.paths.db);
         goto out;
     }
     fprintf(c.out, "\n");
@@ -428,7 +510,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         if ((s = ks_study_ensemble(st, &data, &ens, err)) != KS_OK)
             goto out;
     }
-    fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.db_path,
+    fprintf(c.out, "\nstudy database: %s\nTensorBoard:    tensorboard --logdir %s\n", c.paths.db,
             c.log_dir);
 out:
     free_controller(&c);

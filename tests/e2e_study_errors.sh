@@ -3,12 +3,13 @@
 # reason and the study goes on (exit 0); a rerun keeps it as it is.  Bad study files
 # (an unknown key, an undefined or unused $name, min >= max, log with min <= 0,
 # non-integral int bounds, a missing data file, a parameter value the model cannot
-# take, a layer that does not fit the data) each give exactly one message
+# take, a layer that does not fit the data, no epochs to train, an infinite bound, a
+# $name as a key) each give exactly one message
 # FILE:LINE:COL: … on stderr and exit 2, before anything is written: no runs/NAME is
 # created, an existing study.db stays the same byte for byte.  `ksearch ls` on
 # something that is not a study database, a damaged one, or one of a newer schema:
 # one clear message, exit 2, the file unchanged.
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_errors.XXXXXX)
@@ -129,6 +130,13 @@ bad missing_data 's#rows: \[0, 1000\]#rows: [0, 1000]#; 4s#fashion-mnist/t10k#fa
     'fashion-mnist/nothing-here' 4
 bad bad_param_value 's/    units: {values: \[8\]}/    units: {values: [8, 0]}/' \
     'with units = 0: Dense: units must be an integer >= 1' 8
+bad float_inf 's/    learning_rate: .*/    learning_rate: {float: [1.0e-3, .inf]}/' \
+    'the upper bound of float must be a finite number, got .inf' 20
+bad dollar_key 's/  optimizer: {SGD: {learning_rate: \$learning_rate}}/  optimizer: {$opt: {learning_rate: $learning_rate}}/; s/    units: {values: \[8\]}/    units: {values: [8]}\n    opt: {values: [SGD, Adam]}/' \
+    '$opt cannot be a key: a parameter stands for a value' 11
+bad epochs_zero 's/fit: {epochs: 3,/fit: {epochs: 0,/' 'fit: epochs must be an integer >= 1, got 0' 14
+bad initial_epoch_past 's/fit: {epochs: 3,/fit: {initial_epoch: 3, epochs: 3,/' \
+    'initial_epoch (3) must be less than epochs (3)' 14
 bad layer_does_not_fit 's/input_shape: \[28, 28\]/input_shape: [28, 27]/' \
     'training data has inputs of shape (None, 28, 28) but the model expects (None, 28, 27)' 7
 
@@ -159,8 +167,8 @@ dd if=noise of=overwritten.db bs=1 seek=$(((root - 1) * page + 8)) conv=notrunc 
 ls_bad overwritten 'damaged'
 cp good.db header.db && printf 'not sqlite at all' | dd of=header.db bs=1 conv=notrunc 2>/dev/null
 ls_bad header 'not a ksearch study database'
-cp good.db newer.db && q newer.db "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
-ls_bad newer 'newer ksearch (schema 2)'
+cp good.db newer.db && q newer.db "UPDATE meta SET value = '99' WHERE key = 'schema_version';"
+ls_bad newer 'newer ksearch (schema 99)'
 sqlite3 other.db "CREATE TABLE t (x); INSERT INTO t VALUES (1);"
 ls_bad other 'not a ksearch study database'
 : > empty.db

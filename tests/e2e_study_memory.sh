@@ -5,7 +5,7 @@
 # output counts the finished trials.  Then short studies (a clean one, its rerun, one
 # with a failed trial, `ksearch ls`) under valgrind --leak-check=full: no leak, no
 # error (skipped when valgrind is not installed).
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_memory.XXXXXX)
@@ -16,7 +16,7 @@ check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed 
 # a sanitizer build: ASan's quarantine holds freed memory (RSS grows by design) and
 # valgrind cannot run an ASan binary; those checks belong to the plain build
 sanitized=
-ldd "$ks" 2>/dev/null | grep -q 'libasan' && sanitized=1
+[[ $(ldd "$ks" 2>/dev/null) == *libasan* ]] && sanitized=1
 command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
 cd "$tmp"
 

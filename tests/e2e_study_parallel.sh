@@ -5,7 +5,7 @@
 # each trial's random streams (initial weights, shuffling, dropout, the random
 # sampler's draw) derive from the study seed and the trial number alone.  And Hyperband
 # with two workers trains exactly the epochs of its plan.
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=$(realpath "${KSEARCH:-./build/ksearch}")
 tmp=$(mktemp -d /tmp/ks_e2e_parallel.XXXXXX)

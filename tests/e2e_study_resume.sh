@@ -8,81 +8,30 @@
 # Ctrl-C (SIGINT) stops cleanly: exit 1 ("failed while running"), running trials
 # recorded as interrupted, the database intact, and a rerun finishes.  A study file
 # changed since is refused (exit 2, one message naming the change, study.db unchanged
-# byte for byte); --fresh starts over with the new file.
-set -u
+# byte for byte); --fresh starts over with the new file.  Every trial's objective, best
+# epoch and best checkpoint (byte for byte) are the uninterrupted run's, and span all its
+# epochs however its training was split: by a kill, or by a Hyperband promotion (a
+# promoted trial whose best epoch came before the promotion).
+set -u -o pipefail
 cd "$(dirname "$0")/.."
-ks=$(realpath "${KSEARCH:-./build/ksearch}")
-tmp=$(mktemp -d /tmp/ks_e2e_resume.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [[ -n ${KEEP:-} ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi; }
-command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: make deps"; echo "0 passed, 1 failed"; exit 1; }
-q() { sqlite3 -batch "$@"; }
+source tests/study_lib.sh
+study_setup resume fmnist
 
 # study FILE NAME METHOD LR_SPEC: ~25 epochs of ~30 ms, 6 trials, 2 workers
 study() {
-    cat > "$1" <<YAML
-name: $2
-seed: 11
-data:
-  train:      {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [0, 6000]}
-  validation: {idx: /usr/share/datasets/fashion-mnist/t10k, scale: 255, rows: [9000, 9500]}
-model:
-  - Flatten: {input_shape: [28, 28]}
-  - Dense: {units: \$units, activation: relu}
-  - Dense: {units: 10, activation: softmax}
-compile:
-  optimizer: {Adam: {learning_rate: \$learning_rate}}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-fit: {epochs: 25, batch_size: 32, verbose: 0}
-search:
-  method: $3
-  metric: {name: val_accuracy, goal: maximize}
-  max_trials: 6
-  parallel: 2
-  parameters:
-    units: {values: [32, 48]}
-    learning_rate: $4
-YAML
-}
-
-# wait_exit PID SECONDS: the process's exit status, or 124 (killed) after SECONDS
-wait_exit() {
-    local i
-    for ((i = 0; i < $2 * 50; i++)); do
-        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
-        sleep 0.02
-    done
-    kill -9 "$1" 2>/dev/null
-    wait "$1"
-    return 124
+    fmnist_study "$1" "$2" 11 "$3" 6000 25 6 2 '[32, 48]' "$4"
 }
 
 # wait_for DB PID: until >= 2 trials are complete and one runs with 2 .. budget-6 epochs
 # recorded (0 when that happened, 1 if the process ended or 30 s passed first)
 wait_for() {
-    local i r
-    for ((i = 0; i < 1500; i++)); do
-        r=$(q "$1" "SELECT (SELECT count(*) FROM trial WHERE status = 'complete') || ' ' ||
-                   (SELECT count(*) FROM trial WHERE status = 'running'
-                       AND epochs BETWEEN 2 AND budget - 6);" 2>/dev/null)
-        if [[ $r =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 2 && BASH_REMATCH[2] >= 1)); then
-            return 0
-        fi
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.02
-    done
-    return 1
+    wait_db "$1" "$2" "SELECT (SELECT count(*) FROM trial WHERE status = 'complete') >= 2 AND
+                              (SELECT count(*) FROM trial WHERE status = 'running'
+                                  AND epochs BETWEEN 2 AND budget - 6) >= 1;"
 }
 
 # the trials as a whole: number, params, seed, status, epochs
-trials_of() { q "$1" "SELECT number, params, seed, status, epochs FROM trial ORDER BY number;"; }
+trial_keys() { q "$1" "SELECT number, params, seed, status, epochs FROM trial ORDER BY number;"; }
 # every metric row of the trials matching WHERE (on trial t, metric m)
 metrics_of() {
     q "$1" "SELECT t.number, m.name, m.step, m.epoch, quote(m.value), quote(m.wall_time)
@@ -99,7 +48,25 @@ bad_epochs() {
                 OR coalesce(m.mx, -1) != t.epochs - 1;"
 }
 
-cd "$tmp"
+# per trial: objective, best epoch, the best checkpoint's epoch and size; and the bytes
+best_rows() {
+    q "$1" "SELECT t.number, quote(t.objective), t.best_epoch, c.epoch, length(c.data)
+              FROM trial t LEFT JOIN checkpoint c ON c.trial_id = t.id AND c.kind = 'best'
+             ORDER BY t.number;"
+}
+# trials whose objective is not the best val_accuracy of all their epochs (the first epoch
+# with it as best_epoch), or whose best checkpoint is not that epoch's
+bad_objectives() {
+    q "$1" "SELECT t.number FROM trial t WHERE t.epochs > 0 AND (
+              t.objective IS NOT (SELECT max(value) FROM metric m WHERE m.trial_id = t.id
+                                     AND m.name = 'val_accuracy' AND m.step = -1)
+              OR t.best_epoch IS NOT (SELECT min(epoch) FROM metric m WHERE m.trial_id = t.id
+                                     AND m.name = 'val_accuracy' AND m.step = -1
+                                     AND m.value = t.objective)
+              OR t.best_epoch IS NOT (SELECT epoch FROM checkpoint c WHERE c.trial_id = t.id
+                                     AND c.kind = 'best'));"
+}
+
 lr_values='{values: [0.001, 0.003, 0.01]}'
 lr_range='{float: [1.0e-3, 1.0e-2], log: true}'
 
@@ -178,7 +145,7 @@ for method in grid random; do
     done
     bad=$(bad_epochs "$db")
     check "$method: every trial's epochs recorded exactly once" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
-    ref=$(trials_of "$ref_db") got=$(trials_of "$db")
+    ref=$(trial_keys "$ref_db") got=$(trial_keys "$db")
     [[ $got == "$ref" && $(printf '%s\n' "$ref" | grep -c '|complete|25$') -eq 6 ]]
     check "$method: final trials (number, params, seed, status, epochs) equal the uninterrupted run's" $? \
         "$(diff <(echo "$ref") <(echo "$got"))"
@@ -191,7 +158,60 @@ for method in grid random; do
     # value of every trial, the resumed ones too, is the uninterrupted run's
     [[ $(metrics_of "$ref_db" 1 | cut -d'|' -f1-5) == $(metrics_of "$db" 1 | cut -d'|' -f1-5) ]]
     check "$method: every metric value of every trial equals the uninterrupted run's" $?
+    # the objective, its epoch and the best checkpoint span the epochs before the kill too
+    ref=$(best_rows "$ref_db") got=$(best_rows "$db")
+    [[ $got == "$ref" && $(best_bytes "$ref_db") == $(best_bytes "$db") ]]
+    check "$method: objectives, best epochs and best checkpoints (bytes) equal the uninterrupted run's" $? \
+        "$(diff <(echo "$ref") <(echo "$got"))"
+    bad=$(bad_objectives "$db")
+    check "$method: every objective is the best of all its trial's epochs, the best checkpoint that epoch's" \
+        "$([[ -z $bad ]]; echo $?)" "trials: $bad"
 done
+
+# --- Hyperband: a promoted trial continues from its checkpoint.  Its objective, best epoch
+# and best checkpoint span the epochs before the promotion; killed while a promoted trial
+# trains, the resumed study equals the uninterrupted one.
+hb_study() {
+    fmnist_study "$1" resume_hb 2 hyperband 6000 9 13 1 '[16, 32]' '{float: [0.01, 0.1], log: true}'
+}
+mkdir -p hb_ref hb_kill
+hb_study hb_ref/s.yaml
+cp hb_ref/s.yaml hb_kill/s.yaml
+(cd hb_ref && "$ks" s.yaml >out 2>err)
+check "hyperband: uninterrupted run exits 0" $? "$(cat hb_ref/err)"
+ref_db=hb_ref/runs/resume_hb/study.db
+# rungs of 1, 3 and 9 epochs: promoted to 3 after epoch 0, to 9 after epoch 2
+early=$(q "$ref_db" "SELECT count(*) FROM (SELECT t.budget,
+                         (SELECT m.epoch FROM metric m WHERE m.trial_id = t.id AND m.step = -1
+                             AND m.name = 'val_accuracy' ORDER BY m.value DESC, m.epoch LIMIT 1) AS e
+                         FROM trial t) WHERE (budget = 3 AND e < 1) OR (budget = 9 AND e < 3);")
+[[ $early -ge 1 ]]
+check "hyperband: a promoted trial's best epoch came before its promotion (set-up: $early)" $?
+bad=$(bad_objectives "$ref_db")
+check "hyperband: every objective is the best of all its trial's epochs, the best checkpoint that epoch's" \
+    "$([[ -z $bad ]]; echo $?)" "trials: $bad"
+db=hb_kill/runs/resume_hb/study.db
+(cd hb_kill && exec "$ks" s.yaml >out 2>err) &
+pid=$!
+pids+=("$pid")
+wait_db "$db" "$pid" "SELECT count(*) FROM trial WHERE status = 'running' AND budget = 9
+                        AND epochs BETWEEN 4 AND 8;"
+r=$?
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+check "hyperband: killed while a trial promoted to 9 epochs trains past its promotion" $r
+(cd hb_kill && "$ks" s.yaml >out2 2>err2)
+check "hyperband: the rerun exits 0" $? "$(cat hb_kill/err2)"
+ref=$(trial_keys "$ref_db") got=$(trial_keys "$db")
+[[ $got == "$ref" ]]
+check "hyperband: final trials (number, params, seed, status, epochs) equal the uninterrupted run's" $? \
+    "$(diff <(echo "$ref") <(echo "$got"))"
+ref=$(best_rows "$ref_db") got=$(best_rows "$db")
+[[ $got == "$ref" && $(best_bytes "$ref_db") == $(best_bytes "$db") ]]
+check "hyperband: objectives, best epochs and best checkpoints (bytes) equal the uninterrupted run's" $? \
+    "$(diff <(echo "$ref") <(echo "$got"))"
+[[ $(metrics_of "$ref_db" 1 | cut -d'|' -f1-5) == $(metrics_of "$db" 1 | cut -d'|' -f1-5) ]]
+check "hyperband: every metric value equals the uninterrupted run's" $?
 
 # --- Ctrl-C: a clean stop, then a rerun finishes
 mkdir -p int
@@ -228,7 +248,7 @@ for r in $int_rows; do
     check "SIGINT: interrupted trial ${r%%:*} continued after its ${r##*:} epochs" $?
     i=$((i + 1))
 done
-[[ $(trials_of "$db") == $(trials_of ref_random/runs/resume_random/study.db) ]]
+[[ $(trial_keys "$db") == $(trial_keys ref_random/runs/resume_random/study.db) ]]
 check "SIGINT: final trials equal the uninterrupted run's" $?
 bad=$(bad_epochs "$db")
 check "SIGINT: every trial's epochs recorded exactly once" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
@@ -263,4 +283,4 @@ check "--fresh: 6 new complete trials, all drawn from the new range, one study" 
 check "--fresh: the stored study file is the new one" $?
 bad=$(bad_epochs "$db")
 check "--fresh: every trial's epochs recorded exactly once (old ones gone)" "$([[ -z $bad ]]; echo $?)" "trials: $bad"
-echo "$passed passed, $failed failed"
+finish

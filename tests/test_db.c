@@ -1340,6 +1340,246 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
+/*
+ * Errors name a trial by its number in its study, as the user knows it, not by its row
+ * id: the third trial of a second study (number 2, id 5) fails a write of each kind.
+ */
+static void test_errors_name_numbers(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info a, b;
+    ks_error err;
+    ks_logs logs;
+    ks_epoch_record rec;
+    unsigned char blob[16] = {0};
+    int64_t id = 0;
+    int created;
+    path_in(path, sizeof path, "numbers.db");
+    REQUIRE(ks_db_open(path, 1, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_open(db, "a", "x", "h", "loss", 0, &a, &created, &err) == KS_OK &&
+                ks_db_study_open(db, "b", "x", "h", "loss", 0, &b, &created, &err) == KS_OK,
+            "%s", fmt_err(&err));
+    for (int i = 0; i < 2; i++)
+        CHECK(ks_db_trial_add(db, a.id, i, "{}", 1, 3, &id, &err) == KS_OK, "%s", fmt_err(&err));
+    for (int i = 0; i < 3; i++)
+        CHECK(ks_db_trial_add(db, b.id, i, "{}", 1, 3, &id, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(id == 5, "set-up: trial 2 of study b has id 5 (%lld)", (long long)id);
+    /* writes that fail: a value named "boom", a checkpoint */
+    REQUIRE(sqlite3_exec(db->conn,
+                         "CREATE TEMP TRIGGER boom BEFORE INSERT ON metric WHEN NEW.name = 'boom'"
+                         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+                         "CREATE TEMP TRIGGER ckpt BEFORE INSERT ON checkpoint"
+                         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+                         NULL, NULL, NULL) == SQLITE_OK,
+            "triggers: %s", sqlite3_errmsg(db->conn));
+    memset(&logs, 0, sizeof logs);
+    ks_logs_set(&logs, "boom", 1);
+    memset(&rec, 0, sizeof rec);
+    rec.logs = &logs;
+    rec.objective = NAN;
+    CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_ERR_DB &&
+              strstr(err.msg, "writing boom of trial 2: injected fault") &&
+              !strstr(err.msg, "trial 5"),
+          "a value: %s", fmt_err(&err));
+    CHECK(ks_db_batch_write(db, id, 1, &logs, &err) == KS_ERR_DB &&
+              strstr(err.msg, "trial 2") && !strstr(err.msg, "trial 5"),
+          "a batch value: %s", fmt_err(&err));
+    memset(&logs, 0, sizeof logs);
+    ks_logs_set(&logs, "loss", 1);
+    rec.last_checkpoint = blob;
+    rec.last_len = sizeof blob;
+    CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_ERR_DB &&
+              strstr(err.msg, "writing the last checkpoint of trial 2: injected fault"),
+          "a checkpoint: %s", fmt_err(&err));
+    {
+        unsigned char *got = NULL;
+        size_t len = 0;
+        CHECK(ks_db_checkpoint_get(db, id, KS_CHECKPOINT_BEST, &got, &len, NULL, &err) ==
+                      KS_ERR_CONFIG &&
+                  strstr(err.msg, "trial 2 has no best checkpoint"),
+              "no checkpoint: %s", fmt_err(&err));
+        free(got);
+    }
+    ks_study_info_free(&a);
+    ks_study_info_free(&b);
+    ks_db_close(db);
+}
+
+/* A file from the dump of a schema 1 database (tests/db_v1.sql); 0 if it cannot be read. */
+static int make_v1(const char *path)
+{
+    const char *data = getenv("KS_TEST_DATA");
+    char src[600];
+    size_t len;
+    char *sql;
+    int rc;
+    snprintf(src, sizeof src, "%s/db_v1.sql", data ? data : "tests");
+    if (!(sql = (char *)read_file(src, &len))) {
+        CHECK(0, "cannot read %s (run from the repository, or set KS_TEST_DATA)", src);
+        return 0;
+    }
+    sql[len] = '\0';
+    remove(path);
+    {
+        sqlite3 *c = NULL;
+        rc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
+        sqlite3_close(c);
+    }
+    free(sql);
+    CHECK(rc == SQLITE_OK, "loading %s: %s", src, sqlite3_errstr(rc));
+    return rc == SQLITE_OK;
+}
+
+static const char *path_wal(const char *path)
+{
+    static char buf[400];
+    snprintf(buf, sizeof buf, "%s-wal", path);
+    return buf;
+}
+
+/* KS_DB_READONLY: a schema 1 file read as it is (not brought to this schema), no write
+   possible, nothing left beside it. */
+static void test_readonly(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info st;
+    ks_trial_info *rows = NULL;
+    ks_error err;
+    int n = 0;
+    int64_t id;
+    path_in(path, sizeof path, "ro.db");
+    if (!make_v1(path))
+        return;
+    REQUIRE(ks_db_open(path, KS_DB_READONLY, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(ks_db_study_get(db, "v1", &st, &err) == KS_OK && !st.dir && !st.hparams &&
+              strncmp(st.config, "name: v1", 8) == 0,
+          "a schema 1 study read as it is: %s", fmt_err(&err));
+    CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2, "its trials: %s",
+          fmt_err(&err));
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&rows[i]);
+    free(rows);
+    CHECK(ks_db_trial_add(db, st.id, 2, "{}", 1, 1, &id, &err) == KS_ERR_INTERNAL &&
+              strstr(err.msg, "read-only"),
+          "a write is refused: %s", fmt_err(&err));
+    CHECK(ks_db_study_set_context(db, st.id, "/x", NULL, 0, &err) == KS_ERR_INTERNAL,
+          "a context write is refused");
+    ks_study_info_free(&st);
+    ks_db_close(db);
+    CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) == 1,
+          "still schema 1");
+    CHECK(!exists(path_wal(path)), "no WAL file left");
+    CHECK(ks_db_open(path, KS_DB_READONLY | KS_DB_CREATE, &db, &err) == KS_ERR_INTERNAL && !db,
+          "read-only and create together are refused");
+    {
+        char missing[300];
+        path_in(missing, sizeof missing, "missing.db");
+        CHECK(ks_db_open(missing, KS_DB_READONLY, &db, &err) == KS_ERR_IO && !exists(missing),
+              "a missing file: an error, nothing created (%s)", fmt_err(&err));
+    }
+}
+
+/* A schema 1 file (what ksearch wrote before schema 2) opens: brought to this schema,
+   its studies, trials and values as they were. */
+static void test_schema_v1(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info st;
+    ks_trial_info *rows = NULL;
+    ks_hp_info hp = {"units", KS_HP_FLOAT, 0, 2, 3, 0, NULL};
+    ks_error err;
+    int n = 0;
+    path_in(path, sizeof path, "v1.db");
+    if (!make_v1(path))
+        return;
+    CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) == 1,
+          "set-up: a schema 1 file");
+    REQUIRE(ks_db_open(path, 0, &db, &err) == KS_OK, "open: %s", fmt_err(&err));
+    CHECK(query_int(path, "SELECT value FROM meta WHERE key = 'schema_version'", 0) ==
+              KS_DB_SCHEMA_VERSION,
+          "opened for writing: brought to schema %d", KS_DB_SCHEMA_VERSION);
+    REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(strncmp(st.config, "name: v1\n", 9) == 0 && strcmp(st.metric, "val_loss") == 0 &&
+              !st.dir && !st.hparams,
+          "the study as it was, no folder or domains kept (%s)", st.metric);
+    CHECK(ks_db_trials(db, st.id, &rows, &n, &err) == KS_OK && n == 2 &&
+              rows[0].status == KS_TRIAL_COMPLETE && rows[1].epochs == 2 &&
+              !isnan(rows[1].objective),
+          "its 2 complete trials (%d)", n);
+    for (int i = 0; i < n; i++)
+        ks_trial_info_free(&rows[i]);
+    free(rows);
+    CHECK(ks_db_study_set_context(db, st.id, "/somewhere", &hp, 1, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    ks_study_info_free(&st);
+    ks_db_close(db);
+    db = NULL;
+    CHECK(!exists(path_wal(path)), "closed: no WAL file left");
+    REQUIRE(ks_db_open(path, 0, &db, &err) == KS_OK, "reopen: %s", fmt_err(&err));
+    REQUIRE(ks_db_study_get(db, "v1", &st, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(st.dir && strcmp(st.dir, "/somewhere") == 0 && st.hparams &&
+              strcmp(st.hparams, "[{\"name\":\"units\",\"type\":\"float\",\"min\":2,\"max\":3}]") == 0,
+          "the folder and the domains kept: %s %s", st.dir ? st.dir : "-",
+          st.hparams ? st.hparams : "-");
+    ks_study_info_free(&st);
+    ks_db_close(db);
+}
+
+/* ks_db_trial_best: a trial's objective so far, from its epoch rows before an epoch. */
+static void test_trial_best(void)
+{
+    char path[300];
+    ks_db *db = NULL;
+    ks_study_info st;
+    ks_error err;
+    int64_t id;
+    int created, epoch = 0;
+    double v = 0;
+    /* val_acc by epoch: NaN (stored as NULL) never counts; 0.7 twice: the first wins */
+    static const double acc[6] = {0.5, NAN, 0.7, 0.6, 0.7, 0.4};
+    path_in(path, sizeof path, "best.db");
+    REQUIRE(ks_db_open(path, 1, &db, &err) == KS_OK, "%s", fmt_err(&err));
+    REQUIRE(ks_db_study_open(db, "b", "x", "h", "val_acc", 1, &st, &created, &err) == KS_OK,
+            "%s", fmt_err(&err));
+    REQUIRE(ks_db_trial_add(db, st.id, 0, "{}", 1, 6, &id, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(ks_db_trial_best(db, id, "val_acc", 1, 6, &v, &epoch, &err) == KS_OK && isnan(v) &&
+              epoch == -1,
+          "no epochs: NaN at -1 (%g at %d)", v, epoch);
+    for (int e = 0; e < 6; e++) {
+        ks_logs logs;
+        ks_epoch_record rec;
+        memset(&logs, 0, sizeof logs);
+        ks_logs_set(&logs, "loss", 1.0 / (e + 1));
+        ks_logs_set(&logs, "val_acc", acc[e]);
+        memset(&rec, 0, sizeof rec);
+        rec.epoch = e;
+        rec.logs = &logs;
+        rec.objective = NAN;
+        CHECK(ks_db_epoch_write(db, id, &rec, &err) == KS_OK, "%s", fmt_err(&err));
+    }
+    CHECK(ks_db_trial_best(db, id, "val_acc", 1, 6, &v, &epoch, &err) == KS_OK && v == 0.7 &&
+              epoch == 2,
+          "maximize: 0.7 at epoch 2 (%g at %d)", v, epoch);
+    CHECK(ks_db_trial_best(db, id, "val_acc", 1, 2, &v, &epoch, &err) == KS_OK && v == 0.5 &&
+              epoch == 0,
+          "before epoch 2: 0.5 at epoch 0 (%g at %d)", v, epoch);
+    CHECK(ks_db_trial_best(db, id, "val_acc", 0, 6, &v, &epoch, &err) == KS_OK && v == 0.4 &&
+              epoch == 5,
+          "minimize: 0.4 at epoch 5 (%g at %d)", v, epoch);
+    CHECK(ks_db_trial_best(db, id, "loss", 0, 3, &v, &epoch, &err) == KS_OK &&
+              v == 1.0 / 3 && epoch == 2,
+          "another metric: loss 1/3 at epoch 2 (%g at %d)", v, epoch);
+    CHECK(ks_db_trial_best(db, id, "nothing", 0, 6, &v, &epoch, &err) == KS_OK && isnan(v),
+          "an absent metric: NaN");
+    ks_study_info_free(&st);
+    ks_db_close(db);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_test_db.XXXXXX");
@@ -1357,6 +1597,10 @@ int main(void)
     test_bad_files();
     test_damaged();
     test_extra_rows();
+    test_trial_best();
+    test_schema_v1();
+    test_readonly();
+    test_errors_name_numbers();
     remove_tmpdir();
     return check_done();
 }

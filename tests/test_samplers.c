@@ -907,6 +907,18 @@ static void test_hyperband_sync_exact(void)
         }
     }
     CHECK(f.h.n == 49, "R=27: %d trials", f.h.n);
+    /* a trial is done at R, the option, not at the fit's epochs (5 here): trials at 27
+       epochs are final, those below may be promoted */
+    CHECK(ks_sampler_hyperband_ops.full_budget &&
+              ks_sampler_hyperband_ops.full_budget(&args, &f.h) == 27,
+          "hyperband's full budget is max_epochs (27)");
+    f.h.max_epochs = 30;
+    CHECK(ks_sampler_hyperband_ops.full_budget(&args, &f.h) == 27,
+          "max_epochs 27 below fit's 30 epochs: full budget %d",
+          ks_sampler_hyperband_ops.full_budget(&args, &f.h));
+    CHECK(!ks_sampler_grid_ops.full_budget && !ks_sampler_random_ops.full_budget &&
+              !ks_sampler_bayesian_ops.full_budget,
+          "grid, random, bayesian never promote: no full budget");
     fs_free(&f);
 
     /* options: errors */

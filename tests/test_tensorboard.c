@@ -1233,6 +1233,151 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
     ks_model_free(m);
 }
 
+/*
+ * A trial whose best epoch comes before a resume or a promotion: the objective, its
+ * epoch and the best checkpoint span every epoch however the fit was split, and the
+ * live best_<metric> series continues instead of starting again at the split.  The
+ * objective is val_loss maximized, so that the first epoch (val_loss falls) is best.
+ */
+static void test_best_across_segments(ks_db *db, const char *log_dir, const char *re)
+{
+    ks_model *m = small_model();
+    ks_callback *cb;
+    ks_tracker_options opt;
+    ks_trial_info info;
+    ks_metric_point *p = NULL;
+    ks_study_info st;
+    ks_error err;
+    run_scan r, rr;
+    char dir[1400];
+    double best = NAN, running[8];
+    int64_t id;
+    int n = 0, best_epoch = -1, ckpt_epoch = -1, created;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    if (!m)
+        return;
+    REQUIRE(ks_db_study_open(db, "max", "name: max\nsearch:\n  method: random\n", "h",
+                             "val_loss", 1, &st, &created, &err) == KS_OK,
+            "%s", err.msg);
+    REQUIRE(ks_db_trial_add(db, st.id, 0, "{}", 1, 6, &id, &err) == KS_OK, "%s", err.msg);
+    ks_study_info_free(&st);
+    memset(&opt, 0, sizeof opt);
+    opt.db = db;
+    opt.trial_id = id;
+    opt.objective = "val_loss";
+    opt.maximize = 1;
+    opt.checkpoints = 1;
+    opt.log_dir = log_dir;
+    opt.run_name = "trial-0000";
+    /* three segments: epochs 0-1, 2-3 (a resume), 4-5 (a promotion), a tracker each */
+    for (int k = 0; k < 3; k++) {
+        CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s",
+              err.msg);
+        cb = segment(m, &opt, 2 * k, 2 * k + 2);
+        CHECK(ks_tracker_end(cb, KS_TRIAL_COMPLETE, NULL, k == 2, &err) == KS_OK, "%s",
+              err.msg);
+        ks_callback_free(cb);
+    }
+    REQUIRE(ks_db_metric_series(db, id, "val_loss", 0, &p, &n, &err) == KS_OK && n == 6,
+            "val_loss rows: %d", n);
+    for (int e = 0; e < n; e++) {
+        if (!isnan(p[e].value) && (isnan(best) || p[e].value > best)) {
+            best = p[e].value;
+            best_epoch = e;
+        }
+        running[e] = best;
+    }
+    free(p);
+    CHECK(best_epoch >= 0 && best_epoch < 2, "set-up: the best epoch (%d) is in the first "
+                                             "segment", best_epoch);
+    REQUIRE(ks_db_trial_get(db, id, &info, &err) == KS_OK, "%s", err.msg);
+    CHECK(info.objective == best && info.best_epoch == best_epoch,
+          "objective over every epoch: %.6g at epoch %d, expected %.6g at epoch %d",
+          info.objective, info.best_epoch, best, best_epoch);
+    ks_trial_info_free(&info);
+    CHECK(ks_db_checkpoint_get(db, id, KS_CHECKPOINT_BEST, &blob, &len, &ckpt_epoch, &err) ==
+                  KS_OK &&
+              ckpt_epoch == best_epoch,
+          "the best checkpoint is epoch %d's (got %d)", best_epoch, ckpt_epoch);
+    free(blob);
+    snprintf(dir, sizeof dir, "%s/trial-0000", log_dir);
+    scan_run(dir, "best_val_loss", &r);
+    CHECK(r.n == 6, "best_val_loss: a point per epoch (%d)", r.n);
+    for (int e = 0; e < r.n && e < 6; e++)
+        CHECK(r.steps[e] == e && r.values[e] == (double)(float)running[e],
+              "best_val_loss at epoch %lld: %.6g, the best so far is %.6g",
+              (long long)r.steps[e], r.values[e], running[e]);
+    /* ksearch tensorboard writes the same series from the database */
+    CHECK(ks_tb_rewrite(db, "max", re, &err) == KS_OK, "rewrite: %s", err.msg);
+    snprintf(dir, sizeof dir, "%s/trial-0000", re);
+    scan_run(dir, "best_val_loss", &rr);
+    CHECK(rr.n == r.n, "best_val_loss: %d points live, %d rewritten", r.n, rr.n);
+    for (int e = 0; e < r.n && e < rr.n; e++)
+        CHECK(r.steps[e] == rr.steps[e] && r.values[e] == rr.values[e],
+              "best_val_loss at %lld: live %.6g, rewritten %.6g", (long long)r.steps[e],
+              r.values[e], rr.values[e]);
+    ks_model_free(m);
+}
+
+/*
+ * ksearch tensorboard writes the HParams domains the study declared (kept in study.db
+ * when it started), as the live writer does, not the ones its trials' values span; a
+ * study that does not keep them (a schema 1 file) gets the values' span.
+ */
+static void test_rewrite_declared(ks_db *db, const char *re)
+{
+    ks_hp_value opts[3] = {{KS_HP_STRING, 0, "adam", 0}, {KS_HP_STRING, 0, "sgd", 0},
+                           {KS_HP_STRING, 0, "rmsprop", 0}};
+    ks_hp_info infos[2] = {{"lr", KS_HP_FLOAT, 0, 1e-4, 0.1, 0, NULL},
+                           {"opt", KS_HP_STRING, 1, 0, 0, 3, opts}};
+    const char *names[2] = {"decl", "undecl"};
+    for (int k = 0; k < 2; k++) {
+        ks_study_info st;
+        ks_error err;
+        tfd_file f;
+        const tfd_msg *x;
+        char dir[700];
+        int created;
+        int64_t id;
+        REQUIRE(ks_db_study_open(db, names[k], "search: {}\n", "h", "val_loss", 0, &st,
+                                 &created, &err) == KS_OK,
+                "%s", err.msg);
+        CHECK(ks_db_trial_add(db, st.id, 0, "{\"lr\": 0.01, \"opt\": \"adam\"}", 1, 1, &id,
+                              &err) == KS_OK &&
+                  ks_db_trial_add(db, st.id, 1, "{\"lr\": 0.02, \"opt\": \"sgd\"}", 2, 1, &id,
+                                  &err) == KS_OK,
+              "%s", err.msg);
+        if (k == 0)
+            CHECK(ks_db_study_set_context(db, st.id, "/data", infos, 2, &err) == KS_OK, "%s",
+                  err.msg);
+        ks_study_info_free(&st);
+        snprintf(dir, sizeof dir, "%s/%s", re, names[k]);
+        CHECK(ks_tb_rewrite(db, names[k], dir, &err) == KS_OK, "rewrite: %s", err.msg);
+        if (!load_nth(dir, 0, &f, NULL))
+            continue;
+        x = tfd_sub(tfd_sub(f.ev[1], "summary.value"), "metadata.plugin_data.content.experiment");
+        REQUIRE(x && tfd_count(x, "hparam_infos") == 2, "%s: an experiment of 2 hparams",
+                names[k]);
+        CHECK(tfd_streq(x, "hparam_infos[0].name", "lr") &&
+                  tfd_double(x, "hparam_infos[0].domain_interval.min_value") ==
+                      (k ? 0.01 : 1e-4) &&
+                  tfd_double(x, "hparam_infos[0].domain_interval.max_value") ==
+                      (k ? 0.02 : 0.1),
+              "%s: lr over [%g, %g]", names[k],
+              tfd_double(x, "hparam_infos[0].domain_interval.min_value"),
+              tfd_double(x, "hparam_infos[0].domain_interval.max_value"));
+        CHECK(tfd_streq(x, "hparam_infos[1].name", "opt") &&
+                  tfd_count(tfd_sub(x, "hparam_infos[1].domain_discrete"), "values") ==
+                      (k ? 2 : 3) &&
+                  (k || tfd_streq(x, "hparam_infos[1].domain_discrete.values[2].string_value",
+                                  "rmsprop")),
+              "%s: opt's %d values", names[k],
+              tfd_count(tfd_sub(x, "hparam_infos[1].domain_discrete"), "values"));
+        tfd_free(&f);
+    }
+}
+
 /* A Hyperband trial pruned at the end: its one session end, without a live callback. */
 static void test_session_end_at(const char *log_dir)
 {
@@ -1261,7 +1406,7 @@ static void stale_event_file(const char *dir)
 
 static void test_tracker_and_rewrite(void)
 {
-    char db_path[512], live[512], re[512], fit_dir[512], dir[700], summary[4096];
+    char db_path[512], live[512], re[512], fit_dir[512], dir[700], max_re[700], summary[4096];
     ks_db *db = NULL;
     ks_study_info st, fst;
     ks_error err;
@@ -1281,6 +1426,10 @@ static void test_tracker_and_rewrite(void)
             "%s", err.msg);
     test_tracker_segments(db, st.id, live, &trial_id, summary, sizeof summary);
     test_session_end_at(live);
+    snprintf(dir, sizeof dir, "%s/max", live);
+    snprintf(max_re, sizeof max_re, "%s/max", re);
+    test_best_across_segments(db, dir, max_re);
+    test_rewrite_declared(db, re);
 
     /* the rewrite of a study: the live layout, one end, the series live writes */
     stale_event_file(re);       /* nothing of an earlier rewrite stays */

@@ -4,11 +4,14 @@
  * every connection sets, and the helpers the other db_*.c files share: SQLite errors
  * as ks_status, statements and BEGIN IMMEDIATE transactions retried on SQLITE_BUSY.
  *
- * The schema (version 1).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
+ * The schema (version 2).  Times are Unix seconds (REAL); SQLite keeps NaN as NULL,
  * so a REAL that may be NaN is NULL when it is.
  *
- *   meta(key PK, value)              schema_version "1", created_by "ksearch"
- *   study(id, name UNIQUE, config, hash, metric, maximize, created)
+ *   meta(key PK, value)              schema_version "2", created_by "ksearch"
+ *   study(id, name UNIQUE, config, hash, metric, maximize, created,
+ *         dir NULL (the study file's folder, absolute: relative data paths start there),
+ *         hparams NULL (the declared hyperparameter domains, JSON: a list of
+ *         {"name", "type": "float"|"string"|"bool", "min", "max"} or {…, "values": […]}))
  *   trial(id, study_id → study CASCADE, number, status TEXT (ks_trial_status_name),
  *         params JSON, seed (uint64 as its int64 bit pattern), budget, epochs,
  *         objective NULL, best_epoch (-1: none), started NULL, ended NULL, error NULL,
@@ -24,6 +27,9 @@
  *         little-endian doubles (left, right, count), UNIQUE(trial_id, epoch, tag))
  *   ensemble(id, study_id → study CASCADE, name, json, file BLOB NULL, created,
  *         UNIQUE(study_id, name))
+ *
+ * Version 1 had no study.dir and study.hparams: opening such a file for writing adds
+ * them (NULL: not known); a read-only open reads it as it is.
  */
 #include "db_impl.h"
 
@@ -35,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char schema_sql[] =
     "CREATE TABLE meta (\n"
@@ -48,7 +55,9 @@ static const char schema_sql[] =
     "    hash     TEXT NOT NULL,\n"
     "    metric   TEXT NOT NULL,\n"
     "    maximize INTEGER NOT NULL,\n"
-    "    created  REAL NOT NULL\n"
+    "    created  REAL NOT NULL,\n"
+    "    dir      TEXT,\n"
+    "    hparams  TEXT\n"
     ");\n"
     "CREATE TABLE trial (\n"
     "    id         INTEGER PRIMARY KEY,\n"
@@ -105,17 +114,18 @@ static const char schema_sql[] =
 
 /* ------------------------------------------------------------ errors */
 
-ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
+/* SQLite's message for rc, from the connection when it is its last error. */
+static void sqlite_message(ks_db *db, int rc, char *out, size_t size)
 {
-    char what[200];
     const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
-    va_list ap;
-    va_start(ap, what_fmt);
-    vsnprintf(what, sizeof what, what_fmt, ap);
-    va_end(ap);
     /* sqlite3_errmsg belongs to the last call: if that one succeeded, use rc's text */
     if (db->conn && (sqlite3_errcode(db->conn) & 0xff) != (rc & 0xff))
         msg = sqlite3_errstr(rc);
+    snprintf(out, size, "%s", msg);
+}
+
+static ks_status fail_with(ks_db *db, int rc, ks_error *err, const char *what, const char *msg)
+{
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
         return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
@@ -130,6 +140,31 @@ ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ..
     default:
         return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "%s: %s", what, msg);
     }
+}
+
+ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
+{
+    char what[200], msg[300];
+    va_list ap;
+    sqlite_message(db, rc, msg, sizeof msg);
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    return fail_with(db, rc, err, what, msg);
+}
+
+ks_status ks_dbi_fail_trial(ks_db *db, int rc, ks_error *err, int64_t trial_id,
+                            const char *what_fmt, ...)
+{
+    char what[200], msg[300], label[64], full[300];
+    va_list ap;
+    sqlite_message(db, rc, msg, sizeof msg);
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    ks_dbi_trial_label(db, trial_id, label, sizeof label);
+    snprintf(full, sizeof full, "%s %s", what, label);
+    return fail_with(db, rc, err, full, msg);
 }
 
 ks_status ks_dbi_missing(ks_db *db, ks_error *err, const char *fmt, ...)
@@ -242,7 +277,10 @@ static int exec_retry(ks_db *db, const char *sql)
 
 ks_status ks_dbi_begin(ks_db *db, ks_error *err, const char *what)
 {
-    int rc = exec_retry(db, "BEGIN IMMEDIATE");
+    int rc;
+    if (db->readonly)
+        return ks_dbi_bad_arg(err, "%s: %s was opened read-only", what, db->path);
+    rc = exec_retry(db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return ks_dbi_fail(db, rc, err, "%s", what);
     return KS_OK;
@@ -420,6 +458,7 @@ static ks_status classify(ks_db *db, int *kind, ks_error *err)
                                "written by a newer ksearch (schema %ld); this one reads up "
                                "to %d",
                                v, KS_DB_SCHEMA_VERSION);
+    db->version = (int)v;
     *kind = FILE_OURS;
     return KS_OK;
 }
@@ -510,12 +549,92 @@ static ks_status create_schema(ks_db *db, ks_error *err)
     return ks_dbi_end(db, s, err, "creating the schema");
 }
 
-static ks_status open_file(ks_db *db, int create, ks_error *err)
+/*
+ * Bring a file of an older schema to this one, in one transaction (another process may
+ * have done it meanwhile: the version is read again inside it).
+ */
+static ks_status migrate(ks_db *db, ks_error *err)
 {
-    int kind = FILE_EMPTY, rc;
+    char version[64];
+    int rc;
+    ks_status s = ks_dbi_begin(db, err, "updating the schema");
+    if (s != KS_OK)
+        return s;
+    rc = meta_get(db, "schema_version", version, sizeof version);
+    if (rc == SQLITE_OK && strcmp(version, "1") == 0) {
+        rc = sqlite3_exec(db->conn, "ALTER TABLE study ADD COLUMN dir TEXT;"
+                                    "ALTER TABLE study ADD COLUMN hparams TEXT;"
+                                    "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+                          NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK)
+        s = ks_dbi_fail(db, rc, err, "updating the schema from version %s", version);
+    if ((s = ks_dbi_end(db, s, err, "updating the schema")) == KS_OK)
+        db->version = KS_DB_SCHEMA_VERSION;
+    return s;
+}
+
+/* "file:PATH?mode=ro[&immutable=1]" with PATH %-escaped where a URI needs it. */
+static int readonly_uri(const char *path, int immutable, char *out, size_t size)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(out, size, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < size; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+            n += (size_t)snprintf(out + n, size - n, "%%%02X", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n < size ? n : size - 1] = '\0';
+    return snprintf(out + n, size - n, "?mode=ro%s", immutable ? "&immutable=1" : "") <
+           (int)(size - n);
+}
+
+/*
+ * Open the connection.  A reader (KS_DB_READONLY) of a file in a folder it may write
+ * opens it as a writer would, and writes nothing itself: SQLite then removes the WAL and
+ * shared-memory files when the last connection closes, as after a study.  Where the
+ * file or its folder cannot be written, it is opened read-only (a WAL database is then
+ * read through its shared-memory file, or, when that cannot be made either, as
+ * immutable: nobody can be writing it).
+ */
+static int connect(ks_db *db, int flags)
+{
+    char uri[2 * 4096], dir[4096], *slash;
+    int rc;
+    if (flags & KS_DB_READONLY) {
+        snprintf(dir, sizeof dir, "%s", db->path);
+        slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        if (access(db->path, W_OK) == 0 && access(slash ? dir : ".", W_OK) == 0)
+            flags = 0;
+    }
+    if (!(flags & KS_DB_READONLY))
+        return sqlite3_open_v2(db->path, &db->conn,
+                               SQLITE_OPEN_READWRITE | (flags & KS_DB_CREATE ? SQLITE_OPEN_CREATE
+                                                                             : 0),
+                               NULL);
+    if (!readonly_uri(db->path, 0, uri, sizeof uri))
+        return SQLITE_CANTOPEN;
+    rc = sqlite3_open_v2(uri, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->conn, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) &&
+        readonly_uri(db->path, 1, uri, sizeof uri)) {
+        sqlite3_close(db->conn);
+        db->conn = NULL;
+        rc = sqlite3_open_v2(uri, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+    return rc;
+}
+
+static ks_status open_file(ks_db *db, int flags, ks_error *err)
+{
+    int kind = FILE_EMPTY, rc, create = flags & KS_DB_CREATE;
     ks_status s;
-    rc = sqlite3_open_v2(db->path, &db->conn,
-                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), NULL);
+    db->readonly = (flags & KS_DB_READONLY) != 0;
+    rc = connect(db, flags);
     if (rc != SQLITE_OK)
         return ks_error_set_at(err, (rc & 0xff) == SQLITE_NOMEM ? KS_ERR_NOMEM : KS_ERR_IO,
                                db->path, 0, 0, "cannot open the study database: %s",
@@ -525,6 +644,12 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
     /* first only read: someone else's file must stay exactly as it is */
     if ((s = classify(db, &kind, err)) != KS_OK)
         return s;
+    if (db->readonly) {
+        if (kind == FILE_EMPTY)
+            return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
+                                   "not a ksearch study database (an empty file)");
+        return quick_check(db, err);
+    }
     if (kind == FILE_EMPTY && !create)
         return ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
                                "not a ksearch study database (an empty file)");
@@ -554,10 +679,12 @@ static ks_status open_file(ks_db *db, int create, ks_error *err)
         if (kind != FILE_OURS)
             return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "the schema was not created");
     }
+    if (db->version < KS_DB_SCHEMA_VERSION)
+        return migrate(db, err);
     return KS_OK;
 }
 
-ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
+ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err)
 {
     struct stat sb;
     ks_db *db;
@@ -573,7 +700,7 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
     if (stat(path, &sb) != 0) {
         if (errno != ENOENT)
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "%s", strerror(errno));
-        if (!create)
+        if (!(flags & KS_DB_CREATE))
             return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "no such study database");
     } else if (S_ISDIR(sb.st_mode)) {
         return ks_error_set_at(err, KS_ERR_IO, path, 0, 0,
@@ -583,7 +710,12 @@ ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err)
         free(db);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
-    if ((s = open_file(db, create, err)) != KS_OK) {
+    if (flags & ~(KS_DB_CREATE | KS_DB_READONLY) ||
+        (flags & KS_DB_CREATE && flags & KS_DB_READONLY)) {
+        ks_db_close(db);
+        return ks_dbi_bad_arg(err, "ks_db_open: flags %d", flags);
+    }
+    if ((s = open_file(db, flags, err)) != KS_OK) {
         ks_db_close(db);
         return s;
     }

@@ -26,10 +26,13 @@ ks_status ks_dbi_checkpoint_put(ks_db *db, int64_t trial_id, ks_checkpoint_kind 
     sqlite3_stmt *st;
     ks_status s;
     int rc;
-    if (len > (size_t)INT32_MAX)
+    if (len > (size_t)INT32_MAX) {
+        char label[64];
+        ks_dbi_trial_label(db, trial_id, label, sizeof label);
         return ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0,
-                               "the %s checkpoint of trial %lld is too large (%zu bytes)",
-                               kind_name(kind), (long long)trial_id, len);
+                               "the %s checkpoint of %s is too large (%zu bytes)",
+                               kind_name(kind), label, len);
+    }
     s = ks_dbi_prepare(db, "INSERT INTO checkpoint (trial_id, kind, epoch, monitored, data)"
                            " VALUES (?1, ?2, ?3, ?4, ?5)"
                            " ON CONFLICT (trial_id, kind) DO UPDATE SET epoch = excluded.epoch,"
@@ -51,8 +54,8 @@ ks_status ks_dbi_checkpoint_put(ks_db *db, int64_t trial_id, ks_checkpoint_kind 
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
     else if (rc != SQLITE_DONE)
-        s = ks_dbi_fail(db, rc, err, "writing the %s checkpoint of trial %lld", kind_name(kind),
-                        (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "writing the %s checkpoint of",
+                              kind_name(kind));
     sqlite3_finalize(st);
     return s;
 }
@@ -91,11 +94,12 @@ ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind k
                 *epoch = sqlite3_column_int(st, 0);
         }
     } else if (rc == SQLITE_DONE) {
-        s = ks_dbi_missing(db, err, "trial %lld has no %s checkpoint", (long long)trial_id,
-                           kind_name(kind));
+        char label[64];
+        ks_dbi_trial_label(db, trial_id, label, sizeof label);
+        s = ks_dbi_missing(db, err, "%s has no %s checkpoint", label, kind_name(kind));
     } else {
-        s = ks_dbi_fail(db, rc, err, "reading the %s checkpoint of trial %lld", kind_name(kind),
-                        (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading the %s checkpoint of",
+                              kind_name(kind));
     }
     sqlite3_finalize(st);
     return s;
@@ -147,8 +151,7 @@ ks_status ks_dbi_histograms_put(ks_db *db, int64_t trial_id, int epoch, int n,
         if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
             s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
         else if (rc != SQLITE_DONE)
-            s = ks_dbi_fail(db, rc, err, "writing histogram %s of trial %lld", tags[i],
-                            (long long)trial_id);
+            s = ks_dbi_fail_trial(db, rc, err, trial_id, "writing histogram %s of", tags[i]);
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -187,8 +190,7 @@ ks_status ks_db_histogram_list(ks_db *db, int64_t trial_id, char ***tags, int **
         s = ks_dbi_strv_push(&sv, (const char *)sqlite3_column_text(st, 0), err);
     }
     if (s == KS_OK && rc != SQLITE_DONE)
-        s = ks_dbi_fail(db, rc, err, "listing the histograms of trial %lld",
-                        (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "listing the histograms of");
     sqlite3_finalize(st);
     if (s == KS_OK) {
         int count = sv.n;
@@ -222,18 +224,20 @@ ks_status ks_db_histogram_get(ks_db *db, int64_t trial_id, const char *tag, int 
     if (rc == SQLITE_ROW) {
         const unsigned char *data = sqlite3_column_blob(st, 0);
         int bytes = sqlite3_column_bytes(st, 0);
-        if (!data || bytes != HIST_BYTES)
+        if (!data || bytes != HIST_BYTES) {
+            char label[64];
+            ks_dbi_trial_label(db, trial_id, label, sizeof label);
             s = ks_error_set_at(err, KS_ERR_CORRUPT, db->path, 0, 0,
-                                "histogram %s of trial %lld at epoch %d has %d bytes, not %d",
-                                tag, (long long)trial_id, epoch, bytes, HIST_BYTES);
-        else
+                                "histogram %s of %s at epoch %d has %d bytes, not %d", tag,
+                                label, epoch, bytes, HIST_BYTES);
+        } else
             decode_histogram(data, out);
     } else if (rc == SQLITE_DONE) {
-        s = ks_dbi_missing(db, err, "trial %lld has no histogram %s at epoch %d",
-                           (long long)trial_id, tag, epoch);
+        char label[64];
+        ks_dbi_trial_label(db, trial_id, label, sizeof label);
+        s = ks_dbi_missing(db, err, "%s has no histogram %s at epoch %d", label, tag, epoch);
     } else {
-        s = ks_dbi_fail(db, rc, err, "reading histogram %s of trial %lld", tag,
-                        (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading histogram %s of", tag);
     }
     sqlite3_finalize(st);
     return s;

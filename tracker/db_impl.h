@@ -17,6 +17,8 @@ struct ks_db {
     sqlite3 *conn;
     char *path;                 /* as given to ks_db_open, for messages */
     int busy_retries;           /* SQLITE_BUSY answers retried (after the busy timeout) */
+    int version;                /* the file's schema version */
+    int readonly;               /* opened with KS_DB_READONLY */
 };
 
 /* The busy timeout of every connection, and how long the retry loops keep trying. */
@@ -32,6 +34,13 @@ struct ks_db {
  */
 ks_status ks_dbi_fail(ks_db *db, int rc, ks_error *err, const char *what_fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same for a statement about one trial: what ends with " trial N", N its number in
+   its study (read after the message is kept), or "trial with id ID" if it cannot be read. */
+ks_status ks_dbi_fail_trial(ks_db *db, int rc, ks_error *err, int64_t trial_id,
+                            const char *what_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* "trial N" for messages (see ks_dbi_fail_trial); the call may reset the connection's
+   last error message. */
+void ks_dbi_trial_label(ks_db *db, int64_t trial_id, char *out, size_t size);
 /* A row that should be there is not ("PATH: no trial with id 7"): KS_ERR_CONFIG. */
 ks_status ks_dbi_missing(ks_db *db, ks_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -44,7 +44,7 @@ static ks_status put_logs(ks_db *db, int64_t trial_id, int64_t step, int epoch,
         if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
             s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
         else if (rc != SQLITE_DONE)
-            s = ks_dbi_fail(db, rc, err, "writing %s of trial %lld", name, (long long)trial_id);
+            s = ks_dbi_fail_trial(db, rc, err, trial_id, "writing %s of", name);
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -90,7 +90,7 @@ static ks_status put_progress(ks_db *db, int64_t trial_id, const ks_epoch_record
 ks_status ks_db_epoch_write(ks_db *db, int64_t trial_id, const ks_epoch_record *rec,
                             ks_error *err)
 {
-    char what[80];
+    char what[120], label[64];
     ks_status s;
     if (!db || !rec)
         return ks_dbi_bad_arg(err, "ks_db_epoch_write: db or rec is NULL");
@@ -105,8 +105,8 @@ ks_status ks_db_epoch_write(ks_db *db, int64_t trial_id, const ks_epoch_record *
     for (int i = 0; i < rec->n_histograms; i++)
         if (!rec->histogram_tags[i] || !rec->histograms[i])
             return ks_dbi_bad_arg(err, "ks_db_epoch_write: histogram %d has no tag or data", i);
-    snprintf(what, sizeof what, "writing epoch %d of trial %lld", rec->epoch,
-             (long long)trial_id);
+    ks_dbi_trial_label(db, trial_id, label, sizeof label);
+    snprintf(what, sizeof what, "writing epoch %d of %s", rec->epoch, label);
     if ((s = ks_dbi_begin(db, err, what)) != KS_OK)
         return s;
     s = put_logs(db, trial_id, -1, rec->epoch, rec->logs, rec->wall_time, err);
@@ -128,7 +128,7 @@ ks_status ks_db_batch_write(ks_db *db, int64_t trial_id, int64_t step, const ks_
                             ks_error *err)
 {
     sqlite3_stmt *st;
-    char what[80];
+    char what[120], label[64];
     int epoch = 0, rc;
     ks_status s;
     if (!db)
@@ -138,8 +138,8 @@ ks_status ks_db_batch_write(ks_db *db, int64_t trial_id, int64_t step, const ks_
                               (long long)step);
     if ((s = check_logs(logs, "ks_db_batch_write", err)) != KS_OK)
         return s;
-    snprintf(what, sizeof what, "writing batch %lld of trial %lld", (long long)step,
-             (long long)trial_id);
+    ks_dbi_trial_label(db, trial_id, label, sizeof label);
+    snprintf(what, sizeof what, "writing batch %lld of %s", (long long)step, label);
     if ((s = ks_dbi_begin(db, err, what)) != KS_OK)
         return s;
     /* a batch belongs to the epoch in progress: the number of epochs recorded */
@@ -177,8 +177,7 @@ ks_status ks_db_metric_names(ks_db *db, int64_t trial_id, char ***names, ks_erro
     while (s == KS_OK && (rc = ks_dbi_step(db, st)) == SQLITE_ROW)
         s = ks_dbi_strv_push(&sv, (const char *)sqlite3_column_text(st, 0), err);
     if (s == KS_OK && rc != SQLITE_DONE)
-        s = ks_dbi_fail(db, rc, err, "reading the metric names of trial %lld",
-                        (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading the metric names of");
     sqlite3_finalize(st);
     if (s == KS_OK)
         return ks_dbi_strv_finish(&sv, names, err);
@@ -226,7 +225,7 @@ ks_status ks_db_metric_series(ks_db *db, int64_t trial_id, const char *name, int
         count++;
     }
     if (s == KS_OK && rc != SQLITE_DONE)
-        s = ks_dbi_fail(db, rc, err, "reading %s of trial %lld", name, (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading %s of", name);
     sqlite3_finalize(st);
     if (s != KS_OK) {
         free(v);
@@ -235,4 +234,40 @@ ks_status ks_db_metric_series(ks_db *db, int64_t trial_id, const char *name, int
     *points = v;
     *n = count;
     return KS_OK;
+}
+
+ks_status ks_db_trial_best(ks_db *db, int64_t trial_id, const char *metric, int maximize,
+                           int before, double *value, int *epoch, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (!db || !metric || !value || !epoch)
+        return ks_dbi_bad_arg(err, "ks_db_trial_best: db, metric, value or epoch is NULL");
+    *value = NAN;
+    *epoch = -1;
+    /* NaN is stored as NULL: never a best */
+    s = ks_dbi_prepare(db, maximize ? "SELECT value, epoch FROM metric"
+                                      " WHERE trial_id = ?1 AND name = ?2 AND step = -1"
+                                      " AND epoch < ?3 AND value IS NOT NULL"
+                                      " ORDER BY value DESC, epoch LIMIT 1"
+                                    : "SELECT value, epoch FROM metric"
+                                      " WHERE trial_id = ?1 AND name = ?2 AND step = -1"
+                                      " AND epoch < ?3 AND value IS NOT NULL"
+                                      " ORDER BY value, epoch LIMIT 1",
+                       &st, err);
+    if (s != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, before);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        *value = sqlite3_column_double(st, 0);
+        *epoch = sqlite3_column_int(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading the best %s of", metric);
+    }
+    sqlite3_finalize(st);
+    return s;
 }

@@ -8,14 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STUDY_COLUMNS "id, name, config, hash, metric, maximize, created"
+/* The columns read_study reads; a schema 1 file (read only) has no dir, no hparams. */
+#define STUDY_COLUMNS "id, name, config, hash, metric, maximize, created, dir, hparams"
+#define STUDY_COLUMNS_V1 "id, name, config, hash, metric, maximize, created, NULL, NULL"
 
 void ks_study_info_free(ks_study_info *s)
 {
     if (!s)
         return;
     free(s->config);
-    s->config = NULL;
+    free(s->dir);
+    free(s->hparams);
+    s->config = s->dir = s->hparams = NULL;
 }
 
 /* A row of STUDY_COLUMNS into out (fixed fields are cut to size: they are checked on
@@ -35,10 +39,14 @@ static ks_status read_study(sqlite3_stmt *st, ks_study_info *out, ks_error *err)
     snprintf(out->metric, sizeof out->metric, "%s", t ? (const char *)t : "");
     out->maximize = sqlite3_column_int(st, 5) != 0;
     out->created = ks_dbi_real(st, 6, 0.0);
+    out->dir = ks_dbi_text(st, 7, &nomem);
+    out->hparams = ks_dbi_text(st, 8, &nomem);
     if (!out->config && !nomem)
         out->config = strdup("");
-    if (!out->config)
+    if (!out->config || nomem) {
+        ks_study_info_free(out);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
     return KS_OK;
 }
 
@@ -48,8 +56,10 @@ static ks_status find_study(ks_db *db, const char *name, ks_study_info *out, int
 {
     sqlite3_stmt *st;
     int rc;
-    ks_status s = ks_dbi_prepare(db, "SELECT " STUDY_COLUMNS " FROM study WHERE name = ?1", &st,
-                                 err);
+    ks_status s = ks_dbi_prepare(db, db->version < 2
+                                         ? "SELECT " STUDY_COLUMNS_V1 " FROM study WHERE name = ?1"
+                                         : "SELECT " STUDY_COLUMNS " FROM study WHERE name = ?1",
+                                 &st, err);
     *found = 0;
     if (s != KS_OK)
         return s;
@@ -147,6 +157,94 @@ ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_er
         s = ks_dbi_missing(db, err, "no study named \"%s\"", name);
     if (s != KS_OK)
         ks_study_info_free(out);
+    return s;
+}
+
+/* The domains as JSON: [{"name": …, "type": …, "min": …, "max": …} or {…, "values": […]}]. */
+static ks_status hparams_json(const ks_hp_info *hp, int n, char **out)
+{
+    static const char *const types[] = {"float", "string", "bool"};
+    ks_value list, *h, *v;
+    ks_status s = KS_OK;
+    size_t len;
+    ks_value_init(&list, KS_VALUE_LIST);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        if (!(h = ks_value_push(&list, KS_VALUE_MAP)) ||
+            !(v = ks_value_put(h, "name", KS_VALUE_NULL)) ||
+            ks_value_set_string(v, hp[i].name) != KS_OK ||
+            !(v = ks_value_put(h, "type", KS_VALUE_NULL)) ||
+            ks_value_set_string(v, types[hp[i].type]) != KS_OK) {
+            s = KS_ERR_NOMEM;
+            break;
+        }
+        if (!hp[i].discrete) {
+            if (!(v = ks_value_put(h, "min", KS_VALUE_NUMBER)))
+                s = KS_ERR_NOMEM;
+            else
+                v->number = hp[i].min;
+            if (s == KS_OK && !(v = ks_value_put(h, "max", KS_VALUE_NUMBER)))
+                s = KS_ERR_NOMEM;
+            else if (s == KS_OK)
+                v->number = hp[i].max;
+            continue;
+        }
+        if (!(h = ks_value_put(h, "values", KS_VALUE_LIST)))
+            s = KS_ERR_NOMEM;
+        for (int k = 0; s == KS_OK && k < hp[i].n_values; k++) {
+            const ks_hp_value *x = &hp[i].values[k];
+            if (!(v = ks_value_push(h, x->type == KS_HP_STRING ? KS_VALUE_NULL
+                                        : x->type == KS_HP_BOOL ? KS_VALUE_BOOL
+                                                                : KS_VALUE_NUMBER)))
+                s = KS_ERR_NOMEM;
+            else if (x->type == KS_HP_STRING)
+                s = ks_value_set_string(v, x->string ? x->string : "");
+            else if (x->type == KS_HP_BOOL)
+                v->boolean = x->boolean != 0;
+            else
+                v->number = x->number;
+        }
+    }
+    if (s == KS_OK)
+        s = ks_value_to_json(&list, out, &len);
+    ks_value_free(&list);
+    return s;
+}
+
+ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
+                                  const ks_hp_info *hp, int n_hp, ks_error *err)
+{
+    sqlite3_stmt *st;
+    char *json = NULL;
+    ks_status s;
+    if (!db || n_hp < 0 || (n_hp > 0 && !hp))
+        return ks_dbi_bad_arg(err, "ks_db_study_set_context: db or hparams missing");
+    for (int i = 0; i < n_hp; i++)
+        if (!hp[i].name || (unsigned)hp[i].type > KS_HP_BOOL ||
+            (hp[i].discrete && hp[i].n_values > 0 && !hp[i].values))
+            return ks_dbi_bad_arg(err, "ks_db_study_set_context: hyperparameter %d is "
+                                       "incomplete", i);
+    if (n_hp > 0 && hparams_json(hp, n_hp, &json) != KS_OK)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    if ((s = ks_dbi_begin(db, err, "recording the study's context")) != KS_OK) {
+        free(json);
+        return s;
+    }
+    s = ks_dbi_prepare(db, "UPDATE study SET dir = coalesce(?2, dir),"
+                           " hparams = coalesce(?3, hparams) WHERE id = ?1",
+                       &st, err);
+    if (s == KS_OK) {
+        sqlite3_bind_int64(st, 1, study_id);
+        if (dir)
+            sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
+        if (json)
+            sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        s = ks_dbi_run(db, st, err, "recording the study's context");
+        if (s == KS_OK && sqlite3_changes(db->conn) == 0)
+            s = ks_dbi_missing(db, err, "no study with id %lld", (long long)study_id);
+        sqlite3_finalize(st);
+    }
+    s = ks_dbi_end(db, s, err, "recording the study's context");
+    free(json);
     return s;
 }
 

@@ -31,6 +31,20 @@ void ks_trial_info_free(ks_trial_info *t)
     t->params = t->error = NULL;
 }
 
+void ks_dbi_trial_label(ks_db *db, int64_t trial_id, char *out, size_t size)
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(out, size, "trial with id %lld", (long long)trial_id);
+    if (!db || !db->conn ||
+        sqlite3_prepare_v2(db->conn, "SELECT number FROM trial WHERE id = ?1", -1, &st, NULL) !=
+            SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, trial_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, size, "trial %d", sqlite3_column_int(st, 0));
+    sqlite3_finalize(st);
+}
+
 #define TRIAL_COLUMNS                                                                  \
     "id, number, status, params, seed, budget, epochs, objective, best_epoch, started, " \
     "ended, error"
@@ -194,7 +208,7 @@ ks_status ks_db_trial_get(ks_db *db, int64_t trial_id, ks_trial_info *out, ks_er
     else if (rc == SQLITE_DONE)
         s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
     else
-        s = ks_dbi_fail(db, rc, err, "reading trial %lld", (long long)trial_id);
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading");
     sqlite3_finalize(st);
     return s;
 }

@@ -135,6 +135,7 @@ static int has_search_section(const char *text)
 typedef struct hp_column {
     char name[64];
     ks_hp_type type;
+    int discrete;               /* values[] (else the interval [min, max]) */
     double min, max;
     int n_values;
     ks_hp_value values[64];
@@ -195,6 +196,107 @@ static void add_to_column(hp_column *c, const ks_hp_value *v)
     c->n_values++;
 }
 
+/*
+ * The domains the study declared (study.hparams, see db.c), into cols: the number of
+ * columns, or -1 when the database does not keep them (a schema 1 file) or they do not
+ * read as expected (then they are inferred from the trials' values).
+ */
+static int declared_columns(const char *json, hp_column *cols, int max)
+{
+    static const char *const types[] = {"float", "string", "bool"};
+    ks_value v;
+    int n = 0, ok = 1;
+    if (!json || ks_value_from_json(json, strlen(json), "hparams", &v, NULL) != KS_OK)
+        return -1;
+    ok = v.kind == KS_VALUE_LIST && v.n <= (size_t)max;
+    for (size_t i = 0; ok && i < v.n; i++) {
+        const ks_value *h = &v.items[i], *name = ks_value_get(h, "name"),
+                       *type = ks_value_get(h, "type"), *values = ks_value_get(h, "values");
+        hp_column *c = &cols[n];
+        int t = -1;
+        for (int k = 0; type && type->kind == KS_VALUE_STRING && k < 3; k++)
+            if (strcmp(type->string, types[k]) == 0)
+                t = k;
+        if (!name || name->kind != KS_VALUE_STRING || t < 0) {
+            ok = 0;
+            break;
+        }
+        memset(c, 0, sizeof *c);
+        snprintf(c->name, sizeof c->name, "%s", name->string);
+        c->type = (ks_hp_type)t;
+        n++;
+        if (!values) {
+            const ks_value *lo = ks_value_get(h, "min"), *hi = ks_value_get(h, "max");
+            ok = t == KS_HP_FLOAT && lo && hi && lo->kind == KS_VALUE_NUMBER &&
+                 hi->kind == KS_VALUE_NUMBER;
+            if (ok) {
+                c->min = lo->number;
+                c->max = hi->number;
+            }
+            continue;
+        }
+        c->discrete = 1;
+        ok = values->kind == KS_VALUE_LIST && values->n <= 64;
+        for (size_t k = 0; ok && k < values->n; k++) {
+            const ks_value *x = &values->items[k];
+            ks_hp_value *hv = &c->values[c->n_values];
+            memset(hv, 0, sizeof *hv);
+            hv->type = c->type;
+            if (t == KS_HP_FLOAT && x->kind == KS_VALUE_NUMBER)
+                hv->number = x->number;
+            else if (t == KS_HP_BOOL && x->kind == KS_VALUE_BOOL)
+                hv->boolean = x->boolean;
+            else if (t == KS_HP_STRING && x->kind == KS_VALUE_STRING &&
+                     (c->strings[c->n_values] = strdup(x->string)))
+                hv->string = c->strings[c->n_values];
+            else
+                ok = 0;
+            c->n_values += ok;
+        }
+    }
+    ks_value_free(&v);
+    if (!ok) {
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < cols[i].n_values; j++)
+                free(cols[i].strings[j]);
+        memset(cols, 0, (size_t)n * sizeof *cols);
+        return -1;
+    }
+    return n;
+}
+
+/* The domains the trials' values span (files that do not keep the declared ones). */
+static int inferred_columns(const ks_trial_info *trials, int n, hp_column *cols, int max)
+{
+    int n_cols = 0;
+    for (int t = 0; t < n; t++) {
+        ks_value v;
+        const char *names[64];
+        ks_hp_value vals[64];
+        int k;
+        if (!trials[t].params ||
+            ks_value_from_json(trials[t].params, strlen(trials[t].params), "params", &v, NULL) !=
+                KS_OK)
+            continue;
+        k = trial_values(&v, names, vals, 64);
+        for (int i = 0; i < k; i++) {
+            hp_column *c = find_column(cols, n_cols, names[i]);
+            if (!c && n_cols < max) {
+                c = &cols[n_cols++];
+                snprintf(c->name, sizeof c->name, "%s", names[i]);
+                c->type = vals[i].type;
+                c->discrete = c->type != KS_HP_FLOAT;
+                c->min = INFINITY;
+                c->max = -INFINITY;
+            }
+            if (c && c->type == vals[i].type)
+                add_to_column(c, &vals[i]);
+        }
+        ks_value_free(&v);
+    }
+    return n_cols;
+}
+
 static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *trials, int n,
                                   const char *log_dir, ks_error *err)
 {
@@ -208,35 +310,15 @@ static ks_status write_experiment(const ks_study_info *st, const ks_trial_info *
     ks_hp_metric metrics[4];
     if (!cols)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    for (int t = 0; t < n; t++) {
-        ks_value v;
-        const char *names[64];
-        ks_hp_value vals[64];
-        int k;
-        if (!trials[t].params ||
-            ks_value_from_json(trials[t].params, strlen(trials[t].params), "params", &v, NULL) !=
-                KS_OK)
-            continue;
-        k = trial_values(&v, names, vals, 64);
-        for (int i = 0; i < k; i++) {
-            hp_column *c = find_column(cols, n_cols, names[i]);
-            if (!c && n_cols < 64) {
-                c = &cols[n_cols++];
-                snprintf(c->name, sizeof c->name, "%s", names[i]);
-                c->type = vals[i].type;
-                c->min = INFINITY;
-                c->max = -INFINITY;
-            }
-            if (c && c->type == vals[i].type)
-                add_to_column(c, &vals[i]);
-        }
-        ks_value_free(&v);
-    }
+    /* the space the study declared, as the live tracker wrote it; for older files the
+       domains the trials' values span */
+    if ((n_cols = declared_columns(st->hparams, cols, 64)) < 0)
+        n_cols = inferred_columns(trials, n, cols, 64);
     for (int i = 0; i < n_cols; i++) {
         memset(&infos[i], 0, sizeof infos[i]);
         infos[i].name = cols[i].name;
         infos[i].type = cols[i].type;
-        infos[i].discrete = cols[i].type != KS_HP_FLOAT;
+        infos[i].discrete = cols[i].discrete;
         infos[i].min = cols[i].min;
         infos[i].max = cols[i].max;
         infos[i].n_values = cols[i].n_values;

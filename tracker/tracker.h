@@ -21,12 +21,18 @@
  * Opening checks that the file is a ksearch study database and that its schema
  * version is one this ksearch reads: a newer one, a damaged file or something else
  * entirely is an error with a clear message (KS_ERR_CORRUPT / KS_ERR_DB).
- * create: make the file and its schema if it does not exist.
+ * flags 0: read and write an existing file (one of an older schema is brought to this
+ * one); KS_DB_CREATE: the same, making the file and its schema if it does not exist;
+ * KS_DB_READONLY: only read — nothing is written, no file created beside it (WAL and
+ * shared-memory files included, when the folder cannot be written), an older schema
+ * read as it is.  For ls, show, compare and anything else that only reads.
  */
 typedef struct ks_db ks_db;
-ks_status ks_db_open(const char *path, int create, ks_db **out, ks_error *err);
+typedef struct ks_hp_info ks_hp_info;   /* a hyperparameter's domain (TensorBoard, below) */
+enum { KS_DB_CREATE = 1, KS_DB_READONLY = 2 };
+ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
-#define KS_DB_SCHEMA_VERSION 1
+#define KS_DB_SCHEMA_VERSION 2
 
 typedef enum ks_trial_status {
     KS_TRIAL_QUEUED,
@@ -48,8 +54,13 @@ typedef struct ks_study_info {
     char metric[64];            /* the objective: a log name, e.g. "val_accuracy" */
     int maximize;               /* 1: larger is better */
     double created;             /* Unix seconds */
+    char *dir;                  /* the folder relative data paths start from (malloc'd), or
+                                   NULL when not kept (a file of schema 1) */
+    char *hparams;              /* the declared hyperparameter domains as JSON (malloc'd),
+                                   NULL when not kept (schema 1, or a ksearch fit) */
 } ks_study_info;
-void ks_study_info_free(ks_study_info *s);      /* frees config; s itself is the caller's */
+/* Frees config, dir and hparams; s itself is the caller's. */
+void ks_study_info_free(ks_study_info *s);
 
 /*
  * Find the study named name, or create it with the given fields (*created tells).
@@ -59,6 +70,14 @@ ks_status ks_db_study_open(ks_db *db, const char *name, const char *config, cons
                            const char *metric, int maximize, ks_study_info *out, int *created,
                            ks_error *err);
 ks_status ks_db_study_get(ks_db *db, const char *name, ks_study_info *out, ks_error *err);
+/*
+ * Keep what a study's file says besides its text: the folder its relative data paths
+ * are read from (dir, NULL: left as it is) and its hyperparameters' declared domains
+ * (the HParams experiment's, n_hp 0: left as it is), so that commands reading the study
+ * back later (ksearch ensemble, tensorboard) use the same.
+ */
+ks_status ks_db_study_set_context(ks_db *db, int64_t study_id, const char *dir,
+                                  const ks_hp_info *hp, int n_hp, ks_error *err);
 /* Names of all studies in the file (NULL-terminated, malloc'd; free with ks_strv_free). */
 ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
@@ -144,6 +163,14 @@ ks_status ks_db_metric_names(ks_db *db, int64_t trial_id, char ***names, ks_erro
 ks_status ks_db_metric_series(ks_db *db, int64_t trial_id, const char *name, int by_batch,
                               ks_metric_point **points, int *n, ks_error *err);
 
+/*
+ * The best epoch value of metric among a trial's epochs before epoch `before`: the
+ * largest with maximize, else the smallest, and the first epoch that has it.  NaN and
+ * -1 when there is none.  (A resumed or promoted trial's objective so far.)
+ */
+ks_status ks_db_trial_best(ks_db *db, int64_t trial_id, const char *metric, int maximize,
+                           int before, double *value, int *epoch, ks_error *err);
+
 /* Checkpoints: the trial's best or last model file bytes, and its epoch. */
 typedef enum { KS_CHECKPOINT_BEST, KS_CHECKPOINT_LAST } ks_checkpoint_kind;
 ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
@@ -214,14 +241,14 @@ typedef struct ks_hp_value {
     const char *string;         /* STRING */
     int boolean;                /* BOOL */
 } ks_hp_value;
-typedef struct ks_hp_info {
+struct ks_hp_info {
     const char *name;
     ks_hp_type type;
     int discrete;               /* 1: values[], else the interval [min, max] */
     double min, max;
     int n_values;
     const ks_hp_value *values;
-} ks_hp_info;
+};
 typedef struct ks_hp_metric {
     const char *group;          /* "validation", "train", or "" for the session run */
     const char *tag;            /* "epoch_accuracy" */
@@ -282,12 +309,18 @@ ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, ch
  * database and TensorBoard.  The options' strings must outlive the callback.  The
  * trial's final status is set by whoever runs the fit (ks_tracker_finish).
  * A trial's runs are written by one or more fits (segments: a resume after a kill, a
- * Hyperband promotion).  The graph, the model summary and the session start info are
+ * Hyperband promotion).  A segment from initial_epoch > 0 starts from the trial's best
+ * so far in the database (ks_db_trial_best over the epochs before it), so that its
+ * objective, best epoch, best checkpoint and best_<metric> series span every segment.
+ * The graph, the model summary and the session start info are
  * written by the first segment only: a fit from initial_epoch 0 whose session run
  * holds no event file yet (a study's trial) or any fit from 0 in Keras's layout.
  */
 ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **out,
                                   ks_error *err);
+/* 1 if the callback stopped its fit because it could not record it (a database or
+   TensorBoard write failed, or no memory): a failure of the recording, not of the fit. */
+int ks_tracker_failed(const ks_callback *cb);
 /* The objective so far (NaN if none) and its epoch, as the callback saw them. */
 double ks_tracker_objective(const ks_callback *cb, int *best_epoch);
 /*
@@ -319,7 +352,8 @@ void ks_tb_trial_run_name(int number, char *out, size_t size);
 
 /*
  * Rewrite every TensorBoard log of a study from the database alone: the HParams
- * experiment (domains inferred from the trials' values), and per trial its session,
+ * experiment (the domains the study declared, as study.db keeps them; for a file of
+ * schema 1, the span of the trials' values), and per trial its session,
  * scalars, batch values, histograms, graph and model summary.  Event files already in
  * the run directories of either layout are removed first, so that nothing is shown
  * twice.  The study of a `ksearch fit` (its config has no search section) is written

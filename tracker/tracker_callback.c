@@ -24,6 +24,7 @@ typedef struct tracker {
     double best;
     int best_epoch;
     int started;
+    int failed;                             /* a write failed: the fit was stopped */
     int first_segment;                      /* writes the graph, summary, session start */
     unsigned char *ckpt;                    /* the checkpoint's bytes, reused every epoch */
     size_t ckpt_cap;
@@ -55,6 +56,7 @@ static int better(const tracker *t, double v)
 static ks_status fail(tracker *t, ks_status s)
 {
     char buf[600];
+    t->failed = 1;
     snprintf(t->cb->message, sizeof t->cb->message, "%s",
              ks_error_format(&t->err, buf, sizeof buf));
     return s;
@@ -133,6 +135,14 @@ static ks_status tr_train_begin(void *user, const ks_callback_ctx *ctx)
         return fail(t, ks_error_set(&t->err, KS_ERR_NOMEM, "out of memory"));
     for (int i = 0; i < t->n_weights; i++)
         t->hist_rows[i] = t->hist + (size_t)i * KS_HISTOGRAM_BUCKETS * 3;
+    /* a resumed or promoted trial: its objective so far, from the epochs before this fit,
+       so that the objective, its epoch, the best checkpoint and the best_ series span
+       every epoch however the trial's training was split */
+    if (t->opt.db && ctx->params && ctx->params->initial_epoch > 0 &&
+        (s = ks_db_trial_best(t->opt.db, t->opt.trial_id, t->objective, t->opt.maximize,
+                              ctx->params->initial_epoch, &t->best, &t->best_epoch,
+                              &t->err)) != KS_OK)
+        return fail(t, s);
     for (int i = 0; i < t->n_weights; i++) {
         size_t len = strlen(ks_model_weight_name(m, i)) + sizeof "/histogram";
         if (!(t->tags[i] = malloc(len)))
@@ -341,6 +351,11 @@ ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **o
     cb->on_epoch_end = tr_epoch_end;
     *out = cb;
     return KS_OK;
+}
+
+int ks_tracker_failed(const ks_callback *cb)
+{
+    return cb && ((const tracker *)cb->user)->failed;
 }
 
 double ks_tracker_objective(const ks_callback *cb, int *best_epoch)
