@@ -628,33 +628,37 @@ int ks_window_is_pointwise(const ks_window *g);
 
 /* cols (n·oh·ow rows of kh·kw·c floats, a patch in (row, col, channel) order) = im2col(x). */
 void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restrict cols);
-/* dx = the sum of every patch of dcols back at its input positions (dx is overwritten). */
-void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx);
+/* dx = the sum of every patch of dcols back at its input positions, added to dx's old
+   contents when beta is 1 (0: overwritten; old contents never read). */
+void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx,
+               float beta);
 
 /*
  * Depthwise convolution, kernel w of shape (kh, kw, c, dm): y (n·oh·ow × c·dm) = the
  * convolution of each channel with its dm filters, output channel c·dm + m.  backward:
- * dw = beta·dw + ∂L/∂w, and dx = ∂L/∂x unless dx is NULL.
+ * dw = beta·dw + ∂L/∂w, and dx = dx_beta·dx + ∂L/∂x unless dx is NULL (a beta of 0
+ * overwrites without reading).
  */
 void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restrict x,
                           const float *restrict w, float *restrict y);
 void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
                            const float *restrict w, const float *restrict dy,
-                           float *restrict dx, float *restrict dw, float beta);
+                           float *restrict dx, float dx_beta, float *restrict dw, float beta);
 
 /*
  * Pooling over each channel.  Max pooling records in arg (one per output) where each
  * maximum came from, as an offset within its sample; the first maximum in window order
  * wins.  Average pooling divides by the positions inside the input (padding is not
- * counted, as TensorFlow).  The backward functions overwrite dx.
+ * counted, as TensorFlow).  The backward functions overwrite dx (beta 0: old contents
+ * never read) or add to it (beta 1).
  */
 void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y,
                         int32_t *restrict arg);
 void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
-                         const int32_t *restrict arg, float *restrict dx);
+                         const int32_t *restrict arg, float *restrict dx, float beta);
 void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y);
 void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy,
-                         float *restrict dx);
+                         float *restrict dx, float beta);
 
 /* What the convolution and pooling layers share (layer_window.c). */
 extern const char *const ks_data_format_names[];    /* channels_last, channels_first */

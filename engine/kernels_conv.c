@@ -126,11 +126,13 @@ static inline void add_to(float *restrict dst, const float *restrict src, int le
         dst[j] += src[j];
 }
 
-void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx)
+void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx,
+               float beta)
 {
     const int C = g->c, span = g->kw * C;
     const size_t K = (size_t)g->kh * span;
-    memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
+    if (beta == 0.0f)
+        memset(dx, 0, (size_t)n * g->h * g->w * C * sizeof(float));
     for (int b = 0; b < n; b++)
         for (int oy = 0; oy < g->oh; oy++)
             for (int ox = 0; ox < g->ow; ox++) {
@@ -240,13 +242,13 @@ void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restri
 
 void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
                            const float *restrict w, const float *restrict dy,
-                           float *restrict dx, float *restrict dw, float beta)
+                           float *restrict dx, float dx_beta, float *restrict dw, float beta)
 {
     const int C = g->c, CO = C * dm;
     const size_t image = (size_t)g->h * g->w, wsize = (size_t)g->kh * g->kw * CO;
     for (size_t i = 0; i < wsize; i++)
         dw[i] = beta == 0.0f ? 0.0f : dw[i] * beta;
-    if (dx)
+    if (dx && dx_beta == 0.0f)
         memset(dx, 0, (size_t)n * image * C * sizeof(float));
     FOR_OUTPUTS(g, n, b, oy, ox, o) {
         const float *go = dy + o * CO;
@@ -335,14 +337,15 @@ static void maxpool_backward_tiled(const ks_window *g, int n, const float *restr
 }
 
 void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
-                         const int32_t *restrict arg, float *restrict dx)
+                         const int32_t *restrict arg, float *restrict dx, float beta)
 {
     const size_t in_size = (size_t)g->h * g->w * g->c, out_size = (size_t)g->oh * g->ow * g->c;
-    if (g->kh == g->sh && g->kw == g->sw) {
+    if (beta == 0.0f && g->kh == g->sh && g->kw == g->sw) {
         maxpool_backward_tiled(g, n, dy, arg, dx);
         return;
     }
-    memset(dx, 0, (size_t)n * in_size * sizeof(float));
+    if (beta == 0.0f)
+        memset(dx, 0, (size_t)n * in_size * sizeof(float));
     for (int b = 0; b < n; b++) {
         float *dxb = dx + (size_t)b * in_size;
         const float *dyb = dy + (size_t)b * out_size;
@@ -378,11 +381,13 @@ void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, floa
     }
 }
 
-void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy, float *restrict dx)
+void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy, float *restrict dx,
+                         float beta)
 {
     const int C = g->c;
     const size_t image = (size_t)g->h * g->w;
-    memset(dx, 0, (size_t)n * image * C * sizeof(float));
+    if (beta == 0.0f)
+        memset(dx, 0, (size_t)n * image * C * sizeof(float));
     FOR_OUTPUTS(g, n, b, oy, ox, o) {
         const float *go = dy + o * C;
         float inv = 1.0f / (float)window_count(g, oy, ox);

@@ -164,7 +164,7 @@ static void conv_backward(ks_layer *l, const ks_bwd *b)
         } else {
             /* the columns' gradient dz·kernelᵀ takes their place, then folds back */
             ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, 0.0f, b->scratch, P);
-            ks_col2im(&st->g, cn, b->scratch, dx);
+            ks_col2im(&st->g, cn, b->scratch, dx, 0.0f);
         }
     }
     if (fused) {
