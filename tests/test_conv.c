@@ -707,6 +707,69 @@ static void test_batchnorm_1d_numbers(ks_rng *r)
     ks_model_free(m);
 }
 
+/* ------------------------------------- backward kernels: write or add (beta) */
+
+/*
+ * The input gradient of a tensor that several calls read is their sum: each backward
+ * kernel writes it (beta 0: old contents are never read, they may be NaN) or adds to
+ * it (beta 1).  For each kernel: from a NaN-filled dx with beta 0 no NaN is left, and
+ * with beta 1 over old contents p the result is p + what beta 0 gives.
+ */
+enum { BK_COL2IM, BK_DEPTHWISE, BK_MAXPOOL, BK_AVGPOOL, BK_KINDS };
+static const char *const bk_names[] = {"col2im", "depthwise", "max pooling", "average pooling"};
+
+static void backward_kernel(int kind, const ks_window *g, int n, const float *x, const float *w,
+                            const float *dy, const int32_t *arg, float *dx, float beta,
+                            float *dw)
+{
+    switch (kind) {
+    case BK_COL2IM: ks_col2im(g, n, dy, dx, beta); break;
+    case BK_DEPTHWISE: ks_depthwise_backward(g, 2, n, x, w, dy, dx, beta, dw, 0.0f); break;
+    case BK_MAXPOOL: ks_maxpool_backward(g, n, dy, arg, dx, beta); break;
+    default: ks_avgpool_backward(g, n, dy, dx, beta); break;
+    }
+}
+
+static void test_backward_beta(ks_rng *r)
+{
+    /* (k, s, padding): tiled windows (max pooling's own path), overlapping, same */
+    static const int cfg[][3] = {{2, 2, KS_PAD_VALID}, {3, 1, KS_PAD_VALID}, {3, 2, KS_PAD_SAME}};
+    enum { N = 2, H = 5, W = 6, C = 3, MAX = N * H * W * C * 9 * 2 };
+    static float x[N * H * W * C], w[3 * 3 * C * 2], dy[MAX], dw[3 * 3 * C * 2], y[MAX];
+    static float dx0[N * H * W * C], dx1[N * H * W * C], old[N * H * W * C];
+    static int32_t arg[MAX];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = (float)ks_rng_uniform(r) - 0.5f;
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = (float)ks_rng_uniform(r) - 0.5f;
+    for (size_t i = 0; i < MAX; i++)
+        dy[i] = (float)ks_rng_uniform(r) - 0.5f;
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+        for (int kind = 0; kind < BK_KINDS; kind++) {
+            int k[2] = {cfg[c][0], cfg[c][0]}, s[2] = {cfg[c][1], cfg[c][1]}, d[2] = {1, 1};
+            ks_window g;
+            size_t len = sizeof dx0 / sizeof *dx0, bad = 0;
+            double worst = 0.0;
+            CHECK(ks_window_init(&g, H, W, C, k, s, d, cfg[c][2]), "window %zu", c);
+            ks_maxpool_forward(&g, N, x, y, arg);
+            for (size_t i = 0; i < len; i++) {
+                dx0[i] = NAN;
+                old[i] = dx1[i] = (float)ks_rng_uniform(r);
+            }
+            backward_kernel(kind, &g, N, x, w, dy, arg, dx0, 0.0f, dw);
+            backward_kernel(kind, &g, N, x, w, dy, arg, dx1, 1.0f, dw);
+            for (size_t i = 0; i < len; i++) {
+                double e = fabs((double)dx1[i] - ((double)old[i] + dx0[i]));
+                bad += !isfinite(dx0[i]);
+                worst = e > worst || isnan(e) ? e : worst;
+            }
+            CHECK(bad == 0, "%s, window %d stride %d: beta 0 left %zu NaN of the old contents",
+                  bk_names[kind], k[0], s[0], bad);
+            CHECK(worst < 1e-5, "%s, window %d stride %d: beta 1 is not old + new (%g)",
+                  bk_names[kind], k[0], s[0], worst);
+        }
+}
+
 int main(void)
 {
     ks_rng *r;
@@ -716,6 +779,7 @@ int main(void)
     test_forward(r);
     test_shapes_and_names();
     test_batchnorm_1d_numbers(r);
+    test_backward_beta(r);
     ks_rng_free(r);
     return check_done();
 }
