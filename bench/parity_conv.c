@@ -182,7 +182,7 @@ static void layer_case(const char *root, int index, ks_rng *r)
     x = malloc(N * l->in_size[0] * sizeof *x);
     dy = malloc(N * l->out_size * sizeof *dy);
     dx = malloc(N * l->in_size[0] * sizeof *dx);
-    if (!x || !dy || !dx || ks_model_workspace(m, N, 1, 1, &err) != KS_OK)
+    if (!x || !dy || !dx || ks_model_workspace(m, N, 1, &err) != KS_OK)
         die(name, "out of memory");
     fill(x, N * l->in_size[0], r, -1.0, 1.0);
     fill(dy, N * l->out_size, r, -1.0, 1.0);
@@ -273,14 +273,14 @@ static void sgd_case(const char *root, const char *prefix)
     ks_value_free(&spec);
     d = ks_dataset_data(ds);
     write_weights(dir, "w", m, 0);
-    if (ks_model_workspace(m, BATCH, 1, 1, &err) != KS_OK)
+    if (ks_model_workspace(m, BATCH, 1, &err) != KS_OK)
         die("workspace", err.msg);
     /* the batches in order, as fit's steps make them without shuffling */
     for (int s = 0; s < STEPS; s++) {
         const float *xb = d.x + (size_t)s * BATCH * d.x_size, *yb = d.y + (size_t)s * BATCH;
         int fuse = ks_model_can_fuse_sgd(m);
-        ks_model_forward(m, xb, BATCH, 1);
-        losses[s] = (float)ks_model_batch_loss(m, yb, NULL, BATCH, 1);
+        ks_model_forward(m, (const float *const[]){xb}, BATCH, 1);
+        losses[s] = (float)ks_model_batch_loss(m, (const float *const[]){yb}, NULL, BATCH, 1, NULL);
         ks_model_backward(m, BATCH, fuse);
         if (!fuse)
             ks_model_apply_gradients(m);

@@ -375,9 +375,10 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
     return KS_OK;
 }
 
-ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
-                      double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
-                      float **y, ks_error *err)
+/* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL). */
+static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
+                          double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
+                          float **y, char ***names_out, ks_error *err)
 {
     static const char *const no_targets[] = {NULL};
     const char *const *targets = opt && opt->targets ? opt->targets : no_targets;
@@ -432,6 +433,10 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     *x = o.x;
     *y = o.y;                                   /* NULL without targets */
     o.x = o.y = NULL;
+    if (names_out) {
+        *names_out = names;
+        names = NULL;
+    }
 done:
     free(o.x);
     free(o.y);
@@ -441,5 +446,23 @@ done:
     free(names);
     free(r.cell);
     free(buf);
+    return s;
+}
+
+ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
+                      double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
+                      float **y, ks_error *err)
+{
+    return csv_load(path, opt, begin, end, scale, n, x_cols, x, y_cols, y, NULL, err);
+}
+
+ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
+                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err)
+{
+    ks_csv_options opt = {NULL, delimiter};
+    size_t yc;
+    float *y;
+    ks_status s = csv_load(path, &opt, begin, end, 1.0, n, cols, data, &yc, &y, names, err);
+    free(y);
     return s;
 }

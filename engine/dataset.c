@@ -9,11 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct ks_dataset {
-    ks_data d;
-    float *x, *y, *w;           /* owned */
-};
-
 typedef struct data_spec {
     ks_value idx;
     ks_value npy;
@@ -24,6 +19,7 @@ typedef struct data_spec {
     double scale;
     ks_value rows;
     char delimiter[2];          /* one character */
+    ks_value inputs, targets;   /* named arrays, for several model inputs or outputs */
 } data_spec;
 
 static const ks_key data_keys[] = {
@@ -37,6 +33,8 @@ static const ks_key data_keys[] = {
      KS_KEY_MIN_EXCL},
     {"rows", KS_KEY_VALUE, offsetof(data_spec, rows), 0, 0, 0, NULL, NULL, 0},
     {"delimiter", KS_KEY_STRING, offsetof(data_spec, delimiter), 2, 0, 0, ",", NULL, 0},
+    {"inputs", KS_KEY_VALUE, offsetof(data_spec, inputs), 0, 0, 0, NULL, NULL, 0},
+    {"targets", KS_KEY_VALUE, offsetof(data_spec, targets), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 void ks_dataset_free(ks_dataset *ds)
@@ -46,6 +44,8 @@ void ks_dataset_free(ks_dataset *ds)
     free(ds->x);
     free(ds->y);
     free(ds->w);
+    for (int k = 0; k < 2 * KS_MAX_IO; k++)
+        free(ds->arrays[k]);
     free(ds);
 }
 
@@ -54,7 +54,7 @@ ks_data ks_dataset_data(const ks_dataset *ds)
     return ds->d;
 }
 
-static void join_path(const char *base, const char *path, char *out, size_t size)
+void ks_data_join_path(const char *base, const char *path, char *out, size_t size)
 {
     if (path[0] == '/' || !base || !base[0])
         snprintf(out, size, "%s", path);
@@ -68,8 +68,7 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* Re-point a file reader's error at the study entry, keeping the file in the message. */
-static ks_status at_value(ks_error *err, ks_status s, const ks_value *where)
+ks_status ks_data_at_value(ks_error *err, ks_status s, const ks_value *where)
 {
     char msg[sizeof err->msg + sizeof err->file + 32];
     if (!err || !where || where->line == 0)
@@ -98,7 +97,26 @@ static ks_status path_of(const ks_value *v, const char *key, const char *what, c
     if (p->kind != KS_VALUE_STRING)
         return ks_error_at(err, KS_ERR_CONFIG, p, "%s: %s must be a file name, got %s", what,
                            key ? key : "the path", ks_value_describe(p, got, sizeof got));
-    join_path(base, p->string, out, size);
+    ks_data_join_path(base, p->string, out, size);
+    return KS_OK;
+}
+
+ks_status ks_idx_prefix_paths(const ks_value *prefix_value, const char *base, char *images,
+                              char *labels, size_t size, ks_error *err)
+{
+    /* a prefix: PREFIX-images-idx3-ubyte[.gz], PREFIX-labels-idx1-ubyte[.gz] */
+    char prefix[1024];
+    ks_data_join_path(base, prefix_value->string, prefix, sizeof prefix);
+    snprintf(images, size, "%s-images-idx3-ubyte.gz", prefix);
+    if (!file_exists(images))
+        snprintf(images, size, "%s-images-idx3-ubyte", prefix);
+    if (!file_exists(images))
+        return ks_error_at(err, KS_ERR_IO, prefix_value,
+                           "no IDX images for the prefix %s: neither %s.gz nor %s exists", prefix,
+                           images, images);
+    snprintf(labels, size, "%s-labels-idx1-ubyte.gz", prefix);
+    if (!file_exists(labels))
+        snprintf(labels, size, "%s-labels-idx1-ubyte", prefix);
     return KS_OK;
 }
 
@@ -122,51 +140,24 @@ static ks_status check_keys(const ks_value *v, const char *what, const char *con
     return KS_OK;
 }
 
-/* Labels: integral, >= 0, one column → class indices. */
-static void detect_labels(ks_dataset *ds)
+/* The single target array y: class indices detected, one-hot on request. */
+static ks_status finish_y(ks_dataset *ds, int one_hot, int num_classes, const ks_value *where,
+                          ks_error *err)
 {
     ks_data *d = &ds->d;
-    float mx = 0.0f;
-    if (!d->y || d->y_size != 1)
-        return;
-    for (size_t i = 0; i < d->n; i++) {
-        float v = d->y[i];
-        if (!(v >= 0.0f) || v != floorf(v) || v > 1e6f)
-            return;
-        if (v > mx)
-            mx = v;
-    }
-    d->y_is_label = 1;
-    d->n_classes = (int)mx + 1;
-}
-
-static ks_status to_one_hot(ks_dataset *ds, int num_classes, const ks_value *where,
-                            ks_error *err)
-{
-    ks_data *d = &ds->d;
-    int k = num_classes > 0 ? num_classes : d->n_classes;
-    float *oh;
-    if (!d->y_is_label)
-        return ks_error_at(err, KS_ERR_CONFIG, where,
-                           "one_hot needs one target column of class indices");
-    if (d->n_classes > k)
-        return ks_error_at(err, KS_ERR_CONFIG, where,
-                           "num_classes is %d but a target is %d", k, d->n_classes - 1);
-    if (k > 65536 || d->n > ((size_t)1 << 34) / (size_t)k)
-        return ks_error_at(err, KS_ERR_CONFIG, where,
-                           "one_hot would make %zu × %d targets; too many classes", d->n, k);
-    oh = calloc(d->n * (size_t)k + 1, sizeof *oh);
-    if (!oh)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < d->n; i++)
-        oh[i * (size_t)k + (size_t)d->y[i]] = 1.0f;
-    free(ds->y);
-    ds->y = oh;
-    d->y = oh;
-    d->y_size = (size_t)k;
-    d->y_is_label = 0;
-    d->n_classes = k;
-    return KS_OK;
+    ks_array t;
+    ks_status s;
+    memset(&t, 0, sizeof t);
+    t.shape.ndim = 1;
+    t.shape.dim[0] = (int)d->y_size;
+    t.size = d->y_size;
+    t.data = ds->y;
+    s = ks_target_finish(&ds->y, &t, d->n, one_hot, num_classes, where, err);
+    d->y = ds->y;
+    d->y_size = t.size;
+    d->y_is_label = t.is_label;
+    d->n_classes = t.n_classes;
+    return s;
 }
 
 static ks_status load_pair(ks_dataset *ds, const ks_value *src, int is_idx, const char *base,
@@ -179,21 +170,10 @@ static ks_status load_pair(ks_dataset *ds, const ks_value *src, int is_idx, cons
     size_t nx, ny;
     ks_status s;
     if (src->kind == KS_VALUE_STRING && is_idx) {
-        /* a prefix: PREFIX-images-idx3-ubyte[.gz], PREFIX-labels-idx1-ubyte[.gz] */
-        char prefix[1024];
-        join_path(base, src->string, prefix, sizeof prefix);
-        snprintf(xpath, sizeof xpath, "%s-images-idx3-ubyte.gz", prefix);
-        if (!file_exists(xpath))
-            snprintf(xpath, sizeof xpath, "%s-images-idx3-ubyte", prefix);
-        if (!file_exists(xpath))
-            return ks_error_at(err, KS_ERR_IO, src,
-                               "no IDX images for the prefix %s: neither %s.gz nor %s exists",
-                               prefix, xpath, xpath);
-        snprintf(ypath, sizeof ypath, "%s-labels-idx1-ubyte.gz", prefix);
-        if (!file_exists(ypath))
-            snprintf(ypath, sizeof ypath, "%s-labels-idx1-ubyte", prefix);
+        if ((s = ks_idx_prefix_paths(src, base, xpath, ypath, sizeof xpath, err)) != KS_OK)
+            return s;
     } else if (src->kind == KS_VALUE_STRING) {
-        join_path(base, src->string, xpath, sizeof xpath);
+        ks_data_join_path(base, src->string, xpath, sizeof xpath);
         ypath[0] = '\0';
     } else {
         if ((s = check_keys(src, what, xy, err)) != KS_OK ||
@@ -204,7 +184,7 @@ static ks_status load_pair(ks_dataset *ds, const ks_value *src, int is_idx, cons
     s = is_idx ? ks_idx_load(xpath, begin, end, scale, &ds->d.x_shape, &nx, &ds->x, err)
                : ks_npy_load(xpath, begin, end, scale, &ds->d.x_shape, &nx, &ds->x, err);
     if (s != KS_OK)
-        return at_value(err, s, src);
+        return ks_data_at_value(err, s, src);
     ds->d.n = nx;
     ds->d.x = ds->x;
     ds->d.x_size = ks_shape_size(&ds->d.x_shape);
@@ -213,7 +193,7 @@ static ks_status load_pair(ks_dataset *ds, const ks_value *src, int is_idx, cons
     s = is_idx ? ks_idx_load(ypath, begin, end, 1.0, &yshape, &ny, &ds->y, err)
                : ks_npy_load(ypath, begin, end, 1.0, &yshape, &ny, &ds->y, err);
     if (s != KS_OK)
-        return at_value(err, s, src);
+        return ks_data_at_value(err, s, src);
     if (ny != nx)
         return ks_error_at(err, KS_ERR_SHAPE, src, "%s has %zu rows but %s has %zu", xpath, nx,
                            ypath, ny);
@@ -250,10 +230,10 @@ static ks_status load_csv(ks_dataset *ds, const data_spec *sp, const ks_value *s
     targets[nt] = NULL;
     opt.targets = targets;
     opt.delimiter = sp->delimiter[0] ? sp->delimiter[0] : ',';
-    join_path(base, sp->csv, path, sizeof path);
+    ks_data_join_path(base, sp->csv, path, sizeof path);
     s = ks_csv_load(path, &opt, begin, end, sp->scale, &n, &xc, &ds->x, &yc, &ds->y, err);
     if (s != KS_OK)
-        return at_value(err, s, ks_value_get(spec, "csv"));
+        return ks_data_at_value(err, s, ks_value_get(spec, "csv"));
     ds->d.n = n;
     ds->d.x = ds->x;
     ds->d.x_shape.ndim = 1;
@@ -262,6 +242,39 @@ static ks_status load_csv(ks_dataset *ds, const data_spec *sp, const ks_value *s
     ds->d.y = nt ? ds->y : NULL;
     ds->d.y_size = nt ? yc : 0;
     return KS_OK;
+}
+
+/* The named form: inputs and targets over the entry's source (data_named.c). */
+static ks_status load_named(ks_dataset *ds, const data_spec *sp, const ks_value *spec,
+                            const char *base, size_t begin, size_t end, ks_error *err)
+{
+    ks_data_source src;
+    char csv[1200];
+    const char *what = sp->target.kind != KS_VALUE_NULL ? "target"
+                       : sp->one_hot                     ? "one_hot"
+                       : sp->num_classes                 ? "num_classes"
+                                                         : NULL;
+    if (what)
+        return ks_error_at(err, KS_ERR_CONFIG, ks_value_get(spec, what),
+                           "with inputs or targets, %s goes with each target: e.g. targets: "
+                           "{out: {from: y, one_hot: true}}",
+                           what);
+    memset(&src, 0, sizeof src);
+    src.spec = spec;
+    src.idx = sp->idx.kind != KS_VALUE_NULL ? &sp->idx : NULL;
+    src.npy = sp->npy.kind != KS_VALUE_NULL ? &sp->npy : NULL;
+    if (sp->csv[0]) {
+        ks_data_join_path(base, sp->csv, csv, sizeof csv);
+        src.csv = csv;
+    }
+    src.inputs = sp->inputs.kind != KS_VALUE_NULL ? &sp->inputs : NULL;
+    src.targets = sp->targets.kind != KS_VALUE_NULL ? &sp->targets : NULL;
+    src.base = base;
+    src.begin = begin;
+    src.end = end;
+    src.scale = sp->scale;
+    src.delimiter = sp->delimiter[0] ? sp->delimiter[0] : ',';
+    return ks_dataset_load_named(ds, &src, err);
 }
 
 ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
@@ -304,23 +317,27 @@ ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset
         ks_keys_free(data_keys, &sp);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
+    if (sp.inputs.kind != KS_VALUE_NULL || sp.targets.kind != KS_VALUE_NULL) {
+        s = load_named(ds, &sp, spec, base_dir, begin, end, err);
+        ks_keys_free(data_keys, &sp);
+        if (s != KS_OK) {
+            ks_dataset_free(ds);
+            return s;
+        }
+        *out = ds;
+        return KS_OK;
+    }
     if (sp.idx.kind != KS_VALUE_NULL)
         s = load_pair(ds, &sp.idx, 1, base_dir, begin, end, sp.scale, err);
     else if (sp.npy.kind != KS_VALUE_NULL)
         s = load_pair(ds, &sp.npy, 0, base_dir, begin, end, sp.scale, err);
     else
         s = load_csv(ds, &sp, spec, base_dir, begin, end, err);
-    if (s == KS_OK) {
-        detect_labels(ds);
-        if (sp.one_hot)
-            s = to_one_hot(ds, sp.num_classes, spec, err);
-        else if (sp.num_classes > 0 && ds->d.y_is_label) {
-            if (ds->d.n_classes > sp.num_classes)
-                s = ks_error_at(err, KS_ERR_CONFIG, spec, "num_classes is %d but a target is %d",
-                                sp.num_classes, ds->d.n_classes - 1);
-            ds->d.n_classes = sp.num_classes;
-        }
-    }
+    if (s == KS_OK && ds->d.y)
+        s = finish_y(ds, sp.one_hot, sp.num_classes, spec, err);
+    else if (s == KS_OK && sp.one_hot)
+        s = ks_error_at(err, KS_ERR_CONFIG, spec, "one_hot needs one target column of class "
+                                                  "indices");
     ks_keys_free(data_keys, &sp);
     if (s != KS_OK) {
         ks_dataset_free(ds);
@@ -354,8 +371,8 @@ ks_status ks_dataset_from_arrays(const ks_shape *x_shape, size_t n, const float 
     ds->d.x = ds->x;
     ds->d.y = ds->y;
     ds->d.y_size = y ? y_size : 0;
-    if (y_is_label)
-        detect_labels(ds);
+    if (y_is_label && y)
+        finish_y(ds, 0, 0, NULL, NULL);
     *out = ds;
     return KS_OK;
 }

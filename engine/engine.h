@@ -172,10 +172,29 @@ const char *ks_shape_str(const ks_shape *s, char *buf, int size);
 
 /* ----------------------------------------------------------------- data */
 
+/* Inputs or outputs of a model, and named arrays of a data set, at most. */
+#define KS_MAX_IO 8
+
+/* One named array of a data set: n samples of a per-sample shape. */
+typedef struct ks_array {
+    const char *name;       /* the model input or output it feeds (borrowed); NULL or "":
+                               matched by position */
+    ks_shape shape;         /* per-sample shape */
+    size_t size;            /* floats per sample = ks_shape_size(&shape) */
+    const float *data;      /* n × size */
+    int is_label;           /* targets: one integer class index per sample */
+    int n_classes;          /* for labels: 1 + largest label seen, else 0 */
+} ks_array;
+
 /*
- * A data set in memory: n samples of inputs x (float32, row-major, n × x_size) and
- * targets y (n × y_size; class indices as floats when y_is_label).  A ks_data is a
- * view: it owns nothing, and slicing it copies nothing.
+ * A data set in memory: n samples of inputs and targets (float32, row-major).  The
+ * simple case has one input x (n × x_size) and one target y (n × y_size; class
+ * indices as floats when y_is_label).  A model with several inputs or outputs reads
+ * named arrays instead: when n_inputs > 0, inputs[] replace x; when n_targets > 0,
+ * targets[] replace y.  Arrays are matched to the model's inputs and outputs by name
+ * (or by position when unnamed; one array for a one-input model always fits); with
+ * named arrays, x and y mirror the first input and the first target for callers that
+ * read one.  A ks_data is a view: it owns nothing, and slicing it copies nothing.
  */
 typedef struct ks_data {
     size_t n;               /* samples */
@@ -187,6 +206,10 @@ typedef struct ks_data {
     int y_is_label;         /* y holds integer class indices (one float per sample) */
     int n_classes;          /* for labels: 1 + largest label seen, else 0 */
     const float *w;         /* per-sample weights, or NULL */
+    int n_inputs;           /* named input arrays (0: x above) */
+    ks_array inputs[KS_MAX_IO];
+    int n_targets;          /* named target arrays (0: y above) */
+    ks_array targets[KS_MAX_IO];
 } ks_data;
 
 ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
@@ -199,6 +222,15 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end);
  * indices become num_classes columns; without num_classes, 1 + the largest label of the
  * rows loaded — give num_classes when slices may miss a class) and delimiter (CSV).
  * Relative paths are taken from base_dir (NULL = current directory).
+ *
+ * For several model inputs or outputs, inputs and targets map each input or output
+ * name to arrays of the entry's source: CSV column names (one, or a list joined in
+ * order; a column may serve several arrays), an IDX prefix's images or labels, or the
+ * names of {npy: {NAME: FILE, …}} / {idx: {NAME: FILE, …}}; or a map {from: that,
+ * scale, one_hot, num_classes, map: [new class of each class index]}.  Inputs are
+ * divided by the entry's scale unless their own says otherwise.  Without inputs, the
+ * source's usual input is one unnamed array (the CSV columns no target uses, images,
+ * x); without targets, its usual target (labels, y; none for CSV).
  */
 typedef struct ks_dataset ks_dataset;
 ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset **out,
@@ -245,17 +277,25 @@ ks_status ks_fit_history_add(ks_fit_history *h, int epoch, const ks_logs *logs);
 typedef struct ks_model ks_model;
 
 /*
- * Build a model from its layer list, a LIST of single-key MAPs as in a study file:
+ * Build a model from its model section.  A LIST of single-key MAPs is a Sequential
+ * model (or a graph whose layers name their inputs):
  *   - Flatten: {input_shape: [28, 28]}
  *   - Dense: {units: 300, activation: relu}
- * Each layer also takes name (default Keras-style "dense_1"), inputs (names of the
- * layers it reads, default the previous one) and repeat (N copies; 0 removes it).
- * The input shape comes from the first layer's input_shape (or an InputLayer), else
- * from input_shape (e.g. the data's; may be NULL).  Shapes are checked here; weights
- * are initialized from seed.
+ * A MAP is a functional model: {layers: [...], inputs: [names], outputs: [names],
+ * models: {NAME: a sub-model's list or map}}.  Each layer also takes name (default
+ * Keras-style "dense_1"), inputs (the names of the calls it reads, default the previous
+ * entry) and repeat (N copies chained; 0 removes it).  An entry whose key is a layer's
+ * or a sub-model's name calls it again (shared weights).  Layers are built in
+ * dependency order; a cycle, an unknown or duplicate name is KS_ERR_CONFIG at its
+ * place in the file.  The input shape of a Sequential list comes from the first
+ * layer's input_shape (or an InputLayer), else from input_shape (e.g. the data's; may
+ * be NULL).  Shapes are checked here; weights are initialized from seed.
  */
-ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_shape,
+ks_status ks_model_from_config(const ks_value *model, const ks_shape *input_shape,
                                uint64_t seed, ks_model **out, ks_error *err);
+/* What the build warned about (a layer whose output nothing uses, as Keras warns), one
+   "FILE:LINE:COL: warning: …" line each, or NULL (borrowed). */
+const char *ks_model_warnings(const ks_model *m);
 void ks_model_free(ks_model *m);
 /* Re-initialize every weight from seed, as a freshly built model. */
 void ks_model_init_weights(ks_model *m, uint64_t seed);
@@ -276,7 +316,16 @@ ks_status ks_model_config(const ks_model *m, ks_value *layers, ks_value *compile
  */
 ks_value *ks_model_meta(ks_model *m);
 
-/* Shapes and counts. */
+/* Inputs and outputs: names (the Input layers' and the output calls'), shapes. */
+int ks_model_n_inputs(const ks_model *m);
+const char *ks_model_input_name(const ks_model *m, int i);
+const ks_shape *ks_model_input_shape_at(const ks_model *m, int i);
+int ks_model_n_outputs(const ks_model *m);
+const char *ks_model_output_name(const ks_model *m, int i);
+const ks_shape *ks_model_output_shape_at(const ks_model *m, int i);
+/* The index of the output called name, or -1. */
+int ks_model_output_index(const ks_model *m, const char *name);
+/* The first input's and the first output's shapes. */
 const ks_shape *ks_model_input_shape(const ks_model *m);
 const ks_shape *ks_model_output_shape(const ks_model *m);
 size_t ks_model_count_params(const ks_model *m, int trainable);   /* trainable: 1, 0, -1 all */
@@ -293,13 +342,21 @@ int ks_model_weight_trainable(const ks_model *m, int i);
 /* All weights as one contiguous block (trainable and not), for checkpoints and copies. */
 size_t ks_model_weights_size(const ks_model *m);
 float *ks_model_weights(ks_model *m);
-/* A model's layers, for summaries and graph writers. */
+/* A model's layers (each once, however often it is called), for summaries. */
 int ks_model_n_layers(const ks_model *m);
 const char *ks_model_layer_name(const ks_model *m, int i);
 const char *ks_model_layer_class(const ks_model *m, int i);
 const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i);
+/* The inputs of the layer's first call, as layer indices (the chain case's graph). */
 int ks_model_layer_n_inputs(const ks_model *m, int i);
-int ks_model_layer_input(const ks_model *m, int i, int k);      /* index of the k-th input layer */
+int ks_model_layer_input(const ks_model *m, int i, int k);
+/* The graph: its nodes (calls of layers) in dependency order, for graph writers. */
+int ks_model_n_nodes(const ks_model *m);
+const char *ks_model_node_name(const ks_model *m, int i);        /* "dense", "enc/dense" */
+int ks_model_node_layer(const ks_model *m, int i);               /* index of its layer */
+const ks_shape *ks_model_node_output_shape(const ks_model *m, int i);
+int ks_model_node_n_inputs(const ks_model *m, int i);
+int ks_model_node_input(const ks_model *m, int i, int k);        /* node index */
 size_t ks_model_layer_params(const ks_model *m, int i);
 
 /* Optimizer state. */
@@ -307,8 +364,8 @@ double ks_model_get_lr(const ks_model *m);
 void ks_model_set_lr(ks_model *m, double lr);
 int64_t ks_model_iterations(const ks_model *m);         /* optimizer steps taken */
 
-/* The compiled metrics ("accuracy", "mae", …), in the order fit/evaluate log them after
- * "loss". */
+/* What fit/evaluate log after "loss", as logged: the metrics ("accuracy", "mae", …);
+ * with several outputs, "<output>_loss" per output, then "<output>_<metric>". */
 int ks_model_n_metrics(const ks_model *m);
 const char *ks_model_metric_name(const ks_model *m, int i);
 
@@ -357,9 +414,12 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
                             ks_callback *const *callbacks, int n_callbacks, ks_logs *logs,
                             ks_error *err);
 
-/* Outputs for data->n samples into out (n × output size). */
+/* The first output for data->n samples into out (n × output size). */
 ks_status ks_model_predict(ks_model *m, const ks_data *data, int batch_size, float *out,
                            ks_error *err);
+/* Every output: out[k] receives output k (n × its size); a NULL out[k] is skipped. */
+ks_status ks_model_predict_outputs(ks_model *m, const ks_data *data, int batch_size,
+                                   float *const *out, ks_error *err);
 
 /* ------------------------------------------------------------ callbacks */
 
@@ -534,6 +594,11 @@ ks_status ks_model_load_weights(ks_model *m, const char *path, int *epoch, ks_er
  */
 ks_status ks_model_score(ks_model *m, const ks_data *data, const float *outputs, ks_logs *logs,
                          ks_error *err);
+/* The same for output k alone, its metrics under their plain names ("loss", "accuracy"),
+   for an ensemble of one output of multi-output models: the loss unweighted by
+   loss_weights, except for a one-output model (where this is ks_model_score). */
+ks_status ks_model_score_output(ks_model *m, int k, const ks_data *data, const float *outputs,
+                                ks_logs *logs, ks_error *err);
 
 /* ---------------------------------------------------------------- ensembles */
 
@@ -555,9 +620,18 @@ typedef enum ks_ensemble_average {
     KS_ENSEMBLE_GEOMETRIC = 1
 } ks_ensemble_average;
 
-/* Takes the members over (also on failure); checks shapes, losses and weights. */
+/* Takes the members over (also on failure); checks shapes, losses and weights.  The
+   members' first outputs are combined. */
 ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
                           ks_ensemble_average average, ks_ensemble **out, ks_error *err);
+/* The same for the output called output (NULL or "": each member's first): every member
+   must have it, with one shape and one loss; KS_ERR_CONFIG naming the member otherwise. */
+ks_status ks_ensemble_new_for(ks_model **members, const double *weights, int n,
+                              ks_ensemble_average average, const char *output,
+                              ks_ensemble **out, ks_error *err);
+/* The output combined ("" for the first) and its index in member i. */
+const char *ks_ensemble_output(const ks_ensemble *e);
+int ks_ensemble_member_output(const ks_ensemble *e, int i);
 void ks_ensemble_free(ks_ensemble *e);
 int ks_ensemble_size(const ks_ensemble *e);
 ks_model *ks_ensemble_member(const ks_ensemble *e, int i);
@@ -568,7 +642,8 @@ ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e);
 void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
                          const double *weights, int n_members, size_t n, size_t k, float *out);
 
-/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model. */
+/* Outputs (n × output size) and loss/metrics of the ensemble, as for one model (for
+   members of several outputs, the combined output's loss and metrics under plain names). */
 ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_size, float *out,
                               ks_error *err);
 ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_size,
@@ -590,7 +665,9 @@ ks_file_kind ks_file_kind_of(const char *path);
 /*
  * A model or an ensemble as a standard ONNX model (opset KS_ONNX_OPSET, IR version
  * KS_ONNX_IR_VERSION) for ONNX runtimes: graph input "input" float [N, input shape…],
- * output "output" float [N, output shape…], N symbolic; weights as initializers named as
+ * output "output" float [N, output shape…], N symbolic (a model of several inputs or
+ * outputs: each named as the model names it; an ensemble: the one output it combines,
+ * "output"); a shared layer's weights once; weights as initializers named as
  * the model names them ("dense/kernel"); an ensemble's members under "m0/", "m1/" …,
  * combined as ks_ensemble_combine does.  Each layer kind lowers itself; a kind or an
  * activation without an ONNX lowering, or two tensors that would share a name, is

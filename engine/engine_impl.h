@@ -81,8 +81,10 @@ double ks_regularizer_penalty(const ks_regularizer *r, const float *w, size_t n)
 
 /* ----------------------------------------------------------------- weights */
 
+#define KS_WEIGHT_NAME_MAX 192
+
 typedef struct ks_weight {
-    char name[96];              /* "dense/kernel", as Keras 3's weight.path */
+    char name[KS_WEIGHT_NAME_MAX];  /* "dense/kernel", "encoder/dense/kernel": Keras 3's path */
     ks_shape shape;             /* every axis */
     size_t size;                /* floats */
     size_t offset;              /* into the model's parameter block */
@@ -96,29 +98,42 @@ typedef struct ks_weight {
 
 #define KS_MAX_INPUTS 8
 #define KS_MAX_LAYER_WEIGHTS 4
-#define KS_NAME_MAX 64
+#define KS_NAME_MAX 64              /* a name as the user writes it (layer, call, sub-model) */
+#define KS_PATH_MAX 160             /* a layer or call name with its sub-model prefixes */
 
 typedef struct ks_layer ks_layer;
 typedef struct ks_onnx ks_onnx;         /* an ONNX graph being built (onnx_graph.c) */
 
-/* One forward call over a batch of n rows. */
+/*
+ * One forward call over a batch of n rows.  Everything a call needs beyond the
+ * layer's arguments and weights comes in here (its output and scratch belong to the
+ * call, not to the layer: a layer called twice has two of each).
+ */
 typedef struct ks_fwd {
     int n;
     int training;               /* dropout on, batch statistics */
     const float *x[KS_MAX_INPUTS];  /* inputs, n × in_size each */
     float *y;                   /* output, n × out_size */
     float *z;                   /* if not NULL: also store the pre-activation here */
-    float *scratch;             /* the layer's workspace (scratch_size floats) */
+    float *scratch;             /* the call's workspace (scratch_size floats) */
     ks_rng *rng;                /* this epoch's stream for the layer (dropout) */
 } ks_fwd;
 
-/* One backward call, after the forward call on the same batch. */
+/*
+ * One backward call, after the forward call on the same batch.  Gradients accumulate:
+ * a tensor read by several calls receives the sum of their gradients, so dx_beta[k]
+ * says whether to write dx[k] (0: the first writer) or add to it (1).  Write dx[0],
+ * dx[1], … in that order (two inputs may be one tensor), and never scale old contents
+ * by 0 to "write": they may be NaN from an earlier step.  Weight gradients follow
+ * grad_beta the same way (a shared layer's calls sum into one gradient).
+ */
 typedef struct ks_bwd {
     int n;
     const float *x[KS_MAX_INPUTS];
     const float *y;
     float *dy;                  /* dL/dy, or dL/dz when dy_is_dz; the layer may overwrite it */
-    float *dx[KS_MAX_INPUTS];   /* write dL/dx here; NULL: not needed */
+    float *dx[KS_MAX_INPUTS];   /* dL/dx goes here; NULL: not needed */
+    float dx_beta[KS_MAX_INPUTS];   /* 0: overwrite dx[k]; 1: add to it */
     float *scratch;
     int dy_is_dz;               /* the loss already went through the activation */
     float grad_beta;            /* 0: overwrite weight gradients; 1: add (shared layers) */
@@ -135,11 +150,12 @@ enum {
 
 typedef struct ks_layer_ops {
     const char *name;                   /* Keras class name */
+    const char *const *aliases;         /* other class names accepted, NULL-terminated or NULL */
     const ks_key *keys;                 /* Keras arguments, stored at the start of state */
     size_t state_size;                  /* the kind's state struct (arguments first) */
     unsigned flags;
     /*
-     * in_shape[] is set: check it, set out_shape, declare weights with
+     * n_in and in_shape[] are set: check them, set out_shape, declare weights with
      * ks_layer_add_weight.  A shape that does not fit is KS_ERR_SHAPE with a message.
      */
     ks_status (*build)(ks_layer *l, ks_error *err);
@@ -159,17 +175,23 @@ typedef struct ks_layer_ops {
                       ks_error *err);
 } ks_layer_ops;
 
+/*
+ * A layer: its kind, arguments, weights and persistent state.  Shapes are those of
+ * its first call; every later call (a shared layer) must have the same.
+ */
 struct ks_layer {
     const ks_layer_ops *ops;
-    char name[KS_NAME_MAX];
+    char name[KS_PATH_MAX];             /* "dense", "encoder/dense" */
     int n_in;
-    int inputs[KS_MAX_INPUTS];          /* indices of the input layers in the model */
     ks_shape in_shape[KS_MAX_INPUTS];
+    const char *in_name[KS_MAX_INPUTS]; /* during build: the inputs' names, for messages */
     ks_shape out_shape;
     size_t in_size[KS_MAX_INPUTS], out_size;
     int n_weights;
     ks_weight weights[KS_MAX_LAYER_WEIGHTS];
     void *state;                        /* ops->state_size bytes, arguments first */
+    int index;                          /* its place in the model's layers */
+    int n_calls;                        /* nodes that call it */
 };
 
 /* Declare a weight during build; returns it (views are set after the model is built). */
@@ -209,6 +231,16 @@ extern const ks_layer_ops ks_layer_spatial_dropout1d_ops;
 extern const ks_layer_ops ks_layer_rescaling_ops;
 extern const ks_layer_ops ks_layer_random_flip_ops;
 extern const ks_layer_ops ks_layer_random_translation_ops;
+extern const ks_layer_ops ks_layer_concatenate_ops;
+extern const ks_layer_ops ks_layer_add_ops;
+extern const ks_layer_ops ks_layer_subtract_ops;
+extern const ks_layer_ops ks_layer_multiply_ops;
+extern const ks_layer_ops ks_layer_average_ops;
+extern const ks_layer_ops ks_layer_maximum_ops;
+extern const ks_layer_ops ks_layer_minimum_ops;
+
+/* dst = src (beta 0) or dst += src (beta 1), n floats: a gradient's first or later writer. */
+void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta);
 
 /* ------------------------------------------------------------------ losses */
 
@@ -247,8 +279,11 @@ typedef enum ks_metric_kind {
 
 typedef struct ks_metric {
     char name[KS_LOG_NAME_MAX];     /* as the user wrote it: "accuracy", "mae" */
+    char log_name[KS_LOG_NAME_MAX]; /* as logged: "accuracy", or "aux_output_accuracy" when
+                                       the model has several outputs */
     ks_metric_kind kind;
     int by_shape;                   /* "accuracy": the kind follows the data's shapes */
+    int output;                     /* index of the model output it measures */
 } ks_metric;
 
 /* Resolve a metric name given the loss (accuracy → the kind Keras picks). */
@@ -257,9 +292,11 @@ ks_status ks_metric_resolve(const char *name, const ks_loss_ops *loss, ks_metric
 /* Pick the accuracy kind Keras picks from the shapes: output width 1 → binary;
    class-index targets → sparse; else categorical. */
 void ks_metric_bind(ks_metric *mt, int output_width, int targets_are_labels);
-/* Σ w_i·m_i over n rows (w NULL = 1); the caller divides by Σ w_i. */
+/* Σ w_i·m_i over n rows of k outputs p and tk targets t (tk is k, or 1 for class
+   indices, which broadcast over the outputs as Keras does), w NULL = 1; the caller
+   divides by Σ w_i. */
 double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
-                     int k);
+                     int k, int tk);
 
 /* -------------------------------------------------------------- optimizers */
 
@@ -302,45 +339,128 @@ extern const ks_optimizer_ops *const ks_optimizer_kinds[];      /* NULL-terminat
 
 /* ------------------------------------------------------------------- model */
 
+#define KS_MAX_METRICS 32           /* compiled metrics over all outputs */
+#define KS_MAX_NODES 100000         /* calls in a model, sub-model calls expanded */
+
+/*
+ * A model's description as the file gives it, after names, repeat and references are
+ * resolved: one graph for the model and one per sub-model.  Each entry is one call:
+ * of a new layer (LAYER, INPUT), of a layer defined by another entry (SHARED), or of
+ * a sub-model (MODEL).  Kept after the build for the config writer and summary().
+ */
+typedef enum ks_entry_kind {
+    KS_ENTRY_INPUT,             /* an InputLayer: a model or sub-model input */
+    KS_ENTRY_LAYER,             /* a new layer, called once here */
+    KS_ENTRY_SHARED,            /* another call of the layer of entry callee */
+    KS_ENTRY_MODEL              /* a call of the sub-model graphs[callee] */
+} ks_entry_kind;
+
+typedef struct ks_entry {
+    ks_entry_kind kind;
+    char name[KS_NAME_MAX];     /* the call's name: what inputs and outputs refer to */
+    const ks_layer_ops *ops;    /* INPUT, LAYER */
+    int callee;                 /* SHARED: entry index; MODEL: graph index */
+    int n_in;
+    int inputs[KS_MAX_INPUTS];  /* entry indices in the same graph */
+    int implicit;               /* an input made for input_shape or a sub-model's caller */
+    int frozen;                 /* trainable: false */
+    int used;                   /* reaches an output (else only a definition for SHARED) */
+    ks_value args;              /* LAYER, INPUT: the kind's own arguments as given */
+    ks_layer *layer;            /* INPUT, LAYER: its layer once made (one for every call) */
+    int node;                   /* the model's graph: the node of its output, else -1 */
+    const ks_value *src;        /* the file's entry, for messages (NULL after the build) */
+} ks_entry;
+
+typedef struct ks_graph {
+    char name[KS_NAME_MAX];     /* "" for the model, else the sub-model's name */
+    int n, cap;
+    ks_entry *e;                /* topological order */
+    int n_inputs, inputs[KS_MAX_IO];        /* entry indices */
+    int n_outputs, outputs[KS_MAX_IO];      /* entry indices */
+    int listed;                 /* written as a plain list (Sequential) */
+} ks_graph;
+
+/* How a node runs: what forward and backward do with it. */
+typedef enum ks_node_mode {
+    KS_NODE_LAYER,              /* the layer's forward and backward */
+    KS_NODE_INPUT,              /* a model input: the batch's array */
+    KS_NODE_ALIAS,              /* its input's buffers (Flatten): no work */
+    KS_NODE_COPY                /* an alias that is a model output: a copy of its input */
+} ks_node_mode;
+
+/* A call of a layer: one node of the model's graph, in topological order. */
+typedef struct ks_node {
+    ks_layer *layer;
+    char name[KS_PATH_MAX];     /* the call's name: "dense", "encoder_left/dense" */
+    int n_in;
+    int inputs[KS_MAX_INPUTS];  /* node indices, all earlier */
+    int call;                   /* which call of its layer (0: the first) */
+    /* derived once the graph is complete */
+    ks_node_mode mode;
+    int input_index;            /* INPUT: which model input; else -1 */
+    int out_index;              /* a model output: which; else -1 */
+    int owner;                  /* node whose buffers it uses (itself, or an alias's source) */
+    int consumers;              /* calls that read it */
+    int needs_grad;             /* a trainable weight lies in it or upstream */
+    int fused;                  /* an output whose loss folds its activation in (compile) */
+    float dx_beta[KS_MAX_INPUTS];   /* backward: 0 writes, 1 adds (see ks_bwd) */
+    float grad_beta;            /* backward: 0 for the layer's first call in backward order */
+} ks_node;
+
+/* A model output: its node, and its loss once compiled. */
+typedef struct ks_output {
+    int node;
+    const char *name;           /* the node's name (borrowed) */
+    char loss_log[KS_LOG_NAME_MAX]; /* "<name>_loss", its loss in the logs of a model with
+                                       several outputs */
+    size_t size;                /* floats per sample */
+    const ks_loss_ops *loss;
+    ks_loss_args loss_args;
+    double loss_weight;         /* loss_weights entry: 1 */
+    size_t t_size;              /* target floats per sample (1 for class indices) */
+} ks_output;
+
 /* Buffers of one fit/evaluate/predict, sized for a batch; allocated once per call. */
 typedef struct ks_workspace {
     int batch;                  /* rows the buffers hold */
-    size_t y_size;              /* target floats per row the buffers hold */
     int training;               /* gradient buffers present */
+    int targets;                /* target buffers present */
     float *block;               /* the one allocation everything below points into */
-    float **buf;                /* per layer: its own n × out_size output (NULL: alias/input) */
-    const float **out;          /* per layer: this batch's output (buf, or the input's) */
-    float **dout;               /* per layer: dL/dout (NULL: no gradient needed) */
-    float **scratch;            /* per layer */
-    float *x;                   /* gathered input batch */
-    float *t;                   /* gathered targets */
+    float **buf;                /* per node: its own n × out_size output (NULL: alias/input) */
+    const float **out;          /* per node: this batch's output (buf, or the input's) */
+    float **dout;               /* per node: dL/dout (NULL: no gradient needed) */
+    float **scratch;            /* per node */
+    float *x[KS_MAX_IO];        /* gathered input batches, per model input */
+    float *t[KS_MAX_IO];        /* gathered targets, per output */
+    float *z[KS_MAX_IO];        /* per output: its pre-activation (fused loss), or NULL */
     float *sw;                  /* gathered sample weights */
-    float *z;                   /* the output layer's pre-activation (fused loss) */
     size_t *order;              /* sample order of this epoch */
 } ks_workspace;
 
 struct ks_model {
     int n_layers;
-    ks_layer **layers;          /* topological order; layers[0] is the InputLayer */
-    int output;                 /* index of the output layer */
+    ks_layer **layers;          /* every layer once, in the order of first calls */
+    int n_nodes;
+    ks_node *nodes;             /* calls, topological order */
+    int n_inputs;
+    int inputs[KS_MAX_IO];      /* the input nodes, in the model's input order */
+    int n_outputs;
+    ks_output outputs[KS_MAX_IO];
+    int n_graphs;
+    ks_graph *graphs;           /* [0] the model, then its sub-models */
+    char *warnings;             /* the build's warnings, one per line, or NULL */
     int n_weights;
     ks_weight **weights;        /* into the layers, in build order */
     size_t n_params;
     float *params, *grads;      /* one block each; weights are views */
-    int *consumers;             /* per layer: how many layers read it */
-    unsigned char *needs_grad;  /* per layer: a trainable weight lies in it or upstream */
     uint64_t seed;              /* initialization and default stream seed */
     ks_value meta;              /* free-form metadata saved with the model (a MAP) */
 
     /* compile */
     int compiled;
     ks_value compile_cfg;       /* normalized compile section */
-    const ks_loss_ops *loss;
-    ks_loss_args loss_args;
-    double loss_weight;         /* loss_weights of the single output: 1 */
-    int fused;                  /* loss folds the output activation */
     int n_metrics;
-    ks_metric metrics[8];
+    ks_metric metrics[KS_MAX_METRICS];
     const ks_optimizer_ops *opt;
     void *opt_args;             /* opt->args_size bytes */
     double lr;
@@ -354,38 +474,136 @@ struct ks_model {
 /* ks_model_from_config with a bound on the parameter count (a file's size, say):
    a config asking for more is KS_ERR_CONFIG before anything is allocated. */
 #define KS_MAX_PARAMS ((size_t)1 << 30)
-ks_status ks_model_build(const ks_value *layers, const ks_shape *input_shape, uint64_t seed,
+ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uint64_t seed,
                          size_t max_params, ks_model **out, ks_error *err);
 
-/* Allocate (or keep, if big enough) the workspace for batch rows and y_size targets. */
-ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training,
-                             ks_error *err);
-/* Forward over n rows of x (n × input size); returns the output buffer. */
-const float *ks_model_forward(ks_model *m, const float *x, int n, int training);
 /*
- * Backward over the batch of the last forward, from the output gradient that
- * ks_model_batch_loss left in ws.dout[output]; adds the regularizers' gradients and
- * returns their penalty.  With fuse_sgd (see ks_model_can_fuse_sgd) the weights are
- * updated in place and the optimizer's step counter advanced, instead.
+ * The model section read into m->graphs (model_graph.c): names, repeat, references,
+ * sub-models, dependency order; warnings appended to m->warnings.  input_shape: the
+ * data's, for a Sequential list without one (may be NULL).
+ */
+ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *input_shape,
+                         ks_error *err);
+/* One entry of the file's list, before repeat. */
+typedef struct ks_graph_item {
+    const ks_value *src;        /* {Class: args} */
+    const ks_value *args;       /* the arguments (the map's one member) */
+    const ks_value *vname, *vinputs;
+    char name[KS_NAME_MAX];     /* the given name, or "" */
+    int first, count;           /* its entries: [first, first + count) */
+    int resolving;              /* a repeat: 0 item being resolved (alias cycles) */
+} ks_graph_item;
+
+/* The state of one graph's parse (model_graph.c, model_graph_refs.c). */
+typedef struct ks_graph_parser {
+    ks_model *m;
+    ks_graph *g;
+    int gi;                     /* index of g in m->graphs */
+    ks_graph_item *items;
+    int n_items;
+    ks_error *err;
+} ks_graph_parser;
+
+/* model_graph_refs.c: each entry's inputs, each call's layer or sub-model, a list of
+   names (inputs: Input entries only) into entry indices, and what item i reads by
+   default (i == n_items: the last item's output). */
+ks_status ks_graph_resolve_inputs(ks_graph_parser *p);
+ks_status ks_graph_resolve_calls(ks_graph_parser *p);
+ks_status ks_graph_name_list(ks_graph_parser *p, const ks_value *v, const char *what,
+                             int inputs, int *out, int *n);
+ks_status ks_graph_resolve_prev(ks_graph_parser *p, int i, int *out);
+/* The graph's inputs and outputs from section v (given or by default); layers, its list. */
+ks_status ks_graph_resolve_io(ks_graph_parser *p, const ks_value *v, const ks_value *layers);
+/* model_graph.c: an entry by name (-1), the nearest name to s, an unknown class or
+   callee (KS_ERR_CONFIG with suggestions), the arguments a call may take. */
+int ks_graph_find_entry(const ks_graph *g, const char *name);
+const char *ks_graph_nearest_entry(const ks_graph_parser *p, const char *s);
+ks_status ks_graph_unknown_class(ks_graph_parser *p, const ks_value *args);
+ks_status ks_graph_call_args_only(ks_graph_parser *p, const ks_value *args);
+
+void ks_graphs_free(ks_graph *g, int n);
+/* Put g's entries in dependency order (the file's where free); a cycle is KS_ERR_CONFIG
+   at its first entry (model_graph_order.c). */
+ks_status ks_graph_sort(ks_graph *g, ks_error *err);
+/* Mark what g's outputs need; warn about each entry they do not, and drop unused inputs. */
+void ks_graph_mark_used(ks_model *m, ks_graph *g);
+/* Sub-models that call themselves are KS_ERR_CONFIG; one never called, a warning. */
+ks_status ks_graph_check_calls(ks_model *m, ks_error *err);
+/* Add a warning line at where's position (FILE:LINE:COL: warning: …). */
+void ks_model_warn(ks_model *m, const ks_value *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Data bound to a model's inputs and outputs by name (fit.c). */
+typedef struct ks_bound {
+    size_t n;
+    const float *x[KS_MAX_IO];  /* per model input */
+    size_t x_size[KS_MAX_IO];
+    const float *t[KS_MAX_IO];  /* per model output, or NULL without targets */
+    size_t t_size[KS_MAX_IO];
+    int t_label[KS_MAX_IO];     /* one class index per sample */
+    const float *w;             /* per-sample weights or NULL */
+} ks_bound;
+/* Bind data to m; need_y: targets too (checked against the compiled losses); what names
+   the data in messages ("training"). */
+ks_status ks_model_bind(ks_model *m, const ks_data *d, int need_y, const char *what,
+                        ks_bound *out, ks_error *err);
+
+/* Rows [begin, end) of bound data (a view). */
+ks_bound ks_bound_slice(const ks_bound *b, size_t begin, size_t end);
+
+/* Running totals of an epoch or evaluation: losses weighted by batch size, metrics by
+   sample (evaluate.c). */
+typedef struct ks_totals {
+    double loss;
+    double out_loss[KS_MAX_IO];
+    double metric[KS_MAX_METRICS];
+    double count;
+} ks_totals;
+/* Add a batch of n rows: its loss, per-output losses and the metrics of the outputs of
+   the last forward against targets t[k]. */
+void ks_totals_add(const ks_model *m, ks_totals *tot, double loss, const double *per_output,
+                   const float *const *t, int n);
+/* The totals' means into logs, names prefixed ("" or "val_"). */
+void ks_totals_logs(const ks_model *m, const ks_totals *tot, const char *prefix, ks_logs *logs);
+/*
+ * One pass of evaluation over d in order, batch rows at a time, into logs with the
+ * prefix; test callbacks run around it.  fp and epoch are the fit's, if any.
+ */
+ks_status ks_model_run_evaluate(ks_model *m, const ks_bound *d, int batch, const char *prefix,
+                                ks_callback *const *cbs, int ncb, const ks_fit_params *fp,
+                                int epoch, ks_logs *logs, ks_error *err);
+
+/* Allocate (or keep, if big enough) the workspace for batch rows; target buffers when
+   the model is compiled, gradient buffers with training. */
+ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err);
+/* Forward over n rows of the inputs x[0..n_inputs-1]; returns the first output. */
+const float *ks_model_forward(ks_model *m, const float *const *x, int n, int training);
+/* The k-th output of the last forward (n × outputs[k].size). */
+const float *ks_model_output(const ks_model *m, int k);
+/*
+ * Backward over the batch of the last forward, from the output gradients that
+ * ks_model_batch_loss left in ws.dout; adds the regularizers' gradients and returns
+ * their penalty.  With fuse_sgd (see ks_model_can_fuse_sgd) the weights are updated in
+ * place and the optimizer's step counter advanced, instead.
  */
 double ks_model_backward(ks_model *m, int n, int fuse_sgd);
 /* One optimizer step over all trainable weights, with clipping. */
 void ks_model_apply_gradients(ks_model *m);
 /*
  * Whether a training step can fuse the optimizer into backward: plain SGD (no
- * momentum, no clipping), no regularizer, and every trainable weight in a layer kind
- * that supports it.  Then ks_model_backward(m, n, 1) updates the weights itself.
+ * momentum, no clipping), no regularizer, every trainable weight in a layer kind that
+ * supports it and called once.  Then ks_model_backward(m, n, 1) updates the weights.
  */
 int ks_model_can_fuse_sgd(const ks_model *m);
 /*
- * The data loss of the last forward's batch, Σ w·l / n (no regularization); with grad,
- * also writes the output gradient for ks_model_backward.
+ * The data loss of the last forward's batch, Σ_k w_k·Σ w·l_k / n (no regularization),
+ * from targets t[k] per output; per_output (may be NULL) receives each output's
+ * unweighted loss.  With grad, also writes the output gradients for ks_model_backward.
  */
-double ks_model_batch_loss(ks_model *m, const float *t, const float *sw, int n, int grad);
+double ks_model_batch_loss(ks_model *m, const float *const *t, const float *sw, int n,
+                           int grad, double *per_output);
 /* The regularization penalty of the current weights. */
 double ks_model_penalty(const ks_model *m);
-/* Keras-style unique layer name for a class within m ("dense", "dense_1", …). */
-void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size);
 
 /* -------------------------------------------------------------- model files */
 
@@ -427,6 +645,44 @@ ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
 /* Read a whole file into memory, through zlib (so .gz files are inflated). */
 ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
 
+/* An owned data set: the view and the arrays behind it. */
+struct ks_dataset {
+    ks_data d;
+    float *x, *y, *w;                   /* owned (the single-array form) */
+    float *arrays[2 * KS_MAX_IO];       /* owned named arrays: inputs, then targets */
+    char names[2 * KS_MAX_IO][KS_NAME_MAX];     /* their names (the view points here) */
+};
+
+/* A data entry's named form: inputs and targets maps over the arrays of its source. */
+typedef struct ks_data_source {
+    const ks_value *spec;               /* the entry, for messages */
+    const ks_value *idx, *npy;          /* the source, when of that kind */
+    const char *csv;                    /* the CSV file (already joined to base), or NULL */
+    const ks_value *inputs, *targets;   /* the maps; NULL when not given */
+    const char *base;                   /* directory of relative paths */
+    size_t begin, end;                  /* rows (end KS_ALL_ROWS: to the last) */
+    double scale;                       /* the inputs' default divisor */
+    char delimiter;
+} ks_data_source;
+ks_status ks_dataset_load_named(ks_dataset *ds, const ks_data_source *src, ks_error *err);
+/* path under base (an absolute path as it is) into out. */
+void ks_data_join_path(const char *base, const char *path, char *out, size_t size);
+/* Re-point a file reader's error at the study entry where, keeping the file in the message. */
+ks_status ks_data_at_value(ks_error *err, ks_status s, const ks_value *where);
+/* The files of an IDX prefix (a STRING value): PREFIX-images-idx3-ubyte[.gz] and
+   PREFIX-labels-idx1-ubyte[.gz]; no images is KS_ERR_IO at the value. */
+ks_status ks_idx_prefix_paths(const ks_value *prefix_value, const char *base, char *images,
+                              char *labels, size_t size, ks_error *err);
+
+/*
+ * Finish a target array of n rows whose data *owned holds (a->data == *owned): one
+ * column of integral values >= 0 is class indices (is_label, n_classes); one_hot turns
+ * them into num_classes columns (0: 1 + the largest), replacing *owned; num_classes
+ * alone is checked against them.  Errors at where.
+ */
+ks_status ks_target_finish(float **owned, ks_array *a, size_t n, int one_hot, int num_classes,
+                           const ks_value *where, ks_error *err);
+
 /* CSV with a header: the target columns by name become y, the rest x. */
 typedef struct ks_csv_options {
     const char *const *targets;     /* column names, NULL-terminated */
@@ -435,6 +691,10 @@ typedef struct ks_csv_options {
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                       float **y, ks_error *err);
+/* Every column of rows [begin, end) as read (n × cols, row-major), and the header's names
+   (*names: cols strings and a NULL, each malloc'd, freed by the caller). */
+ks_status ks_csv_load_table(const char *path, char delimiter, size_t begin, size_t end,
+                            size_t *n, size_t *cols, float **data, char ***names, ks_error *err);
 
 /* ---------------------------------------------------------------- callbacks */
 
@@ -526,8 +786,11 @@ void ks_onnx_set_prefix(ks_onnx *g, const char *prefix);
 
 /* A name formatted with printf's rules, or NULL after a failure. */
 const char *ks_onnx_name(ks_onnx *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* prefix + the layer's name + suffix: "dense_1:0", "m0/dense/linear:0".  Layer names are
-   unique in a model; ks_onnx_encode refuses the graph if two tensors still collide. */
+/* The call the next lowerings are for (its node's name, copied; NULL: the layer's). */
+void ks_onnx_set_call(ks_onnx *g, const char *call);
+/* prefix + the call's name (else the layer's) + suffix: "dense_1:0", "m0/dense/linear:0",
+   "left/dense:0".  Call names are unique in a model; ks_onnx_encode refuses the graph if
+   two tensors still collide. */
 const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix);
 
 /*
@@ -546,7 +809,8 @@ void ks_onnx_attr_string(ks_onnx *g, int node, const char *name, const char *v);
 void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v, int n);
 
 /* The layer's weight w as an initializer named prefix + its name ("dense/kernel"),
-   with the weight's shape, its data borrowed; returns the name or NULL. */
+   with the weight's shape, its data borrowed (once: a shared layer's calls read the
+   same initializer); returns the name or NULL. */
 const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
 /* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
    the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */

@@ -5,11 +5,13 @@
  * File format, version 1.  Integers little-endian; offsets in bytes.
  *
  *    0  magic     4   89 4B 53 45  ("\x89KSE")
- *    4  version   u32 1; a reader refuses newer versions
+ *    4  version   u32 1, or 2 when an output is named; a reader refuses newer versions
  *    8  average   u32 0 arithmetic, 1 geometric
  *   12  n         u32 members, 1..KS_ENSEMBLE_MAX
  *   16  size      u64 bytes in the file, checksum included
  *   24  weights   n × f64 (IEEE-754 binary64), each >= 0, summing to 1
+ *       output    version 2 only: u32 len (1..KS_NAME_MAX), the name of the output the
+ *                 members combine (version 1: each member's first output)
  *       members   n times: u64 len, then len bytes of a whole .ksm model file
  *   size-4 crc    u32 CRC-32 (zlib's) of bytes [0, size-4)
  */
@@ -21,7 +23,7 @@
 #include <zlib.h>
 
 #define KSE_MAGIC "\x89KSE"
-#define KSE_VERSION 1u
+#define KSE_VERSION 2u
 #define KSE_HEADER 24u
 #define KS_ENSEMBLE_MAX 1000
 
@@ -29,6 +31,8 @@ struct ks_ensemble {
     int n;
     ks_model **m;
     double *w;
+    int *k;                     /* per member: the index of the output combined */
+    char output[KS_NAME_MAX];   /* its name, "" for each member's first output */
     ks_ensemble_average average;
     float **out;                /* per member, n_rows × k: predictions (grown on demand) */
     size_t out_rows;
@@ -45,6 +49,7 @@ void ks_ensemble_free(ks_ensemble *e)
     }
     free(e->m);
     free(e->w);
+    free(e->k);
     free(e->out);
     free(e);
 }
@@ -55,20 +60,78 @@ static void free_models(ks_model **members, int n)
         ks_model_free(members[i]);
 }
 
+/* Whether members i and 0 take the same inputs: count, shapes, and names when several. */
+static int same_inputs(const ks_model *a, const ks_model *b)
+{
+    if (ks_model_n_inputs(a) != ks_model_n_inputs(b))
+        return 0;
+    for (int j = 0; j < ks_model_n_inputs(a); j++)
+        if (!ks_shape_equal(ks_model_input_shape_at(a, j), ks_model_input_shape_at(b, j)) ||
+            (ks_model_n_inputs(a) > 1 &&
+             strcmp(ks_model_input_name(a, j), ks_model_input_name(b, j)) != 0))
+            return 0;
+    return 1;
+}
+
+/* The members' outputs combined: k[i] per member; every member must have it, alike. */
+static ks_status pick_outputs(ks_model **members, int n, const char *output, int *k,
+                              ks_error *err)
+{
+    char a[64], b[64], c[64], d[64];
+    for (int i = 0; i < n; i++) {
+        const ks_model *m0 = members[0], *mi = members[i];
+        k[i] = output && output[0] ? ks_model_output_index(mi, output) : 0;
+        if (k[i] < 0)
+            return ks_error_set(err, KS_ERR_CONFIG,
+                                "ensemble member %d has no output \"%s\"; members must all "
+                                "have the output to combine",
+                                i, output);
+        if (!same_inputs(mi, m0) ||
+            !ks_shape_equal(ks_model_output_shape_at(mi, k[i]),
+                            ks_model_output_shape_at(m0, k[0])))
+            return ks_error_set(
+                err, KS_ERR_SHAPE,
+                "ensemble member %d takes %s and gives %s, but member 0 takes %s and gives %s; "
+                "members must share input and output shapes",
+                i, ks_shape_str(ks_model_input_shape(mi), a, sizeof a),
+                ks_shape_str(ks_model_output_shape_at(mi, k[i]), b, sizeof b),
+                ks_shape_str(ks_model_input_shape(m0), c, sizeof c),
+                ks_shape_str(ks_model_output_shape_at(m0, k[0]), d, sizeof d));
+        if (!mi->compiled || !m0->compiled || mi->outputs[k[i]].loss != m0->outputs[k[0]].loss)
+            return ks_error_set(err, KS_ERR_CONFIG,
+                                "ensemble member %d is %s, member 0 %s; members must be "
+                                "compiled with the same loss",
+                                i, mi->compiled ? mi->outputs[k[i]].loss->name : "not compiled",
+                                m0->compiled ? m0->outputs[k[0]].loss->name : "not compiled");
+    }
+    return KS_OK;
+}
+
 ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
                           ks_ensemble_average average, ks_ensemble **out, ks_error *err)
 {
+    return ks_ensemble_new_for(members, weights, n, average, NULL, out, err);
+}
+
+ks_status ks_ensemble_new_for(ks_model **members, const double *weights, int n,
+                              ks_ensemble_average average, const char *output,
+                              ks_ensemble **out, ks_error *err)
+{
     ks_ensemble *e;
     double sum = 0;
-    char a[64], b[64], c[64], d[64];
+    int *k = NULL;
+    ks_status s;
     *out = NULL;
     if (n < 1 || n > KS_ENSEMBLE_MAX) {
         free_models(members, n > 0 ? n : 0);
         return ks_error_set(err, KS_ERR_CONFIG, "an ensemble needs 1 to %d members, got %d",
                             KS_ENSEMBLE_MAX, n);
     }
+    if (output && strlen(output) >= KS_NAME_MAX) {
+        free_models(members, n);
+        return ks_error_set(err, KS_ERR_CONFIG, "the output name \"%.64s…\" is too long", output);
+    }
     for (int i = 0; i < n; i++) {
-        const ks_model *m0 = members[0], *mi = members[i];
         if (!(weights[i] >= 0) || !isfinite(weights[i])) {
             free_models(members, n);
             return ks_error_set(err, KS_ERR_CONFIG,
@@ -76,36 +139,25 @@ ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
                                 weights[i]);
         }
         sum += weights[i];
-        if (!ks_shape_equal(ks_model_input_shape(mi), ks_model_input_shape(m0)) ||
-            !ks_shape_equal(ks_model_output_shape(mi), ks_model_output_shape(m0))) {
-            ks_status s = ks_error_set(
-                err, KS_ERR_SHAPE,
-                "ensemble member %d takes %s and gives %s, but member 0 takes %s and gives %s; "
-                "members must share input and output shapes",
-                i, ks_shape_str(ks_model_input_shape(mi), a, sizeof a),
-                ks_shape_str(ks_model_output_shape(mi), b, sizeof b),
-                ks_shape_str(ks_model_input_shape(m0), c, sizeof c),
-                ks_shape_str(ks_model_output_shape(m0), d, sizeof d));
-            free_models(members, n);
-            return s;
-        }
-        if (!mi->compiled || !m0->compiled || mi->loss != m0->loss) {
-            ks_status s = ks_error_set(err, KS_ERR_CONFIG,
-                                       "ensemble member %d is %s, member 0 %s; members must be "
-                                       "compiled with the same loss",
-                                       i, mi->compiled ? mi->loss->name : "not compiled",
-                                       m0->compiled ? m0->loss->name : "not compiled");
-            free_models(members, n);
-            return s;
-        }
+    }
+    if (!(k = calloc((size_t)n, sizeof *k))) {
+        free_models(members, n);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    if ((s = pick_outputs(members, n, output, k, err)) != KS_OK) {
+        free(k);
+        free_models(members, n);
+        return s;
     }
     if (!(sum > 0)) {
+        free(k);
         free_models(members, n);
         return ks_error_set(err, KS_ERR_CONFIG, "ensemble weights sum to %g; expected > 0", sum);
     }
-    if (average == KS_ENSEMBLE_GEOMETRIC && members[0]->loss->fuses == KS_ACT_LINEAR) {
+    if (average == KS_ENSEMBLE_GEOMETRIC && members[0]->outputs[k[0]].loss->fuses == KS_ACT_LINEAR) {
         /* the loss's name is static: it outlives the members */
-        const char *loss = members[0]->loss->name;
+        const char *loss = members[0]->outputs[k[0]].loss->name;
+        free(k);
         free_models(members, n);
         return ks_error_set(err, KS_ERR_CONFIG,
                             "a geometric mean needs probabilities; loss %s is a regression loss",
@@ -122,11 +174,14 @@ ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
             free(e->w);
         }
         free(e);
+        free(k);
         free_models(members, n);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
     e->n = n;
+    e->k = k;
     e->average = average;
+    snprintf(e->output, sizeof e->output, "%s", output ? output : "");
     for (int i = 0; i < n; i++) {
         e->m[i] = members[i];
         e->w[i] = weights[i] / sum;
@@ -139,6 +194,8 @@ int ks_ensemble_size(const ks_ensemble *e) { return e->n; }
 ks_model *ks_ensemble_member(const ks_ensemble *e, int i) { return e->m[i]; }
 double ks_ensemble_weight(const ks_ensemble *e, int i) { return e->w[i]; }
 ks_ensemble_average ks_ensemble_average_of(const ks_ensemble *e) { return e->average; }
+const char *ks_ensemble_output(const ks_ensemble *e) { return e->output; }
+int ks_ensemble_member_output(const ks_ensemble *e, int i) { return e->k[i]; }
 
 void ks_ensemble_combine(ks_ensemble_average average, const float *const *outputs,
                          const double *weights, int n_members, size_t n, size_t k, float *out)
@@ -182,7 +239,7 @@ void ks_ensemble_combine(ks_ensemble_average average, const float *const *output
 ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_size, float *out,
                               ks_error *err)
 {
-    size_t k = ks_shape_size(ks_model_output_shape(e->m[0]));
+    size_t k = ks_shape_size(ks_model_output_shape_at(e->m[0], e->k[0]));
     ks_status s;
     if (!e->out && !(e->out = calloc((size_t)e->n, sizeof *e->out)))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
@@ -196,11 +253,14 @@ ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_siz
         }
         e->out_rows = data->n;
     }
-    for (int i = 0; i < e->n; i++)
-        if ((s = ks_model_predict(e->m[i], data, batch_size, e->out[i], err)) != KS_OK) {
+    for (int i = 0; i < e->n; i++) {
+        float *outs[KS_MAX_IO] = {NULL};
+        outs[e->k[i]] = e->out[i];
+        if ((s = ks_model_predict_outputs(e->m[i], data, batch_size, outs, err)) != KS_OK) {
             ks_error_prefix(err, "ensemble member %d", i);
             return s;
         }
+    }
     ks_ensemble_combine(e->average, (const float *const *)e->out, e->w, e->n, data->n, k, out);
     return KS_OK;
 }
@@ -208,14 +268,14 @@ ks_status ks_ensemble_predict(ks_ensemble *e, const ks_data *data, int batch_siz
 ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_size,
                                ks_logs *logs, ks_error *err)
 {
-    size_t k = ks_shape_size(ks_model_output_shape(e->m[0]));
+    size_t k = ks_shape_size(ks_model_output_shape_at(e->m[0], e->k[0]));
     float *out = malloc((data->n ? data->n : 1) * k * sizeof *out);
     ks_status s;
     if (!out)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory for %zu predictions", data->n);
     s = ks_ensemble_predict(e, data, batch_size, out, err);
     if (s == KS_OK)
-        s = ks_model_score(e->m[0], data, out, logs, err);
+        s = ks_model_score_output(e->m[0], e->k[0], data, out, logs, err);
     free(out);
     return s;
 }
@@ -253,11 +313,13 @@ ks_status ks_ensemble_save_buffer(ks_ensemble *e, unsigned char **out, size_t *l
 {
     unsigned char **mb = calloc((size_t)e->n, sizeof *mb);
     size_t *ml = calloc((size_t)e->n, sizeof *ml);
-    size_t size = KSE_HEADER + 8u * (size_t)e->n + 4, at;
+    size_t olen = strlen(e->output), size = KSE_HEADER + 8u * (size_t)e->n + 4, at;
     unsigned char *b = NULL;
     ks_status s = mb && ml ? KS_OK : ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     *out = NULL;
     *len = 0;
+    if (olen)
+        size += 4 + olen;
     for (int i = 0; s == KS_OK && i < e->n; i++) {
         s = ks_model_save_buffer(e->m[i], 0, 0, &mb[i], &ml[i], err);
         size += 8 + ml[i];
@@ -266,7 +328,7 @@ ks_status ks_ensemble_save_buffer(ks_ensemble *e, unsigned char **out, size_t *l
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory for a %zu-byte ensemble", size);
     if (s == KS_OK) {
         memcpy(b, KSE_MAGIC, 4);
-        put_le(b + 4, KSE_VERSION, 4);
+        put_le(b + 4, olen ? 2u : 1u, 4);     /* version 1 when nothing needs 2 */
         put_le(b + 8, (uint64_t)e->average, 4);
         put_le(b + 12, (uint64_t)e->n, 4);
         put_le(b + 16, size, 8);
@@ -275,6 +337,11 @@ ks_status ks_ensemble_save_buffer(ks_ensemble *e, unsigned char **out, size_t *l
             uint64_t bits;
             memcpy(&bits, &e->w[i], 8);
             put_le(b + at, bits, 8);
+        }
+        if (olen) {
+            put_le(b + at, olen, 4);
+            memcpy(b + at + 4, e->output, olen);
+            at += 4 + olen;
         }
         for (int i = 0; i < e->n; i++) {
             put_le(b + at, ml[i], 8);
@@ -315,6 +382,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     uint32_t version, average, n;
     uint64_t size, at;
     double *w = NULL, sum = 0;
+    char output[KS_NAME_MAX] = "";
     ks_model **m = NULL;
     ks_status s = KS_OK;
     int loaded = 0;
@@ -358,6 +426,15 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     }
     if (s == KS_OK && fabs(sum - 1.0) > 1e-6)
         s = corrupt(err, name, "the weights do not sum to 1");
+    if (s == KS_OK && version >= 2) {
+        uint64_t olen = at + 4 <= len - 4 ? get_le(buf + at, 4) : 0;
+        if (olen < 1 || olen >= KS_NAME_MAX || at + 4 + olen > len - 4 ||
+            memchr(buf + at + 4, '\0', (size_t)olen))
+            s = corrupt(err, name, "bad output name");
+        else
+            memcpy(output, buf + at + 4, (size_t)olen);
+        at += 4 + olen;
+    }
     for (uint32_t i = 0; s == KS_OK && i < n; i++) {
         uint64_t ml;
         char what[64];
@@ -382,7 +459,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     if (s == KS_OK && at != len - 4)
         s = corrupt(err, name, "bytes left over after the last member");
     if (s == KS_OK) {
-        s = ks_ensemble_new(m, w, (int)n, (ks_ensemble_average)average, out, err);
+        s = ks_ensemble_new_for(m, w, (int)n, (ks_ensemble_average)average, output, out, err);
         if (s != KS_OK)
             ks_error_prefix(err, "%s", name);
     } else {

@@ -5,6 +5,7 @@
 #include "engine_impl.h"
 
 #include <cblas.h>
+#include <string.h>
 
 void ks_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
              int lda, const float *b, int ldb, float beta, float *c, int ldc)
@@ -47,4 +48,14 @@ void ks_blas_set_threads(int n)
 int ks_blas_get_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+void ks_accumulate(float *restrict dst, const float *restrict src, size_t n, float beta)
+{
+    if (beta == 0.0f) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
 }

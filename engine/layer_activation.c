@@ -44,9 +44,9 @@ static void activation_backward(ks_layer *l, const ks_bwd *b)
     int w = row_width(l), rows = b->n * (int)(l->out_size / (size_t)w);
     if (!b->dx[0])
         return;
-    memcpy(b->dx[0], b->dy, (size_t)b->n * l->out_size * sizeof(float));
     if (!b->dy_is_dz)
-        ks_act_grad((ks_activation)st->activation, b->y, b->dx[0], rows, w);
+        ks_act_grad((ks_activation)st->activation, b->y, b->dy, rows, w);
+    ks_accumulate(b->dx[0], b->dy, (size_t)b->n * l->out_size, b->dx_beta[0]);
 }
 
 static ks_activation activation_activation(const ks_layer *l)

@@ -168,20 +168,27 @@ static void batchnorm_backward(ks_layer *l, const ks_bwd *bw)
             sum_dy_xhat[c] += (double)dy[r * C + c] * xhat[r * C + c];
         }
     for (int c = 0; c < C; c++) {
+        /* a first writer writes: old contents may be NaN, never scale them by 0 */
         if (dgamma)
-            dgamma[c] = bw->grad_beta * dgamma[c] + (float)sum_dy_xhat[c];
+            dgamma[c] = (bw->grad_beta != 0.0f ? dgamma[c] : 0.0f) + (float)sum_dy_xhat[c];
         if (dbeta)
-            dbeta[c] = bw->grad_beta * dbeta[c] + (float)sum_dy[c];
+            dbeta[c] = (bw->grad_beta != 0.0f ? dbeta[c] : 0.0f) + (float)sum_dy[c];
         /* dx = γ·inv_std/R · (R·dy − Σdy − x̂·Σ(dy·x̂)) */
         k[c] = (gamma ? gamma[c] : 1.0f) * b.inv_std[c] / (float)rows;
         m1[c] = (float)sum_dy[c];
         m2[c] = (float)sum_dy_xhat[c];
     }
-    if (bw->dx[0]) {
+    if (bw->dx[0] && bw->dx_beta[0] == 0.0f) {
         float *restrict dx = bw->dx[0];
         for (size_t r = 0; r < rows; r++)
             for (int c = 0; c < C; c++)
                 dx[r * C + c] =
+                    k[c] * ((float)rows * dy[r * C + c] - m1[c] - xhat[r * C + c] * m2[c]);
+    } else if (bw->dx[0]) {
+        float *restrict dx = bw->dx[0];
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++)
+                dx[r * C + c] +=
                     k[c] * ((float)rows * dy[r * C + c] - m1[c] - xhat[r * C + c] * m2[c]);
     }
 }

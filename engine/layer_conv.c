@@ -160,11 +160,11 @@ static void conv_backward(ks_layer *l, const ks_bwd *b)
         if (!dx)
             continue;
         if (st->pointwise) {
-            ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, 0.0f, dx, P);
+            ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, b->dx_beta[0], dx, P);
         } else {
             /* the columns' gradient dz·kernelᵀ takes their place, then folds back */
             ks_gemm(0, 1, rows, P, F, 1.0f, dzc, F, kernel->w, F, 0.0f, b->scratch, P);
-            ks_col2im(&st->g, cn, b->scratch, dx, 0.0f);
+            ks_col2im(&st->g, cn, b->scratch, dx, b->dx_beta[0]);
         }
     }
     if (fused) {

@@ -82,8 +82,8 @@ static void dense_backward(ks_layer *l, const ks_bwd *b)
         ks_act_grad((ks_activation)st->activation, b->y, dz, b->n, units);
     /* dx first: it needs the kernel before a fused update changes it */
     if (b->dx[0])
-        ks_gemm(0, 1, b->n, in, units, 1.0f, dz, units, l->weights[0].w, units, 0.0f, b->dx[0],
-                in);
+        ks_gemm(0, 1, b->n, in, units, 1.0f, dz, units, l->weights[0].w, units, b->dx_beta[0],
+                b->dx[0], in);
     if (b->sgd_lr > 0.0f) {
         /* plain SGD fused: kernel −= lr·xᵀ·dz in the product itself, bias −= lr·Σdz */
         ks_gemm(1, 0, in, units, b->n, -b->sgd_lr, b->x[0], in, dz, units, 1.0f,

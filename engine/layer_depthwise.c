@@ -145,7 +145,7 @@ static void depthwise_backward(ks_layer *l, const ks_bwd *b)
     if (st->use_bias)
         ks_col_sums(b->dy, rows, st->mid, b->grad_beta, l->weights[1].g, 1.0f);
     ks_depthwise_backward(&st->g, st->depth_multiplier, b->n, b->x[0], l->weights[0].w, b->dy,
-                          b->dx[0], 0.0f, l->weights[0].g, b->grad_beta);
+                          b->dx[0], b->dx_beta[0], l->weights[0].g, b->grad_beta);
 }
 
 /* the depthwise output, kept for backward (where its gradient then takes its place) */
@@ -180,7 +180,7 @@ static void separable_backward(ks_layer *l, const ks_bwd *b)
     ks_gemm(1, 0, M, F, rows, 1.0f, mid, M, b->dy, F, b->grad_beta, l->weights[1].g, F);
     ks_gemm(0, 1, rows, M, F, 1.0f, b->dy, F, l->weights[1].w, F, 0.0f, mid, M);
     ks_depthwise_backward(&st->g, st->depth_multiplier, b->n, b->x[0], l->weights[0].w, mid,
-                          b->dx[0], 0.0f, l->weights[0].g, b->grad_beta);
+                          b->dx[0], b->dx_beta[0], l->weights[0].g, b->grad_beta);
 }
 
 /*

@@ -57,8 +57,12 @@ static void dropout_backward(ks_layer *l, const ks_bwd *b)
     size_t len = (size_t)b->n * l->out_size;
     if (!b->dx[0])
         return;
-    for (size_t i = 0; i < len; i++)
-        b->dx[0][i] = b->dy[i] * b->scratch[i];
+    if (b->dx_beta[0] == 0.0f)
+        for (size_t i = 0; i < len; i++)
+            b->dx[0][i] = b->dy[i] * b->scratch[i];
+    else
+        for (size_t i = 0; i < len; i++)
+            b->dx[0][i] += b->dy[i] * b->scratch[i];
 }
 
 /* At inference Dropout is the identity: its output is its input tensor. */

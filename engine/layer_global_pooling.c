@@ -72,9 +72,14 @@ static void global_avg_backward(ks_layer *l, const ks_bwd *b)
     for (int i = 0; i < b->n; i++) {
         const float *restrict dy = b->dy + (size_t)i * C;
         float *restrict dx = b->dx[0] + (size_t)i * P * C;
-        for (int p = 0; p < P; p++)
-            for (int c = 0; c < C; c++)
-                dx[(size_t)p * C + c] = dy[c] * inv;
+        if (b->dx_beta[0] == 0.0f)
+            for (int p = 0; p < P; p++)
+                for (int c = 0; c < C; c++)
+                    dx[(size_t)p * C + c] = dy[c] * inv;
+        else
+            for (int p = 0; p < P; p++)
+                for (int c = 0; c < C; c++)
+                    dx[(size_t)p * C + c] += dy[c] * inv;
     }
 }
 
@@ -113,11 +118,12 @@ static void global_max_backward(ks_layer *l, const ks_bwd *b)
     const int P = st->positions, C = st->channels;
     if (!b->dx[0])
         return;
-    memset(b->dx[0], 0, (size_t)b->n * P * C * sizeof(float));
+    if (b->dx_beta[0] == 0.0f)
+        memset(b->dx[0], 0, (size_t)b->n * P * C * sizeof(float));
     for (int i = 0; i < b->n; i++) {
         const int32_t *arg = (const int32_t *)b->scratch + (size_t)i * C;
         for (int c = 0; c < C; c++)
-            b->dx[0][(size_t)i * P * C + (size_t)arg[c]] = b->dy[(size_t)i * C + c];
+            b->dx[0][(size_t)i * P * C + (size_t)arg[c]] += b->dy[(size_t)i * C + c];
     }
 }
 

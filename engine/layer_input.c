@@ -27,8 +27,12 @@ static ks_status input_build(ks_layer *l, ks_error *err)
     return KS_OK;
 }
 
+/* keras.Input(shape, name) makes an InputLayer */
+static const char *const input_aliases[] = {"Input", NULL};
+
 const ks_layer_ops ks_layer_input_ops = {
     .name = "InputLayer",
+    .aliases = input_aliases,
     .keys = input_keys,
     .state_size = sizeof(input_state),
     .flags = KS_LAYER_INPUT,

@@ -64,7 +64,8 @@ static void maxpool_backward(ks_layer *l, const ks_bwd *b)
 {
     const pool_state *st = l->state;
     if (b->dx[0])
-        ks_maxpool_backward(&st->g, b->n, b->dy, (const int32_t *)b->scratch, b->dx[0], 0.0f);
+        ks_maxpool_backward(&st->g, b->n, b->dy, (const int32_t *)b->scratch, b->dx[0],
+                            b->dx_beta[0]);
 }
 
 static void avgpool_forward(ks_layer *l, const ks_fwd *f)
@@ -77,7 +78,7 @@ static void avgpool_backward(ks_layer *l, const ks_bwd *b)
 {
     const pool_state *st = l->state;
     if (b->dx[0])
-        ks_avgpool_backward(&st->g, b->n, b->dy, b->dx[0], 0.0f);
+        ks_avgpool_backward(&st->g, b->n, b->dy, b->dx[0], b->dx_beta[0]);
 }
 
 /* ONNX: MaxPool / AveragePool on channels-first data; the padding takes no part in

@@ -41,9 +41,10 @@ static size_t random_flip_scratch(const ks_layer *l, int batch)
     return (size_t)batch;
 }
 
-/* out = in with the flipped images flipped (its own inverse, so backward is the same) */
+/* out = in with the flipped images flipped (its own inverse, so backward is the same);
+   beta 1 adds to out instead (a gradient's later writer) */
 static void flip(const random_flip_state *st, int n, const float *flags, const float *in,
-                 float *out)
+                 float *out, float beta)
 {
     const int H = st->dims[0], W = st->dims[1];
     const size_t C = (size_t)st->dims[2], image = (size_t)H * W * C;
@@ -52,18 +53,18 @@ static void flip(const random_flip_state *st, int n, const float *flags, const f
         const float *src = in + (size_t)b * image;
         float *dst = out + (size_t)b * image;
         if (flags[b] == 0.0f) {
-            memcpy(dst, src, image * sizeof(float));
+            ks_accumulate(dst, src, image, beta);
             continue;
         }
         for (int y = 0; y < H; y++) {
             const float *row = src + (size_t)(vflip ? H - 1 - y : y) * W * C;
             float *orow = dst + (size_t)y * W * C;
             if (!hflip) {
-                memcpy(orow, row, (size_t)W * C * sizeof(float));
+                ks_accumulate(orow, row, (size_t)W * C, beta);
                 continue;
             }
             for (int x = 0; x < W; x++)
-                memcpy(orow + (size_t)x * C, row + (size_t)(W - 1 - x) * C, C * sizeof(float));
+                ks_accumulate(orow + (size_t)x * C, row + (size_t)(W - 1 - x) * C, C, beta);
         }
     }
 }
@@ -77,13 +78,13 @@ static void random_flip_forward(ks_layer *l, const ks_fwd *f)
     }
     for (int b = 0; b < f->n; b++)
         f->scratch[b] = ks_rng_uniform(f->rng) <= 0.5 ? 1.0f : 0.0f;
-    flip(st, f->n, f->scratch, f->x[0], f->y);
+    flip(st, f->n, f->scratch, f->x[0], f->y, 0.0f);
 }
 
 static void random_flip_backward(ks_layer *l, const ks_bwd *b)
 {
     if (b->dx[0])
-        flip(l->state, b->n, b->scratch, b->dy, b->dx[0]);
+        flip(l->state, b->n, b->scratch, b->dy, b->dx[0], b->dx_beta[0]);
 }
 
 const ks_layer_ops ks_layer_random_flip_ops = {

@@ -118,13 +118,14 @@ static void pixel_taps(const random_translation_state *st, float sy, float sx, t
     }
 }
 
-/* forward (dx NULL): out = the shifted images; backward: dx = what each input pixel fed */
+/* forward (dx NULL): out = the shifted images; backward: dx = what each input pixel fed,
+   added to dx with dx_beta 1 */
 static void translate(const random_translation_state *st, int n, const float *shift,
-                      const float *in, float *out, float *dx, const float *dy)
+                      const float *in, float *out, float *dx, const float *dy, float dx_beta)
 {
     const size_t C = (size_t)st->dims[2], image = (size_t)st->dims[0] * st->dims[1] * C;
     const float fill = (float)st->fill_value;
-    if (dx)
+    if (dx && dx_beta == 0.0f)
         memset(dx, 0, (size_t)n * image * sizeof(float));
     for (int b = 0; b < n; b++)
         for (int y = 0; y < st->dims[0]; y++)
@@ -161,13 +162,13 @@ static void random_translation_forward(ks_layer *l, const ks_fwd *f)
         f->scratch[2 * b] = (float)((hf[0] + u * (hf[1] - hf[0])) * st->dims[0]);
         f->scratch[2 * b + 1] = (float)((wf[0] + v * (wf[1] - wf[0])) * st->dims[1]);
     }
-    translate(st, f->n, f->scratch, f->x[0], f->y, NULL, NULL);
+    translate(st, f->n, f->scratch, f->x[0], f->y, NULL, NULL, 0.0f);
 }
 
 static void random_translation_backward(ks_layer *l, const ks_bwd *b)
 {
     if (b->dx[0])
-        translate(l->state, b->n, b->scratch, NULL, NULL, b->dx[0], b->dy);
+        translate(l->state, b->n, b->scratch, NULL, NULL, b->dx[0], b->dy, b->dx_beta[0]);
 }
 
 const ks_layer_ops ks_layer_random_translation_ops = {

@@ -14,6 +14,14 @@ const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1] = {
     &ks_layer_dropout_ops,
     &ks_layer_batchnorm_ops,
     &ks_layer_flatten_ops,
+    /* merge layers (functional models) */
+    &ks_layer_concatenate_ops,
+    &ks_layer_add_ops,
+    &ks_layer_subtract_ops,
+    &ks_layer_multiply_ops,
+    &ks_layer_average_ops,
+    &ks_layer_maximum_ops,
+    &ks_layer_minimum_ops,
     /* convolution and pooling, channels last */
     &ks_layer_conv2d_ops,
     &ks_layer_conv1d_ops,
@@ -40,9 +48,14 @@ const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1] = {
 
 const ks_layer_ops *ks_layer_find(const char *class_name)
 {
-    for (int i = 0; ks_layer_kinds[i]; i++)
-        if (strcmp(ks_layer_kinds[i]->name, class_name) == 0)
-            return ks_layer_kinds[i];
+    for (int i = 0; ks_layer_kinds[i]; i++) {
+        const ks_layer_ops *ops = ks_layer_kinds[i];
+        if (strcmp(ops->name, class_name) == 0)
+            return ops;
+        for (int k = 0; ops->aliases && ops->aliases[k]; k++)
+            if (strcmp(ops->aliases[k], class_name) == 0)
+                return ops;
+    }
     return NULL;
 }
 

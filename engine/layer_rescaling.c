@@ -42,7 +42,8 @@ static void rescaling_backward(ks_layer *l, const ks_bwd *b)
     if (!b->dx[0])
         return;
     for (size_t i = 0; i < len; i++)
-        b->dx[0][i] = b->dy[i] * scale;
+        b->dy[i] *= scale;
+    ks_accumulate(b->dx[0], b->dy, len, b->dx_beta[0]);
 }
 
 /* ONNX: Mul by scale, then Add offset (scalar constants). */

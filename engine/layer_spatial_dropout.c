@@ -51,17 +51,22 @@ static size_t spatial_dropout_scratch(const ks_layer *l, int batch)
     return (size_t)batch * ((const spatial_dropout_state *)l->state)->channels;
 }
 
-/* out = in · mask, the mask repeated over every position of each sample */
+/* out = in · mask (beta 1: out += in · mask), the mask repeated over every position of
+   each sample */
 static void apply_mask(const spatial_dropout_state *st, int n, const float *restrict in,
-                       const float *restrict mask, float *restrict out)
+                       const float *restrict mask, float *restrict out, float beta)
 {
     const int P = st->positions, C = st->channels;
     for (int b = 0; b < n; b++) {
         const float *m = mask + (size_t)b * C;
         for (int p = 0; p < P; p++) {
             size_t at = ((size_t)b * P + p) * C;
-            for (int c = 0; c < C; c++)
-                out[at + c] = in[at + c] * m[c];
+            if (beta == 0.0f)
+                for (int c = 0; c < C; c++)
+                    out[at + c] = in[at + c] * m[c];
+            else
+                for (int c = 0; c < C; c++)
+                    out[at + c] += in[at + c] * m[c];
         }
     }
 }
@@ -80,13 +85,13 @@ static void spatial_dropout_forward(ks_layer *l, const ks_fwd *f)
             f->scratch[i] =
                 st->rate == 0.0 || ks_rng_uniform(f->rng) >= st->rate ? keep_scale : 0.0f;
     }
-    apply_mask(st, f->n, f->x[0], f->scratch, f->y);
+    apply_mask(st, f->n, f->x[0], f->scratch, f->y, 0.0f);
 }
 
 static void spatial_dropout_backward(ks_layer *l, const ks_bwd *b)
 {
     if (b->dx[0])
-        apply_mask(l->state, b->n, b->dy, b->scratch, b->dx[0]);
+        apply_mask(l->state, b->n, b->dy, b->scratch, b->dx[0], b->dx_beta[0]);
 }
 
 const ks_layer_ops ks_layer_spatial_dropout2d_ops = {

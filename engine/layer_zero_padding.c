@@ -90,9 +90,9 @@ static void zero_padding_backward(ks_layer *l, const ks_bwd *b)
         return;
     for (int i = 0; i < b->n; i++)
         for (int iy = 0; iy < st->h; iy++)
-            memcpy(b->dx[0] + ((size_t)i * st->h + iy) * st->w * C,
-                   b->dy + (((size_t)i * oh + iy + st->pt) * ow + st->pl) * C,
-                   (size_t)st->w * C * sizeof(float));
+            ks_accumulate(b->dx[0] + ((size_t)i * st->h + iy) * st->w * C,
+                          b->dy + (((size_t)i * oh + iy + st->pt) * ow + st->pl) * C,
+                          (size_t)st->w * C, b->dx_beta[0]);
 }
 
 /* ONNX: Pad on the channels-last tensor, zeros before and after the spatial axes. */

@@ -76,32 +76,34 @@ static int argmax(const float *x, int k)
 }
 
 double ks_metric_sum(ks_metric_kind kind, const float *p, const float *t, const float *w, int n,
-                     int k)
+                     int k, int tk)
 {
     double total = 0.0;
+    /* targets of one column against k outputs (class indices) broadcast over them */
+    size_t tj = tk == k ? 1 : 0;
     for (int i = 0; i < n; i++) {
-        const float *pi = p + (size_t)i * k;
+        const float *pi = p + (size_t)i * k, *ti = t + (size_t)i * tk;
         double m = 0.0;
         switch (kind) {
         case KS_METRIC_BINARY_ACCURACY:
             for (int j = 0; j < k; j++)
-                m += ((pi[j] > 0.5f) == (t[(size_t)i * k + j] > 0.5f));
+                m += ((pi[j] > 0.5f) == (ti[j * tj] > 0.5f));
             m /= k;
             break;
         case KS_METRIC_CATEGORICAL_ACCURACY:
-            m = argmax(pi, k) == argmax(t + (size_t)i * k, k);
+            m = argmax(pi, k) == argmax(ti, tk);
             break;
         case KS_METRIC_SPARSE_CATEGORICAL_ACCURACY:
-            m = argmax(pi, k) == (int)t[i];
+            m = argmax(pi, k) == (int)ti[0];
             break;
         case KS_METRIC_MAE:
             for (int j = 0; j < k; j++)
-                m += fabs((double)pi[j] - t[(size_t)i * k + j]);
+                m += fabs((double)pi[j] - ti[j * tj]);
             m /= k;
             break;
         case KS_METRIC_MSE:
             for (int j = 0; j < k; j++) {
-                double e = (double)pi[j] - t[(size_t)i * k + j];
+                double e = (double)pi[j] - ti[j * tj];
                 m += e * e;
             }
             m /= k;

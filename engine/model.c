@@ -1,24 +1,14 @@
 /*
- * model.c — a model as a graph of layers: building it from a layer list (names,
- * inputs, repeat, shapes), its one parameter block, and accessors.  The training
- * passes over the graph are in model_pass.c.
+ * model.c — a model as a graph of calls of layers: its graphs (model_graph.c) become
+ * layers (weights, arguments) and nodes (calls, in dependency order, sub-model calls
+ * expanded), then one parameter block and what the passes need to know per node
+ * (buffers shared by aliases, where gradients are written or added).  Accessors.
+ * The passes are in model_pass.c.
  */
 #include "engine_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Arguments every layer takes, handled here rather than by the layer kind. */
-static const char *const generic_keys[] = {"name", "inputs", "repeat", "input_shape",
-                                           "input_dim", "trainable", NULL};
-
-static int is_generic(const char *key)
-{
-    for (int i = 0; generic_keys[i]; i++)
-        if (strcmp(generic_keys[i], key) == 0)
-            return 1;
-    return 0;
-}
 
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init)
@@ -51,11 +41,12 @@ void ks_model_free(ks_model *m)
     for (int i = 0; i < m->n_layers; i++)
         layer_free(m->layers[i]);
     free(m->layers);
+    free(m->nodes);
+    ks_graphs_free(m->graphs, m->n_graphs);
+    free(m->warnings);
     free(m->weights);
     free(m->params);
     free(m->grads);
-    free(m->consumers);
-    free(m->needs_grad);
     ks_value_free(&m->compile_cfg);
     ks_value_free(&m->meta);
     free(m->opt_args);
@@ -74,343 +65,364 @@ void ks_model_free(ks_model *m)
 
 typedef struct builder {
     ks_model *m;
-    int cap;
+    int cap_layers, cap_nodes;
     ks_error *err;
 } builder;
 
-static ks_status add_layer(builder *b, ks_layer *l)
+static ks_status nomem(ks_error *err)
 {
-    if (b->m->n_layers == b->cap) {
-        int cap = b->cap ? b->cap * 2 : 8;
-        ks_layer **p = realloc(b->m->layers, (size_t)cap * sizeof *p);
-        if (!p)
-            return ks_error_set(b->err, KS_ERR_NOMEM, "out of memory building the model");
-        b->m->layers = p;
-        b->cap = cap;
-    }
-    b->m->layers[b->m->n_layers++] = l;
-    return KS_OK;
+    return ks_error_set(err, KS_ERR_NOMEM, "out of memory building the model");
 }
 
-static int find_layer(const ks_model *m, const char *name)
+/* Position an error from a layer's build (which knows no file) at the entry. */
+static ks_status at_entry(ks_error *err, ks_status s, const ks_entry *e, const char *layer)
 {
-    for (int i = 0; i < m->n_layers; i++)
-        if (strcmp(m->layers[i]->name, name) == 0)
-            return i;
-    return -1;
-}
-
-void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, size_t size)
-{
-    char prefix[KS_NAME_MAX - 12];
-    ks_layer_default_prefix(class_name, prefix, sizeof prefix);
-    snprintf(out, size, "%s", prefix);
-    for (int k = 1; find_layer(m, out) >= 0; k++)
-        snprintf(out, size, "%s_%d", prefix, k);
-}
-
-/* Position an error from a layer's build (which knows no file) at the layer entry. */
-static ks_status at_entry(ks_error *err, ks_status s, const ks_value *entry, const char *layer)
-{
-    if (err && err->line == 0 && entry && entry->line > 0) {
-        snprintf(err->file, sizeof err->file, "%s", entry->file ? entry->file : "");
-        err->line = entry->line;
-        err->col = entry->col;
+    const ks_value *args = e->src ? &e->src->items[0] : NULL;
+    if (err && err->line == 0 && args && args->line > 0) {
+        snprintf(err->file, sizeof err->file, "%s", args->file ? args->file : "");
+        err->line = args->line;
+        err->col = args->col;
     }
     if (err && layer)
         ks_error_prefix(err, "layer \"%s\"", layer);
     return s;
 }
 
-/* Make a layer of kind ops from args (generic keys already removed), unbuilt. */
-static ks_status new_layer(const ks_layer_ops *ops, const ks_value *args, ks_layer **out,
-                           ks_error *err)
+/* A layer of e's kind and arguments, built for the given input shapes; not yet owned. */
+static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const ks_shape *in,
+                            const char *const *in_names, ks_layer **out, ks_error *err)
 {
+    const ks_layer_ops *ops = e->ops;
     ks_layer *l = calloc(1, sizeof *l);
     ks_status s;
     *out = NULL;
-    if (!l || !(l->state = calloc(1, ops->state_size))) {
+    if (!l || !(l->state = calloc(1, ops->state_size ? ops->state_size : 1))) {
         free(l);
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory building the model");
+        return nomem(err);
     }
     l->ops = ops;
+    snprintf(l->name, sizeof l->name, "%s", name);
     ks_keys_defaults(ops->keys, l->state);
-    s = ks_keys_read(ops->keys, args, ops->name, l->state, err);
-    if (s != KS_OK) {
+    if ((s = ks_keys_read(ops->keys, &e->args, ops->name, l->state, err)) != KS_OK) {
         layer_free(l);
         return s;
     }
+    l->n_in = n_in;
+    for (int k = 0; k < n_in; k++) {
+        l->in_shape[k] = in[k];
+        l->in_size[k] = ks_shape_size(&in[k]);
+        l->in_name[k] = in_names ? in_names[k] : NULL;
+    }
+    s = ops->build(l, err);
+    memset(l->in_name, 0, sizeof l->in_name);
+    if (s != KS_OK) {
+        layer_free(l);
+        return at_entry(err, s, e, name);
+    }
+    l->out_size = ks_shape_size(&l->out_shape);
+    if (l->out_size > ((size_t)1 << 31)) {
+        char buf[96];
+        ks_error_set(err, KS_ERR_SHAPE, "%s's output %s is too large", ops->name,
+                     ks_shape_str(&l->out_shape, buf, sizeof buf));
+        layer_free(l);
+        return at_entry(err, KS_ERR_SHAPE, e, name);
+    }
+    /* layer arguments outlive the text they were read from */
+    for (const ks_key *k = ops->keys; k->name; k++)
+        if (k->type == KS_KEY_VALUE)
+            ks_value_forget_source((ks_value *)((char *)l->state + k->offset));
+    if (e->frozen)
+        for (int w = 0; w < l->n_weights; w++)
+            l->weights[w].trainable = 0;
     *out = l;
     return KS_OK;
 }
 
-/* Build l: shapes from its inputs, then the kind's build. */
-static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
-{
-    ks_status s;
-    for (int k = 0; k < l->n_in; k++) {
-        l->in_shape[k] = m->layers[l->inputs[k]]->out_shape;
-        l->in_size[k] = ks_shape_size(&l->in_shape[k]);
-    }
-    if ((s = l->ops->build(l, err)) != KS_OK)
-        return s;
-    l->out_size = ks_shape_size(&l->out_shape);
-    if (l->out_size > ((size_t)1 << 31)) {
-        char buf[96];
-        return ks_error_set(err, KS_ERR_SHAPE, "%s's output %s is too large", l->ops->name,
-                            ks_shape_str(&l->out_shape, buf, sizeof buf));
-    }
-    /* layer arguments outlive the text they were read from */
-    for (const ks_key *k = l->ops->keys; k->name; k++)
-        if (k->type == KS_KEY_VALUE)
-            ks_value_forget_source((ks_value *)((char *)l->state + k->offset));
-    return KS_OK;
-}
-
-static ks_status get_generic(const ks_value *args, const char *key, ks_value_kind kind,
-                             const char *want, const char *cls, const ks_value **out,
-                             ks_error *err)
-{
-    const ks_value *v = ks_value_get(args, key);
-    char got[64];
-    *out = NULL;
-    if (!v || v->kind == KS_VALUE_NULL)
-        return KS_OK;
-    if (v->kind != kind)
-        return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", cls, key, want,
-                           ks_value_describe(v, got, sizeof got));
-    *out = v;
-    return KS_OK;
-}
-
-static ks_status shape_from_value(const ks_value *v, const char *cls, ks_shape *s,
-                                  ks_error *err)
-{
-    static const ks_key shape_key[] = {{"input_shape", KS_KEY_SHAPE, 0, 0, 0, 0, NULL, NULL, 0},
-                                       {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
-    ks_value map;
-    ks_status st;
-    /* reuse the SHAPE validation of the key tables through a one-key map */
-    ks_value_init(&map, KS_VALUE_MAP);
-    map.n = 1;
-    map.items = (ks_value *)v;
-    st = ks_keys_read(shape_key, &map, cls, s, err);
-    return st;
-}
-
-/* Add the implicit InputLayer Keras makes for input_shape on the first layer. */
-static ks_status add_input(builder *b, const ks_shape *shape)
-{
-    ks_layer *l;
-    ks_status s;
-    if ((s = new_layer(&ks_layer_input_ops, NULL, &l, b->err)) != KS_OK)
-        return s;
-    *(ks_shape *)l->state = *shape;    /* input_state.shape is first */
-    snprintf(l->name, sizeof l->name, "input_layer");
-    if ((s = build_layer(b->m, l, b->err)) != KS_OK || (s = add_layer(b, l)) != KS_OK) {
-        layer_free(l);
-        return s;
-    }
-    return KS_OK;
-}
-
-static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *input_shape)
+static ks_status own_layer(builder *b, ks_layer *l)
 {
     ks_model *m = b->m;
-    const ks_value *args, *vname, *vinputs, *vrepeat, *vtrain, *vshape, *vdim;
-    const ks_layer_ops *ops;
-    ks_value own;
-    int repeat = 1;
+    if (m->n_layers == b->cap_layers) {
+        int cap = b->cap_layers ? b->cap_layers * 2 : 8;
+        ks_layer **p = realloc(m->layers, (size_t)cap * sizeof *p);
+        if (!p) {
+            layer_free(l);
+            return nomem(b->err);
+        }
+        m->layers = p;
+        b->cap_layers = cap;
+    }
+    l->index = m->n_layers;
+    m->layers[m->n_layers++] = l;
+    return KS_OK;
+}
+
+static ks_status add_node(builder *b, ks_layer *l, const char *name, int n_in, const int *in,
+                          int *out)
+{
+    ks_model *m = b->m;
+    ks_node *nd;
+    if (m->n_nodes >= KS_MAX_NODES)
+        return ks_error_set(b->err, KS_ERR_CONFIG,
+                            "the model has more than %d calls of layers (sub-models expanded)",
+                            KS_MAX_NODES);
+    if (m->n_nodes == b->cap_nodes) {
+        int cap = b->cap_nodes ? b->cap_nodes * 2 : 16;
+        ks_node *p = realloc(m->nodes, (size_t)cap * sizeof *p);
+        if (!p)
+            return nomem(b->err);
+        m->nodes = p;
+        b->cap_nodes = cap;
+    }
+    nd = &m->nodes[m->n_nodes];
+    memset(nd, 0, sizeof *nd);
+    nd->layer = l;
+    snprintf(nd->name, sizeof nd->name, "%s", name);
+    nd->n_in = n_in;
+    memcpy(nd->inputs, in, (size_t)n_in * sizeof *in);
+    nd->call = l->n_calls++;
+    nd->input_index = nd->out_index = -1;
+    *out = m->n_nodes++;
+    return KS_OK;
+}
+
+/* Check a later call of a shared layer against the shapes of its first call. */
+static ks_status same_shapes(builder *b, const ks_entry *e, const ks_layer *l, int n_in,
+                             const ks_shape *in)
+{
+    char x[64], y[64];
+    if (n_in != l->n_in)
+        return at_entry(b->err,
+                        ks_error_set(b->err, KS_ERR_CONFIG,
+                                     "this call has %d inputs but the layer's first call had %d",
+                                     n_in, l->n_in),
+                        e, l->name);
+    for (int k = 0; k < n_in; k++)
+        if (!ks_shape_equal(&in[k], &l->in_shape[k]))
+            return at_entry(b->err,
+                            ks_error_set(b->err, KS_ERR_SHAPE,
+                                         "a shared layer takes one shape: input %d is %s here "
+                                         "but %s at its first call",
+                                         k, ks_shape_str(&in[k], x, sizeof x),
+                                         ks_shape_str(&l->in_shape[k], y, sizeof y)),
+                            e, l->name);
+    return KS_OK;
+}
+
+/* The layer of entry e (of graph g), made at its first call with these input shapes. */
+static ks_status layer_of(builder *b, const ks_graph *g, ks_entry *e, int n_in,
+                          const ks_shape *in, const char *const *in_names, ks_layer **out)
+{
+    char name[KS_PATH_MAX];
     ks_status s;
-    char got[64];
-
-    if (entry->kind != KS_VALUE_MAP || entry->n != 1)
-        return ks_error_at(b->err, KS_ERR_CONFIG, entry,
-                           "a layer must be a map of one class name to its arguments, "
-                           "e.g. Dense: {units: 10}, got %s",
-                           entry->kind == KS_VALUE_MAP ? "a map of several keys"
-                                                       : ks_value_describe(entry, got, sizeof got));
-    args = &entry->items[0];
-    ops = ks_layer_find(args->key);
-    if (!ops) {
-        const char *names[KS_LAYER_KINDS_MAX + 1];
-        char list[512] = "";
-        const char *near;
-        int n = 0;
-        for (; ks_layer_kinds[n]; n++) {
-            size_t len = strlen(list);
-            names[n] = ks_layer_kinds[n]->name;
-            snprintf(list + len, sizeof list - len, "%s%s", n ? ", " : "", names[n]);
-        }
-        names[n] = NULL;
-        near = ks_nearest_name(args->key, names);
-        if (near)
-            return ks_error_at_key(b->err, KS_ERR_CONFIG, args,
-                                   "unknown layer \"%s\" (did you mean \"%s\"?); known: %s",
-                                   args->key, near, list);
-        return ks_error_at_key(b->err, KS_ERR_CONFIG, args, "unknown layer \"%s\"; known: %s",
-                               args->key, list);
+    if (e->layer) {
+        *out = e->layer;
+        return KS_OK;
     }
-    if ((s = get_generic(args, "name", KS_VALUE_STRING, "a string", ops->name, &vname,
-                         b->err)) != KS_OK ||
-        (s = get_generic(args, "repeat", KS_VALUE_NUMBER, "an integer >= 0", ops->name,
-                         &vrepeat, b->err)) != KS_OK ||
-        (s = get_generic(args, "trainable", KS_VALUE_BOOL, "true or false", ops->name, &vtrain,
-                         b->err)) != KS_OK ||
-        (s = get_generic(args, "input_dim", KS_VALUE_NUMBER, "a positive integer", ops->name,
-                         &vdim, b->err)) != KS_OK)
+    if (g->name[0])
+        snprintf(name, sizeof name, "%s/%s", g->name, e->name);
+    else
+        snprintf(name, sizeof name, "%s", e->name);
+    if ((s = make_layer(e, name, n_in, in, in_names, &e->layer, b->err)) != KS_OK ||
+        (s = own_layer(b, e->layer)) != KS_OK) {
+        e->layer = NULL;
         return s;
-    vinputs = ks_value_get(args, "inputs");
-    vshape = ks_value_get(args, "input_shape");
-    if (vrepeat) {
-        if (vrepeat->number != floor(vrepeat->number) || vrepeat->number < 0 ||
-            vrepeat->number > 1000)
-            return ks_error_at(b->err, KS_ERR_CONFIG, vrepeat,
-                               "%s: repeat must be an integer in [0, 1000], got %s", ops->name,
-                               ks_value_describe(vrepeat, got, sizeof got));
-        repeat = (int)vrepeat->number;
     }
-    if (vname && strlen(vname->string) >= KS_NAME_MAX - 8)
-        return ks_error_at(b->err, KS_ERR_CONFIG, vname, "%s: name is too long", ops->name);
+    *out = e->layer;
+    return KS_OK;
+}
 
-    /* the arguments without the generic keys, for the kind's own key table */
-    ks_value_init(&own, KS_VALUE_MAP);
-    own.file = args->file;
-    own.line = args->line;
-    own.col = args->col;
-    if (args->kind == KS_VALUE_MAP) {
-        for (size_t i = 0; i < args->n; i++) {
-            if (is_generic(args->items[i].key) && ops != &ks_layer_input_ops)
-                continue;
-            if (ops == &ks_layer_input_ops && strcmp(args->items[i].key, "name") == 0)
-                continue;
-            if (ks_value_put_copy(&own, args->items[i].key, &args->items[i]) != KS_OK) {
-                ks_value_free(&own);
-                return ks_error_set(b->err, KS_ERR_NOMEM, "out of memory building the model");
-            }
-        }
-    } else if (args->kind != KS_VALUE_NULL) {
-        return ks_error_at(b->err, KS_ERR_CONFIG, args, "%s expects a map of arguments, got %s",
-                           ops->name, ks_value_describe(args, got, sizeof got));
-    }
-
-    /* the model input: an InputLayer entry, input_shape on the first layer, or the data's */
-    if (m->n_layers == 0 && ops != &ks_layer_input_ops) {
-        ks_shape shape = {0, {0}};
-        if (vshape) {
-            if ((s = shape_from_value(vshape, ops->name, &shape, b->err)) != KS_OK)
-                goto out;
-        } else if (vdim) {
-            if (vdim->number != floor(vdim->number) || vdim->number < 1) {
-                s = ks_error_at(b->err, KS_ERR_CONFIG, vdim,
-                                "%s: input_dim must be a positive integer", ops->name);
-                goto out;
-            }
-            shape.ndim = 1;
-            shape.dim[0] = (int)vdim->number;
-        } else if (input_shape && input_shape->ndim > 0) {
-            shape = *input_shape;
-        } else {
-            s = ks_error_at_key(b->err, KS_ERR_CONFIG, args,
-                                "the first layer needs input_shape (e.g. input_shape: [28, 28]) "
-                                "or an InputLayer before it");
-            goto out;
-        }
-        if ((s = add_input(b, &shape)) != KS_OK)
-            goto out;
-    } else if (m->n_layers > 0 && ops == &ks_layer_input_ops) {
-        s = ks_error_at_key(b->err, KS_ERR_CONFIG, args,
-                            "InputLayer must be the first layer; several inputs are not "
-                            "supported yet");
-        goto out;
-    }
-
-    for (int r = 0; r < repeat; r++) {
-        ks_layer *l;
-        if ((s = new_layer(ops, &own, &l, b->err)) != KS_OK)
-            goto out;
-        /* name */
-        if (vname && r == 0)
-            snprintf(l->name, sizeof l->name, "%s", vname->string);
-        else if (vname)
-            snprintf(l->name, sizeof l->name, "%s_%d", vname->string, r);
-        else if (ops == &ks_layer_input_ops)
-            snprintf(l->name, sizeof l->name, "input_layer");
-        else
-            ks_model_unique_name(m, ops->name, l->name, sizeof l->name);
-        if (find_layer(m, l->name) >= 0) {
-            s = ks_error_at(b->err, KS_ERR_CONFIG, vname ? vname : args,
-                            "two layers are named \"%s\"; layer names must be unique", l->name);
-            layer_free(l);
-            goto out;
-        }
-        /* inputs: the previous layer, or the named ones (the first copy only) */
-        if (ops != &ks_layer_input_ops) {
-            if (vinputs && r == 0) {
-                const ks_value *list = vinputs;
-                size_t n = list->kind == KS_VALUE_LIST ? list->n : 1;
-                if ((list->kind != KS_VALUE_LIST && list->kind != KS_VALUE_STRING) || n < 1 ||
-                    n > KS_MAX_INPUTS) {
-                    s = ks_error_at(b->err, KS_ERR_CONFIG, list,
-                                    "%s: inputs must be a layer name or a list of 1 to %d names",
-                                    ops->name, KS_MAX_INPUTS);
-                    layer_free(l);
-                    goto out;
-                }
-                for (size_t k = 0; k < n; k++) {
-                    const ks_value *nm = list->kind == KS_VALUE_LIST ? &list->items[k] : list;
-                    int idx = nm->kind == KS_VALUE_STRING ? find_layer(m, nm->string) : -1;
-                    if (idx < 0) {
-                        s = ks_error_at(b->err, KS_ERR_CONFIG, nm,
-                                        "%s: inputs names no earlier layer: %s", ops->name,
-                                        ks_value_describe(nm, got, sizeof got));
-                        layer_free(l);
-                        goto out;
-                    }
-                    l->inputs[l->n_in++] = idx;
-                }
-            } else {
-                l->inputs[l->n_in++] = m->n_layers - 1;
-            }
-            if (l->n_in > 1 && !(ops->flags & KS_LAYER_MERGE)) {
-                s = ks_error_at(b->err, KS_ERR_CONFIG, vinputs,
-                                "%s takes one input, got %d", ops->name, l->n_in);
-                layer_free(l);
-                goto out;
-            }
-        }
-        if ((s = build_layer(m, l, b->err)) != KS_OK) {
-            at_entry(b->err, s, args, l->name);
-            layer_free(l);
-            goto out;
-        }
-        if (vtrain && !vtrain->boolean)
-            for (int w = 0; w < l->n_weights; w++)
-                l->weights[w].trainable = 0;
-        if ((s = add_layer(b, l)) != KS_OK) {
-            layer_free(l);
-            goto out;
-        }
-    }
-    s = KS_OK;
-out:
-    ks_value_free(&own);
+/* A sub-model's input i: the caller's node in[…], of the shape its Input declares. */
+static ks_status call_input(builder *b, const ks_graph *g, int i, const int *in,
+                            const ks_entry *call, int *node)
+{
+    ks_model *m = b->m;
+    const ks_entry *e = &g->e[i];
+    const ks_shape *got;
+    ks_layer *probe;
+    char x[64], y[64];
+    ks_status s;
+    int pos = 0;
+    while (g->inputs[pos] != i)
+        pos++;
+    *node = in[pos];
+    if (e->implicit)
+        return KS_OK;
+    got = &m->nodes[in[pos]].layer->out_shape;
+    if ((s = make_layer(e, e->name, 0, NULL, NULL, &probe, b->err)) != KS_OK)
+        return s;
+    if (!ks_shape_equal(got, &probe->out_shape))
+        s = at_entry(b->err,
+                     ks_error_set(b->err, KS_ERR_SHAPE,
+                                  "sub-model \"%s\" expects %s for its input \"%s\", got %s",
+                                  g->name, ks_shape_str(&probe->out_shape, x, sizeof x), e->name,
+                                  ks_shape_str(got, y, sizeof y)),
+                     call, NULL);
+    layer_free(probe);
     return s;
 }
 
-/* Lay the weights out in one block, count consumers, mark where gradients flow. */
+/* The model's inputs and outputs from its graph's entries' nodes. */
+static void set_model_io(ks_model *m, const int *node_of)
+{
+    const ks_graph *g = &m->graphs[0];
+    for (int k = 0; k < g->n_inputs; k++) {
+        m->inputs[k] = node_of[g->inputs[k]];
+        m->nodes[m->inputs[k]].input_index = k;
+    }
+    m->n_inputs = g->n_inputs;
+    for (int k = 0; k < g->n_outputs; k++) {
+        ks_output *o = &m->outputs[k];
+        o->node = node_of[g->outputs[k]];
+        o->name = m->nodes[o->node].name;
+        o->size = m->nodes[o->node].layer->out_size;
+        o->loss_weight = 1.0;
+        snprintf(o->loss_log, sizeof o->loss_log, "%.*s_loss", KS_LOG_NAME_MAX - 6, o->name);
+        m->nodes[o->node].out_index = k;
+    }
+    m->n_outputs = g->n_outputs;
+}
+
+/*
+ * Make the nodes of graph gi: its inputs are the nodes in[] (a sub-model's call) or
+ * new input nodes (the model); *out receives its output node (a sub-model's one).
+ * prefix is the call's path ("" or "encoder_left/").
+ */
+static ks_status instantiate(builder *b, int gi, const char *prefix, const int *in, int n_in,
+                             const ks_entry *call, int *out)
+{
+    ks_model *m = b->m;
+    ks_graph *g = &m->graphs[gi];
+    int *node_of = malloc((size_t)g->n * sizeof *node_of);
+    ks_status s = KS_OK;
+    if (!node_of)
+        return nomem(b->err);
+    if (call && n_in != g->n_inputs)
+        s = at_entry(b->err,
+                     ks_error_set(b->err, KS_ERR_CONFIG,
+                                  "sub-model \"%s\" takes %d inputs, the call gives %d", g->name,
+                                  g->n_inputs, n_in),
+                     call, NULL);
+    for (int i = 0; i < g->n && s == KS_OK; i++) {
+        ks_entry *e = &g->e[i];
+        ks_shape shapes[KS_MAX_INPUTS];
+        const char *names[KS_MAX_INPUTS];
+        int ins[KS_MAX_INPUTS];
+        char name[KS_PATH_MAX];
+        ks_layer *l;
+        node_of[i] = -1;
+        if (!e->used)
+            continue;
+        snprintf(name, sizeof name, "%s%s", prefix, e->name);
+        for (int k = 0; k < e->n_in; k++) {
+            ins[k] = node_of[e->inputs[k]];
+            shapes[k] = m->nodes[ins[k]].layer->out_shape;
+            names[k] = g->e[e->inputs[k]].name;
+        }
+        if (e->kind == KS_ENTRY_INPUT && call) {
+            s = call_input(b, g, i, in, call, &node_of[i]);
+            continue;
+        }
+        switch (e->kind) {
+        case KS_ENTRY_INPUT:
+        case KS_ENTRY_LAYER:
+            if ((s = layer_of(b, g, e, e->n_in, shapes, names, &l)) == KS_OK &&
+                (s = same_shapes(b, call ? call : e, l, e->n_in, shapes)) == KS_OK)
+                s = add_node(b, l, name, e->n_in, ins, &node_of[i]);
+            break;
+        case KS_ENTRY_SHARED:
+            if ((s = layer_of(b, g, &g->e[e->callee], e->n_in, shapes, names, &l)) == KS_OK &&
+                (s = same_shapes(b, call ? call : e, l, e->n_in, shapes)) == KS_OK)
+                s = add_node(b, l, name, e->n_in, ins, &node_of[i]);
+            break;
+        case KS_ENTRY_MODEL: {
+            char sub[KS_PATH_MAX];
+            snprintf(sub, sizeof sub, "%s%s/", prefix, e->name);
+            s = instantiate(b, e->callee, sub, ins, e->n_in, e, &node_of[i]);
+            break;
+        }
+        }
+        if (s == KS_OK && gi == 0)
+            e->node = node_of[i];
+    }
+    if (s == KS_OK && out)
+        *out = node_of[g->outputs[0]];
+    if (s == KS_OK && !call)
+        set_model_io(m, node_of);
+    free(node_of);
+    return s;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+static int has_trainable(const ks_layer *l)
+{
+    for (int w = 0; w < l->n_weights; w++)
+        if (l->weights[w].trainable)
+            return 1;
+    return 0;
+}
+
+/*
+ * Per node: how it runs, whose buffers it uses, whether gradients reach it, and in
+ * backward order whether it writes or adds its gradients (the first writer of a buffer
+ * or of a layer's weight gradients writes, later ones add).
+ */
+static ks_status wire_nodes(ks_model *m, ks_error *err)
+{
+    unsigned char *written = calloc((size_t)m->n_nodes + 1, 1);
+    unsigned char *seen = calloc((size_t)m->n_layers + 1, 1);
+    if (!written || !seen) {
+        free(written);
+        free(seen);
+        return nomem(err);
+    }
+    for (int i = 0; i < m->n_nodes; i++) {
+        ks_node *nd = &m->nodes[i];
+        unsigned flags = nd->layer->ops->flags;
+        nd->mode = flags & KS_LAYER_INPUT   ? KS_NODE_INPUT
+                   : !(flags & KS_LAYER_ALIAS) ? KS_NODE_LAYER
+                   : nd->out_index >= 0        ? KS_NODE_COPY
+                                               : KS_NODE_ALIAS;
+        nd->owner = nd->mode == KS_NODE_ALIAS ? m->nodes[nd->inputs[0]].owner : i;
+        nd->needs_grad = has_trainable(nd->layer);
+        for (int k = 0; k < nd->n_in; k++) {
+            m->nodes[nd->inputs[k]].consumers++;
+            nd->needs_grad |= m->nodes[nd->inputs[k]].needs_grad;
+        }
+    }
+    for (int k = 0; k < m->n_outputs; k++)
+        written[m->nodes[m->outputs[k].node].owner] = 1;      /* the loss writes first */
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        ks_node *nd = &m->nodes[i];
+        int li = nd->layer->index;
+        if (!nd->needs_grad || nd->mode == KS_NODE_INPUT || nd->mode == KS_NODE_ALIAS)
+            continue;
+        nd->grad_beta = seen[li] ? 1.0f : 0.0f;
+        seen[li] = 1;
+        for (int k = 0; k < nd->n_in; k++) {
+            int o = m->nodes[nd->inputs[k]].owner;
+            if (!m->nodes[nd->inputs[k]].needs_grad)
+                continue;
+            nd->dx_beta[k] = written[o] ? 1.0f : 0.0f;
+            written[o] = 1;
+        }
+    }
+    free(written);
+    free(seen);
+    return KS_OK;
+}
+
+/* Lay the weights out in one block and wire the nodes. */
 static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
 {
     size_t off = 0;
     int nw = 0;
+    ks_status s;
     for (int i = 0; i < m->n_layers; i++)
         nw += m->layers[i]->n_weights;
-    size_t nl = (size_t)(m->n_layers > 0 ? m->n_layers : 1);
     m->weights = calloc((size_t)(nw ? nw : 1), sizeof *m->weights);
-    m->consumers = calloc(nl, sizeof *m->consumers);
-    m->needs_grad = calloc(nl, 1);
-    if (!m->weights || !m->consumers || !m->needs_grad)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory building the model");
+    if (!m->weights)
+        return nomem(err);
     for (int i = 0; i < m->n_layers; i++) {
         ks_layer *l = m->layers[i];
         for (int w = 0; w < l->n_weights; w++) {
@@ -421,27 +433,10 @@ static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
                                     max_params, l->name);
             off += l->weights[w].size;
             m->weights[m->n_weights++] = &l->weights[w];
-            if (l->weights[w].trainable)
-                m->needs_grad[i] = 1;
-        }
-        for (int k = 0; k < l->n_in; k++) {
-            m->consumers[l->inputs[k]]++;
-            if (m->needs_grad[l->inputs[k]])
-                m->needs_grad[i] = 1;
         }
     }
-    m->output = m->n_layers - 1;
-    for (int i = 0; i < m->n_layers; i++)
-        if (i != m->output && m->consumers[i] == 0)
-            return ks_error_set(err, KS_ERR_CONFIG,
-                                "layer \"%s\" feeds no other layer; a model has one output, "
-                                "its last layer",
-                                m->layers[i]->name);
-        else if (m->consumers[i] > 1)
-            return ks_error_set(err, KS_ERR_CONFIG,
-                                "layer \"%s\" feeds %d layers; branching models are not "
-                                "supported yet",
-                                m->layers[i]->name, m->consumers[i]);
+    if ((s = wire_nodes(m, err)) != KS_OK)
+        return s;
     m->n_params = off;
     m->params = calloc(off ? off : 1, sizeof *m->params);
     m->grads = calloc(off ? off : 1, sizeof *m->grads);
@@ -455,45 +450,41 @@ static ks_status finish(ks_model *m, size_t max_params, ks_error *err)
     return KS_OK;
 }
 
-ks_status ks_model_from_config(const ks_value *layers, const ks_shape *input_shape,
+ks_status ks_model_from_config(const ks_value *model, const ks_shape *input_shape,
                                uint64_t seed, ks_model **out, ks_error *err)
 {
-    return ks_model_build(layers, input_shape, seed, KS_MAX_PARAMS, out, err);
+    return ks_model_build(model, input_shape, seed, KS_MAX_PARAMS, out, err);
 }
 
-ks_status ks_model_build(const ks_value *layers, const ks_shape *input_shape, uint64_t seed,
+ks_status ks_model_build(const ks_value *model, const ks_shape *input_shape, uint64_t seed,
                          size_t max_params, ks_model **out, ks_error *err)
 {
     builder b = {0};
-    ks_status s = KS_OK;
-    char got[64];
+    ks_status s;
     *out = NULL;
-    if (!layers || layers->kind != KS_VALUE_LIST || layers->n == 0)
-        return ks_error_at(err, KS_ERR_CONFIG, layers,
-                           "model must be a list of layers, e.g. - Dense: {units: 10}, got %s",
-                           layers ? (layers->kind == KS_VALUE_LIST
-                                         ? "an empty list"
-                                         : ks_value_describe(layers, got, sizeof got))
-                                  : "nothing");
     b.m = calloc(1, sizeof *b.m);
     b.err = err;
     if (!b.m)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory building the model");
-    for (size_t i = 0; i < layers->n && s == KS_OK; i++)
-        s = add_entry(&b, &layers->items[i], input_shape);
-    if (s == KS_OK && b.m->n_layers < 2)
-        s = ks_error_at(err, KS_ERR_CONFIG, layers,
-                        "model has no layers besides its input (repeat: 0 everywhere?)");
+        return nomem(err);
+    ks_value_init(&b.m->meta, KS_VALUE_MAP);
+    s = ks_graph_parse(b.m, model, input_shape, err);
+    if (s == KS_OK)
+        s = instantiate(&b, 0, "", NULL, 0, NULL, NULL);
     if (s == KS_OK)
         s = finish(b.m, max_params, err);
     if (s == KS_OK && ks_rng_new(seed, ks_hash_string("dropout"), 0, &b.m->rng) != KS_OK)
-        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        s = nomem(err);
+    /* the file's text is the caller's: forget where things came from */
+    for (int gi = 0; gi < b.m->n_graphs; gi++)
+        for (int i = 0; i < b.m->graphs[gi].n; i++) {
+            b.m->graphs[gi].e[i].src = NULL;
+            ks_value_forget_source(&b.m->graphs[gi].e[i].args);
+        }
     if (s != KS_OK) {
         ks_model_free(b.m);
         return s;
     }
     b.m->seed = seed;
-    ks_value_init(&b.m->meta, KS_VALUE_MAP);
     ks_model_init_weights(b.m, seed);
     *out = b.m;
     return KS_OK;
@@ -525,15 +516,40 @@ void ks_model_init_weights(ks_model *m, uint64_t seed)
 
 /* ------------------------------------------------------------ accessors */
 
-const ks_shape *ks_model_input_shape(const ks_model *m)
+const char *ks_model_warnings(const ks_model *m) { return m->warnings; }
+int ks_model_n_inputs(const ks_model *m) { return m->n_inputs; }
+int ks_model_n_outputs(const ks_model *m) { return m->n_outputs; }
+
+const char *ks_model_input_name(const ks_model *m, int i)
 {
-    return &m->layers[0]->out_shape;
+    return i >= 0 && i < m->n_inputs ? m->nodes[m->inputs[i]].name : NULL;
 }
 
-const ks_shape *ks_model_output_shape(const ks_model *m)
+const ks_shape *ks_model_input_shape_at(const ks_model *m, int i)
 {
-    return &m->layers[m->output]->out_shape;
+    return i >= 0 && i < m->n_inputs ? &m->nodes[m->inputs[i]].layer->out_shape : NULL;
 }
+
+const char *ks_model_output_name(const ks_model *m, int i)
+{
+    return i >= 0 && i < m->n_outputs ? m->outputs[i].name : NULL;
+}
+
+const ks_shape *ks_model_output_shape_at(const ks_model *m, int i)
+{
+    return i >= 0 && i < m->n_outputs ? &m->nodes[m->outputs[i].node].layer->out_shape : NULL;
+}
+
+int ks_model_output_index(const ks_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_outputs; i++)
+        if (strcmp(m->outputs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+const ks_shape *ks_model_input_shape(const ks_model *m) { return ks_model_input_shape_at(m, 0); }
+const ks_shape *ks_model_output_shape(const ks_model *m) { return ks_model_output_shape_at(m, 0); }
 
 size_t ks_model_count_params(const ks_model *m, int trainable)
 {
@@ -554,12 +570,28 @@ float *ks_model_weights(ks_model *m) { return m->params; }
 int ks_model_n_layers(const ks_model *m) { return m->n_layers; }
 const char *ks_model_layer_name(const ks_model *m, int i) { return m->layers[i]->name; }
 const char *ks_model_layer_class(const ks_model *m, int i) { return m->layers[i]->ops->name; }
-int ks_model_layer_n_inputs(const ks_model *m, int i) { return m->layers[i]->n_in; }
-int ks_model_layer_input(const ks_model *m, int i, int k) { return m->layers[i]->inputs[k]; }
 
 const ks_shape *ks_model_layer_output_shape(const ks_model *m, int i)
 {
     return &m->layers[i]->out_shape;
+}
+
+/* The first node that calls layer i. */
+static int first_node(const ks_model *m, int i)
+{
+    for (int n = 0; n < m->n_nodes; n++)
+        if (m->nodes[n].layer == m->layers[i])
+            return n;
+    return -1;
+}
+
+int ks_model_layer_n_inputs(const ks_model *m, int i) { return m->layers[i]->n_in; }
+
+int ks_model_layer_input(const ks_model *m, int i, int k)
+{
+    int n = first_node(m, i);
+    return n >= 0 && k < m->nodes[n].n_in ? m->nodes[m->nodes[n].inputs[k]].layer->index
+                                          : -1;
 }
 
 size_t ks_model_layer_params(const ks_model *m, int i)
@@ -570,14 +602,34 @@ size_t ks_model_layer_params(const ks_model *m, int i)
     return n;
 }
 
+int ks_model_n_nodes(const ks_model *m) { return m->n_nodes; }
+const char *ks_model_node_name(const ks_model *m, int i) { return m->nodes[i].name; }
+int ks_model_node_layer(const ks_model *m, int i) { return m->nodes[i].layer->index; }
+int ks_model_node_n_inputs(const ks_model *m, int i) { return m->nodes[i].n_in; }
+int ks_model_node_input(const ks_model *m, int i, int k) { return m->nodes[i].inputs[k]; }
+
+const ks_shape *ks_model_node_output_shape(const ks_model *m, int i)
+{
+    return &m->nodes[i].layer->out_shape;
+}
+
 ks_value *ks_model_meta(ks_model *m) { return &m->meta; }
 double ks_model_get_lr(const ks_model *m) { return m->lr; }
-int ks_model_n_metrics(const ks_model *m) { return m->n_metrics; }
+int ks_model_n_metrics(const ks_model *m)
+{
+    return m->n_metrics + (m->n_outputs > 1 ? m->n_outputs : 0);
+}
 
 const char *ks_model_metric_name(const ks_model *m, int i)
 {
-    return i >= 0 && i < m->n_metrics ? m->metrics[i].name : NULL;
+    int lossy = m->n_outputs > 1 ? m->n_outputs : 0;
+    if (i < 0 || i >= lossy + m->n_metrics)
+        return NULL;
+    if (i < lossy)
+        return m->outputs[i].loss_log;
+    return m->metrics[i - lossy].log_name;
 }
+
 void ks_model_set_lr(ks_model *m, double lr) { m->lr = lr; }
 int64_t ks_model_iterations(const ks_model *m) { return m->iterations; }
 int ks_model_is_compiled(const ks_model *m) { return m->compiled; }

@@ -721,7 +721,7 @@ static ks_status build_model(const ksm_file *f, ks_model **out, ks_error *err)
     layers = ks_value_get(&cfg, "layers");
     compile = ks_value_get(&cfg, "compile");
     meta = ks_value_get(&cfg, "meta");
-    if (!layers || layers->kind != KS_VALUE_LIST ||
+    if (!layers || (layers->kind != KS_VALUE_LIST && layers->kind != KS_VALUE_MAP) ||
         (compile && compile->kind != KS_VALUE_MAP && compile->kind != KS_VALUE_NULL) ||
         (meta && meta->kind != KS_VALUE_MAP) || cfg.n != 1u + !!compile + !!meta) {
         ks_value_free(&cfg);

@@ -1,22 +1,17 @@
 /*
  * model_pass.c — the passes over a model's graph for one batch: the workspace they
- * run in (sized once per fit, never per step), forward, loss, backward.
+ * run in (sized once per fit, never per step), forward, loss, backward.  Backward
+ * accumulates: a tensor read by several calls gets the sum of their gradients, the
+ * first writer (in backward order) writing and later ones adding, as wired at build.
  */
 #include "engine_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training,
-                             ks_error *err)
+static void workspace_release(ks_workspace *ws)
 {
-    ks_workspace *ws = &m->ws;
-    size_t total = 0, in_size = m->layers[0]->out_size;
-    const ks_layer *out = m->layers[m->output];
-    float *p;
     size_t *order = ws->order;
-    if (ws->block && ws->batch >= batch && ws->y_size >= y_size && (ws->training || !training))
-        return KS_OK;
     free(ws->block);
     free(ws->buf);
     free(ws->out);
@@ -24,10 +19,22 @@ ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training
     free(ws->scratch);
     memset(ws, 0, sizeof *ws);
     ws->order = order;
-    ws->buf = calloc((size_t)m->n_layers, sizeof *ws->buf);
-    ws->out = calloc((size_t)m->n_layers, sizeof *ws->out);
-    ws->dout = calloc((size_t)m->n_layers, sizeof *ws->dout);
-    ws->scratch = calloc((size_t)m->n_layers, sizeof *ws->scratch);
+}
+
+ks_status ks_model_workspace(ks_model *m, int batch, int training, ks_error *err)
+{
+    ks_workspace *ws = &m->ws;
+    int targets = m->compiled;
+    size_t total = 0, nn = (size_t)m->n_nodes;
+    float *p;
+    if (ws->block && ws->batch >= batch && (ws->training || !training) &&
+        (ws->targets || !targets))
+        return KS_OK;
+    workspace_release(ws);
+    ws->buf = calloc(nn, sizeof *ws->buf);
+    ws->out = calloc(nn, sizeof *ws->out);
+    ws->dout = calloc(nn, sizeof *ws->dout);
+    ws->scratch = calloc(nn, sizeof *ws->scratch);
     if (!ws->buf || !ws->out || !ws->dout || !ws->scratch)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory for the training buffers");
     /* sizes first, then one block */
@@ -41,19 +48,24 @@ ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training
         off += (c_ + 15) & ~(size_t)15; /* 64-byte steps */ \
     } while (0)
         p = pass ? ws->block : NULL;
-        TAKE(ws->x, (size_t)batch * in_size);
-        TAKE(ws->t, (size_t)batch * (y_size ? y_size : 1));
+        for (int j = 0; j < m->n_inputs; j++)
+            TAKE(ws->x[j], (size_t)batch * m->nodes[m->inputs[j]].layer->out_size);
+        for (int j = 0; targets && j < m->n_outputs; j++) {
+            const ks_output *o = &m->outputs[j];
+            TAKE(ws->t[j], (size_t)batch * o->t_size);
+            TAKE(ws->z[j], m->nodes[o->node].fused ? (size_t)batch * o->size : 0);
+        }
         TAKE(ws->sw, (size_t)batch);
-        TAKE(ws->z, m->fused ? (size_t)batch * out->out_size : 0);
-        for (int i = 0; i < m->n_layers; i++) {
-            const ks_layer *l = m->layers[i];
+        for (int i = 0; i < m->n_nodes; i++) {
+            const ks_node *nd = &m->nodes[i];
+            const ks_layer *l = nd->layer;
             size_t n = (size_t)batch * l->out_size;
-            if (l->ops->flags & (KS_LAYER_INPUT | KS_LAYER_ALIAS))
+            if (nd->mode == KS_NODE_INPUT || nd->mode == KS_NODE_ALIAS)
                 continue;
             TAKE(ws->buf[i], n);
-            if (training && m->needs_grad[i])
+            if (training && nd->needs_grad)
                 TAKE(ws->dout[i], n);
-            if (l->ops->scratch_size)
+            if (nd->mode == KS_NODE_LAYER && l->ops->scratch_size)
                 TAKE(ws->scratch[i], l->ops->scratch_size(l, batch));
         }
 #undef TAKE
@@ -67,19 +79,17 @@ ks_status ks_model_workspace(ks_model *m, int batch, size_t y_size, int training
             memset(ws->block, 0, total * sizeof(float));
         }
     }
-    /* aliases share their input's buffers */
-    for (int i = 1; i < m->n_layers; i++) {
-        const ks_layer *l = m->layers[i];
-        if (l->ops->flags & KS_LAYER_ALIAS)
-            ws->dout[i] = ws->dout[l->inputs[0]];
-    }
+    /* aliases share their source's buffers */
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].mode == KS_NODE_ALIAS)
+            ws->dout[i] = ws->dout[m->nodes[i].owner];
     ws->batch = batch;
-    ws->y_size = y_size;
     ws->training = training;
+    ws->targets = targets;
     return KS_OK;
 }
 
-const float *ks_model_forward(ks_model *m, const float *x, int n, int training)
+const float *ks_model_forward(ks_model *m, const float *const *x, int n, int training)
 {
     ks_workspace *ws = &m->ws;
     ks_fwd f;
@@ -87,36 +97,56 @@ const float *ks_model_forward(ks_model *m, const float *x, int n, int training)
     f.n = n;
     f.training = training;
     f.rng = m->rng;
-    for (int i = 0; i < m->n_layers; i++) {
-        ks_layer *l = m->layers[i];
-        if (l->ops->flags & KS_LAYER_INPUT) {
-            ws->out[i] = x;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ks_node *nd = &m->nodes[i];
+        ks_layer *l = nd->layer;
+        switch (nd->mode) {
+        case KS_NODE_INPUT:
+            ws->out[i] = x[nd->input_index];
             continue;
-        }
-        if (l->ops->flags & KS_LAYER_ALIAS) {
-            ws->out[i] = ws->out[l->inputs[0]];
+        case KS_NODE_ALIAS:
+            ws->out[i] = ws->out[nd->inputs[0]];
             continue;
+        case KS_NODE_COPY:
+            memcpy(ws->buf[i], ws->out[nd->inputs[0]], (size_t)n * l->out_size * sizeof(float));
+            ws->out[i] = ws->buf[i];
+            continue;
+        case KS_NODE_LAYER:
+            break;
         }
-        for (int k = 0; k < l->n_in; k++)
-            f.x[k] = ws->out[l->inputs[k]];
+        for (int k = 0; k < nd->n_in; k++)
+            f.x[k] = ws->out[nd->inputs[k]];
         f.y = ws->buf[i];
-        f.z = (i == m->output && m->fused) ? ws->z : NULL;
+        f.z = nd->fused ? ws->z[nd->out_index] : NULL;
         f.scratch = ws->scratch[i];
         l->ops->forward(l, &f);
         ws->out[i] = ws->buf[i];
     }
-    return ws->out[m->output];
+    return ws->out[m->outputs[0].node];
 }
 
-double ks_model_batch_loss(ks_model *m, const float *t, const float *sw, int n, int grad)
+const float *ks_model_output(const ks_model *m, int k)
 {
-    const ks_layer *out = m->layers[m->output];
-    int k = (int)out->out_size;
-    const float *p = m->fused ? m->ws.z : m->ws.out[m->output];
-    float *g = grad ? m->ws.dout[m->output] : NULL;
-    float scale = (float)(m->loss_weight / n);
-    double sum = m->loss->eval(&m->loss_args, p, t, sw, n, k, m->fused, g, scale);
-    return m->loss_weight * sum / n;
+    return m->ws.out[m->outputs[k].node];
+}
+
+double ks_model_batch_loss(ks_model *m, const float *const *t, const float *sw, int n,
+                           int grad, double *per_output)
+{
+    double total = 0.0;
+    for (int j = 0; j < m->n_outputs; j++) {
+        const ks_output *o = &m->outputs[j];
+        const ks_node *nd = &m->nodes[o->node];
+        const float *p = nd->fused ? m->ws.z[j] : m->ws.out[o->node];
+        float *g = grad && nd->needs_grad ? m->ws.dout[o->node] : NULL;
+        float scale = (float)(o->loss_weight / n);
+        double sum = o->loss->eval(&o->loss_args, p, t[j], sw, n, (int)o->size, nd->fused, g,
+                                   scale);
+        if (per_output)
+            per_output[j] = sum / n;
+        total += o->loss_weight * sum / n;
+    }
+    return total;
 }
 
 double ks_model_penalty(const ks_model *m)
@@ -138,8 +168,8 @@ int ks_model_can_fuse_sgd(const ks_model *m)
         const ks_layer *l = m->layers[i];
         for (int w = 0; w < l->n_weights; w++)
             if (l->weights[w].trainable &&
-                (!(l->ops->flags & KS_LAYER_FUSED_SGD) || l->weights[w].reg.l1 != 0.0 ||
-                 l->weights[w].reg.l2 != 0.0))
+                (!(l->ops->flags & KS_LAYER_FUSED_SGD) || l->n_calls > 1 ||
+                 l->weights[w].reg.l1 != 0.0 || l->weights[w].reg.l2 != 0.0))
                 return 0;
     }
     return 1;
@@ -153,19 +183,28 @@ double ks_model_backward(ks_model *m, int n, int fuse_sgd)
     memset(&b, 0, sizeof b);
     b.n = n;
     b.sgd_lr = fuse_sgd ? (float)m->lr : 0.0f;
-    for (int i = m->output; i > 0; i--) {
-        ks_layer *l = m->layers[i];
-        if (!m->needs_grad[i] || (l->ops->flags & (KS_LAYER_INPUT | KS_LAYER_ALIAS)))
+    for (int i = m->n_nodes - 1; i >= 0; i--) {
+        const ks_node *nd = &m->nodes[i];
+        ks_layer *l = nd->layer;
+        if (!nd->needs_grad || nd->mode == KS_NODE_INPUT || nd->mode == KS_NODE_ALIAS)
             continue;
-        for (int k = 0; k < l->n_in; k++) {
-            b.x[k] = ws->out[l->inputs[k]];
-            b.dx[k] = m->needs_grad[l->inputs[k]] ? ws->dout[l->inputs[k]] : NULL;
+        if (nd->mode == KS_NODE_COPY) {
+            if (m->nodes[nd->inputs[0]].needs_grad)
+                ks_accumulate(ws->dout[nd->inputs[0]], ws->dout[i],
+                              (size_t)n * l->out_size, nd->dx_beta[0]);
+            continue;
+        }
+        for (int k = 0; k < nd->n_in; k++) {
+            int in = nd->inputs[k];
+            b.x[k] = ws->out[in];
+            b.dx[k] = m->nodes[in].needs_grad ? ws->dout[in] : NULL;
+            b.dx_beta[k] = nd->dx_beta[k];
         }
         b.y = ws->out[i];
         b.dy = ws->dout[i];
         b.scratch = ws->scratch[i];
-        b.dy_is_dz = i == m->output && m->fused;
-        b.grad_beta = 0.0f;
+        b.dy_is_dz = nd->fused;
+        b.grad_beta = nd->grad_beta;
         l->ops->backward(l, &b);
     }
     if (fuse_sgd) {

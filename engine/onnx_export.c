@@ -1,7 +1,8 @@
 /*
  * onnx_export.c — models and ensembles as ONNX: each layer lowers itself through its
  * kind's ops (ks_layer_ops.onnx) into the graph builder of onnx_graph.c; this file
- * walks a model's layers, combines ensemble members as ks_ensemble_combine does, lowers
+ * walks a model's graph of calls (several inputs and outputs, a shared layer's weights
+ * once), combines ensemble members as ks_ensemble_combine does, lowers
  * the activations every kind shares, and writes the file atomically.
  */
 #include "engine_impl.h"
@@ -75,21 +76,29 @@ static void exportable_kinds(char *buf, size_t size)
                                   ks_layer_kinds[i]->name);
 }
 
-/* Lower layer i of m, whose input tensors are t[its inputs], into t[i]. */
-static ks_status lower_layer(ks_onnx *g, const ks_model *m, int i, const char **t,
-                             ks_error *err)
+/* Model input k's tensor: "input" for a model of one input, else the input's name. */
+static const char *input_tensor(const ks_model *m, int k)
 {
-    const ks_layer *l = m->layers[i];
+    return m->n_inputs == 1 ? MODEL_INPUT : m->nodes[m->inputs[k]].name;
+}
+
+/* Model output k's tensor: "output" for a model of one output, else the output's name. */
+static const char *output_tensor(const ks_model *m, int k)
+{
+    return m->n_outputs == 1 ? MODEL_OUTPUT : m->outputs[k].name;
+}
+
+/* Lower node i of m (a call of a layer), whose input tensors are t[its inputs], into t[i]. */
+static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t,
+                            ks_error *err)
+{
+    const ks_node *nd = &m->nodes[i];
+    const ks_layer *l = nd->layer;
     const char *in[KS_MAX_INPUTS];
     char kinds[512];
     ks_status s;
-    if (l->ops->flags & KS_LAYER_INPUT) {
-        if (i != 0)
-            return ks_error_set(err, KS_ERR_CONFIG,
-                                "layer \"%s\" (%s) has %d inputs; the ONNX export handles "
-                                "one-input layers after one InputLayer",
-                                l->name, l->ops->name, l->n_in);
-        t[i] = MODEL_INPUT;
+    if (nd->mode == KS_NODE_INPUT) {
+        t[i] = input_tensor(m, nd->input_index);
         return KS_OK;
     }
     if (!l->ops->onnx) {
@@ -99,12 +108,10 @@ static ks_status lower_layer(ks_onnx *g, const ks_model *m, int i, const char **
                             "(supported: %s)",
                             l->name, l->ops->name, kinds);
     }
-    for (int k = 0; k < l->n_in; k++) {
-        if (l->inputs[k] < 0 || l->inputs[k] >= i)
-            return ks_error_set(err, KS_ERR_INTERNAL, "layer \"%s\" reads a later layer",
-                                l->name);
-        in[k] = t[l->inputs[k]];
-    }
+    for (int k = 0; k < nd->n_in; k++)
+        in[k] = t[nd->inputs[k]];
+    /* a shared layer's calls get tensors of their own names */
+    ks_onnx_set_call(g, nd->call > 0 || strcmp(nd->name, l->name) ? nd->name : NULL);
     if ((s = l->ops->onnx(l, g, in, &t[i], err)) != KS_OK)
         return s;
     if ((s = ks_onnx_status(g)) != KS_OK)
@@ -114,24 +121,40 @@ static ks_status lower_layer(ks_onnx *g, const ks_model *m, int i, const char **
     return KS_OK;
 }
 
-/*
- * Append model m's nodes, its tensors and weights named with prefix; the graph input is
- * "input" and the model's output becomes the tensor out_name.
- */
-static ks_status lower_model(ks_onnx *g, const ks_model *m, const char *prefix,
-                             const char *out_name, ks_error *err)
+/* Output k's tensor, renamed to name (every reader follows), or copied by an Identity. */
+static void name_output(ks_onnx *g, const ks_model *m, const char **t, int k, const char *name)
 {
-    int n = m->n_layers;
-    const char **t = calloc((size_t)n, sizeof *t);     /* each layer's output tensor */
+    const char *from = t[m->outputs[k].node];
+    if (!ks_onnx_rename(g, from, name)) {
+        ks_onnx_node1(g, "Identity", from, name);
+        return;
+    }
+    for (int i = 0; i < m->n_nodes; i++)       /* an identity's tensor is its input's */
+        if (t[i] && strcmp(t[i], from) == 0)
+            t[i] = name;
+}
+
+/*
+ * Append model m's nodes, its tensors and weights named with prefix; the graph's inputs
+ * are input_tensor's.  Output only (or every output when only < 0, named by
+ * output_tensor) becomes the tensor only_name.
+ */
+static ks_status lower_model(ks_onnx *g, const ks_model *m, const char *prefix, int only,
+                             const char *only_name, ks_error *err)
+{
+    int n = m->n_nodes;
+    const char **t = calloc((size_t)n, sizeof *t);     /* each node's output tensor */
     ks_status s = KS_OK;
     if (!t)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     ks_onnx_set_prefix(g, prefix);
     for (int i = 0; i < n && s == KS_OK; i++)
-        s = lower_layer(g, m, i, t, err);
-    /* the node making the last layer's tensor makes the output; else an Identity copies it */
-    if (s == KS_OK && n > 0 && !ks_onnx_rename(g, t[n - 1], out_name))
-        ks_onnx_node1(g, "Identity", t[n - 1], out_name);
+        s = lower_node(g, m, i, t, err);
+    ks_onnx_set_call(g, NULL);
+    /* the node making an output's tensor makes the graph's output; else an Identity copies */
+    for (int k = 0; s == KS_OK && k < m->n_outputs; k++)
+        if (only < 0 || k == only)
+            name_output(g, m, t, k, only < 0 ? output_tensor(m, k) : only_name);
     free(t);
     if (s == KS_OK && ks_onnx_status(g) != KS_OK)
         s = ks_error_set(err, ks_onnx_status(g), "out of memory");
@@ -149,12 +172,17 @@ static void put_input_scale(ks_onnx *g, const ks_model *m)
     }
 }
 
-/* Declare the graph's input and output and encode it; m0 gives shapes and metadata. */
-static ks_status finish(ks_onnx *g, const ks_model *m0, const char *graph_name,
+/* Declare the graph's inputs and outputs and encode it; m0 gives shapes and metadata,
+   only (>= 0, an ensemble's) the one output the graph has. */
+static ks_status finish(ks_onnx *g, const ks_model *m0, int only, const char *graph_name,
                         unsigned char **out, size_t *len, ks_error *err)
 {
-    ks_onnx_input(g, MODEL_INPUT, KS_ONNX_FLOAT, ks_model_input_shape(m0));
-    ks_onnx_output(g, MODEL_OUTPUT, KS_ONNX_FLOAT, ks_model_output_shape(m0));
+    for (int k = 0; k < m0->n_inputs; k++)
+        ks_onnx_input(g, input_tensor(m0, k), KS_ONNX_FLOAT, ks_model_input_shape_at(m0, k));
+    if (only >= 0)
+        ks_onnx_output(g, MODEL_OUTPUT, KS_ONNX_FLOAT, ks_model_output_shape_at(m0, only));
+    for (int k = 0; only < 0 && k < m0->n_outputs; k++)
+        ks_onnx_output(g, output_tensor(m0, k), KS_ONNX_FLOAT, ks_model_output_shape_at(m0, k));
     put_input_scale(g, m0);
     return ks_onnx_encode(g, graph_name, out, len, err);
 }
@@ -197,7 +225,8 @@ static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
 {
     int n = ks_ensemble_size(e);
     ks_ensemble_average avg = ks_ensemble_average_of(e);
-    const ks_shape *oshape = ks_model_output_shape(ks_ensemble_member(e, 0));
+    const ks_shape *oshape = ks_model_output_shape_at(ks_ensemble_member(e, 0),
+                                                      ks_ensemble_member_output(e, 0));
     size_t k = ks_shape_size(oshape);
     const char **terms, *lo = NULL, *hi = NULL, *one = NULL, *out = MODEL_OUTPUT;
     ks_status s = KS_OK;
@@ -218,7 +247,8 @@ static ks_status lower_ensemble(ks_onnx *g, const ks_ensemble *e, ks_error *err)
     for (int i = 0; i < n && s == KS_OK; i++) {
         const char *y = ks_onnx_name(g, "m%d/output", i), *w;
         snprintf(buf, sizeof buf, "m%d/", i);
-        if ((s = lower_model(g, ks_ensemble_member(e, i), buf, y, err)) != KS_OK) {
+        if ((s = lower_model(g, ks_ensemble_member(e, i), buf, ks_ensemble_member_output(e, i),
+                             y, err)) != KS_OK) {
             ks_error_prefix(err, "ensemble member %d", i);
             break;
         }
@@ -254,10 +284,10 @@ static ks_status export_buffer(const ks_model *m, const ks_ensemble *e, unsigned
     *len = 0;
     if (ks_onnx_new(&g) != KS_OK)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    s = m ? lower_model(g, m, "", MODEL_OUTPUT, err) : lower_ensemble(g, e, err);
+    s = m ? lower_model(g, m, "", -1, NULL, err) : lower_ensemble(g, e, err);
     if (s == KS_OK)
-        s = finish(g, m ? m : ks_ensemble_member(e, 0), m ? "ksearch_model" : "ksearch_ensemble",
-                   out, len, err);
+        s = finish(g, m ? m : ks_ensemble_member(e, 0), m ? -1 : ks_ensemble_member_output(e, 0),
+                   m ? "ksearch_model" : "ksearch_ensemble", out, len, err);
     ks_onnx_free(g);
     return s;
 }

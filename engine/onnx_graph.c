@@ -96,6 +96,7 @@ typedef struct arena_block {
 struct ks_onnx {
     ks_status status;           /* the first failure; later calls are no-ops */
     const char *prefix;
+    const char *call;           /* the call being lowered ("enc_left/dense"), or NULL */
     onnx_node *nodes;
     int n_nodes, cap_nodes;
     onnx_init *inits;
@@ -246,9 +247,14 @@ const char *ks_onnx_name(ks_onnx *g, const char *fmt, ...)
     return s;
 }
 
+void ks_onnx_set_call(ks_onnx *g, const char *call)
+{
+    g->call = call ? copy_str(g, call) : NULL;
+}
+
 const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix)
 {
-    return ks_onnx_name(g, "%s%s%s", g->prefix, l->name, suffix);
+    return ks_onnx_name(g, "%s%s%s", g->prefix, g->call ? g->call : l->name, suffix);
 }
 
 /* ------------------------------------------------------------- nodes */
@@ -403,6 +409,10 @@ const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w)
         return NULL;
     }
     wt = &l->weights[w];
+    /* a shared layer's later calls read the initializer of its first */
+    for (int i = 0; i < g->n_inits; i++)
+        if (g->inits[i].data == wt->w && g->inits[i].dtype == KS_ONNX_FLOAT)
+            return g->inits[i].name;
     for (int i = 0; i < wt->shape.ndim; i++)
         dims[i] = wt->shape.dim[i];
     t = add_init(g, ks_onnx_name(g, "%s%s", g->prefix, wt->name), KS_ONNX_FLOAT,

@@ -58,5 +58,11 @@ ks_data ks_data_slice(const ks_data *d, size_t begin, size_t end)
     s.x = d->x ? d->x + begin * d->x_size : NULL;
     s.y = d->y ? d->y + begin * d->y_size : NULL;
     s.w = d->w ? d->w + begin : NULL;
+    for (int k = 0; k < d->n_inputs && k < KS_MAX_IO; k++)
+        if (d->inputs[k].data)
+            s.inputs[k].data = d->inputs[k].data + begin * d->inputs[k].size;
+    for (int k = 0; k < d->n_targets && k < KS_MAX_IO; k++)
+        if (d->targets[k].data)
+            s.targets[k].data = d->targets[k].data + begin * d->targets[k].size;
     return s;
 }

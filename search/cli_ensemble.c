@@ -25,6 +25,8 @@ static void ensemble_usage(FILE *f)
             "  --weights M      uniform, random, nelder-mead, greedy, a comma-separated list,\n"
             "                   or all [the study's ensemble.weights, or nelder-mead]\n"
             "  --average A      arithmetic or geometric (mean of probabilities) [arithmetic]\n"
+            "  --output NAME    the output of multi-output models to combine\n"
+            "                   [the study's ensemble.output, or the first]\n"
             "  -o FILE          where to save the ensemble [RUNDIR/ensembles/best.ksm]\n");
 }
 
@@ -65,7 +67,8 @@ static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_e
 
 int cmd_ensemble(int argc, char **argv)
 {
-    const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL;
+    const char *target = NULL, *weights = NULL, *average = NULL, *out_path = NULL,
+               *output = NULL;
     int top = 0;
     ks_study *st = NULL;
     ks_run_paths paths;
@@ -95,6 +98,8 @@ int cmd_ensemble(int argc, char **argv)
             weights = argv[++i];
         } else if (strcmp(argv[i], "--average") == 0 && i + 1 < argc) {
             average = argv[++i];
+        } else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out_path = argv[++i];
         } else if (argv[i][0] == '-' || target) {
@@ -130,6 +135,8 @@ int cmd_ensemble(int argc, char **argv)
         }
         if (top)
             req.top = top;
+        if (output)
+            snprintf(req.output, sizeof req.output, "%s", output);
         if (average) {
             if (strcmp(average, "arithmetic") == 0)
                 req.average = KS_ENSEMBLE_ARITHMETIC;

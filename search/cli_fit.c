@@ -273,6 +273,27 @@ int cmd_fit(int argc, char **argv)
                 KS_OK ||
             (s = ks_model_compile(j.model, j.cfg->compile, &err)) != KS_OK)
             goto bad_input;
+        if (ks_model_warnings(j.model))
+            fputs(ks_model_warnings(j.model), stderr);
+    }
+    {
+        /* the data against the model (inputs by name, targets against the losses) before
+           anything is written */
+        ks_data tr = ks_dataset_data(j.train), va;
+        const ks_value *at = j.cfg->train;
+        if ((s = ks_model_check_data(j.model, &tr, "training", &err)) == KS_OK && j.val) {
+            va = ks_dataset_data(j.val);
+            at = j.cfg->validation;
+            s = ks_model_check_data(j.model, &va, "validation", &err);
+        }
+        if (s != KS_OK) {
+            if (!err.file[0]) {
+                char msg[sizeof err.msg];
+                snprintf(msg, sizeof msg, "%s", err.msg);
+                ks_error_at(&err, s, at, "%s", msg);
+            }
+            goto bad_input;
+        }
     }
     if (j.cfg->fit.verbose > 0)
         ks_model_summary(j.model, stdout);

@@ -1,8 +1,9 @@
 /*
  * cli_model.c — `ksearch evaluate` and `ksearch predict`: a saved model on data
  * given as an IDX prefix, a .npy file, a .csv file or a study/run file (its test
- * data).  The input scaling recorded in the model file is applied unless --scale
- * says otherwise.
+ * data; the way to give a model of several inputs its arrays).  The input scaling
+ * recorded in the model file is applied unless --scale says otherwise.  predict writes
+ * every output of a model of several, or the one asked for.
  */
 #include "cli.h"
 
@@ -12,6 +13,7 @@
 
 typedef struct data_opts {
     const char *data;       /* the DATA argument */
+    const char *output;     /* predict: the one output to write (NULL: every one) */
     const char *target;     /* CSV target column(s), comma-separated */
     const char *labels;     /* .npy labels for a .npy input */
     double scale;           /* 0: the model's */
@@ -165,8 +167,11 @@ static void model_usage(FILE *f, const char *cmd)
             "  --labels FILE    .npy targets for a .npy DATA\n"
             "  --batch-size N   rows per batch [32]\n"
             "%s",
-            cmd, strcmp(cmd, "predict") == 0 ? "  -o FILE.csv      write the outputs as CSV [stdout]\n"
-                                           : "");
+            cmd, strcmp(cmd, "predict") == 0
+                     ? "  -o FILE.csv      write the outputs as CSV [stdout]\n"
+                       "  --output NAME    the one output to write, of a model of several\n"
+                       "                   [every one, columns prefixed with its name]\n"
+                     : "");
 }
 
 /* Common arguments; returns 0 to go on, else the exit status. */
@@ -204,6 +209,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const char **model
             o->labels = argv[++i];
         } else if (out && strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             *out = argv[++i];
+        } else if (out && strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            o->output = argv[++i];
         } else if (argv[i][0] == '-' || (*model && o->data)) {
             fprintf(stderr, "ksearch %s: unexpected argument \"%s\"\n", cmd, argv[i]);
             model_usage(stderr, cmd);
@@ -263,28 +270,46 @@ fail:
     return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
 }
 
-static void write_predictions(FILE *f, const float *y, size_t n, size_t k, int classify)
+/* One output's columns: class, p0… for probabilities (several columns), else y0…; names
+   prefixed "NAME_" for a model of several outputs. */
+static void write_header(FILE *f, const char *prefix, size_t k, int first)
 {
-    if (classify) {
-        fprintf(f, "class");
+    if (!first)
+        fputc(',', f);
+    if (k > 1) {
+        fprintf(f, "%sclass", prefix);
         for (size_t j = 0; j < k; j++)
-            fprintf(f, ",p%zu", j);
+            fprintf(f, ",%sp%zu", prefix, j);
     } else {
-        for (size_t j = 0; j < k; j++)
-            fprintf(f, "%sy%zu", j ? "," : "", j);
+        fprintf(f, "%sy0", prefix);
     }
+}
+
+static void write_row(FILE *f, const float *row, size_t k, int first)
+{
+    if (!first)
+        fputc(',', f);
+    if (k > 1) {
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (row[j] > row[best])
+                best = j;
+        fprintf(f, "%zu", best);
+    }
+    for (size_t j = 0; j < k; j++)
+        fprintf(f, "%s%.9g", k > 1 || j ? "," : "", (double)row[j]);
+}
+
+/* The outputs y[0..n_out) (n × k[o] each) as CSV rows. */
+static void write_predictions(FILE *f, float *const *y, const size_t *k, char names[][80],
+                              int n_out, size_t n)
+{
+    for (int o = 0; o < n_out; o++)
+        write_header(f, names[o], k[o], o == 0);
     fputc('\n', f);
     for (size_t i = 0; i < n; i++) {
-        const float *row = y + i * k;
-        if (classify) {
-            size_t best = 0;
-            for (size_t j = 1; j < k; j++)
-                if (row[j] > row[best])
-                    best = j;
-            fprintf(f, "%zu", best);
-        }
-        for (size_t j = 0; j < k; j++)
-            fprintf(f, "%s%.9g", classify || j ? "," : "", (double)row[j]);
+        for (int o = 0; o < n_out; o++)
+            write_row(f, y[o] + i * k[o], k[o], o == 0);
         fputc('\n', f);
     }
 }
@@ -298,9 +323,10 @@ int cmd_predict(int argc, char **argv)
     ks_error err;
     ks_data d;
     ks_status s;
-    float *y = NULL;
-    size_t k;
-    int r = parse_args(argc, argv, "predict", &path, &o, &out);
+    float *y[KS_MAX_IO] = {NULL}, *by_output[KS_MAX_IO] = {NULL};
+    size_t k[KS_MAX_IO];
+    char names[KS_MAX_IO][80];
+    int n_out = 0, r = parse_args(argc, argv, "predict", &path, &o, &out);
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
     ks_error_clear(&err);
@@ -308,27 +334,42 @@ int cmd_predict(int argc, char **argv)
         (s = load_data(&o, p.model, &ds, &err)) != KS_OK)
         goto fail;
     d = ks_dataset_data(ds);
-    k = ks_shape_size(ks_model_output_shape(p.model));
-    y = malloc(d.n * k * sizeof *y + 1);
-    if (!y) {
-        s = ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
+    /* the outputs written: an ensemble's one, the one asked for, or every one */
+    for (int j = 0; j < ks_model_n_outputs(p.model); j++) {
+        int single = p.ensemble ? j == ks_ensemble_member_output(p.ensemble, 0)
+                                : !o.output || strcmp(o.output, ks_model_output_name(p.model, j)) == 0;
+        if (!single)
+            continue;
+        k[n_out] = ks_shape_size(ks_model_output_shape_at(p.model, j));
+        if (ks_model_n_outputs(p.model) > 1 && !o.output && !p.ensemble)
+            snprintf(names[n_out], sizeof names[n_out], "%.70s_", ks_model_output_name(p.model, j));
+        else
+            names[n_out][0] = '\0';
+        if (!(y[n_out] = malloc(d.n * k[n_out] * sizeof(float) + 1))) {
+            s = ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        by_output[j] = y[n_out++];
+    }
+    if (n_out == 0) {
+        s = ks_error_set(&err, KS_ERR_USAGE, "--output %s: the model has no such output; its "
+                                             "first is %s",
+                         o.output, ks_model_output_name(p.model, 0));
         goto fail;
     }
-    s = p.ensemble ? ks_ensemble_predict(p.ensemble, &d, o.batch_size, y, &err)
-                   : ks_model_predict(p.model, &d, o.batch_size, y, &err);
+    s = p.ensemble ? ks_ensemble_predict(p.ensemble, &d, o.batch_size, y[0], &err)
+                   : ks_model_predict_outputs(p.model, &d, o.batch_size, by_output, &err);
     if (s != KS_OK) {
         target_hint(&o, p.model, s, &err);
         goto fail;
     }
     {
-        /* classification: several outputs that are probabilities (softmax rows) */
-        int classify = k > 1;
         FILE *f = out ? fopen(out, "w") : stdout;
         if (!f) {
             s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
             goto fail;
         }
-        write_predictions(f, y, d.n, k, classify);
+        write_predictions(f, y, k, names, n_out, d.n);
         if (out && fclose(f) != 0) {
             s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
             goto fail;
@@ -336,13 +377,15 @@ int cmd_predict(int argc, char **argv)
         if (out)
             printf("wrote %zu predictions to %s\n", d.n, out);
     }
-    free(y);
+    for (int j = 0; j < n_out; j++)
+        free(y[j]);
     ks_dataset_free(ds);
     predictor_free(&p);
     return KS_EXIT_OK;
 fail:
     cli_error(&err);
-    free(y);
+    for (int j = 0; j < n_out; j++)
+        free(y[j]);
     ks_dataset_free(ds);
     predictor_free(&p);
     return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);

@@ -34,6 +34,7 @@ enum { RANDOM_DRAWS = 1000, NM_ITERATIONS = 2000, GREEDY_ROUNDS_PER_MEMBER = 10 
 /* The validation loss of one weighting. */
 typedef struct objective {
     ks_model *scorer;
+    int output;                 /* the scorer's output the members' predictions are */
     const ks_data *val;
     const float *const *preds;
     int n;
@@ -51,7 +52,7 @@ static double loss_of(objective *o, const double *w)
     double loss = INFINITY;
     ks_status s;
     ks_ensemble_combine(o->average, o->preds, w, o->n, o->val->n, o->k, o->combined);
-    s = ks_model_score(o->scorer, o->val, o->combined, &logs, o->err);
+    s = ks_model_score_output(o->scorer, o->output, o->val, o->combined, &logs, o->err);
     if (s != KS_OK) {
         o->failed = s;
         return INFINITY;
@@ -194,8 +195,8 @@ static ks_status fit_greedy(objective *o, double *weights)
     return o->failed;
 }
 
-ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, const ks_data *val,
-                                  const float *const *preds, int n_members,
+ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, int output,
+                                  const ks_data *val, const float *const *preds, int n_members,
                                   ks_ensemble_average average, uint64_t seed, double *weights,
                                   ks_error *err)
 {
@@ -208,11 +209,12 @@ ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, co
         return ks_error_set(err, KS_ERR_CONFIG,
                             "fitting ensemble weights needs validation data; the study has none");
     o.scorer = scorer;
+    o.output = output;
     o.val = val;
     o.preds = preds;
     o.n = n_members;
     o.average = average;
-    o.k = ks_shape_size(ks_model_output_shape(scorer));
+    o.k = ks_shape_size(ks_model_output_shape_at(scorer, output));
     o.err = err;
     o.combined = malloc(val->n * o.k * sizeof *o.combined);
     o.w = malloc((size_t)n_members * sizeof *o.w);

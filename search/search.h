@@ -167,16 +167,18 @@ int ks_weights_method_find(const char *name);               /* −1 if unknown *
 /*
  * Fit weights (n_members values ≥ 0 summing to 1) minimizing the validation loss of the
  * combined outputs: preds[i] holds member i's outputs on val (val->n × output size);
- * scorer is any member (its loss and metrics score the combination).
+ * scorer is any member (the loss and metrics of its output number output score the
+ * combination).
  */
-ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, const ks_data *val,
-                                  const float *const *preds, int n_members,
+ks_status ks_ensemble_fit_weights(ks_weights_method method, ks_model *scorer, int output,
+                                  const ks_data *val, const float *const *preds, int n_members,
                                   ks_ensemble_average average, uint64_t seed, double *weights,
                                   ks_error *err);
 
 /* What to build from a study's trials (the study file's ensemble section, or the CLI). */
 typedef struct ks_ensemble_request {
     int top;                    /* members: the best K complete trials [5] */
+    char output[KS_LOG_NAME_MAX];   /* the output to combine ("": each model's first) */
     unsigned methods;           /* a bit per ks_weights_method [nelder-mead] */
     ks_ensemble_average average;
     const char *out_path;       /* NULL: the run's ensembles/best.ksm */

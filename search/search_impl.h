@@ -69,6 +69,9 @@ ks_status ks_space_point_from_json(const ks_space *sp, const char *json, double 
 
 /* =================================================================== study */
 
+/* Names a trial's fit logs besides loss (every output's losses and metrics), at most. */
+#define KS_MAX_LOGGED 40
+
 struct ks_study {
     char path[1024];
     char *text;                         /* the file as given (for the database and resume) */
@@ -84,6 +87,9 @@ struct ks_study {
     int maximize;
     int max_trials;
     int parallel;
+    char *warnings;                     /* the model's build warnings, once, or NULL */
+    char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
+    int n_log_names;
 };
 
 /*

@@ -367,6 +367,7 @@ void ks_study_free(ks_study *st)
     ks_run_config_free(st->base);
     ks_value_free(&st->doc);
     free(st->text);
+    free(st->warnings);
     free(st);
 }
 

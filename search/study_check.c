@@ -104,7 +104,7 @@ static int logged(ks_model *m, int validation, const char *name)
 }
 
 /* Build, compile and check one instantiation; every error names the point. */
-static ks_status check_point(const ks_study *st, const ks_study_data *d, const double *point,
+static ks_status check_point(ks_study *st, const ks_study_data *d, const double *point,
                              int param, ks_error *err)
 {
     ks_run_config *c = NULL;
@@ -113,10 +113,28 @@ static ks_status check_point(const ks_study *st, const ks_study_data *d, const d
     ks_status s = ks_study_trial_config(st, point, &c, err);
     if (s == KS_OK)
         s = ks_model_from_config(c->model, &tr.x_shape, 1, &m, err);
+    if (s == KS_OK && param < 0 && ks_model_warnings(m) && !st->warnings)
+        st->warnings = strdup(ks_model_warnings(m));   /* said once, not per trial */
     if (s == KS_OK)
         s = ks_model_compile(m, c->compile, err);
+    if (s == KS_OK && param < 0) {
+        /* what the trials log, for the HParams dashboard's columns */
+        st->n_log_names = 0;
+        for (int i = 0; i < ks_model_n_metrics(m) && i < KS_MAX_LOGGED; i++)
+            snprintf(st->log_names[st->n_log_names++], KS_LOG_NAME_MAX, "%s",
+                     ks_model_metric_name(m, i));
+    }
     if (s == KS_OK)
         s = ks_model_check_data(m, &tr, "training", err);
+    if (s == KS_OK && c->ensemble) {
+        /* the output an ensemble combines must be one of the model's */
+        const ks_value *o = ks_value_get(c->ensemble, "output");
+        if (o && o->kind == KS_VALUE_STRING && ks_model_output_index(m, o->string) < 0)
+            s = ks_error_at(err, KS_ERR_CONFIG, o,
+                            "ensemble.output names no output \"%s\" of the model; its first is "
+                            "\"%s\"",
+                            o->string, ks_model_output_name(m, 0));
+    }
     if (s == KS_OK && d->val) {
         ks_data va = ks_dataset_data(d->val);
         s = ks_model_check_data(m, &va, "validation", err);

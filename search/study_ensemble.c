@@ -16,6 +16,7 @@ typedef struct ensemble_section {
     int top;
     ks_value weights;
     int average;
+    char output[KS_LOG_NAME_MAX];
 } ensemble_section;
 
 static const char *const average_names[] = {"arithmetic", "geometric", NULL};
@@ -25,6 +26,8 @@ static const ks_key ensemble_keys[] = {
     {"weights", KS_KEY_VALUE, offsetof(ensemble_section, weights), 0, 0, 0, NULL, NULL, 0},
     {"average", KS_KEY_ENUM, offsetof(ensemble_section, average), 0, 0, 0, "arithmetic",
      average_names, 0},
+    {"output", KS_KEY_STRING, offsetof(ensemble_section, output), KS_LOG_NAME_MAX, 0, 0, "",
+     NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 static ks_status method_bit(const ks_value *v, unsigned *bits, ks_error *err)
@@ -57,6 +60,7 @@ ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, 
     }
     r->top = es.top;
     r->average = (ks_ensemble_average)es.average;
+    snprintf(r->output, sizeof r->output, "%s", es.output);
     if (es.weights.kind == KS_VALUE_LIST) {
         for (size_t i = 0; s == KS_OK && i < es.weights.n; i++)
             s = method_bit(&es.weights.items[i], &r->methods, err);
@@ -74,6 +78,7 @@ ks_status ks_study_ensemble_request(const ks_study *st, ks_ensemble_request *r, 
 typedef struct member {
     const ks_trial_info *trial;
     ks_model *model;            /* from its best checkpoint */
+    int output;                 /* the index of the output combined */
     float *val_pred, *test_pred;
 } member;
 
@@ -153,18 +158,20 @@ static ks_status score(member *mem, int k, const double *w, ks_ensemble_average 
                        const ks_data *val, const ks_data *test, float *buf, result *r,
                        ks_error *err)
 {
-    size_t out = ks_shape_size(ks_model_output_shape(mem[0].model));
+    size_t out = ks_shape_size(ks_model_output_shape_at(mem[0].model, mem[0].output));
     const float *preds[1000];
     ks_status s;
     for (int i = 0; i < k; i++)
         preds[i] = mem[i].val_pred;
     ks_ensemble_combine(average, preds, w, k, val->n, out, buf);
-    if ((s = ks_model_score(mem[0].model, val, buf, &r->val, err)) != KS_OK || !test)
+    if ((s = ks_model_score_output(mem[0].model, mem[0].output, val, buf, &r->val, err)) !=
+            KS_OK ||
+        !test)
         return s;
     for (int i = 0; i < k; i++)
         preds[i] = mem[i].test_pred;
     ks_ensemble_combine(average, preds, w, k, test->n, out, buf);
-    return ks_model_score(mem[0].model, test, buf, &r->test, err);
+    return ks_model_score_output(mem[0].model, mem[0].output, test, buf, &r->test, err);
 }
 
 ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
@@ -249,10 +256,17 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         free(blob);
         if (s != KS_OK)
             goto out;
+        mem[i].output = req->output[0] ? ks_model_output_index(mem[i].model, req->output) : 0;
+        if (mem[i].output < 0) {
+            s = ks_error_set(err, KS_ERR_CONFIG,
+                             "ensemble.output: trial %d's model has no output \"%s\"",
+                             mem[i].trial->number, req->output);
+            goto out;
+        }
         if (i == 0)
-            out = ks_shape_size(ks_model_output_shape(mem[0].model));
-        if (!ks_shape_equal(ks_model_output_shape(mem[i].model),
-                            ks_model_output_shape(mem[0].model)) ||
+            out = ks_shape_size(ks_model_output_shape_at(mem[0].model, mem[0].output));
+        if (!ks_shape_equal(ks_model_output_shape_at(mem[i].model, mem[i].output),
+                            ks_model_output_shape_at(mem[0].model, mem[0].output)) ||
             !ks_shape_equal(ks_model_input_shape(mem[i].model),
                             ks_model_input_shape(mem[0].model))) {
             s = ks_error_set(err, KS_ERR_SHAPE,
@@ -267,10 +281,15 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory for predictions");
             goto out;
         }
-        if ((s = ks_model_predict(mem[i].model, &val, 32, mem[i].val_pred, err)) != KS_OK ||
-            (testp && (s = ks_model_predict(mem[i].model, &test, 32, mem[i].test_pred, err)) !=
-                          KS_OK))
-            goto out;
+        {
+            float *v_out[KS_MAX_IO] = {NULL}, *t_out[KS_MAX_IO] = {NULL};
+            v_out[mem[i].output] = mem[i].val_pred;
+            t_out[mem[i].output] = mem[i].test_pred;
+            if ((s = ks_model_predict_outputs(mem[i].model, &val, 32, v_out, err)) != KS_OK ||
+                (testp &&
+                 (s = ks_model_predict_outputs(mem[i].model, &test, 32, t_out, err)) != KS_OK))
+                goto out;
+        }
     }
     if (!(buf = malloc((testp && test.n > val.n ? test.n : val.n) * out * sizeof *buf))) {
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
@@ -294,7 +313,8 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
             const float *preds[1000];
             for (int i = 0; i < k; i++)
                 preds[i] = mem[i].val_pred;
-            if ((s = ks_ensemble_fit_weights((ks_weights_method)m, mem[0].model, &val, preds, k,
+            if ((s = ks_ensemble_fit_weights((ks_weights_method)m, mem[0].model, mem[0].output,
+                                             &val, preds, k,
                                              req->average,
                                              ks_hash64(st->base->seed, (uint64_t)m), r->w,
                                              err)) != KS_OK)
@@ -313,7 +333,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         fprintf(f, "%s%d", i ? ", " : "", mem[i].trial->number);
     fprintf(f, "), %s mean%s, weights fitted on the validation loss\n",
             average_names[req->average],
-            ks_shape_size(ks_model_output_shape(mem[0].model)) > 1 ? " of probabilities" : "");
+            out > 1 ? " of probabilities" : "");
     /* like with like: every row scores predictions, so no row has the members'
        regularization penalties, which a trial's recorded val_loss includes */
     fprintf(f, "every row scores the combined predictions: losses without regularization "
@@ -371,7 +391,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
             models[i] = mem[i].model;
             mem[i].model = NULL;
         }
-        s = ks_ensemble_new(models, res[best].w, k, req->average, &ens, err);
+        s = ks_ensemble_new_for(models, res[best].w, k, req->average, req->output, &ens, err);
         free(models);
         if (s == KS_OK && !req->out_path)
             s = ks_mkdirs(paths.ensembles, err);

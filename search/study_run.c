@@ -228,8 +228,9 @@ static ks_status write_experiment(controller *c, ks_error *err)
     const ks_space *sp = &c->st->space;
     ks_hp_info infos[KS_MAX_SEARCH_PARAMS];
     ks_hp_value vals[KS_MAX_SEARCH_PARAMS][KS_MAX_CHOICES];
-    ks_hp_metric metrics[4];
-    char best[96], tag[96];
+    ks_hp_metric metrics[4 + 2 * KS_MAX_LOGGED];
+    char best[96], tag[96], tags[KS_MAX_LOGGED][KS_LOG_NAME_MAX + 8];
+    int n_metrics;
     const char *metric = c->st->metric, *group = "validation";
     ks_tb_run *root = NULL;
     ks_status s;
@@ -242,12 +243,24 @@ static ks_status write_experiment(controller *c, ks_error *err)
     snprintf(tag, sizeof tag, "epoch_%s", metric);
     metrics[0] = (ks_hp_metric){"", best, best, 0};
     metrics[1] = (ks_hp_metric){group, tag, NULL, strcmp(group, "train") ? 2 : 1};
-    metrics[2] = (ks_hp_metric){"validation", "epoch_loss", NULL, 2};
-    metrics[3] = (ks_hp_metric){"train", "epoch_loss", NULL, 1};
+    n_metrics = 2;
+    /* the losses, and every other name the trials log (each output's losses and metrics),
+       on both sides; the study metric once */
+    for (int i = -1; i < c->st->n_log_names; i++) {
+        const char *t = "epoch_loss";
+        if (i >= 0) {
+            snprintf(tags[i], sizeof tags[i], "epoch_%s", c->st->log_names[i]);
+            t = tags[i];
+        }
+        if (strcmp(t, tag) != 0 || strcmp(group, "validation") != 0)
+            metrics[n_metrics++] = (ks_hp_metric){"validation", t, NULL, 2};
+        if (strcmp(t, tag) != 0 || strcmp(group, "train") != 0)
+            metrics[n_metrics++] = (ks_hp_metric){"train", t, NULL, 1};
+    }
     s = ks_tb_run_open(c->log_dir, &root, err);
     if (s == KS_OK)
         s = ks_tb_hparams_experiment(root, c->st->base->name, (double)time(NULL), infos, sp->n,
-                                     metrics, strcmp(tag, "epoch_loss") == 0 ? 2 : 4, err);
+                                     metrics, n_metrics, err);
     if (root) {
         ks_error e;
         ks_status cs = ks_tb_run_close(root, &e);
@@ -440,8 +453,11 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         goto out;
     c.data = &data;
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
-        (s = ks_study_check_with_data(st, &data, err)) != KS_OK ||
-        (s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+        (s = ks_study_check_with_data(st, &data, err)) != KS_OK)
+        goto out;
+    if (st->warnings)
+        fputs(st->warnings, c.out);
+    if ((s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
         (s = open_study(&c, err)) != KS_OK || (s = load_trials(&c, err)) != KS_OK)
         goto out;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input, end to end: every tests/bad_models/NN-*.yaml given to `ksearch fit`
 # must exit with status 2 and print exactly the one-line message in NN-*.expected
-# (file, line:column where there is one, what is wrong and what was expected).
+# (file, line:column where there is one, what is wrong and what was expected), and
+# write nothing (no runs/NN-* directory).
 # KS_UPDATE_GOLDEN=1 rewrites the .expected files (review the diff before committing).
 set -u
 cd "$(dirname "$0")/.."
@@ -9,13 +10,16 @@ ks=${KSEARCH:-./build/ksearch}
 passed=0 failed=0
 for f in tests/bad_models/*.yaml; do
     want=${f%.yaml}.expected
+    run=runs/$(basename "$f" .yaml)
+    existed=0; [[ -e $run ]] && existed=1
     got=$("$ks" fit "$f" --no-save --epochs 1 2>&1 >/dev/null); rc=$?
     if [[ -n ${KS_UPDATE_GOLDEN:-} ]]; then printf '%s\n' "$got" > "$want"; fi
-    if [[ $rc -eq 2 && -f $want && "$got" == "$(cat "$want")" ]]; then
+    written=0; [[ $existed -eq 0 && -e $run ]] && written=1
+    if [[ $rc -eq 2 && -f $want && "$got" == "$(cat "$want")" && $written -eq 0 ]]; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
-        echo "FAILED: $f: exit $rc"
+        echo "FAILED: $f: exit $rc$([[ $written -eq 1 ]] && echo ", wrote $run")"
         echo "  got:  $got"
         [[ -f $want ]] && echo "  want: $(cat "$want")"
     fi

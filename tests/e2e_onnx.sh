@@ -253,6 +253,91 @@ else
     check "ksearch ensemble (geometric) exits 0" 1 "$(cat geo.log)"
 fi
 
+# ---------------------------------------------------------------- functional models
+
+# several inputs and outputs by name: each output against predict's columns for it
+cat > compare_multi.js <<'JS'
+const fs = require('fs');
+const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
+(async () => {
+  const [model, npy, csv] = process.argv.slice(2);
+  const b = fs.readFileSync(npy), hl = b.readUInt16LE(8), off = 10 + hl;
+  const x = new Float32Array(b.buffer.slice(b.byteOffset + off, b.byteOffset + b.length));
+  const n = x.length / 784;
+  const s = await ort.InferenceSession.create(model);
+  const feeds = {};
+  for (const name of s.inputNames) feeds[name] = new ort.Tensor('float32', x, [n, 28, 28]);
+  const r = await s.run(feeds);
+  const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+  const head = lines[0].split(','), rows = lines.slice(1).map(l => l.split(',').map(Number));
+  let maxd = 0, same = 0, total = 0;
+  for (const name of s.outputNames) {
+    const y = r[name], k = y.dims[1], c0 = head.indexOf(name + '_class');
+    if (c0 < 0 || y.dims[0] !== n) throw new Error('output ' + name + ' dims ' + y.dims);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 0; j < k; j++) {
+        maxd = Math.max(maxd, Math.abs(y.data[i * k + j] - rows[i][c0 + 1 + j]));
+        if (y.data[i * k + j] > y.data[i * k + best]) best = j;
+      }
+      if (best === rows[i][c0]) same++;
+      total++;
+    }
+  }
+  console.log('outputs ' + s.outputNames.join(' ') + ' inputs ' + s.inputNames.join(' ') +
+              ' max_abs_diff ' + maxd.toExponential(2) + ' classes_equal ' + same + '/' + total);
+  process.exit(same === total && total === 2 * n && maxd <= 1e-5 ? 0 : 1);
+})().catch(e => { console.log('error: ' + e); process.exit(2); });
+JS
+
+# two inputs (the same images), a sub-model called on both, a shared layer, every merge
+# layer, and two outputs: the class and a coarse group
+cat > func.yaml <<YAML
+name: onnx_functional
+seed: 14
+data:
+  train: {idx: $fmnist/train, scale: 255, rows: [0, 5000], inputs: {image: images, again: images},
+          targets: {clothing: labels, group: {from: labels, map: [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]}}}
+  test: {idx: $fmnist/t10k, scale: 255, rows: [0, 1000], inputs: {image: images, again: images},
+         targets: {clothing: labels, group: {from: labels, map: [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]}}}
+model:
+  models:
+    encoder: [{Flatten: {}}, {Dense: {units: 32, activation: relu}}, {BatchNormalization: {}}]
+  layers:
+    - Input: {shape: [28, 28], name: image}
+    - Input: {shape: [28, 28], name: again}
+    - encoder: {inputs: image, name: a}
+    - encoder: {inputs: again, name: b}
+    - Dense: {units: 16, activation: tanh, inputs: a, name: shared}
+    - shared: {inputs: b, name: shared_b}
+    - Add: {inputs: [shared, shared_b], name: add}
+    - Subtract: {inputs: [shared, shared_b], name: sub}
+    - Multiply: {inputs: [add, sub, shared], name: mul}
+    - Average: {inputs: [add, sub, mul], name: avg}
+    - Maximum: {inputs: [add, sub], name: max}
+    - Minimum: {inputs: [add, sub], name: min}
+    - Concatenate: {inputs: [a, avg, max, min], name: joined}
+    - Dense: {units: 10, activation: softmax, name: clothing}
+    - Dense: {units: 4, activation: softmax, inputs: joined, name: group}
+  outputs: [clothing, group]
+compile:
+  optimizer: {Adam: {learning_rate: 0.002}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {epochs: 1, batch_size: 32, verbose: 0}
+YAML
+out=$("$ks" fit func.yaml -o func.ksm --threads 1 --no-record 2>&1)
+check "functional: fit exits 0" $? "$out"
+out=$("$ks" export func.ksm --onnx func.onnx 2>&1)
+check "functional: export exits 0" $? "$out"
+"$ks" predict func.ksm func.yaml -o func.csv >/dev/null 2>&1
+check "functional: predict exits 0" $?
+out=$(ORT_DIR=$ort_dir node compare_multi.js func.onnx x.npy func.csv 2>&1); rc=$?
+echo "functional: onnxruntime vs ksearch predict: $out"
+check "functional: onnxruntime agrees with predict on both outputs" $rc "$out"
+[[ $out == "outputs clothing group inputs image again "* ]]
+check "functional: the graph's inputs and outputs carry the model's names" $? "$out"
+
 # ---------------------------------------------------------------- bad input
 
 expect_bad() {   # expect_bad NAME ARGS...: exit 2, one line on stderr, no output file

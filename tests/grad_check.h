@@ -88,19 +88,31 @@ static inline ks_model *build(ks_value *layers, const char *loss, int from_logit
 
 /* --------------------------------------------------------------- checking */
 
+/* A batch for every input and output of a model (x[k], t[k]). */
 typedef struct batch {
-    float x[BATCH * 512];           /* up to 512 inputs per sample */
-    float t[BATCH * 16];
+    float x[KS_MAX_IO][BATCH * 512];  /* up to 512 inputs per sample */
+    float t[KS_MAX_IO][BATCH * 16];
     float w[BATCH];
     int use_w;
 } batch;
 
+/* Forward and loss of the batch (with grad: the output gradients too), always with the
+   same dropout mask. */
+static inline double run_batch(ks_model *m, const batch *b, int grad)
+{
+    const float *x[KS_MAX_IO], *t[KS_MAX_IO];
+    for (int k = 0; k < KS_MAX_IO; k++) {
+        x[k] = b->x[k];
+        t[k] = b->t[k];
+    }
+    ks_rng_reseed(m->rng, 1, 2, 3);
+    ks_model_forward(m, x, BATCH, 1);
+    return ks_model_batch_loss(m, t, b->use_w ? b->w : NULL, BATCH, grad, NULL);
+}
+
 static inline double objective(ks_model *m, const batch *b)
 {
-    /* the same dropout mask at every evaluation */
-    ks_rng_reseed(m->rng, 1, 2, 3);
-    ks_model_forward(m, b->x, BATCH, 1);
-    return ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 0) + ks_model_penalty(m);
+    return run_batch(m, b, 0) + ks_model_penalty(m);
 }
 
 /* Central difference of the objective in parameter *p with step h. */
@@ -133,13 +145,12 @@ static inline void check_grads(ks_model *m, const batch *b, const char *why)
     float *grad;
     if (!m)
         return;
-    REQUIRE(ks_model_workspace(m, BATCH, m->loss->sparse ? 1 : m->layers[m->output]->out_size,
-                               1, &err) == KS_OK,
-            "%s: workspace", why);
+    REQUIRE(ks_model_workspace(m, BATCH, 1, &err) == KS_OK, "%s: workspace", why);
     grad = malloc(m->n_params * sizeof *grad);
-    ks_rng_reseed(m->rng, 1, 2, 3);
-    ks_model_forward(m, b->x, BATCH, 1);
-    ks_model_batch_loss(m, b->t, b->use_w ? b->w : NULL, BATCH, 1);
+    run_batch(m, b, 1);
+    /* stale gradients that backward must overwrite, not add to */
+    for (size_t i = 0; i < m->n_params; i++)
+        m->grads[i] = NAN;
     ks_model_backward(m, BATCH, 0);
     memcpy(grad, m->grads, m->n_params * sizeof *grad);
     for (int wi = 0; wi < m->n_weights; wi++) {
@@ -174,40 +185,54 @@ static inline void check_grads(ks_model *m, const batch *b, const char *why)
     free(grad);
 }
 
-/* Random inputs away from relu's kink; targets as the loss wants them. */
-static inline void fill_batch(batch *b, ks_rng *r, int in_size, int k, const char *target_kind)
+/* Random inputs for input idx, away from relu's kink. */
+static inline void fill_input(batch *b, ks_rng *r, int idx, int in_size)
 {
-    memset(b, 0, sizeof *b);
     for (int i = 0; i < BATCH * in_size; i++) {
         double v = 2.0 * ks_rng_uniform(r) - 1.0;
-        b->x[i] = (float)(v + (v >= 0 ? 0.1 : -0.1));
+        b->x[idx][i] = (float)(v + (v >= 0 ? 0.1 : -0.1));
     }
+}
+
+/* Targets for output idx as the loss wants them (and sample weights with it). */
+static inline void fill_target(batch *b, ks_rng *r, int idx, int k, const char *target_kind)
+{
+    float *t = b->t[idx];
     for (int i = 0; i < BATCH; i++) {
         b->w[i] = (float)(0.5 + ks_rng_uniform(r));
         if (strcmp(target_kind, "label") == 0) {
-            b->t[i] = (float)ks_rng_index(r, (uint64_t)k);
+            t[i] = (float)ks_rng_index(r, (uint64_t)k);
         } else if (strcmp(target_kind, "onehot") == 0 || strcmp(target_kind, "dist") == 0) {
             double sum = 0.0;
             int hot = (int)ks_rng_index(r, (uint64_t)k);
             for (int j = 0; j < k; j++) {
-                b->t[i * k + j] = strcmp(target_kind, "onehot") == 0 ? (float)(j == hot)
-                                                                      : (float)ks_rng_uniform(r);
-                sum += b->t[i * k + j];
+                t[i * k + j] = strcmp(target_kind, "onehot") == 0 ? (float)(j == hot)
+                                                                  : (float)ks_rng_uniform(r);
+                sum += t[i * k + j];
             }
             for (int j = 0; j < k; j++)
-                b->t[i * k + j] = (float)(b->t[i * k + j] / sum);
+                t[i * k + j] = (float)(t[i * k + j] / sum);
         } else if (strcmp(target_kind, "binary") == 0) {
             for (int j = 0; j < k; j++)
-                b->t[i * k + j] = (float)ks_rng_index(r, 2);
+                t[i * k + j] = (float)ks_rng_index(r, 2);
         } else {
             /* real targets at distance >= 1 from 0, away from the small outputs of a
                fresh model, so that mae's kink at a zero residual stays out of reach */
             for (int j = 0; j < k; j++) {
                 double v = 1.0 + ks_rng_uniform(r);
-                b->t[i * k + j] = (float)(ks_rng_index(r, 2) ? v : -v);
+                t[i * k + j] = (float)(ks_rng_index(r, 2) ? v : -v);
             }
         }
     }
 }
+
+/* One input and one output. */
+static inline void fill_batch(batch *b, ks_rng *r, int in_size, int k, const char *target_kind)
+{
+    memset(b, 0, sizeof *b);
+    fill_input(b, r, 0, in_size);
+    fill_target(b, r, 0, k, target_kind);
+}
+
 
 #endif

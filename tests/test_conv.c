@@ -183,6 +183,70 @@ static void test_gradients(ks_rng *r)
     }
 }
 
+/*
+ * The same cases with the layer under test called twice on one tensor (a shared layer,
+ * Keras's functional API) and the two calls added: the tensor's gradient is the sum of
+ * both calls' input gradients (the second writer adds, dx_beta 1) and each weight's
+ * gradient the sum over both calls (grad_beta 1).
+ */
+static int shared_variant(const char *json, const char *why, ks_value *out)
+{
+    ks_value src;
+    int ok = 1;
+    if (!parse_layers(json, &src, why))
+        return 0;
+    ks_value_init(out, KS_VALUE_LIST);
+    for (size_t i = 0; i < src.n && ok; i++) {
+        const ks_value *entry = &src.items[i].items[0];
+        ks_value *e = ks_value_push(out, KS_VALUE_MAP), *call, *add;
+        ok = e && ks_value_put_copy(e, entry->key, entry) == KS_OK;
+        if (ok && (i == 1 || i == 2))
+            ok = put_str(&e->items[0], "name", i == 1 ? "pre" : "under") != NULL;
+        if (!ok || i != 2)
+            continue;
+        call = ks_value_put(ks_value_push(out, KS_VALUE_MAP), "under", KS_VALUE_MAP);
+        add = ks_value_put(ks_value_push(out, KS_VALUE_MAP), "Add", KS_VALUE_MAP);
+        ok = call && add && put_str(call, "inputs", "pre") && put_str(call, "name", "under_2");
+        if (ok) {
+            ks_value *list = ks_value_put(add, "inputs", KS_VALUE_LIST);
+            ok = list && ks_value_set_string(ks_value_push(list, KS_VALUE_NULL), "under") ==
+                             KS_OK &&
+                 ks_value_set_string(ks_value_push(list, KS_VALUE_NULL), "under_2") == KS_OK;
+        }
+    }
+    ks_value_free(&src);
+    CHECK(ok, "%s: cannot make the shared variant", why);
+    if (!ok)
+        ks_value_free(out);
+    return ok;
+}
+
+static void test_gradients_shared(ks_rng *r)
+{
+    for (size_t i = 0; i < sizeof grad_cases / sizeof grad_cases[0]; i++) {
+        const grad_case *gc = &grad_cases[i];
+        int softmax = strstr(gc->layers, "softmax") != NULL;
+        char why[160];
+        ks_value layers;
+        ks_model *m;
+        static batch b;
+        snprintf(why, sizeof why, "%s, called twice", gc->why);
+        if (!shared_variant(gc->layers, why, &layers))
+            continue;
+        m = build(&layers, softmax ? "categorical_crossentropy" : "mse", 0, 0, why);
+        if (!m)
+            continue;
+        CHECK(m->n_nodes == m->n_layers + 1, "%s: %d calls of %d layers", why, m->n_nodes,
+              m->n_layers);
+        randomize(m, r, -0.6, 0.6);
+        fill_batch(&b, r, (int)m->layers[0]->out_size, 3, softmax ? "onehot" : "real");
+        b.use_w = 0;
+        grad_step = strstr(gc->layers, "Max") ? 2e-3 : 1e-2;
+        check_grads(m, &b, why);
+        ks_model_free(m);
+    }
+}
+
 /* ------------------------------------------------- forward against references */
 
 enum { REF_CONV, REF_DEPTHWISE, REF_SEPARABLE, REF_MAX, REF_AVG };
@@ -345,7 +409,7 @@ static void check_forward(fwd_case g, ks_rng *r)
     m = build(&layers, "mse", 0, 0, why);
     if (!m)
         return;
-    out_size = m->layers[m->output]->out_size;
+    out_size = m->outputs[0].size;
     REQUIRE((size_t)g.oh * g.ow * (g.kind == REF_CONV || g.kind == REF_SEPARABLE ? g.filters
                                    : g.kind == REF_DEPTHWISE ? g.c * g.dm : g.c) == out_size &&
                 out_size <= 512 && (size_t)g.h * g.w * g.c <= 256,
@@ -353,8 +417,8 @@ static void check_forward(fwd_case g, ks_rng *r)
     randomize(m, r, -1.0, 1.0);
     for (int i = 0; i < N * g.h * g.w * g.c; i++)
         x[i] = (float)(2.0 * ks_rng_uniform(r) - 1.0);
-    REQUIRE(ks_model_workspace(m, N, out_size, 0, &err) == KS_OK, "%s: workspace", why);
-    got = ks_model_forward(m, x, N, 0);
+    REQUIRE(ks_model_workspace(m, N, 0, &err) == KS_OK, "%s: workspace", why);
+    got = ks_model_forward(m, (const float *const[]){x}, N, 0);
     if (g.kind >= REF_MAX)
         ref_pool(&g, N, x, want);
     else
@@ -675,8 +739,8 @@ static void test_batchnorm_1d_numbers(ks_rng *r)
             dx_ref[i * C + c] = gamma[c] * inv[c] / (float)R *
                                 ((float)R * dy[i * C + c] - (float)sdy - xhat[i * C + c] * (float)sdyx);
     }
-    REQUIRE(ks_model_workspace(m, R, C, 1, &err) == KS_OK, "workspace");
-    y = ks_model_forward(m, x, R, 1);
+    REQUIRE(ks_model_workspace(m, R, 1, &err) == KS_OK, "workspace");
+    y = ks_model_forward(m, (const float *const[]){x}, R, 1);
     CHECK(memcmp(y, y_ref, sizeof y_ref) == 0, "BatchNormalization 1-d training output changed");
     CHECK(memcmp(bn->weights[2].w, mm, sizeof mm) == 0 &&
               memcmp(bn->weights[3].w, mv, sizeof mv) == 0,
@@ -702,7 +766,7 @@ static void test_batchnorm_1d_numbers(ks_rng *r)
         for (int i = 0; i < R; i++)
             y_ref[i * C + c] = (x[i * C + c] - mm[c]) * inv[c] * gamma[c] + beta[c];
     }
-    y = ks_model_forward(m, x, R, 0);
+    y = ks_model_forward(m, (const float *const[]){x}, R, 0);
     CHECK(memcmp(y, y_ref, sizeof y_ref) == 0, "BatchNormalization 1-d inference output changed");
     ks_model_free(m);
 }
@@ -776,6 +840,7 @@ int main(void)
     if (ks_rng_new(2025, 0, 0, &r) != KS_OK)
         return 1;
     test_gradients(r);
+    test_gradients_shared(r);
     test_forward(r);
     test_shapes_and_names();
     test_batchnorm_1d_numbers(r);

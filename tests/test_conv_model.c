@@ -271,7 +271,7 @@ static void test_max_ties(void)
     l = m->layers[1];
     for (int i = 0; i < 16; i++)
         x[i] = 0.5f;
-    REQUIRE(ks_model_workspace(m, 1, 4, 1, &err) == KS_OK, "workspace");
+    REQUIRE(ks_model_workspace(m, 1, 1, &err) == KS_OK, "workspace");
     memset(&f, 0, sizeof f);
     f.n = 1;
     f.training = 1;
@@ -306,9 +306,9 @@ static void run_layer(const char *layer_json, int h, int w, int c, const float *
     m = model_json(json, NULL, 1);
     if (!m)
         return;
-    if (ks_model_workspace(m, n, 1, training, &err) == KS_OK) {
+    if (ks_model_workspace(m, n, training, &err) == KS_OK) {
         ks_rng_reseed(m->rng, seed, 1, 2);
-        memcpy(out, ks_model_forward(m, x, n, training),
+        memcpy(out, ks_model_forward(m, (const float *const[]){x}, n, training),
                (size_t)n * h * w * c * sizeof(float));
     }
     ks_model_free(m);

@@ -5,6 +5,7 @@
  * numbers written, never copied from the readers' output.
  */
 #include "../engine/engine_impl.h"
+#include "../search/search.h"
 #include "check.h"
 
 #include <dirent.h>
@@ -1028,6 +1029,159 @@ static void test_fashion_mnist(void)
     ks_value_free(&spec);
 }
 
+/* ------------------------------------------------------------ named arrays */
+
+/* Load a data entry given as YAML text, with base directory t->dir. */
+static ks_status load_yaml(const tmp *t, const char *yaml, ks_dataset **ds, ks_error *e)
+{
+    ks_value v;
+    ks_status s = ks_yaml_load_text(yaml, "d.yaml", &v, e);
+    *ds = NULL;
+    if (s == KS_OK)
+        s = ks_dataset_load(&v, t->dir, ds, e);
+    ks_value_free(&v);
+    return s;
+}
+
+static const ks_array *array_named(const ks_array *a, int n, const char *name)
+{
+    for (int k = 0; k < n; k++)
+        if (a[k].name && strcmp(a[k].name, name) == 0)
+            return &a[k];
+    return NULL;
+}
+
+static void expect_data_error(const tmp *t, const char *yaml, int line, int col,
+                              const char *needle, const char *why)
+{
+    ks_dataset *ds;
+    ks_error e;
+    ks_error_clear(&e);
+    CHECK(load_yaml(t, yaml, &ds, &e) != KS_OK, "%s: loaded, expected an error", why);
+    CHECK(e.line == line && e.col == col, "%s: at %d:%d, expected %d:%d (%s)", why, e.line, e.col,
+          line, col, e.msg);
+    CHECK(strstr(e.msg, needle) != NULL, "%s: \"%s\" lacks \"%s\"", why, e.msg, needle);
+    ks_dataset_free(ds);
+}
+
+static void test_named(const tmp *t)
+{
+    char p[256];
+    ks_dataset *ds;
+    ks_error e;
+    const ks_array *a;
+    write_text(tpath(t, "wd.csv", p, sizeof p),
+               "a,b,c,y,z\n1,2,3,10,0\n4,5,6,20,2\n7,8,9,30,1\n10,11,12,40,2\n");
+    /* CSV columns grouped per input (overlapping), targets per output, rows and scale */
+    REQUIRE(load_yaml(t, "{csv: wd.csv, rows: [1, 4], scale: 2,"
+                         " inputs: {wide: [a, b], deep: [b, c]},"
+                         " targets: {main: y, aux: {from: z, one_hot: true, num_classes: 3}}}",
+                      &ds, &e) == KS_OK,
+            "csv groups: %s", e.msg);
+    {
+        ks_data d = ks_dataset_data(ds);
+        static const double wide[] = {2, 2.5, 3.5, 4, 5, 5.5}, deep[] = {2.5, 3, 4, 4.5, 5.5, 6};
+        static const double y[] = {20, 30, 40}, aux[] = {0, 0, 1, 0, 1, 0, 0, 0, 1};
+        CHECK(d.n == 3 && d.n_inputs == 2 && d.n_targets == 2, "3 rows, 2 + 2 arrays");
+        a = array_named(d.inputs, d.n_inputs, "wide");
+        CHECK(a && a->size == 2 && a->shape.ndim == 1 && floats_are(a->data, wide, 6), "wide");
+        a = array_named(d.inputs, d.n_inputs, "deep");
+        CHECK(a && floats_are(a->data, deep, 6), "deep shares column b");
+        a = array_named(d.targets, d.n_targets, "main");
+        CHECK(a && a->size == 1 && !a->is_label == 0 && floats_are(a->data, y, 3),
+              "main: targets unscaled");
+        a = array_named(d.targets, d.n_targets, "aux");
+        CHECK(a && a->size == 3 && !a->is_label && floats_are(a->data, aux, 9), "aux one-hot");
+        {
+            /* slices keep the rows of every array together */
+            ks_data sl = ks_data_slice(&d, 1, 3);
+            a = array_named(sl.inputs, sl.n_inputs, "deep");
+            CHECK(sl.n == 2 && a && a->data[0] == 4.0f && sl.targets[0].data[0] == 30.0f,
+                  "a slice of named arrays");
+        }
+        CHECK(d.x == d.inputs[0].data && d.y == d.targets[0].data, "x and y mirror the first");
+        ks_dataset_free(ds);
+    }
+    /* targets named, inputs by default: every column no target uses, one unnamed array */
+    REQUIRE(load_yaml(t, "{csv: wd.csv, targets: {out: [y, z]}}", &ds, &e) == KS_OK,
+            "default inputs: %s", e.msg);
+    {
+        ks_data d = ks_dataset_data(ds);
+        CHECK(d.n_inputs == 1 && d.inputs[0].name == NULL && d.inputs[0].size == 3 &&
+                  d.inputs[0].data[3] == 4.0f && d.targets[0].size == 2,
+              "default inputs a, b, c");
+        ks_dataset_free(ds);
+    }
+    /* IDX images as one input; the labels twice, once through a class map */
+    {
+        unsigned char buf[256], img[16], lab[4] = {0, 1, 2, 3};
+        uint32_t dims[3] = {4, 2, 2};
+        size_t len;
+        for (int i = 0; i < 16; i++)
+            img[i] = (unsigned char)(i * 10);
+        len = make_idx(buf, 0x08, 3, dims, img, 16);
+        write_bytes(tpath(t, "set-images-idx3-ubyte", p, sizeof p), buf, len);
+        len = make_idx(buf, 0x08, 1, dims, lab, 4);
+        write_bytes(tpath(t, "set-labels-idx1-ubyte", p, sizeof p), buf, len);
+        REQUIRE(load_yaml(t, "{idx: set, scale: 10, inputs: {pixels: images},"
+                             " targets: {fine: labels, coarse: {from: labels, map: [0, 0, 1, 1]}}}",
+                          &ds, &e) == KS_OK,
+                "idx: %s", e.msg);
+        {
+            ks_data d = ks_dataset_data(ds);
+            static const double coarse[] = {0, 0, 1, 1};
+            a = array_named(d.inputs, d.n_inputs, "pixels");
+            CHECK(a && a->shape.ndim == 2 && a->size == 4 && a->data[5] == 5.0f, "pixels");
+            a = array_named(d.targets, d.n_targets, "coarse");
+            CHECK(a && a->is_label && a->n_classes == 2 && floats_are(a->data, coarse, 4),
+                  "coarse labels");
+            a = array_named(d.targets, d.n_targets, "fine");
+            CHECK(a && a->is_label && a->n_classes == 4, "fine labels");
+            ks_dataset_free(ds);
+        }
+    }
+    /* .npy files by name */
+    {
+        unsigned char buf[512];
+        float xa[6] = {1, 2, 3, 4, 5, 6}, xb[3] = {7, 8, 9}, y[3] = {1, 0, 1};
+        size_t len = make_npy_simple(buf, 1, "<f4", "(3, 2)", xa, sizeof xa);
+        write_bytes(tpath(t, "xa.npy", p, sizeof p), buf, len);
+        len = make_npy_simple(buf, 1, "<f4", "(3,)", xb, sizeof xb);
+        write_bytes(tpath(t, "xb.npy", p, sizeof p), buf, len);
+        len = make_npy_simple(buf, 1, "<f4", "(3,)", y, sizeof y);
+        write_bytes(tpath(t, "y.npy", p, sizeof p), buf, len);
+        len = make_npy_simple(buf, 1, "<f4", "(2,)", y, 8);
+        write_bytes(tpath(t, "short.npy", p, sizeof p), buf, len);
+        REQUIRE(load_yaml(t, "{npy: {xa: xa.npy, xb: xb.npy, t: y.npy},"
+                             " inputs: {a: xa, b: xb}, targets: {out: t}}",
+                          &ds, &e) == KS_OK,
+                "npy: %s", e.msg);
+        {
+            ks_data d = ks_dataset_data(ds);
+            CHECK(d.n == 3 && d.inputs[0].size == 2 && d.inputs[1].size == 1 &&
+                      d.inputs[1].data[2] == 9.0f && d.targets[0].is_label,
+                  "npy arrays");
+            ks_dataset_free(ds);
+        }
+        expect_data_error(t, "{npy: {xa: xa.npy, s: short.npy}, inputs: {a: xa, b: s}}", 1, 54,
+                          "has 2 rows but xa has 3", "arrays of different lengths");
+        expect_data_error(t, "{npy: {xa: xa.npy}, inputs: {a: xb}}", 1, 33,
+                          "npy names no file \"xb\" (did you mean \"xa\"?)", "an unknown file");
+    }
+    expect_data_error(t, "{csv: wd.csv, inputs: {wide: [a, bb]}, targets: {y: y}}", 1, 34,
+                      "has no column \"bb\" (did you mean \"b\"?)", "an unknown column");
+    expect_data_error(t, "{csv: wd.csv, target: y, inputs: {wide: [a]}}", 1, 23,
+                      "with inputs or targets, target goes with each target",
+                      "target beside inputs");
+    expect_data_error(t, "{csv: wd.csv, inputs: {w: {from: a, one_hot: true}}}", 1, 27,
+                      "one_hot and num_classes are for targets", "one_hot on an input");
+    expect_data_error(t, "{csv: wd.csv, inputs: {w: [a]}, targets: {t: {from: z, map: [1, 0]}}}",
+                      1, 61, "row 1 holds 2, which map (of 2 classes) does not cover",
+                      "a map too short");
+    expect_data_error(t, "{idx: set, inputs: {x: pictures}}", 1, 24,
+                      "an IDX prefix holds the arrays images and labels", "an idx array name");
+}
+
 static void remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1058,6 +1212,7 @@ int main(void)
     test_csv_values(&t);
     test_csv_errors(&t);
     test_dataset(&t);
+    test_named(&t);
     test_fashion_mnist();
     remove_dir(t.dir);
     return check_done();

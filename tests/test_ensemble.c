@@ -253,7 +253,7 @@ static void test_file(void)
             size_t at;
             uint32_t value;
             const char *what, *expect;
-        } cases[] = {{4, 2, "a newer version", "version"},
+        } cases[] = {{4, 3, "a newer version", "version"},
                      {8, 7, "an unknown averaging", "averaging"},
                      {12, 0, "no members", "member count"},
                      {12, 5000, "too many members", "member count"},
@@ -356,7 +356,7 @@ static void test_fit_weights(void)
         double w[3], sum = 0, loss;
         float comb[N * 3];
         ks_logs l;
-        ks_status s = ks_ensemble_fit_weights((ks_weights_method)method, scorer, &d, preds, 3,
+        ks_status s = ks_ensemble_fit_weights((ks_weights_method)method, scorer, 0, &d, preds, 3,
                                               KS_ENSEMBLE_ARITHMETIC, 42, w, &err);
         const char *name = ks_weights_method_name((ks_weights_method)method);
         REQUIRE(s == KS_OK, "%s: %s", name, err.msg);
@@ -387,9 +387,9 @@ static void test_fit_weights(void)
     /* the same seed, the same weights */
     {
         double w1[3], w2[3];
-        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
+        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, 0, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
                                 7, w1, &err);
-        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
+        ks_ensemble_fit_weights(KS_WEIGHTS_RANDOM, scorer, 0, &d, preds, 3, KS_ENSEMBLE_ARITHMETIC,
                                 7, w2, &err);
         CHECK(memcmp(w1, w2, sizeof w1) == 0, "random weights reproducible from the seed");
     }
@@ -397,6 +397,88 @@ static void test_fit_weights(void)
               ks_weights_method_find("simplex") == -1,
           "method names");
     ks_model_free(scorer);
+}
+
+/* Members of two outputs: the ensemble combines the named one, in memory and in its file. */
+static void test_multi_output(void)
+{
+    static const char *const TWO =
+        "{layers: [{Input: {shape: [4], name: x}}, {Dense: {units: 6, activation: tanh}},"
+        " {Dense: {units: 3, activation: softmax, name: cls}},"
+        " {Dense: {units: 1, inputs: dense, name: reg}}], outputs: [reg, cls]}";
+    static const char *const COMPILE =
+        "{optimizer: SGD, loss: {reg: mse, cls: sparse_categorical_crossentropy},"
+        " metrics: {cls: [accuracy]}}";
+    ks_model *mem[2], *other;
+    ks_ensemble *e = NULL, *back = NULL;
+    ks_value v, c;
+    ks_error err;
+    ks_data d = data();
+    float ys2[N], p0[N * 3], p1[N * 3], pe[N * 3];
+    float *outs[2] = {NULL, NULL};
+    double w[2] = {0.25, 0.75};
+    unsigned char *buf = NULL;
+    size_t len;
+    ks_logs logs;
+    double acc;
+    for (int i = 0; i < N; i++)
+        ys2[i] = xs[4 * i];
+    d.n_targets = 2;
+    d.targets[0] = (ks_array){"cls", {1, {1}}, 1, ys, 1, 3};
+    d.targets[1] = (ks_array){"reg", {1, {1}}, 1, ys2, 0, 0};
+    REQUIRE(ks_yaml_load_text(TWO, "two", &v, &err) == KS_OK &&
+                ks_yaml_load_text(COMPILE, "compile", &c, &err) == KS_OK,
+            "yaml: %s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(ks_model_from_config(&v, NULL, 10 + (uint64_t)i, &mem[i], &err) == KS_OK &&
+                    ks_model_compile(mem[i], &c, &err) == KS_OK,
+                "member %d: %s", i, err.msg);
+    }
+    outs[1] = p0;
+    REQUIRE(ks_model_predict_outputs(mem[0], &d, 32, outs, &err) == KS_OK, "%s", err.msg);
+    outs[1] = p1;
+    REQUIRE(ks_model_predict_outputs(mem[1], &d, 32, outs, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(ks_ensemble_new_for(mem, w, 2, KS_ENSEMBLE_ARITHMETIC, "cls", &e, &err) == KS_OK,
+            "ensemble of cls: %s", err.msg);
+    CHECK(strcmp(ks_ensemble_output(e), "cls") == 0 && ks_ensemble_member_output(e, 0) == 1,
+          "the output combined");
+    REQUIRE(ks_ensemble_predict(e, &d, 16, pe, &err) == KS_OK, "predict: %s", err.msg);
+    {
+        double worst = 0;
+        for (int i = 0; i < N * 3; i++)
+            worst = fmax(worst, fabs(pe[i] - (0.25 * p0[i] + 0.75 * p1[i])));
+        CHECK(worst < 1e-6, "the weighted mean of the members' cls outputs (%g)", worst);
+    }
+    CHECK(ks_ensemble_evaluate(e, &d, 32, &logs, &err) == KS_OK &&
+              ks_logs_get(&logs, "accuracy", &acc) && logs.n == 2,
+          "evaluate: loss and accuracy of cls: %s", err.msg);
+    /* the file keeps the output's name (version 2) */
+    REQUIRE(ks_ensemble_save_buffer(e, &buf, &len, &err) == KS_OK, "save: %s", err.msg);
+    CHECK(buf[4] == 2, "version 2 for a named output");
+    CHECK(ks_ensemble_load_buffer(buf, len, "two", &back, &err) == KS_OK &&
+              strcmp(ks_ensemble_output(back), "cls") == 0,
+          "round trip: %s", err.msg);
+    for (size_t cut = 24; cut < 60 && cut < len; cut++) {
+        ks_ensemble *t = NULL;
+        CHECK(ks_ensemble_load_buffer(buf, cut, "cut", &t, &err) != KS_OK, "cut at %zu", cut);
+        ks_ensemble_free(t);
+    }
+    free(buf);
+    ks_ensemble_free(back);
+    ks_ensemble_free(e);
+    /* a member without the output */
+    REQUIRE(ks_model_from_config(&v, NULL, 3, &mem[0], &err) == KS_OK &&
+                ks_model_compile(mem[0], &c, &err) == KS_OK,
+            "%s", err.msg);
+    other = model_from(MLP, "sparse_categorical_crossentropy", 4);
+    REQUIRE(other != NULL, "mlp");
+    mem[1] = other;
+    CHECK(ks_ensemble_new_for(mem, w, 2, KS_ENSEMBLE_ARITHMETIC, "cls", &e, &err) ==
+                  KS_ERR_CONFIG &&
+              strstr(err.msg, "ensemble member 1 has no output \"cls\""),
+          "a member without the output: %s", err.msg);
+    ks_value_free(&v);
+    ks_value_free(&c);
 }
 
 int main(void)
@@ -408,5 +490,6 @@ int main(void)
     test_file();
     test_members_must_fit();
     test_fit_weights();
+    test_multi_output();
     return check_done();
 }

@@ -5,6 +5,7 @@
  * before it) matches central finite differences on small random shapes.
  */
 #include "grad_check.h"
+#include "../search/search.h"
 
 /* --------------------------------------------------------------- the tests */
 
@@ -151,9 +152,10 @@ static void test_losses(ks_rng *r)
             b.use_w = weighted;
             m = build(&layers, lc->loss, lc->from_logits, lc->delta, why);
             if (m)
-                CHECK(m->fused == (!lc->extra_linear && !lc->from_logits &&
-                                   strcmp(lc->out_act, "linear") != 0),
-                      "%s: fused is %d", why, m->fused);
+                CHECK(m->nodes[m->outputs[0].node].fused ==
+                          (!lc->extra_linear && !lc->from_logits &&
+                           strcmp(lc->out_act, "linear") != 0),
+                      "%s: fused is %d", why, m->nodes[m->outputs[0].node].fused);
             check_grads(m, &b, why);
             ks_model_free(m);
         }
@@ -202,6 +204,209 @@ static void test_penalty_value(void)
     CHECK(fabsf(g[1] - (-0.1f + 2 * 0.01f * -2.0f)) < 1e-7f, "l1/l2 gradient %g", (double)g[1]);
 }
 
+/* ---------------------------------------------------------------- graphs */
+
+/* A model from YAML text (the model section and the compile section). */
+static ks_model *graph(const char *model_yaml, const char *compile_yaml, const char *why)
+{
+    ks_value model, compile;
+    ks_model *m = NULL;
+    ks_error err;
+    if (ks_yaml_load_text(model_yaml, "model", &model, &err) != KS_OK) {
+        CHECK(0, "%s: model yaml: %s", why, err.msg);
+        return NULL;
+    }
+    if (ks_yaml_load_text(compile_yaml, "compile", &compile, &err) != KS_OK) {
+        CHECK(0, "%s: compile yaml: %s", why, err.msg);
+        ks_value_free(&model);
+        return NULL;
+    }
+    if (ks_model_from_config(&model, NULL, 7, &m, &err) != KS_OK ||
+        ks_model_compile(m, &compile, &err) != KS_OK) {
+        CHECK(0, "%s: cannot build: %d:%d: %s", why, err.line, err.col, err.msg);
+        ks_model_free(m);
+        m = NULL;
+    }
+    ks_value_free(&model);
+    ks_value_free(&compile);
+    return m;
+}
+
+/* Check a graph's gradients: random inputs for every input, targets of the given kinds
+   ("real", "label", …) for every output. */
+static void check_graph(ks_rng *r, const char *model_yaml, const char *compile_yaml,
+                        const char *const *kinds, int weighted, const char *why)
+{
+    static batch b;
+    ks_model *m = graph(model_yaml, compile_yaml, why);
+    if (!m)
+        return;
+    memset(&b, 0, sizeof b);
+    for (int k = 0; k < m->n_inputs; k++)
+        fill_input(&b, r, k, (int)m->nodes[m->inputs[k]].layer->out_size);
+    for (int k = 0; k < m->n_outputs; k++)
+        fill_target(&b, r, k, (int)m->outputs[k].size, kinds ? kinds[k] : "real");
+    b.use_w = weighted;
+    check_grads(m, &b, why);
+    ks_model_free(m);
+}
+
+#define TWO_INPUTS "{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}}, "
+
+static void test_merge_layers(ks_rng *r)
+{
+    static const struct {
+        const char *why, *model;
+    } cases[] = {
+        {"Add", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                " {Add: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Subtract", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                     " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                     " {Subtract: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Multiply of three", "{layers: [" TWO_INPUTS
+                              "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                              " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                              " {Dense: {units: 3, activation: sigmoid, inputs: b, name: dc}},"
+                              " {Multiply: {inputs: [da, db, dc]}}, {Dense: {units: 2}}]}"},
+        {"Average of three", "{layers: [" TWO_INPUTS
+                             "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                             " {Dense: {units: 3, activation: tanh, inputs: b, name: db}},"
+                             " {Dense: {units: 3, inputs: a, name: dc}},"
+                             " {Average: {inputs: [da, db, dc]}}, {Dense: {units: 2}}]}"},
+        {"Maximum", "{layers: [" TWO_INPUTS "{Dense: {units: 5, activation: tanh, inputs: a, name: da}},"
+                    " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                    " {Maximum: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Minimum", "{layers: [" TWO_INPUTS "{Dense: {units: 5, activation: tanh, inputs: a, name: da}},"
+                    " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                    " {Minimum: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Concatenate", "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: da}},"
+                        " {Dense: {units: 5, activation: tanh, inputs: b, name: db}},"
+                        " {Concatenate: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Concatenate axis 1 of 2-d inputs",
+         "{layers: [{Input: {shape: [2, 3], name: a}}, {Input: {shape: [4, 3], name: b}},"
+         " {BatchNormalization: {inputs: a, name: na}}, {BatchNormalization: {inputs: b, name: nb}},"
+         " {Concatenate: {axis: 1, inputs: [na, nb]}}, {Flatten: {}}, {Dense: {units: 2}}]}"},
+        {"Concatenate axis -1 of 2-d inputs",
+         "{layers: [{Input: {shape: [2, 3], name: a}}, {Input: {shape: [2, 5], name: b}},"
+         " {BatchNormalization: {inputs: a, name: na}}, {BatchNormalization: {inputs: b, name: nb}},"
+         " {Concatenate: {inputs: [na, nb]}}, {Flatten: {}}, {Dense: {units: 2}}]}"},
+        {"Add broadcasting a size-1 axis",
+         "{layers: [" TWO_INPUTS "{Dense: {units: 4, activation: tanh, inputs: a, name: da}},"
+         " {Dense: {units: 1, activation: tanh, inputs: b, name: db}},"
+         " {Add: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"Multiply broadcasting a size-1 axis",
+         "{layers: [" TWO_INPUTS "{Dense: {units: 1, activation: tanh, inputs: a, name: da}},"
+         " {Dense: {units: 4, activation: tanh, inputs: b, name: db}},"
+         " {Multiply: {inputs: [da, db]}}, {Dense: {units: 2}}]}"},
+        {"one tensor read twice by one layer (Add(h, h))",
+         "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+         " {Add: {inputs: [h, h]}}, {Dense: {units: 2}}]"},
+        {"Multiply(h, h)", "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+                           " {Multiply: {inputs: [h, h]}}, {Dense: {units: 2}}]"},
+        {"a residual connection",
+         "[{Dense: {units: 4, activation: tanh, input_shape: [3], name: h}},"
+         " {Dense: {units: 4, activation: tanh}}, {Dense: {units: 4, activation: elu, name: f}},"
+         " {Add: {inputs: [h, f]}}, {Dense: {units: 2}}]"},
+        {"Flatten read twice (an alias with two readers)",
+         "[{BatchNormalization: {input_shape: [2, 3], name: bn}}, {Flatten: {name: flat}},"
+         " {Dense: {units: 3, activation: tanh, name: d1}},"
+         " {Dense: {units: 3, activation: sigmoid, inputs: flat, name: d2}},"
+         " {Concatenate: {inputs: [d1, d2, flat]}}, {Dense: {units: 2}}]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_graph(r, cases[i].model, "{loss: mse}", NULL, 0, cases[i].why);
+}
+
+static void test_shared(ks_rng *r)
+{
+    /* one Dense applied to two inputs: one kernel, gradients summed over both calls */
+    check_graph(r,
+                "{layers: [" TWO_INPUTS "{Dense: {units: 3, activation: tanh, inputs: a, name: shared}},"
+                " {shared: {inputs: b, name: shared_b}},"
+                " {Concatenate: {inputs: [shared, shared_b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a shared layer used twice");
+    /* a shared layer called three times, in a chain (its calls read each other) */
+    check_graph(r,
+                "[{Dense: {units: 4, activation: tanh, input_shape: [4], name: s}},"
+                " {s: {}}, {s: {}}, {Dense: {units: 2}}]",
+                "{loss: mse}", NULL, 0, "a shared layer chained three times");
+    /* a shared BatchNormalization: statistics per call, gamma/beta gradients summed */
+    check_graph(r,
+                "{layers: [" TWO_INPUTS "{Dense: {units: 3, inputs: a, name: da}},"
+                " {Dense: {units: 3, inputs: b, name: db}},"
+                " {BatchNormalization: {inputs: da, name: bn}}, {bn: {inputs: db, name: bn_b}},"
+                " {Add: {inputs: [bn, bn_b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a shared BatchNormalization");
+}
+
+static void test_submodel(ks_rng *r)
+{
+    static const char *const binary[] = {"binary"};
+    /* the Siamese pattern: one encoder on two inputs, their difference, a verdict */
+    check_graph(r,
+                "{models: {encoder: [{Dense: {units: 5, activation: tanh}},"
+                "                    {Dropout: {rate: 0.3}}, {Dense: {units: 3, activation: tanh}}]},"
+                " layers: [" TWO_INPUTS "{encoder: {inputs: a, name: left}},"
+                " {encoder: {inputs: b, name: right}}, {Subtract: {inputs: [left, right]}},"
+                " {Dense: {units: 1, activation: sigmoid}}]}",
+                "{loss: binary_crossentropy}", binary, 0, "a sub-model called on two inputs");
+    /* a sub-model with two inputs of its own, called once */
+    check_graph(r,
+                "{models: {pair: {layers: [{Input: {shape: [4], name: p}}, {Input: {shape: [4], name: q}},"
+                "                          {Multiply: {inputs: [p, q]}}, {Dense: {units: 3, activation: tanh}}]}},"
+                " layers: [" TWO_INPUTS "{Dense: {units: 4, activation: tanh, inputs: a, name: da}},"
+                " {pair: {inputs: [da, b]}}, {Dense: {units: 2}}]}",
+                "{loss: mse}", NULL, 0, "a sub-model of two inputs");
+}
+
+static void test_outputs(ks_rng *r)
+{
+    static const char *const kinds[] = {"real", "label"};
+    static const char *const kinds3[] = {"onehot", "real", "binary"};
+    /* Géron's wide & deep: a main and an auxiliary output, loss_weights [0.9, 0.1] */
+    const char *wide_deep =
+        "{layers: [{Input: {shape: [3], name: wide}}, {Input: {shape: [4], name: deep}},"
+        " {Dense: {units: 5, activation: relu, inputs: deep, name: h1}},"
+        " {Dense: {units: 5, activation: tanh, name: h2}},"
+        " {Concatenate: {inputs: [wide, h2]}}, {Dense: {units: 1, name: main_output}},"
+        " {Dense: {units: 3, activation: softmax, inputs: h2, name: aux_output}}],"
+        " outputs: [main_output, aux_output]}";
+    for (int weighted = 0; weighted < 2; weighted++)
+        check_graph(r, wide_deep,
+                    "{loss: [mse, sparse_categorical_crossentropy], loss_weights: [0.9, 0.1]}",
+                    kinds, weighted,
+                    weighted ? "two outputs with loss_weights and sample weights"
+                             : "two outputs with loss_weights");
+    check_graph(r, wide_deep,
+                "{loss: {aux_output: sparse_categorical_crossentropy, main_output: huber},"
+                " loss_weights: {main_output: 2.0, aux_output: 0.5}}",
+                kinds, 0, "two outputs, loss and loss_weights as maps");
+    /* an output that another layer reads too (its loss unfused), and a Flatten output */
+    check_graph(r,
+                "{layers: [{Input: {shape: [2, 3], name: x}}, {BatchNormalization: {name: bn}},"
+                " {Flatten: {name: flat}}, {Dense: {units: 3, activation: softmax, name: probs}},"
+                " {Dense: {units: 2, activation: tanh, inputs: probs, name: value}},"
+                " {Dense: {units: 1, activation: sigmoid, inputs: flat, name: gate}}],"
+                " outputs: [probs, value, gate]}",
+                "{loss: [categorical_crossentropy, mse, binary_crossentropy],"
+                " loss_weights: [1.0, 0.5, 0.25]}",
+                kinds3, 0, "three outputs, one read by another layer");
+    {
+        ks_model *m = graph("{layers: [{Input: {shape: [3], name: x}}, {Dense: {units: 3, "
+                            "activation: softmax, name: probs}}, {Dense: {units: 2, inputs: "
+                            "probs, name: value}}, {Dense: {units: 3, activation: softmax, "
+                            "inputs: x, name: clean}}], outputs: [probs, value, clean]}",
+                            "{loss: [categorical_crossentropy, mse, categorical_crossentropy]}",
+                            "fusing");
+        if (m) {
+            CHECK(!m->nodes[m->outputs[0].node].fused, "an output read by a layer is not fused");
+            CHECK(m->nodes[m->outputs[2].node].fused, "an output nothing reads is fused");
+        }
+        ks_model_free(m);
+    }
+}
+
 int main(void)
 {
     ks_rng *r;
@@ -212,6 +417,10 @@ int main(void)
     test_losses(r);
     test_regularizers(r);
     test_penalty_value();
+    test_merge_layers(r);
+    test_shared(r);
+    test_submodel(r);
+    test_outputs(r);
     ks_rng_free(r);
     return check_done();
 }

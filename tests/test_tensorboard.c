@@ -1511,6 +1511,48 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* A functional model's graph: a node per call (a shared sub-model twice), the edges. */
+static void test_model_graph(void)
+{
+    char dir[512];
+    ks_tb_run *run = NULL;
+    ks_model *m = NULL;
+    ks_value v;
+    ks_error err;
+    tfd_file f;
+    REQUIRE(ks_yaml_load_text("{models: {enc: [{Dense: {units: 3}}]},"
+                              " layers: [{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}},"
+                              " {enc: {inputs: a, name: left}}, {enc: {inputs: b, name: right}},"
+                              " {Subtract: {inputs: [left, right], name: diff}}]}",
+                              "m", &v, &err) == KS_OK &&
+                ks_model_from_config(&v, NULL, 1, &m, &err) == KS_OK,
+            "siamese: %s", err.msg);
+    ks_value_free(&v);
+    sub(dir, sizeof dir, "graph/train");
+    REQUIRE(ks_tb_run_open(dir, &run, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(ks_tb_model_graph(run, m, 0, &err) == KS_OK, "graph: %s", err.msg);
+    CHECK(ks_tb_run_close(run, &err) == KS_OK, "close: %s", err.msg);
+    if (load_nth(dir, 0, &f, NULL)) {
+        const tfd_msg *g = tfd_sub(f.ev[1], "graph_def");
+        static const char *const names[] = {"a", "b", "left/dense", "right/dense", "diff"};
+        REQUIRE(g && tfd_count(g, "node") == 5, "5 nodes, got %d", g ? tfd_count(g, "node") : 0);
+        for (int i = 0; i < 5; i++)
+            CHECK(tfd_streq(tfd_get(g, "node", i)->msg, "name", names[i]), "node %d: %s", i,
+                  names[i]);
+        {
+            const tfd_msg *diff = tfd_get(g, "node", 4)->msg;
+            CHECK(tfd_count(diff, "input") == 2 && tfd_streq(diff, "input", "left/dense") &&
+                      tfd_streq(diff, "op", "Subtract"),
+                  "diff reads both calls");
+            CHECK(tfd_streq(tfd_get(g, "node", 3)->msg, "input", "b") &&
+                      tfd_streq(tfd_get(g, "node", 3)->msg, "op", "Dense"),
+                  "the second call reads b");
+        }
+        tfd_free(&f);
+    }
+    ks_model_free(m);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_tb_XXXXXX");
@@ -1533,6 +1575,7 @@ int main(void)
     test_pb();
     test_threads();
     test_tracker_and_rewrite();
+    test_model_graph();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

@@ -181,16 +181,18 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
     } else {
         fprintf(out, "study %s: %d trial%s, objective %s (%s)\n", st.name, n, n == 1 ? "" : "s",
                 st.metric, st.maximize ? "max" : "min");
-        fprintf(out, "%6s  %-11s  %12s  %6s  %9s  %s\n", "trial", "status", st.metric, "epochs",
-                "duration", "parameters");
+        /* the objective's column as wide as its name ("val_main_output_loss") */
+        int w = (int)strlen(st.metric) > 12 ? (int)strlen(st.metric) : 12;
+        fprintf(out, "%6s  %-11s  %*s  %6s  %9s  %s\n", "trial", "status", w, st.metric,
+                "epochs", "duration", "parameters");
         for (int i = 0; i < n; i++) {
             const ks_trial_info *t = &trials[order[i].index];
             char obj[32] = "-";
             if (isfinite(t->objective))
                 snprintf(obj, sizeof obj, "%.4f", t->objective);
             params_text(t->params, params, sizeof params);
-            fprintf(out, "%6d  %-11s  %12s  %6d  %8.1fs  %s\n", t->number,
-                    ks_trial_status_name(t->status), obj, t->epochs, duration(t), params);
+            fprintf(out, "%6d  %-11s  %*s  %6d  %8.1fs  %s\n", t->number,
+                    ks_trial_status_name(t->status), w, obj, t->epochs, duration(t), params);
             if (t->error)
                 fprintf(out, "%6s  %s\n", "", t->error);
         }

@@ -365,7 +365,9 @@ ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wal
 ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err)
 {
     enum { MAX_IN = 8 };
-    int n = ks_model_n_layers(m);
+    /* the graph of calls: a shared layer is one node per call, a sub-model's calls a
+       name scope ("left/dense"), each edge from the call it reads */
+    int n = ks_model_n_nodes(m);
     ks_tb_node *nodes = calloc((size_t)n + 1, sizeof *nodes);
     const char **inputs = calloc((size_t)n * MAX_IN + 1, sizeof *inputs);
     ks_status s;
@@ -373,15 +375,15 @@ ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time,
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     } else {
         for (int i = 0; i < n; i++) {
-            int k = ks_model_layer_n_inputs(m, i);
-            nodes[i].name = ks_model_layer_name(m, i);
-            nodes[i].op = ks_model_layer_class(m, i);
-            nodes[i].shape = *ks_model_layer_output_shape(m, i);
+            int k = ks_model_node_n_inputs(m, i);
+            nodes[i].name = ks_model_node_name(m, i);
+            nodes[i].op = ks_model_layer_class(m, ks_model_node_layer(m, i));
+            nodes[i].shape = *ks_model_node_output_shape(m, i);
             nodes[i].n_inputs = k > MAX_IN ? MAX_IN : k;
             nodes[i].inputs = inputs + (size_t)i * MAX_IN;
             for (int j = 0; j < nodes[i].n_inputs; j++)
                 inputs[(size_t)i * MAX_IN + j] =
-                    ks_model_layer_name(m, ks_model_layer_input(m, i, j));
+                    ks_model_node_name(m, ks_model_node_input(m, i, j));
         }
         s = ks_tb_graph(run, nodes, n, wall_time, err);
     }
