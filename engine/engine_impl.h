@@ -812,6 +812,11 @@ void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v,
    with the weight's shape, its data borrowed (once: a shared layer's calls read the
    same initializer); returns the name or NULL. */
 const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
+/* prefix + the name of the layer's weight w ("conv2d/kernel"), whichever call lowers it:
+   for an initializer made from the weight (a transposed kernel), once per layer; and
+   whether an initializer of a name is in the graph already. */
+const char *ks_onnx_weight_name(ks_onnx *g, const ks_layer *l, int w);
+int ks_onnx_has_init(const ks_onnx *g, const char *name);
 /* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
    the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */
 float *ks_onnx_init_float(ks_onnx *g, const char *name, int ndim, const int64_t *dims);

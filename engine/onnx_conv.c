@@ -60,9 +60,11 @@ const char *ks_onnx_conv_kernel(ks_onnx *g, const ks_layer *l, int w, int depthw
     size_t taps = 1, in = (size_t)s->dim[rank], out = (size_t)s->dim[rank + 1];
     int64_t dims[4];
     float *k;
-    const char *name = ks_onnx_layer_name(g, l, "/");
-    /* the initializer is named after the weight ("conv2d/kernel"), in ONNX's layout */
-    name = ks_onnx_name(g, "%s%s", name ? name : "", strrchr(wt->name, '/') + 1);
+    /* the initializer is named after the weight ("conv2d/kernel"), in ONNX's layout,
+       made once: a shared layer's later calls read the first one's */
+    const char *name = ks_onnx_weight_name(g, l, w);
+    if (!name || ks_onnx_has_init(g, name))
+        return name;
     for (int i = 0; i < rank; i++)
         taps *= (size_t)s->dim[i];
     if (depthwise) {

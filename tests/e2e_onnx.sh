@@ -338,6 +338,31 @@ check "functional: onnxruntime agrees with predict on both outputs" $rc "$out"
 [[ $out == "outputs clothing group inputs image again "* ]]
 check "functional: the graph's inputs and outputs carry the model's names" $? "$out"
 
+# a residual CNN whose Conv2D is shared (called on its own output): one kernel in the file
+cat > rescnn.yaml <<YAML
+name: onnx_rescnn
+seed: 17
+data:
+$data
+model:
+  layers:
+    - Input: {shape: [28, 28, 1], name: image}
+    - Conv2D: {filters: 4, kernel_size: 3, padding: same, activation: relu, name: stem}
+    - Conv2D: {filters: 4, kernel_size: 3, padding: same, activation: tanh, name: shared}
+    - shared: {name: shared_again}
+    - Add: {inputs: [stem, shared_again]}
+    - MaxPooling2D: {}
+    - GlobalAveragePooling2D: {}
+    - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+out=$("$ks" fit rescnn.yaml -o rescnn.ksm --threads 1 --no-record 2>&1)
+check "rescnn: fit exits 0" $? "$out"
+compare rescnn rescnn.ksm 28,28,1
+kernels=$(strings rescnn.onnx 2>&1 | grep kernel)
+[[ $kernels == *shared/kernel* && $kernels != *shared_again/kernel* ]]
+check "rescnn: the shared Conv2D's kernel is in the file once" $? "$kernels"
+
 # ---------------------------------------------------------------- bad input
 
 expect_bad() {   # expect_bad NAME ARGS...: exit 2, one line on stderr, no output file
