@@ -5,6 +5,7 @@
  */
 #include "engine_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,29 @@ static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks
     return KS_OK;
 }
 
+/* Every target finite and in the loss's domain; the first that is not, named by row
+   ("training target 7 for \"aux\" (column 1) is -0.5; ..."; of is "" or " for \"aux\""). */
+static ks_status check_target_domain(const ks_loss_ops *l, const ks_array *t, const char *what,
+                                     const char *of, size_t n, ks_error *err)
+{
+    size_t total = n * t->size;
+    for (size_t i = 0; i < total; i++) {
+        float y = t->data[i];
+        char col[40] = "";
+        if (isfinite(y) && y >= l->target_min && y <= l->target_max)
+            continue;
+        if (t->size > 1)
+            snprintf(col, sizeof col, " (column %zu)", i % t->size);
+        if (!isfinite(y))
+            return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s%s is %g, not a finite number",
+                                what, i / t->size, of, col, (double)y);
+        return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s%s is %g; %s expects %s", what,
+                            i / t->size, of, col, (double)y, l->name,
+                            l->target_text ? l->target_text : "other targets");
+    }
+    return KS_OK;
+}
+
 /* Check one output's targets against its loss: widths, class indices in range. */
 static ks_status check_targets(const ks_model *m, int k, const ks_array *t, const char *what,
                                size_t n, ks_error *err)
@@ -154,6 +178,12 @@ static ks_status check_targets(const ks_model *m, int k, const ks_array *t, cons
                                 who, width, o->loss->name);
         return ks_error_set(err, KS_ERR_SHAPE, "%s have %zu columns but the model has %d outputs",
                             who, t->size, width);
+    }
+    if (!o->loss->sparse) {
+        char of[KS_NAME_MAX + 16] = "";
+        if (m->n_outputs > 1)
+            snprintf(of, sizeof of, " for \"%s\"", o->name);
+        return check_target_domain(o->loss, t, what, of, n, err);
     }
     return KS_OK;
 }
@@ -293,7 +323,7 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
                             ks_callback *const *callbacks, int n_callbacks, ks_logs *logs,
                             ks_error *err)
 {
-    ks_callback *list[17];
+    ks_callback *list[KS_MAX_CALLBACKS + 1];
     ks_bound b;
     int n = 0;
     ks_status s;
@@ -305,8 +335,8 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
         return s;
     if (data->n == 0)
         return ks_error_set(err, KS_ERR_CONFIG, "evaluation data is empty");
-    if (n_callbacks > 16)
-        return ks_error_set(err, KS_ERR_CONFIG, "at most 16 callbacks");
+    if (n_callbacks > KS_MAX_CALLBACKS)
+        return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
     for (int i = 0; i < n_callbacks; i++)
         list[n++] = callbacks[i];
     if (verbose > 0) {
@@ -319,6 +349,8 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
         s = ks_model_run_evaluate(m, &b, batch_size, "", list, n, NULL, 0, logs, err);
         if (s == KS_STOPPED)
             s = KS_OK;
+        if (s == KS_OK)
+            s = ks_logs_room(logs, err);
     }
     if (verbose > 0)
         ks_callback_free(list[n - 1]);

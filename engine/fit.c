@@ -243,15 +243,15 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
 {
     fit_run r;
     float *class_w = NULL;
-    ks_callback *list[34];
+    ks_callback *list[KS_MAX_CALLBACKS + 1];
     ks_callback *progbar = NULL;
     ks_logs logs;
     ks_callback_ctx ctx;
     ks_status s, end_s;
     int n = 0;
 
-    if (n_callbacks > 32)
-        return ks_error_set(err, KS_ERR_CONFIG, "at most 32 callbacks");
+    if (n_callbacks > KS_MAX_CALLBACKS)
+        return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
     if ((s = fit_setup(&r, m, train, val, p, &class_w, err)) != KS_OK) {
         free(class_w);
         return s;
@@ -298,6 +298,10 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                 break;
             }
         }
+        if ((es = ks_logs_room(&logs, err)) != KS_OK) {     /* before the callbacks see them */
+            s = es;
+            break;
+        }
         ctx.logs = &logs;
         ctx.epoch_logs = &logs;
         es = ks_callbacks_call(list, n, KS_CB_EVENT(on_epoch_end), &ctx, err);
@@ -307,6 +311,10 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
         }
         if (es == KS_STOPPED)
             s = KS_STOPPED;
+        if ((es = ks_logs_room(&logs, err)) != KS_OK) {
+            s = es;
+            break;
+        }
         if (history && ks_fit_history_add(history, epoch, &logs) != KS_OK) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             break;

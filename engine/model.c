@@ -13,7 +13,8 @@
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init)
 {
-    ks_weight *w = &l->weights[l->n_weights++];
+    ks_weight *w = l->n_weights < KS_MAX_LAYER_WEIGHTS ? &l->weights[l->n_weights] : &l->spare;
+    l->n_weights++;
     memset(w, 0, sizeof *w);
     snprintf(w->name, sizeof w->name, "%s/%s", l->name, name);
     w->shape = *shape;
@@ -88,6 +89,31 @@ static ks_status at_entry(ks_error *err, ks_status s, const ks_entry *e, const c
     return s;
 }
 
+ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err)
+{
+    ks_status s;
+    (void)m;        /* shapes come from in_shape[], set by the caller */
+    for (int k = 0; k < l->n_in; k++)
+        l->in_size[k] = ks_shape_size(&l->in_shape[k]);
+    if ((s = l->ops->build(l, err)) != KS_OK)
+        return s;
+    if (l->n_weights > KS_MAX_LAYER_WEIGHTS)
+        return ks_error_set(err, KS_ERR_INTERNAL,
+                            "%s declares %d weights, more than KS_MAX_LAYER_WEIGHTS (%d)",
+                            l->ops->name, l->n_weights, KS_MAX_LAYER_WEIGHTS);
+    l->out_size = ks_shape_size(&l->out_shape);
+    if (l->out_size > ((size_t)1 << 31)) {
+        char buf[96];
+        return ks_error_set(err, KS_ERR_SHAPE, "%s's output %s is too large", l->ops->name,
+                            ks_shape_str(&l->out_shape, buf, sizeof buf));
+    }
+    /* layer arguments outlive the text they were read from */
+    for (const ks_key *k = l->ops->keys; k->name; k++)
+        if (k->type == KS_KEY_VALUE)
+            ks_value_forget_source((ks_value *)((char *)l->state + k->offset));
+    return KS_OK;
+}
+
 /* A layer of e's kind and arguments, built for the given input shapes; not yet owned. */
 static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const ks_shape *in,
                             const char *const *in_names, ks_layer **out, ks_error *err)
@@ -110,27 +136,14 @@ static ks_status make_layer(const ks_entry *e, const char *name, int n_in, const
     l->n_in = n_in;
     for (int k = 0; k < n_in; k++) {
         l->in_shape[k] = in[k];
-        l->in_size[k] = ks_shape_size(&in[k]);
         l->in_name[k] = in_names ? in_names[k] : NULL;
     }
-    s = ops->build(l, err);
+    s = ks_layer_build(NULL, l, err);
     memset(l->in_name, 0, sizeof l->in_name);
     if (s != KS_OK) {
         layer_free(l);
         return at_entry(err, s, e, name);
     }
-    l->out_size = ks_shape_size(&l->out_shape);
-    if (l->out_size > ((size_t)1 << 31)) {
-        char buf[96];
-        ks_error_set(err, KS_ERR_SHAPE, "%s's output %s is too large", ops->name,
-                     ks_shape_str(&l->out_shape, buf, sizeof buf));
-        layer_free(l);
-        return at_entry(err, KS_ERR_SHAPE, e, name);
-    }
-    /* layer arguments outlive the text they were read from */
-    for (const ks_key *k = ops->keys; k->name; k++)
-        if (k->type == KS_KEY_VALUE)
-            ks_value_forget_source((ks_value *)((char *)l->state + k->offset));
     if (e->frozen)
         for (int w = 0; w < l->n_weights; w++)
             l->weights[w].trainable = 0;

@@ -129,22 +129,43 @@ static ks_status write_graph(const ks_model *m, const ks_graph *g, int top, ks_v
     return write_names(g, g->outputs, g->n_outputs, out, "outputs");
 }
 
+/* Which sub-models the model calls, directly or through other sub-models (called[0]:
+   the model itself); returns 0 when there are more graphs than called can hold. */
+static int calls(const ks_model *m, char *called, int size)
+{
+    int more = 1;
+    if (m->n_graphs > size)
+        return 0;
+    memset(called, 0, (size_t)size);
+    called[0] = 1;
+    while (more) {
+        more = 0;
+        for (int gi = 0; gi < m->n_graphs; gi++)
+            for (int i = 0; called[gi] && i < m->graphs[gi].n; i++) {
+                const ks_entry *e = &m->graphs[gi].e[i];
+                if (e->kind == KS_ENTRY_MODEL && e->used && !called[e->callee])
+                    more = called[e->callee] = 1;
+            }
+    }
+    return 1;
+}
+
 static ks_status write_model(const ks_model *m, ks_value *out)
 {
     ks_value *models;
+    char called[KS_MAX_GRAPHS];
     if (write_graph(m, &m->graphs[0], 1, out) != KS_OK)
         return KS_ERR_NOMEM;
     if (m->n_graphs == 1)
         return KS_OK;
+    if (!calls(m, called, KS_MAX_GRAPHS))
+        return KS_ERR_INTERNAL;
     if (!(models = ks_value_put(out, "models", KS_VALUE_MAP)))
         return KS_ERR_NOMEM;
     for (int gi = 1; gi < m->n_graphs; gi++) {
         ks_value sub;
         ks_status s;
-        int called = 0;
-        for (int i = 0; i < m->graphs[gi].n; i++)
-            called |= m->graphs[gi].e[i].layer != NULL;
-        if (!called)
+        if (!called[gi])
             continue;       /* never called: nothing was built to write */
         if ((s = write_graph(m, &m->graphs[gi], 0, &sub)) == KS_OK)
             s = ks_value_put_copy(models, m->graphs[gi].name, &sub);

@@ -85,11 +85,13 @@ const char *ks_graph_nearest_entry(const parser *p, const char *s)
 {
     const char *names[256];
     int n = 0;
+    /* never s itself: an unnamed call is named after what it calls */
     for (int i = 0; i < p->n_items && n < 254; i++)
-        if (p->items[i].name[0])
+        if (p->items[i].name[0] && strcmp(p->items[i].name, s) != 0)
             names[n++] = p->items[i].name;
     for (int i = 0; i < p->g->n && n < 254; i++)
-        names[n++] = p->g->e[i].name;
+        if (strcmp(p->g->e[i].name, s) != 0)
+            names[n++] = p->g->e[i].name;
     names[n] = NULL;
     return ks_nearest_name(s, names);
 }
@@ -169,16 +171,39 @@ static ks_status check_args(const ks_layer_ops *ops, const ks_value *own, ks_err
     return s;
 }
 
-/* A shape value as the one-key map {input_shape: v} reads it. */
-static ks_status shape_of(const ks_value *v, const char *cls, ks_shape *s, ks_error *err)
+/* input_shape and input_dim, which any layer takes; the first layer's make the input. */
+typedef struct input_args {
+    ks_shape shape;
+    int dim;
+} input_args;
+
+static const ks_key input_arg_keys[] = {
+    {"input_shape", KS_KEY_SHAPE, offsetof(input_args, shape), 0, 0, 0, NULL, NULL,
+     KS_KEY_NULLABLE},
+    {"input_dim", KS_KEY_INT, offsetof(input_args, dim), 0, 1, KS_MAX_AXIS, "0", NULL,
+     KS_KEY_NULLABLE},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+/* Read a layer's input_shape and input_dim through their key table. */
+static ks_status read_input_args(const ks_value *args, const char *cls, input_args *out,
+                                 ks_error *err)
 {
-    static const ks_key shape_key[] = {{"input_shape", KS_KEY_SHAPE, 0, 0, 0, 0, NULL, NULL, 0},
-                                       {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
     ks_value map;
+    ks_status s = KS_OK;
+    ks_keys_defaults(input_arg_keys, out);
     ks_value_init(&map, KS_VALUE_MAP);
-    map.n = 1;
-    map.items = (ks_value *)v;
-    return ks_keys_read(shape_key, &map, cls, s, err);
+    map.file = args->file;
+    map.line = args->line;
+    map.col = args->col;
+    for (const ks_key *k = input_arg_keys; k->name && s == KS_OK; k++) {
+        const ks_value *v = args->kind == KS_VALUE_MAP ? ks_value_get(args, k->name) : NULL;
+        if (v && ks_value_put_copy(&map, k->name, v) != KS_OK)
+            s = nomem(err);
+    }
+    if (s == KS_OK)
+        s = ks_keys_read(input_arg_keys, &map, cls, out, err);
+    ks_value_free(&map);
+    return s;
 }
 
 /* The InputLayer Keras makes for a Sequential list: shape from input_shape, input_dim or
@@ -186,23 +211,18 @@ static ks_status shape_of(const ks_value *v, const char *cls, ks_shape *s, ks_er
 static ks_status implicit_input(parser *p, const item *first, const char *cls,
                                 const ks_shape *data_shape)
 {
-    const ks_value *vshape = ks_value_get(first->args, "input_shape"), *vdim;
+    input_args in;
     ks_shape shape = {0, {0}};
     ks_entry *e;
     ks_value *list;
     ks_status s;
-    if ((s = get_generic(first->args, "input_dim", KS_VALUE_NUMBER, "a positive integer", cls,
-                         &vdim, p->err)) != KS_OK)
+    if ((s = read_input_args(first->args, cls, &in, p->err)) != KS_OK)
         return s;
-    if (vshape && vshape->kind != KS_VALUE_NULL) {
-        if ((s = shape_of(vshape, cls, &shape, p->err)) != KS_OK)
-            return s;
-    } else if (vdim) {
-        if (vdim->number != floor(vdim->number) || vdim->number < 1 || vdim->number > 1e9)
-            return ks_error_at(p->err, KS_ERR_CONFIG, vdim,
-                               "%s: input_dim must be a positive integer", cls);
+    if (in.shape.ndim > 0) {                /* as Keras: input_shape before input_dim */
+        shape = in.shape;
+    } else if (in.dim > 0) {
         shape.ndim = 1;
-        shape.dim[0] = (int)vdim->number;
+        shape.dim[0] = in.dim;
     } else if (data_shape && data_shape->ndim > 0) {
         shape = *data_shape;
     } else {
@@ -278,6 +298,7 @@ static ks_status read_item(parser *p, int i, const ks_value *src)
 {
     item *it = &p->items[i];
     const ks_value *args, *vrepeat, *vtrain;
+    input_args in;
     const ks_layer_ops *ops = NULL;
     ks_entry_kind kind;
     int callee = -1, repeat = 1;
@@ -314,7 +335,8 @@ static ks_status read_item(parser *p, int i, const ks_value *src)
         (s = get_generic(args, "repeat", KS_VALUE_NUMBER, "an integer >= 0", cls, &vrepeat,
                          p->err)) != KS_OK ||
         (s = get_generic(args, "trainable", KS_VALUE_BOOL, "true or false", cls, &vtrain,
-                         p->err)) != KS_OK)
+                         p->err)) != KS_OK ||
+        (kind == KS_ENTRY_LAYER && (s = read_input_args(args, cls, &in, p->err)) != KS_OK))
         return s;
     it->vinputs = args->kind == KS_VALUE_MAP ? ks_value_get(args, "inputs") : NULL;
     if (it->vinputs && it->vinputs->kind == KS_VALUE_NULL)
@@ -524,8 +546,9 @@ ks_status ks_graph_parse(ks_model *m, const ks_value *model, const ks_shape *inp
     if (models && models->kind == KS_VALUE_NULL)
         models = NULL;
     m->n_graphs = 1 + (models ? (int)models->n : 0);
-    if (m->n_graphs > 64)
-        return ks_error_at(err, KS_ERR_CONFIG, models, "at most 63 sub-models");
+    if (m->n_graphs > KS_MAX_GRAPHS)
+        return ks_error_at(err, KS_ERR_CONFIG, models, "at most %d sub-models",
+                           KS_MAX_GRAPHS - 1);
     m->graphs = calloc((size_t)m->n_graphs, sizeof *m->graphs);
     if (!m->graphs) {
         m->n_graphs = 0;

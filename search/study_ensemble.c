@@ -336,8 +336,14 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
             out > 1 ? " of probabilities" : "");
     /* like with like: every row scores predictions, so no row has the members'
        regularization penalties, which a trial's recorded val_loss includes */
-    fprintf(f, "every row scores the combined predictions: losses without regularization "
-               "penalties (a trial's val_loss in study.db includes its own)\n");
+    if (ks_model_n_outputs(mem[0].model) > 1)
+        fprintf(f, "every row scores the combined predictions of %s: its loss alone, without "
+                   "regularization penalties (a trial's val_loss in study.db is the weighted "
+                   "total of every output's loss, with its penalties)\n",
+                ks_model_output_name(mem[0].model, mem[0].output));
+    else
+        fprintf(f, "every row scores the combined predictions: losses without regularization "
+                   "penalties (a trial's val_loss in study.db includes its own)\n");
     fprintf(f, "%-14s", "");
     for (int i = 0; i < res[0].val.n; i++) {
         char name[KS_LOG_NAME_MAX + 8];
@@ -362,8 +368,10 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
             ks_logs with;
             ks_error ignored;
             fprintf(f, "  trial %d", mem[0].trial->number);
-            /* the trial's own val_loss, as fit recorded it: with its penalty */
-            if (ks_model_evaluate(mem[0].model, &val, 32, 0, NULL, 0, &with, &ignored) ==
+            /* the trial's own val_loss, as fit recorded it: with its penalty (of one
+               output: with several, val_loss is their weighted total, another quantity) */
+            if (ks_model_n_outputs(mem[0].model) == 1 &&
+                ks_model_evaluate(mem[0].model, &val, 32, 0, NULL, 0, &with, &ignored) ==
                     KS_OK &&
                 with.n > 0 && res[r].val.n > 0 && fabs(with.value[0] - res[r].val.value[0]) > 5e-5)
                 fprintf(f, " (val_%s %.4f with its regularization penalty)", with.name[0],

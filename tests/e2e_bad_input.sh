@@ -4,11 +4,17 @@
 # (file, line:column where there is one, what is wrong and what was expected), and
 # write nothing (no runs/NN-* directory).
 # KS_UPDATE_GOLDEN=1 rewrites the .expected files (review the diff before committing).
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=${KSEARCH:-./build/ksearch}
 passed=0 failed=0
-for f in tests/bad_models/*.yaml; do
+files=(tests/bad_models/*.yaml)
+if [[ ! -f ${files[0]} ]]; then
+    echo "FAILED: no tests/bad_models/*.yaml"
+    echo "0 passed, 1 failed, 0 skipped"
+    exit 1
+fi
+for f in "${files[@]}"; do
     want=${f%.yaml}.expected
     run=runs/$(basename "$f" .yaml)
     existed=0; [[ -e $run ]] && existed=1
@@ -24,4 +30,4 @@ for f in tests/bad_models/*.yaml; do
         [[ -f $want ]] && echo "  want: $(cat "$want")"
     fi
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, 0 skipped"

@@ -117,6 +117,9 @@ ensemble: {top: 3, weights: uniform, output: aux_output}
 YAML
 out=$("$ks" search.yaml 2>&1); rc=$?
 check "a search over a functional model exits 0" $rc "$out"
+[[ $out == *"every row scores the combined predictions of aux_output: its loss alone"* &&
+   $(grep '^best single' <<<"$out") =~ trial\ [0-9]+$ ]]
+check "the ensemble report scores its one output, no member's total called a penalty" $? "$out"
 n=$(sqlite3 runs/wds/study.db "SELECT count(*) FROM trial WHERE status = 'complete';")
 [[ $n -eq 4 ]]; check "4 complete trials" $? "$n"
 ls_out=$("$ks" ls runs/wds 2>&1); rc=$?

@@ -125,6 +125,16 @@ static void test_errors(void)
                  "- Dense: {units: 1, inputs: hiden}\n",
                  3, 29, "inputs names no layer \"hiden\" (did you mean \"hidden\"?)",
                  "an unknown input name");
+    {
+        /* an unknown class is never "did you mean" itself (an unnamed call is named after
+           what it calls) */
+        ks_error err;
+        ks_model *m = build("- Input: {shape: [4], name: x}\n- encoder: {}\n", &err);
+        CHECK(!m && strstr(err.msg, "unknown layer \"encoder\"") &&
+                  !strstr(err.msg, "did you mean \"encoder\""),
+              "an unknown class: %s", err.msg);
+        ks_model_free(m);
+    }
     expect_error("- Input: {shape: [4], name: x}\n"
                  "- Dense: {units: 3, name: h}\n"
                  "- Dense: {units: 1, name: h}\n",
@@ -322,6 +332,15 @@ static void test_config(void)
                "  - def: {inputs: other, name: call}\n"
                "outputs: [call]\n",
                "a shared layer whose own call is unused");
+    /* a sub-model whose only entry calls another sub-model (it owns no layer itself) */
+    round_trip("models:\n"
+               "  outer: [{inner: {}}]\n"
+               "  inner: [{Dense: {units: 3, activation: tanh, name: d}}]\n"
+               "layers:\n"
+               "  - Input: {shape: [4], name: x}\n"
+               "  - outer: {}\n"
+               "  - Dense: {units: 2}\n",
+               "nested sub-models");
 }
 
 /* ------------------------------------------------------------- outputs */
@@ -485,6 +504,52 @@ static void test_fit_outputs(void)
     ks_model_free(m);
 }
 
+/* Each output's targets checked against its own loss's domain, named by output. */
+static void test_target_domains(void)
+{
+    ks_error err;
+    ks_model *m = build("layers:\n"
+                        "  - Input: {shape: [4], name: deep}\n"
+                        "  - Dense: {units: 4, activation: relu, name: h}\n"
+                        "  - Dense: {units: 1, name: main_output}\n"
+                        "  - Dense: {units: 1, activation: sigmoid, inputs: h, name: gate}\n"
+                        "outputs: [main_output, gate]\n",
+                        &err);
+    ks_logs logs;
+    ks_data d;
+    float y_nan[N];
+    int first2 = -1;
+    char want[96];
+    REQUIRE(m != NULL, "%s", err.msg);
+    REQUIRE(compile(m, "{loss: [mse, binary_crossentropy]}", &err) == KS_OK, "%s", err.msg);
+    memset(&d, 0, sizeof d);
+    d.n = N;
+    d.n_inputs = 1;
+    d.inputs[0] = (ks_array){"deep", {1, {4}}, 4, xd, 0, 0};
+    d.n_targets = 2;
+    d.targets[0] = (ks_array){"main_output", {1, {1}}, 1, y_main, 0, 0};
+    d.targets[1] = (ks_array){"gate", {1, {1}}, 1, y_aux, 0, 0};
+    for (int i = 0; i < N && first2 < 0; i++)
+        if (y_aux[i] == 2)
+            first2 = i;
+    REQUIRE(first2 >= 0, "the classes include 2");
+    snprintf(want, sizeof want, "evaluation target %d for \"gate\" is 2; binary_crossentropy "
+                                "expects", first2);
+    CHECK(ks_model_evaluate(m, &d, 32, 0, NULL, 0, &logs, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, want),
+          "class 2 for a sigmoid output: %s", err.msg);
+    /* mse takes any finite number, not NaN */
+    memcpy(y_nan, y_main, sizeof y_nan);
+    y_nan[5] = NAN;
+    d.targets[0].data = y_nan;
+    d.targets[1].data = y_main;     /* out of [0, 1] too, but main_output is checked first */
+    CHECK(ks_model_evaluate(m, &d, 32, 0, NULL, 0, &logs, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "evaluation target 5 for \"main_output\" is nan, not a finite "
+                              "number"),
+          "a NaN target: %s", err.msg);
+    ks_model_free(m);
+}
+
 /*
  * Metrics of an output whose targets are narrower than it: class indices against a
  * softmax.  mae and mse compare each probability with the index (Keras broadcasts the
@@ -605,6 +670,7 @@ int main(void)
     test_config();
     test_compile_outputs();
     test_fit_outputs();
+    test_target_domains();
     test_model_file();
     test_metric_widths();
     return check_done();
