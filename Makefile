@@ -2,26 +2,43 @@
 #   make deps         install the Debian packages ksearch needs (apt-get, as root or sudo)
 #   make              the ksearch binary (./ksearch) and the module libraries
 #   make quickstart   build and run the quickstart
-#   make test         build and run every test (ends with "N passed, N failed")
-#   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test         build and run every test (ends with "N passed, N failed, N skipped")
+#   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer (with
+#                     float-cast-overflow), in build-san/ (build-san-clang/ with CC=clang)
+#   make tsan         the multi-worker tests under ThreadSanitizer (make SAN=thread
+#                     test-threads, in build-tsan/)
+#   make fuzz         every fuzz target (tests/fuzz/, libFuzzer, clang) built in build-fuzz/
+#                     and run FUZZ_SECONDS [60] each; fails on a crash (FUZZ_TARGETS to pick)
 #   make valgrind     the unit test programs under valgrind (leaks are errors)
 #   make bench        the benchmarks (installs their own peers; see bench/README.md)
 #   CC=clang make     any C11 compiler; changing CC, SAN or CFLAGS rebuilds everything
 
 CC      ?= cc
 SAN     ?=
-BUILD   := build$(if $(SAN),-san)
+# one build directory per kind of build, so that switching never rebuilds another's
+SAN_DIR := $(if $(filter thread,$(SAN)),-tsan,$(if $(filter fuzzer,$(SAN)),-fuzz,$(if $(SAN),-san)))
+CC_DIR  := $(if $(filter fuzzer,$(SAN)),,$(if $(findstring clang,$(CC)),-clang))
+BUILD   := build$(SAN_DIR)$(CC_DIR)
 
 PKGS    := openblas
 # deferred (=): read when used, so that a build right after `make deps` sees the packages
 CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+# SAN=1: ASan + UBSan, and float-cast-overflow, which neither gcc's nor clang's
+# "undefined" includes; SAN=thread: TSan; SAN=fuzzer: what libFuzzer targets link with
+UBSAN   := -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all
 ifeq ($(SAN),)
 OPT     := -O3 -g
 SANFLAGS :=
+else ifeq ($(SAN),thread)
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread
+else ifeq ($(SAN),fuzzer)
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address $(UBSAN)
 else
 OPT     := -O1 -g -fno-omit-frame-pointer
-SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address $(UBSAN)
 endif
 CFLAGS  ?=
 ALL_CFLAGS := -std=c11 $(WARN) $(OPT) -fno-math-errno $(SANFLAGS) $(CFLAGS) -MMD -MP
@@ -32,6 +49,10 @@ TRACKER_SRC := $(wildcard tracker/*.c)
 SEARCH_SRC  := $(filter-out search/cli%.c,$(wildcard search/*.c))
 CLI_SRC     := $(wildcard search/cli*.c)
 TEST_SRC    := $(wildcard tests/test_*.c)
+# fuzz targets: tests/fuzz/fuzz_NAME.c, one per loader; util.c and seeds.c are shared
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_COMMON := tests/fuzz/util.c tests/fuzz/seeds.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 ENGINE_LIB  := $(BUILD)/libksengine.a
@@ -39,9 +60,9 @@ TRACKER_LIB := $(BUILD)/libkstracker.a
 SEARCH_LIB  := $(BUILD)/libkssearch.a
 LIBS        := $(SEARCH_LIB) $(TRACKER_LIB) $(ENGINE_LIB)
 BIN         := $(BUILD)/ksearch
-TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC)) $(BUILD)/tests/test_fuzz_regress
 
-.PHONY: all deps quickstart test valgrind bench clean
+.PHONY: all deps quickstart test test-threads tsan fuzz fuzz-build valgrind bench clean
 # keep objects of test programs between runs
 .SECONDARY:
 all: $(BIN) $(if $(SAN),,ksearch)
@@ -70,6 +91,40 @@ $(BIN): $(call obj,$(CLI_SRC)) $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
+# ------------------------------------------------------------------ fuzzing
+# In every build but the fuzzer's, each target's LLVMFuzzerTestOneInput is renamed
+# ks_fuzz_NAME and test_fuzz_regress (tests/fuzz/replay.c) calls them all on their seeds
+# and on the inputs kept in tests/fuzz/regress/NAME/; the list is written to a file only
+# when it changes, so that adding a target rebuilds the driver.
+FUZZ_LIST := $(BUILD)/tests/fuzz/fuzz_targets.def
+$(shell mkdir -p $(BUILD)/tests/fuzz && echo '#define KS_FUZZ_TARGETS(X) $(foreach n,$(FUZZ_NAMES),X($(n)))' | cmp -s - $(FUZZ_LIST) || echo '#define KS_FUZZ_TARGETS(X) $(foreach n,$(FUZZ_NAMES),X($(n)))' > $(FUZZ_LIST))
+
+$(BUILD)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_BASE) $(ALL_CFLAGS) $(if $(filter fuzzer,$(SAN)),,-DLLVMFuzzerTestOneInput=ks_fuzz_$*) -c $< -o $@
+
+$(BUILD)/tests/fuzz/replay.o: tests/fuzz/replay.c $(FUZZ_LIST) $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_BASE) $(ALL_CFLAGS) -I$(BUILD)/tests/fuzz -c $< -o $@
+
+$(BUILD)/tests/test_fuzz_regress: $(call obj,tests/fuzz/replay.c $(FUZZ_COMMON) $(FUZZ_SRC)) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS)
+
+# the libFuzzer build: clang, ASan + UBSan, one program per target, and the seed writer
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/fuzz_%.o $(call obj,$(FUZZ_COMMON)) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS)
+$(BUILD)/fuzz_seeds: $(call obj,tests/fuzz/seeds_main.c $(FUZZ_COMMON)) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS)
+
+fuzz-build: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS)) $(BUILD)/fuzz_seeds
+
+fuzz:
+	@$(MAKE) --no-print-directory SAN=fuzzer CC=clang fuzz-build
+	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	bash .ci/install-deps
 
@@ -78,6 +133,14 @@ quickstart: all
 
 test: $(BIN) $(TESTS)
 	@KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD)
+
+# the tests that run several threads or processes at once (for make SAN=thread)
+THREAD_TESTS := test_db test_tensorboard e2e_study_parallel e2e_ensemble
+test-threads: $(BIN) $(filter $(addprefix $(BUILD)/tests/,$(THREAD_TESTS)),$(TESTS))
+	@KSEARCH=$(abspath $(BIN)) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) halt_on_error=1 second_deadlock_stack=1" \
+		bash tests/run_tests.sh $(BUILD) --only $(THREAD_TESTS)
+tsan:
+	@$(MAKE) --no-print-directory SAN=thread test-threads
 
 valgrind: $(TESTS)
 	@VALGRIND=1 KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD) --unit-only
@@ -110,6 +173,6 @@ bench-tracker: $(BIN)
 	bash bench/tracker_overhead.sh $(BIN)
 
 clean:
-	rm -rf build build-san ksearch
+	rm -rf build build-* ksearch
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -80,19 +80,23 @@ void ks_format_log_value(double v, char *buf, size_t size)
 void ks_logs_clear(ks_logs *l)
 {
     l->n = 0;
+    l->dropped = 0;
 }
 
-void ks_logs_set(ks_logs *l, const char *name, double value)
+ks_status ks_logs_set(ks_logs *l, const char *name, double value)
 {
     for (int i = 0; i < l->n; i++)
         if (strcmp(l->name[i], name) == 0) {
             l->value[i] = value;
-            return;
+            return KS_OK;
         }
-    if (l->n == KS_LOGS_MAX)
-        return;
+    if (l->n == KS_LOGS_MAX) {
+        l->dropped++;
+        return KS_ERR_CONFIG;
+    }
     snprintf(l->name[l->n], KS_LOG_NAME_MAX, "%s", name);
     l->value[l->n++] = value;
+    return KS_OK;
 }
 
 void ks_logs_names(const ks_logs *l, const char *sep, char *buf, size_t size)

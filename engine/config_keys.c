@@ -135,12 +135,14 @@ const char *ks_nearest_name(const char *s, const char *const *names)
     return best_d <= limit ? best : NULL;
 }
 
-static void range_text(const ks_key *k, char *buf, size_t size)
+/* What a key's value must be, for a message about the value x (NaN: not a number). */
+static void range_text(const ks_key *k, double x, char *buf, size_t size)
 {
     int integer = k->type == KS_KEY_INT || k->type == KS_KEY_INTS;
     const char *noun = integer ? "an integer" : "a number";
-    /* a very large integer bound is a sanity limit, not worth a mention */
-    int has_min = isfinite(k->min), has_max = isfinite(k->max) && !(integer && k->max >= 1e6);
+    /* a very large integer bound is a sanity limit, worth a mention only to a value past it */
+    int has_min = isfinite(k->min),
+        has_max = isfinite(k->max) && !(integer && k->max >= 1e6 && !(x > k->max));
     const char *lo = (k->flags & KS_KEY_MIN_EXCL) ? ">" : ">=";
     if (has_min && has_max)
         snprintf(buf, size, "%s in %s%g, %g%s", noun, (k->flags & KS_KEY_MIN_EXCL) ? "(" : "[",
@@ -178,7 +180,7 @@ static int int_in_range(const ks_key *k, const ks_value *v)
 static void ints_text(const ks_key *k, char *buf, size_t size)
 {
     char one[96];
-    range_text(k, one, sizeof one);
+    range_text(k, NAN, one, sizeof one);
     if (k->size == 0)
         snprintf(buf, size, "a list of 1 to %d integers (each %s)", KS_MAX_DIMS, one);
     else if ((k->flags & KS_KEY_PAIRS) && k->size == 1)
@@ -259,7 +261,7 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
     }
     switch (k->type) {
     case KS_KEY_INT:
-        range_text(k, want, sizeof want);
+        range_text(k, v->kind == KS_VALUE_NUMBER ? v->number : NAN, want, sizeof want);
         if (v->kind != KS_VALUE_NUMBER || v->number != floor(v->number) ||
             fabs(v->number) > 2147483647.0 || !in_range(k, v->number))
             return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what,
@@ -267,7 +269,7 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
         *(int *)f = (int)v->number;
         return KS_OK;
     case KS_KEY_FLOAT:
-        range_text(k, want, sizeof want);
+        range_text(k, v->kind == KS_VALUE_NUMBER ? v->number : NAN, want, sizeof want);
         if (v->kind != KS_VALUE_NUMBER || !in_range(k, v->number))
             return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what,
                                k->name, want, got);
@@ -319,7 +321,7 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
         for (size_t i = 0; i < v->n; i++) {
             const ks_value *d = &v->items[i];
             if (d->kind != KS_VALUE_NUMBER || d->number != floor(d->number) ||
-                d->number < 1 || d->number > 1e9)
+                d->number < 1 || d->number > KS_MAX_AXIS)
                 return ks_error_at(err, KS_ERR_CONFIG, d,
                                    "%s: %s must hold positive integers, got %s", what,
                                    k->name, ks_value_describe(d, got, sizeof got));
@@ -339,7 +341,7 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
         return read_ints(k, v, what, (ks_shape *)f, err);
     case KS_KEY_RANGE: {
         double *r = (double *)f;
-        range_text(k, want, sizeof want);
+        range_text(k, v->kind == KS_VALUE_NUMBER ? v->number : NAN, want, sizeof want);
         if (v->kind == KS_VALUE_NUMBER && in_range(k, v->number)) {
             r[0] = -fabs(v->number);
             r[1] = fabs(v->number);

@@ -3,6 +3,7 @@
  * columns, chosen by name, become y, every other column becomes x.  Quoted cells,
  * CRLF/LF/CR line ends and blank trailing lines are accepted; every cell must be a
  * finite number.  Errors say FILE:LINE:COL, where COL is the 1-based column number.
+ * The text is streamed, never held whole: a bad byte stops the read where it is.
  */
 #include "engine_impl.h"
 
@@ -11,13 +12,13 @@
 
 typedef struct csv_reader {
     const char *path;
-    const char *s;              /* the file's text (not NUL-terminated) */
-    size_t len, pos;
-    int line;                   /* physical line at pos, 1-based */
-    char delim;
+    ks_stream *in;              /* the file's text */
+    int line;                   /* physical line at the position, 1-based */
+    int delim;                  /* the delimiter byte, 0..255, as peeks give bytes */
     char *cell;                 /* the current cell, unescaped and NUL-terminated (owned) */
     size_t cell_len, cell_cap;
     int cell_line;              /* the line the current cell starts on */
+    uint64_t start;             /* where the header starts (after a byte order mark) */
     ks_error *err;
 } csv_reader;
 
@@ -28,30 +29,37 @@ typedef struct csv_out {
     float *x, *y;
 } csv_out;
 
-static int is_pad(const csv_reader *r, char c)
+static int is_pad(const csv_reader *r, int c)
 {
     return (c == ' ' || c == '\t') && c != r->delim;
 }
 
-static int is_eol(char c)
+static int is_eol(int c)
 {
     return c == '\n' || c == '\r';
 }
 
-/* Step over one line end (\n, \r\n or \r) at pos, if there is one. */
+/* The byte k after the position, or -1 at the end of the text. */
+static int at(csv_reader *r, size_t k)
+{
+    return ks_stream_peek(r->in, k);
+}
+
+static void advance(csv_reader *r, size_t k)
+{
+    ks_stream_skip(r->in, k);
+}
+
+/* Step over one line end (\n, \r\n or \r) at the position, if there is one. */
 static void skip_eol(csv_reader *r)
 {
-    if (r->pos >= r->len)
+    int c = at(r, 0);
+    if (c == '\r')
+        advance(r, at(r, 1) == '\n' ? 2 : 1);
+    else if (c == '\n')
+        advance(r, 1);
+    else
         return;
-    if (r->s[r->pos] == '\r') {
-        r->pos++;
-        if (r->pos < r->len && r->s[r->pos] == '\n')
-            r->pos++;
-    } else if (r->s[r->pos] == '\n') {
-        r->pos++;
-    } else {
-        return;
-    }
     r->line++;
 }
 
@@ -76,48 +84,47 @@ static ks_status binary(csv_reader *r, int col)
 }
 
 /*
- * Read the cell at pos (column col, for messages) into r->cell; *last is set when
- * it ends its record.  The line end after the last cell is not consumed.
+ * Read the cell at the position (column col, for messages) into r->cell; *last is set
+ * when it ends its record.  The line end after the last cell is not consumed.
  */
 static ks_status read_cell(csv_reader *r, int col, int *last)
 {
-    const char *s = r->s;
-    size_t p = r->pos;
     ks_status st;
+    int c;
     r->cell_len = 0;
-    while (p < r->len && is_pad(r, s[p]))
-        p++;
+    while ((c = at(r, 0)) >= 0 && is_pad(r, c))
+        advance(r, 1);
     r->cell_line = r->line;
-    if (p < r->len && s[p] == '"') {
-        for (p++;; p++) {
-            if (p >= r->len)
+    if (c == '"') {
+        for (advance(r, 1);; advance(r, 1)) {
+            if ((c = at(r, 0)) < 0)
                 return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
                                        "a quoted cell has no closing quote");
-            if (s[p] == '"') {
-                if (p + 1 < r->len && s[p + 1] == '"')
-                    p++;
-                else
+            if (c == '"') {
+                if (at(r, 1) != '"')
                     break;
-            } else if (s[p] == '\0') {
+                advance(r, 1);
+            } else if (c == '\0') {
                 return binary(r, col);
-            } else if (s[p] == '\n' || (s[p] == '\r' && (p + 1 >= r->len || s[p + 1] != '\n'))) {
+            } else if (c == '\n' || (c == '\r' && at(r, 1) != '\n')) {
                 r->line++;
             }
-            if ((st = push(r, s[p])) != KS_OK)
+            if ((st = push(r, (char)c)) != KS_OK)
                 return st;
         }
-        for (p++; p < r->len && is_pad(r, s[p]); p++)
-            ;
-        if (p < r->len && s[p] != r->delim && !is_eol(s[p]))
+        advance(r, 1);
+        while ((c = at(r, 0)) >= 0 && is_pad(r, c))
+            advance(r, 1);
+        if (c >= 0 && c != r->delim && !is_eol(c))
             return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->line, col,
                                    "unexpected '%c' after a quoted cell; expected '%c' or the "
                                    "end of the line",
-                                   s[p], r->delim);
+                                   c, r->delim);
     } else {
-        for (; p < r->len && s[p] != r->delim && !is_eol(s[p]); p++) {
-            if (s[p] == '\0')
+        for (; (c = at(r, 0)) >= 0 && c != r->delim && !is_eol(c); advance(r, 1)) {
+            if (c == '\0')
                 return binary(r, col);
-            if ((st = push(r, s[p])) != KS_OK)
+            if ((st = push(r, (char)c)) != KS_OK)
                 return st;
         }
         while (r->cell_len > 0 && is_pad(r, r->cell[r->cell_len - 1]))
@@ -126,27 +133,30 @@ static ks_status read_cell(csv_reader *r, int col, int *last)
     if ((st = push(r, '\0')) != KS_OK)
         return st;
     r->cell_len--;
-    *last = !(p < r->len && s[p] == r->delim);
-    r->pos = *last ? p : p + 1;
+    *last = c != r->delim;
+    if (!*last)
+        advance(r, 1);
     return KS_OK;
 }
 
-/* Whether the line at pos holds only spaces and tabs. */
-static int blank_line(const csv_reader *r)
+/* Whether the line at the position holds only spaces and tabs (looking a block ahead). */
+static int blank_line(csv_reader *r)
 {
-    size_t p = r->pos;
-    while (p < r->len && (r->s[p] == ' ' || r->s[p] == '\t'))
-        p++;
-    return p >= r->len || is_eol(r->s[p]);
+    for (size_t k = 0; k + 1 < KS_STREAM_BLOCK; k++) {
+        int c = at(r, k);
+        if (c != ' ' && c != '\t')
+            return c < 0 || is_eol(c);
+    }
+    return 0;       /* a block of spaces: the cells will say what is wrong */
 }
 
-/* Whether nothing but spaces, tabs and line ends remains from pos. */
-static int blank_to_end(const csv_reader *r)
+/* Step over spaces, tabs and line ends; whether the text ends after them. */
+static int blank_to_end(csv_reader *r)
 {
-    for (size_t p = r->pos; p < r->len; p++)
-        if (r->s[p] != ' ' && r->s[p] != '\t' && !is_eol(r->s[p]))
-            return 0;
-    return 1;
+    int c;
+    while ((c = at(r, 0)) == ' ' || c == '\t' || is_eol(c))
+        advance(r, 1);
+    return c < 0;
 }
 
 /* The whole cell as a number: decimal notation only, finite (no nan, inf, hex). */
@@ -207,19 +217,25 @@ static ks_status grow(csv_out *o, const char *path, ks_error *err)
     return KS_OK;
 }
 
-/* "a, b, c" (cut short to fit) for messages. */
-static void list_names(char *const *names, size_t n, char *buf, size_t size)
+/*
+ * "a, b, c" for messages, into buf (at least 320 bytes): whole names (at most 64
+ * characters each) while they fit in about 160 characters, then how many more and the
+ * last (often the target).  Returns whether every name was listed.
+ */
+static int list_names(char *const *names, size_t n, char *buf, size_t size)
 {
-    size_t used = 0;
+    size_t used = 0, i;
     buf[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        int w = snprintf(buf + used, size - used, "%s%.64s", i ? ", " : "", names[i]);
-        if (w < 0 || (size_t)w >= size - used) {
-            snprintf(buf + (used < size - 6 ? used : size - 6), 6, ", ...");
-            return;
-        }
-        used += (size_t)w;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) < 64 ? strlen(names[i]) : 64;
+        if (used + len + 2 > 160 && i + 1 < n)
+            break;
+        used += (size_t)snprintf(buf + used, size - used, "%s%.64s", i ? ", " : "", names[i]);
     }
+    if (i < n)
+        snprintf(buf + used, size - used, ", ... (%zu more, the last %.64s)", n - i,
+                 names[n - 1]);
+    return i == n;
 }
 
 /* Where each column goes: dest[i] >= 0 is an x column, -1 - dest[i] a y column. */
@@ -235,17 +251,15 @@ static ks_status map_columns(const char *path, char *const *names, size_t ncols,
             if (strcmp(names[i], targets[nt]) == 0)
                 found = i, count++;
         if (count == 0) {
-            char list[300];
+            char list[320], did[96] = "", all[32] = "";
             const char *near = ks_nearest_name(targets[nt], (const char *const *)names);
-            list_names(names, ncols, list, sizeof list);
             if (near)
-                return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                                       "no column named \"%.64s\" (did you mean \"%.64s\"?); "
-                                       "the columns are %s",
-                                       targets[nt], near, list);
+                snprintf(did, sizeof did, " (did you mean \"%.64s\"?)", near);
+            if (!list_names(names, ncols, list, sizeof list))
+                snprintf(all, sizeof all, " %zu", ncols);
             return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                                   "no column named \"%.64s\"; the columns are %s", targets[nt],
-                                   list);
+                                   "no column named \"%.64s\"%s; the%s columns are %s",
+                                   targets[nt], did, all, list);
         }
         if (count > 1)
             return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
@@ -276,12 +290,12 @@ static ks_status read_header(csv_reader *r, char ***names_out, size_t *ncols, ks
     ks_status s = KS_OK;
     *names_out = NULL;
     *ncols = 0;
-    if (blank_to_end(r))
+    if (blank_line(r) && blank_to_end(r))
         return ks_error_set_at(err, KS_ERR_PARSE, r->path, 0, 0,
                                "the file is empty; expected a header row of column names, "
                                "then rows of numbers");
-    if (blank_line(r))
-        return ks_error_set_at(err, KS_ERR_PARSE, r->path, r->line, 1,
+    if (r->in->offset > r->start)   /* blank_line saw a blank first line */
+        return ks_error_set_at(err, KS_ERR_PARSE, r->path, 1, 1,
                                "the first line is blank; expected a header row of column "
                                "names");
     while (!last) {
@@ -328,13 +342,13 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
 {
     size_t row = 0;
     ks_status s;
-    while (r->pos < r->len) {
-        int last = 0, keep = row >= begin && row < end;
+    while (at(r, 0) >= 0) {
+        int last = 0, keep = row >= begin && row < end, line = r->line;
         size_t col = 0;
         if (blank_line(r)) {
             if (blank_to_end(r))
                 break;
-            return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->line, 1,
+            return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, line, 1,
                                    "blank line among the data rows; expected %zu cells", ncols);
         }
         if (keep && (s = grow(o, r->path, r->err)) != KS_OK)
@@ -383,26 +397,26 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     const char *const *targets = opt && opt->targets ? opt->targets : no_targets;
     csv_reader r = {0};
     csv_out o = {0};
-    unsigned char *buf;
+    ks_stream in;
     char **names = NULL;
     long *dest = NULL;
-    size_t len, ncols = 0, total = 0;
+    size_t ncols = 0, total = 0;
     ks_status s;
     *n = *x_cols = *y_cols = 0;
     *x = *y = NULL;
-    r.delim = opt && opt->delimiter ? opt->delimiter : ',';
+    r.delim = (unsigned char)(opt && opt->delimiter ? opt->delimiter : ',');
     if (r.delim == '"' || is_eol(r.delim))
         return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
                                "the delimiter cannot be a quote or a line end");
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    if ((s = ks_stream_open(&in, path, err)) != KS_OK)
         return s;
     r.path = path;
-    r.s = (const char *)buf;
-    r.len = len;
+    r.in = &in;
     r.line = 1;
     r.err = err;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)    /* a UTF-8 byte order mark */
-        r.pos = 3;
+    if (at(&r, 0) == 0xEF && at(&r, 1) == 0xBB && at(&r, 2) == 0xBF)  /* a UTF-8 BOM */
+        advance(&r, 3);
+    r.start = in.offset;
     if ((s = read_header(&r, &names, &ncols, err)) != KS_OK)
         goto done;
     if (!(dest = malloc(ncols * sizeof *dest))) {
@@ -412,7 +426,8 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     if ((s = map_columns(path, names, ncols, targets, dest, &o.yc, err)) != KS_OK)
         goto done;
     o.xc = ncols - o.yc;
-    if ((s = read_rows(&r, names, ncols, dest, begin, end, scale, &o, &total)) != KS_OK)
+    s = read_rows(&r, names, ncols, dest, begin, end, scale, &o, &total);
+    if (s != KS_OK || (s = ks_stream_error(&in, err)) != KS_OK)
         goto done;
     if (total == 0) {
         s = ks_error_set_at(err, KS_ERR_PARSE, path, 0, 0,
@@ -433,6 +448,8 @@ ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin,
     *y = o.y;                                   /* NULL without targets */
     o.x = o.y = NULL;
 done:
+    if (s != KS_OK && ks_stream_error(&in, NULL) != KS_OK)
+        s = ks_stream_error(&in, err);      /* a damaged .gz, not the text, is to blame */
     free(o.x);
     free(o.y);
     free(dest);
@@ -440,6 +457,6 @@ done:
         free(names[i]);
     free(names);
     free(r.cell);
-    free(buf);
+    ks_stream_close(&in);
     return s;
 }

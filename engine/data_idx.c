@@ -5,74 +5,8 @@
  */
 #include "engine_impl.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-
-ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err)
-{
-    gzFile f;
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int errnum;
-    *out = NULL;
-    *len = 0;
-    errno = 0;
-    f = gzopen(path, "rb");
-    if (!f)
-        return ks_error_set_at(err, KS_ERR_IO, path, 0, 0, "cannot open: %s",
-                               errno ? strerror(errno) : "out of memory");
-    gzbuffer(f, 1 << 17);
-    for (;;) {
-        int got;
-        if (cap - n < (1u << 20)) {
-            size_t ncap = cap ? cap * 2 : (4u << 20);
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                gzclose(f);
-                return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory reading");
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = gzread(f, buf + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
-        if (got < 0) {
-            const char *msg = gzerror(f, &errnum);
-            size_t plen = strlen(path);
-            if (strncmp(msg, path, plen) == 0 && msg[plen] == ':')
-                msg += plen + 1 + (msg[plen + 1] == ' ');
-            ks_status code = errnum == Z_ERRNO ? KS_ERR_IO : KS_ERR_CORRUPT;
-            ks_error_set_at(err, code, path, 0, 0, "damaged or truncated file: %s",
-                            errnum == Z_ERRNO ? strerror(errno) : msg);
-            free(buf);
-            gzclose(f);
-            return code;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    /* gzread returns 0 at a premature end of a .gz member; gzerror tells */
-    {
-        const char *msg = gzerror(f, &errnum);
-        size_t plen = strlen(path);
-        if (strncmp(msg, path, plen) == 0 && msg[plen] == ':')
-            msg += plen + 1 + (msg[plen + 1] == ' ');   /* zlib prefixes the path */
-        if (errnum != Z_OK && errnum != Z_STREAM_END) {
-            ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "damaged or truncated file: %s",
-                            msg);
-            free(buf);
-            gzclose(f);
-            return KS_ERR_CORRUPT;
-        }
-    }
-    gzclose(f);
-    *out = buf;
-    *len = n;
-    return KS_OK;
-}
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -123,96 +57,97 @@ static double elem(const unsigned char *p, unsigned type)
     return 0.0;
 }
 
+/* Convert IDX elements of type (an unsigned *) to float32 / scale. */
+static size_t convert(const unsigned char *p, size_t count, const void *type_p, double scale,
+                      float *out)
+{
+    unsigned type = *(const unsigned *)type_p;
+    size_t esize = (size_t)elem_size(type);
+    if (type == 0x08) {
+        /* v/scale rounded once, as Keras's x / 255. gives, through a table */
+        float table[256];
+        for (int v = 0; v < 256; v++)
+            table[v] = (float)(v / scale);
+        for (size_t i = 0; i < count; i++)
+            out[i] = table[p[i]];
+        return count;
+    }
+    for (size_t i = 0; i < count; i++) {
+        out[i] = (float)(elem(p + i * esize, type) / scale);
+        if (!isfinite(out[i]))
+            return i;
+    }
+    return count;
+}
+
+/* The header: magic (type, rank), then rank big-endian dimensions, the first the rows. */
+static ks_status read_header(ks_stream *st, const char *path, unsigned *type, uint64_t *rows,
+                             ks_shape *shape, uint64_t *row_elems, ks_error *err)
+{
+    unsigned char h[4 + 4 * (KS_MAX_DIMS + 1)];
+    unsigned rank;
+    uint64_t got;
+    ks_status s;
+    if ((s = ks_stream_read(st, h, 4, &got, err)) != KS_OK)
+        return s;
+    if (got < 4 || h[0] != 0 || h[1] != 0)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "not an IDX file (bad magic number)");
+    *type = h[2];
+    rank = h[3];
+    if (!elem_size(*type) || rank < 1 || rank > KS_MAX_DIMS + 1)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "not an IDX file (element type 0x%02x, %u dimensions)", *type,
+                               rank);
+    if ((s = ks_stream_read(st, h + 4, 4 * (uint64_t)rank, &got, err)) != KS_OK)
+        return s;
+    if (got < 4 * (uint64_t)rank)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "truncated IDX header");
+    *rows = be32(h + 4);
+    *row_elems = 1;
+    shape->ndim = (int)rank - 1;
+    for (unsigned i = 1; i < rank; i++) {
+        uint32_t d = be32(h + 4 + 4 * i);
+        if (d == 0 || d > (1u << 30) || *row_elems > ((uint64_t)1 << 40) / d)
+            return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                                   "IDX dimension %u is %u, out of range", i, d);
+        shape->dim[i - 1] = (int)d;
+        *row_elems *= d;
+    }
+    if (*rows > ((uint64_t)1 << 40) / *row_elems / (uint64_t)elem_size(*type))
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "IDX sizes out of range");
+    return KS_OK;
+}
+
 ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err)
 {
-    unsigned char *buf;
-    size_t len, rows, row_elems = 1, esize, need;
-    unsigned type, rank;
+    ks_stream st;
+    ks_array_body a;
+    unsigned type = 0;
     ks_status s;
     *out = NULL;
     *n = 0;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    memset(&a, 0, sizeof a);
+    if ((s = ks_stream_open(&st, path, err)) != KS_OK)
         return s;
-    if (len < 4 || buf[0] != 0 || buf[1] != 0) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                               "not an IDX file (bad magic number)");
+    s = read_header(&st, path, &type, &a.rows, shape, &a.row_elems, err);
+    if (s == KS_OK)
+        s = ks_row_range(path, begin, &end, (size_t)a.rows, err);
+    if (s == KS_OK) {
+        a.esize = (size_t)elem_size(type);
+        a.header_bytes = 4 + 4 * (uint64_t)(shape->ndim + 1);
+        a.begin = begin;
+        a.end = end;
+        a.scale = scale;
+        a.convert = convert;
+        a.type = &type;
+        s = ks_stream_array(&st, &a, out, err);
     }
-    type = buf[2];
-    rank = buf[3];
-    esize = (size_t)elem_size(type);
-    if (!esize || rank < 1 || rank > KS_MAX_DIMS + 1) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                               "not an IDX file (element type 0x%02x, %u dimensions)", type, rank);
-    }
-    if (len < 4 + 4 * (size_t)rank) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "truncated IDX header");
-    }
-    rows = be32(buf + 4);
-    shape->ndim = (int)rank - 1;
-    for (unsigned i = 1; i < rank; i++) {
-        uint32_t d = be32(buf + 4 + 4 * i);
-        if (d == 0 || d > (1u << 30) || row_elems > ((size_t)1 << 40) / d) {
-            free(buf);
-            return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                                   "IDX dimension %u is %u, out of range", i, d);
-        }
-        shape->dim[i - 1] = (int)d;
-        row_elems *= d;
-    }
-    if (rows > ((size_t)1 << 40) / row_elems / esize) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, "IDX sizes out of range");
-    }
-    need = 4 + 4 * (size_t)rank + rows * row_elems * esize;
-    if (len != need) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                               "%s: the header promises %zu rows (%zu bytes), the file has %zu "
-                               "bytes",
-                               len < need ? "truncated" : "damaged (bytes after the data)", rows,
-                               need, len);
-    }
-    if ((s = ks_row_range(path, begin, &end, rows, err)) != KS_OK) {
-        free(buf);
-        return s;
-    }
-    *out = malloc((end - begin) * row_elems * sizeof **out + 1);
-    if (!*out) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
-    }
-    {
-        const unsigned char *p = buf + 4 + 4 * (size_t)rank + begin * row_elems * esize;
-        size_t count = (end - begin) * row_elems;
-        if (type == 0x08) {
-            /* v/scale rounded once, as Keras's x / 255. gives, through a table */
-            float table[256];
-            for (int v = 0; v < 256; v++)
-                table[v] = (float)(v / scale);
-            for (size_t i = 0; i < count; i++)
-                (*out)[i] = table[p[i]];
-        } else {
-            for (size_t i = 0; i < count; i++) {
-                double v = elem(p + i * esize, type) / scale;
-                if (!isfinite(v)) {
-                    free(*out);
-                    *out = NULL;
-                    free(buf);
-                    return ks_error_set_at(err, KS_ERR_NAN, path, 0, 0,
-                                           "row %zu holds a value that is not finite",
-                                           begin + i / row_elems);
-                }
-                (*out)[i] = (float)v;
-            }
-        }
-    }
-    free(buf);
-    *n = end - begin;
-    return KS_OK;
+    ks_stream_close(&st);
+    if (s == KS_OK)
+        *n = end - begin;
+    return s;
 }
 
 ks_status ks_idx_read(const char *path, ks_shape *shape, size_t *n, float **out, ks_error *err)

@@ -12,6 +12,7 @@
 
 #define NPY_MAX_RANK (KS_MAX_DIMS + 1)
 #define NPY_MAX_BYTES ((uint64_t)1 << 40)   /* 1 TiB: any larger size is an error */
+#define NPY_MAX_HEADER (1 << 20)            /* bytes of header text (numpy writes < 1 KiB) */
 
 typedef enum npy_kind { NPY_FLOAT, NPY_SIGNED, NPY_UNSIGNED, NPY_BOOL } npy_kind;
 
@@ -274,158 +275,153 @@ static double element(const unsigned char *p, const struct npy_dtype *d)
     return 0.0;
 }
 
-/* Convert count elements at p to float32 divided by scale; the first non-finite one fails. */
-static ks_status convert(const unsigned char *p, const struct npy_dtype *d, size_t count,
-                         double scale, float *out, size_t *bad)
+/* Convert count elements of dtype (a struct npy_dtype *) to float32 / scale. */
+static size_t convert(const unsigned char *p, size_t count, const void *type, double scale,
+                      float *out)
 {
+    const struct npy_dtype *d = type;
     if (d->size == 1) {
         float table[256];
         for (int i = 0; i < 256; i++) {
             unsigned char b = (unsigned char)i;
             table[i] = (float)(element(&b, d) / scale);
         }
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
             out[i] = table[p[i]];
-        return KS_OK;
+            if (!isfinite(out[i]))
+                return i;
+        }
+        return count;
     }
     for (size_t i = 0; i < count; i++) {
         out[i] = (float)(element(p + i * (size_t)d->size, d) / scale);
-        if (!isfinite(out[i])) {
-            *bad = i;
-            return KS_ERR_NAN;
-        }
+        if (!isfinite(out[i]))
+            return i;
     }
+    return count;
+}
+
+/* The preamble: magic, version, header length; *hlen bounded, the header text read. */
+static ks_status read_preamble(ks_stream *st, const char *path, char **text, size_t *hlen,
+                               ks_error *err)
+{
+    unsigned char b[12];
+    uint64_t got, want;
+    ks_status s;
+    *text = NULL;
+    if ((s = ks_stream_read(st, b, 10, &got, err)) != KS_OK)
+        return s;
+    if (got >= 4 && memcmp(b, "PK\x03\x04", 4) == 0)
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "this is a .npz archive; expected one array saved with "
+                               "numpy.save");
+    if (got < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "not a .npy file (bad magic string)");
+    if (b[6] < 1 || b[6] > 3)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "unsupported .npy format version %u.%u; expected 1.0, 2.0 or 3.0",
+                               b[6], b[7]);
+    if (b[6] == 1) {
+        *hlen = (size_t)le(b + 8, 2);
+    } else {
+        if ((s = ks_stream_read(st, b + 10, 2, &got, err)) != KS_OK)
+            return s;
+        if (got < 2)
+            return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                                   "truncated: the file ends inside the .npy header");
+        *hlen = (size_t)le(b + 8, 4);
+    }
+    if (*hlen > NPY_MAX_HEADER)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "the .npy header is %zu bytes, at most %d", *hlen,
+                               NPY_MAX_HEADER);
+    want = *hlen;
+    if (!(*text = malloc(*hlen + 1)))
+        return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
+    if ((s = ks_stream_read(st, *text, want, &got, err)) != KS_OK)
+        return s;
+    if (got < want)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                               "truncated: the .npy header is %zu bytes, the file has %llu",
+                               *hlen, (unsigned long long)(st->offset));
+    return KS_OK;
+}
+
+/* The header dict's meaning: dtype, C order, and the rows and per-row shape. */
+static ks_status read_header(ks_stream *st, const char *path, const struct npy_dtype **dt,
+                             uint64_t *rows, ks_shape *shape, uint64_t *row_elems,
+                             ks_error *err)
+{
+    npy_header h;
+    npy_text t;
+    char *text;
+    size_t hlen = 0;
+    ks_status s = read_preamble(st, path, &text, &hlen, err);
+    t.s = text;
+    t.len = hlen;
+    t.pos = 0;
+    t.path = path;
+    t.err = err;
+    if (s == KS_OK && (s = parse_header(&t, &h)) == KS_OK)
+        s = find_dtype(path, h.descr, dt, err);
+    free(text);
+    if (s != KS_OK)
+        return s;
+    if (h.fortran)
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "the array is in Fortran order; expected C order (save "
+                               "numpy.ascontiguousarray(a))");
+    if (h.rank < 1)
+        return ks_error_set_at(err, KS_ERR_SHAPE, path, 0, 0,
+                               "the array is a scalar (shape ()); expected one row per sample");
+    *rows = h.dim[0];
+    *row_elems = 1;
+    shape->ndim = h.rank == 1 ? 1 : h.rank - 1;
+    shape->dim[0] = 1;
+    for (int i = 1; i < h.rank; i++) {
+        uint64_t d = h.dim[i];
+        if (d == 0 || d > (1u << 30) || *row_elems > NPY_MAX_BYTES / d)
+            return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
+                                   "shape dimension %d is %llu, out of range", i,
+                                   (unsigned long long)d);
+        shape->dim[i - 1] = (int)d;
+        *row_elems *= d;
+    }
+    if (*rows > NPY_MAX_BYTES / *row_elems / (uint64_t)(*dt)->size)
+        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, ".npy sizes out of range");
     return KS_OK;
 }
 
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err)
 {
-    unsigned char *buf;
-    size_t len, hlen, data_at, rows, row_elems = 1, need, bad = 0;
+    ks_stream st;
+    ks_array_body a;
     const struct npy_dtype *dt = NULL;
-    npy_header h;
-    npy_text t;
     ks_status s;
     *out = NULL;
     *n = 0;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    memset(&a, 0, sizeof a);
+    if ((s = ks_stream_open(&st, path, err)) != KS_OK)
         return s;
-    if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "this is a .npz archive; expected one array saved with "
-                               "numpy.save");
+    s = read_header(&st, path, &dt, &a.rows, shape, &a.row_elems, err);
+    if (s == KS_OK)
+        s = ks_row_range(path, begin, &end, (size_t)a.rows, err);
+    if (s == KS_OK) {
+        a.esize = (size_t)dt->size;
+        a.header_bytes = st.offset;
+        a.begin = begin;
+        a.end = end;
+        a.scale = scale;
+        a.convert = convert;
+        a.type = dt;
+        s = ks_stream_array(&st, &a, out, err);
     }
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                               "not a .npy file (bad magic string)");
-    }
-    if (buf[6] < 1 || buf[6] > 3) {
-        s = ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                            "unsupported .npy format version %u.%u; expected 1.0, 2.0 or 3.0",
-                            buf[6], buf[7]);
-        free(buf);
-        return s;
-    }
-    if (buf[6] == 1) {
-        hlen = (size_t)le(buf + 8, 2);
-        data_at = 10 + hlen;
-    } else {
-        if (len < 12) {
-            free(buf);
-            return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                                   "truncated: the file ends inside the .npy header");
-        }
-        hlen = (size_t)le(buf + 8, 4);
-        data_at = 12 + hlen;
-    }
-    if (len < data_at) {
-        s = ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                            "truncated: the .npy header is %zu bytes, the file has %zu", hlen,
-                            len);
-        free(buf);
-        return s;
-    }
-    t.s = (const char *)buf + (data_at - hlen);
-    t.len = hlen;
-    t.pos = 0;
-    t.path = path;
-    t.err = err;
-    if ((s = parse_header(&t, &h)) != KS_OK || (s = find_dtype(path, h.descr, &dt, err)) != KS_OK) {
-        free(buf);
-        return s;
-    }
-    if (h.fortran) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "the array is in Fortran order; expected C order (save "
-                               "numpy.ascontiguousarray(a))");
-    }
-    if (h.rank < 1) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_SHAPE, path, 0, 0,
-                               "the array is a scalar (shape ()); expected one row per sample");
-    }
-    rows = (size_t)h.dim[0];
-    shape->ndim = h.rank == 1 ? 1 : h.rank - 1;
-    shape->dim[0] = 1;
-    for (int i = 1; i < h.rank; i++) {
-        uint64_t d = h.dim[i];
-        if (d == 0 || d > (1u << 30) || row_elems > NPY_MAX_BYTES / d) {
-            s = ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                                "shape dimension %d is %llu, out of range", i,
-                                (unsigned long long)d);
-            free(buf);
-            return s;
-        }
-        shape->dim[i - 1] = (int)d;
-        row_elems *= (size_t)d;
-    }
-    if (rows > NPY_MAX_BYTES / row_elems / (size_t)dt->size) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0, ".npy sizes out of range");
-    }
-    need = data_at + rows * row_elems * (size_t)dt->size;
-    if (len < need) {
-        s = ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                            "truncated: the header promises %zu rows (%zu bytes), the file has "
-                            "%zu bytes",
-                            rows, need, len);
-        free(buf);
-        return s;
-    }
-    if (len > need) {
-        s = ks_error_set_at(err, KS_ERR_CORRUPT, path, 0, 0,
-                            "%zu bytes follow the array's %zu rows; expected the file to end "
-                            "there (%zu bytes)",
-                            len - need, rows, need);
-        free(buf);
-        return s;
-    }
-    if ((s = ks_row_range(path, begin, &end, rows, err)) != KS_OK) {
-        free(buf);
-        return s;
-    }
-    *out = malloc((end - begin) * row_elems * sizeof **out + 1);
-    if (!*out) {
-        free(buf);
-        return ks_error_set_at(err, KS_ERR_NOMEM, path, 0, 0, "out of memory");
-    }
-    if (convert(buf + data_at + begin * row_elems * (size_t)dt->size, dt,
-                (end - begin) * row_elems, scale, *out, &bad) != KS_OK) {
-        free(buf);
-        free(*out);
-        *out = NULL;
-        return ks_error_set_at(err, KS_ERR_NAN, path, 0, 0,
-                               "row %zu holds a non-finite value (nan or inf, or too large "
-                               "for float32); expected finite numbers",
-                               begin + bad / row_elems);
-    }
-    free(buf);
-    *n = end - begin;
-    return KS_OK;
+    ks_stream_close(&st);
+    if (s == KS_OK)
+        *n = end - begin;
+    return s;
 }
 
 ks_status ks_npy_read(const char *path, ks_shape *shape, size_t *n, float **out, ks_error *err)

@@ -156,6 +156,7 @@ void *ks_rng_gsl(ks_rng *r);
 /* --------------------------------------------------------------- shapes */
 
 #define KS_MAX_DIMS 6
+#define KS_MAX_AXIS 1000000000      /* the largest size of one axis (input_shape, input_dim) */
 /* A per-sample shape: the batch axis is never included. */
 typedef struct ks_shape {
     int ndim;
@@ -216,17 +217,24 @@ ks_status ks_npy_read(const char *path, ks_shape *shape, size_t *n, float **out,
 
 /* ---------------------------------------------------------------- logs */
 
-/* The logs a callback sees: ordered (name, value) pairs as Keras names them. */
-#define KS_LOGS_MAX 32
+/*
+ * The logs a callback sees: ordered (name, value) pairs as Keras names them.  Room for
+ * a loss and KS_MAX_METRICS metrics, and their val_ forms, for many outputs.
+ */
+#define KS_LOGS_MAX 128
 #define KS_LOG_NAME_MAX 48
 typedef struct ks_logs {
     int n;
+    int dropped;                /* sets refused for want of room: an error for fit */
     char name[KS_LOGS_MAX][KS_LOG_NAME_MAX];
     double value[KS_LOGS_MAX];
 } ks_logs;
 
 void ks_logs_clear(ks_logs *l);
-void ks_logs_set(ks_logs *l, const char *name, double value);
+/* Set name (replacing its value, or appending it).  With KS_LOGS_MAX names already
+   there, a new one is refused: KS_ERR_CONFIG, counted in dropped (fit then fails with
+   a message, whoever made the set). */
+ks_status ks_logs_set(ks_logs *l, const char *name, double value);
 /* Returns 1 and sets *value if name is present, else 0. */
 int ks_logs_get(const ks_logs *l, const char *name, double *value);
 
@@ -243,6 +251,9 @@ ks_status ks_fit_history_add(ks_fit_history *h, int epoch, const ks_logs *logs);
 /* ---------------------------------------------------------------- model */
 
 typedef struct ks_model ks_model;
+
+#define KS_MAX_METRICS 8        /* metrics a model compiles (per output) */
+#define KS_MAX_CALLBACKS 32     /* callbacks one fit or evaluate takes */
 
 /*
  * Build a model from its layer list, a LIST of single-key MAPs as in a study file:
@@ -336,8 +347,8 @@ typedef struct ks_fit_params {
 ks_fit_params ks_fit_params_default(void);
 
 /*
- * Train.  val may be NULL (then validation_split applies).  Callbacks run in array
- * order; the engine adds History and (verbose > 0) the progress bar itself.  Returns
+ * Train.  val may be NULL (then validation_split applies).  At most KS_MAX_CALLBACKS
+ * callbacks, run in array order; the engine adds History and (verbose > 0) the progress bar itself.  Returns
  * KS_OK when training ran to the end or a callback stopped it cleanly, else the first
  * failing callback's status (KS_ERR_NAN from TerminateOnNaN when the loss became
  * non-finite; without it, as in Keras, training goes on with a NaN loss).

@@ -38,6 +38,12 @@ extern const char *const ks_activation_names[];   /* NULL-terminated, by enum */
 void ks_act_apply(ks_activation a, float *y, int n, int width);
 void ks_act_grad(ks_activation a, const float *restrict y, float *restrict d, int n, int width);
 
+/* -------------------------------------------------------------------- rng */
+
+/* Seed r from a 64-bit derivation itself (ks_rng_new hashes (seed, a, b) into one):
+   MT19937's init_by_array over its two 32-bit halves (rng.c). */
+void ks_rng_seed64(ks_rng *r, uint64_t h);
+
 /* ----------------------------------------------------------- initializers */
 
 #define KS_INITIALIZER_LIST(X)                                     \
@@ -95,7 +101,7 @@ typedef struct ks_weight {
 /* ------------------------------------------------------------------ layers */
 
 #define KS_MAX_INPUTS 8
-#define KS_MAX_LAYER_WEIGHTS 4
+#define KS_MAX_LAYER_WEIGHTS 16    /* BatchNormalization has 4; Bidirectional(LSTM) 6 */
 #define KS_NAME_MAX 64
 
 typedef struct ks_layer ks_layer;
@@ -167,14 +173,26 @@ struct ks_layer {
     ks_shape in_shape[KS_MAX_INPUTS];
     ks_shape out_shape;
     size_t in_size[KS_MAX_INPUTS], out_size;
-    int n_weights;
+    int n_weights;                      /* declared: past KS_MAX_LAYER_WEIGHTS, a build error */
     ks_weight weights[KS_MAX_LAYER_WEIGHTS];
+    ks_weight spare;                    /* what add_weight returns once the table is full */
     void *state;                        /* ops->state_size bytes, arguments first */
 };
 
-/* Declare a weight during build; returns it (views are set after the model is built). */
+/*
+ * Declare a weight during build; returns it (views are set after the model is built).
+ * Past KS_MAX_LAYER_WEIGHTS the weight is not kept (a spare is returned, so that the
+ * caller's writes stay inside the layer) and ks_layer_build fails.
+ */
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init);
+/*
+ * Build l within m: input shapes from its input layers (in_shape[] as set when l has no
+ * inputs), the kind's build, then the limits: an output too large is KS_ERR_SHAPE, more
+ * weights than KS_MAX_LAYER_WEIGHTS KS_ERR_INTERNAL (a layer kind that needs a larger
+ * table).
+ */
+ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err);
 
 /* The registry of layer kinds (layer_registry.c). */
 #define KS_LAYER_KINDS_MAX 64
@@ -229,6 +247,10 @@ typedef struct ks_loss_ops {
      */
     double (*eval)(const ks_loss_args *a, const float *p, const float *t, const float *w,
                    int n, int k, int logits, float *grad, float scale);
+    /* the targets' domain (not sparse): finite, in [target_min, target_max], and what
+       the loss expects, for messages ("targets in [0, 1] (probabilities)"; NULL: any) */
+    double target_min, target_max;
+    const char *target_text;
 } ks_loss_ops;
 
 const ks_loss_ops *ks_loss_find(const char *name);
@@ -340,7 +362,7 @@ struct ks_model {
     double loss_weight;         /* loss_weights of the single output: 1 */
     int fused;                  /* loss folds the output activation */
     int n_metrics;
-    ks_metric metrics[8];
+    ks_metric metrics[KS_MAX_METRICS];
     const ks_optimizer_ops *opt;
     void *opt_args;             /* opt->args_size bytes */
     double lr;
@@ -389,6 +411,23 @@ void ks_model_unique_name(const ks_model *m, const char *class_name, char *out, 
 
 /* -------------------------------------------------------------- model files */
 
+/* The .ksm layout's constants (the layout is documented in model_file.c). */
+#define KS_KSM_MAGIC "\x89KSM"
+#define KS_KSM_VERSION 2u                       /* what ks_model_save writes */
+#define KS_KSM_VERSION_SLOTS 2u                 /* the first version with slot fields */
+#define KS_KSM_HAS_CONFIG 1u                    /* flags */
+#define KS_KSM_HAS_OPTIMIZER 2u
+#define KS_KSM_HEADER 44u                       /* bytes before the config */
+#define KS_KSM_MIN_SIZE (KS_KSM_HEADER + 4u)    /* header and checksum */
+#define KS_KSM_NAME_MAX 256u                    /* bytes of a tensor or slot name */
+#define KS_KSM_MAX_SLOTS 16u                    /* optimizer state arrays per weight */
+#define KS_KSM_V1_OPT_PREFIX "optimizer/"       /* version 1's names of optimizer state */
+
+/* Little-endian integers of 1 to 8 bytes, and CRC-32 (zlib's) continued over p[0, n). */
+void ks_le_put(unsigned char *b, uint64_t x, int bytes);
+uint64_t ks_le_get(const unsigned char *b, int bytes);
+uint32_t ks_crc32_update(uint32_t crc, const unsigned char *p, size_t n);
+
 /*
  * How ks_model_save writes its temporary file (model_file.c).  ks_writer_stdio is the
  * real one (fopen/fwrite/fflush+fsync/fclose); tests wrap it to inject I/O faults.
@@ -424,8 +463,75 @@ ks_status ks_idx_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
 ks_status ks_npy_load(const char *path, size_t begin, size_t end, double scale,
                       ks_shape *shape, size_t *n, float **out, ks_error *err);
-/* Read a whole file into memory, through zlib (so .gz files are inflated). */
-ks_status ks_read_file_gz(const char *path, unsigned char **out, size_t *len, ks_error *err);
+/*
+ * A file read as a stream through zlib (a .gz is inflated, any other file read as it
+ * is), a block at a time (data_stream.c): readers check a header before they inflate
+ * what it promises.  A failed read (a damaged .gz, an I/O error) sets status and err
+ * once; peek then reports the end, and ks_stream_error gives the failure.
+ */
+#define KS_STREAM_BLOCK ((size_t)1 << 17)
+typedef struct ks_stream {
+    void *gz;                   /* the zlib file (gzFile) */
+    const char *path;           /* borrowed, for messages */
+    unsigned char *buf;         /* KS_STREAM_BLOCK bytes */
+    size_t pos, len;            /* the unread bytes: buf[pos, len) */
+    uint64_t offset;            /* bytes of the file before buf[pos] */
+    int eof;                    /* nothing after buf[len) */
+    ks_status status;           /* the first failure, KS_OK if none */
+    ks_error err;               /* its message */
+} ks_stream;
+
+/* Open path (KS_ERR_IO naming it if it cannot be); close frees everything. */
+ks_status ks_stream_open(ks_stream *s, const char *path, ks_error *err);
+void ks_stream_close(ks_stream *s);
+/* Up to n bytes into out (NULL: drop them); *got < n only at the end of the file.
+   Returns the stream's failure, if any, with its message in err. */
+ks_status ks_stream_read(ks_stream *s, void *out, uint64_t n, uint64_t *got, ks_error *err);
+/* The stream's failure (KS_OK if none), its message copied into err. */
+ks_status ks_stream_error(const ks_stream *s, ks_error *err);
+/* The byte k (< KS_STREAM_BLOCK) after the position, or -1 at the end (or after a failure). */
+int ks_stream_fill(ks_stream *s, size_t k);
+static inline int ks_stream_peek(ks_stream *s, size_t k)
+{
+    return s->pos + k < s->len ? s->buf[s->pos + k] : ks_stream_fill(s, k);
+}
+/* Step over n bytes that peek has shown. */
+static inline void ks_stream_skip(ks_stream *s, size_t n)
+{
+    s->pos += n;
+    s->offset += n;
+}
+
+/*
+ * An array's body after its header (IDX, NPY): rows of row_elems elements of esize
+ * bytes.  ks_stream_array converts rows [begin, end) (checked against rows already)
+ * with convert into *out (malloc'd, grown as the data arrives, never by what the
+ * header claims), drops the other rows, and checks that the file ends right after the
+ * last row: a shorter or longer file is KS_ERR_CORRUPT; a non-finite value is
+ * KS_ERR_PARSE (bad input) naming its row and column (0-based, the row flattened).
+ */
+typedef struct ks_array_body {
+    uint64_t rows, row_elems;
+    size_t esize;
+    uint64_t header_bytes;      /* bytes before the body, for messages */
+    uint64_t begin, end;        /* rows to keep */
+    double scale;               /* divide by it */
+    /* convert count elements at p, divided by scale, into out; returns the index of the
+       first that is not finite in float32, or count */
+    size_t (*convert)(const unsigned char *p, size_t count, const void *type, double scale,
+                      float *out);
+    const void *type;           /* the convert function's element type */
+} ks_array_body;
+ks_status ks_stream_array(ks_stream *s, const ks_array_body *a, float **out, ks_error *err);
+
+/*
+ * Read a whole file whose header holds its own size (a u64, little-endian, at size_at,
+ * after 4 bytes of magic): the header first, then only the bytes it promises (a longer
+ * file is KS_ERR_CORRUPT after one byte more).  A file without the magic, or shorter
+ * than its header, is returned as it is for its reader to name.  *out is malloc'd.
+ */
+ks_status ks_read_file_sized(const char *path, const char *magic, size_t size_at,
+                             unsigned char **out, size_t *len, ks_error *err);
 
 /* CSV with a header: the target columns by name become y, the rest x. */
 typedef struct ks_csv_options {

@@ -127,9 +127,11 @@ ks_status ks_ensemble_new(ks_model **members, const double *weights, int n,
     }
     e->n = n;
     e->average = average;
+    /* weights that already sum to 1 (to rounding) are kept as given: dividing again would
+       move them by an ulp, and a loaded ensemble would not save to the same bytes */
     for (int i = 0; i < n; i++) {
         e->m[i] = members[i];
-        e->w[i] = weights[i] / sum;
+        e->w[i] = fabs(sum - 1.0) <= 1e-12 ? weights[i] : weights[i] / sum;
     }
     *out = e;
     return KS_OK;
@@ -399,7 +401,7 @@ ks_status ks_ensemble_load(const char *path, ks_ensemble **out, ks_error *err)
     size_t len;
     ks_status s;
     *out = NULL;
-    if ((s = ks_read_file_gz(path, &buf, &len, err)) != KS_OK)
+    if ((s = ks_read_file_sized(path, KSE_MAGIC, 16, &buf, &len, err)) != KS_OK)
         return s;
     s = ks_ensemble_load_buffer(buf, len, path, out, err);
     free(buf);

@@ -26,7 +26,7 @@ ks_fit_params ks_fit_params_default(void)
 /* Running epoch totals: loss weighted by batch size, metrics by sample. */
 typedef struct epoch_totals {
     double loss;
-    double metric[8];
+    double metric[KS_MAX_METRICS];
     double count;
 } epoch_totals;
 
@@ -41,6 +41,17 @@ static void totals_logs(const ks_model *m, const epoch_totals *t, const char *pr
         snprintf(name, sizeof name, "%s%s", prefix, m->metrics[i].name);
         ks_logs_set(logs, name, t->metric[i] / c);
     }
+}
+
+/* Logs that lost entries for want of room are an error, whoever set them. */
+static ks_status logs_fit(const ks_logs *logs, ks_error *err)
+{
+    if (logs->dropped == 0)
+        return KS_OK;
+    return ks_error_set(err, KS_ERR_CONFIG,
+                        "more than %d logs in one epoch (losses and metrics, and their val_ "
+                        "forms); at most %d, KS_LOGS_MAX",
+                        KS_LOGS_MAX, KS_LOGS_MAX);
 }
 
 static void add_metrics(const ks_model *m, const float *out, const float *t, int n,
@@ -60,6 +71,29 @@ ks_status ks_model_check_data(ks_model *m, const ks_data *d, const char *what, k
     if (!m->compiled)
         return ks_error_set(err, KS_ERR_CONFIG, "the model must be compiled first");
     return check_data(m, d, what, 1, err);
+}
+
+/* Every target finite and in the loss's domain; the first that is not, named by row. */
+static ks_status check_target_domain(const ks_model *m, const ks_data *d, const char *what,
+                                     ks_error *err)
+{
+    const ks_loss_ops *l = m->loss;
+    size_t total = d->n * d->y_size;
+    for (size_t i = 0; i < total; i++) {
+        float y = d->y[i];
+        char col[40] = "";
+        if (isfinite(y) && y >= l->target_min && y <= l->target_max)
+            continue;
+        if (d->y_size > 1)
+            snprintf(col, sizeof col, " (column %zu)", i % d->y_size);
+        if (!isfinite(y))
+            return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s is %g, not a finite number",
+                                what, i / d->y_size, col, (double)y);
+        return ks_error_set(err, KS_ERR_CONFIG, "%s target %zu%s is %g; %s expects %s", what,
+                            i / d->y_size, col, (double)y, l->name,
+                            l->target_text ? l->target_text : "other targets");
+    }
+    return KS_OK;
 }
 
 static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int need_y,
@@ -100,6 +134,11 @@ static ks_status check_data(ks_model *m, const ks_data *d, const char *what, int
         return ks_error_set(err, KS_ERR_SHAPE,
                             "%s targets have %zu columns but the model has %d outputs", what,
                             d->y_size, k);
+    }
+    if (!m->loss->sparse) {
+        ks_status s = check_target_domain(m, d, what, err);
+        if (s != KS_OK)
+            return s;
     }
     for (int i = 0; i < m->n_metrics; i++)
         ks_metric_bind(&m->metrics[i], k, d->y_size == 1 && k > 1);
@@ -161,7 +200,7 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
                             ks_callback *const *callbacks, int n_callbacks, ks_logs *logs,
                             ks_error *err)
 {
-    ks_callback *list[17];
+    ks_callback *list[KS_MAX_CALLBACKS + 1];
     int n = 0;
     ks_status s;
     if (!m->compiled)
@@ -172,8 +211,8 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
         return s;
     if (data->n == 0)
         return ks_error_set(err, KS_ERR_CONFIG, "evaluation data is empty");
-    if (n_callbacks > 16)
-        return ks_error_set(err, KS_ERR_CONFIG, "at most 16 callbacks");
+    if (n_callbacks > KS_MAX_CALLBACKS)
+        return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
     for (int i = 0; i < n_callbacks; i++)
         list[n++] = callbacks[i];
     if (verbose > 0) {
@@ -186,6 +225,8 @@ ks_status ks_model_evaluate(ks_model *m, const ks_data *data, int batch_size, in
         s = run_evaluate(m, data, batch_size, "", list, n, NULL, 0, logs, err);
         if (s == KS_STOPPED)
             s = KS_OK;
+        if (s == KS_OK)
+            s = logs_fit(logs, err);
     }
     if (verbose > 0)
         ks_callback_free(list[n - 1]);
@@ -435,15 +476,15 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
 {
     fit_run r;
     float *class_w = NULL;
-    ks_callback *list[34];
+    ks_callback *list[KS_MAX_CALLBACKS + 1];
     ks_callback *progbar = NULL;
     ks_logs logs;
     ks_callback_ctx ctx;
     ks_status s, end_s;
     int n = 0;
 
-    if (n_callbacks > 32)
-        return ks_error_set(err, KS_ERR_CONFIG, "at most 32 callbacks");
+    if (n_callbacks > KS_MAX_CALLBACKS)
+        return ks_error_set(err, KS_ERR_CONFIG, "at most %d callbacks", KS_MAX_CALLBACKS);
     if ((s = fit_setup(&r, m, train, val, p, &class_w, err)) != KS_OK) {
         free(class_w);
         return s;
@@ -490,6 +531,10 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
                 break;
             }
         }
+        if ((es = logs_fit(&logs, err)) != KS_OK) {     /* before the callbacks see them */
+            s = es;
+            break;
+        }
         ctx.logs = &logs;
         ctx.epoch_logs = &logs;
         es = ks_callbacks_call(list, n, KS_CB_EVENT(on_epoch_end), &ctx, err);
@@ -499,6 +544,10 @@ ks_status ks_model_fit(ks_model *m, const ks_data *train, const ks_data *val,
         }
         if (es == KS_STOPPED)
             s = KS_STOPPED;
+        if ((es = logs_fit(&logs, err)) != KS_OK) {
+            s = es;
+            break;
+        }
         if (history && ks_fit_history_add(history, epoch, &logs) != KS_OK) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             break;

@@ -3,6 +3,7 @@
  * a batch and, on request, its gradient.  The crossentropies fold the softmax or
  * sigmoid of the output layer in (working on logits) for numerical stability, as
  * Keras's TensorFlow backend does; on probabilities they clip to [1e-7, 1 − 1e-7].
+ * Element indices are size_t: n·k may pass INT_MAX (as in metrics.c).
  */
 #include "engine_impl.h"
 
@@ -33,10 +34,10 @@ static double mse_eval(const ks_loss_args *a, const float *p, const float *t, co
     for (int i = 0; i < n; i++) {
         double s = 0.0, wi = weight(w, i);
         for (int j = 0; j < k; j++) {
-            double e = (double)p[i * k + j] - t[i * k + j];
+            double e = (double)p[(size_t)i * k + j] - t[(size_t)i * k + j];
             s += e * e;
             if (grad)
-                grad[i * k + j] = (float)(scale * wi * 2.0 * e / k);
+                grad[(size_t)i * k + j] = (float)(scale * wi * 2.0 * e / k);
         }
         total += wi * s / k;
     }
@@ -52,10 +53,11 @@ static double mae_eval(const ks_loss_args *a, const float *p, const float *t, co
     for (int i = 0; i < n; i++) {
         double s = 0.0, wi = weight(w, i);
         for (int j = 0; j < k; j++) {
-            double e = (double)p[i * k + j] - t[i * k + j];
+            double e = (double)p[(size_t)i * k + j] - t[(size_t)i * k + j];
             s += fabs(e);
             if (grad)
-                grad[i * k + j] = (float)(scale * wi * (e > 0 ? 1.0 : e < 0 ? -1.0 : 0.0) / k);
+                grad[(size_t)i * k + j] =
+                    (float)(scale * wi * (e > 0 ? 1.0 : e < 0 ? -1.0 : 0.0) / k);
         }
         total += wi * s / k;
     }
@@ -70,7 +72,7 @@ static double huber_eval(const ks_loss_args *a, const float *p, const float *t, 
     for (int i = 0; i < n; i++) {
         double s = 0.0, wi = weight(w, i);
         for (int j = 0; j < k; j++) {
-            double e = (double)p[i * k + j] - t[i * k + j], ae = fabs(e), g;
+            double e = (double)p[(size_t)i * k + j] - t[(size_t)i * k + j], ae = fabs(e), g;
             if (ae <= d) {
                 s += 0.5 * e * e;
                 g = e;
@@ -79,7 +81,7 @@ static double huber_eval(const ks_loss_args *a, const float *p, const float *t, 
                 g = e > 0 ? d : -d;
             }
             if (grad)
-                grad[i * k + j] = (float)(scale * wi * g / k);
+                grad[(size_t)i * k + j] = (float)(scale * wi * g / k);
         }
         total += wi * s / k;
     }
@@ -96,7 +98,7 @@ static double bce_eval(const ks_loss_args *a, const float *p, const float *t, co
     for (int i = 0; i < n; i++) {
         double s = 0.0, wi = weight(w, i);
         for (int j = 0; j < k; j++) {
-            double x = p[i * k + j], y = t[i * k + j], g;
+            double x = p[(size_t)i * k + j], y = t[(size_t)i * k + j], g;
             if (logits) {
                 /* max(x,0) − x·y + log(1 + e^−|x|) */
                 s += fmax(x, 0.0) - x * y + log1p(exp(-fabs(x)));
@@ -107,7 +109,7 @@ static double bce_eval(const ks_loss_args *a, const float *p, const float *t, co
                 g = (x < EPS || x > 1.0 - EPS) ? 0.0 : (q - y) / (q * (1.0 - q));
             }
             if (grad)
-                grad[i * k + j] = (float)(scale * wi * g / k);
+                grad[(size_t)i * k + j] = (float)(scale * wi * g / k);
         }
         total += wi * s / k;
     }
@@ -214,15 +216,21 @@ static const char *const bce_aliases[] = {"BinaryCrossentropy", NULL};
 static const char *const cce_aliases[] = {"CategoricalCrossentropy", NULL};
 static const char *const scce_aliases[] = {"SparseCategoricalCrossentropy", NULL};
 
-static const ks_loss_ops loss_mse = {"mse", mse_aliases, 0, KS_ACT_LINEAR, mse_eval};
-static const ks_loss_ops loss_mae = {"mae", mae_aliases, 0, KS_ACT_LINEAR, mae_eval};
-static const ks_loss_ops loss_huber = {"huber", huber_aliases, 0, KS_ACT_LINEAR, huber_eval};
-static const ks_loss_ops loss_bce = {"binary_crossentropy", bce_aliases, 0, KS_ACT_SIGMOID,
-                                     bce_eval};
+static const ks_loss_ops loss_mse = {"mse", mse_aliases, 0, KS_ACT_LINEAR, mse_eval,
+                                     -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_mae = {"mae", mae_aliases, 0, KS_ACT_LINEAR, mae_eval,
+                                     -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_huber = {"huber", huber_aliases, 0, KS_ACT_LINEAR, huber_eval,
+                                       -INFINITY, INFINITY, NULL};
+static const ks_loss_ops loss_bce = {
+    "binary_crossentropy", bce_aliases, 0, KS_ACT_SIGMOID, bce_eval, 0.0, 1.0,
+    "targets in [0, 1] (probabilities); class indices need "
+    "sparse_categorical_crossentropy and a softmax output"};
 static const ks_loss_ops loss_cce = {"categorical_crossentropy", cce_aliases, 0,
-                                     KS_ACT_SOFTMAX, cce_eval};
+                                     KS_ACT_SOFTMAX, cce_eval, 0.0, INFINITY,
+                                     "targets >= 0 (one-hot rows or probabilities)"};
 static const ks_loss_ops loss_scce = {"sparse_categorical_crossentropy", scce_aliases, 1,
-                                      KS_ACT_SOFTMAX, scce_eval};
+                                      KS_ACT_SOFTMAX, scce_eval, 0.0, INFINITY, NULL};
 
 const ks_loss_ops *const ks_loss_kinds[] = {&loss_mse, &loss_mae, &loss_huber, &loss_bce,
                                             &loss_cce, &loss_scce, NULL};

@@ -23,7 +23,8 @@ static int is_generic(const char *key)
 ks_weight *ks_layer_add_weight(ks_layer *l, const char *name, const ks_shape *shape,
                                int trainable, ks_initializer init)
 {
-    ks_weight *w = &l->weights[l->n_weights++];
+    ks_weight *w = l->n_weights < KS_MAX_LAYER_WEIGHTS ? &l->weights[l->n_weights] : &l->spare;
+    l->n_weights++;
     memset(w, 0, sizeof *w);
     snprintf(w->name, sizeof w->name, "%s/%s", l->name, name);
     w->shape = *shape;
@@ -144,8 +145,7 @@ static ks_status new_layer(const ks_layer_ops *ops, const ks_value *args, ks_lay
     return KS_OK;
 }
 
-/* Build l: shapes from its inputs, then the kind's build. */
-static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
+ks_status ks_layer_build(const ks_model *m, ks_layer *l, ks_error *err)
 {
     ks_status s;
     for (int k = 0; k < l->n_in; k++) {
@@ -154,6 +154,10 @@ static ks_status build_layer(ks_model *m, ks_layer *l, ks_error *err)
     }
     if ((s = l->ops->build(l, err)) != KS_OK)
         return s;
+    if (l->n_weights > KS_MAX_LAYER_WEIGHTS)
+        return ks_error_set(err, KS_ERR_INTERNAL,
+                            "%s declares %d weights, more than KS_MAX_LAYER_WEIGHTS (%d)",
+                            l->ops->name, l->n_weights, KS_MAX_LAYER_WEIGHTS);
     l->out_size = ks_shape_size(&l->out_shape);
     if (l->out_size > ((size_t)1 << 31)) {
         char buf[96];
@@ -183,19 +187,39 @@ static ks_status get_generic(const ks_value *args, const char *key, ks_value_kin
     return KS_OK;
 }
 
-static ks_status shape_from_value(const ks_value *v, const char *cls, ks_shape *s,
-                                  ks_error *err)
+/* input_shape and input_dim, which any layer takes; the first layer's make the input. */
+typedef struct input_args {
+    ks_shape shape;
+    int dim;
+} input_args;
+
+static const ks_key input_arg_keys[] = {
+    {"input_shape", KS_KEY_SHAPE, offsetof(input_args, shape), 0, 0, 0, NULL, NULL,
+     KS_KEY_NULLABLE},
+    {"input_dim", KS_KEY_INT, offsetof(input_args, dim), 0, 1, KS_MAX_AXIS, "0", NULL,
+     KS_KEY_NULLABLE},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+/* Read a layer's input_shape and input_dim through their key table. */
+static ks_status read_input_args(const ks_value *args, const char *cls, input_args *out,
+                                 ks_error *err)
 {
-    static const ks_key shape_key[] = {{"input_shape", KS_KEY_SHAPE, 0, 0, 0, 0, NULL, NULL, 0},
-                                       {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
     ks_value map;
-    ks_status st;
-    /* reuse the SHAPE validation of the key tables through a one-key map */
+    ks_status s = KS_OK;
+    ks_keys_defaults(input_arg_keys, out);
     ks_value_init(&map, KS_VALUE_MAP);
-    map.n = 1;
-    map.items = (ks_value *)v;
-    st = ks_keys_read(shape_key, &map, cls, s, err);
-    return st;
+    map.file = args->file;
+    map.line = args->line;
+    map.col = args->col;
+    for (const ks_key *k = input_arg_keys; k->name && s == KS_OK; k++) {
+        const ks_value *v = args->kind == KS_VALUE_MAP ? ks_value_get(args, k->name) : NULL;
+        if (v && ks_value_put_copy(&map, k->name, v) != KS_OK)
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory building the model");
+    }
+    if (s == KS_OK)
+        s = ks_keys_read(input_arg_keys, &map, cls, out, err);
+    ks_value_free(&map);
+    return s;
 }
 
 /* Add the implicit InputLayer Keras makes for input_shape on the first layer. */
@@ -207,7 +231,7 @@ static ks_status add_input(builder *b, const ks_shape *shape)
         return s;
     *(ks_shape *)l->state = *shape;    /* input_state.shape is first */
     snprintf(l->name, sizeof l->name, "input_layer");
-    if ((s = build_layer(b->m, l, b->err)) != KS_OK || (s = add_layer(b, l)) != KS_OK) {
+    if ((s = ks_layer_build(b->m, l, b->err)) != KS_OK || (s = add_layer(b, l)) != KS_OK) {
         layer_free(l);
         return s;
     }
@@ -217,7 +241,8 @@ static ks_status add_input(builder *b, const ks_shape *shape)
 static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *input_shape)
 {
     ks_model *m = b->m;
-    const ks_value *args, *vname, *vinputs, *vrepeat, *vtrain, *vshape, *vdim;
+    const ks_value *args, *vname, *vinputs, *vrepeat, *vtrain;
+    input_args in = {{0, {0}}, 0};
     const ks_layer_ops *ops;
     ks_value own;
     int repeat = 1;
@@ -257,11 +282,10 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
                          &vrepeat, b->err)) != KS_OK ||
         (s = get_generic(args, "trainable", KS_VALUE_BOOL, "true or false", ops->name, &vtrain,
                          b->err)) != KS_OK ||
-        (s = get_generic(args, "input_dim", KS_VALUE_NUMBER, "a positive integer", ops->name,
-                         &vdim, b->err)) != KS_OK)
+        (ops != &ks_layer_input_ops &&
+         (s = read_input_args(args, ops->name, &in, b->err)) != KS_OK))
         return s;
     vinputs = ks_value_get(args, "inputs");
-    vshape = ks_value_get(args, "input_shape");
     if (vrepeat) {
         if (vrepeat->number != floor(vrepeat->number) || vrepeat->number < 0 ||
             vrepeat->number > 1000)
@@ -297,17 +321,11 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
     /* the model input: an InputLayer entry, input_shape on the first layer, or the data's */
     if (m->n_layers == 0 && ops != &ks_layer_input_ops) {
         ks_shape shape = {0, {0}};
-        if (vshape) {
-            if ((s = shape_from_value(vshape, ops->name, &shape, b->err)) != KS_OK)
-                goto out;
-        } else if (vdim) {
-            if (vdim->number != floor(vdim->number) || vdim->number < 1) {
-                s = ks_error_at(b->err, KS_ERR_CONFIG, vdim,
-                                "%s: input_dim must be a positive integer", ops->name);
-                goto out;
-            }
+        if (in.shape.ndim > 0) {            /* as Keras: input_shape before input_dim */
+            shape = in.shape;
+        } else if (in.dim > 0) {
             shape.ndim = 1;
-            shape.dim[0] = (int)vdim->number;
+            shape.dim[0] = in.dim;
         } else if (input_shape && input_shape->ndim > 0) {
             shape = *input_shape;
         } else {
@@ -379,7 +397,7 @@ static ks_status add_entry(builder *b, const ks_value *entry, const ks_shape *in
                 goto out;
             }
         }
-        if ((s = build_layer(m, l, b->err)) != KS_OK) {
+        if ((s = ks_layer_build(m, l, b->err)) != KS_OK) {
             at_entry(b->err, s, args, l->name);
             layer_free(l);
             goto out;

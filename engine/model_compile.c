@@ -151,8 +151,8 @@ static ks_status set_metrics(ks_model *m, const ks_value *v, ks_error *err)
     if (v->kind != KS_VALUE_LIST)
         return ks_error_at(err, KS_ERR_CONFIG, v, "metrics must be a list of names, got %s",
                            ks_value_describe(v, got, sizeof got));
-    if (v->n > sizeof m->metrics / sizeof m->metrics[0])
-        return ks_error_at(err, KS_ERR_CONFIG, v, "at most 8 metrics");
+    if (v->n > KS_MAX_METRICS)
+        return ks_error_at(err, KS_ERR_CONFIG, v, "at most %d metrics", KS_MAX_METRICS);
     for (size_t i = 0; i < v->n; i++) {
         const ks_value *e = &v->items[i];
         ks_status s;

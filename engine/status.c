@@ -31,14 +31,42 @@ void ks_error_clear(ks_error *err)
     err->msg[0] = '\0';
 }
 
+/*
+ * Copy src into dst (size bytes), with control characters escaped as \n, \r, \t or
+ * \xNN: a message quotes names and values from files, which may hold any byte, and must
+ * stay one line.  Truncates at a whole escape.
+ */
+static void copy_printable(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+        char esc[8];
+        size_t k;
+        if (*p >= 0x20 && *p != 0x7f)
+            snprintf(esc, sizeof esc, "%c", *p);
+        else if (*p == '\n' || *p == '\r' || *p == '\t')
+            snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+        else
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
+        k = strlen(esc);
+        if (n + k >= size)
+            break;
+        memcpy(dst + n, esc, k);
+        n += k;
+    }
+    dst[n] = '\0';
+}
+
 ks_status ks_error_vset(ks_error *err, ks_status code, const char *fmt, va_list ap)
 {
+    char raw[sizeof err->msg];
     if (!err)
         return code;
     err->code = code;
     err->file[0] = '\0';
     err->line = err->col = 0;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    copy_printable(err->msg, sizeof err->msg, raw);
     return code;
 }
 
@@ -68,14 +96,15 @@ ks_status ks_error_set_at(ks_error *err, ks_status code, const char *file, int l
 
 void ks_error_prefix(ks_error *err, const char *fmt, ...)
 {
-    char head[256];
+    char raw[256], head[256];
     size_t hl, ol, room = sizeof err->msg - 1;
     va_list ap;
     if (!err)
         return;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    copy_printable(head, sizeof head, raw);
     hl = strlen(head);
     ol = strlen(err->msg);
     if (hl + 2 > room)

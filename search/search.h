@@ -127,10 +127,8 @@ void ks_run_lock_release(ks_run_lock *lock);    /* NULL is a no-op */
 
 /* Limits of a study or run file. */
 #define KS_MAX_PARALLEL 256             /* workers of one study (search.parallel, --parallel) */
-#ifndef KS_MAX_CALLBACKS
-#define KS_MAX_CALLBACKS 32             /* callbacks one fit takes (the engine's limit) */
-#endif
-/* a file's callbacks: a trial adds TerminateOnNaN, the interrupt watcher and the tracker */
+/* a file's callbacks: of the engine's KS_MAX_CALLBACKS (engine.h) a trial adds
+   TerminateOnNaN, the interrupt watcher and the tracker */
 #define KS_MAX_FILE_CALLBACKS (KS_MAX_CALLBACKS - 3)
 
 /* Running a study: `ksearch STUDY.yaml`. */

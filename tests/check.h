@@ -1,13 +1,14 @@
 /*
- * check.h — the test harness: CHECK(cond, fmt, ...) counts and reports, and
- * check_done() prints "N passed, N failed" and gives the exit status.
+ * check.h — the test harness: CHECK(cond, fmt, ...) counts and reports, SKIP(fmt, ...)
+ * counts a check that cannot run here (a missing data set or tool: never a pass), and
+ * check_done() prints "N passed, N failed, N skipped" and gives the exit status.
  */
 #ifndef KS_CHECK_H
 #define KS_CHECK_H
 
 #include <stdio.h>
 
-static int check_passed, check_failed;
+static int check_passed, check_failed, check_skipped;
 
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \
@@ -30,9 +31,18 @@ static int check_passed, check_failed;
             return;                                                           \
     } while (0)
 
+/* A check (or a group of them) that cannot run here, and why: counted as skipped. */
+#define SKIP(...)                                                             \
+    do {                                                                      \
+        check_skipped++;                                                      \
+        printf("%s:%d: SKIPPED: ", __FILE__, __LINE__);                       \
+        printf(__VA_ARGS__);                                                  \
+        putchar('\n');                                                        \
+    } while (0)
+
 static inline int check_done(void)
 {
-    printf("%d passed, %d failed\n", check_passed, check_failed);
+    printf("%d passed, %d failed, %d skipped\n", check_passed, check_failed, check_skipped);
     return check_failed ? 1 : 0;
 }
 

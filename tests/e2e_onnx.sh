@@ -6,7 +6,7 @@
 # equal, every probability within 1e-5); bad files give one message and exit status 2.
 # onnxruntime-node is installed once into $KS_ONNX_NPM (default /tmp/ks_onnx_npm) and
 # reused; without npm, or offline without that cache, the script reports "skipped".
-set -u
+set -u -o pipefail
 cd "$(dirname "$0")/.."
 ks=${KSEARCH:-./build/ksearch}
 ks=$(cd "$(dirname "$ks")" && pwd)/$(basename "$ks")
@@ -16,9 +16,9 @@ passed=0 failed=0
 check() {   # check NAME CONDITION-STATUS [DETAIL]
     if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $1 ${3:-}"; fi
 }
-skip() {
+skip() {    # the whole script cannot run here: one skipped part, never a pass
     echo "skipped: $1"
-    echo "0 passed, 0 failed"
+    echo "0 passed, 0 failed, 1 skipped"
     exit 0
 }
 
@@ -269,13 +269,17 @@ expect_bad "truncated model" truncated.ksm --onnx bad.onnx
 cp mlp.ksm flipped.ksm
 printf '\xff' | dd of=flipped.ksm bs=1 seek=2000 conv=notrunc status=none
 expect_bad "damaged model" flipped.ksm --onnx bad.onnx
-head -c 5000 ens.ksm > truncated_ens.ksm 2>/dev/null
+[[ -s ens.ksm ]]; check "the ensemble file to truncate exists" $?
+head -c 5000 ens.ksm > truncated_ens.ksm
 expect_bad "truncated ensemble" truncated_ens.ksm --onnx bad.onnx
 expect_bad "not a model" mlp.yaml --onnx bad.onnx
 expect_bad "missing file" no_such.ksm --onnx bad.onnx
 err=$("$ks" export mlp.ksm 2>&1 >/dev/null); rc=$?
 [[ $rc -eq 2 && $err == *"--onnx"* ]]; check "--onnx is required" $? "$rc: $err"
-"$ks" export --help | grep -q -- '--onnx FILE'; check "export --help" $?
-"$ks" --help | grep -q 'ksearch export MODEL.ksm --onnx OUT.onnx'; check "export in the command list" $?
+out=$("$ks" export --help 2>&1); rc=$?
+[[ $rc -eq 0 && $out == *"--onnx FILE"* ]]; check "export --help" $? "($rc) $out"
+out=$("$ks" --help 2>&1); rc=$?
+[[ $rc -eq 0 && $out == *"ksearch export MODEL.ksm --onnx OUT.onnx"* ]]
+check "export in the command list" $? "($rc) $out"
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, 0 skipped"

@@ -22,20 +22,33 @@ ref_seconds=$(echo "$(date +%s.%N) - $start" | bc)
 ref_db=ref/runs/kill/study.db
 db=kill/runs/kill/study.db
 
-# ten kills, each at a random moment 0.5 .. 2 s after the start (the study takes longer
-# than that in all, so each kill lands before its end)
+# ten kills, each at a random moment measured in the study's own progress, so that
+# every kill lands before the study's end whatever the machine and its load: after a
+# random number (0 to 12) of epochs finished since that run started, then a random part
+# of one epoch's time.  Ten kills let at most 120 of the 180 epochs finish.
 RANDOM=${KILL_SEED:-1}
+epoch_ms=$(echo "$ref_seconds * 1000 * 2 / 180 / 1" | bc)
+epochs_done() {
+    local n
+    n=$(q "$db" "SELECT count(*) FROM metric WHERE name = 'loss' AND step = -1;" 2>/dev/null)
+    echo "${n:-0}"
+}
 kills=0 mid=0 starting=0 ok=0
 for ((k = 0; k < 10; k++)); do
-    ms=$((500 + RANDOM % 1500))
+    after=$((RANDOM % 13))
+    ms=$((RANDOM % (epoch_ms + 1)))
     delay=$((ms / 1000)).$(printf '%03d' $((ms % 1000)))
+    base=$(epochs_done)
     (cd kill && exec "$ks" s.yaml >>out 2>>err) &
     pid=$!
     pids=("$pid")
+    while kill -0 "$pid" 2>/dev/null && (($(epochs_done) < base + after)); do
+        sleep 0.02
+    done
     sleep "$delay"
     if ! kill -0 "$pid" 2>/dev/null; then
         wait "$pid"
-        echo "the study ended before kill $((k + 1)) (${delay}s)"
+        echo "the study ended before kill $((k + 1)) (after $after epochs and ${delay}s)"
         pid=
         break
     fi

@@ -172,7 +172,7 @@ done
 # and best checkpoint span the epochs before the promotion; killed while a promoted trial
 # trains, the resumed study equals the uninterrupted one.
 hb_study() {
-    fmnist_study "$1" resume_hb 2 hyperband 6000 9 13 1 '[16, 32]' '{float: [0.01, 0.1], log: true}'
+    fmnist_study "$1" resume_hb 4 hyperband 6000 9 13 1 '[16, 32]' '{float: [0.01, 0.1], log: true}'
 }
 mkdir -p hb_ref hb_kill
 hb_study hb_ref/s.yaml

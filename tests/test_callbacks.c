@@ -1182,6 +1182,72 @@ static void test_fit(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- logs */
+
+/* A callback that adds n logs to the epoch's logs. */
+static ks_status many_logs(void *user, const ks_callback_ctx *ctx)
+{
+    int n = *(int *)user;
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "output_%d_loss", i);
+        ks_logs_set(ctx->epoch_logs, name, i);
+    }
+    return KS_OK;
+}
+
+/*
+ * Many logs are kept (multi-output models log a loss and metrics per output), and
+ * more than the limit is an error that reaches the user, never a silent drop (issue 9,
+ * defect 8: entries past 32 were dropped without a word).
+ */
+static void test_logs(void)
+{
+    ks_logs *l = malloc(sizeof *l);
+    int kept = 0, n = 100;
+    ks_callback cb;
+    ks_model *m = tiny_model();
+    float x[8 * 3] = {0}, y[8 * 2] = {0};
+    ks_shape xs = {1, {3}};
+    ks_dataset *ds = NULL;
+    ks_fit_params p = ks_fit_params_default();
+    ks_callback *list[1] = {&cb};
+    ks_data d;
+    ks_error err;
+    ks_logs_clear(l);
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "output_%d_loss", i);
+        ks_logs_set(l, name, i);
+    }
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        double v = -1;
+        snprintf(name, sizeof name, "output_%d_loss", i);
+        kept += ks_logs_get(l, name, &v) && v == i;
+    }
+    CHECK(kept == n, "%d of %d logs kept", kept, n);
+    free(l);
+
+    /* a fit whose logs overflow fails, saying so */
+    REQUIRE(m != NULL, "model");
+    REQUIRE(ks_dataset_from_arrays(&xs, 8, x, 2, y, 0, &ds, &err) == KS_OK, "data: %s", err.msg);
+    d = ks_dataset_data(ds);
+    memset(&cb, 0, sizeof cb);
+    cb.name = "ManyLogs";
+    cb.user = &n;
+    cb.on_epoch_end = many_logs;
+    p.verbose = 0;
+    n = 100;
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, 1, NULL, &err) == KS_OK, "100 logs: %s", err.msg);
+    n = 300;
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, 1, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "more than 128 logs"),
+          "300 logs: %s: %s", ks_status_str(err.code), err.msg);
+    ks_dataset_free(ds);
+    ks_model_free(m);
+}
+
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -1205,6 +1271,7 @@ int main(void)
     test_csv_logger();
     test_from_config();
     test_fit();
+    test_logs();
     nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

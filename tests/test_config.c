@@ -241,10 +241,33 @@ static void test_yaml(void)
           "missing file: %s", err.msg);
 }
 
+/* Messages quote names and values from files, which may hold any byte: one line always. */
+static void test_error_one_line(void)
+{
+    ks_error err;
+    char buf[600];
+    ks_error_set_at(&err, KS_ERR_CORRUPT, "m.ksm", 0, 0, "tensor \"%s\" is odd", "a\nb\r\t\x01" "c");
+    CHECK(strcmp(err.msg, "tensor \"a\\nb\\r\\t\\x01c\" is odd") == 0, "escaped: %s", err.msg);
+    ks_error_prefix(&err, "in \"%s\"", "x\ny");
+    CHECK(strcmp(err.msg, "in \"x\\ny\": tensor \"a\\nb\\r\\t\\x01c\" is odd") == 0, "prefix: %s",
+          err.msg);
+    CHECK(!strchr(ks_error_format(&err, buf, sizeof buf), '\n'), "one line: %s", buf);
+    /* a long message stops at a whole escape, never in the middle of one */
+    {
+        char lots[1200];
+        memset(lots, '\n', sizeof lots - 1);
+        lots[sizeof lots - 1] = '\0';
+        ks_error_set(&err, KS_ERR_PARSE, "%s", lots);
+        CHECK(strlen(err.msg) % 2 == 0 && strlen(err.msg) >= sizeof err.msg - 2,
+              "truncated at a whole escape: %zu", strlen(err.msg));
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir))
         return 1;
+    test_error_one_line();
     test_json_round_trip();
     test_json_errors();
     test_keys();

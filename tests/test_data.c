@@ -191,6 +191,41 @@ static void test_idx(const tmp *t)
         }
     }
 
+    /* non-finite values are bad input (exit 2), named by row and column */
+    {
+        unsigned char pay[4 * 6];
+        uint32_t d2[2] = {3, 2};
+        float v[6] = {0, 1, 2, 3, 4, NAN};
+        for (int i = 0; i < 6; i++) {
+            uint32_t u;
+            memcpy(&u, &v[i], 4);
+            put_be32(pay + 4 * i, u);
+        }
+        len = make_idx(buf, 0x0D, 2, d2, pay, sizeof pay);
+        write_bytes(tpath(t, "nan.idx", p, sizeof p), buf, len);
+        s = ks_idx_load(p, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 2, column 1 holds nan");
+        s = ks_idx_load(p, 0, 2, 1e-40, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 0, column 1 holds inf");
+    }
+    /* a double beyond float32's range is refused, not read as inf (found by fuzz_idx_gz) */
+    {
+        unsigned char pay[16];
+        uint32_t d1[1] = {2};
+        double v[2] = {1.0, -1e39};
+        for (int i = 0; i < 2; i++) {
+            uint64_t u;
+            memcpy(&u, &v[i], 8);
+            put_be(pay + 8 * i, u, 8);
+        }
+        len = make_idx(buf, 0x0E, 1, d1, pay, sizeof pay);
+        write_bytes(tpath(t, "huge.idx", p, sizeof p), buf, len);
+        x = NULL;
+        s = ks_idx_load(p, 0, KS_ALL_ROWS, 1.0, &shape, &n, &x, &e);
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 1, column 0 holds -inf");
+        CHECK(x == NULL && n == 0, "huge double: outputs cleared");
+    }
+
     /* damaged files */
     write_bytes(tpath(t, "short.idx", p, sizeof p), buf, 0);
     len = make_idx(buf, 0x08, 3, dims, pix, sizeof pix);
@@ -505,7 +540,7 @@ static void test_npy_errors(const tmp *t)
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3)}", KS_ERR_CORRUPT,
          "truncated: the header promises 3 rows"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3)}", KS_ERR_CORRUPT,
-         "12 bytes follow the array's 1 rows"},
+         "bytes follow the array's 1 rows (140 bytes)"},
     };
     unsigned char data[24], buf[512], hl;
     char p[128], msg[128];
@@ -559,13 +594,14 @@ static void test_npy_errors(const tmp *t)
         len = make_npy_simple(buf, 1, "<f4", "(3, 2)", data, 24);
         write_bytes(p, buf, len);
         s = ks_npy_read(p, &shape, &n, &x, &e);
-        CHECK_ERR(s, KS_ERR_NAN, e, p, "row 2 holds a non-finite value");
+        /* bad input, as everywhere else (exit 2), naming the row and column */
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 2, column 0 holds nan");
         v[4] = 1e300;
         encode("f8", v, buf + 200);
         len = make_npy_simple(buf, 1, "<f8", "(6,)", buf + 200, 48);
         write_bytes(p, buf, len);
         s = ks_npy_load(p, 1, 6, 1.0, &shape, &n, &x, &e);
-        CHECK_ERR(s, KS_ERR_NAN, e, p, "row 4 holds");
+        CHECK_ERR(s, KS_ERR_PARSE, e, p, "row 4, column 0 holds inf");
     }
     /* every header byte replaced by characters the parser cares about: no crash */
     {
@@ -673,6 +709,10 @@ static void test_csv_values(const tmp *t)
     s = csv(t, "a;y\n1.5;2\n", y, ';', 0, KS_ALL_ROWS, 1.0, &r);
     CHECK(s == KS_OK && r.x[0] == 1.5f && r.y[0] == 2.0f, "csv ';': %s", r.e.msg);
     csv_free(&r);
+    /* a delimiter byte past ASCII (the stream gives bytes 0..255, a char may be signed) */
+    s = csv(t, "a\xA7y\n1.5\xA7" "2\n", y, '\xA7', 0, KS_ALL_ROWS, 1.0, &r);
+    CHECK(s == KS_OK && r.x[0] == 1.5f && r.y[0] == 2.0f, "csv '\\xA7': %s", r.e.msg);
+    csv_free(&r);
     s = csv(t, "a b\ty\n1 2\t3\n", y, '\t', 0, KS_ALL_ROWS, 1.0, &r);
     CHECK(s != KS_OK, "csv tab: \"1 2\" is not a number");
     csv_free(&r);
@@ -735,7 +775,7 @@ static void test_csv_errors(const tmp *t)
         {"id,qty,price\n1,2,3\n2,2,3\n3,2,3\n4,2,3\n5,2,3\n6,1,abc\n", "price", KS_ERR_PARSE, 7,
          3, "cell \"abc\" in column \"price\" is not a number"},
         {"a,\"b\nc\",y\n1,2,3\n1,x,2\n", "y", KS_ERR_PARSE, 4, 2,
-         "cell \"x\" in column \"b\nc\" is not a number"},
+         "cell \"x\" in column \"b\\nc\" is not a number"},
         {"a,y\n1,\"2\n\"\n", "y", KS_ERR_PARSE, 2, 2, "~cell \"2?\" in column \"y\""},
         {"a,y\nnan,1\n", "y", KS_ERR_PARSE, 2, 1, "~\"nan\""},
         {"a,y\n1,inf\n", "y", KS_ERR_PARSE, 2, 2, "~\"inf\""},
@@ -787,6 +827,27 @@ static void test_csv_errors(const tmp *t)
             CHECK(contains(r.e.msg, bad[k].msg + 1), "csv case %zu: \"%s\"", k, r.e.msg);
         else
             CHECK(strcmp(r.e.msg, bad[k].msg) == 0, "csv case %zu: \"%s\"", k, r.e.msg);
+    }
+    /* a wide file: the columns listed within a bounded message, how many more, the nearest */
+    {
+        char text[2048], *q = text;
+        const char *const wrong[] = {"target_valeu", NULL}, *const far[] = {"label", NULL};
+        for (int c = 0; c < 39; c++)
+            q += sprintf(q, "feature_%02d,", c);
+        q += sprintf(q, "target_value\n");
+        for (int c = 0; c < 40; c++)
+            q += sprintf(q, "%d%s", c, c < 39 ? "," : "\n");
+        s = csv(t, text, wrong, ',', 0, KS_ALL_ROWS, 1.0, &r);
+        CHECK(s == KS_ERR_CONFIG &&
+                  contains(r.e.msg, "no column named \"target_valeu\" (did you mean "
+                                    "\"target_value\"?); the 40 columns are feature_00, "
+                                    "feature_01, ") &&
+                  contains(r.e.msg, " more, the last target_value") && strlen(r.e.msg) < 320,
+              "a wrong target in a wide file: \"%s\"", r.e.msg);
+        s = csv(t, text, far, ',', 0, KS_ALL_ROWS, 1.0, &r);
+        CHECK(s == KS_ERR_CONFIG && contains(r.e.msg, "no column named \"label\"; the 40 columns") &&
+                  contains(r.e.msg, " more, the last target_value") && strlen(r.e.msg) < 320,
+              "a target like no column: \"%s\"", r.e.msg);
     }
     /* as a user sees it */
     csv(t, bad[0].text, price, ',', 0, KS_ALL_ROWS, 1.0, &r);
@@ -991,7 +1052,7 @@ static void test_fashion_mnist(void)
     ks_status s;
     gzFile f;
     if (access(labels, R_OK) != 0 || access(images, R_OK) != 0) {
-        printf("note: %s-* not found; Fashion-MNIST test skipped\n", prefix);
+        SKIP("Fashion-MNIST test: %s-* not found (make deps installs it)", prefix);
         return;
     }
     f = gzopen(labels, "rb");

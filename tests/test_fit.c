@@ -371,6 +371,180 @@ static void test_console(void)
     }
 }
 
+/* Dense(units, activation) on D inputs compiled with loss; input_key/input_val as the
+   first layer's input argument (input_shape: [D] when input_key is NULL). */
+static ks_model *small_model(int units, const char *activation, const char *loss,
+                             const char *input_key, double input_val, ks_error *err)
+{
+    ks_value layers, compile, *a;
+    ks_model *m = NULL;
+    ks_status s;
+    ks_value_init(&layers, KS_VALUE_LIST);
+    a = ks_value_put(ks_value_push(&layers, KS_VALUE_MAP), "Dense", KS_VALUE_MAP);
+    ks_value_put(a, "units", KS_VALUE_NUMBER)->number = units;
+    put_str(a, "activation", activation);
+    if (input_key)
+        ks_value_put(a, input_key, KS_VALUE_NUMBER)->number = input_val;
+    else
+        ks_value_push(ks_value_put(a, "input_shape", KS_VALUE_LIST), KS_VALUE_NUMBER)->number = D;
+    ks_value_init(&compile, KS_VALUE_MAP);
+    put_str(&compile, "loss", loss);
+    put_str(&compile, "optimizer", "SGD");
+    s = ks_model_from_config(&layers, NULL, 5, &m, err);
+    if (s == KS_OK)
+        s = ks_model_compile(m, &compile, err);
+    ks_value_free(&layers);
+    ks_value_free(&compile);
+    if (s != KS_OK) {
+        ks_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/*
+ * Targets outside a loss's domain are refused before training, naming the data set and
+ * the first bad row (issue 9, defect 6: a 10-class label column with a sigmoid output
+ * and binary_crossentropy trained to a val_loss of -2778).
+ */
+static void test_target_domains(void)
+{
+    static float soft[N], onehot[N * K], nan_y[N];
+    ks_data d = data(), bd;
+    ks_fit_params p = params(1);
+    ks_error err;
+    ks_logs logs;
+    ks_model *m = small_model(1, "sigmoid", "binary_crossentropy", NULL, 0, &err);
+    REQUIRE(m != NULL, "build: %s", err.msg);
+    /* class indices 0, 1, 2 …: the first outside [0, 1] is sample 2 */
+    CHECK(ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "training target 2 is 2") && strstr(err.msg, "[0, 1]") &&
+              strstr(err.msg, "binary_crossentropy"),
+          "binary_crossentropy on class indices: %s: %s", ks_status_str(err.code), err.msg);
+    CHECK(ks_model_evaluate(m, &d, 16, 0, NULL, 0, &logs, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "evaluation target 2 is 2"),
+          "evaluate: %s", err.msg);
+    for (int i = 0; i < N; i++)
+        soft[i] = (float)(i % 11) / 10.0f;      /* soft labels in [0, 1] are fine */
+    bd = d;
+    bd.y = soft;
+    bd.y_is_label = 0;
+    CHECK(ks_model_fit(m, &bd, NULL, &p, NULL, 0, NULL, &err) == KS_OK, "soft labels: %s",
+          err.msg);
+    soft[200] = 1.5f;                           /* in the last quarter: validation */
+    p.validation_split = 0.25;
+    CHECK(ks_model_fit(m, &bd, NULL, &p, NULL, 0, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "validation target 20 is 1.5"),
+          "a bad validation row: %s", err.msg);
+    p.validation_split = 0;
+    ks_model_free(m);
+
+    /* categorical_crossentropy: one-hot or probabilities, never negative */
+    m = small_model(K, "softmax", "categorical_crossentropy", NULL, 0, &err);
+    REQUIRE(m != NULL, "build: %s", err.msg);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < K; j++)
+            onehot[i * K + j] = j == (int)ys[i];
+    bd = d;
+    bd.y = onehot;
+    bd.y_size = K;
+    bd.y_is_label = 0;
+    CHECK(ks_model_fit(m, &bd, NULL, &p, NULL, 0, NULL, &err) == KS_OK, "one-hot: %s", err.msg);
+    onehot[7 * K + 1] = -0.5f;
+    CHECK(ks_model_fit(m, &bd, NULL, &p, NULL, 0, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "training target 7 (column 1) is -0.5") &&
+              strstr(err.msg, "categorical_crossentropy"),
+          "a negative one-hot target: %s", err.msg);
+    ks_model_free(m);
+
+    /* any loss: targets are finite */
+    m = small_model(1, "linear", "mse", NULL, 0, &err);
+    REQUIRE(m != NULL, "build: %s", err.msg);
+    memcpy(nan_y, ys, sizeof nan_y);
+    nan_y[5] = NAN;
+    bd = d;
+    bd.y = nan_y;
+    bd.y_is_label = 0;
+    CHECK(ks_model_fit(m, &bd, NULL, &p, NULL, 0, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, "training target 5 is nan"),
+          "a NaN target: %s", err.msg);
+    CHECK(ks_model_fit(m, &d, NULL, &p, NULL, 0, NULL, &err) == KS_OK, "mse: %s", err.msg);
+    ks_model_free(m);
+}
+
+/* input_dim and input_shape are read through the key tables, bounds included. */
+static void test_input_arguments(void)
+{
+    static const struct {
+        const char *key;
+        double value;
+        const char *want;       /* NULL: builds */
+    } cases[] = {
+        {"input_dim", 4, NULL},
+        {"input_dim", 3000000000.0, "input_dim must be an integer in [1, 1e+09], got 3000000000"},
+        {"input_dim", 1e9 + 1, "input_dim must be an integer in [1, 1e+09]"},
+        {"input_dim", 0, "input_dim must be an integer"},
+        {"input_dim", 2.5, "input_dim must be an integer"},
+        {"input_dim", -3, "input_dim must be an integer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ks_error err;
+        ks_model *m = small_model(3, "softmax", "sparse_categorical_crossentropy", cases[i].key,
+                                  cases[i].value, &err);
+        if (!cases[i].want) {
+            CHECK(m && ks_model_input_shape(m)->ndim == 1 &&
+                      ks_model_input_shape(m)->dim[0] == (int)cases[i].value,
+                  "%s: %g builds (None, %g): %s", cases[i].key, cases[i].value, cases[i].value,
+                  m ? "" : err.msg);
+        } else {
+            CHECK(!m && err.code == KS_ERR_CONFIG && strstr(err.msg, cases[i].want),
+                  "%s: %.17g: want \"%s\", got %s: %s", cases[i].key, cases[i].value,
+                  cases[i].want, m ? "a model" : ks_status_str(err.code), m ? "" : err.msg);
+        }
+        ks_model_free(m);
+    }
+}
+
+static ks_status noop(void *user, const ks_callback_ctx *ctx)
+{
+    (void)user;
+    (void)ctx;
+    return KS_OK;
+}
+
+/* fit and evaluate take the same number of callbacks, one limit (issue 9, defect 8). */
+static void test_callback_limit(void)
+{
+    enum { MAX = KS_MAX_CALLBACKS };
+    char want[64];
+    ks_callback cbs[MAX + 1], *list[MAX + 1];
+    ks_data d = data();
+    ks_fit_params p = params(1);
+    ks_logs logs;
+    ks_error err;
+    ks_model *m = model("SGD", 0.05, 0, 0);
+    REQUIRE(m != NULL, "model");
+    snprintf(want, sizeof want, "at most %d callbacks", MAX);
+    memset(cbs, 0, sizeof cbs);
+    for (int i = 0; i <= MAX; i++) {
+        cbs[i].name = "Noop";
+        cbs[i].on_test_batch_end = noop;
+        cbs[i].on_epoch_end = noop;
+        list[i] = &cbs[i];
+    }
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, MAX, NULL, &err) == KS_OK, "fit, %d callbacks: %s",
+          MAX, err.msg);
+    CHECK(ks_model_evaluate(m, &d, 32, 0, list, MAX, &logs, &err) == KS_OK,
+          "evaluate, %d callbacks: %s", MAX, err.msg);
+    CHECK(ks_model_fit(m, &d, NULL, &p, list, MAX + 1, NULL, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, want),
+          "fit, %d callbacks: %s", MAX + 1, err.msg);
+    CHECK(ks_model_evaluate(m, &d, 32, 0, list, MAX + 1, &logs, &err) == KS_ERR_CONFIG &&
+              strstr(err.msg, want),
+          "evaluate, %d callbacks: %s", MAX + 1, err.msg);
+    ks_model_free(m);
+}
+
 int main(void)
 {
     make_data();
@@ -379,5 +553,8 @@ int main(void)
     test_fit_options();
     test_evaluate_predict();
     test_console();
+    test_target_domains();
+    test_input_arguments();
+    test_callback_limit();
     return check_done();
 }

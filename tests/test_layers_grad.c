@@ -202,6 +202,69 @@ static void test_penalty_value(void)
     CHECK(fabsf(g[1] - (-0.1f + 2 * 0.01f * -2.0f)) < 1e-7f, "l1/l2 gradient %g", (double)g[1]);
 }
 
+/* ------------------------------------------------------------ weight limit */
+
+/* A layer kind that declares many weights, written to through what add_weight returns. */
+static int many_count;
+
+static ks_status many_build(ks_layer *l, ks_error *err)
+{
+    ks_shape s = {1, {2}};
+    (void)err;
+    l->out_shape = l->in_shape[0];
+    for (int i = 0; i < many_count; i++) {
+        char name[16];
+        ks_weight *w;
+        snprintf(name, sizeof name, "w%d", i);
+        w = ks_layer_add_weight(l, name, &s, 1, KS_INIT_ZEROS);
+        w->reg.l2 = 0.5;
+    }
+    return KS_OK;
+}
+
+/*
+ * ks_layer_add_weight never writes past its table (issue 9, defect 8: it wrote past
+ * KS_MAX_LAYER_WEIGHTS, 4, which BatchNormalization already filled).
+ */
+static void test_weight_limit(void)
+{
+    /* room after the layer, so that a write past its table lands here, not in the heap */
+    struct padded {
+        ks_layer l;
+        ks_weight pad[64];
+    } *b = calloc(1, sizeof *b);
+    static const ks_key no_keys[] = {{NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+    static const ks_layer_ops many_ops = {.name = "Many", .keys = no_keys, .build = many_build};
+    int sentinel = 0;
+    for (int count = 1; count <= 40; count++) {
+        ks_error err;
+        ks_status st;
+        memset(b, 0, sizeof *b);
+        b->l.ops = &many_ops;
+        b->l.state = &sentinel;
+        snprintf(b->l.name, sizeof b->l.name, "many");
+        b->l.in_shape[0] = (ks_shape){1, {2}};
+        many_count = count;
+        st = ks_layer_build(NULL, &b->l, &err);
+        CHECK(b->l.state == &sentinel && b->l.n_weights == count,
+              "%d weights: the layer after the table was overwritten (state %p, n_weights %d)",
+              count, b->l.state, b->l.n_weights);
+        /* more than the table holds: a build error, not a write past it */
+        if (count <= KS_MAX_LAYER_WEIGHTS)
+            CHECK(st == KS_OK, "%d weights: %s", count, err.msg);
+        else
+            CHECK(st == KS_ERR_INTERNAL && strstr(err.msg, "Many declares") &&
+                      strstr(err.msg, "more than KS_MAX_LAYER_WEIGHTS (16)"),
+                  "%d weights: %s: %s", count, ks_status_str(st), err.msg);
+        for (int i = 0; i < (int)(sizeof b->pad / sizeof b->pad[0]); i++)
+            if (b->pad[i].reg.l2 != 0) {
+                CHECK(0, "%d weights: a write past the layer's table", count);
+                break;
+            }
+    }
+    free(b);
+}
+
 int main(void)
 {
     ks_rng *r;
@@ -212,6 +275,7 @@ int main(void)
     test_losses(r);
     test_regularizers(r);
     test_penalty_value();
+    test_weight_limit();
     ks_rng_free(r);
     return check_done();
 }

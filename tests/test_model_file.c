@@ -191,6 +191,7 @@ static uint64_t rd(const unsigned char *p, int bytes)
 }
 
 typedef struct ttensor {
+    uint32_t slot;          /* version 2: 0 a weight, k the k-th optimizer slot */
     char name[300];
     uint32_t ndim;
     uint64_t dim[8];
@@ -208,6 +209,7 @@ typedef struct tfile {
     uint64_t iterations;
     double lr;
     uint32_t n_slots;
+    char slot_names[4][300];    /* version 2 */
     int n;
     ttensor t[32];
     size_t junk;            /* extra bytes after the tensors */
@@ -242,11 +244,23 @@ static int tfile_parse(const unsigned char *b, size_t len, tfile *f)
         }
         f->n_slots = (uint32_t)rd(b + at + 16, 4);
         at += 20;
+        for (uint32_t k = 0; f->version >= 2 && k < f->n_slots; k++) {
+            size_t sl = (size_t)rd(b + at, 4);
+            if (k >= 4 || sl >= sizeof f->slot_names[k])
+                return 0;
+            memcpy(f->slot_names[k], b + at + 4, sl);
+            at += 4 + sl;
+        }
     }
     for (f->n = 0; f->n < (int)f->n_tensors; f->n++) {
         ttensor *t = &f->t[f->n];
-        size_t nl = (size_t)rd(b + at, 4);
+        size_t nl;
         t->off = at;
+        if (f->version >= 2) {
+            t->slot = (uint32_t)rd(b + at, 4);
+            at += 4;
+        }
+        nl = (size_t)rd(b + at, 4);
         memcpy(t->name, b + at + 4, nl);
         at += 4 + nl;
         t->ndim = (uint32_t)rd(b + at, 4);
@@ -285,9 +299,15 @@ static tbuf tfile_write(const tfile *f)
         tb_int(&b, f->iterations, 8);
         tb_int(&b, u, 8);
         tb_int(&b, f->n_slots, 4);
+        for (uint32_t k = 0; f->version >= 2 && k < f->n_slots && k < 4; k++) {
+            tb_int(&b, strlen(f->slot_names[k]), 4);
+            tb_put(&b, f->slot_names[k], strlen(f->slot_names[k]));
+        }
     }
     for (int i = 0; i < f->n; i++) {
         const ttensor *t = &f->t[i];
+        if (f->version >= 2)
+            tb_int(&b, t->slot, 4);
         tb_int(&b, strlen(t->name), 4);
         tb_put(&b, t->name, strlen(t->name));
         tb_int(&b, t->ndim, 4);
@@ -315,12 +335,29 @@ static void fix_crc(unsigned char *b, size_t len)
         b[len - 4 + i] = (unsigned char)(c >> (8 * i));
 }
 
-static const ttensor *tfind(const tfile *f, const char *name)
+static const ttensor *tfind(const tfile *f, uint32_t slot, const char *name)
 {
     for (int i = 0; i < f->n; i++)
-        if (strcmp(f->t[i].name, name) == 0)
+        if (f->t[i].slot == slot && strcmp(f->t[i].name, name) == 0)
             return &f->t[i];
     return NULL;
+}
+
+/* The same content in version 1's layout: optimizer state named "optimizer/<slot>/<weight>". */
+static void tfile_to_v1(tfile *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        ttensor *t = &f->t[i];
+        char name[sizeof t->name];
+        if (t->slot > 0) {
+            snprintf(name, sizeof name, "optimizer/%.32s/%.200s", f->slot_names[t->slot - 1],
+                     t->name);
+            memcpy(t->name, name, sizeof name);
+        }
+        t->slot = 0;
+    }
+    memset(f->slot_names, 0, sizeof f->slot_names);
+    f->version = 1;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -462,27 +499,38 @@ static void test_round_trip(const ks_dataset *ds, const char *dir)
 
     /* the bytes follow the documented layout, read independently */
     REQUIRE(tfile_parse(buf, len, f), "the file does not follow the documented layout");
-    CHECK(f->version == 1 && f->flags == 3 && f->epoch == 2 && f->seed == 11, "header");
+    CHECK(f->version == 2 && f->flags == 3 && f->epoch == 2 && f->seed == 11, "header");
     CHECK(f->n_tensors == (uint32_t)(4 * m->n_weights), "%u tensors", f->n_tensors);
     CHECK(strcmp(f->opt_name, "Adam") == 0 && f->iterations == 14 && f->lr == 0.0037 &&
-              f->n_slots == 3,
+              f->n_slots == 3 && strcmp(f->slot_names[0], "momentum") == 0 &&
+              strcmp(f->slot_names[1], "velocity") == 0 &&
+              strcmp(f->slot_names[2], "velocity_hat") == 0,
           "optimizer section");
     for (int i = 0; i < m->n_weights; i++) {
-        const ttensor *t = tfind(f, ks_model_weight_name(m, i));
+        const ttensor *t = tfind(f, 0, ks_model_weight_name(m, i));
         const ks_shape *s = ks_model_weight_shape(m, i);
-        char slot_name[200];
         CHECK(t && t->ndim == (uint32_t)s->ndim && t->count == ks_shape_size(s) &&
                   memcmp(t->data, ks_model_weight_data(m, i), t->count * 4) == 0,
               "tensor %s", ks_model_weight_name(m, i));
-        snprintf(slot_name, sizeof slot_name, "optimizer/velocity/%s", ks_model_weight_name(m, i));
-        t = tfind(f, slot_name);
+        t = tfind(f, 2, ks_model_weight_name(m, i));
         k = m->weights[i]->offset;
-        CHECK(t && memcmp(t->data, m->slots + m->n_params + k, t->count * 4) == 0, "tensor %s",
-              slot_name);
+        CHECK(t && memcmp(t->data, m->slots + m->n_params + k, t->count * 4) == 0,
+              "velocity of %s", ks_model_weight_name(m, i));
     }
     again = tfile_write(f);
     CHECK(again.n == len && memcmp(again.p, buf, len) == 0,
           "an independent encoder gives other bytes");
+    free(again.p);
+    /* the same model in version 1's layout loads the same (files written before version 2) */
+    tfile_to_v1(f);
+    again = tfile_write(f);
+    ks_model_free(l);
+    l = NULL;
+    CHECK(ks_model_load_buffer(again.p, again.n, "v1", &l, &epoch, &err) == KS_OK && l &&
+              memcmp(l->params, m->params, m->n_params * sizeof(float)) == 0 &&
+              memcmp(l->slots, m->slots, n_slot_floats(m) * sizeof(float)) == 0 &&
+              ks_model_iterations(l) == 14 && ks_model_get_lr(l) == 0.0037 && epoch == 2,
+          "a version 1 file: %s", err.msg);
     free(again.p);
     free(f);
     free(buf);
@@ -757,8 +805,18 @@ static void test_hostile(const ks_dataset *ds)
     ks_model_free(l);
     free(b.p);
 
-    EDIT(g->version = 2, KS_ERR_CORRUPT,
-         "written by a newer ksearch (format 2), this one reads up to 1", "newer version");
+    EDIT(g->version = 3, KS_ERR_CORRUPT,
+         "written by a newer ksearch (format 3), this one reads up to 2", "newer version");
+    /* version 1 files still load, their edits still caught */
+    EDIT(tfile_to_v1(g), KS_OK, "", "the same file in version 1");
+    EDIT((tfile_to_v1(g), snprintf(g->t[0].name, sizeof g->t[0].name,
+                                   "optimizer/bogus/dense/kernel")),
+         KS_ERR_CORRUPT, "does not have", "version 1: an optimizer slot that does not exist");
+    EDIT((tfile_to_v1(g), g->flags &= ~2u), KS_ERR_CORRUPT,
+         "\"optimizer/momentum/dense/kernel\" that the model",
+         "version 1: optimizer state the flags deny");
+    EDIT((tfile_to_v1(g), g->n_slots = 2), KS_ERR_CORRUPT, "2 state arrays",
+         "version 1: a wrong slot count");
     EDIT(g->n_tensors = 0xffffffffu, KS_ERR_CORRUPT, "cannot fit", "huge tensor count");
     EDIT(g->n_tensors++, KS_ERR_CORRUPT, "damaged file", "one tensor too many");
     EDIT(g->t[0].ndim = 3; g->t[0].dim[0] = g->t[0].dim[1] = g->t[0].dim[2] = 0x7fffffff,
@@ -770,8 +828,17 @@ static void test_hostile(const ks_dataset *ds)
     EDIT(g->t[0].dim[0] = 13, KS_ERR_CORRUPT, "damaged file", "more data than is there");
     EDIT(snprintf(g->t[0].name, sizeof g->t[0].name, "dense/kernal"), KS_ERR_CORRUPT,
          "\"dense/kernal\" that the model does not have", "a weight that does not exist");
-    EDIT(snprintf(g->t[0].name, sizeof g->t[0].name, "optimizer/bogus/dense/kernel"),
-         KS_ERR_CORRUPT, "does not have", "an optimizer slot that does not exist");
+    EDIT(snprintf(g->slot_names[0], sizeof g->slot_names[0], "bogus"), KS_ERR_CORRUPT,
+         "optimizer state \"bogus\" that Adam does not keep",
+         "an optimizer slot that does not exist");
+    EDIT(snprintf(g->slot_names[2], sizeof g->slot_names[2], "momentum"), KS_ERR_CORRUPT,
+         "optimizer slot \"momentum\" appears twice", "a slot named twice");
+    EDIT(g->t[m->n_weights].slot = 4, KS_ERR_CORRUPT, "is for optimizer slot 4, the file has 3",
+         "a slot number past the slots");
+    EDIT(g->t[0].slot = 1, KS_ERR_CORRUPT,
+         "optimizer state \"momentum\" of \"dense/kernel\" appears twice",
+         "a weight given as optimizer state");
+    EDIT(g->n_slots = 17, KS_ERR_CORRUPT, "17 optimizer slots, at most 16", "too many slots");
     EDIT(memset(g->t[0].name, 'x', 257); g->t[0].name[257] = 0, KS_ERR_CORRUPT, "bad name",
          "a name of 257 bytes");
     EDIT((g->t[0].dim[0] = 3, g->t[0].dim[1] = 32), KS_ERR_CORRUPT,
@@ -781,14 +848,15 @@ static void test_hostile(const ks_dataset *ds)
     EDIT((g->n--, g->n_tensors--), KS_ERR_CORRUPT, "is not in the file", "a missing tensor");
     EDIT(snprintf(g->opt_name, sizeof g->opt_name, "SGD"), KS_ERR_CORRUPT,
          "optimizer state of SGD but the model is compiled with Adam", "another optimizer");
-    EDIT(g->n_slots = 2, KS_ERR_CORRUPT, "2 state arrays", "a wrong slot count");
+    EDIT(g->n_slots = 2, KS_ERR_CORRUPT, "optimizer slot 3, the file has 2",
+         "a wrong slot count");
     EDIT(g->lr = NAN, KS_ERR_CORRUPT, "learning rate", "a NaN learning rate");
     EDIT(g->iterations = 1ull << 63, KS_ERR_CORRUPT, "iteration count", "negative iterations");
     EDIT(g->epoch = 0x80000000u, KS_ERR_CORRUPT, "epoch", "a huge epoch");
     EDIT(g->junk = 5, KS_ERR_CORRUPT, "5 unexplained bytes", "bytes after the last tensor");
     EDIT(g->flags |= 4, KS_ERR_CORRUPT, "unknown flags 0x7", "an unknown flag");
     EDIT(g->flags &= ~1u, KS_ERR_CORRUPT, "bad config length", "a config the flags deny");
-    EDIT(g->flags &= ~2u, KS_ERR_CORRUPT, "\"optimizer/momentum/dense/kernel\" that the model",
+    EDIT(g->flags &= ~2u, KS_ERR_CORRUPT, "optimizer slot 1, the file has 0",
          "optimizer state the flags deny");
     EDIT(set_config(g, "{\"layers\": [1"), KS_ERR_CORRUPT,
          "config is not JSON", "config that is not JSON");
@@ -819,7 +887,7 @@ static void test_hostile(const ks_dataset *ds)
     /* byte-level edits with the checksum made valid again */
     b = tfile_write(f);
     {
-        size_t at = f->t[0].off;
+        size_t at = f->t[0].off + 4;               /* after the slot field */
         unsigned char *e = malloc(b.n);
         memcpy(e, b.p, b.n);
         e[at] = e[at + 1] = e[at + 2] = 0xff;       /* name length 0x..ffffff */
@@ -844,6 +912,109 @@ static void test_hostile(const ks_dataset *ds)
     free(g);
     free(buf);
     ks_model_free(m);
+}
+
+/* ------------------------------------------------- names like file entries */
+
+/* Flatten (4, 3) → Dense 8 relu named name → Dense 3 softmax named "dense". */
+static ks_model *build_named(const char *name, const char *optimizer, ks_error *err)
+{
+    ks_value layers, compile, *a, *shape;
+    ks_model *m = NULL;
+    ks_status s;
+    ks_value_init(&layers, KS_VALUE_LIST);
+    a = layer(&layers, "Flatten");
+    shape = ks_value_put(a, "input_shape", KS_VALUE_LIST);
+    ks_value_push(shape, KS_VALUE_NUMBER)->number = 4;
+    ks_value_push(shape, KS_VALUE_NUMBER)->number = 3;
+    a = layer(&layers, "Dense");
+    put_num(a, "units", 8);
+    put_str(a, "activation", "relu");
+    put_str(a, "name", name);
+    a = layer(&layers, "Dense");
+    put_num(a, "units", 3);
+    put_str(a, "activation", "softmax");
+    put_str(a, "name", "dense");
+    s = ks_model_from_config(&layers, NULL, 3, &m, err);
+    ks_value_free(&layers);
+    if (s == KS_OK) {
+        make_compile(&compile, optimizer);
+        s = ks_model_compile(m, &compile, err);
+        ks_value_free(&compile);
+    }
+    if (s != KS_OK) {
+        ks_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/*
+ * A layer may be named "optimizer" or "optimizer/<slot>/<layer>", as the file's
+ * optimizer entries once were: saving and loading such a model gives it back whole
+ * (issue 9, defect 3: before, such files saved but never loaded).
+ */
+static void test_reserved_names(const ks_dataset *ds, const char *dir)
+{
+    static const char *const names[] = {"optimizer", "optimizer/momentum", "optimizer/kernel",
+                                        "optimizer/momentum/dense", "optimizer/velocity/dense",
+                                        NULL};
+    static const char *const optimizers[] = {"SGD", "Adam", "RMSprop", NULL};
+    char path[512];
+    for (int i = 0; names[i]; i++)
+        for (int o = 0; optimizers[o]; o++) {
+            ks_error err;
+            ks_model *m = build_named(names[i], optimizers[o], &err), *l = NULL, *w = NULL;
+            int epoch = -1;
+            CHECK(m != NULL, "a layer named \"%s\" (%s): %s", names[i], optimizers[o], err.msg);
+            if (!m)
+                continue;
+            fit(m, ds, 0, 1);
+            snprintf(path, sizeof path, "%s/named.ksm", dir);
+            REQUIRE(ks_model_save(m, path, KS_SAVE_OPTIMIZER, 1, &err) == KS_OK, "save: %s",
+                    err.msg);
+            CHECK(ks_model_load(path, &l, &epoch, &err) == KS_OK,
+                  "a layer named \"%s\" (%s): the model saves but does not load: %s", names[i],
+                  optimizers[o], err.msg);
+            CHECK(!l || (l->n_params == m->n_params &&
+                         memcmp(l->params, m->params, m->n_params * sizeof(float)) == 0 &&
+                         memcmp(l->slots, m->slots, n_slot_floats(m) * sizeof(float)) == 0 &&
+                         ks_model_iterations(l) == ks_model_iterations(m) && epoch == 1),
+                  "a layer named \"%s\" (%s): weights or optimizer state differ", names[i],
+                  optimizers[o]);
+            /* into a model built from the config: weights and optimizer state */
+            w = build_named(names[i], optimizers[o], &err);
+            CHECK(w && ks_model_load_weights(w, path, NULL, &err) == KS_OK &&
+                      memcmp(w->params, m->params, m->n_params * sizeof(float)) == 0 &&
+                      memcmp(w->slots, m->slots, n_slot_floats(m) * sizeof(float)) == 0,
+                  "a layer named \"%s\" (%s): load_weights: %s", names[i], optimizers[o],
+                  err.msg);
+            ks_model_free(w);
+            ks_model_free(l);
+            /* version 1 held "optimizer/kernel" unambiguously: it loads too */
+            if (strcmp(names[i], "optimizer") == 0) {
+                unsigned char *buf = NULL;
+                size_t len = 0;
+                tfile *f = calloc(1, sizeof *f);
+                tbuf b;
+                REQUIRE(ks_model_save_buffer(m, KS_SAVE_OPTIMIZER, 1, &buf, &len, &err) == KS_OK &&
+                            tfile_parse(buf, len, f),
+                        "a file to rewrite");
+                tfile_to_v1(f);
+                b = tfile_write(f);
+                l = NULL;
+                CHECK(ks_model_load_buffer(b.p, b.n, "v1", &l, NULL, &err) == KS_OK && l &&
+                          memcmp(l->params, m->params, m->n_params * sizeof(float)) == 0 &&
+                          memcmp(l->slots, m->slots, n_slot_floats(m) * sizeof(float)) == 0,
+                      "version 1, a layer named \"optimizer\" (%s): %s", optimizers[o], err.msg);
+                ks_model_free(l);
+                free(b.p);
+                free(f);
+                free(buf);
+            }
+            ks_model_free(m);
+            remove(path);
+        }
 }
 
 /* ------------------------------------------------------------- I/O faults */
@@ -922,7 +1093,7 @@ static void test_io_faults(const ks_dataset *ds, const char *dir)
     mkdir(ro, 0755);
     chmod(ro, 0555);
     if (access(ro, W_OK) == 0) {
-        printf("read-only directory test skipped: this user can write there anyway (root?)\n");
+        SKIP("read-only directory test: this user can write there anyway (root?)");
     } else {
         CHECK(ks_model_save(m, path, 0, 0, &err) == KS_ERR_IO &&
                   strstr(err.msg, strerror(EACCES)),
@@ -1019,6 +1190,7 @@ int main(void)
         test_damaged(ds);
         test_hostile(ds);
         test_io_faults(ds, dir);
+        test_reserved_names(ds, dir);
     }
     ks_dataset_free(ds);
     rm_tree(dir);
