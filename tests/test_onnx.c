@@ -490,7 +490,7 @@ static void test_no_lowering(void)
     mystery.onnx = NULL;
     {
         /* the kinds the registry can export, as the message lists them */
-        char want[sizeof err.msg], kinds[sizeof err.msg] = "";
+        char want[2 * sizeof err.msg], kinds[sizeof err.msg] = "";
         for (int i = 0; ks_layer_kinds[i]; i++)
             if (ks_layer_kinds[i]->onnx || (ks_layer_kinds[i]->flags & KS_LAYER_INPUT))
                 snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
