@@ -104,16 +104,16 @@ const char *ks_graph_nearest_entry(const parser *p, const char *s)
 /* "unknown layer \"x\" (did you mean \"y\"?); known: …" over kinds, sub-models, names. */
 ks_status ks_graph_unknown_class(parser *p, const ks_value *args)
 {
-    const char *names[64];
-    char list[512] = "";
+    const char *names[KS_LAYER_KINDS_MAX + 8];
+    char list[1024] = "";
     const char *near;
     int n = 0;
-    for (int i = 0; ks_layer_kinds[i] && n < 60; i++) {
+    for (int i = 0; ks_layer_kinds[i]; i++) {
         size_t len = strlen(list);
         names[n++] = ks_layer_kinds[i]->name;
         snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", ks_layer_kinds[i]->name);
     }
-    for (int i = 1; i < p->m->n_graphs && n < 62; i++)
+    for (int i = 1; i < p->m->n_graphs && n < KS_LAYER_KINDS_MAX + 7; i++)
         names[n++] = p->m->graphs[i].name;
     names[n] = NULL;
     near = ks_nearest_name(args->key, names);
