@@ -305,6 +305,12 @@ void ks_input_resolve(ks_layer *l, const ks_shape *data);
 #define KS_LAYER_KINDS_MAX 64
 const ks_layer_ops *ks_layer_find(const char *class_name);
 extern const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1];  /* NULL-terminated */
+/*
+ * The names of the layer kinds for which keep(kind) is true (every kind when keep is NULL),
+ * ", "-separated into buf: as many as fit in size bytes (at least 16), then " and N more"
+ * for the rest, so that a message naming them is never cut mid-name.  Returns buf.
+ */
+const char *ks_layer_kind_names(char *buf, size_t size, int (*keep)(const ks_layer_ops *));
 /* Keras's default name prefix for a class: Dense → "dense", BatchNormalization → "batch_normalization". */
 void ks_layer_default_prefix(const char *class_name, char *out, size_t size);
 

@@ -4,6 +4,7 @@
 #include "engine_impl.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* at most KS_LAYER_KINDS_MAX (the compiler refuses more), NULL after the last */
@@ -64,6 +65,27 @@ const ks_layer_ops *ks_layer_find(const char *class_name)
                 return ops;
     }
     return NULL;
+}
+
+const char *ks_layer_kind_names(char *buf, size_t size, int (*keep)(const ks_layer_ops *))
+{
+    size_t n = 0;
+    int more = 0;
+    buf[0] = '\0';
+    for (int i = 0; ks_layer_kinds[i]; i++) {
+        const ks_layer_ops *k = ks_layer_kinds[i];
+        if (keep && !keep(k))
+            continue;
+        /* room for ", name" and a closing " and 99 more" */
+        if (more || n + strlen(k->name) + 2 + 13 >= size) {
+            more++;
+            continue;
+        }
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", k->name);
+    }
+    if (more)
+        snprintf(buf + n, size - n, " and %d more", more);
+    return buf;
 }
 
 void ks_layer_default_prefix(const char *class_name, char *out, size_t size)

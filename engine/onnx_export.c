@@ -65,26 +65,10 @@ ks_status ks_onnx_activation(ks_onnx *g, ks_activation a, const char *x, const c
 
 /* ----------------------------------------------------------------- models */
 
-/* The layer kinds that can be exported, for the message about one that cannot: as many
-   names as fit in size, then "and N more". */
-static void exportable_kinds(char *buf, size_t size)
+/* The layer kinds that can be exported, for the message about one that cannot. */
+static int exportable(const ks_layer_ops *k)
 {
-    size_t n = 0;
-    int more = 0;
-    buf[0] = '\0';
-    for (int i = 0; ks_layer_kinds[i]; i++) {
-        const ks_layer_ops *k = ks_layer_kinds[i];
-        if (!k->onnx && !(k->flags & KS_LAYER_INPUT))
-            continue;
-        /* room for ", name" and a closing " and 99 more" */
-        if (more || n + strlen(k->name) + 2 + 13 >= size) {
-            more++;
-            continue;
-        }
-        n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", k->name);
-    }
-    if (more)
-        snprintf(buf + n, size - n, " and %d more", more);
+    return k->onnx || (k->flags & KS_LAYER_INPUT);
 }
 
 /* Model input k's tensor: "input" for a model of one input, else the input's name. */
@@ -113,7 +97,7 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
         return KS_OK;
     }
     if (!l->ops->onnx) {
-        exportable_kinds(kinds, sizeof kinds);
+        ks_layer_kind_names(kinds, sizeof kinds, exportable);
         return ks_error_set(err, KS_ERR_CONFIG,
                             "layer \"%s\" is a %s, which the ONNX export does not support "
                             "(supported: %s)",
