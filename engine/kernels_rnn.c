@@ -57,8 +57,16 @@ static inline float tanh_approx(float x)
 }
 
 /* Activation a over len floats in place: the cells' sigmoid and tanh inline, others as
-   every layer computes them.  x86-64 also gets an AVX2 version, chosen at load time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+   every layer computes them.  x86-64 also gets an AVX2 version, chosen at load time by
+   an ifunc resolver; not in sanitizer builds, whose runtimes are not ready when the
+   resolver runs (under TSan it crashed every program at load). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KS_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(KS_NO_CLONES)
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void act_block(ks_activation a, float *restrict p, int len)
