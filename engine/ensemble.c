@@ -284,20 +284,6 @@ ks_status ks_ensemble_evaluate(ks_ensemble *e, const ks_data *data, int batch_si
 
 /* ------------------------------------------------------------------- files */
 
-static void put_le(unsigned char *b, uint64_t x, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        b[i] = (unsigned char)(x >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *b, int bytes)
-{
-    uint64_t x = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        x = x << 8 | b[i];
-    return x;
-}
-
 static uint32_t crc_of(const unsigned char *p, size_t n)
 {
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -330,27 +316,27 @@ ks_status ks_ensemble_save_buffer(ks_ensemble *e, unsigned char **out, size_t *l
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory for a %zu-byte ensemble", size);
     if (s == KS_OK) {
         memcpy(b, KSE_MAGIC, 4);
-        put_le(b + 4, olen ? 2u : 1u, 4);     /* version 1 when nothing needs 2 */
-        put_le(b + 8, (uint64_t)e->average, 4);
-        put_le(b + 12, (uint64_t)e->n, 4);
-        put_le(b + 16, size, 8);
+        ks_le_put(b + 4, olen ? 2u : 1u, 4);     /* version 1 when nothing needs 2 */
+        ks_le_put(b + 8, (uint64_t)e->average, 4);
+        ks_le_put(b + 12, (uint64_t)e->n, 4);
+        ks_le_put(b + 16, size, 8);
         at = KSE_HEADER;
         for (int i = 0; i < e->n; i++, at += 8) {
             uint64_t bits;
             memcpy(&bits, &e->w[i], 8);
-            put_le(b + at, bits, 8);
+            ks_le_put(b + at, bits, 8);
         }
         if (olen) {
-            put_le(b + at, olen, 4);
+            ks_le_put(b + at, olen, 4);
             memcpy(b + at + 4, e->output, olen);
             at += 4 + olen;
         }
         for (int i = 0; i < e->n; i++) {
-            put_le(b + at, ml[i], 8);
+            ks_le_put(b + at, ml[i], 8);
             memcpy(b + at + 8, mb[i], ml[i]);
             at += 8 + ml[i];
         }
-        put_le(b + at, crc_of(b, at), 4);
+        ks_le_put(b + at, crc_of(b, at), 4);
         *out = b;
         *len = size;
     }
@@ -392,10 +378,10 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     name = name ? name : "ensemble buffer";
     if (len < KSE_HEADER + 4 || memcmp(buf, KSE_MAGIC, 4) != 0)
         return corrupt(err, name, len < 4 ? "too short" : "no ensemble magic number");
-    version = (uint32_t)get_le(buf + 4, 4);
-    average = (uint32_t)get_le(buf + 8, 4);
-    n = (uint32_t)get_le(buf + 12, 4);
-    size = get_le(buf + 16, 8);
+    version = (uint32_t)ks_le_get(buf + 4, 4);
+    average = (uint32_t)ks_le_get(buf + 8, 4);
+    n = (uint32_t)ks_le_get(buf + 12, 4);
+    size = ks_le_get(buf + 16, 8);
     if (version > KSE_VERSION || version == 0)
         return ks_error_set_at(err, KS_ERR_CORRUPT, name, 0, 0,
                                "ensemble file version %u; this ksearch reads version %u",
@@ -405,7 +391,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
                                "ensemble file is %zu bytes but says %llu (truncated or "
                                "damaged)",
                                len, (unsigned long long)size);
-    if ((uint32_t)get_le(buf + len - 4, 4) != crc_of(buf, len - 4))
+    if ((uint32_t)ks_le_get(buf + len - 4, 4) != crc_of(buf, len - 4))
         return corrupt(err, name, "checksum mismatch (damaged)");
     if (average > KS_ENSEMBLE_GEOMETRIC)
         return corrupt(err, name, "unknown averaging");
@@ -420,7 +406,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     }
     at = KSE_HEADER;
     for (uint32_t i = 0; i < n; i++, at += 8) {
-        uint64_t bits = get_le(buf + at, 8);
+        uint64_t bits = ks_le_get(buf + at, 8);
         memcpy(&w[i], &bits, 8);
         if (!isfinite(w[i]) || w[i] < 0)
             s = corrupt(err, name, "a weight is negative or not finite");
@@ -429,7 +415,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
     if (s == KS_OK && fabs(sum - 1.0) > 1e-6)
         s = corrupt(err, name, "the weights do not sum to 1");
     if (s == KS_OK && version >= 2) {
-        uint64_t olen = at + 4 <= len - 4 ? get_le(buf + at, 4) : 0;
+        uint64_t olen = at + 4 <= len - 4 ? ks_le_get(buf + at, 4) : 0;
         if (olen < 1 || olen >= KS_NAME_MAX || at + 4 + olen > len - 4 ||
             memchr(buf + at + 4, '\0', (size_t)olen))
             s = corrupt(err, name, "bad output name");
@@ -444,7 +430,7 @@ ks_status ks_ensemble_load_buffer(const unsigned char *buf, size_t len, const ch
             s = corrupt(err, name, "member list runs past the end");
             break;
         }
-        ml = get_le(buf + at, 8);
+        ml = ks_le_get(buf + at, 8);
         at += 8;
         if (ml > len - 4 - at) {
             s = corrupt(err, name, "a member runs past the end");
