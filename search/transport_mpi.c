@@ -170,14 +170,7 @@ typedef struct data_report {
 
 static uint32_t crc_floats(uint32_t crc, const float *p, size_t n)
 {
-    const unsigned char *b = (const unsigned char *)p;
-    size_t bytes = n * sizeof *p;
-    for (size_t off = 0; p && off < bytes;) {
-        size_t k = bytes - off > (1u << 30) ? (1u << 30) : bytes - off;
-        crc = (uint32_t)crc32(crc, b + off, (uInt)k);
-        off += k;
-    }
-    return crc;
+    return p ? ks_crc32_update(crc, (const unsigned char *)p, n * sizeof *p) : crc;
 }
 
 static void describe(const ks_study_data *data, data_report *r)

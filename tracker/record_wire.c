@@ -4,6 +4,7 @@
  * whole covered by a CRC-32 checked before anything is read.
  */
 #include "tracker.h"
+#include "../engine/ks_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,7 @@ static void put(ks_wire *w, const void *p, size_t n)
 static void put_le(ks_wire *w, uint64_t v, int n)
 {
     unsigned char b[8];
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
+    ks_le_put(b, v, n);
     put(w, b, (size_t)n);
 }
 
@@ -127,13 +127,7 @@ ks_status ks_wire_finish(ks_wire *w, ks_error *err)
     uint32_t crc;
     if (w->oom)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding a message");
-    crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    /* crc32 takes uInt lengths: feed large buffers in pieces */
-    for (size_t off = 0; off < w->len;) {
-        size_t n = w->len - off > (1u << 30) ? (1u << 30) : w->len - off;
-        crc = (uint32_t)crc32(crc, w->buf + off, (uInt)n);
-        off += n;
-    }
+    crc = ks_crc32_update((uint32_t)crc32(0L, Z_NULL, 0), w->buf, w->len);
     ks_wire_u32(w, crc);
     if (w->oom)
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding a message");
@@ -145,18 +139,11 @@ ks_status ks_wire_finish(ks_wire *w, ks_error *err)
 ks_status ks_wire_open(ks_wire_reader *r, const unsigned char *buf, size_t len,
                        const char *what, ks_error *err)
 {
-    uint32_t want = 0, crc = (uint32_t)crc32(0L, Z_NULL, 0);
     memset(r, 0, sizeof *r);
     if (!buf || len < 4)
         return ks_error_set(err, KS_ERR_CORRUPT, "%s: %zu bytes, too short", what, len);
-    for (int i = 0; i < 4; i++)
-        want |= (uint32_t)buf[len - 4 + (size_t)i] << (8 * i);
-    for (size_t off = 0; off < len - 4;) {
-        size_t n = len - 4 - off > (1u << 30) ? (1u << 30) : len - 4 - off;
-        crc = (uint32_t)crc32(crc, buf + off, (uInt)n);
-        off += n;
-    }
-    if (crc != want)
+    if (ks_crc32_update((uint32_t)crc32(0L, Z_NULL, 0), buf, len - 4) !=
+        (uint32_t)ks_le_get(buf + len - 4, 4))
         return ks_error_set(err, KS_ERR_CORRUPT, "%s: checksum mismatch (damaged in transit)",
                             what);
     r->p = buf;
@@ -180,10 +167,7 @@ static const unsigned char *take(ks_wire_reader *r, size_t n)
 static uint64_t get_le(ks_wire_reader *r, int n)
 {
     const unsigned char *p = take(r, (size_t)n);
-    uint64_t v = 0;
-    for (int i = 0; p && i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    return p ? ks_le_get(p, n) : 0;
 }
 
 uint32_t ks_wire_get_u32(ks_wire_reader *r)
