@@ -1,7 +1,9 @@
 /*
  * layer_global_pooling.c — GlobalAveragePooling2D/1D and GlobalMaxPooling2D/1D: the
  * mean or maximum of each channel over all positions, (batch, channels), or with
- * keepdims (batch, 1, 1, channels) / (batch, 1, channels) as Keras.
+ * keepdims (batch, 1, 1, channels) / (batch, 1, channels) as Keras.  As in Keras 3,
+ * GlobalAveragePooling1D reads a mask (the mean over the steps it keeps) and the others
+ * drop it (GlobalMaxPooling1D takes its maximum over every step, padding included).
  */
 #include "engine_impl.h"
 
@@ -45,42 +47,81 @@ static ks_status global_pool1d_build(ks_layer *l, ks_error *err)
     return global_pool_build(l, 1, err);
 }
 
+/*
+ * The mean over the positions of each of n rows, over those mask keeps when mask is not
+ * NULL (n × P, 0 skip): Keras's sum of kept steps / their count, except that a row with
+ * every step masked gives zeros where Keras divides 0 by 0 (NaN).
+ */
+static void global_avg(const global_pool_state *st, int n, const float *x, const float *mask,
+                       float *y)
+{
+    const int P = st->positions, C = st->channels;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xb = x + (size_t)b * P * C;
+        const float *m = mask ? mask + (size_t)b * P : NULL;
+        float *restrict yb = y + (size_t)b * C, inv;
+        int kept = 0;
+        memset(yb, 0, (size_t)C * sizeof(float));
+        for (int p = 0; p < P; p++) {
+            if (m && m[p] == 0.0f)
+                continue;
+            kept++;
+            for (int c = 0; c < C; c++)
+                yb[c] += xb[(size_t)p * C + c];
+        }
+        inv = 1.0f / (float)(kept > 0 ? kept : 1);
+        for (int c = 0; c < C; c++)
+            yb[c] *= inv;
+    }
+}
+
+/* dx = dy / count at each kept position, 0 at the masked ones (beta 1: added). */
+static void global_avg_grad(const global_pool_state *st, const ks_bwd *b, const float *mask)
+{
+    const int P = st->positions, C = st->channels;
+    for (int i = 0; i < b->n; i++) {
+        const float *restrict dy = b->dy + (size_t)i * C;
+        const float *m = mask ? mask + (size_t)i * P : NULL;
+        float *restrict dx = b->dx[0] + (size_t)i * P * C;
+        float inv;
+        int kept = 0;
+        for (int p = 0; p < P; p++)
+            kept += !m || m[p] != 0.0f;
+        inv = 1.0f / (float)(kept > 0 ? kept : 1);
+        for (int p = 0; p < P; p++) {
+            float use = !m || m[p] != 0.0f ? inv : 0.0f;
+            float *restrict d = dx + (size_t)p * C;
+            if (b->dx_beta[0] == 0.0f)
+                for (int c = 0; c < C; c++)
+                    d[c] = dy[c] * use;
+            else
+                for (int c = 0; c < C; c++)
+                    d[c] += dy[c] * use;
+        }
+    }
+}
+
 static void global_avg_forward(ks_layer *l, const ks_fwd *f)
 {
-    const global_pool_state *st = l->state;
-    const int P = st->positions, C = st->channels;
-    const float inv = 1.0f / (float)P;
-    for (int b = 0; b < f->n; b++) {
-        const float *restrict x = f->x[0] + (size_t)b * P * C;
-        float *restrict y = f->y + (size_t)b * C;
-        memset(y, 0, (size_t)C * sizeof(float));
-        for (int p = 0; p < P; p++)
-            for (int c = 0; c < C; c++)
-                y[c] += x[(size_t)p * C + c];
-        for (int c = 0; c < C; c++)
-            y[c] *= inv;
-    }
+    global_avg(l->state, f->n, f->x[0], NULL, f->y);
 }
 
 static void global_avg_backward(ks_layer *l, const ks_bwd *b)
 {
-    const global_pool_state *st = l->state;
-    const int P = st->positions, C = st->channels;
-    const float inv = 1.0f / (float)P;
-    if (!b->dx[0])
-        return;
-    for (int i = 0; i < b->n; i++) {
-        const float *restrict dy = b->dy + (size_t)i * C;
-        float *restrict dx = b->dx[0] + (size_t)i * P * C;
-        if (b->dx_beta[0] == 0.0f)
-            for (int p = 0; p < P; p++)
-                for (int c = 0; c < C; c++)
-                    dx[(size_t)p * C + c] = dy[c] * inv;
-        else
-            for (int p = 0; p < P; p++)
-                for (int c = 0; c < C; c++)
-                    dx[(size_t)p * C + c] += dy[c] * inv;
-    }
+    if (b->dx[0])
+        global_avg_grad(l->state, b, NULL);
+}
+
+/* GlobalAveragePooling1D: the mean over the steps its input's mask keeps */
+static void global_avg1d_forward(ks_layer *l, const ks_fwd *f)
+{
+    global_avg(l->state, f->n, f->x[0], f->mask, f->y);
+}
+
+static void global_avg1d_backward(ks_layer *l, const ks_bwd *b)
+{
+    if (b->dx[0])
+        global_avg_grad(l->state, b, b->mask);
 }
 
 /* where each maximum came from: one int32 per output */
@@ -174,9 +215,10 @@ const ks_layer_ops ks_layer_global_average_pooling1d_ops = {
     .name = "GlobalAveragePooling1D",
     .keys = global_pool_keys,
     .state_size = sizeof(global_pool_state),
+    .flags = KS_LAYER_MASK_USE,
     .build = global_pool1d_build,
-    .forward = global_avg_forward,
-    .backward = global_avg_backward,
+    .forward = global_avg1d_forward,
+    .backward = global_avg1d_backward,
     .onnx = global_avg_onnx,
 };
 
