@@ -187,10 +187,42 @@ static ks_status global_pool_onnx(const ks_layer *l, ks_onnx *g, const char *con
     return KS_OK;
 }
 
+/* GlobalAveragePooling1D with a mask (N, T): ReduceSum(x · mask) / max(ReduceSum(mask), 1)
+   over the steps, as global_avg (zeros for a row with every step masked). */
+static void global_avg_masked_onnx(const ks_layer *l, ks_onnx *g, const char *x,
+                                   const char *mask, const char **out)
+{
+    static const int64_t steps_axis = 1, feature_axis = 2;
+    const int keep = ((const global_pool_state *)l->state)->keepdims;
+    const char *axes = ks_onnx_layer_name(g, l, "/steps_axis");
+    const char *one = ks_onnx_layer_name(g, l, "/one");
+    const char *m3 = ks_onnx_layer_name(g, l, "/mask3:0");
+    const char *kept = ks_onnx_layer_name(g, l, "/kept:0");
+    const char *sum = ks_onnx_layer_name(g, l, "/sum:0");
+    const char *count = ks_onnx_layer_name(g, l, "/count:0");
+    const char *count1 = ks_onnx_layer_name(g, l, "/count_at_least_1:0");
+    ks_onnx_const_shape(g, axes, &steps_axis, 1);
+    ks_onnx_const_float(g, one, 0, NULL, 1.0f);
+    ks_onnx_node2(g, "Unsqueeze", mask,
+                  ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/feature_axis"),
+                                      &feature_axis, 1),
+                  m3);
+    ks_onnx_node2(g, "Mul", x, m3, kept);
+    ks_onnx_attr_int(g, ks_onnx_node2(g, "ReduceSum", kept, axes, sum), "keepdims", keep);
+    ks_onnx_attr_int(g, ks_onnx_node2(g, "ReduceSum", m3, axes, count), "keepdims", keep);
+    ks_onnx_node2(g, "Max", count, one, count1);
+    *out = ks_onnx_layer_name(g, l, ":0");
+    ks_onnx_node2(g, "Div", sum, count1, *out);
+}
+
 static ks_status global_avg_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
                                  const char **out, ks_error *err)
 {
     (void)err;
+    if (ks_onnx_input_mask(g)) {
+        global_avg_masked_onnx(l, g, in[0], ks_onnx_input_mask(g), out);
+        return KS_OK;
+    }
     return global_pool_onnx(l, g, in, out, "GlobalAveragePool");
 }
 

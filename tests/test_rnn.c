@@ -693,9 +693,6 @@ static void test_save_resume(void)
 static void test_onnx_refused(void)
 {
     static const char *const models[][2] = {
-        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
-         "{LSTM: {units: 4}}]",
-         "layer \"lstm\" reads a mask (mask_zero), which the ONNX export does not support"},
         {"[{Input: {shape: [6, 2]}}, {GRU: {units: 4, activation: relu}}]",
          "layer \"gru\": the ONNX export does not support activations other than tanh"},
         {"[{Input: {shape: [6, 2]}}, {Bidirectional: {layer: {GRU: {units: 4}}, backward_layer: "
@@ -711,6 +708,57 @@ static void test_onnx_refused(void)
         CHECK(ks_model_export_onnx_buffer(m, &buf, &len, &err) == KS_ERR_CONFIG &&
                   strstr(err.msg, models[k][1]),
               "refused: %s", buf ? "(exported)" : err.msg);
+        free(buf);
+        ks_model_free(m);
+    }
+}
+
+/* Occurrences of the string s in buf[0, len). */
+static int occurrences(const unsigned char *buf, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    int count = 0;
+    for (size_t i = 0; i + n <= len; i++)
+        count += memcmp(buf + i, s, n) == 0;
+    return count;
+}
+
+/* Masked models export (onnxruntime checks their numbers against predict in
+   e2e_onnx.sh): the recurrent operators take sequence_lens from the mask, whose kept
+   steps TopK and GatherElements move to the front; the average divides by the count of
+   kept steps; two masks merged are multiplied. */
+static void test_onnx_masked(void)
+{
+    static const char *const models[][3] = {
+        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
+         "{LSTM: {units: 4, return_sequences: true}}, {GRU: {units: 3}}]",
+         "lstm/sequence_lens:0", "gru/sequence_lens:0"},
+        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
+         "{Bidirectional: {layer: {LSTM: {units: 2, return_sequences: true}}}}, "
+         "{GlobalAveragePooling1D: {}}]",
+         "bidirectional/at_steps:0", "global_average_pooling1d/count_at_least_1:0"},
+        {"{layers: [{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}}, "
+         "{Embedding: {input_dim: 5, output_dim: 2, mask_zero: true, inputs: [a], name: ea}}, "
+         "{Embedding: {input_dim: 5, output_dim: 2, mask_zero: true, inputs: [b], name: eb}}, "
+         "{Add: {inputs: [ea, eb], name: sum}}, {SimpleRNN: {units: 2, name: l}}], "
+         "outputs: [l]}",
+         "sum/mask_1:0", "l/sequence_lens:0"}};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        ks_model *m = graph(models[k][0], "{loss: mse, optimizer: sgd}", "onnx masked");
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        ks_error err;
+        if (!m)
+            continue;
+        if (ks_model_export_onnx_buffer(m, &buf, &len, &err) != KS_OK) {
+            CHECK(0, "masked model %zu exports: %s", k, err.msg);
+        } else {
+            CHECK(occurrences(buf, len, "TopK") > 0 && occurrences(buf, len, "GatherElements") > 0,
+                  "masked model %zu: kept steps moved to the front", k);
+            for (int j = 1; j < 3; j++)
+                CHECK(occurrences(buf, len, models[k][j]) >= 2,
+                      "masked model %zu: %s made and read", k, models[k][j]);
+        }
         free(buf);
         ks_model_free(m);
     }
@@ -733,6 +781,7 @@ int main(void)
     test_embedding_check();
     test_save_resume();
     test_onnx_refused();
+    test_onnx_masked();
     ks_rng_free(r);
     return check_done();
 }
