@@ -148,8 +148,10 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
     ks_onnx_set_call(g, nd->call > 0 || strcmp(nd->name, l->name) ? nd->name : NULL);
     src = nd->n_in > 0 ? m->nodes[nd->inputs[0]].mask : -1;
     ks_onnx_set_input_mask(g, src >= 0 && (l->ops->flags & KS_LAYER_MASK_USE) ? mk[src] : NULL);
-    if ((s = l->ops->onnx(l, g, in, &t[i], err)) != KS_OK ||
-        (s = own_mask(g, m, i, mk, err)) != KS_OK)
+    if ((s = l->ops->onnx(l, g, in, &t[i], err)) != KS_OK)
+        return s;
+    /* (a builder failure leaves a mask unnamed: reported as such below) */
+    if (ks_onnx_status(g) == KS_OK && (s = own_mask(g, m, i, mk, err)) != KS_OK)
         return s;
     if ((s = ks_onnx_status(g)) != KS_OK)
         return ks_error_set(err, s, "out of memory");
