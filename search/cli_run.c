@@ -86,8 +86,13 @@ int cmd_run(int argc, char **argv)
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     s = ks_study_run(st, &o, &err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    /* a worker rank keeps its handler to the end: once rank 0 has ended the run with
+       status 1 (interrupted), mpirun ends the ranks still leaving with SIGTERM, which then
+       only sets the flag of a run already over (the rank exits 0, not 143) */
+    if (rank == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+    }
     ks_study_free(st);
     /* said before leaving the MPI job: a launcher ending it may not wait for the rest */
     if (s != KS_OK && !(rank > 0 && s == KS_STOPPED)) {
