@@ -208,6 +208,7 @@ static const char *nearest_choice(const ks_param *p, const char *s)
 static int value_index_of(const ks_param *p, const ks_value *v, const char *what, ks_error *err)
 {
     char got[64];
+    const char *name = p->base[0] ? p->base : p->name;
     int k;
     if (p->kind == KS_PARAM_CHOICE) {
         const char *near;
@@ -215,13 +216,13 @@ static int value_index_of(const ks_param *p, const ks_value *v, const char *what
             return k;
         near = v->kind == KS_VALUE_STRING ? nearest_choice(p, v->string) : NULL;
         ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s is not one of %s's values%s%s%s", what,
-                    ks_value_describe(v, got, sizeof got), p->name, near ? " (did you mean " : "",
+                    ks_value_describe(v, got, sizeof got), name, near ? " (did you mean " : "",
                     near ? near : "", near ? "?)" : "");
         return -1;
     }
     if (v->kind != KS_VALUE_NUMBER || v->number != ks_param_snap(p, v->number)) {
         ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be a whole number in [%g, %g]%s, got %s",
-                    what, p->name, p->min, p->max, p->step > 1 ? " on its step" : "",
+                    what, name, p->min, p->max, p->step > 1 ? " on its step" : "",
                     ks_value_describe(v, got, sizeof got));
         return -1;
     }
