@@ -16,6 +16,10 @@ typedef struct ref_ctx {
     int n;
     int param[MAX_DEPTH], value[MAX_DEPTH];     /* inside value value of choice param */
     int repeat;                 /* inside a layer repeated $COUNT times: COUNT, else -1 */
+    /* over the whole file, for each parameter r and choice q: the values of q inside whose
+       branches r is used, and whether r is used outside q's branches too */
+    uint64_t (*inside)[KS_MAX_SEARCH_PARAMS];
+    unsigned char (*outside)[KS_MAX_SEARCH_PARAMS];
 } ref_ctx;
 
 /* The parameter a value refers to ("$name"): ks_space_find's index, -1 if none, -2 if an
@@ -101,6 +105,15 @@ static ks_status check_ref(ks_study *st, const ks_value *v, int r, const char *s
         }
     for (int i = r; i < sp->n && (i == r || (p->base[0] && strcmp(sp->params[i].base, p->base) == 0)); i++)
         st->used[i] = 1;
+    for (int q = 0; q < sp->n; q++) {
+        int in = 0;
+        for (int j = 0; j < ctx->n; j++)
+            if (ctx->param[j] == q) {
+                ctx->inside[r][q] |= (uint64_t)1 << ctx->value[j];
+                in = 1;
+            }
+        ctx->outside[r][q] |= !in;
+    }
     for (int k = 0; p->kind == KS_PARAM_CHOICE && k < p->n_values; k++) {
         const ks_value *branch = &p->values[k];
         ks_status s;
@@ -167,13 +180,70 @@ static ks_status check_refs_in(ks_study *st, const ks_value *v, int allowed, con
     return KS_OK;
 }
 
+/*
+ * A parameter used only inside some branches of a choice, without a condition saying so,
+ * would be drawn and recorded in the trials of the other branches, where nothing uses it:
+ * a fake value.  Its when must say where it exists.
+ */
+static ks_status check_branch_only(const ks_study *st, const ref_ctx *ctx, ks_error *err)
+{
+    const ks_space *sp = &st->space;
+    for (int r = 0; r < sp->n; r++) {
+        const ks_param *p = &sp->params[r];
+        for (int q = 0; q < sp->n; q++) {
+            uint64_t all = sp->params[q].kind == KS_PARAM_CHOICE && sp->params[q].n_values < 64
+                               ? ((uint64_t)1 << sp->params[q].n_values) - 1
+                               : ~(uint64_t)0;
+            uint64_t allowed = all;
+            char cond[256], which[200];
+            size_t len = 0;
+            ks_condition w;
+            if (ctx->outside[r][q] || !ctx->inside[r][q] || q == r)
+                continue;
+            for (int c = 0; c < p->n_when; c++)
+                if (p->when[c].parent == q)
+                    allowed &= p->when[c].mask;
+            if (!(allowed & ~ctx->inside[r][q]))
+                continue;       /* its when already keeps it to those branches */
+            w.parent = q;
+            w.mask = ctx->inside[r][q];
+            describe_clause(sp, &w, cond, sizeof cond);
+            which[0] = '\0';
+            for (int k = 0; k < sp->params[q].n_values && len < sizeof which; k++) {
+                const ks_value *v = &sp->params[q].values[k];
+                if (!(w.mask >> k & 1))
+                    continue;
+                len += (size_t)snprintf(which + len, sizeof which - len, "%s%s", len ? ", " : "",
+                                        v->kind == KS_VALUE_MAP && v->n == 1 ? v->items[0].key
+                                        : v->kind == KS_VALUE_STRING          ? v->string
+                                                                              : "…");
+            }
+            return ks_error_at_key(err, KS_ERR_CONFIG, st->param_at[r],
+                                   "parameter %s is used only where %s: say so with when: {%s: "
+                                   "%s%s%s}, or trials without it would record a value nothing "
+                                   "uses",
+                                   p->base[0] ? p->base : p->name, cond, sp->params[q].name,
+                                   (w.mask & (w.mask - 1)) ? "[" : "", which,
+                                   (w.mask & (w.mask - 1)) ? "]" : "");
+        }
+    }
+    return KS_OK;
+}
+
 ks_status ks_study_check_refs(ks_study *st, ks_error *err)
 {
+    uint64_t (*inside)[KS_MAX_SEARCH_PARAMS] = calloc(KS_MAX_SEARCH_PARAMS, sizeof *inside);
+    unsigned char (*outside)[KS_MAX_SEARCH_PARAMS] = calloc(KS_MAX_SEARCH_PARAMS, sizeof *outside);
+    ks_status s = KS_OK;
+    if (!inside || !outside) {
+        free(inside);
+        free(outside);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
     /* $references: allowed in model, compile, fit and callbacks; all defined; all used */
-    for (size_t i = 0; i < st->doc.n; i++) {
+    for (size_t i = 0; i < st->doc.n && s == KS_OK; i++) {
         const ks_value *sec = &st->doc.items[i];
         ref_ctx ctx;
-        ks_status s;
         /* (an unknown section is reported as such when the file is read as a run file) */
         int allowed = strcmp(sec->key, "name") != 0 && strcmp(sec->key, "seed") != 0 &&
                       strcmp(sec->key, "data") != 0 && strcmp(sec->key, "ensemble") != 0;
@@ -181,9 +251,21 @@ ks_status ks_study_check_refs(ks_study *st, ks_error *err)
             continue;
         memset(&ctx, 0, sizeof ctx);
         ctx.repeat = -1;
-        if ((s = check_refs_in(st, sec, allowed, sec->key, &ctx, err)) != KS_OK)
-            return s;
+        ctx.inside = inside;
+        ctx.outside = outside;
+        s = check_refs_in(st, sec, allowed, sec->key, &ctx, err);
     }
+    if (s == KS_OK) {
+        ref_ctx ctx;
+        memset(&ctx, 0, sizeof ctx);
+        ctx.inside = inside;
+        ctx.outside = outside;
+        s = check_branch_only(st, &ctx, err);
+    }
+    free(inside);
+    free(outside);
+    if (s != KS_OK)
+        return s;
     for (int i = 0; i < st->space.n; i++)
         if (!st->used[i]) {
             const ks_param *p = &st->space.params[i];

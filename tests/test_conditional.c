@@ -187,6 +187,16 @@ static void test_errors(void)
         "    momentum: {float: [0, 0.9], when: {optimizer: SGD}}\n"
         "    adam_lr: {float: [0.001, 0.1], when: {optimizer: Adam}}\n",
         NULL, 14, "$momentum exists only when optimizer is SGD, and it may not be here");
+    /* a parameter used only inside a branch, without a condition: a fake value elsewhere */
+    bad("    n_hidden: {int: [0, 3]}\n"
+        "    units: {int: [4, 64], per: n_hidden}\n"
+        "    optimizer: {values: [{SGD: {learning_rate: $sgd_lr, momentum: $momentum}}, "
+        "{Adam: {learning_rate: $adam_lr}}]}\n"
+        "    sgd_lr: {float: [0.001, 0.1], when: {optimizer: SGD}}\n"
+        "    momentum: {float: [0, 0.9]}\n"
+        "    adam_lr: {float: [0.001, 0.1], when: {optimizer: Adam}}\n",
+        NULL, 16, "parameter momentum is used only where optimizer is SGD: say so with when: "
+                  "{optimizer: SGD}");
     /* a per-index parameter without its repeat */
     bad("    n_hidden: {int: [0, 3]}\n"
         "    units: {int: [4, 64], per: n_layers}\n"
