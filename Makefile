@@ -145,16 +145,21 @@ tsan:
 valgrind: $(TESTS)
 	@VALGRIND=1 KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD) --unit-only
 
-# the engine benchmark links the engine with its allocation counters and sgemm timer
+# the engine benchmarks link the engine with their allocation counters and sgemm timer
 BENCH_WRAP := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup cblas_sgemm,-Wl,--wrap=$(f))
-$(BUILD)/bench/bench_engine: $(BUILD)/bench/bench_engine.o $(ENGINE_LIB)
+$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(ENGINE_LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(BENCH_WRAP) $(LDLIBS)
 # the recurrent benchmark (bench/rnn.sh) reads its model as YAML text: the search library too
 $(BUILD)/bench/bench_rnn: $(BUILD)/bench/bench_rnn.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(BENCH_WRAP) $(LDLIBS)
 
-bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/search_sim
+# the PyTorch parity check of the convolutional layers links the engine as the tests do
+$(BUILD)/bench/parity_%: $(BUILD)/bench/parity_%.o $(ENGINE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ENGINE_LIB) $(LDLIBS)
+
+bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_cnn $(BUILD)/bench/search_sim
 	bash bench/run.sh $(BUILD)/bench/bench_engine
+	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
 	$(BUILD)/bench/search_sim
 	$(BUILD)/bench/search_sim --overhead
 	bash bench/search.sh $(BIN)
@@ -164,9 +169,14 @@ bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/search_sim
 $(BUILD)/bench/search_sim: $(BUILD)/bench/search_sim.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-# the search benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's
-# cost; the search simulator; recurrent layers against PyTorch
-.PHONY: bench-search bench-tracker bench-sim bench-rnn
+# the CNN against PyTorch; the convolutional layers' parity with PyTorch; the search
+# benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost;
+# the search simulator; recurrent layers against PyTorch
+.PHONY: bench-cnn bench-parity bench-search bench-tracker bench-sim bench-rnn
+bench-cnn: $(BUILD)/bench/bench_cnn
+	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
+bench-parity: $(BUILD)/bench/parity_conv
+	bash bench/parity.sh $(BUILD)/bench/parity_conv
 bench-rnn: $(BUILD)/bench/bench_rnn
 	bash bench/rnn.sh $(BUILD)/bench/bench_rnn
 bench-search: $(BIN)

@@ -1,8 +1,8 @@
 /*
- * bench_wrap.h — what the engine benchmarks share: counters of the allocations the engine
+ * bench_wrap.h — what every engine benchmark shares (bench_common.h builds on it): counters of the allocations the engine
  * makes (the linker sends libksengine.a's malloc, calloc, … here: -Wl,--wrap=…, see the
  * Makefile's BENCH_WRAP) and of the whole process's, a timer around every cblas_sgemm,
- * and the process's CPU clock.  Included by one .c file per benchmark program.
+ * the process's CPU clock and fit with epoch clocks.  Included by one .c file per benchmark program.
  */
 #ifndef KS_BENCH_WRAP_H
 #define KS_BENCH_WRAP_H
@@ -159,6 +159,15 @@ static int sgemm_timing;
 static double sgemm_seconds;
 static long sgemm_calls;
 
+/* With sgemm_recording set, the calls' arguments are kept too (for a replay). */
+typedef struct sgemm_call {
+    int ta, tb, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+} sgemm_call;
+#define MAX_RECORDED 256
+static int sgemm_recording, n_recorded;
+static sgemm_call recorded[MAX_RECORDED];
+
 void __real_cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
                         const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n,
                         const blasint k, const float alpha, const float *a, const blasint lda,
@@ -177,6 +186,9 @@ void __wrap_cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE
                         const blasint ldc)
 {
     double t0;
+    if (sgemm_recording && n_recorded < MAX_RECORDED)
+        recorded[n_recorded++] = (sgemm_call){ta == CblasTrans, tb == CblasTrans, m, n, k, lda,
+                                              ldb, ldc, alpha, beta};
     if (!sgemm_timing) {
         __real_cblas_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# run.sh — the engine benchmark (`make bench`): ksearch's training speed on the seed MLP
-# against PyTorch, both measured in this run with one thread, as ratios.  Installs its
-# peers (python3-torch, python3-numpy) if missing, builds bench_engine, runs both
+# run.sh — the engine benchmarks (`make bench`): ksearch's training speed against
+# PyTorch, both measured in this run with one thread, as ratios.  BENCH_MODEL=mlp (the
+# seed MLP, bench_engine.c + torch_mlp.py, batches 32 and 256) or cnn (the studies' CNN,
+# bench_cnn.c + torch_cnn.py, batches 32 and 128; bench/cnn.sh).  Installs its peers
+# (python3-torch, python3-numpy) if missing, builds the engine program, runs both
 # programs REPS times alternately and prints the medians; see bench/README.md.
-#   bash bench/run.sh [BENCH_ENGINE]     env: BENCH_REPS=3 BENCH_STEPS=600 BENCH_EPOCHS=3
+#   bash bench/run.sh [BENCH_PROGRAM]   env: BENCH_MODEL=mlp BENCH_REPS=3 BENCH_STEPS BENCH_EPOCHS=3
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bin=${1:-}
+model=${BENCH_MODEL:-mlp}
+case $model in
+    mlp) program=bench_engine peer=torch_mlp.py b1=32 b2=256 default_steps=600 ;;
+    cnn) program=bench_cnn peer=torch_cnn.py b1=32 b2=128 default_steps=200 ;;
+    *) echo "run.sh: BENCH_MODEL must be mlp or cnn, got $model" >&2; exit 2 ;;
+esac
 reps=${BENCH_REPS:-3}
-steps=${BENCH_STEPS:-600}
+steps=${BENCH_STEPS:-$default_steps}
 epochs=${BENCH_EPOCHS:-3}
-args=(-s "$steps" -e "$epochs" -b 32 -b 256)
+args=(-s "$steps" -e "$epochs" -b "$b1" -b "$b2")
 
 # ---- peers: Debian's PyTorch and NumPy, installed once, here only (never by the tests)
 . "$here/lib.sh"
@@ -20,8 +28,8 @@ need_torch run.sh
 
 # ---- build (make bench has built it already and passes its path)
 if [[ -z $bin ]]; then
-    make -C "$root" -j2 build/bench/bench_engine >/dev/null
-    bin=$root/build/bench/bench_engine
+    make -C "$root" -j2 "build/bench/$program" >/dev/null
+    bin=$root/build/bench/$program
 fi
 [[ $bin == /* ]] || bin=$PWD/$bin
 [[ -x $bin ]] || { echo "run.sh: $bin is not built" >&2; exit 1; }
@@ -54,7 +62,7 @@ run_config() {
             if [[ $first == ks ]]; then
                 env "$@" "$bin" "${args[@]}" >"$tmp/out"
             else
-                env "$@" "$python" "$here/torch_mlp.py" "${args[@]}" >"$tmp/out"
+                env "$@" "$python" "$here/$peer" "${args[@]}" >"$tmp/out"
             fi
             cat "$tmp/out" >>"$file"
             # the set-up lines once, the measurements of every round
@@ -68,26 +76,29 @@ run_config() {
 table() {
     local label=$1 f=$2 ct=$3 b k t
     echo
-    echo "== $label — median of $reps runs, 1 thread each, $epochs x $steps timed steps after a warm-up epoch"
+    echo "== $model, $label — median of $reps runs, 1 thread each, $epochs x $steps timed steps after a warm-up epoch"
     printf '%-22s %12s %12s %16s\n' "" "ksearch" "PyTorch" "ksearch/PyTorch"
-    for b in 32 256; do
+    for b in "$b1" "$b2"; do
         k=$(median "ks_sps_$b" "$f")
         t=$(median "torch_sps_$b" "$f")
         printf "%-22s %12.0f %12.0f %16s\n" "$(printf "batch %3d samples/s" "$b")" "$k" "$t" "$(ratio "$k" "$t")"
     done
     printf '%-22s %12s %12s\n' "spread (max-min)/med" \
-        "$(spread ks_sps_32 "$f")% $(spread ks_sps_256 "$f")%" \
-        "$(spread torch_sps_32 "$f")% $(spread torch_sps_256 "$f")%"
-    printf 'ratio by CPU time of the process instead of wall clock: %s (batch 32), %s (batch 256)\n' \
-        "$(ratio "$(median ks_cpu_sps_32 "$f")" "$(median torch_cpu_sps_32 "$f")")" \
-        "$(ratio "$(median ks_cpu_sps_256 "$f")" "$(median torch_cpu_sps_256 "$f")")"
-    printf 'sgemm share of the ksearch step, batch 256: %s%% (its products replayed alone); %s%% (timed inside fit)\n' \
-        "$(median ks_sgemm_share_256 "$f")" "$(median ks_sgemm_infit_share_256 "$f")"
-    printf 'sgemm share of the ksearch step, batch  32: %s%% (its products replayed alone); %s%% (timed inside fit)\n' \
-        "$(median ks_sgemm_share_32 "$f")" "$(median ks_sgemm_infit_share_32 "$f")"
-    printf 'allocations per training step, engine: %g (batch 32), %g (batch 256); whole process: %g, %g\n' \
-        "$(median ks_allocs_per_step_32 "$f")" "$(median ks_allocs_per_step_256 "$f")" \
-        "$(median ks_process_allocs_per_step_32 "$f")" "$(median ks_process_allocs_per_step_256 "$f")"
+        "$(spread "ks_sps_$b1" "$f")% $(spread "ks_sps_$b2" "$f")%" \
+        "$(spread "torch_sps_$b1" "$f")% $(spread "torch_sps_$b2" "$f")%"
+    printf 'ratio by CPU time of the process instead of wall clock: %s (batch %d), %s (batch %d)\n' \
+        "$(ratio "$(median "ks_cpu_sps_$b1" "$f")" "$(median "torch_cpu_sps_$b1" "$f")")" "$b1" \
+        "$(ratio "$(median "ks_cpu_sps_$b2" "$f")" "$(median "torch_cpu_sps_$b2" "$f")")" "$b2"
+    for b in "$b2" "$b1"; do
+        printf 'sgemm share of the ksearch step, batch %3d: %s%% (its products replayed alone); %s%% (timed inside fit)\n' \
+            "$b" "$(median "ks_sgemm_share_$b" "$f")" "$(median "ks_sgemm_infit_share_$b" "$f")"
+    done
+    printf 'GFLOP/s of the ksearch step (its sgemm products per CPU second of the whole step): %s (batch %d), %s (batch %d); sgemm alone: %s, %s\n' \
+        "$(median "ks_gflops_$b1" "$f")" "$b1" "$(median "ks_gflops_$b2" "$f")" "$b2" \
+        "$(median "ks_sgemm_gflops_$b1" "$f")" "$(median "ks_sgemm_gflops_$b2" "$f")"
+    printf 'allocations per training step, engine: %g (batch %d), %g (batch %d); whole process: %g, %g\n' \
+        "$(median "ks_allocs_per_step_$b1" "$f")" "$b1" "$(median "ks_allocs_per_step_$b2" "$f")" "$b2" \
+        "$(median "ks_process_allocs_per_step_$b1" "$f")" "$(median "ks_process_allocs_per_step_$b2" "$f")"
     printf 'OPENBLAS_CORETYPE=%s (OpenBLAS core used: ksearch %s, PyTorch %s)\n' "$ct" \
         "$(info ks_corename "$f")" "$(info torch_corename "$f")"
 }

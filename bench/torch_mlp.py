@@ -58,14 +58,19 @@ def build_model():
     return model
 
 
-def bench_batch(x, y, batch, steps, epochs):
+def sgd(params):
+    return torch.optim.SGD(params, lr=LR)
+
+
+def bench_batch(x, y, batch, steps, epochs, build=build_model, optimizer=sgd):
     """Epoch 0 warms up; epochs 1..epochs are timed.
 
     Returns (samples, wall-clock seconds, CPU seconds of the process)."""
     torch.manual_seed(42)
-    model = build_model()
+    model = build()
+    model.train()
     loss_fn = torch.nn.CrossEntropyLoss()       # softmax + sparse categorical CE, mean
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    opt = optimizer(model.parameters())
     gen = torch.Generator().manual_seed(1234)
     n = x.shape[0]
     per_pass = (n + batch - 1) // batch
@@ -97,16 +102,20 @@ def bench_batch(x, y, batch, steps, epochs):
     return samples, time.perf_counter() - t_start, time.process_time() - c_start
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(description, build=build_model, optimizer=sgd, steps=600, batches=(32, 256),
+        image_shape=(28, 28)):
+    """The benchmark's main: options, set-up lines, then each batch size measured.
+    image_shape is one sample's shape as the model takes it."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("-d", default="/usr/share/datasets/fashion-mnist/train",
                     help="IDX data prefix [%(default)s]")
-    ap.add_argument("-s", type=int, default=600, help="steps per epoch [%(default)s]")
+    ap.add_argument("-s", type=int, default=steps, help="steps per epoch [%(default)s]")
     ap.add_argument("-e", type=int, default=3,
                     help="timed epochs, after one warm-up epoch [%(default)s]")
-    ap.add_argument("-b", type=int, action="append", help="batch size [32 and 256]")
+    ap.add_argument("-b", type=int, action="append",
+                    help=f"batch size [{batches[0]} and {batches[1]}]")
     a = ap.parse_args()
-    batches = a.b or [32, 256]
+    batches = a.b or list(batches)
 
     torch.set_num_threads(1)
     blas = openblas_info()
@@ -126,11 +135,13 @@ def main():
 
     xs = read_idx(a.d + "-images-idx3-ubyte.gz", N_TRAIN)
     ys = read_idx(a.d + "-labels-idx1-ubyte.gz", N_TRAIN)
-    x = torch.from_numpy(xs.astype(np.float32) / np.float32(255.0)).contiguous()
+    x = torch.from_numpy(xs.astype(np.float32) / np.float32(255.0))
+    x = x.reshape((-1,) + tuple(image_shape)).contiguous()
     y = torch.from_numpy(ys.astype(np.int64))
-    print(f"pytorch: {x.shape[0]} samples of {x.shape[1]}x{x.shape[2]} floats")
+    print(f"pytorch: {x.shape[0]} samples of {'x'.join(map(str, image_shape))} floats, "
+          f"mkldnn {torch.backends.mkldnn.is_available()}")
     for batch in batches:
-        samples, seconds, cpu_seconds = bench_batch(x, y, batch, a.s, a.e)
+        samples, seconds, cpu_seconds = bench_batch(x, y, batch, a.s, a.e, build, optimizer)
         sps, cpu_sps = samples / seconds, samples / cpu_seconds
         print(f"pytorch batch {batch:3d}: {a.e} x {a.s} steps, {samples} samples in "
               f"{seconds:.3f} s ({cpu_seconds:.3f} CPU s): {sps:.0f} samples/s, "
@@ -141,4 +152,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(__doc__.splitlines()[0])

@@ -21,6 +21,23 @@ static int key_count(const ks_key *keys)
     return n;
 }
 
+/* Axes stored for an INTS key: size, or 2·size with pairs. */
+static int ints_stored(const ks_key *k)
+{
+    return (int)k->size * ((k->flags & KS_KEY_PAIRS) ? 2 : 1);
+}
+
+/* An INTS default: its integer on every axis (nothing for a list of any length). */
+static void ints_default(const ks_key *k, ks_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    if (k->size == 0)
+        return;
+    s->ndim = ints_stored(k);
+    for (int i = 0; i < s->ndim; i++)
+        s->dim[i] = k->def ? atoi(k->def) : 0;
+}
+
 static void set_default(const ks_key *k, void *out)
 {
     char *f = FIELD(out, k);
@@ -51,6 +68,15 @@ static void set_default(const ks_key *k, void *out)
     case KS_KEY_VALUE:
         ks_value_init((ks_value *)f, KS_VALUE_NULL);
         break;
+    case KS_KEY_INTS:
+        ints_default(k, (ks_shape *)f);
+        break;
+    case KS_KEY_RANGE: {
+        double d = k->def ? fabs(strtod(k->def, NULL)) : 0.0;
+        ((double *)f)[0] = -d;
+        ((double *)f)[1] = d;
+        break;
+    }
     }
 }
 
@@ -112,10 +138,11 @@ const char *ks_nearest_name(const char *s, const char *const *names)
 /* What a key's value must be, for a message about the value x (NaN: not a number). */
 static void range_text(const ks_key *k, double x, char *buf, size_t size)
 {
-    const char *noun = k->type == KS_KEY_INT ? "an integer" : "a number";
+    int integer = k->type == KS_KEY_INT || k->type == KS_KEY_INTS;
+    const char *noun = integer ? "an integer" : "a number";
     /* a very large integer bound is a sanity limit, worth a mention only to a value past it */
     int has_min = isfinite(k->min),
-        has_max = isfinite(k->max) && !(k->type == KS_KEY_INT && k->max >= 1e6 && !(x > k->max));
+        has_max = isfinite(k->max) && !(integer && k->max >= 1e6 && !(x > k->max));
     const char *lo = (k->flags & KS_KEY_MIN_EXCL) ? ">" : ">=";
     if (has_min && has_max)
         snprintf(buf, size, "%s in %s%g, %g%s", noun, (k->flags & KS_KEY_MIN_EXCL) ? "(" : "[",
@@ -141,6 +168,85 @@ static int in_range(const ks_key *k, double x)
             return 0;
     }
     return 1;
+}
+
+static int int_in_range(const ks_key *k, const ks_value *v)
+{
+    return v->kind == KS_VALUE_NUMBER && v->number == floor(v->number) &&
+           fabs(v->number) <= 2147483647.0 && in_range(k, v->number);
+}
+
+/* What an INTS key takes, for messages: "an integer >= 1 or a list of 2 of them". */
+static void ints_text(const ks_key *k, char *buf, size_t size)
+{
+    char one[96];
+    range_text(k, NAN, one, sizeof one);
+    if (k->size == 0)
+        snprintf(buf, size, "a list of 1 to %d integers (each %s)", KS_MAX_DIMS, one);
+    else if ((k->flags & KS_KEY_PAIRS) && k->size == 1)
+        snprintf(buf, size, "%s or a list [before, after] of them", one);
+    else if (k->flags & KS_KEY_PAIRS)
+        snprintf(buf, size, "%s or a list of %zu such integers or [before, after] pairs", one,
+                 k->size);
+    else
+        snprintf(buf, size, "%s or a list of %zu of them", one, k->size);
+}
+
+/* Keras's int-or-tuple: an integer for every axis, or a list (of pairs, with PAIRS). */
+static ks_status read_ints(const ks_key *k, const ks_value *v, const char *what, ks_shape *s,
+                           ks_error *err)
+{
+    int pairs = (k->flags & KS_KEY_PAIRS) != 0;
+    size_t axes = k->size ? k->size : v->n;
+    char got[128], want[256];
+    ks_shape out;
+    memset(&out, 0, sizeof out);
+    ks_value_describe(v, got, sizeof got);
+    ints_text(k, want, sizeof want);
+    if (v->kind == KS_VALUE_NUMBER && k->size > 0) {
+        if (!int_in_range(k, v))
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what, k->name,
+                               want, got);
+        out.ndim = ints_stored(k);
+        for (int i = 0; i < out.ndim; i++)
+            out.dim[i] = (int)v->number;
+        *s = out;
+        return KS_OK;
+    }
+    if (pairs && k->size == 1 && v->kind == KS_VALUE_LIST && v->n == 2) {
+        /* one axis: its pair may come bare, (left, right), as ZeroPadding1D takes it */
+        if (!int_in_range(k, &v->items[0]) || !int_in_range(k, &v->items[1]))
+            return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what,
+                               k->name, want, got);
+        out.ndim = 2;
+        out.dim[0] = (int)v->items[0].number;
+        out.dim[1] = (int)v->items[1].number;
+        *s = out;
+        return KS_OK;
+    }
+    if (v->kind != KS_VALUE_LIST || axes < 1 || v->n != axes ||
+        axes * (pairs ? 2 : 1) > KS_MAX_DIMS)
+        return ks_error_at(err, KS_ERR_CONFIG, v, "%s: %s must be %s, got %s", what, k->name,
+                           want, got);
+    for (size_t i = 0; i < axes; i++) {
+        const ks_value *d = &v->items[i];
+        int pair = pairs && d->kind == KS_VALUE_LIST;
+        if (pair && (d->n != 2 || !int_in_range(k, &d->items[0]) ||
+                     !int_in_range(k, &d->items[1])))
+            return ks_error_at(err, KS_ERR_CONFIG, d, "%s: %s must be %s, got %s", what,
+                               k->name, want, ks_value_describe(d, got, sizeof got));
+        if (!pair && !int_in_range(k, d))
+            return ks_error_at(err, KS_ERR_CONFIG, d, "%s: %s must be %s, got %s", what,
+                               k->name, want, ks_value_describe(d, got, sizeof got));
+        if (pairs) {
+            out.dim[out.ndim++] = (int)(pair ? d->items[0].number : d->number);
+            out.dim[out.ndim++] = (int)(pair ? d->items[1].number : d->number);
+        } else {
+            out.dim[out.ndim++] = (int)d->number;
+        }
+    }
+    *s = out;
+    return KS_OK;
 }
 
 static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, void *out,
@@ -241,6 +347,26 @@ static ks_status read_one(const ks_key *k, const ks_value *v, const char *what, 
             return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         return KS_OK;
     }
+    case KS_KEY_INTS:
+        return read_ints(k, v, what, (ks_shape *)f, err);
+    case KS_KEY_RANGE: {
+        double *r = (double *)f;
+        range_text(k, v->kind == KS_VALUE_NUMBER ? v->number : NAN, want, sizeof want);
+        if (v->kind == KS_VALUE_NUMBER && in_range(k, v->number)) {
+            r[0] = -fabs(v->number);
+            r[1] = fabs(v->number);
+            return KS_OK;
+        }
+        if (v->kind != KS_VALUE_LIST || v->n != 2 || v->items[0].kind != KS_VALUE_NUMBER ||
+            v->items[1].kind != KS_VALUE_NUMBER || !in_range(k, v->items[0].number) ||
+            !in_range(k, v->items[1].number))
+            return ks_error_at(err, KS_ERR_CONFIG, v,
+                               "%s: %s must be %s or a list [lower, upper] of two such, got %s",
+                               what, k->name, want, got);
+        r[0] = fmin(v->items[0].number, v->items[1].number);
+        r[1] = fmax(v->items[0].number, v->items[1].number);
+        return KS_OK;
+    }
     }
     return ks_error_set(err, KS_ERR_INTERNAL, "unknown key type");
 }
@@ -308,6 +434,18 @@ static int equals_default(const ks_key *k, const void *in)
         return ((const ks_shape *)f)->ndim == 0;
     if (k->type == KS_KEY_VALUE)
         return ((const ks_value *)f)->kind == KS_VALUE_NULL;
+    if (k->type == KS_KEY_INTS) {
+        ks_shape d;
+        ints_default(k, &d);
+        return ks_shape_equal(&d, (const ks_shape *)f);
+    }
+    if (k->type == KS_KEY_RANGE) {
+        double d[2];
+        ks_key one = *k;
+        one.offset = 0;
+        set_default(&one, d);
+        return d[0] == ((const double *)f)[0] && d[1] == ((const double *)f)[1];
+    }
     copy.offset = 0;
     if (k->type == KS_KEY_STRING && k->size > sizeof def.buf)
         return 0;
@@ -324,6 +462,26 @@ static int equals_default(const ks_key *k, const void *in)
     default:
         return 0;
     }
+}
+
+/* An INTS value as Keras's get_config writes a tuple: a list (of pairs, with PAIRS). */
+static ks_status write_ints(const ks_key *k, const ks_shape *s, ks_value *m)
+{
+    /* one axis of pairs is written bare, (left, right), as Keras's ZeroPadding1D */
+    int step = (k->flags & KS_KEY_PAIRS) && k->size > 1 ? 2 : 1;
+    m->kind = KS_VALUE_LIST;
+    for (int i = 0; i + step <= s->ndim; i += step) {
+        ks_value *d = ks_value_push(m, step == 2 ? KS_VALUE_LIST : KS_VALUE_NUMBER);
+        if (!d)
+            return KS_ERR_NOMEM;
+        for (int j = 0; j < step; j++) {
+            ks_value *e = step == 2 ? ks_value_push(d, KS_VALUE_NUMBER) : d;
+            if (!e)
+                return KS_ERR_NOMEM;
+            e->number = s->dim[i + j];
+        }
+    }
+    return KS_OK;
 }
 
 ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
@@ -383,6 +541,26 @@ ks_status ks_keys_write(const ks_key *keys, const void *in, ks_value *map)
         }
         case KS_KEY_VALUE:
             break;      /* written above */
+        case KS_KEY_INTS:
+            if (write_ints(k, (const ks_shape *)f, m) != KS_OK)
+                return KS_ERR_NOMEM;
+            break;
+        case KS_KEY_RANGE: {
+            const double *r = (const double *)f;
+            if (r[0] == -r[1]) {
+                m->kind = KS_VALUE_NUMBER;
+                m->number = r[1];
+                break;
+            }
+            m->kind = KS_VALUE_LIST;
+            for (int i = 0; i < 2; i++) {
+                ks_value *e = ks_value_push(m, KS_VALUE_NUMBER);
+                if (!e)
+                    return KS_ERR_NOMEM;
+                e->number = r[i];
+            }
+            break;
+        }
         }
     }
     return KS_OK;

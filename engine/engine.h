@@ -94,7 +94,12 @@ typedef enum ks_key_type {
     KS_KEY_ENUM,        /* int index into choices (NULL-terminated); a choice spelled "null"
                            is what a null value selects (Keras's None), and is written as null */
     KS_KEY_SHAPE,       /* ks_shape from a list of positive ints */
-    KS_KEY_VALUE        /* ks_value deep copy (owned by the struct; ks_keys_free frees) */
+    KS_KEY_VALUE,       /* ks_value deep copy (owned by the struct; ks_keys_free frees) */
+    KS_KEY_INTS,        /* ks_shape of integers, each within min/max: one integer for all of
+                           size axes or a list of size integers (Keras's int-or-tuple, e.g.
+                           kernel_size); size 0: a list of 1 to KS_MAX_DIMS integers */
+    KS_KEY_RANGE        /* double[2], Keras's factor: a number f for [−|f|, |f|] or a list
+                           [lower, upper] (sorted), each within min/max */
 } ks_key_type;
 
 enum {
@@ -104,15 +109,17 @@ enum {
                                  int at a default below min is written back as null */
     KS_KEY_HIDDEN = 8,        /* not written by ks_keys_write when equal to default */
     KS_KEY_MAX_EXCL = 16,     /* value must be < max, not <= */
-    KS_KEY_NONE_DIMS = 32     /* SHAPE: null entries (Keras's None) are stored as 0 */
+    KS_KEY_NONE_DIMS = 32,    /* SHAPE: null entries (Keras's None) are stored as 0 */
+    KS_KEY_PAIRS = 64         /* KS_KEY_INTS: each axis may also be a pair [before, after];
+                                 stored as 2·size integers (before, after per axis) */
 };
 
 typedef struct ks_key {
     const char *name;           /* Keras argument name */
     ks_key_type type;
     size_t offset;              /* offsetof(args struct, field) */
-    size_t size;                /* for STRING: the char array's size */
-    double min, max;            /* for INT and FLOAT */
+    size_t size;                /* for STRING: the char array's size; for INTS: the axes */
+    double min, max;            /* for INT, FLOAT, INTS and RANGE */
     const char *def;            /* default as text ("0.01", "auto", "true"); NULL if required */
     const char *const *choices; /* for ENUM */
     unsigned flags;
@@ -161,6 +168,9 @@ typedef struct ks_shape {
 
 size_t ks_shape_size(const ks_shape *s);       /* product of dims (saturates at 2^62) */
 int ks_shape_equal(const ks_shape *a, const ks_shape *b);
+/* Whether samples of shape data feed a model input of shape input: the same floats in the
+   same order, the input adding only trailing axes of 1 ((28, 28) images for (28, 28, 1)). */
+int ks_shape_feeds(const ks_shape *data, const ks_shape *input);
 /* "(None, 28, 28)" with the batch axis, as Keras prints it. */
 const char *ks_shape_str(const ks_shape *s, char *buf, int size);
 

@@ -302,8 +302,15 @@ ks_dtype ks_input_dtype(const ks_layer *l);
 void ks_input_resolve(ks_layer *l, const ks_shape *data);
 
 /* The registry of layer kinds (layer_registry.c). */
+#define KS_LAYER_KINDS_MAX 64
 const ks_layer_ops *ks_layer_find(const char *class_name);
-extern const ks_layer_ops *const ks_layer_kinds[];              /* NULL-terminated */
+extern const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1];  /* NULL-terminated */
+/*
+ * The names of the layer kinds for which keep(kind) is true (every kind when keep is NULL),
+ * ", "-separated into buf: as many as fit in size bytes (at least 16), then " and N more"
+ * for the rest, so that a message naming them is never cut mid-name.  Returns buf.
+ */
+const char *ks_layer_kind_names(char *buf, size_t size, int (*keep)(const ks_layer_ops *));
 /* Keras's default name prefix for a class: Dense → "dense", BatchNormalization → "batch_normalization". */
 void ks_layer_default_prefix(const char *class_name, char *out, size_t size);
 
@@ -313,6 +320,26 @@ extern const ks_layer_ops ks_layer_activation_ops;
 extern const ks_layer_ops ks_layer_dropout_ops;
 extern const ks_layer_ops ks_layer_batchnorm_ops;
 extern const ks_layer_ops ks_layer_flatten_ops;
+extern const ks_layer_ops ks_layer_conv2d_ops;
+extern const ks_layer_ops ks_layer_conv1d_ops;
+extern const ks_layer_ops ks_layer_depthwise_conv2d_ops;
+extern const ks_layer_ops ks_layer_separable_conv2d_ops;
+extern const ks_layer_ops ks_layer_max_pooling2d_ops;
+extern const ks_layer_ops ks_layer_max_pooling1d_ops;
+extern const ks_layer_ops ks_layer_average_pooling2d_ops;
+extern const ks_layer_ops ks_layer_average_pooling1d_ops;
+extern const ks_layer_ops ks_layer_global_average_pooling2d_ops;
+extern const ks_layer_ops ks_layer_global_average_pooling1d_ops;
+extern const ks_layer_ops ks_layer_global_max_pooling2d_ops;
+extern const ks_layer_ops ks_layer_global_max_pooling1d_ops;
+extern const ks_layer_ops ks_layer_zero_padding2d_ops;
+extern const ks_layer_ops ks_layer_zero_padding1d_ops;
+extern const ks_layer_ops ks_layer_reshape_ops;
+extern const ks_layer_ops ks_layer_spatial_dropout2d_ops;
+extern const ks_layer_ops ks_layer_spatial_dropout1d_ops;
+extern const ks_layer_ops ks_layer_rescaling_ops;
+extern const ks_layer_ops ks_layer_random_flip_ops;
+extern const ks_layer_ops ks_layer_random_translation_ops;
 extern const ks_layer_ops ks_layer_concatenate_ops;
 extern const ks_layer_ops ks_layer_add_ops;
 extern const ks_layer_ops ks_layer_subtract_ops;
@@ -1195,6 +1222,11 @@ void ks_onnx_attr_ints(ks_onnx *g, int node, const char *name, const int64_t *v,
    with the weight's shape, its data borrowed (once: a shared layer's calls read the
    same initializer); returns the name or NULL. */
 const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w);
+/* prefix + the name of the layer's weight w ("conv2d/kernel"), whichever call lowers it:
+   for an initializer made from the weight (a transposed kernel), once per layer; and
+   whether an initializer of a name is in the graph already. */
+const char *ks_onnx_weight_name(ks_onnx *g, const ks_layer *l, int w);
+int ks_onnx_has_init(const ks_onnx *g, const char *name);
 /* An initializer of dims[0 .. ndim) (ndim 0: a scalar) whose data the graph owns: returns
    the elements to fill (uninitialized), or NULL.  For transposed or reordered weights. */
 float *ks_onnx_init_float(ks_onnx *g, const char *name, int ndim, const int64_t *dims);
@@ -1241,5 +1273,123 @@ void ks_col_sums(const float *restrict x, int n, int cols, float beta, float *re
                  float alpha);
 /* y[i·cols + j] += b[j] */
 void ks_add_row(float *restrict y, const float *restrict b, int n, int cols);
+
+/* ------------------------------------------------------ convolution kernels */
+
+/*
+ * A sliding window over channels-last images (kernels_conv.c): a batch is n × h × w × c
+ * floats; 1-D layers use h = 1 with a window of one row.  Positions outside the input
+ * (padding) read as zeros for convolutions and are skipped by pooling.
+ */
+typedef struct ks_window {
+    int h, w, c;                /* input rows, columns, channels */
+    int kh, kw;                 /* window */
+    int sh, sw;                 /* strides */
+    int dh, dw;                 /* dilation */
+    int pt, pl;                 /* padding before (top, left); after: what the output needs */
+    int oh, ow;                 /* output rows, columns */
+} ks_window;
+
+/* Keras's padding values, by index: valid, same, causal (Conv1D only). */
+enum { KS_PAD_VALID, KS_PAD_SAME, KS_PAD_CAUSAL };
+extern const char *const ks_padding_names[];       /* NULL-terminated */
+
+/*
+ * Set g for an h × w × c input and a window k (rows, cols), strides s and dilation d,
+ * padded as TensorFlow pads: same gives ceil(in / s) outputs and puts the odd padding
+ * after (bottom/right); causal pads (k − 1)·d before.  Returns 0 when the output would
+ * be empty (a window larger than a valid-padded input).
+ */
+int ks_window_init(ks_window *g, int h, int w, int c, const int k[2], const int s[2],
+                   const int d[2], int padding);
+/* 1 × 1, stride 1, no padding: the columns of im2col are the input itself. */
+int ks_window_is_pointwise(const ks_window *g);
+
+/* cols (n·oh·ow rows of kh·kw·c floats, a patch in (row, col, channel) order) = im2col(x). */
+void ks_im2col(const ks_window *g, int n, const float *restrict x, float *restrict cols);
+/* dx = the sum of every patch of dcols back at its input positions, added to dx's old
+   contents when beta is 1 (0: overwritten; old contents never read). */
+void ks_col2im(const ks_window *g, int n, const float *restrict dcols, float *restrict dx,
+               float beta);
+
+/*
+ * Depthwise convolution, kernel w of shape (kh, kw, c, dm): y (n·oh·ow × c·dm) = the
+ * convolution of each channel with its dm filters, output channel c·dm + m.  backward:
+ * dw = beta·dw + ∂L/∂w, and dx = dx_beta·dx + ∂L/∂x unless dx is NULL (a beta of 0
+ * overwrites without reading).
+ */
+void ks_depthwise_forward(const ks_window *g, int dm, int n, const float *restrict x,
+                          const float *restrict w, float *restrict y);
+void ks_depthwise_backward(const ks_window *g, int dm, int n, const float *restrict x,
+                           const float *restrict w, const float *restrict dy,
+                           float *restrict dx, float dx_beta, float *restrict dw, float beta);
+
+/*
+ * Pooling over each channel.  Max pooling records in arg (one per output) where each
+ * maximum came from, as an offset within its sample; the first maximum in window order
+ * wins.  Average pooling divides by the positions inside the input (padding is not
+ * counted, as TensorFlow).  The backward functions overwrite dx (beta 0: old contents
+ * never read) or add to it (beta 1).
+ */
+void ks_maxpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y,
+                        int32_t *restrict arg);
+void ks_maxpool_backward(const ks_window *g, int n, const float *restrict dy,
+                         const int32_t *restrict arg, float *restrict dx, float beta);
+void ks_avgpool_forward(const ks_window *g, int n, const float *restrict x, float *restrict y);
+void ks_avgpool_backward(const ks_window *g, int n, const float *restrict dy,
+                         float *restrict dx, float beta);
+
+/* What the convolution and pooling layers share (layer_window.c). */
+extern const char *const ks_data_format_names[];    /* channels_last, channels_first */
+#define KS_DATA_FORMAT_KEY(type)                                                            \
+    {"data_format", KS_KEY_ENUM, offsetof(type, data_format), 0, 0, 0, "channels_last",     \
+     ks_data_format_names, KS_KEY_NULLABLE | KS_KEY_HIDDEN}
+/*
+ * Check l's input for a layer over rank spatial axes (1: sequences (steps, channels),
+ * 2: images (rows, cols, channels)) and its data_format (channels_first is refused).
+ */
+ks_status ks_layer_check_input(const ks_layer *l, int rank, int data_format, ks_error *err);
+/*
+ * The window of a layer of rank 1 or 2 over its (checked) input: k, s, d hold rank
+ * values (window, strides, dilation); what names the window's argument in messages
+ * ("kernel_size", "pool_size").  A window that does not fit is KS_ERR_SHAPE naming it
+ * and the input shape; strides and dilation both > 1 is KS_ERR_CONFIG, as Keras.
+ */
+ks_status ks_layer_window(const ks_layer *l, int rank, const char *what, const int *k,
+                          const int *s, const int *d, int padding, ks_window *g, ks_error *err);
+/* An image layer's input, checked (rows, cols, channels into dims); the output keeps its
+   shape (RandomFlip, RandomTranslation). */
+ks_status ks_layer_image_input(ks_layer *l, int data_format, int dims[3], ks_error *err);
+/* Keras's seed argument of the random layers: accepted, not used (draws come from the
+   model's stream, so that a study stays reproducible). */
+#define KS_SEED_KEY(type)                                                                    \
+    {"seed", KS_KEY_INT, offsetof(type, seed), 0, 0, 2147483647, "0", NULL,                  \
+     KS_KEY_NULLABLE | KS_KEY_HIDDEN}
+/* The output shape of a window layer: (oh, ow, channels), or (ow, channels) for rank 1. */
+void ks_window_out_shape(const ks_window *g, int rank, int channels, ks_shape *out);
+/* y += bias (per column; bias may be NULL), z = y if z is not NULL, then y = act(y). */
+void ks_bias_act(float *restrict y, const float *restrict bias, float *restrict z,
+                 ks_activation act, int rows, int cols);
+/* w −= lr·g: plain SGD for layers that fuse it after computing g. */
+void ks_sgd_step(float *restrict w, const float *restrict g, size_t n, float lr);
+
+/*
+ * The convolution and pooling layers' lowering (onnx_conv.c).  The graph keeps Keras's
+ * channels-last tensors; a layer of rank 1 or 2 (spatial axes) moves its input to
+ * ONNX's channels-first layout (NCW, NCHW) and its result back.  The window attributes
+ * are kernel_shape, strides, pads (TensorFlow's: the odd one after) and, with
+ * dilations, dilations.  ks_onnx_conv_kernel gives weight w of l, a Keras kernel
+ * (k…, in, out), as an initializer of ONNX's (out, in, k…); depthwise: (k…, C, dm) as
+ * (C·dm, 1, k…) for a Conv of group C.  Each returns the new tensor's name, NULL after a
+ * builder failure.
+ */
+const char *ks_onnx_to_channels_first(ks_onnx *g, const ks_layer *l, const char *x, int rank);
+const char *ks_onnx_to_channels_last(ks_onnx *g, const char *y, const char *out, int rank);
+void ks_onnx_window_attrs(ks_onnx *g, int node, const ks_window *w, int rank, int dilations);
+const char *ks_onnx_conv_kernel(ks_onnx *g, const ks_layer *l, int w, int depthwise);
+/* The lowering of a layer that is the identity at inference (SpatialDropout, the random
+   augmentation layers): its output is its input tensor. */
+ks_status ks_onnx_identity(const ks_layer *l, ks_onnx *g, const char *const *in,
+                           const char **out, ks_error *err);
 
 #endif

@@ -112,7 +112,7 @@ static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks
         ks_array a;
         if ((s = ks_model_input_array(m, d, k, what, &a, err)) != KS_OK)
             return s;
-        if (!ks_shape_equal(&a.shape, want)) {
+        if (!ks_shape_feeds(&a.shape, want)) {
             if (m->n_inputs == 1)
                 return ks_error_set(err, KS_ERR_SHAPE,
                                     "%s data has inputs of shape %s but the model expects %s",

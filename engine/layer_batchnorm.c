@@ -64,88 +64,132 @@ static ks_status batchnorm_build(ks_layer *l, ks_error *err)
     return KS_OK;
 }
 
-/* scratch: xhat (rows × C), then inv_std (C) */
+/*
+ * scratch: per-channel sums (2·C doubles), inv_std (C), three per-channel factors of
+ * the input gradient (3·C), then x̂ (rows × C).  The loops run along the channels
+ * (contiguous), each channel's sums in row order: the same numbers as a loop per
+ * channel, without striding through the batch once per channel.
+ */
+#define BN_DOUBLES(C) ((size_t)4 * (size_t)(C))    /* floats that hold 2·C doubles */
+
 static size_t batchnorm_scratch(const ks_layer *l, int batch)
 {
     const batchnorm_state *st = l->state;
-    return (size_t)batch * l->out_size + (size_t)st->channels;
+    return BN_DOUBLES(st->channels) + 4 * (size_t)st->channels + (size_t)batch * l->out_size;
+}
+
+typedef struct bn_scratch {
+    double *sum, *sum2;         /* per channel: Σ and a second sum */
+    float *inv_std;
+    float *k, *m1, *m2;         /* per channel: the input gradient's factors */
+    float *xhat;
+} bn_scratch;
+
+static bn_scratch bn_carve(float *scratch, int C)
+{
+    bn_scratch b;
+    b.sum = (double *)scratch;      /* the block is 64-byte aligned; doubles come first */
+    b.sum2 = b.sum + C;
+    b.inv_std = scratch + BN_DOUBLES(C);
+    b.k = b.inv_std + C;
+    b.m1 = b.k + C;
+    b.m2 = b.m1 + C;
+    b.xhat = b.m2 + C;
+    return b;
 }
 
 static void batchnorm_forward(ks_layer *l, const ks_fwd *f)
 {
     const batchnorm_state *st = l->state;
-    int C = st->channels;
-    size_t rows = (size_t)f->n * (l->out_size / (size_t)C);
-    const float *x = f->x[0];
+    const int C = st->channels;
+    const size_t rows = (size_t)f->n * (l->out_size / (size_t)C);
+    const float *restrict x = f->x[0];
+    float *restrict y = f->y;
     const float *gamma = st->w_gamma >= 0 ? l->weights[st->w_gamma].w : NULL;
     const float *beta = st->w_beta >= 0 ? l->weights[st->w_beta].w : NULL;
     float *mm = l->weights[st->w_mean].w, *mv = l->weights[st->w_var].w;
-    float *xhat = f->scratch, *inv_std = f->scratch + (size_t)f->n * l->out_size;
+    bn_scratch b = bn_carve(f->scratch, C);
+    double *restrict mean = b.sum, *restrict sq = b.sum2;
+    float *restrict inv_std = b.inv_std, *restrict xhat = b.xhat;
     if (f->training) {
         float mom = (float)st->momentum;
-        for (int c = 0; c < C; c++) {
-            double sum = 0.0, sq = 0.0, mean, var;
-            for (size_t r = 0; r < rows; r++)
-                sum += x[r * C + c];
-            mean = sum / (double)rows;
-            for (size_t r = 0; r < rows; r++) {
-                double d = x[r * C + c] - mean;
-                sq += d * d;
+        for (int c = 0; c < C; c++)
+            mean[c] = sq[c] = 0.0;
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++)
+                mean[c] += x[r * C + c];
+        for (int c = 0; c < C; c++)
+            mean[c] /= (double)rows;
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++) {
+                double d = x[r * C + c] - mean[c];
+                sq[c] += d * d;
             }
-            var = sq / (double)rows;
+        for (int c = 0; c < C; c++) {
+            double var = sq[c] / (double)rows;
             inv_std[c] = (float)(1.0 / sqrt(var + st->epsilon));
-            for (size_t r = 0; r < rows; r++)
-                xhat[r * C + c] = (float)((x[r * C + c] - mean) * inv_std[c]);
-            mm[c] = mm[c] * mom + (float)mean * (1.0f - mom);
+            mm[c] = mm[c] * mom + (float)mean[c] * (1.0f - mom);
             mv[c] = mv[c] * mom + (float)var * (1.0f - mom);
         }
         for (size_t r = 0; r < rows; r++)
             for (int c = 0; c < C; c++)
-                f->y[r * C + c] = xhat[r * C + c] * (gamma ? gamma[c] : 1.0f) +
-                                  (beta ? beta[c] : 0.0f);
+                xhat[r * C + c] = (float)((x[r * C + c] - mean[c]) * inv_std[c]);
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++)
+                y[r * C + c] = xhat[r * C + c] * (gamma ? gamma[c] : 1.0f) +
+                               (beta ? beta[c] : 0.0f);
     } else {
         for (int c = 0; c < C; c++)
             inv_std[c] = (float)(1.0 / sqrt((double)mv[c] + st->epsilon));
         for (size_t r = 0; r < rows; r++)
             for (int c = 0; c < C; c++)
-                f->y[r * C + c] = (x[r * C + c] - mm[c]) * inv_std[c] * (gamma ? gamma[c] : 1.0f) +
-                                  (beta ? beta[c] : 0.0f);
+                y[r * C + c] = (x[r * C + c] - mm[c]) * inv_std[c] * (gamma ? gamma[c] : 1.0f) +
+                               (beta ? beta[c] : 0.0f);
     }
 }
 
-static void batchnorm_backward(ks_layer *l, const ks_bwd *b)
+static void batchnorm_backward(ks_layer *l, const ks_bwd *bw)
 {
     const batchnorm_state *st = l->state;
-    int C = st->channels;
-    size_t rows = (size_t)b->n * (l->out_size / (size_t)C);
-    const float *xhat = b->scratch, *inv_std = b->scratch + (size_t)b->n * l->out_size;
+    const int C = st->channels;
+    const size_t rows = (size_t)bw->n * (l->out_size / (size_t)C);
+    bn_scratch b = bn_carve(bw->scratch, C);
+    const float *restrict dy = bw->dy, *restrict xhat = b.xhat;
     const float *gamma = st->w_gamma >= 0 ? l->weights[st->w_gamma].w : NULL;
     float *dgamma = st->w_gamma >= 0 ? l->weights[st->w_gamma].g : NULL;
     float *dbeta = st->w_beta >= 0 ? l->weights[st->w_beta].g : NULL;
-    for (int c = 0; c < C; c++) {
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        float g = gamma ? gamma[c] : 1.0f;
-        for (size_t r = 0; r < rows; r++) {
-            sum_dy += b->dy[r * C + c];
-            sum_dy_xhat += (double)b->dy[r * C + c] * xhat[r * C + c];
+    double *restrict sum_dy = b.sum, *restrict sum_dy_xhat = b.sum2;
+    float *restrict k = b.k, *restrict m1 = b.m1, *restrict m2 = b.m2;
+    for (int c = 0; c < C; c++)
+        sum_dy[c] = sum_dy_xhat[c] = 0.0;
+    for (size_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            sum_dy[c] += dy[r * C + c];
+            sum_dy_xhat[c] += (double)dy[r * C + c] * xhat[r * C + c];
         }
+    for (int c = 0; c < C; c++) {
         /* a first writer writes: old contents may be NaN, never scale them by 0 */
         if (dgamma)
-            dgamma[c] = (b->grad_beta != 0.0f ? dgamma[c] : 0.0f) + (float)sum_dy_xhat;
+            dgamma[c] = (bw->grad_beta != 0.0f ? dgamma[c] : 0.0f) + (float)sum_dy_xhat[c];
         if (dbeta)
-            dbeta[c] = (b->grad_beta != 0.0f ? dbeta[c] : 0.0f) + (float)sum_dy;
-        if (b->dx[0]) {
-            /* dx = γ·inv_std/R · (R·dy − Σdy − x̂·Σ(dy·x̂)) */
-            float k = g * inv_std[c] / (float)rows;
-            float m1 = (float)sum_dy, m2 = (float)sum_dy_xhat;
-            float *dx = b->dx[0];
-            if (b->dx_beta[0] == 0.0f)
-                for (size_t r = 0; r < rows; r++)
-                    dx[r * C + c] = k * ((float)rows * b->dy[r * C + c] - m1 - xhat[r * C + c] * m2);
-            else
-                for (size_t r = 0; r < rows; r++)
-                    dx[r * C + c] += k * ((float)rows * b->dy[r * C + c] - m1 - xhat[r * C + c] * m2);
-        }
+            dbeta[c] = (bw->grad_beta != 0.0f ? dbeta[c] : 0.0f) + (float)sum_dy[c];
+        /* dx = γ·inv_std/R · (R·dy − Σdy − x̂·Σ(dy·x̂)) */
+        k[c] = (gamma ? gamma[c] : 1.0f) * b.inv_std[c] / (float)rows;
+        m1[c] = (float)sum_dy[c];
+        m2[c] = (float)sum_dy_xhat[c];
+    }
+    if (bw->dx[0] && bw->dx_beta[0] == 0.0f) {
+        float *restrict dx = bw->dx[0];
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++)
+                dx[r * C + c] =
+                    k[c] * ((float)rows * dy[r * C + c] - m1[c] - xhat[r * C + c] * m2[c]);
+    } else if (bw->dx[0]) {
+        float *restrict dx = bw->dx[0];
+        for (size_t r = 0; r < rows; r++)
+            for (int c = 0; c < C; c++)
+                dx[r * C + c] +=
+                    k[c] * ((float)rows * dy[r * C + c] - m1[c] - xhat[r * C + c] * m2[c]);
     }
 }
 

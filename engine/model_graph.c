@@ -104,27 +104,28 @@ const char *ks_graph_nearest_entry(const parser *p, const char *s)
 /* "unknown layer \"x\" (did you mean \"y\"?); known: …" over kinds, sub-models, names. */
 ks_status ks_graph_unknown_class(parser *p, const ks_value *args)
 {
-    const char *names[64];
-    char list[512] = "";
+    const char *names[KS_LAYER_KINDS_MAX + 8];
+    char head[sizeof p->err->msg], list[sizeof p->err->msg];
     const char *near;
+    size_t room;
     int n = 0;
-    for (int i = 0; ks_layer_kinds[i] && n < 60; i++) {
-        size_t len = strlen(list);
+    for (int i = 0; ks_layer_kinds[i]; i++)
         names[n++] = ks_layer_kinds[i]->name;
-        snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", ks_layer_kinds[i]->name);
-    }
-    for (int i = 1; i < p->m->n_graphs && n < 62; i++)
+    for (int i = 1; i < p->m->n_graphs && n < KS_LAYER_KINDS_MAX + 7; i++)
         names[n++] = p->m->graphs[i].name;
     names[n] = NULL;
     near = ks_nearest_name(args->key, names);
     if (!near)      /* a call of a layer by its name: the nearest of this graph's names */
         near = ks_graph_nearest_entry(p, args->key);
     if (near)
-        return ks_error_at_key(p->err, KS_ERR_CONFIG, args,
-                               "unknown layer \"%s\" (did you mean \"%s\"?); known: %s",
-                               args->key, near, list);
-    return ks_error_at_key(p->err, KS_ERR_CONFIG, args, "unknown layer \"%s\"; known: %s",
-                           args->key, list);
+        snprintf(head, sizeof head, "unknown layer \"%s\" (did you mean \"%s\"?); known: ",
+                 args->key, near);
+    else
+        snprintf(head, sizeof head, "unknown layer \"%s\"; known: ", args->key);
+    /* the kinds, as many as fit after head in ks_error's message, then how many more */
+    room = sizeof list - strlen(head);
+    ks_layer_kind_names(list, room < 16 ? 16 : room, NULL);
+    return ks_error_at_key(p->err, KS_ERR_CONFIG, args, "%s%s", head, list);
 }
 
 static ks_status get_generic(const ks_value *args, const char *key, ks_value_kind kind,

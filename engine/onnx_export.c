@@ -66,14 +66,9 @@ ks_status ks_onnx_activation(ks_onnx *g, ks_activation a, const char *x, const c
 /* ----------------------------------------------------------------- models */
 
 /* The layer kinds that can be exported, for the message about one that cannot. */
-static void exportable_kinds(char *buf, size_t size)
+static int exportable(const ks_layer_ops *k)
 {
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int i = 0; ks_layer_kinds[i] && n < size; i++)
-        if (ks_layer_kinds[i]->onnx || (ks_layer_kinds[i]->flags & KS_LAYER_INPUT))
-            n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
-                                  ks_layer_kinds[i]->name);
+    return k->onnx || (k->flags & KS_LAYER_INPUT);
 }
 
 /* Model input k's tensor: "input" for a model of one input, else the input's name. */
@@ -95,14 +90,14 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
     const ks_node *nd = &m->nodes[i];
     const ks_layer *l = nd->layer;
     const char *in[KS_MAX_INPUTS];
-    char kinds[256];
+    char kinds[240];            /* with the names in the message, within ks_error's 512 */
     ks_status s;
     if (nd->mode == KS_NODE_INPUT) {
         t[i] = input_tensor(m, nd->input_index);
         return KS_OK;
     }
     if (!l->ops->onnx) {
-        exportable_kinds(kinds, sizeof kinds);
+        ks_layer_kind_names(kinds, sizeof kinds, exportable);
         return ks_error_set(err, KS_ERR_CONFIG,
                             "layer \"%s\" is a %s, which the ONNX export does not support "
                             "(supported: %s)",

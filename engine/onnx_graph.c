@@ -420,6 +420,23 @@ const char *ks_onnx_weight(ks_onnx *g, const ks_layer *l, int w)
     return t ? t->name : NULL;
 }
 
+const char *ks_onnx_weight_name(ks_onnx *g, const ks_layer *l, int w)
+{
+    if (w < 0 || w >= l->n_weights) {
+        fail(g, KS_ERR_INTERNAL);
+        return NULL;
+    }
+    return ks_onnx_name(g, "%s%s", g->prefix, l->weights[w].name);
+}
+
+int ks_onnx_has_init(const ks_onnx *g, const char *name)
+{
+    for (int i = 0; name && i < g->n_inits; i++)
+        if (strcmp(g->inits[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 float *ks_onnx_init_float(ks_onnx *g, const char *name, int ndim, const int64_t *dims)
 {
     const onnx_init *t = add_init(g, name, KS_ONNX_FLOAT, ndim, dims, NULL);

@@ -27,6 +27,16 @@ int ks_shape_equal(const ks_shape *a, const ks_shape *b)
     return 1;
 }
 
+int ks_shape_feeds(const ks_shape *data, const ks_shape *input)
+{
+    if (data->ndim > input->ndim)
+        return 0;
+    for (int i = 0; i < input->ndim; i++)
+        if (i < data->ndim ? data->dim[i] != input->dim[i] : input->dim[i] != 1)
+            return 0;
+    return 1;
+}
+
 const char *ks_shape_str(const ks_shape *s, char *buf, int size)
 {
     int len = snprintf(buf, (size_t)size, "(None");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ksearch export --onnx end to end: models trained with `ksearch fit` and ensembles made
-# with `ksearch ensemble` on a Fashion-MNIST subset, exported, run by onnxruntime-node
-# on 1,000 test images and compared with `ksearch predict` (every class equal, every
-# probability within 1e-5); bad files give one message and exit status 2.
+# ksearch export --onnx end to end: models trained with `ksearch fit` (dense ones, and
+# convolutional ones of every layer kind that lowers itself, channels last → NCHW) and
+# ensembles made with `ksearch ensemble` on a Fashion-MNIST subset, exported, run by
+# onnxruntime-node on 1,000 test images and compared with `ksearch predict` (every class
+# equal, every probability within 1e-5); bad files give one message and exit status 2.
 # onnxruntime-node is installed once into $KS_ONNX_NPM (default /tmp/ks_onnx_npm) and
 # reused; without npm, or offline without that cache, the script reports "skipped".
 set -u -o pipefail
@@ -62,13 +63,13 @@ cat > compare.js <<'JS'
 const fs = require('fs');
 const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
 (async () => {
-  const [model, npy, csv] = process.argv.slice(2);
+  const [model, npy, csv, dims] = process.argv.slice(2);
   const b = fs.readFileSync(npy), hl = b.readUInt16LE(8), off = 10 + hl;
   const x = new Float32Array(b.buffer.slice(b.byteOffset + off, b.byteOffset + b.length));
-  const n = x.length / 784;
+  const n = x.length / 784, shape = (dims || '28,28').split(',').map(Number);
   const s = await ort.InferenceSession.create(model);
   const feeds = {};
-  for (const name of s.inputNames) feeds[name] = new ort.Tensor('float32', x, [n, 28, 28]);
+  for (const name of s.inputNames) feeds[name] = new ort.Tensor('float32', x, [n].concat(shape));
   const r = await s.run(feeds);
   const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
   const head = lines[0].split(','), rows = lines.slice(1).map(l => l.split(',').map(Number));
@@ -99,13 +100,13 @@ node make_npy.js "$fmnist/t10k-images-idx3-ubyte.gz" x.npy
 check "test images written as .npy" $?
 
 # export FILE.ksm, then compare onnxruntime with ksearch predict on the same floats
-compare() {   # compare NAME FILE.ksm [X.npy]
+compare() {   # compare NAME FILE.ksm [X.npy] [INPUT_DIMS, e.g. 28,28,1]
     local out rc x=${3:-x.npy}
     out=$("$ks" export "$2" --onnx "$1.onnx" 2>&1); rc=$?
     check "$1: export exits 0" $rc "$out"
     "$ks" predict "$2" "$x" --scale 1 -o "$1.csv" >/dev/null 2>&1
     check "$1: predict exits 0" $?
-    out=$(ORT_DIR=$ort_dir node compare.js "$1.onnx" "$x" "$1.csv" 2>&1); rc=$?
+    out=$(ORT_DIR=$ort_dir node compare.js "$1.onnx" "$x" "$1.csv" ${4:-} 2>&1); rc=$?
     echo "$1: onnxruntime vs ksearch predict: $out"
     check "$1: onnxruntime agrees with predict" $rc "$out"
 }
@@ -212,6 +213,72 @@ out=$("$ks" export masked.ksm --onnx masked.onnx 2>&1); rc=$?
 [[ $rc -eq 2 && $out == *"go_backwards with return_sequences"* && ! -e masked.onnx ]]
 check "go_backwards with return_sequences is refused" $? "$rc: $out"
 
+# ---------------------------------------------------------------- convolutional models
+
+# convolutional models: channels last in ksearch, NCHW in ONNX (Conv with group for the
+# depthwise ones, MaxPool, AveragePool, Global*Pool, Pad; TensorFlow's asymmetric same
+# padding as explicit pads); the (28, 28) images feed a (28, 28, 1) input
+cat > cnn.yaml <<YAML
+name: onnx_cnn
+seed: 14
+data:
+$data
+model:
+  - Rescaling: {scale: 2.0, offset: -1.0, input_shape: [28, 28, 1]}
+  - RandomFlip: {mode: horizontal}
+  - RandomTranslation: {height_factor: 0.1, width_factor: 0.1}
+  - Conv2D: {filters: 8, kernel_size: 3, activation: relu, padding: same}
+  - MaxPooling2D: {pool_size: 2}
+  - DepthwiseConv2D: {kernel_size: 4, depth_multiplier: 2, strides: 2, padding: same}
+  - BatchNormalization: {}
+  - SeparableConv2D: {filters: 8, kernel_size: [2, 3], padding: same, activation: tanh}
+  - AveragePooling2D: {pool_size: 3, strides: 2, padding: same}
+  - ZeroPadding2D: {padding: [[1, 0], [0, 2]]}
+  - Conv2D: {filters: 6, kernel_size: 2, dilation_rate: 2, activation: elu}
+  - SpatialDropout2D: {rate: 0.2}
+  - GlobalMaxPooling2D: {keepdims: true}
+  - Flatten: {}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+cat > seq.yaml <<YAML
+name: onnx_seq
+seed: 15
+data:
+$data
+model:
+  - Conv1D: {filters: 8, kernel_size: 3, padding: causal, dilation_rate: 2,
+             activation: relu, input_shape: [28, 28]}
+  - MaxPooling1D: {pool_size: 3, strides: 2}
+  - Conv1D: {filters: 8, kernel_size: 4, strides: 2, padding: same}
+  - AveragePooling1D: {padding: same}
+  - ZeroPadding1D: {padding: [1, 2]}
+  - Conv1D: {filters: 6, kernel_size: 1}
+  - GlobalAveragePooling1D: {}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+cat > pooled.yaml <<YAML
+name: onnx_pooled
+seed: 16
+data:
+$data
+model:
+  - Reshape: {target_shape: [28, 28, 1], input_shape: [28, 28]}
+  - Conv2D: {filters: 8, kernel_size: [3, 2], strides: [2, 1], use_bias: false}
+  - MaxPooling2D: {pool_size: [3, 2], padding: same}
+  - GlobalAveragePooling2D: {}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+for name in cnn seq pooled; do
+    out=$("$ks" fit $name.yaml -o $name.ksm --threads 1 --no-record 2>&1)
+    check "$name: fit exits 0" $? "$out"
+done
+compare cnn cnn.ksm x.npy 28,28,1
+compare seq seq.ksm
+compare pooled pooled.ksm
+
 # ---------------------------------------------------------------- ensembles
 
 cat > study.yaml <<YAML
@@ -298,6 +365,31 @@ echo "functional: onnxruntime vs ksearch predict: $out"
 check "functional: onnxruntime agrees with predict on both outputs" $rc "$out"
 [[ $out == "outputs clothing group inputs image again "* ]]
 check "functional: the graph's inputs and outputs carry the model's names" $? "$out"
+
+# a residual CNN whose Conv2D is shared (called on its own output): one kernel in the file
+cat > rescnn.yaml <<YAML
+name: onnx_rescnn
+seed: 17
+data:
+$data
+model:
+  layers:
+    - Input: {shape: [28, 28, 1], name: image}
+    - Conv2D: {filters: 4, kernel_size: 3, padding: same, activation: relu, name: stem}
+    - Conv2D: {filters: 4, kernel_size: 3, padding: same, activation: tanh, name: shared}
+    - shared: {name: shared_again}
+    - Add: {inputs: [stem, shared_again]}
+    - MaxPooling2D: {}
+    - GlobalAveragePooling2D: {}
+    - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+out=$("$ks" fit rescnn.yaml -o rescnn.ksm --threads 1 --no-record 2>&1)
+check "rescnn: fit exits 0" $? "$out"
+compare rescnn rescnn.ksm x.npy 28,28,1
+kernels=$(strings rescnn.onnx 2>&1 | grep kernel)
+[[ $kernels == *shared/kernel* && $kernels != *shared_again/kernel* ]]
+check "rescnn: the shared Conv2D's kernel is in the file once" $? "$kernels"
 
 # ---------------------------------------------------------------- bad input
 

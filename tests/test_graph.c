@@ -135,6 +135,39 @@ static void test_errors(void)
               "an unknown class: %s", err.msg);
         ks_model_free(m);
     }
+    {
+        /* the known kinds, as many as fit in the message, then how many more: never cut
+           at ks_error's size mid-name (a long unknown name leaves less room) */
+        static const char *const names[] = {"Dence", "Dense2_with_a_very_long_name_that_"
+                                                     "takes_room_in_the_message_0123456789"};
+        for (int t = 0; t < 2; t++) {
+            ks_error err;
+            char yaml[256];
+            const char *list, *last;
+            int kinds = 0, named = 1, more = 0;
+            snprintf(yaml, sizeof yaml, "- Input: {shape: [4], name: x}\n- %s: {}\n", names[t]);
+            ks_model *m = build(yaml, &err);
+            for (int i = 0; ks_layer_kinds[i]; i++)
+                kinds++;
+            list = strstr(err.msg, "; known: ");
+            CHECK(!m && list && strlen(err.msg) < sizeof err.msg - 1,
+                  "an unknown class: the message is whole: %s", err.msg);
+            if (list) {
+                const char *and = strstr(list, " and ");
+                for (const char *q = list; *q && (!and || q < and); q++)
+                    named += *q == ',';
+                if (and)
+                    more = atoi(and + 5);
+                last = strrchr(err.msg, ' ') + 1;
+                CHECK(named + more == kinds &&
+                          (and ? strcmp(last, "more") == 0
+                               : strcmp(last, ks_layer_kinds[kinds - 1]->name) == 0),
+                      "an unknown class: %d named and %d more of %d kinds, ending \"%s\": %s",
+                      named, more, kinds, last, err.msg);
+            }
+            ks_model_free(m);
+        }
+    }
     expect_error("- Input: {shape: [4], name: x}\n"
                  "- Dense: {units: 3, name: h}\n"
                  "- Dense: {units: 1, name: h}\n",

@@ -4,13 +4,8 @@
  * (which also exercises each layer's input gradient, since a trainable Dense sits
  * before it) matches central finite differences on small random shapes.
  */
-#include "../engine/engine_impl.h"
-#include "../search/search.h"
-#include "check.h"
 #include "grad_check.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "../search/search.h"
 
 /* --------------------------------------------------------------- the tests */
 
