@@ -425,11 +425,14 @@ static void test_methods(void)
               "%s: trial 0 is the first enqueued", st->method->name);
         CHECK(a[1][0] == 0 && isnan(a[1][1]) && a[1][4] == 1 && a[1][7] == 0.001,
               "%s: trial 1 is the second enqueued", st->method->name);
+        printf("%s%s: %d trials, %d of the later %d with Adam (the better branch)\n",
+               st->method->name, strstr(methods[m], "multivariate") ? " (multivariate)" : "",
+               na, late_a, na - na / 2);
         if (m == 0)
             adam_random = late_a;
-        else if (m == 1 || m == 2 || m == 3)
-            /* the model-based methods learn that Adam is better: in the later half of their
-               trials, more Adam than random search's */
+        else if (m == 1 || m == 2 || m == 3 || m == 5)
+            /* the model-based methods (GP, TPE, BOHB) learn that Adam is better: in the
+               later half of their trials, a larger share of Adam than random search's */
             CHECK(late_a * 40 > adam_random * na,
                   "%s: %d of the later %d trials use Adam, random search %d of 20",
                   st->method->name, late_a, na - na / 2, adam_random);
