@@ -130,6 +130,10 @@ session=$(find "$run" -maxdepth 1 -name 'events.out.tfevents.*' | head -1)
 check "HParams rewritten: still no momentum in the Adam trial's session" $?
 "$ks" report random/runs/cond -o r.html >/dev/null 2>&1 && grep -q adam_lr r.html
 check "report: written, with the conditional parameters" $?
+# fANOVA over every complete trial, on the parameters they all have (Optuna's rule)
+grep -q '"importance":{"trials":8,"trees":[0-9]*,"params":\["n_hidden","optimizer"\]' r.html
+check "report: importance over the 8 trials, of the parameters every trial has" $? \
+    "$(grep -o '"importance":{[^}]\{0,120\}' r.html)"
 
 # bad input: one message FILE:LINE:COL, exit 2, nothing written
 bad() {
