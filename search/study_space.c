@@ -257,16 +257,13 @@ static int count_copies(const ks_param *c, const ks_value *at, const char *name,
     return (int)most;
 }
 
-/* Replace each declared per-index parameter by its copies NAME_0 … (in place, in order). */
-static ks_status expand_per_index(ks_study *st, const ks_value *const *per_at, ks_error *err)
+/* Each declared parameter's per: its count's index into count_of (-1 for none) and its
+   number of copies into the parameter's copy field. */
+static ks_status resolve_counts(ks_study *st, const ks_value *const *per_at, int *count_of,
+                                ks_error *err)
 {
     ks_space *sp = &st->space;
-    ks_param *out = calloc(KS_MAX_SEARCH_PARAMS, sizeof *out);
-    const ks_value *at[KS_MAX_SEARCH_PARAMS];
-    int newi[KS_MAX_SEARCH_PARAMS], count_of[KS_MAX_SEARCH_PARAMS], n = 0;
     ks_status s = KS_OK;
-    if (!out)
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < sp->n && s == KS_OK; i++) {
         const char *near;
         int c, copies;
@@ -301,6 +298,21 @@ static ks_status expand_per_index(ks_study *st, const ks_value *const *per_at, k
         count_of[i] = c;
         sp->params[i].copy = copies;    /* for now: how many */
     }
+    return s;
+}
+
+/* Replace each declared per-index parameter by its copies NAME_0 … (in place, in order). */
+static ks_status expand_per_index(ks_study *st, const ks_value *const *per_at, ks_error *err)
+{
+    ks_space *sp = &st->space;
+    ks_param *out;
+    const ks_value *at[KS_MAX_SEARCH_PARAMS];
+    int newi[KS_MAX_SEARCH_PARAMS], count_of[KS_MAX_SEARCH_PARAMS], n = 0;
+    ks_status s = resolve_counts(st, per_at, count_of, err);
+    if (s != KS_OK)
+        return s;
+    if (!(out = calloc(KS_MAX_SEARCH_PARAMS, sizeof *out)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < sp->n && s == KS_OK; i++) {
         int copies = count_of[i] >= 0 ? sp->params[i].copy : 1;
         newi[i] = n;
