@@ -45,25 +45,33 @@ static int repeat_count(const ks_study *st, const ks_value *entry)
     return r >= 0 && !st->space.params[r].base[0] ? r : -1;
 }
 
+/* The values of choice q in mask, as the file names them: "SGD, RMSprop". */
+static void list_values(const ks_param *q, uint64_t mask, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < q->n_values && len < size; k++) {
+        char text[64];
+        if (!(mask >> k & 1))
+            continue;
+        if (q->values[k].kind == KS_VALUE_MAP && q->values[k].n == 1)
+            snprintf(text, sizeof text, "%s", q->values[k].items[0].key);
+        else if (q->values[k].kind == KS_VALUE_STRING)
+            snprintf(text, sizeof text, "%s", q->values[k].string);
+        else
+            ks_value_describe(&q->values[k], text, sizeof text);
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", text);
+    }
+}
+
 /* "optimizer is SGD" / "optimizer is one of SGD, RMSprop" for a clause. */
 static void describe_clause(const ks_space *sp, const ks_condition *w, char *buf, size_t size)
 {
     const ks_param *q = &sp->params[w->parent];
-    size_t len = (size_t)snprintf(buf, size, "%s is %s", q->name,
-                                  (w->mask & (w->mask - 1)) ? "one of " : "");
-    for (int k = 0, first = 1; k < q->n_values && len < size; k++) {
-        ks_value v;
-        char text[64];
-        if (!(w->mask >> k & 1))
-            continue;
-        ks_value_init(&v, KS_VALUE_NULL);
-        if (q->values[k].kind == KS_VALUE_MAP && q->values[k].n == 1)
-            snprintf(text, sizeof text, "%s", q->values[k].items[0].key);
-        else
-            ks_value_describe(&q->values[k], text, sizeof text);
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", first ? "" : ", ", text);
-        first = 0;
-    }
+    char values[200];
+    list_values(q, w->mask, values, sizeof values);
+    snprintf(buf, size, "%s is %s%s", q->name, (w->mask & (w->mask - 1)) ? "one of " : "",
+             values);
 }
 
 /* Does the place ctx make clause w hold? */
@@ -196,7 +204,6 @@ static ks_status check_branch_only(const ks_study *st, const ref_ctx *ctx, ks_er
                                : ~(uint64_t)0;
             uint64_t allowed = all;
             char cond[256], which[200];
-            size_t len = 0;
             ks_condition w;
             if (ctx->outside[r][q] || !ctx->inside[r][q] || q == r)
                 continue;
@@ -208,16 +215,7 @@ static ks_status check_branch_only(const ks_study *st, const ref_ctx *ctx, ks_er
             w.parent = q;
             w.mask = ctx->inside[r][q];
             describe_clause(sp, &w, cond, sizeof cond);
-            which[0] = '\0';
-            for (int k = 0; k < sp->params[q].n_values && len < sizeof which; k++) {
-                const ks_value *v = &sp->params[q].values[k];
-                if (!(w.mask >> k & 1))
-                    continue;
-                len += (size_t)snprintf(which + len, sizeof which - len, "%s%s", len ? ", " : "",
-                                        v->kind == KS_VALUE_MAP && v->n == 1 ? v->items[0].key
-                                        : v->kind == KS_VALUE_STRING          ? v->string
-                                                                              : "…");
-            }
+            list_values(&sp->params[q], w.mask, which, sizeof which);
             return ks_error_at_key(err, KS_ERR_CONFIG, st->param_at[r],
                                    "parameter %s is used only where %s: say so with when: {%s: "
                                    "%s%s%s}, or trials without it would record a value nothing "

@@ -90,6 +90,14 @@ for method in grid random bayesian tpe hyperband bohb; do
     check "$method: every trial complete (or pruned)" $?
 done
 
+# run again: the finished study resumes, its trials read back (inactive = absent) as they were
+before=$(q random/runs/cond/study.db "SELECT group_concat(params, ';') FROM (SELECT params FROM trial ORDER BY number);")
+(cd random && "$ks" s.yaml >out2 2>err2)
+check "random: run again, the study resumes (exit 0)" $? "$(cat random/err2)"
+after=$(q random/runs/cond/study.db "SELECT group_concat(params, ';') FROM (SELECT params FROM trial ORDER BY number);")
+grep -q "(resuming)" random/out2 && [[ $after == "$before" ]]
+check "random: resumed, its trials unchanged" $?
+
 # grid: (1 + 2 + 4 widths) × (2 SGD rates × 2 momenta + 2 Adam rates) = 42, each once,
 # after the enqueued one
 db=grid/runs/cond/study.db
