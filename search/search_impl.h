@@ -120,6 +120,9 @@ void ks_space_grid_point(const ks_space *sp, long i, double *point);
 /* The value of parameter i at a point as recorded (number, string or bool; a choice of
    {LABEL: config} maps its label); KS_ERR_CONFIG without a value if it is inactive. */
 ks_status ks_space_value(const ks_space *sp, int i, const double *point, ks_value *out);
+/* The number of copies a per-index count c stands for at value x (a choice's value, not
+   its index; 0 when inactive). */
+int ks_space_copies(const ks_space *sp, int c, double x);
 /* The value of parameter i for value x as the file receives it: ks_space_value's, except
    that a {LABEL: config} choice gives its whole map (without key).  x must be finite. */
 ks_status ks_space_config_value(const ks_space *sp, int i, double x, ks_value *out);

@@ -442,6 +442,21 @@ ks_status ks_space_value(const ks_space *sp, int i, const double *point, ks_valu
     return KS_OK;
 }
 
+int ks_space_copies(const ks_space *sp, int c, double x)
+{
+    const ks_param *p = &sp->params[c];
+    double n = x;
+    if (isnan(x))
+        return 0;
+    if (p->kind == KS_PARAM_CHOICE) {
+        int k = (int)x;
+        n = k >= 0 && k < p->n_values && p->values[k].kind == KS_VALUE_NUMBER
+                ? p->values[k].number
+                : 0;
+    }
+    return n >= 0 && n <= KS_MAX_SEARCH_PARAMS ? (int)n : 0;
+}
+
 ks_status ks_space_config_value(const ks_space *sp, int i, double x, ks_value *out)
 {
     const ks_param *p = &sp->params[i];

@@ -347,7 +347,9 @@ static ks_status expand_list(const ks_study *st, ks_value *list, const double *p
         if (isnan(point[c]))
             return ks_error_at(err, KS_ERR_INTERNAL, &list->items[i],
                                "$%s is inactive in this trial", st->space.params[c].name);
-        total += point[c] > 0 ? (size_t)point[c] : 1;
+        total += ks_space_copies(&st->space, c, point[c]) > 0
+                     ? (size_t)ks_space_copies(&st->space, c, point[c])
+                     : 1;
     }
     if (!expanded)
         return KS_OK;
@@ -355,7 +357,7 @@ static ks_status expand_list(const ks_study *st, ks_value *list, const double *p
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < list->n; i++) {
         int c = repeat_count(st, &list->items[i]);
-        int copies = c >= 0 ? (int)point[c] : 0;
+        int copies = c >= 0 ? ks_space_copies(&st->space, c, point[c]) : 0;
         ks_status s = KS_OK;
         if (c < 0 || !uses_per_index(st, &list->items[i], c)) {
             items[m++] = list->items[i];        /* moved */

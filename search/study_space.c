@@ -247,6 +247,12 @@ static int count_copies(const ks_param *c, const ks_value *at, const char *name,
         }
         most = fmax(most, v->number);
     }
+    if (most > KS_MAX_SEARCH_PARAMS)
+        return ks_error_at(err, KS_ERR_CONFIG, at,
+                           "parameter %s: per: %s counts up to %g copies, more than the %d "
+                           "parameters a study may have",
+                           name, c->name, most, KS_MAX_SEARCH_PARAMS),
+               -1;
     if (most < 1 || c->base[0])
         return ks_error_at(err, KS_ERR_CONFIG, at,
                            "parameter %s: per needs a parameter that counts copies of a layer "
@@ -612,9 +618,9 @@ static ks_status read_enqueued(const ks_space *sp, const ks_value *entry, int e,
             continue;
         if (p->base[0] && isfinite(point[p->per]))
             return ks_error_at(err, KS_ERR_CONFIG, given ? given : entry,
-                               "%s: %s needs one value per copy, %g (%s), got %zu", what,
-                               p->base, point[p->per], sp->params[p->per].name,
-                               given ? given->n : 0);
+                               "%s: %s needs one value per copy, %d (%s), got %zu", what,
+                               p->base, ks_space_copies(sp, p->per, point[p->per]),
+                               sp->params[p->per].name, given ? given->n : 0);
         if (active)
             return ks_error_at(err, KS_ERR_CONFIG, entry,
                                "%s lacks %s, which this configuration has (give it a value)",

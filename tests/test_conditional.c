@@ -442,6 +442,27 @@ static void test_methods(void)
 
 /* ------------------------------------------------- per-index reach the model */
 
+/* The units of the built model's Dense layers, in order, into units; returns how many. */
+static int dense_units(const ks_model *m, double *units, int max)
+{
+    ks_value layers, compile;
+    int n = 0;
+    if (ks_model_config(m, &layers, &compile) != KS_OK)
+        return -1;
+    for (size_t i = 0; i < layers.n; i++) {
+        const ks_value *e = &layers.items[i], *u;
+        if (e->kind != KS_VALUE_MAP || e->n != 1 || strcmp(e->items[0].key, "Dense") != 0)
+            continue;
+        u = ks_value_get(&e->items[0], "units");
+        if (n < max)
+            units[n] = u ? u->number : -1;
+        n++;
+    }
+    ks_value_free(&layers);
+    ks_value_free(&compile);
+    return n;
+}
+
 static void test_per_index_model(void)
 {
     ks_error err;
@@ -497,6 +518,33 @@ static void test_per_index_model(void)
     CHECK(ks_model_n_layers(m) >= 1, "built");
     ks_model_free(m);
     ks_run_config_free(c);
+    ks_study_free(st);
+    /* a count given by values: a trial of its second value, 3, has three widths */
+    st = load("  method: random\n  max_trials: 10\n",
+              "    n_hidden: {values: [1, 3]}\n"
+              "    units: {values: [4, 8, 16], per: n_hidden}\n"
+              "    optimizer: {values: [SGD]}\n",
+              "  enqueue:\n    - {n_hidden: 3, units: [4, 8, 16], optimizer: SGD}\n", &err);
+    REQUIRE(st != NULL, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+    CHECK(st->space.n == 5 && st->space.n_enqueued == 1, "n_hidden, units_0..2, optimizer");
+    REQUIRE(ks_study_trial_config(st, st->space.enqueued, &c, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(ks_model_from_config(c->model, &in, 1, &m, &err) == KS_OK, "%s", err.msg);
+    {
+        double u[8];
+        int n = dense_units(m, u, 8);
+        CHECK(n == 4 && u[0] == 4 && u[1] == 8 && u[2] == 16 && u[3] == 1,
+              "3 widths and the output: %d Dense layers", n);
+    }
+    ks_model_free(m);
+    ks_run_config_free(c);
+    ks_study_free(st);
+    /* a count that would make too many parameters */
+    st = load("  method: random\n  max_trials: 10\n",
+              "    n_hidden: {values: [1, 1.0e12]}\n"
+              "    units: {values: [4, 8, 16], per: n_hidden}\n"
+              "    optimizer: {values: [SGD]}\n",
+              NULL, &err);
+    CHECK(!st && strstr(err.msg, "counts up to 1e+12 copies"), "%s", err.msg);
     ks_study_free(st);
 }
 
