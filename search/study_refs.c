@@ -281,16 +281,32 @@ ks_status ks_study_check_refs(ks_study *st, ks_error *err)
 #define COPY_NONE (-1)          /* not inside an expanded layer */
 #define COPY_PLACEHOLDER (-2)   /* inside a layer repeated 0 times: any valid value */
 
-/* Does v refer (anywhere inside) to a per-index parameter counted by count? */
-static int uses_per_index(const ks_study *st, const ks_value *v, int count)
+/* Does v refer (anywhere inside, the branches of its choices too) to a per-index
+   parameter counted by count? */
+static int uses_per_index_in(const ks_study *st, const ks_value *v, int count, int depth)
 {
     int r = reference(st, v);
-    if (r >= 0)
-        return st->space.params[r].base[0] && st->space.params[r].per == count;
+    if (depth > MAX_DEPTH)
+        return 0;
+    if (r >= 0) {
+        const ks_param *p = &st->space.params[r];
+        if (p->base[0])
+            return p->per == count;
+        for (int k = 0; p->kind == KS_PARAM_CHOICE && k < p->n_values; k++)
+            if (p->values[k].kind == KS_VALUE_MAP &&
+                uses_per_index_in(st, &p->values[k], count, depth + 1))
+                return 1;
+        return 0;
+    }
     for (size_t i = 0; i < v->n; i++)
-        if (uses_per_index(st, &v->items[i], count))
+        if (uses_per_index_in(st, &v->items[i], count, depth))
             return 1;
     return 0;
+}
+
+static int uses_per_index(const ks_study *st, const ks_value *v, int count)
+{
+    return uses_per_index_in(st, v, count, 0);
 }
 
 static ks_status substitute(const ks_study *st, ks_value *v, const double *point, int copy,

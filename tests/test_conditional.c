@@ -538,6 +538,28 @@ static void test_per_index_model(void)
     ks_model_free(m);
     ks_run_config_free(c);
     ks_study_free(st);
+    /* a repeated layer brought in by a branch is not in the list: its per-index
+       parameter has no repeat around it */
+    {
+        char text[4096];
+        snprintf(text, sizeof text,
+                 "name: cond\n"
+                 "data: {train: {csv: none.csv, target: y}, validation_split: 0.5}\n"
+                 "model:\n"
+                 "  - Dense: {units: 1, input_shape: [2]}\n"
+                 "  - $block\n"
+                 "compile: {optimizer: SGD, loss: mse}\n"
+                 "search:\n  method: random\n  max_trials: 3\n  parameters:\n"
+                 "    n_hidden: {int: [1, 2]}\n"
+                 "    units: {values: [4, 8], per: n_hidden}\n"
+                 "    block: {values: [{Dense: {units: $units, repeat: $n_hidden}}]}\n");
+        st = NULL;
+        CHECK(ks_study_load_text(text, "cond.yaml", ".", &st, &err) != KS_OK &&
+                  strstr(err.msg, "$units has a value per copy"),
+              "a layer that a branch brings in is not a layer with repeat in the list: %s",
+              err.msg);
+        ks_study_free(st);
+    }
     /* a count that would make too many parameters */
     st = load("  method: random\n  max_trials: 10\n",
               "    n_hidden: {values: [1, 1.0e12]}\n"
