@@ -43,7 +43,7 @@ search:
         - SGD: {learning_rate: $sgd_lr, momentum: $momentum}
         - Adam: {learning_rate: $adam_lr}
     sgd_lr: {float: [1.0e-3, 1.0e-1], log: true, grid_points: 2, when: {optimizer: SGD}}
-    momentum: {values: [0.0, 0.9], when: {optimizer: SGD}}
+    momentum: {float: [0.0, 0.99], grid_points: 2, when: {optimizer: SGD}}
     adam_lr: {float: [1.0e-3, 1.0e-2], log: true, grid_points: 2, when: {optimizer: Adam}}
 YAML
     sed -i "s/METHOD/$method/" "$f"
@@ -143,6 +143,46 @@ grep -q '"importance":{"trials":8,"trees":[0-9]*,"params":\["n_hidden","optimize
 check "report: importance over the 8 trials, of the parameters every trial has" $? \
     "$(grep -o '"importance":{[^}]\{0,120\}' r.html)"
 
+# in a real browser (where tests/e2e_report.sh installed playwright-core): the parallel
+# coordinates draw a trial's line through an axis only where it has the parameter (an SGD
+# trial's through momentum's, an Adam trial's not: no fake 0)
+npm_dir=${KS_REPORT_NPM:-/tmp/ks_report_npm} chromium=${KS_CHROMIUM:-/usr/bin/chromium}
+if [[ -x $chromium ]] && command -v node >/dev/null &&
+    node -e "require('$npm_dir/node_modules/playwright-core')" >/dev/null 2>&1; then
+    cat > axes.js <<'JS'
+const path = require('path');
+const [pw, chromium, file] = process.argv.slice(2);
+const { chromium: bt } = require(path.join(pw, 'node_modules', 'playwright-core'));
+(async () => {
+  const b = await bt.launch({ executablePath: chromium, args: ['--no-sandbox'] });
+  const page = await b.newPage();
+  const errors = [];
+  page.on('pageerror', e => errors.push(e.message));
+  await page.goto('file://' + path.resolve(file));
+  await page.waitForSelector('body[data-rendered=yes]', { timeout: 120000 });
+  // every vertex of the lines, counted per axis (x), axes left to right
+  const counts = await page.evaluate(() => {
+    const at = new Map();
+    for (const p of document.querySelectorAll('#parallel path.pc'))
+      for (const m of p.getAttribute('d').matchAll(/[ML](-?[\d.]+) (-?[\d.]+)/g))
+        at.set(m[1], (at.get(m[1]) || 0) + 1);
+    return [...at.entries()].sort((a, b) => a[0] - b[0]).map(e => e[1]);
+  });
+  console.log(JSON.stringify({ counts, errors }));
+  await b.close();
+})().catch(e => { console.log(JSON.stringify({ error: String(e) })); process.exit(1); });
+JS
+    out=$(timeout 300 node axes.js "$npm_dir" "$chromium" r.html 2>&1)
+    sgd=$(q "$db" "SELECT count(*) FROM trial WHERE json_extract(params, '\$.optimizer') = 'SGD';")
+    all=$(q "$db" "SELECT count(*) FROM trial;")
+    # axes: n_hidden units_0 units_1 optimizer sgd_lr momentum adam_lr, the objective
+    m=$(node -e "const o = JSON.parse(process.argv[1]); console.log(o.errors && o.errors.length ? 'error' : o.counts[5] + ',' + o.counts[7])" "$out" 2>/dev/null)
+    [[ $m == "$sgd,$all" ]]
+    check "report in Chromium: lines cross momentum's axis for the $sgd SGD trials only (of $all)" $? "$m $out"
+else
+    skip "the conditional report in Chromium (no chromium, node or playwright-core: tests/e2e_report.sh installs it)"
+fi
+
 # bad input: one message FILE:LINE:COL, exit 2, nothing written
 bad() {
     local what=$1 expect=$2
@@ -169,7 +209,7 @@ bad "a conditional parameter outside its branch" \
     "10:27: \$momentum exists only when optimizer is SGD, and it may not be here*" 4 \
     "s/^fit: {epochs: 9/fit: {epochs: 9, shuffle: \$momentum/"
 bad "an enqueued value out of range" \
-    "17:77: search.enqueue\\[0\\]: 0.5 is not one of momentum's values" 5 \
-    "s/momentum: 0.9}/momentum: 0.5}/"
+    "17:77: search.enqueue\\[0\\]: momentum must be a number in \\[0, 0.99\\], got 1.5" 5 \
+    "s/momentum: 0.9}/momentum: 1.5}/"
 finish
 [[ $failed -eq 0 ]]
