@@ -376,9 +376,14 @@ void ctl_mpi_release(void)
 static void mpi_stop(void *user)
 {
     (void)user;
-    for (int i = 1; i < world_size; i++)
-        if (!rank_info || !rank_info[i].lost)
-            MPI_Send(NULL, 0, MPI_BYTE, i, TAG_STOP, MPI_COMM_WORLD);
+    /* never waiting: a rank that died (why a launcher stops the job) may never take it,
+       and rank 0 must go on to record its trial before the launcher's SIGKILL */
+    for (int i = 1; i < world_size; i++) {
+        MPI_Request req;
+        if ((!rank_info || !rank_info[i].lost) &&
+            MPI_Isend(NULL, 0, MPI_BYTE, i, TAG_STOP, MPI_COMM_WORLD, &req) == MPI_SUCCESS)
+            MPI_Request_free(&req);
+    }
 }
 
 /* A worker rank that did not answer the stop: named, and sent nothing more. */
