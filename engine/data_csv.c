@@ -184,7 +184,9 @@ static int parse_number(const char *cell, size_t len, double *out)
     return end == cell + b && isfinite(*out);    /* underflow to 0 is fine */
 }
 
-static ks_status bad_cell(csv_reader *r, int col, const char *name)
+/* A cell that is not a number; input: in a column of the inputs (which may hold
+   categories: StringLookup reads them), else of the targets. */
+static ks_status bad_cell(csv_reader *r, int col, const char *name, int input)
 {
     char shown[48];
     size_t k = 0;
@@ -196,6 +198,12 @@ static ks_status bad_cell(csv_reader *r, int col, const char *name)
     if (r->cell_len == 0 || strspn(r->cell, " \t") == r->cell_len)
         return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
                                "empty cell in column \"%.80s\"; expected a number", name);
+    if (input)
+        return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
+                               "cell \"%s\" in column \"%.80s\" is not a number; a column of "
+                               "categories is read as text (data: text: [%.80s]) into an Input "
+                               "of dtype string and a StringLookup",
+                               shown, name, name);
     return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
                            "cell \"%s\" in column \"%.80s\" is not a number", shown, name);
 }
@@ -412,7 +420,7 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
                 }
             }
             if (!parse_number(r->cell, r->cell_len, &v))
-                return bad_cell(r, (int)col + 1, names[col]);
+                return bad_cell(r, (int)col + 1, names[col], dest[col] >= 0);
             f = (float)(dest[col] >= 0 ? v / scale : v);
             if (!isfinite(f))
                 return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line,
@@ -616,4 +624,43 @@ void ks_csv_table_free(ks_csv_table *t)
     free(t->text);
     free(t->cell);
     memset(t, 0, sizeof *t);
+}
+
+ks_status ks_csv_columns(const char *path, char delimiter, ks_value *out, ks_error *err)
+{
+    csv_reader r = {0};
+    ks_stream in;
+    char **names = NULL;
+    size_t ncols = 0;
+    ks_status s;
+    ks_value_init(out, KS_VALUE_LIST);
+    r.delim = (unsigned char)(delimiter ? delimiter : ',');
+    if (r.delim == '"' || is_eol(r.delim))
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "the delimiter cannot be a quote or a line end");
+    if ((s = ks_stream_open(&in, path, err)) != KS_OK)
+        return s;
+    r.path = path;
+    r.in = &in;
+    r.line = 1;
+    r.err = err;
+    if (at(&r, 0) == 0xEF && at(&r, 1) == 0xBB && at(&r, 2) == 0xBF)  /* a UTF-8 BOM */
+        advance(&r, 3);
+    r.start = in.offset;
+    s = read_header(&r, &names, &ncols, err);
+    if (s != KS_OK && ks_stream_error(&in, NULL) != KS_OK)
+        s = ks_stream_error(&in, err);
+    for (size_t i = 0; s == KS_OK && i < ncols; i++) {
+        ks_value *v = ks_value_push(out, KS_VALUE_NULL);
+        if (!v || ks_value_set_string(v, names[i]) != KS_OK)
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; names && i < ncols; i++)
+        free(names[i]);
+    free(names);
+    free(r.cell);
+    ks_stream_close(&in);
+    if (s != KS_OK)
+        ks_value_free(out);
+    return s;
 }

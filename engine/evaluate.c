@@ -101,6 +101,22 @@ ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const
     return KS_OK;
 }
 
+ks_status ks_model_target_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                                ks_array *out, ks_error *err)
+{
+    ks_array a[KS_MAX_IO];
+    int n = arrays_of(d, 1, a);
+    const char *name = m->outputs[k].name;
+    char list[256];
+    int j = match(a, n, name, k, m->n_outputs);
+    if (j < 0)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "%s data has no targets for the model's output \"%s\"; it has %s",
+                            what, name, array_names(a, n, list, sizeof list));
+    *out = a[j];
+    return KS_OK;
+}
+
 static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks_bound *b,
                              ks_error *err)
 {

@@ -408,10 +408,9 @@ static void test_inputs(void)
               "axis 1 of the shape is None", "None without data");
     build_msg("[{Input: {shape: [3], dtype: text}}]", NULL,
               "dtype must be one of float32, int32, int64, string", "an unknown dtype");
-    build_msg("[{Input: {shape: [2], dtype: string}}, {TextVectorization: "
+    build_msg("[{Input: {shape: [2, 1], dtype: string}}, {TextVectorization: "
               "{output_sequence_length: 3}}]",
-              NULL, "text (dtype: string) comes one string a sample: shape: [1]",
-              "text of two columns");
+              NULL, "text (dtype: string) comes as strings in one axis", "text of two axes");
     build_msg("[{Input: {shape: [4]}}, {TextVectorization: {output_sequence_length: 3}}]", NULL,
               "TextVectorization reads text: its input must be an Input of dtype string",
               "TextVectorization on numbers");
