@@ -454,10 +454,16 @@ static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *co
 {
     int any = 0;
     *is_text = NULL;
-    if (!opt || (!opt->text_auto && (!opt->text || !opt->text[0])))
+    if (!opt || (!opt->text_auto && !opt->used && (!opt->text || !opt->text[0])))
         return KS_OK;
     if (!(*is_text = calloc(ncols + 1, 1)))
         return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+    for (size_t i = 0; opt->used && i < ncols; i++) {
+        int used = 0;
+        for (size_t k = 0; opt->used[k] && !used; k++)
+            used = strcmp(names[i], opt->used[k]) == 0;
+        (*is_text)[i] = !used;      /* a column nothing reads: kept as text, not checked */
+    }
     for (size_t k = 0; opt->text && opt->text[k]; k++) {
         size_t i = 0;
         while (i < ncols && strcmp(names[i], opt->text[k]) != 0)
@@ -485,6 +491,27 @@ static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *co
 
 /* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL); with
    table, the text columns' cells too (table->is_text, text, cell). */
+/* Open path for r (the delimiter checked, ',' for 0), past a UTF-8 byte order mark. */
+static ks_status reader_open(csv_reader *r, ks_stream *in, const char *path, char delimiter,
+                             ks_error *err)
+{
+    ks_status s;
+    r->delim = (unsigned char)(delimiter ? delimiter : ',');
+    if (r->delim == '"' || is_eol(r->delim))
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "the delimiter cannot be a quote or a line end");
+    if ((s = ks_stream_open(in, path, err)) != KS_OK)
+        return s;
+    r->path = path;
+    r->in = in;
+    r->line = 1;
+    r->err = err;
+    if (at(r, 0) == 0xEF && at(r, 1) == 0xBB && at(r, 2) == 0xBF)     /* a UTF-8 BOM */
+        advance(r, 3);
+    r->start = in->offset;
+    return KS_OK;
+}
+
 static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                           double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                           float **y, char ***names_out, ks_csv_table *table, ks_error *err)
@@ -501,19 +528,8 @@ static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t be
     ks_status s;
     *n = *x_cols = *y_cols = 0;
     *x = *y = NULL;
-    r.delim = (unsigned char)(opt && opt->delimiter ? opt->delimiter : ',');
-    if (r.delim == '"' || is_eol(r.delim))
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "the delimiter cannot be a quote or a line end");
-    if ((s = ks_stream_open(&in, path, err)) != KS_OK)
+    if ((s = reader_open(&r, &in, path, opt ? opt->delimiter : ',', err)) != KS_OK)
         return s;
-    r.path = path;
-    r.in = &in;
-    r.line = 1;
-    r.err = err;
-    if (at(&r, 0) == 0xEF && at(&r, 1) == 0xBB && at(&r, 2) == 0xBF)  /* a UTF-8 BOM */
-        advance(&r, 3);
-    r.start = in.offset;
     if ((s = read_header(&r, &names, &ncols, err)) != KS_OK)
         goto done;
     if (!(dest = malloc(ncols * sizeof *dest))) {
@@ -601,7 +617,7 @@ ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t 
                             size_t end, ks_csv_table *t, ks_error *err)
 {
     ks_csv_options o = {NULL, opt ? opt->delimiter : ',', opt ? opt->text : NULL,
-                        opt ? opt->text_auto : 0};
+                        opt ? opt->text_auto : 0, opt ? opt->used : NULL};
     size_t yc;
     float *y;
     ks_status s;
@@ -634,19 +650,8 @@ ks_status ks_csv_columns(const char *path, char delimiter, ks_value *out, ks_err
     size_t ncols = 0;
     ks_status s;
     ks_value_init(out, KS_VALUE_LIST);
-    r.delim = (unsigned char)(delimiter ? delimiter : ',');
-    if (r.delim == '"' || is_eol(r.delim))
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "the delimiter cannot be a quote or a line end");
-    if ((s = ks_stream_open(&in, path, err)) != KS_OK)
+    if ((s = reader_open(&r, &in, path, delimiter, err)) != KS_OK)
         return s;
-    r.path = path;
-    r.in = &in;
-    r.line = 1;
-    r.err = err;
-    if (at(&r, 0) == 0xEF && at(&r, 1) == 0xBB && at(&r, 2) == 0xBF)  /* a UTF-8 BOM */
-        advance(&r, 3);
-    r.start = in.offset;
     s = read_header(&r, &names, &ncols, err);
     if (s != KS_OK && ks_stream_error(&in, NULL) != KS_OK)
         s = ks_stream_error(&in, err);

@@ -395,6 +395,11 @@ long ks_tokens_find(ks_tokens *t, const char *s, size_t n, int add, int *nomem);
 /* Sort token indices idx[0..n) (tmp: n more) as Keras orders a learned vocabulary: by
    count, most frequent first; ties by the token, the one that sorts last first. */
 void ks_tokens_sort(const ks_tokens *t, size_t *idx, size_t *tmp, size_t n);
+/* A learned vocabulary: the indices of t's tokens but the special ones (never learned; a
+   NULL-terminated list, or NULL), sorted by ks_tokens_sort, the first max of them (*n);
+   *out is malloc'd (the caller frees it).  KS_ERR_NOMEM without memory (nothing to free). */
+ks_status ks_tokens_ranked(const ks_tokens *t, const char *const *special, size_t max,
+                           size_t **out, size_t *n);
 
 /* ------------------------------------------------------- recurrent layers */
 
@@ -1129,6 +1134,9 @@ typedef struct ks_csv_options {
     char delimiter;                 /* ',' */
     const char *const *text;        /* ks_csv_load_table: columns read as text, NULL-terminated */
     int text_auto;                  /* … and every column with a cell that is not a number */
+    const char *const *used;        /* ks_csv_load_table: when not NULL, the columns read
+                                       (NULL-terminated); any other is kept as text, whatever
+                                       it holds */
 } ks_csv_options;
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,

@@ -278,10 +278,14 @@ static ks_status lookup_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_er
 {
     lookup_state *st = l->state;
     ks_tokens t;
-    size_t *idx = NULL, *tmp = NULL, keep = 0;
+    size_t *idx = NULL, keep = 0;
     char buf[40], mbuf[40], obuf[40];
     const char *mask = has_mask(st) ? value_key(st, &st->mask_token, mbuf, sizeof mbuf) : NULL;
-    const char *oov = oov_key(st, obuf, sizeof obuf);
+    const char *oov = st->num_oov_indices ? oov_key(st, obuf, sizeof obuf) : NULL;
+    /* the special tokens are never learned */
+    const char *const special[3] = {mask ? mask : oov, mask ? oov : NULL, NULL};
+    size_t room = st->max_tokens > token_start(st) ? (size_t)(st->max_tokens - token_start(st))
+                                                   : 0;
     ks_value vocab;
     int nomem = 0;
     ks_status s;
@@ -301,20 +305,11 @@ static ks_status lookup_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_er
         if ((i = ks_tokens_find(&t, k, strlen(k), 1, &nomem)) >= 0)
             t.count[i] += 1.0;
     }
-    if (nomem || !(idx = malloc((t.n + 1) * sizeof *idx)) ||
-        !(tmp = malloc((t.n + 1) * sizeof *tmp))) {
+    if (nomem || ks_tokens_ranked(&t, special, st->max_tokens > 0 ? room : (size_t)-1, &idx,
+                                  &keep) != KS_OK) {
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < t.n; i++) {
-        const char *tok = t.arena + t.off[i];
-        if ((mask && strcmp(tok, mask) == 0) || (st->num_oov_indices && strcmp(tok, oov) == 0))
-            continue;       /* the special tokens are never learned */
-        idx[keep++] = i;
-    }
-    ks_tokens_sort(&t, idx, tmp, keep);
-    if (st->max_tokens > 0 && keep > (size_t)(st->max_tokens - token_start(st)))
-        keep = st->max_tokens > token_start(st) ? (size_t)(st->max_tokens - token_start(st)) : 0;
     for (size_t k = 0; k < keep; k++) {
         const char *tok = t.arena + t.off[idx[k]];
         ks_value *v = ks_value_push(&vocab, st->numeric ? KS_VALUE_NUMBER : KS_VALUE_NULL);
@@ -331,7 +326,6 @@ static ks_status lookup_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_er
 out:
     ks_value_free(&vocab);
     free(idx);
-    free(tmp);
     ks_tokens_free(&t);
     return s;
 }

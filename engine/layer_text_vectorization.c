@@ -256,7 +256,9 @@ static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error 
 {
     tv_state *st = l->state;
     ks_tokens t;
-    size_t *idx = NULL, *tmp = NULL, keep = 0;
+    size_t *idx = NULL, keep = 0;
+    /* the special tokens are never learned: padding ("", int mode) and [UNK] */
+    const char *const special[3] = {OOV_TOKEN, st->output_mode == MODE_INT ? "" : NULL, NULL};
     ks_value vocab, idf;
     ks_status s;
     if (!rows->text)
@@ -267,20 +269,13 @@ static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error 
     ks_value_init(&idf, KS_VALUE_LIST);
     if ((s = count_tokens(st, rows, n, &t, err)) != KS_OK)
         goto out;
-    if (!(idx = malloc((t.n + 1) * sizeof *idx)) || !(tmp = malloc((t.n + 1) * sizeof *tmp))) {
+    if (ks_tokens_ranked(&t, special,
+                         st->max_tokens > 0 ? (size_t)(st->max_tokens - token_start(st))
+                                            : (size_t)-1,
+                         &idx, &keep) != KS_OK) {
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < t.n; i++) {
-        const char *tok = t.arena + t.off[i];
-        /* the special tokens are never learned: padding ("", int mode) and [UNK] */
-        if ((st->output_mode == MODE_INT && !tok[0]) || strcmp(tok, OOV_TOKEN) == 0)
-            continue;
-        idx[keep++] = i;
-    }
-    ks_tokens_sort(&t, idx, tmp, keep);
-    if (st->max_tokens > 0 && keep > (size_t)(st->max_tokens - token_start(st)))
-        keep = (size_t)(st->max_tokens - token_start(st));
     for (size_t k = 0; k < keep; k++) {
         ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL), *w;
         if (!v || ks_value_set_string(v, t.arena + t.off[idx[k]]) != KS_OK ||
@@ -303,7 +298,6 @@ out:
     ks_value_free(&vocab);
     ks_value_free(&idf);
     free(idx);
-    free(tmp);
     ks_tokens_free(&t);
     return s;
 }

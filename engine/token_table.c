@@ -124,3 +124,30 @@ void ks_tokens_sort(const ks_tokens *t, size_t *idx, size_t *tmp, size_t n)
     memcpy(idx, tmp, n * sizeof *idx);
 }
 
+
+ks_status ks_tokens_ranked(const ks_tokens *t, const char *const *special, size_t max,
+                           size_t **out, size_t *n)
+{
+    size_t *idx = malloc((t->n + 1) * sizeof *idx), *tmp = malloc((t->n + 1) * sizeof *tmp);
+    size_t keep = 0;
+    *out = NULL;
+    *n = 0;
+    if (!idx || !tmp) {
+        free(idx);
+        free(tmp);
+        return KS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const char *tok = t->arena + t->off[i];
+        int skip = 0;
+        for (size_t k = 0; special && special[k] && !skip; k++)
+            skip = strcmp(tok, special[k]) == 0;
+        if (!skip)
+            idx[keep++] = i;
+    }
+    ks_tokens_sort(t, idx, tmp, keep);
+    free(tmp);
+    *out = idx;
+    *n = keep < max ? keep : max;
+    return KS_OK;
+}
