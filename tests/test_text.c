@@ -66,6 +66,11 @@ static void test_csv_text(void)
     CHECK(ds && ds->d.inputs[0].text, "text: true finds the column that is not numbers: %s",
           ds ? "" : err.msg);
     ks_dataset_free(ds);
+    /* with an inputs map, a column no array names may hold anything */
+    ds = load("{csv: r.csv, inputs: {num: stars}, targets: {y: label}}", &err);
+    CHECK(ds && ds->d.n == 3 && ds->d.inputs[0].data && ds->d.inputs[0].data[2] == 4.0f,
+          "a text column nothing reads is not parsed as numbers: %s", ds ? "" : err.msg);
+    ks_dataset_free(ds);
     ds = load("{csv: r.csv, target: label, text: review}", &err);
     CHECK(!ds && strstr(err.msg, "the columns \"review\" (text) and \"stars\" (numbers) cannot "
                                  "form one array"),
