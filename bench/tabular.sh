@@ -29,8 +29,9 @@ for task in binary sections size_regression; do
     "$ks" "$root/studies/debian_tabular_$task.yaml" > "$task.log" 2>&1
     metric=accuracy
     [[ $task == size_regression ]] && metric=mae
-    # the ensemble table: "best single … test_<metric> …" and the saved ensemble's line
-    single=$(awk -v m="test_$metric" '/^ +val_loss/ { for (i = 1; i <= NF; i++) if ($i == m) c = i + 1 }
+    # the ensemble table (its rows start with a label of two words that the header lacks)
+    # and the saved ensemble's line
+    single=$(awk -v m="test_$metric" '/^ +val_loss/ { for (i = 1; i <= NF; i++) if ($i == m) c = i + 2 }
                                       /^best single/ && c { print $c }' "$task.log")
     ens=$(sed -nE "s/^saved the .* ensemble: .*$metric ([0-9.]+)\)$/\1/p" "$task.log")
     sk=$(awk -v k="sklearn_${task}_$metric" '$1 == "RESULT" && $2 == k { print $3 }' sklearn.log)
