@@ -69,6 +69,41 @@ static ks_status target_list(const char *target, ks_value *out)
     return KS_OK;
 }
 
+/* The targets' references as trained (a map, into *tmap, which the caller frees), with
+   --target's columns in place of the one output's; KS_ERR_NOMEM. */
+static ks_status target_refs(const data_opts *o, const ks_value *targets, ks_value *tmap)
+{
+    ks_value names, *ref, *from;
+    ks_status s = KS_OK;
+    ks_value_init(&names, KS_VALUE_NULL);
+    if (targets && targets->kind == KS_VALUE_MAP && ks_value_clone(targets, tmap) != KS_OK)
+        return KS_ERR_NOMEM;
+    if (!o->target)
+        return KS_OK;
+    if (tmap->n != 1 || tmap->items[0].kind != KS_VALUE_MAP) {
+        ks_value_free(tmap);
+        ks_value_init(tmap, KS_VALUE_MAP);
+        ref = ks_value_put(tmap, "", KS_VALUE_MAP);
+    } else {
+        ref = &tmap->items[0];
+    }
+    from = ref ? ks_value_get(ref, "from") : NULL;
+    if (!ref || target_list(o->target, &names) != KS_OK) {
+        s = KS_ERR_NOMEM;
+    } else if (from) {              /* the names in place of the recorded ones */
+        char *key = from->key;
+        from->key = NULL;
+        ks_value_free(from);
+        *from = names;
+        from->key = key;
+        return KS_OK;
+    } else if (ks_value_put_copy(ref, "from", &names) != KS_OK) {
+        s = KS_ERR_NOMEM;
+    }
+    ks_value_free(&names);
+    return s;
+}
+
 /*
  * A CSV file read by the columns the model recorded at training (KS_META_CSV_*), in any
  * order: its inputs, its targets (--target overrides their columns) when the file has
@@ -104,34 +139,8 @@ static ks_status csv_by_name(const data_opts *o, ks_model *m, ks_value *spec, ks
     } else {
         s = ks_value_put_copy(spec, "inputs", inputs);
     }
-    /* the targets as trained, or --target's columns in their place */
-    if (s == KS_OK && targets && targets->kind == KS_VALUE_MAP)
-        s = ks_value_clone(targets, &tmap) == KS_OK ? KS_OK : KS_ERR_NOMEM;
-    if (s == KS_OK && o->target) {
-        ks_value names, *ref;
-        ks_value_init(&names, KS_VALUE_NULL);
-        if (tmap.n != 1 || tmap.items[0].kind != KS_VALUE_MAP) {
-            ks_value_free(&tmap);
-            ks_value_init(&tmap, KS_VALUE_MAP);
-            ref = ks_value_put(&tmap, "", KS_VALUE_MAP);
-        } else {
-            ref = &tmap.items[0];
-        }
-        ks_value *from = ref ? ks_value_get(ref, "from") : NULL;
-        if (!ref || target_list(o->target, &names) != KS_OK) {
-            s = KS_ERR_NOMEM;
-        } else if (from) {          /* the names in place of the recorded ones */
-            char *key = from->key;
-            from->key = NULL;
-            ks_value_free(from);
-            *from = names;
-            from->key = key;
-            ks_value_init(&names, KS_VALUE_NULL);
-        } else if (ks_value_put_copy(ref, "from", &names) != KS_OK) {
-            s = KS_ERR_NOMEM;
-        }
-        ks_value_free(&names);
-    }
+    if (s == KS_OK)
+        s = target_refs(o, targets, &tmap);
     if (s != KS_OK) {
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         goto out;
