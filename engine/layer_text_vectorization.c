@@ -277,7 +277,7 @@ static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error 
         goto out;
     }
     for (size_t k = 0; k < keep; k++) {
-        ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL), *w;
+        ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL), *w = NULL;
         if (!v || ks_value_set_string(v, t.arena + t.off[idx[k]]) != KS_OK ||
             (st->output_mode == MODE_TF_IDF && !(w = ks_value_push(&idf, KS_VALUE_NUMBER)))) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
