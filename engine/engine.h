@@ -255,6 +255,15 @@ ks_status ks_csv_columns(const char *path, char delimiter, ks_value *out, ks_err
 ks_status ks_dataset_from_arrays(const ks_shape *x_shape, size_t n, const float *x,
                                  size_t y_size, const float *y, int y_is_label,
                                  ks_dataset **out, ks_error *err);
+/*
+ * The rows of a followed by the rows of b, copied into a new data set (a refit on the
+ * training and validation rows together).  Both must hold the same arrays — names,
+ * shapes, labels or values, text or numbers — else KS_ERR_SHAPE saying what differs;
+ * sample weights on one only are 1 for the rows of the other; a label array's
+ * n_classes is the larger of the two.  KS_ERR_NOMEM.
+ */
+ks_status ks_dataset_concat(const ks_data *a, const ks_data *b, ks_dataset **out,
+                            ks_error *err);
 
 /* Readers behind ks_dataset_load, usable on their own.  Outputs are malloc'd. */
 ks_status ks_idx_read(const char *path, ks_shape *shape, size_t *n, float **out, ks_error *err);

@@ -26,15 +26,20 @@ static const command commands[] = {
     {"evaluate", cmd_evaluate, "ksearch evaluate MODEL.ksm DATA", "loss and metrics on data"},
     {"predict", cmd_predict, "ksearch predict MODEL.ksm DATA [-o OUT.csv]",
      "outputs of a model on data"},
-    {"ls", cmd_ls, "ksearch ls RUNDIR [--json|--csv]", "the trials of a study, best first"},
+    {"ls", cmd_ls, "ksearch ls RUNDIR [--status S,..] [--top K]",
+     "the trials of a study, best first (--json, --csv)"},
     {"show", cmd_show, "ksearch show RUNDIR TRIAL", "one trial: parameters, metrics, checkpoints"},
     {"compare", cmd_compare, "ksearch compare RUNDIR T1 T2 ...", "trials side by side per epoch"},
     {"tensorboard", cmd_tensorboard, "ksearch tensorboard RUNDIR",
      "rewrite the TensorBoard logs from study.db"},
     {"export", cmd_export, "ksearch export MODEL.ksm --onnx OUT.onnx",
      "a model or ensemble as ONNX"},
+    {"export", cmd_export, "ksearch export RUNDIR TRIAL -o F [--onnx F]",
+     "one trial's best checkpoint as .ksm (or ONNX)"},
     {"ensemble", cmd_ensemble, "ksearch ensemble RUNDIR [--top K] [-o F]",
      "a weighted ensemble of the best trials"},
+    {"refit", cmd_refit, "ksearch refit RUNDIR [TRIAL] [-o F.ksm]",
+     "retrain the best trial on training + validation data"},
     {"report", cmd_report, "ksearch report RUNDIR [-o report.html]",
      "the study at a glance: one HTML file, any browser"},
     {NULL, NULL, NULL, NULL}};
@@ -129,7 +134,7 @@ int main(int argc, char **argv)
         if (commands[i].fn && strcmp(commands[i].name, argv[1]) == 0)
             return commands[i].fn(argc - 1, argv + 1);
     {
-        const char *names[16];
+        const char *names[sizeof commands / sizeof commands[0]];
         const char *near;
         int n = 0;
         for (int i = 0; commands[i].name; i++)

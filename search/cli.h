@@ -24,6 +24,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_tensorboard(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
+int cmd_refit(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
 /* Print an error as one line on stderr ("FILE:LINE:COL: message"). */

@@ -39,22 +39,14 @@ static int ends_with(const char *s, const char *suffix)
 /* The study of a run directory, from the study file its database keeps. */
 static ks_status study_of_rundir(const ks_run_paths *paths, ks_study **out, ks_error *err)
 {
-    char name[1200];
     ks_db *db = NULL;
     ks_study_info info;
     ks_status s;
-    memset(&info, 0, sizeof info);
     if ((s = ks_db_open(paths->db, KS_DB_READONLY, &db, err)) != KS_OK)
         return s;
-    s = ks_db_study_find(db, NULL, &info, err);     /* the file's first */
+    if ((s = ks_study_from_db(db, paths->db, NULL, &info, out, err)) == KS_OK)
+        ks_study_info_free(&info);
     ks_db_close(db);
-    if (s != KS_OK)
-        return s;
-    snprintf(name, sizeof name, "%s (the study file kept in it)", paths->db);
-    /* relative data paths start from the study file's folder, as when it ran (kept in
-       study.db; a database of an older ksearch does not say: the current directory) */
-    s = ks_study_load_text(info.config, name, info.dir ? info.dir : ".", out, err);
-    ks_study_info_free(&info);
     return s;
 }
 

@@ -15,14 +15,22 @@ typedef struct report_args {
     ks_report_format fmt;
     int numbers[64];
     int n_numbers;
+    ks_ls_filter filter;        /* ls: --status, --top */
 } report_args;
 
 static void report_usage(FILE *f, const char *cmd)
 {
     if (strcmp(cmd, "ls") == 0)
-        fprintf(f, "usage: ksearch ls RUNDIR [--json | --csv] [--study NAME]\n\n"
+        fprintf(f, "usage: ksearch ls RUNDIR [--status LIST] [--top K] [--json | --csv]\n"
+                   "                  [--study NAME]\n\n"
                    "A row per trial, best first: number, status, objective, epochs, duration,\n"
-                   "parameters.  RUNDIR is runs/NAME (or its study.db).\n");
+                   "parameters.  RUNDIR is runs/NAME (or its study.db).\n\n"
+                   "options:\n"
+                   "  --status LIST   only trials of these statuses, comma-separated: queued,\n"
+                   "                  running, complete, pruned, failed, interrupted [all]\n"
+                   "  --top K         only the first K rows (after --status) [all]\n"
+                   "  --json, --csv   rows as JSON or CSV [a table]\n"
+                   "  --study NAME    the study of that name in the file [its first]\n");
     else if (strcmp(cmd, "show") == 0)
         fprintf(f, "usage: ksearch show RUNDIR TRIAL [--json | --csv] [--study NAME]\n\n"
                    "One trial: parameters, metrics per epoch, best epoch, checkpoints.\n");
@@ -33,6 +41,37 @@ static void report_usage(FILE *f, const char *cmd)
         fprintf(f, "usage: ksearch tensorboard RUNDIR [--logdir DIR] [--study NAME]\n\n"
                    "Rewrites every TensorBoard log of the study from study.db alone\n"
                    "[DIR: RUNDIR/tensorboard].  Then: tensorboard --logdir DIR\n");
+}
+
+/* --status LIST into a bit per status; -1 with a message for a name that is none. */
+static int parse_statuses(const char *list, unsigned *bits)
+{
+    char buf[256], *save = NULL;
+    const char *names[KS_TRIAL_STATUS_COUNT + 1];
+    for (int k = 0; k < KS_TRIAL_STATUS_COUNT; k++)
+        names[k] = ks_trial_status_name((ks_trial_status)k);
+    names[KS_TRIAL_STATUS_COUNT] = NULL;
+    snprintf(buf, sizeof buf, "%s", list);
+    *bits = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int k = ks_trial_status_find(tok);
+        const char *near;
+        if (k >= 0) {
+            *bits |= 1u << k;
+            continue;
+        }
+        near = ks_nearest_name(tok, names);
+        fprintf(stderr, "ksearch ls: --status: unknown trial status \"%s\"%s%s%s; expected "
+                        "queued, running, complete, pruned, failed or interrupted\n",
+                tok, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+        return -1;
+    }
+    if (!*bits) {
+        fprintf(stderr, "ksearch ls: --status needs one or more statuses, e.g. "
+                        "--status complete,pruned\n");
+        return -1;
+    }
+    return 0;
 }
 
 /* Parse the shared arguments; numbers: how many trial numbers the command takes
@@ -53,6 +92,22 @@ static int parse(int argc, char **argv, const char *cmd, int numbers, report_arg
             a->fmt = KS_REPORT_CSV;
         } else if (strcmp(arg, "--study") == 0 && i + 1 < argc) {
             a->study = argv[++i];
+        } else if (strcmp(cmd, "ls") == 0 && strncmp(arg, "--status", 8) == 0 &&
+                   (arg[8] == '=' || (arg[8] == '\0' && i + 1 < argc))) {
+            if (parse_statuses(arg[8] == '=' ? arg + 9 : argv[++i], &a->filter.statuses) != 0)
+                return KS_EXIT_BAD_INPUT;
+        } else if (strcmp(cmd, "ls") == 0 && strncmp(arg, "--top", 5) == 0 &&
+                   (arg[5] == '=' || arg[5] == '\0')) {
+            ks_error err;
+            int r = cli_int_option(argc, argv, &i, "--top", &a->filter.top, &err);
+            if (r > 0 && a->filter.top < 1) {
+                fprintf(stderr, "ksearch ls: --top must be 1 or more, got %d\n", a->filter.top);
+                return KS_EXIT_BAD_INPUT;
+            }
+            if (r < 0) {
+                fprintf(stderr, "ksearch ls: %s\n", err.msg);
+                return KS_EXIT_BAD_INPUT;
+            }
         } else if (logdir && strcmp(arg, "--logdir") == 0 && i + 1 < argc) {
             *logdir = argv[++i];
         } else if (arg[0] == '-' && arg[1] != '\0' && !(arg[1] >= '0' && arg[1] <= '9')) {
@@ -95,7 +150,7 @@ static int run_report(int argc, char **argv, const char *cmd, int numbers)
     if ((s = ks_run_paths_for_arg(a.rundir, &paths, &err)) == KS_OK &&
         (s = ks_db_open(paths.db, KS_DB_READONLY, &db, &err)) == KS_OK) {
         if (strcmp(cmd, "ls") == 0)
-            s = ks_report_ls(db, a.study, a.fmt, stdout, &err);
+            s = ks_report_ls_filtered(db, a.study, &a.filter, a.fmt, stdout, &err);
         else if (strcmp(cmd, "show") == 0)
             s = ks_report_show(db, a.study, a.numbers[0], a.fmt, stdout, &err);
         else

@@ -1,6 +1,6 @@
 /*
  * run_dir.c — a run's directory: the one place that spells its layout (runs/NAME,
- * study.db, tensorboard/, ensembles/, model.ksm, report.html, the lock file), for
+ * study.db, tensorboard/, ensembles/, model.ksm, report.html, refit/, the lock file), for
  * studies, `ksearch fit` and every command that reads or writes a run; and the lock
  * that keeps a second process from writing it at the same time.
  */
@@ -27,7 +27,7 @@ static ks_status fill(ks_run_paths *p, const char *dir, const char *db, ks_error
         !FITS(p->ensembles, "%s/ensembles", dir) ||
         !FITS(p->best_ensemble, "%s/ensembles/best.ksm", dir) ||
         !FITS(p->model, "%s/model.ksm", dir) || !FITS(p->lock, "%s/%s", dir, KS_RUN_LOCK_NAME) ||
-        !FITS(p->report, "%s/%s", dir, KS_RUN_REPORT_NAME))
+        !FITS(p->report, "%s/%s", dir, KS_RUN_REPORT_NAME) || !FITS(p->refit, "%s/refit", dir))
         return ks_error_set(err, KS_ERR_USAGE, "the run directory \"%.60s…\" is too long", dir);
     return KS_OK;
 }
@@ -55,6 +55,17 @@ ks_status ks_run_paths_for_arg(const char *arg, ks_run_paths *p, ks_error *err)
     if (!FITS(copy, "%s", arg))
         return ks_error_set(err, KS_ERR_USAGE, "the path \"%.60s…\" is too long", arg);
     return fill(p, dirname(copy), arg, err);
+}
+
+ks_status ks_run_refit_path(const ks_run_paths *p, int number, char *out, size_t size,
+                            ks_error *err)
+{
+    char run[64];
+    ks_tb_trial_run_name(number, run, sizeof run);
+    if (snprintf(out, size, "%s/%s.ksm", p->refit, run) >= (int)size)
+        return ks_error_set(err, KS_ERR_USAGE, "the path of the refit model \"%.60s…\" is too long",
+                            p->refit);
+    return KS_OK;
 }
 
 /* ---------------------------------------------------------------- the lock */

@@ -74,6 +74,15 @@ ks_status ks_study_load(const char *path, ks_study **out, ks_error *err);
 ks_status ks_study_load_text(const char *text, const char *name, const char *dir,
                              ks_study **out, ks_error *err);
 void ks_study_free(ks_study *st);
+/*
+ * The study a run's database keeps — the one named study, or (NULL) the file's first —
+ * loaded from the study file kept in it, its relative data paths read from the folder
+ * the file was in when it ran (kept too; for a database of an older ksearch, the
+ * current directory).  db_path names the database in messages.  info receives the
+ * study's row (free it with ks_study_info_free; on failure nothing is left to free).
+ */
+ks_status ks_study_from_db(ks_db *db, const char *db_path, const char *study,
+                           ks_study_info *info, ks_study **out, ks_error *err);
 /* A study's data, loaded once and shared read-only by every trial. */
 typedef struct ks_study_data {
     ks_dataset *train, *val, *test;
@@ -110,6 +119,7 @@ typedef struct ks_run_paths {
     char lock[1100];            /* DIR/ksearch.lock: held by the process that writes */
     char report[1100];          /* DIR/report.html: written when a study ends, and
                                    `ksearch report`'s default */
+    char refit[1100];           /* DIR/refit: the models `ksearch refit` saves */
 } ks_run_paths;
 /* The paths of run NAME (runs/NAME/…); KS_ERR_USAGE if they would be too long. */
 ks_status ks_run_paths_for_name(const char *name, ks_run_paths *p, ks_error *err);
@@ -118,6 +128,10 @@ ks_status ks_study_run_paths(const ks_study *st, ks_run_paths *p, ks_error *err)
 /* The paths of a RUNDIR given on the command line: a run directory, or its database
    file (then p->db is that file and the run directory its folder). */
 ks_status ks_run_paths_for_arg(const char *arg, ks_run_paths *p, ks_error *err);
+/* Where `ksearch refit` saves trial number's model: DIR/refit/trial-0007.ksm (named as
+   the trial's TensorBoard run); KS_ERR_USAGE if it would not fit in size. */
+ks_status ks_run_refit_path(const ks_run_paths *p, int number, char *out, size_t size,
+                            ks_error *err);
 
 /*
  * The one process that writes a run directory holds its lock: an exclusive fcntl lock on
@@ -157,6 +171,41 @@ typedef struct ks_run_options {
  * KS_INTERRUPTED when stopped, or the error that stopped it.
  */
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err);
+
+/* ==================================================================== refit */
+
+/*
+ * Which trial `ksearch refit` retrains, of a study's trials t[0..n) (as ks_db_trials
+ * gives them, metric the study's objective for messages): trial number, or (number < 0)
+ * the best complete trial by its objective (ties: the lower number).  Refused with
+ * KS_ERR_USAGE and one message naming the trial and why: no such trial; a trial failed,
+ * interrupted, queued or running; one without a best epoch (pruned before, or ended
+ * without, a first value of the objective); no complete trial to choose from.
+ * *index: the chosen row of t.
+ */
+ks_status ks_refit_pick(const ks_trial_info *t, int n, int maximize, const char *metric,
+                        int number, int *index, ks_error *err);
+
+typedef struct ks_refit_options {
+    int verbose;                /* fit's verbose: 0 silent, 1 progress bar, 2 a line per epoch */
+    FILE *out;                  /* the progress (NULL: stdout) */
+    int tty;                    /* -1: ask isatty(out) */
+} ks_refit_options;
+
+/*
+ * Retrain trial t of study st as the study built it — its parameters substituted into
+ * the file, its model initialized and fitted with its seed — on the training rows
+ * followed by the validation rows (d->val's; with validation_split, all of d->train),
+ * without validation, for t->best_epoch + 1 epochs.  The file's callbacks are not run
+ * (without validation data EarlyStopping and ReduceLROnPlateau have nothing to watch;
+ * ModelCheckpoint and CSVLogger would write over the trial's files); TerminateOnNaN is.
+ * The same study, data and trial give the same weights, bit for bit.  *out: the trained
+ * model (the caller frees it).  The trial is
+ * checked as ks_refit_pick checks it (KS_ERR_USAGE); a loss that becomes NaN is
+ * KS_ERR_NAN; data that do not fit the model KS_ERR_SHAPE.
+ */
+ks_status ks_study_refit(const ks_study *st, const ks_study_data *d, const ks_trial_info *t,
+                         const ks_refit_options *o, ks_model **out, ks_error *err);
 
 /* ================================================================ ensembles */
 

@@ -573,3 +573,21 @@ ks_status ks_study_load_text(const char *text, const char *name, const char *dir
 {
     return study_load(name, text, dir, out, err);
 }
+
+ks_status ks_study_from_db(ks_db *db, const char *db_path, const char *study,
+                           ks_study_info *info, ks_study **out, ks_error *err)
+{
+    char name[1200];
+    ks_status s;
+    *out = NULL;
+    memset(info, 0, sizeof *info);
+    if ((s = ks_db_study_find(db, study, info, err)) != KS_OK)
+        return s;
+    snprintf(name, sizeof name, "%s (the study file kept in it)", db_path);
+    /* relative data paths start from the study file's folder, as when it ran (kept in
+       study.db; a database of an older ksearch does not say: the current directory) */
+    if ((s = ks_study_load_text(info->config, name, info->dir ? info->dir : ".", out, err)) !=
+        KS_OK)
+        ks_study_info_free(info);
+    return s;
+}

@@ -22,6 +22,14 @@ const char *ks_trial_status_name(ks_trial_status s)
     return status_names[s];
 }
 
+int ks_trial_status_find(const char *name)
+{
+    for (int i = 0; i < KS_TRIAL_STATUS_COUNT; i++)
+        if (strcmp(status_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 void ks_trial_info_free(ks_trial_info *t)
 {
     if (!t)

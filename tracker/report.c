@@ -101,13 +101,47 @@ static int by_key(const void *a, const void *b)
     return x->number - y->number;
 }
 
+/* The rows a filter keeps of the ordered trials, in place; returns how many. */
+static int filter_rows(const ks_trial_info *trials, ls_order *order, int n,
+                       const ks_ls_filter *f)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (f && f->statuses && !(f->statuses & (1u << trials[order[i].index].status)))
+            continue;
+        if (f && f->top > 0 && m == f->top)
+            break;
+        order[m++] = order[i];
+    }
+    return m;
+}
+
+/* "status complete,pruned, top 3": what a filter shows, for the table's first line. */
+static void filter_text(const ks_ls_filter *f, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; f && k < KS_TRIAL_STATUS_COUNT && len < size; k++)
+        if (f->statuses & (1u << k))
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "status ",
+                                    ks_trial_status_name((ks_trial_status)k));
+    if (f && f->top > 0 && len < size)
+        snprintf(buf + len, size - len, "%stop %d", len ? ", " : "", f->top);
+}
+
 ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE *out,
                        ks_error *err)
+{
+    return ks_report_ls_filtered(db, study, NULL, fmt, out, err);
+}
+
+ks_status ks_report_ls_filtered(ks_db *db, const char *study, const ks_ls_filter *filter,
+                                ks_report_format fmt, FILE *out, ks_error *err)
 {
     ks_study_info st;
     ks_trial_info *trials = NULL;
     ls_order *order;
-    int n = 0;
+    int n = 0, all;
     ks_status s;
     char params[1024];
     memset(&st, 0, sizeof st);
@@ -130,6 +164,8 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
         order[i].index = i;
     }
     qsort(order, (size_t)n, sizeof *order, by_key);
+    all = n;
+    n = filter_rows(trials, order, n, filter);
     if (fmt == KS_REPORT_JSON) {
         fputs("[", out);
         for (int i = 0; i < n; i++) {
@@ -162,8 +198,13 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
             fputc('\n', out);
         }
     } else {
-        fprintf(out, "study %s: %d trial%s, objective %s (%s)\n", st.name, n, n == 1 ? "" : "s",
-                st.metric, st.maximize ? "max" : "min");
+        char shown[160];
+        filter_text(filter, shown, sizeof shown);
+        fprintf(out, "study %s: %d trial%s, objective %s (%s)", st.name, all,
+                all == 1 ? "" : "s", st.metric, st.maximize ? "max" : "min");
+        if (shown[0])
+            fprintf(out, "; %d shown (%s)", n, shown);
+        fputc('\n', out);
         /* the objective's column as wide as its name ("val_main_output_loss") */
         int w = (int)strlen(st.metric) > 12 ? (int)strlen(st.metric) : 12;
         fprintf(out, "%6s  %-11s  %*s  %6s  %9s  %s\n", "trial", "status", w, st.metric,
@@ -181,7 +222,7 @@ ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE 
         }
     }
     free(order);
-    free_trials(trials, n);
+    free_trials(trials, all);
     ks_study_info_free(&st);
     return KS_OK;
 }

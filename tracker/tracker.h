@@ -52,6 +52,7 @@ typedef enum ks_trial_status {
     KS_TRIAL_STATUS_COUNT
 } ks_trial_status;
 const char *ks_trial_status_name(ks_trial_status s);    /* "complete" … */
+int ks_trial_status_find(const char *name);             /* the status so named, or -1 */
 
 /* A study: its name, its config text and that text's hash, what it optimizes. */
 typedef struct ks_study_info {
@@ -484,6 +485,17 @@ typedef enum { KS_REPORT_TEXT, KS_REPORT_JSON, KS_REPORT_CSV } ks_report_format;
 /* ksearch ls: one row per trial, best first. */
 ks_status ks_report_ls(ks_db *db, const char *study, ks_report_format fmt, FILE *out,
                        ks_error *err);
+/* Which of those rows to show: the trials of the statuses in statuses (a bit per
+   ks_trial_status, 1u << KS_TRIAL_COMPLETE …; 0: every status), then the first top of
+   them, best first (0: all). */
+typedef struct ks_ls_filter {
+    unsigned statuses;
+    int top;
+} ks_ls_filter;
+/* ksearch ls with a filter (NULL: every trial).  The text table's first line says how
+   many trials the study has and how many are shown. */
+ks_status ks_report_ls_filtered(ks_db *db, const char *study, const ks_ls_filter *filter,
+                                ks_report_format fmt, FILE *out, ks_error *err);
 /* ksearch show: one trial's parameters, metric table per epoch, best epoch, checkpoints. */
 ks_status ks_report_show(ks_db *db, const char *study, int trial_number, ks_report_format fmt,
                          FILE *out, ks_error *err);
