@@ -473,9 +473,13 @@ static ks_status record_columns(const ks_run_config *c, ks_model *m, ks_error *e
             snprintf(path, sizeof path, "%s", csv->string);
         else
             snprintf(path, sizeof path, "%s/%s", c->dir, csv->string);
-        s = ks_csv_columns(path, delim && delim->kind == KS_VALUE_STRING ? delim->string[0] : ',',
-                           &cols, err);
-        for (size_t i = 0; s == KS_OK && i < cols.n; i++) {
+        /* the data was read from there: a header that cannot be read now (the file gone
+           since) leaves the columns unrecorded, the model as usable as before */
+        ks_error quiet;
+        int have = ks_csv_columns(path, delim && delim->kind == KS_VALUE_STRING ? delim->string[0]
+                                                                                : ',',
+                                  &cols, &quiet) == KS_OK;
+        for (size_t i = 0; have && s == KS_OK && i < cols.n; i++) {
             int used = 0;
             for (size_t k = 0; k < tmap.n; k++)
                 used |= uses_column(&tmap.items[k], cols.items[i].string);
@@ -483,7 +487,7 @@ static ks_status record_columns(const ks_run_config *c, ks_model *m, ks_error *e
             if (!used && (!v || ks_value_set_string(v, cols.items[i].string) != KS_OK))
                 s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         }
-        if (s == KS_OK)
+        if (have && s == KS_OK)
             s = put_meta(m, KS_META_CSV_INPUTS, &list, err);
     }
     ks_value_free(&tmap);
