@@ -101,8 +101,8 @@ static double replay(ks_model *m, const ks_data *d, int batch, int reps, double 
     return t / reps;
 }
 
-static const bench_model studies_cnn = {"bench_cnn", 200, {32, 128}, build_model, replay,
-                                        step_flops};
+static const bench_model studies_cnn = {"bench_cnn", 200, {32, 128}, 0,
+                                        build_model, replay, step_flops};
 
 int main(int argc, char **argv)
 {

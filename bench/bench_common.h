@@ -1,8 +1,9 @@
 /*
- * bench_common.h — what the image benchmarks share (bench_engine.c: the seed MLP,
- * bench_cnn.c: the studies' CNN), over bench_wrap.h's allocation counters, sgemm timer
- * and fit: the Fashion-MNIST data, the options, and the measurements of one batch size
- * printed as "RESULT name value" lines that the scripts read.
+ * bench_common.h — what the engine benchmarks share (bench_engine.c: the seed MLP,
+ * bench_cnn.c: the studies' CNN, bench_rnn.c: the row-wise LSTM), over bench_wrap.h's
+ * allocation counters, sgemm timer and fit: the Fashion-MNIST data, the options, errors,
+ * and the measurements of one batch size printed as "RESULT name value" lines that the
+ * scripts read (bench_rnn.c measures its own).
  */
 #ifndef KS_BENCH_COMMON_H
 #define KS_BENCH_COMMON_H
@@ -11,6 +12,9 @@
 
 /* -------------------------------------------------------------- setup */
 
+/* what a program that measures on its own (bench_rnn.c) does not call */
+#define BENCH_UNUSED __attribute__((unused))
+
 #define N_TRAIN 55000
 #define MAX_EPOCHS BENCH_MAX_EPOCHS
 
@@ -18,15 +22,17 @@ typedef struct bench_opts {
     const char *data;           /* IDX prefix */
     int steps;                  /* steps_per_epoch */
     int epochs;                 /* timed epochs, after one warm-up epoch */
+    int units;                  /* -u: the recurrent layer's width (programs that take it) */
     int batches[4];
     int n_batches;
 } bench_opts;
 
 /* What a benchmark program measures. */
 typedef struct bench_model {
-    const char *program;            /* for usage */
+    const char *program;            /* for usage and errors */
     int steps;                      /* default steps per epoch */
     int batches[2];                 /* default batch sizes */
+    int units;                      /* default -u UNITS; 0: the program takes no -u */
     ks_model *(*build)(uint64_t seed);
     /* one step's sgemm products at this batch size, replayed reps times alone: wall
        seconds per step, CPU seconds per step in *cpu (m is the model fit, set up) */
@@ -34,9 +40,12 @@ typedef struct bench_model {
     double (*flops)(int batch);     /* floating-point operations of those products */
 } bench_model;
 
+static const bench_model *bench_the_model;      /* for usage() and die() */
+
 static void die(const char *what, const ks_error *err)
 {
-    fprintf(stderr, "bench_engine: %s: %s\n", what, err ? err->msg : "failed");
+    fprintf(stderr, "%s: %s: %s\n", bench_the_model ? bench_the_model->program : "bench", what,
+            err ? err->msg : "failed");
     exit(1);
 }
 
@@ -108,6 +117,7 @@ static ks_dataset *load_data(const char *prefix)
 
 /* ------------------------------------------------------------ fitting */
 
+/* Fit m for epochs of steps steps at batch (clock: each epoch's end, may be NULL). */
 static void fit(ks_model *m, const ks_data *d, int batch, int epochs, int steps,
                 epoch_clock *clock)
 {
@@ -120,7 +130,7 @@ static void fit(ks_model *m, const ks_data *d, int batch, int epochs, int steps,
  * Samples in global steps [g0, g1) of fit's endless sequence of passes: pass-local
  * batch b starts at b·batch and the last batch of a pass is short.
  */
-static double samples_between(long g0, long g1, size_t n, int batch)
+BENCH_UNUSED static double samples_between(long g0, long g1, size_t n, int batch)
 {
     long per_pass = (long)((n + (size_t)batch - 1) / (size_t)batch);
     double total = 0;
@@ -143,18 +153,19 @@ static inline float *carve(float *block, size_t *off, size_t count)
 
 /* ---------------------------------------------------------------- main */
 
-static const bench_model *bench_the_model;      /* for usage() */
-
 static void usage(void)
 {
     const bench_model *bm = bench_the_model;
     fprintf(stderr,
-            "usage: %s [-d PREFIX] [-s STEPS] [-e EPOCHS] [-b BATCH]...\n"
+            "usage: %s [-d PREFIX] [-s STEPS] [-e EPOCHS]%s [-b BATCH]...\n"
             "  -d PREFIX  IDX data prefix [/usr/share/datasets/fashion-mnist/train]\n"
             "  -s STEPS   steps per epoch [%d]\n"
-            "  -e EPOCHS  timed epochs, after one warm-up epoch [3]\n"
-            "  -b BATCH   batch size, repeatable [%d and %d]\n",
-            bm->program, bm->steps, bm->batches[0], bm->batches[1]);
+            "  -e EPOCHS  timed epochs, after one warm-up epoch [3]\n",
+            bm->program, bm->units ? " [-u UNITS]" : "", bm->steps);
+    if (bm->units)
+        fprintf(stderr, "  -u UNITS   the recurrent layer's units [%d]\n", bm->units);
+    fprintf(stderr, "  -b BATCH   batch size, repeatable [%d and %d]\n", bm->batches[0],
+            bm->batches[1]);
     exit(2);
 }
 
@@ -169,7 +180,7 @@ static int parse_int(const char *s, int lo, int hi)
 
 static bench_opts parse_args(const bench_model *bm, int argc, char **argv)
 {
-    bench_opts o = {"/usr/share/datasets/fashion-mnist/train", bm->steps, 3, {0}, 0};
+    bench_opts o = {"/usr/share/datasets/fashion-mnist/train", bm->steps, 3, bm->units, {0}, 0};
     bench_the_model = bm;
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -179,6 +190,8 @@ static bench_opts parse_args(const bench_model *bm, int argc, char **argv)
             o.steps = parse_int(v, 1, 1000000);
         else if (!strcmp(a, "-e"))
             o.epochs = parse_int(v, 1, MAX_EPOCHS - 1);
+        else if (!strcmp(a, "-u") && bm->units)
+            o.units = parse_int(v, 1, 4096);
         else if (!strcmp(a, "-b") && o.n_batches < 4)
             o.batches[o.n_batches++] = parse_int(v, 1, N_TRAIN);
         else
@@ -192,7 +205,8 @@ static bench_opts parse_args(const bench_model *bm, int argc, char **argv)
     return o;
 }
 
-static void bench_batch(const bench_model *bm, const ks_data *d, const bench_opts *o, int batch)
+BENCH_UNUSED static void bench_batch(const bench_model *bm, const ks_data *d, const bench_opts *o,
+                                     int batch)
 {
     ks_model *m = bm->build(42);
     epoch_clock clock;
@@ -265,7 +279,7 @@ static void bench_batch(const bench_model *bm, const ks_data *d, const bench_opt
  * The benchmark's main: load the data, describe the set-up, measure each batch size.
  * One BLAS thread, as a worker of a study runs.
  */
-static int bench_main(const bench_model *bm, int argc, char **argv)
+BENCH_UNUSED static int bench_main(const bench_model *bm, int argc, char **argv)
 {
     bench_opts o = parse_args(bm, argc, argv);
     const char *coretype = getenv("OPENBLAS_CORETYPE");

@@ -115,8 +115,8 @@ static double replay(ks_model *m, const ks_data *d, int batch, int reps, double 
     return replay_sgemm(batch, reps, cpu);
 }
 
-static const bench_model seed_mlp = {"bench_engine", 600, {32, 256}, build_model, replay,
-                                     step_flops};
+static const bench_model seed_mlp = {"bench_engine", 600, {32, 256}, 0,
+                                     build_model, replay, step_flops};
 
 int main(int argc, char **argv)
 {

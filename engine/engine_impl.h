@@ -1236,7 +1236,9 @@ ks_status ks_format_filepath(const char *tmpl, int epoch, int batch, const ks_lo
  */
 typedef enum ks_onnx_dtype {
     KS_ONNX_FLOAT = 1,          /* TensorProto.DataType FLOAT */
-    KS_ONNX_INT64 = 7           /* INT64 */
+    KS_ONNX_INT32 = 6,          /* INT32: Cast's "to" only (no initializer, input or output) */
+    KS_ONNX_INT64 = 7,          /* INT64 */
+    KS_ONNX_BOOL = 9            /* BOOL: Cast's "to" only */
 } ks_onnx_dtype;
 
 ks_status ks_onnx_new(ks_onnx **out);
@@ -1257,6 +1259,20 @@ void ks_onnx_set_call(ks_onnx *g, const char *call);
 const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix);
 
 /*
+ * Masks at inference (Embedding(mask_zero)'s, along the graph as ks_model_wire_masks
+ * wires them): a float tensor (N, steps…) of 1 (use the step) and 0 (skip it), as
+ * ks_fwd.mask.  Before each lowering the exporter sets the mask of the call's first
+ * input for kinds that read one (KS_LAYER_MASK_USE; NULL for the others, or without a
+ * mask) and clears the output mask; a KS_MASK_MAKE kind's lowering declares the tensor
+ * of the mask it makes, which the exporter carries on to the layers after it.  Names
+ * are copied.
+ */
+void ks_onnx_set_input_mask(ks_onnx *g, const char *mask);
+const char *ks_onnx_input_mask(const ks_onnx *g);
+void ks_onnx_set_output_mask(ks_onnx *g, const char *mask);
+const char *ks_onnx_output_mask(const ks_onnx *g);
+
+/*
  * Append a node op(in[0 .. n_in)) → out[0 .. n_out) and return its index for the
  * attribute calls, or -1 after a failure.  An empty name is an omitted optional input
  * or output, as ONNX spells it.  The node is named after its first output.
@@ -1265,6 +1281,8 @@ int ks_onnx_node(ks_onnx *g, const char *op, const char *const *in, int n_in,
                  const char *const *out, int n_out);
 /* A one-input, one-output node; returns out (the graph's copy) or NULL. */
 const char *ks_onnx_node1(ks_onnx *g, const char *op, const char *in, const char *out);
+/* A node op(a, b) → out; returns its index, or -1. */
+int ks_onnx_node2(ks_onnx *g, const char *op, const char *a, const char *b, const char *out);
 /* Attributes of node (an index from ks_onnx_node; -1 is ignored), written in call order. */
 void ks_onnx_attr_int(ks_onnx *g, int node, const char *name, int64_t v);
 void ks_onnx_attr_float(ks_onnx *g, int node, const char *name, float v);

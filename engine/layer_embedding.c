@@ -117,13 +117,21 @@ static ks_status embedding_check(const ks_layer *l, const float *x, size_t n, ks
     return KS_OK;
 }
 
-/* Gather of the embeddings' rows at the ids, cast to int64 (ONNX's index type). */
+/* Gather of the embeddings' rows at the ids, cast to int64 (ONNX's index type); with
+   mask_zero, the mask (ids != 0 as 1 and 0: Cast to bool, then to float). */
 static ks_status embedding_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
                                 const char **out, ks_error *err)
 {
     const char *x[2], *ids = ks_onnx_layer_name(g, l, "/ids:0");
     int node = ks_onnx_node(g, "Cast", in, 1, &ids, 1);
     (void)err;
+    if (((const embedding_state *)l->state)->mask_zero) {
+        const char *used = ks_onnx_layer_name(g, l, "/nonzero:0");
+        const char *mask = ks_onnx_layer_name(g, l, "/mask:0");
+        ks_onnx_attr_int(g, ks_onnx_node(g, "Cast", in, 1, &used, 1), "to", KS_ONNX_BOOL);
+        ks_onnx_attr_int(g, ks_onnx_node(g, "Cast", &used, 1, &mask, 1), "to", KS_ONNX_FLOAT);
+        ks_onnx_set_output_mask(g, mask);
+    }
     ks_onnx_attr_int(g, node, "to", KS_ONNX_INT64);
     x[0] = ks_onnx_weight(g, l, 0);
     x[1] = ids;

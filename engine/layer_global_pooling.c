@@ -1,7 +1,9 @@
 /*
  * layer_global_pooling.c — GlobalAveragePooling2D/1D and GlobalMaxPooling2D/1D: the
  * mean or maximum of each channel over all positions, (batch, channels), or with
- * keepdims (batch, 1, 1, channels) / (batch, 1, channels) as Keras.
+ * keepdims (batch, 1, 1, channels) / (batch, 1, channels) as Keras.  As in Keras 3,
+ * GlobalAveragePooling1D reads a mask (the mean over the steps it keeps) and the others
+ * drop it (GlobalMaxPooling1D takes its maximum over every step, padding included).
  */
 #include "engine_impl.h"
 
@@ -45,42 +47,81 @@ static ks_status global_pool1d_build(ks_layer *l, ks_error *err)
     return global_pool_build(l, 1, err);
 }
 
+/*
+ * The mean over the positions of each of n rows, over those mask keeps when mask is not
+ * NULL (n × P, 0 skip): Keras's sum of kept steps / their count, except that a row with
+ * every step masked gives zeros where Keras divides 0 by 0 (NaN).
+ */
+static void global_avg(const global_pool_state *st, int n, const float *x, const float *mask,
+                       float *y)
+{
+    const int P = st->positions, C = st->channels;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xb = x + (size_t)b * P * C;
+        const float *m = mask ? mask + (size_t)b * P : NULL;
+        float *restrict yb = y + (size_t)b * C, inv;
+        int kept = 0;
+        memset(yb, 0, (size_t)C * sizeof(float));
+        for (int p = 0; p < P; p++) {
+            if (m && m[p] == 0.0f)
+                continue;
+            kept++;
+            for (int c = 0; c < C; c++)
+                yb[c] += xb[(size_t)p * C + c];
+        }
+        inv = 1.0f / (float)(kept > 0 ? kept : 1);
+        for (int c = 0; c < C; c++)
+            yb[c] *= inv;
+    }
+}
+
+/* dx = dy / count at each kept position, 0 at the masked ones (beta 1: added). */
+static void global_avg_grad(const global_pool_state *st, const ks_bwd *b, const float *mask)
+{
+    const int P = st->positions, C = st->channels;
+    for (int i = 0; i < b->n; i++) {
+        const float *restrict dy = b->dy + (size_t)i * C;
+        const float *m = mask ? mask + (size_t)i * P : NULL;
+        float *restrict dx = b->dx[0] + (size_t)i * P * C;
+        float inv;
+        int kept = 0;
+        for (int p = 0; p < P; p++)
+            kept += !m || m[p] != 0.0f;
+        inv = 1.0f / (float)(kept > 0 ? kept : 1);
+        for (int p = 0; p < P; p++) {
+            float use = !m || m[p] != 0.0f ? inv : 0.0f;
+            float *restrict d = dx + (size_t)p * C;
+            if (b->dx_beta[0] == 0.0f)
+                for (int c = 0; c < C; c++)
+                    d[c] = dy[c] * use;
+            else
+                for (int c = 0; c < C; c++)
+                    d[c] += dy[c] * use;
+        }
+    }
+}
+
 static void global_avg_forward(ks_layer *l, const ks_fwd *f)
 {
-    const global_pool_state *st = l->state;
-    const int P = st->positions, C = st->channels;
-    const float inv = 1.0f / (float)P;
-    for (int b = 0; b < f->n; b++) {
-        const float *restrict x = f->x[0] + (size_t)b * P * C;
-        float *restrict y = f->y + (size_t)b * C;
-        memset(y, 0, (size_t)C * sizeof(float));
-        for (int p = 0; p < P; p++)
-            for (int c = 0; c < C; c++)
-                y[c] += x[(size_t)p * C + c];
-        for (int c = 0; c < C; c++)
-            y[c] *= inv;
-    }
+    global_avg(l->state, f->n, f->x[0], NULL, f->y);
 }
 
 static void global_avg_backward(ks_layer *l, const ks_bwd *b)
 {
-    const global_pool_state *st = l->state;
-    const int P = st->positions, C = st->channels;
-    const float inv = 1.0f / (float)P;
-    if (!b->dx[0])
-        return;
-    for (int i = 0; i < b->n; i++) {
-        const float *restrict dy = b->dy + (size_t)i * C;
-        float *restrict dx = b->dx[0] + (size_t)i * P * C;
-        if (b->dx_beta[0] == 0.0f)
-            for (int p = 0; p < P; p++)
-                for (int c = 0; c < C; c++)
-                    dx[(size_t)p * C + c] = dy[c] * inv;
-        else
-            for (int p = 0; p < P; p++)
-                for (int c = 0; c < C; c++)
-                    dx[(size_t)p * C + c] += dy[c] * inv;
-    }
+    if (b->dx[0])
+        global_avg_grad(l->state, b, NULL);
+}
+
+/* GlobalAveragePooling1D: the mean over the steps its input's mask keeps */
+static void global_avg1d_forward(ks_layer *l, const ks_fwd *f)
+{
+    global_avg(l->state, f->n, f->x[0], f->mask, f->y);
+}
+
+static void global_avg1d_backward(ks_layer *l, const ks_bwd *b)
+{
+    if (b->dx[0])
+        global_avg_grad(l->state, b, b->mask);
 }
 
 /* where each maximum came from: one int32 per output */
@@ -146,10 +187,42 @@ static ks_status global_pool_onnx(const ks_layer *l, ks_onnx *g, const char *con
     return KS_OK;
 }
 
+/* GlobalAveragePooling1D with a mask (N, T): ReduceSum(x · mask) / max(ReduceSum(mask), 1)
+   over the steps, as global_avg (zeros for a row with every step masked). */
+static void global_avg_masked_onnx(const ks_layer *l, ks_onnx *g, const char *x,
+                                   const char *mask, const char **out)
+{
+    static const int64_t steps_axis = 1, feature_axis = 2;
+    const int keep = ((const global_pool_state *)l->state)->keepdims;
+    const char *axes = ks_onnx_layer_name(g, l, "/steps_axis");
+    const char *one = ks_onnx_layer_name(g, l, "/one");
+    const char *m3 = ks_onnx_layer_name(g, l, "/mask3:0");
+    const char *kept = ks_onnx_layer_name(g, l, "/kept:0");
+    const char *sum = ks_onnx_layer_name(g, l, "/sum:0");
+    const char *count = ks_onnx_layer_name(g, l, "/count:0");
+    const char *count1 = ks_onnx_layer_name(g, l, "/count_at_least_1:0");
+    ks_onnx_const_shape(g, axes, &steps_axis, 1);
+    ks_onnx_const_float(g, one, 0, NULL, 1.0f);
+    ks_onnx_node2(g, "Unsqueeze", mask,
+                  ks_onnx_const_shape(g, ks_onnx_layer_name(g, l, "/feature_axis"),
+                                      &feature_axis, 1),
+                  m3);
+    ks_onnx_node2(g, "Mul", x, m3, kept);
+    ks_onnx_attr_int(g, ks_onnx_node2(g, "ReduceSum", kept, axes, sum), "keepdims", keep);
+    ks_onnx_attr_int(g, ks_onnx_node2(g, "ReduceSum", m3, axes, count), "keepdims", keep);
+    ks_onnx_node2(g, "Max", count, one, count1);
+    *out = ks_onnx_layer_name(g, l, ":0");
+    ks_onnx_node2(g, "Div", sum, count1, *out);
+}
+
 static ks_status global_avg_onnx(const ks_layer *l, ks_onnx *g, const char *const *in,
                                  const char **out, ks_error *err)
 {
     (void)err;
+    if (ks_onnx_input_mask(g)) {
+        global_avg_masked_onnx(l, g, in[0], ks_onnx_input_mask(g), out);
+        return KS_OK;
+    }
     return global_pool_onnx(l, g, in, out, "GlobalAveragePool");
 }
 
@@ -174,9 +247,10 @@ const ks_layer_ops ks_layer_global_average_pooling1d_ops = {
     .name = "GlobalAveragePooling1D",
     .keys = global_pool_keys,
     .state_size = sizeof(global_pool_state),
+    .flags = KS_LAYER_MASK_USE,
     .build = global_pool1d_build,
-    .forward = global_avg_forward,
-    .backward = global_avg_backward,
+    .forward = global_avg1d_forward,
+    .backward = global_avg1d_backward,
     .onnx = global_avg_onnx,
 };
 

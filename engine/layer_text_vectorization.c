@@ -277,13 +277,14 @@ static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error 
         goto out;
     }
     for (size_t k = 0; k < keep; k++) {
-        ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL), *w = NULL;
+        ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL);
+        ks_value *w = st->output_mode == MODE_TF_IDF ? ks_value_push(&idf, KS_VALUE_NUMBER) : NULL;
         if (!v || ks_value_set_string(v, t.arena + t.off[idx[k]]) != KS_OK ||
-            (st->output_mode == MODE_TF_IDF && !(w = ks_value_push(&idf, KS_VALUE_NUMBER)))) {
+            (st->output_mode == MODE_TF_IDF && !w)) {
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
             goto out;
         }
-        if (st->output_mode == MODE_TF_IDF)    /* Keras: log(1 + documents / (1 + df)) */
+        if (w)      /* Keras: log(1 + documents / (1 + df)) */
             w->number = log(1.0 + (double)n / (1.0 + t.docs[idx[k]]));
     }
     ks_value_free(&st->vocabulary);

@@ -83,15 +83,54 @@ static const char *output_tensor(const ks_model *m, int k)
     return m->n_outputs == 1 ? MODEL_OUTPUT : m->outputs[k].name;
 }
 
-/* Lower node i of m (a call of a layer), whose input tensors are t[its inputs], into t[i]. */
+/*
+ * After node i's lowering, the mask its output owns (nd->mask == i) into mk[i]: the one
+ * its kind made, or its inputs' and-ed (Mul of 0/1 floats) or or-ed (Max).
+ */
+static ks_status own_mask(ks_onnx *g, const ks_model *m, int i, const char **mk, ks_error *err)
+{
+    const ks_node *nd = &m->nodes[i];
+    const char *acc = NULL;
+    char suffix[32];
+    if (nd->mask != i)
+        return KS_OK;
+    if (nd->mask_mode == KS_MASK_MAKE) {
+        if (!(mk[i] = ks_onnx_output_mask(g)))
+            return ks_error_set(err, KS_ERR_INTERNAL,
+                                "layer \"%s\" makes a mask that its ONNX lowering does not give",
+                                nd->name);
+        return KS_OK;
+    }
+    for (int k = 0; k < nd->n_in; k++) {
+        int src = m->nodes[nd->inputs[k]].mask;
+        const char *prev = acc;
+        if (src < 0)
+            continue;
+        if (!acc) {
+            acc = mk[src];
+            continue;
+        }
+        snprintf(suffix, sizeof suffix, "/mask_%d:0", k);
+        acc = ks_onnx_layer_name(g, nd->layer, suffix);
+        ks_onnx_node2(g, nd->mask_mode == KS_MASK_ALL ? "Mul" : "Max", prev, mk[src], acc);
+    }
+    mk[i] = acc;
+    return KS_OK;
+}
+
+/*
+ * Lower node i of m (a call of a layer), whose input tensors are t[its inputs], into
+ * t[i]; mk[j] is the mask tensor of each earlier node j that owns one.
+ */
 static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t,
-                            ks_error *err)
+                            const char **mk, ks_error *err)
 {
     const ks_node *nd = &m->nodes[i];
     const ks_layer *l = nd->layer;
     const char *in[KS_MAX_INPUTS];
     char kinds[240];            /* with the names in the message, within ks_error's 512 */
     ks_status s;
+    int src;
     if (nd->mode == KS_NODE_INPUT && (l->ops->flags & KS_LAYER_ENCODE) &&
         !(l->ops->flags & KS_LAYER_ONNX_ENCODED))
         return ks_error_set(err, KS_ERR_CONFIG,
@@ -111,16 +150,16 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
                             "(supported: %s)",
                             l->name, l->ops->name, kinds);
     }
-    if ((l->ops->flags & KS_LAYER_MASK_USE) && nd->n_in > 0 && m->nodes[nd->inputs[0]].mask >= 0)
-        return ks_error_set(err, KS_ERR_CONFIG,
-                            "layer \"%s\" reads a mask (mask_zero), which the ONNX export does "
-                            "not support: export a model without mask_zero",
-                            l->name);
     for (int k = 0; k < nd->n_in; k++)
         in[k] = t[nd->inputs[k]];
     /* a shared layer's calls get tensors of their own names */
     ks_onnx_set_call(g, nd->call > 0 || strcmp(nd->name, l->name) ? nd->name : NULL);
+    src = nd->n_in > 0 ? m->nodes[nd->inputs[0]].mask : -1;
+    ks_onnx_set_input_mask(g, src >= 0 && (l->ops->flags & KS_LAYER_MASK_USE) ? mk[src] : NULL);
     if ((s = l->ops->onnx(l, g, in, &t[i], err)) != KS_OK)
+        return s;
+    /* (a builder failure leaves a mask unnamed: reported as such below) */
+    if (ks_onnx_status(g) == KS_OK && (s = own_mask(g, m, i, mk, err)) != KS_OK)
         return s;
     if ((s = ks_onnx_status(g)) != KS_OK)
         return ks_error_set(err, s, "out of memory");
@@ -152,13 +191,19 @@ static ks_status lower_model(ks_onnx *g, const ks_model *m, const char *prefix, 
 {
     int n = m->n_nodes;
     const char **t = calloc((size_t)n, sizeof *t);     /* each node's output tensor */
+    const char **mk = calloc((size_t)n, sizeof *mk);   /* the masks nodes own */
     ks_status s = KS_OK;
-    if (!t)
+    if (!t || !mk) {
+        free(t);
+        free(mk);
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
     ks_onnx_set_prefix(g, prefix);
     for (int i = 0; i < n && s == KS_OK; i++)
-        s = lower_node(g, m, i, t, err);
+        s = lower_node(g, m, i, t, mk, err);
     ks_onnx_set_call(g, NULL);
+    ks_onnx_set_input_mask(g, NULL);
+    free(mk);
     /* the node making an output's tensor makes the graph's output; else an Identity copies */
     for (int k = 0; s == KS_OK && k < m->n_outputs; k++)
         if (only < 0 || k == only)

@@ -97,6 +97,8 @@ struct ks_onnx {
     ks_status status;           /* the first failure; later calls are no-ops */
     const char *prefix;
     const char *call;           /* the call being lowered ("enc_left/dense"), or NULL */
+    const char *mask_in;        /* the mask of its first input (kinds that read one), or NULL */
+    const char *mask_out;       /* the mask it makes (KS_MASK_MAKE kinds), or NULL */
     onnx_node *nodes;
     int n_nodes, cap_nodes;
     onnx_init *inits;
@@ -257,6 +259,29 @@ const char *ks_onnx_layer_name(ks_onnx *g, const ks_layer *l, const char *suffix
     return ks_onnx_name(g, "%s%s%s", g->prefix, g->call ? g->call : l->name, suffix);
 }
 
+/* ------------------------------------------------------------- masks */
+
+void ks_onnx_set_input_mask(ks_onnx *g, const char *mask)
+{
+    g->mask_in = mask ? copy_str(g, mask) : NULL;
+    g->mask_out = NULL;
+}
+
+const char *ks_onnx_input_mask(const ks_onnx *g)
+{
+    return g->mask_in;
+}
+
+void ks_onnx_set_output_mask(ks_onnx *g, const char *mask)
+{
+    g->mask_out = mask ? copy_str(g, mask) : NULL;
+}
+
+const char *ks_onnx_output_mask(const ks_onnx *g)
+{
+    return g->mask_out;
+}
+
 /* ------------------------------------------------------------- nodes */
 
 /* Copies of names[0 .. n) in the arena, or NULL. */
@@ -295,6 +320,12 @@ const char *ks_onnx_node1(ks_onnx *g, const char *op, const char *in, const char
 {
     int nd = ks_onnx_node(g, op, &in, 1, &out, 1);
     return nd < 0 ? NULL : g->nodes[nd].out[0];
+}
+
+int ks_onnx_node2(ks_onnx *g, const char *op, const char *a, const char *b, const char *out)
+{
+    const char *in[2] = {a, b};
+    return ks_onnx_node(g, op, in, 2, &out, 1);
 }
 
 /* A new attribute of node, or NULL.  Attributes are few: the array is copied to grow. */

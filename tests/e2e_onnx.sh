@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ksearch export --onnx end to end: models trained with `ksearch fit` (dense ones, and
-# convolutional ones of every layer kind that lowers itself, channels last → NCHW) and
+# ksearch export --onnx end to end: models trained with `ksearch fit` (dense ones,
+# convolutional ones of every layer kind that lowers itself, channels last → NCHW,
+# recurrent ones, masked ones over token ids padded with 0) and
 # ensembles made with `ksearch ensemble` on a Fashion-MNIST subset, exported, run by
 # onnxruntime-node on 1,000 test images and compared with `ksearch predict` (every class
 # equal, every probability within 1e-5); bad files give one message and exit status 2.
@@ -66,7 +67,8 @@ const ort = require(process.env.ORT_DIR + '/node_modules/onnxruntime-node');
   const [model, npy, csv, dims] = process.argv.slice(2);
   const b = fs.readFileSync(npy), hl = b.readUInt16LE(8), off = 10 + hl;
   const x = new Float32Array(b.buffer.slice(b.byteOffset + off, b.byteOffset + b.length));
-  const n = x.length / 784, shape = (dims || '28,28').split(',').map(Number);
+  const shape = (dims || '28,28').split(',').map(Number);
+  const n = x.length / shape.reduce((a, d) => a * d, 1);
   const s = await ort.InferenceSession.create(model);
   const feeds = {};
   for (const name of s.inputNames) feeds[name] = new ort.Tensor('float32', x, [n].concat(shape));
@@ -243,6 +245,72 @@ for name in prep hist; do
 done
 compare prep prep.ksm
 compare hist hist.ksm ids.npy
+
+# masked sequence models: token ids with 0 as padding through Embedding(mask_zero): ONNX's
+# sequence_lens from the mask (the kept steps moved to the front), GlobalAveragePooling1D
+# over the kept steps.  Each image is 28 tokens, one per column: 1 + its ink in 64 levels,
+# 0 for a blank column; "trailing" keeps the inked columns in order then pads (as
+# TextVectorization pads), "anywhere" leaves the blanks where they are (padding before,
+# inside and after).  The test files end with a row of padding alone.
+cat > make_tokens.js <<'JS'
+const fs = require('fs'), zlib = require('zlib');
+const [images, labels, first, count, mode, out] = process.argv.slice(2);
+const raw = zlib.gunzipSync(fs.readFileSync(images)), n = Number(count), f0 = Number(first);
+const rows = labels === '-' ? n + 1 : n, x = new Float32Array(rows * 28);
+for (let i = 0; i < n; i++) {
+  let k = 0;
+  for (let c = 0; c < 28; c++) {
+    let ink = 0;
+    for (let r = 0; r < 28; r++) ink += raw[16 + (f0 + i) * 784 + r * 28 + c];
+    const tok = ink > 0 ? 1 + Math.min(63, Math.floor(ink / 112)) : 0;
+    if (mode === 'anywhere') x[i * 28 + c] = tok; else if (tok) x[i * 28 + k++] = tok;
+  }
+}
+function npy(path, data, shape) {
+  let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  while ((10 + h.length + 1) % 64) h += ' ';
+  h += '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1'); head[6] = 1; head[7] = 0; head.writeUInt16LE(h.length, 8);
+  fs.writeFileSync(path, Buffer.concat([head, Buffer.from(h, 'latin1'), Buffer.from(data.buffer)]));
+}
+npy(out + '_x.npy', x, rows + ', 28');
+if (labels !== '-') {
+  const lab = zlib.gunzipSync(fs.readFileSync(labels)), y = new Float32Array(n);
+  for (let i = 0; i < n; i++) y[i] = lab[8 + f0 + i];
+  npy(out + '_y.npy', y, n + ',');
+}
+JS
+for mode in trailing anywhere; do
+    node make_tokens.js "$fmnist/train-images-idx3-ubyte.gz" "$fmnist/train-labels-idx1-ubyte.gz" \
+        0 3000 $mode tok_$mode && \
+    node make_tokens.js "$fmnist/t10k-images-idx3-ubyte.gz" - 0 1000 $mode tok_${mode}_test
+    check "token ids ($mode padding) written as .npy" $?
+done
+masked_model() {   # masked_model NAME SEED PADDING LAYERS...: fit, then compare on the test ids
+    local name=$1 seed=$2 mode=$3
+    shift 3
+    { printf 'name: onnx_%s\nseed: %s\ndata:\n' "$name" "$seed"
+      printf '  train: {npy: {x: tok_%s_x.npy, y: tok_%s_y.npy}}\n' "$mode" "$mode"
+      printf 'model:\n  - Input: {shape: [28], dtype: int32}\n'
+      printf '  - Embedding: {input_dim: 65, output_dim: 8, mask_zero: true}\n'
+      for layer in "$@"; do printf '  - %s\n' "$layer"; done
+      printf '  - Dense: {units: 10, activation: softmax}\n%s\n' "$tail_cfg"; } > "$name.yaml"
+    out=$("$ks" fit "$name.yaml" -o "$name.ksm" --threads 1 --no-record --epochs 1 2>&1)
+    check "$name: fit exits 0" $? "$out"
+    compare "$name" "$name.ksm" "tok_${mode}_test_x.npy" 28
+}
+masked_model mask_lstm 31 trailing "LSTM: {units: 12}"
+masked_model mask_gru 32 trailing "GRU: {units: 12, return_sequences: true}" \
+    "GRU: {units: 8, go_backwards: true}"
+masked_model mask_bi 33 trailing "Bidirectional: {layer: {LSTM: {units: 8}}, merge_mode: concat}"
+masked_model mask_avg 34 trailing "GlobalAveragePooling1D: {}"
+# padding anywhere: the steps kept are the steps ksearch keeps, wherever the zeros are
+masked_model mask_any 35 anywhere \
+    "Bidirectional: {layer: {GRU: {units: 6, return_sequences: true}}, merge_mode: sum}" \
+    "LSTM: {units: 6, return_sequences: true}" "SimpleRNN: {units: 5, return_sequences: true}" \
+    "GlobalAveragePooling1D: {}"
+
 # what ONNX's operators cannot express: one message, exit 2, no file
 seq_model masked 27 "LSTM: {units: 4, go_backwards: true, return_sequences: true}" "Flatten: {}"
 out=$("$ks" export masked.ksm --onnx masked.onnx 2>&1); rc=$?

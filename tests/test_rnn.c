@@ -4,7 +4,8 @@
  * lengths, dropout and recurrent_dropout with fixed masks) and Bidirectional in every
  * merge mode; Embedding; the forward pass against a plain double-precision reference
  * written from Keras's definitions (gate order, reset_after, what masked steps output);
- * the orthogonal initializer; masks along the graph; shape errors.
+ * the orthogonal initializer; masks along the graph and into the 1-D poolings; shape
+ * errors; the ONNX export (refusals, masked models).
  */
 #include "check.h"
 #include "grad_check.h"
@@ -104,6 +105,22 @@ static void test_grads_masks(ks_rng *r)
               "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 4, mask_zero: "
               "true}}, {Dropout: {rate: 0.2}}, {GRU: {units: 3}}, {Dense: {units: 2}}]",
               2, "masked GRU after Dropout");
+    /* GlobalAveragePooling1D's mean over the kept steps (the all-padding row gives 0),
+       straight after the Embedding, after a recurrent layer, and with keepdims */
+    check_ids(r,
+              "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 4, mask_zero: "
+              "true}}, {GlobalAveragePooling1D: {}}, {Dense: {units: 2, activation: tanh}}]",
+              2, "masked GlobalAveragePooling1D");
+    check_ids(r,
+              "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 3, mask_zero: "
+              "true}}, {LSTM: {units: 4, return_sequences: true}}, {GlobalAveragePooling1D: "
+              "{keepdims: true}}, {Flatten: {}}, {Dense: {units: 2}}]",
+              2, "masked LSTM then GlobalAveragePooling1D (keepdims)");
+    check_ids(r,
+              "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 3, mask_zero: "
+              "true}}, {Bidirectional: {layer: {GRU: {units: 3, return_sequences: true}}}}, "
+              "{GlobalAveragePooling1D: {}}, {Dense: {units: 2}}]",
+              2, "masked Bidirectional then GlobalAveragePooling1D");
     /* the Embedding alone (no mask) */
     check_ids(r,
               "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 2}}, "
@@ -406,6 +423,98 @@ static void test_mask_wiring(void)
     ks_model_free(m);
 }
 
+/* The first output of a forward pass over fill_ids's rows, or NULL. */
+static const float *forward_ids(ks_model *m, batch *b)
+{
+    const float *x[KS_MAX_IO] = {b->x[0]};
+    ks_error err;
+    memset(b, 0, sizeof *b);
+    fill_ids(b);
+    if (ks_model_workspace(m, BATCH, 0, &err) != KS_OK) {
+        CHECK(0, "workspace: %s", err.msg);
+        return NULL;
+    }
+    return ks_model_forward(m, x, BATCH, 0);
+}
+
+/* Pooling over a masked sequence, as Keras 3: GlobalAveragePooling1D averages the kept
+   steps (a row of padding alone gives zeros, not Keras's 0/0); GlobalMaxPooling1D,
+   Conv1D and MaxPooling1D do not support masking: they see every step and drop the mask
+   with Keras's warning. */
+static void test_pooling_masks(void)
+{
+    static batch b;
+    static const char *const emb =
+        "[{Input: {shape: [6]}}, {Embedding: {input_dim: 7, output_dim: 3, mask_zero: true}}, ";
+    char yaml[512];
+    ks_model *m;
+    const float *y, *table;
+    snprintf(yaml, sizeof yaml, "%s{GlobalAveragePooling1D: {}}]", emb);
+    if ((m = graph(yaml, "{loss: mse, optimizer: sgd}", "masked average")) != NULL &&
+        (y = forward_ids(m, &b)) != NULL) {
+        double worst = 0.0;
+        table = m->layers[1]->weights[0].w;
+        CHECK(!m->warnings, "GlobalAveragePooling1D takes the mask quietly: %s",
+              m->warnings ? m->warnings : "");
+        for (int i = 0; i < BATCH; i++)
+            for (int c = 0; c < 3; c++) {
+                double sum = 0.0;
+                int kept = 0;
+                for (int t = 0; t < 6; t++) {
+                    int id = (int)b.x[0][i * 6 + t];
+                    if (id != 0) {
+                        sum += table[id * 3 + c];
+                        kept++;
+                    }
+                }
+                sum = kept ? sum / kept : 0.0;
+                worst = fmax(worst, fabs(sum - y[i * 3 + c]));
+            }
+        CHECK(worst < 1e-6, "the mean over the kept steps (all padding: 0): off by %g", worst);
+        CHECK(y[4 * 3] == 0.0f && y[4 * 3 + 1] == 0.0f && y[4 * 3 + 2] == 0.0f,
+              "the row of padding alone gives zeros, not NaN: %g %g %g", (double)y[12],
+              (double)y[13], (double)y[14]);
+    }
+    ks_model_free(m);
+    snprintf(yaml, sizeof yaml, "%s{GlobalMaxPooling1D: {}}]", emb);
+    if ((m = graph(yaml, "{loss: mse, optimizer: sgd}", "masked maximum")) != NULL &&
+        (y = forward_ids(m, &b)) != NULL) {
+        double worst = 0.0;
+        table = m->layers[1]->weights[0].w;
+        CHECK(m->warnings && strstr(m->warnings, "layer \"global_max_pooling1d\" (of type "
+                                                 "GlobalMaxPooling1D) was passed an input with a "
+                                                 "mask"),
+              "GlobalMaxPooling1D drops the mask with Keras's warning: %s",
+              m->warnings ? m->warnings : "");
+        for (int i = 0; i < BATCH; i++)
+            for (int c = 0; c < 3; c++) {
+                float mx = -INFINITY;
+                for (int t = 0; t < 6; t++)
+                    mx = fmaxf(mx, table[(int)b.x[0][i * 6 + t] * 3 + c]);
+                worst = fmax(worst, fabs((double)mx - y[i * 3 + c]));
+            }
+        CHECK(worst == 0.0, "GlobalMaxPooling1D's maximum takes the padded steps too, as Keras: "
+                            "off by %g", worst);
+    }
+    ks_model_free(m);
+    /* Conv1D and MaxPooling1D drop it: the average after them is over every step */
+    for (int k = 0; k < 2; k++) {
+        static const char *const kinds[2][2] = {
+            {"{Conv1D: {filters: 2, kernel_size: 3}}", "\"conv1d\" (of type Conv1D)"},
+            {"{MaxPooling1D: {pool_size: 2}}", "\"max_pooling1d\" (of type MaxPooling1D)"}};
+        snprintf(yaml, sizeof yaml, "%s%s, {GlobalAveragePooling1D: {}}]", emb, kinds[k][0]);
+        if ((m = graph(yaml, "{loss: mse, optimizer: sgd}", kinds[k][0])) != NULL) {
+            CHECK(m->warnings && strstr(m->warnings, kinds[k][1]) &&
+                      strstr(m->warnings, "does not support masking"),
+                  "%s drops the mask with Keras's warning: %s", kinds[k][0],
+                  m->warnings ? m->warnings : "");
+            CHECK(m->nodes[2].mask == -1 && m->nodes[3].mask == -1,
+                  "%s: the pooling after it sees no mask", kinds[k][0]);
+        }
+        ks_model_free(m);
+    }
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void build_error(const char *yaml, const char *want, const char *why)
@@ -580,29 +689,66 @@ static void test_save_resume(void)
     }
 }
 
-/* What the ONNX export cannot express is refused by name (onnxruntime checks the rest in
-   e2e_onnx.sh). */
-static void test_onnx_refused(void)
+/* Occurrences of the string s in buf[0, len). */
+static int occurrences(const unsigned char *buf, size_t len, const char *s)
 {
-    static const char *const models[][2] = {
-        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
-         "{LSTM: {units: 4}}]",
-         "layer \"lstm\" reads a mask (mask_zero), which the ONNX export does not support"},
+    size_t n = strlen(s);
+    int count = 0;
+    for (size_t i = 0; i + n <= len; i++)
+        count += memcmp(buf + i, s, n) == 0;
+    return count;
+}
+
+/*
+ * The ONNX export of recurrent models (onnxruntime checks the numbers against predict in
+ * e2e_onnx.sh).  What ONNX's operators cannot express is refused by name.  Masked models
+ * export: the recurrent operators take sequence_lens from the mask, whose kept steps
+ * TopK and GatherElements move to the front; the average divides by the count of kept
+ * steps; two masks merged are multiplied.
+ */
+static void test_onnx(void)
+{
+    static const char *const models[][3] = {
+        /* the model, then the refusal's message, or two tensors made and read */
         {"[{Input: {shape: [6, 2]}}, {GRU: {units: 4, activation: relu}}]",
-         "layer \"gru\": the ONNX export does not support activations other than tanh"},
+         "layer \"gru\": the ONNX export does not support activations other than tanh", NULL},
         {"[{Input: {shape: [6, 2]}}, {Bidirectional: {layer: {GRU: {units: 4}}, backward_layer: "
          "{LSTM: {units: 4, go_backwards: true}}}}]",
-         "does not support a backward_layer unlike the forward one"}};
+         "does not support a backward_layer unlike the forward one", NULL},
+        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
+         "{LSTM: {units: 4, return_sequences: true}}, {GRU: {units: 3}}]",
+         "lstm/sequence_lens:0", "gru/sequence_lens:0"},
+        {"[{Input: {shape: [6]}}, {Embedding: {input_dim: 10, output_dim: 3, mask_zero: true}}, "
+         "{Bidirectional: {layer: {LSTM: {units: 2, return_sequences: true}}}}, "
+         "{GlobalAveragePooling1D: {}}]",
+         "bidirectional/at_steps:0", "global_average_pooling1d/count_at_least_1:0"},
+        {"{layers: [{Input: {shape: [4], name: a}}, {Input: {shape: [4], name: b}}, "
+         "{Embedding: {input_dim: 5, output_dim: 2, mask_zero: true, inputs: [a], name: ea}}, "
+         "{Embedding: {input_dim: 5, output_dim: 2, mask_zero: true, inputs: [b], name: eb}}, "
+         "{Add: {inputs: [ea, eb], name: sum}}, {SimpleRNN: {units: 2, name: l}}], "
+         "outputs: [l]}",
+         "sum/mask_1:0", "l/sequence_lens:0"}};
     for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
         ks_model *m = graph(models[k][0], "{loss: mse, optimizer: sgd}", "onnx");
         unsigned char *buf = NULL;
         size_t len = 0;
         ks_error err;
+        ks_status s;
         if (!m)
             continue;
-        CHECK(ks_model_export_onnx_buffer(m, &buf, &len, &err) == KS_ERR_CONFIG &&
-                  strstr(err.msg, models[k][1]),
-              "refused: %s", buf ? "(exported)" : err.msg);
+        s = ks_model_export_onnx_buffer(m, &buf, &len, &err);
+        if (!models[k][2]) {
+            CHECK(s == KS_ERR_CONFIG && strstr(err.msg, models[k][1]), "model %zu refused: %s",
+                  k, s == KS_OK ? "(exported)" : err.msg);
+        } else if (s != KS_OK) {
+            CHECK(0, "masked model %zu exports: %s", k, err.msg);
+        } else {
+            CHECK(occurrences(buf, len, "TopK") > 0 && occurrences(buf, len, "GatherElements") > 0,
+                  "masked model %zu: kept steps moved to the front", k);
+            for (int j = 1; j < 3; j++)
+                CHECK(occurrences(buf, len, models[k][j]) >= 2,
+                      "masked model %zu: %s made and read", k, models[k][j]);
+        }
         free(buf);
         ks_model_free(m);
     }
@@ -620,10 +766,11 @@ int main(void)
     test_orthogonal();
     test_lstm_defaults();
     test_mask_wiring();
+    test_pooling_masks();
     test_errors();
     test_embedding_check();
     test_save_resume();
-    test_onnx_refused();
+    test_onnx();
     ks_rng_free(r);
     return check_done();
 }
