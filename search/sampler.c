@@ -1,5 +1,6 @@
 /*
- * sampler.c — the search methods by name.
+ * sampler.c — the search methods by name, and what every method does first: the
+ * configurations of search.enqueue, as trials 0 .. k−1.
  */
 #include "search_impl.h"
 
@@ -15,4 +16,13 @@ const ks_sampler_ops *ks_sampler_find(const char *name)
         if (strcmp(samplers[i]->name, name) == 0)
             return samplers[i];
     return NULL;
+}
+
+int ks_sampler_enqueued(const ks_history *h, double *point)
+{
+    const ks_space *sp = h->space;
+    if (h->n < 0 || h->n >= sp->n_enqueued || !sp->enqueued)
+        return 0;
+    memcpy(point, sp->enqueued + (size_t)h->n * sp->n, sizeof *point * (size_t)sp->n);
+    return 1;
 }

@@ -23,6 +23,12 @@
  * interrupted) counts as the best value seen (CL-min), so that EI there is about zero and
  * parallel workers get different points.  A suggestion never repeats a trial's point; in
  * a space without floats whose every point has been tried, the method is done.
+ *
+ * Conditional spaces: the GP sees every trial in the full encoding, an inactive
+ * parameter imputed as SMAC imputes it (its default: the middle of its range, a choice's
+ * first value; ks_space_encode); candidates are decoded to points (inactive parameters
+ * left out) and encoded again, so the acquisition is scored where trials would be.
+ * The configurations of search.enqueue run first and count as trials of the design.
  */
 #include "search_impl.h"
 
@@ -77,40 +83,14 @@ static int initial_count(const bayes_args *a, const ks_history *h)
 /* The number of points of a space without floats (capped at FINITE_MAX + 1); 0 with floats. */
 static long finite_size(const ks_space *sp)
 {
-    long size = 1;
-    for (int i = 0; i < sp->n; i++) {
-        const ks_param *p = &sp->params[i];
-        long c;
-        if (p->kind == KS_PARAM_FLOAT)
-            return 0;
-        if (p->kind == KS_PARAM_CHOICE)
-            c = p->n_values;
-        else
-            c = (long)floor((p->max - p->min) / (p->step >= 1 ? p->step : 1.0) + 1e-9) + 1;
-        if (c < 1)
-            c = 1;
-        if (size > (FINITE_MAX + 1) / c)
-            return FINITE_MAX + 1;
-        size *= c;
-    }
-    return size;
+    long size = ks_space_count(sp, 0, FINITE_MAX);
+    return size < 0 ? FINITE_MAX + 1 : size;
 }
 
-/* The i-th point of a finite space (mixed radix, the last parameter fastest). */
+/* The i-th point of a finite space (the last parameter fastest, inactive ones left out). */
 static void finite_point(const ks_space *sp, long i, double *point)
 {
-    for (int k = sp->n - 1; k >= 0; k--) {
-        const ks_param *p = &sp->params[k];
-        if (p->kind == KS_PARAM_CHOICE) {
-            point[k] = (double)(i % p->n_values);
-            i /= p->n_values;
-        } else {
-            double step = p->step >= 1 ? p->step : 1.0;
-            long c = (long)floor((p->max - p->min) / step + 1e-9) + 1;
-            point[k] = p->min + step * (double)(i % c);
-            i /= c;
-        }
-    }
+    ks_space_point_at(sp, 0, i, point);
 }
 
 /* ks_space_decode, with floats kept within [min, max] (exp∘log may overshoot by an ulp). */
@@ -118,7 +98,7 @@ static void decode(const ks_space *sp, const double *u, double *point)
 {
     ks_space_decode(sp, u, point);
     for (int i = 0; i < sp->n; i++)
-        if (sp->params[i].kind == KS_PARAM_FLOAT)
+        if (sp->params[i].kind == KS_PARAM_FLOAT && !isnan(point[i]))
             point[i] = fmin(fmax(point[i], sp->params[i].min), sp->params[i].max);
 }
 
@@ -128,6 +108,11 @@ static int points_equal(const ks_space *sp, const double *a, const double *b)
         double tol = sp->params[i].kind == KS_PARAM_FLOAT
                          ? 1e-12 * fmax(1.0, fmax(fabs(a[i]), fabs(b[i])))
                          : 1e-9;
+        if (isnan(a[i]) || isnan(b[i])) {
+            if (isnan(a[i]) != isnan(b[i]))
+                return 0;   /* inactive in one only */
+            continue;
+        }
         if (!(fabs(a[i] - b[i]) <= tol))
             return 0;
     }
@@ -568,6 +553,7 @@ static int pick_fallback(bo *b, ks_rng *rng, double *point)
     }
     for (int tries = 0; tries < 1000; tries++) {
         ks_space_sample(b->sp, rng, point);
+        ks_space_deactivate(b->sp, point);
         if (!already_tried(b->h, point))
             return 1;
     }
@@ -589,6 +575,8 @@ static ks_suggest_result bayes_suggest(const void *args, const ks_history *h,
         return KS_SUGGEST_DONE;
     out->continue_trial = -1;
     out->budget = h->max_epochs;
+    if (ks_sampler_enqueued(h, out->point))
+        return KS_SUGGEST_OK;
     memset(&o, 0, sizeof o);
     gather(h, dims, &o);
     if (h->n < initial_count(a, h) || o.n_obs == 0)

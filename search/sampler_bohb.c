@@ -32,7 +32,11 @@
  * The history decides everything: new trial n's draws come from the stream (seed,
  * "bohb", n); a random configuration is the random draw of its number, the one
  * Hyperband would try, so that BOHB and Hyperband of one seed share their random trials.
- * A parameter inactive in a trial (not finite) could later be imputed as HpBandSter does.
+ * A parameter inactive in a trial (NaN) is imputed as HpBandSter imputes it, within the
+ * good and within the bad set: from a point of the set chosen at random among those
+ * where it is active (that point's values fill every dimension the row lacks, and again
+ * while some remain), or, when none has it, a uniform value (stream (seed,
+ * "bohb/impute", n)).  A proposal's inactive parameters are left out of the new point.
  */
 #include "search_impl.h"
 
@@ -83,7 +87,39 @@ static double from_unit(const ks_param *p, double u)
 static void encode(const ks_space *sp, const double *point, double *u)
 {
     for (int i = 0; i < sp->n; i++)
-        u[i] = sp->params[i].kind == KS_PARAM_CHOICE ? point[i] : to_unit(&sp->params[i], point[i]);
+        u[i] = isnan(point[i])                        ? NAN       /* inactive: imputed */
+               : sp->params[i].kind == KS_PARAM_CHOICE ? point[i]
+                                                       : to_unit(&sp->params[i], point[i]);
+}
+
+/* HpBandSter's impute_conditional_data over the n rows of one set (d values each). */
+static void impute(const ks_space *sp, double *rows, int n, ks_rng *rng, int *scratch)
+{
+    int d = sp->n;
+    for (int r = 0; r < n; r++) {
+        double *row = rows + (size_t)r * d;
+        for (int j = 0; j < d; j++) {
+            int m = 0;
+            const double *from;
+            if (!isnan(row[j]))
+                continue;
+            for (int q = 0; q < n; q++)
+                if (!isnan(rows[(size_t)q * d + j]))
+                    scratch[m++] = q;
+            if (m == 0) {
+                const ks_param *p = &sp->params[j];
+                row[j] = p->kind == KS_PARAM_CHOICE
+                             ? (double)ks_rng_index(rng, (uint64_t)p->n_values)
+                             : ks_rng_uniform(rng);
+                continue;
+            }
+            /* one donor fills every dimension this row lacks (those it has) */
+            from = rows + (size_t)scratch[ks_rng_index(rng, (uint64_t)m)] * d;
+            for (int k = j; k < d; k++)
+                if (isnan(row[k]))
+                    row[k] = from[k];
+        }
+    }
 }
 
 static void decode(const ks_space *sp, const double *u, double *point)
@@ -161,6 +197,21 @@ ks_status ks_bohb_fit_model(const void *args, const ks_history *h, const int *bu
     }
     for (int i = 0; i < good + bad; i++)
         encode(sp, h->trials[o[i].index].point, rows + (size_t)i * d);
+    if (ks_space_conditional(sp)) {
+        ks_rng *rng = NULL;
+        int *scratch = malloc(sizeof *scratch * (size_t)(good + bad));
+        if (!scratch || ks_rng_new(h->seed, ks_hash_string("bohb/impute"), (uint64_t)h->n,
+                                   &rng) != KS_OK) {
+            free(scratch);
+            free(rows);
+            free(o);
+            return KS_ERR_NOMEM;
+        }
+        impute(sp, rows, good, rng, scratch);
+        impute(sp, rows + (size_t)good * d, bad, rng, scratch);
+        ks_rng_free(rng);
+        free(scratch);
+    }
     for (int j = 0; j < d; j++)
         levels[j] = sp->params[j].kind == KS_PARAM_CHOICE ? sp->params[j].n_values : 0;
     m->budget = budgets[k];
@@ -190,6 +241,7 @@ static int propose(const bohb_args *a, const ks_space *sp, const ks_bohb_model *
     if (isnan(best))
         return 0;
     decode(sp, best_u, point);
+    ks_space_deactivate(sp, point);
     return 1;
 }
 

@@ -1,7 +1,9 @@
 /*
  * sampler_grid.c — grid search: trial i is the i-th point of the Cartesian product of
- * the parameters' values (row-major, the last parameter fastest), so a trial's point
- * depends on its number only.  Floats need grid_points (or a values list).
+ * the parameters' values (row-major, the last parameter fastest; with conditions, only
+ * the combinations of active parameters, each once: ks_space_point_at), so a trial's
+ * point depends on its number only.  Floats need grid_points (or a values list).  The
+ * configurations of search.enqueue run first, then the whole grid.
  */
 #include "search_impl.h"
 
@@ -42,12 +44,14 @@ static ks_status grid_check(const void *args, const ks_space *sp, const ks_histo
     return KS_OK;
 }
 
-/* Trials the grid will run: its size, or max_trials if that is smaller. */
+/* Trials the grid will run: the enqueued ones and its size, or max_trials if that is
+   smaller. */
 static long grid_limit(const ks_history *h)
 {
     long size = ks_space_grid_size(h->space);
     if (size < 0)
         size = 0;
+    size += h->space->n_enqueued;
     if (h->max_trials > 0 && h->max_trials < size)
         size = h->max_trials;
     return size;
@@ -60,7 +64,8 @@ static ks_suggest_result grid_suggest(const void *args, const ks_history *h,
     (void)err;
     if (h->n >= grid_limit(h))
         return KS_SUGGEST_DONE;
-    ks_space_grid_point(h->space, h->n, out->point);
+    if (!ks_sampler_enqueued(h, out->point))
+        ks_space_grid_point(h->space, h->n - h->space->n_enqueued, out->point);
     out->continue_trial = -1;
     out->budget = h->max_epochs;
     return KS_SUGGEST_OK;

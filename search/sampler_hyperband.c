@@ -22,7 +22,8 @@
  * again at s_max (Li et al.'s outer loop) until max_trials configurations; without
  * max_trials one pass of every bracket (Σ n configurations).  A configuration's point is
  * the random draw of its trial number (ks_sampler_random_point), or what the caller's
- * ks_hb_source gives (BOHB: a draw from its density models).
+ * ks_hb_source gives (BOHB: a draw from its density models); the configurations of
+ * search.enqueue come first (trials 0 .. k−1, in the first bracket, pruned like others).
  *
  * The rule, a function of the history.  A trial sits at rung k of its bracket when its
  * budget is r_k; it has completed rung k when its budget is above r_k (it was promoted
@@ -289,7 +290,9 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
         int j = 0;
         while (j + 1 < p.n_brackets && p.first[j + 1] <= off)
             j++;
-        if (src) {
+        if (ks_sampler_enqueued(h, out->point)) {
+            /* search.enqueue's configurations are the first bracket's first */
+        } else if (src) {
             int budgets[HB_MAX_BRACKETS * 16];
             if (src->new_point(src->user, h, budgets, plan_budgets(&p, budgets), out->point,
                                err) != KS_OK)

@@ -19,6 +19,15 @@
  * trials (queued, running, interrupted) are left out, or with constant_liar counted
  * among the bad.  A parameter whose value in a trial is not finite (inactive) is left
  * out of that trial's observations for it.
+ *
+ * Conditional spaces, as Optuna handles them.  Univariate: each parameter's estimators
+ * are over the trials where it is active.  Multivariate: Optuna's group decomposition
+ * (TPESampler(multivariate=True, group=True)): the finest partition of the parameters
+ * such that every finished trial's set of active parameters is a union of groups; one
+ * joint estimator per group over the trials that have it (one group of all parameters
+ * when there are no conditions).  A parameter no finished trial has keeps the random
+ * draw.  The conditions then apply to the chosen values: what is inactive is left out.
+ * The configurations of search.enqueue run first and are trials like the others.
  */
 #include "search_impl.h"
 
@@ -181,6 +190,42 @@ static ks_status choose(const tpe_args *a, const ks_history *h, const split *s, 
     return KS_OK;
 }
 
+/* The active parameters of a point, a bit each. */
+static uint64_t active_set(const ks_space *sp, const double *point)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < sp->n; i++)
+        if (!isnan(point[i]))
+            m |= (uint64_t)1 << i;
+    return m;
+}
+
+/* Optuna's _GroupDecomposedSearchSpace over the finished trials r[0..n) (in trial-number
+   order, as Optuna adds them): the groups, a bitmask each, into groups; returns how many. */
+static int decompose(const ks_history *h, const ranked *r, int n, int *numbers,
+                     uint64_t *groups)
+{
+    int ng = 0;
+    for (int i = 0; i < n; i++)
+        numbers[i] = r[i].number;
+    qsort(numbers, (size_t)n, sizeof *numbers, int_cmp);
+    for (int t = 0; t < n; t++) {
+        uint64_t set = active_set(h->space, h->trials[numbers[t]].point), rest = set;
+        int before = ng;
+        for (int g = 0; g < before; g++) {
+            uint64_t in = groups[g] & set, out = groups[g] & ~set;
+            rest &= ~groups[g];
+            if (in && out && ng < KS_MAX_SEARCH_PARAMS) {
+                groups[g] = in;
+                groups[ng++] = out;
+            }
+        }
+        if (rest && ng < KS_MAX_SEARCH_PARAMS)
+            groups[ng++] = rest;
+    }
+    return ng;
+}
+
 static ks_suggest_result tpe_suggest(const void *args, const ks_history *h, ks_suggestion *out,
                                      ks_error *err)
 {
@@ -206,23 +251,34 @@ static ks_suggest_result tpe_suggest(const void *args, const ks_history *h, ks_s
         st = KS_ERR_NOMEM;
         goto done;
     }
-    n = rank_finished(h, r);
-    /* the random draw of the trial's number: the start, and the base of every later point */
-    if ((st = ks_sampler_random_point(sp, h->seed, h->n, out->point)) != KS_OK ||
-        n < a->n_startup_trials || n == 0)
+    if (ks_sampler_enqueued(h, out->point))
         goto done;
-    split_trials(a, h, r, n, numbers, &s);
+    n = rank_finished(h, r);
+    /* the random draw of the trial's number: the start, and the base of every later point
+       (every parameter drawn; the conditions apply at the end) */
+    if ((st = ks_sampler_random_draw(sp, h->seed, h->n, out->point)) != KS_OK ||
+        n < a->n_startup_trials || n == 0)
+        goto conditions;
     if ((st = ks_rng_new(h->seed, ks_hash_string("tpe"), (uint64_t)h->n, &rng)) != KS_OK)
         goto done;
     if (a->multivariate) {
-        int dims[KS_MAX_SEARCH_PARAMS];
-        for (int i = 0; i < sp->n; i++)
-            dims[i] = i;
-        st = choose(a, h, &s, dims, sp->n, rng, out->point);
+        uint64_t groups[KS_MAX_SEARCH_PARAMS];
+        int ng = decompose(h, r, n, numbers, groups);
+        split_trials(a, h, r, n, numbers, &s);
+        for (int g = 0; g < ng && st == KS_OK; g++) {
+            int dims[KS_MAX_SEARCH_PARAMS], nd = 0;
+            for (int i = 0; i < sp->n; i++)
+                if (groups[g] >> i & 1)
+                    dims[nd++] = i;
+            st = choose(a, h, &s, dims, nd, rng, out->point);
+        }
     } else {
+        split_trials(a, h, r, n, numbers, &s);
         for (int i = 0; i < sp->n && st == KS_OK; i++)
             st = choose(a, h, &s, &i, 1, rng, out->point);
     }
+conditions:
+    ks_space_deactivate(sp, out->point);
 done:
     ks_rng_free(rng);
     free(r);

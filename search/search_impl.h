@@ -14,55 +14,124 @@
 
 /* ============================================================ search space */
 
-#define KS_MAX_SEARCH_PARAMS 32
+#define KS_MAX_SEARCH_PARAMS 64      /* after per-index copies; a bit each in a uint64_t */
 #define KS_MAX_CHOICES 64
+#define KS_MAX_CONDITIONS 4         /* clauses of one parameter's condition */
+#define KS_MAX_ENQUEUE 1000         /* search.enqueue entries */
 
 typedef enum ks_param_kind {
-    KS_PARAM_CHOICE,            /* values: [a, b, c] (numbers, strings or booleans) */
+    KS_PARAM_CHOICE,            /* values: [a, b, c] (numbers, strings, booleans, {NAME: …}) */
     KS_PARAM_INT,               /* int: [min, max], optional step, log */
     KS_PARAM_FLOAT              /* float: [min, max], optional log */
 } ks_param_kind;
+
+/*
+ * One clause of a parameter's condition: the parameter parent (a CHOICE, or an INT of at
+ * most 64 values) has one of the values whose bit is set in mask — bit k for a CHOICE's
+ * k-th value, for an INT's k-th grid value (min + k·step).
+ */
+typedef struct ks_condition {
+    int parent;
+    uint64_t mask;
+} ks_condition;
 
 typedef struct ks_param {
     char name[64];
     ks_param_kind kind;
     int n_values;               /* CHOICE */
-    ks_value values[KS_MAX_CHOICES];    /* CHOICE: scalar values (owned) */
+    ks_value values[KS_MAX_CHOICES];    /* CHOICE: scalar values, or single-key maps
+                                           {LABEL: config} standing for their label (owned) */
     double min, max;            /* INT, FLOAT (inclusive) */
     double step;                /* INT: >= 1 (default 1) */
     int log;                    /* INT, FLOAT: sample and encode log-uniformly (min > 0) */
     int grid_points;            /* FLOAT (and INT): points for grid search; 0 = not given */
+    /* conditional parameters: active when every clause holds (and so its parents are
+       active); inactive, a point holds NaN for it and the trial has no such parameter */
+    int n_when;
+    ks_condition when[KS_MAX_CONDITIONS];
+    /* per-index copies (search.parameters' per: COUNT): copy `copy` of parameter `base`,
+       one per copy of a layer repeated $COUNT times, active while COUNT > copy */
+    char base[64];              /* the name declared ("units"; this one is units_<copy>);
+                                   "" for an ordinary parameter */
+    int per, copy;              /* with base: COUNT's index and this copy's number */
 } ks_param;
 
 typedef struct ks_space {
     int n;
     ks_param params[KS_MAX_SEARCH_PARAMS];
+    int n_enqueued;             /* search.enqueue: the points of trials 0 .. n_enqueued − 1 */
+    double *enqueued;           /* n_enqueued × n values (owned; ks_space_free frees it) */
 } ks_space;
 
 void ks_space_free(ks_space *sp);
-/* The first point: every choice's first value, every range's minimum. */
+/* The first point: every choice's first value, every range's minimum; inactive ones NaN. */
 void ks_space_first_point(const ks_space *sp, double *point);
 /*
  * A point is one double per parameter: for CHOICE the index of the value, for INT the
- * integer (on its step grid), for FLOAT the number.
+ * integer (on its step grid), for FLOAT the number; NaN for a parameter that is inactive
+ * at that point (its condition does not hold).
  */
-/* A uniform draw (log-uniform with log, integers on their step grid, choices uniform). */
+/* A uniform draw of every parameter (log-uniform with log, integers on their step grid,
+   choices uniform), conditions not applied: ks_space_deactivate makes it a point. */
 void ks_space_sample(const ks_space *sp, ks_rng *rng, double *point);
+
+/* ---------------------------------------------------- conditions (space.c) */
+
+/* 1 if some parameter has a condition. */
+int ks_space_conditional(const ks_space *sp);
+/* The parameters with every parent before its children (else in file order): a
+   topological order of the conditions, which load checked to have no cycle. */
+void ks_space_order(const ks_space *sp, int *order);
+/* The grid index of parameter i's value x (a CHOICE's index, an INT's step), -1 if none. */
+int ks_param_value_index(const ks_param *p, double x);
+/* 1 if parameter i's clauses hold at point (its parents' values there; NaN fails). */
+int ks_space_active(const ks_space *sp, int i, const double *point);
+/* Make point a point of the space: every parameter whose condition fails NaN. */
+void ks_space_deactivate(const ks_space *sp, double *point);
+/* Set i's ancestors (in point) to the first values that make i active; then deactivate.
+   0 if no assignment can make it active (clauses that contradict each other). */
+int ks_space_activate(const ks_space *sp, int i, double *point);
+/*
+ * The finite set of the space's points, without duplicates: inactive parameters take no
+ * values.  grid: 1 for grid search's values (FLOATs need grid_points, INTs take
+ * grid_points when given, else every step); 0 for every point (INTs every step; no
+ * FLOAT).  Points are ordered parents first, the last parameter of that order fastest
+ * (row-major over the parameters in file order when there are no conditions).
+ * ks_space_count: how many (0: not finite, -1: more than cap).
+ */
+long ks_space_count(const ks_space *sp, int grid, long cap);
+void ks_space_point_at(const ks_space *sp, int grid, long i, double *point);
+
 /*
  * The unit-cube encoding the Gaussian process works in: each INT/FLOAT a coordinate
- * in [0, 1] (of log(x) with log), each CHOICE one coordinate per value (one-hot).
+ * in [0, 1] (of log(x) with log), each CHOICE one coordinate per value (one-hot).  An
+ * inactive parameter is imputed as SMAC does for its models: its default, the middle of
+ * the range (0.5) or a choice's first value.
  */
 int ks_space_dims(const ks_space *sp);
 void ks_space_encode(const ks_space *sp, const double *point, double *u);
-/* The nearest point to u: integers rounded to their grid, the largest one-hot wins. */
+/* The nearest point to u: integers rounded to their grid, the largest one-hot wins,
+   inactive parameters NaN. */
 void ks_space_decode(const ks_space *sp, const double *u, double *point);
-/* Grid: the number of points and the i-th (row-major over the parameters, the last
-   one fastest).  FLOATs need grid_points; INTs without it take every step. */
+/* Grid: the number of points and the i-th: ks_space_count and ks_space_point_at with
+   grid 1 (-1: over 100 000 000). */
 long ks_space_grid_size(const ks_space *sp);
 void ks_space_grid_point(const ks_space *sp, long i, double *point);
-/* The value of parameter i at a point, as a config value (number, string or bool). */
+/* The value of parameter i at a point as recorded (number, string or bool; a choice of
+   {LABEL: config} maps its label); KS_ERR_CONFIG without a value if it is inactive. */
 ks_status ks_space_value(const ks_space *sp, int i, const double *point, ks_value *out);
-/* The point as JSON text {"name": value, …} (malloc'd), and back. */
+/* The number of copies a per-index count c stands for at value x (a choice's value, not
+   its index; 0 when inactive). */
+int ks_space_copies(const ks_space *sp, int c, double x);
+/* The value of parameter i for value x as the file receives it: ks_space_value's, except
+   that a {LABEL: config} choice gives its whole map (without key).  x must be finite. */
+ks_status ks_space_config_value(const ks_space *sp, int i, double x, ks_value *out);
+/* A choice's k-th value as recorded: itself, or the label of a {LABEL: config} map. */
+ks_status ks_param_choice_value(const ks_param *p, int k, ks_value *out);
+/* The index of a choice's value as recorded (a value, or a map's label); -1 if none. */
+int ks_param_choice_find(const ks_param *p, const ks_value *v);
+/* The point as JSON text {"name": value, …} of its active parameters (malloc'd), and
+   back (a parameter absent from the JSON is inactive, if its condition agrees). */
 ks_status ks_space_point_json(const ks_space *sp, const double *point, char **out);
 ks_status ks_space_point_from_json(const ks_space *sp, const char *json, double *point,
                                    ks_error *err);
@@ -91,6 +160,18 @@ struct ks_study {
     char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
     int n_log_names;
 };
+
+/* study_space.c: search.parameters into st->space (param_at set; per-index parameters
+   expanded into their copies; conditions read and checked), and search.enqueue (NULL or
+   null: none) into st->space's enqueued points; errors at their place in the file. */
+ks_status ks_study_read_space(ks_study *st, const ks_value *params, ks_error *err);
+ks_status ks_study_read_enqueue(ks_study *st, const ks_value *list, ks_error *err);
+/* study_refs.c: every $reference of the file checked (defined, allowed where it is, its
+   condition sure to hold there) and every parameter used. */
+ks_status ks_study_check_refs(ks_study *st, ks_error *err);
+/* The parameter named name as declared: an ordinary one's index, or a per-index one's
+   first copy's (NAME_0 for NAME); -1 if none. */
+int ks_space_find(const ks_space *sp, const char *name);
 
 /*
  * Callbacks of the file a study does not run itself: ModelCheckpoint without a filepath
@@ -179,6 +260,12 @@ extern const ks_sampler_ops ks_sampler_bohb_ops;
    stream (seed, "random", number), the same on every machine and worker (random search,
    Hyperband's new configurations).  Fails only on no memory. */
 ks_status ks_sampler_random_point(const ks_space *sp, uint64_t seed, int number, double *point);
+/* The same draw before conditions apply: every parameter has a value (TPE starts from it
+   and applies the conditions to what it chose). */
+ks_status ks_sampler_random_draw(const ks_space *sp, uint64_t seed, int number, double *point);
+/* search.enqueue: when trial h->n is one of the space's enqueued points (trials 0 .. k−1,
+   run first by every method), 1 with its point copied; else 0. */
+int ks_sampler_enqueued(const ks_history *h, double *point);
 
 /* Hyperband's bracket table (Li et al. 2018, Table 1): for R, η, the brackets
    s = s_max..0 with their rungs (n_i configurations, r_i epochs). */

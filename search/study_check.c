@@ -2,7 +2,8 @@
  * study_check.c — the part of a study's checks that needs its data: the data sets
  * (loaded once, shared read-only by every trial), the default objective, and the
  * file instantiated at each parameter's extreme values — every value of a choice,
- * the ends of a range — built, compiled and checked against the data's shapes.
+ * the ends of a range; a conditional parameter with the parents that make it active —
+ * built, compiled and checked against the data's shapes.
  */
 #include "search_impl.h"
 
@@ -216,6 +217,9 @@ ks_status ks_study_check_with_data(ks_study *st, const ks_study_data *d, ks_erro
             if (p->kind == KS_PARAM_INT && k)
                 point[i] = p->min + floor((p->max - p->min) / (p->step >= 1 ? p->step : 1)) *
                                         (p->step >= 1 ? p->step : 1);
+            /* a conditional parameter with its parents at the first values that make it
+               active (the study's load checked that some do) */
+            ks_space_activate(&st->space, i, point);
             if ((s = check_point(st, d, point, i, err)) != KS_OK)
                 return s;
         }

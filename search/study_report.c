@@ -19,7 +19,7 @@ static char *choices_json(const ks_param *p)
     ks_value_init(&list, KS_VALUE_LIST);
     for (int k = 0; s == KS_OK && k < p->n_values; k++) {
         ks_value *v = ks_value_push(&list, KS_VALUE_NULL);
-        s = v ? ks_value_clone(&p->values[k], v) : KS_ERR_NOMEM;
+        s = v ? ks_param_choice_value(p, k, v) : KS_ERR_NOMEM;   /* a branch: its label */
     }
     if (s == KS_OK && ks_value_to_json(&list, &json, NULL) != KS_OK)
         json = NULL;

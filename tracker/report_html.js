@@ -103,7 +103,8 @@
     if (kind === 'log') { lo = Math.log10(lo); hi = Math.log10(hi); }
     if (!(hi > lo)) { const pad = Math.abs(lo) * 0.1 || 1; lo -= pad; hi += pad; }
     const f = kind === 'log' ? v => Math.log10(v) : v => v;
-    s.map = v => r0 + (r1 - r0) * (f(v) - lo) / (hi - lo);
+    // a parameter a trial does not have (inactive: null) has no place (null - lo would be -lo)
+    s.map = v => typeof v === 'number' ? r0 + (r1 - r0) * (f(v) - lo) / (hi - lo) : NaN;
     s.invert = px => { const u = lo + (px - r0) / (r1 - r0) * (hi - lo); return kind === 'log' ? Math.pow(10, u) : u; };
     s.ticks = () => {
       if (kind === 'log') {

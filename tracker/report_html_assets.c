@@ -96,7 +96,7 @@ const char *const ks_rh_script[] = {
     "    if (kind === 'log') { lo = Math.log10(lo); hi = Math.log10(hi); }\n",
     "    if (!(hi > lo)) { const pad = Math.abs(lo) * 0.1 || 1; lo -= pad; hi += pad; }\n",
     "    const f = kind === 'log' ? v => Math.log10(v) : v => v;\n",
-    "    s.map = v => r0 + (r1 - r0) * (f(v) - lo) / (hi - lo);\n",
+    "    s.map = v => typeof v === 'number' ? r0 + (r1 - r0) * (f(v) - lo) / (hi - lo) : NaN;\n",
     "    s.invert = px => { const u = lo + (px - r0) / (r1 - r0) * (hi - lo); return kind === 'log' ? Math.pow(10, u) : u; };\n",
     "    s.ticks = () => {\n",
     "      if (kind === 'log') {\n",

@@ -53,6 +53,18 @@ static int feature_value(const rh_study *s, int i, int k, int log_scaled, double
     return 1;
 }
 
+/* Does every complete trial have parameter k?  A conditional parameter (absent where it
+   is inactive) is left out of the importance, as Optuna's importance keeps the parameters
+   of its intersection search space. */
+static int in_every_complete_trial(const rh_study *s, int k)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->trials[i].status == KS_TRIAL_COMPLETE && isfinite(s->trials[i].objective) &&
+            !rh_value(s, i, k))
+            return 0;
+    return 1;
+}
+
 /* m points along a feature: categories, or evenly over the domain (cell centres when
    centred); into the forest's terms (at) and the parameter's units (x). */
 static int grid(const ks_fanova_feature *f, int log_scaled, int m, int centred, double *at,
@@ -132,7 +144,7 @@ ks_status rh_importance_compute(const rh_study *s, uint64_t seed, int n_trees,
     out->cx = out->cy = -1;
     memset(&ft, 0, sizeof ft);
     for (int k = 0; k < s->n_params; k++)
-        if (feature_of(s, k, &ft.f[ft.d], &ft.log[ft.d]))
+        if (in_every_complete_trial(s, k) && feature_of(s, k, &ft.f[ft.d], &ft.log[ft.d]))
             ft.param[ft.d++] = k;
     for (int i = 0; i < s->n; i++)
         complete += s->trials[i].status == KS_TRIAL_COMPLETE && isfinite(s->trials[i].objective);
