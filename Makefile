@@ -9,6 +9,7 @@
 #                     test-threads, in build-tsan/)
 #   make fuzz         every fuzz target (tests/fuzz/, libFuzzer, clang) built in build-fuzz/
 #                     and run FUZZ_SECONDS [60] each; fails on a crash (FUZZ_TARGETS to pick)
+#   make MPI=1        build-mpi/ksearch with Open MPI (mpicc): mpirun -np N … STUDY.yaml
 #   make valgrind     the unit test programs under valgrind (leaks are errors)
 #   make bench        the benchmarks (installs their own peers; see bench/README.md)
 #   CC=clang make     any C11 compiler; changing CC, SAN or CFLAGS rebuilds everything
@@ -19,10 +20,18 @@ SAN     ?=
 SAN_DIR := $(if $(filter thread,$(SAN)),-tsan,$(if $(filter fuzzer,$(SAN)),-fuzz,$(if $(SAN),-san)))
 CC_DIR  := $(if $(filter fuzzer,$(SAN)),,$(if $(findstring clang,$(CC)),-clang))
 BUILD   := build$(SAN_DIR)$(CC_DIR)
+# make MPI=1: the MPI build (Debian's Open MPI through mpicc) in build-mpi/, for
+# `mpirun -np N build-mpi/ksearch STUDY.yaml`; the plain build is unchanged
+MPI     ?=
+ifneq ($(MPI),)
+CC      := mpicc
+BUILD   := build-mpi$(SAN_DIR)
+MPI_CPPFLAGS := -DKS_MPI
+endif
 
 PKGS    := openblas
 # deferred (=): read when used, so that a build right after `make deps` sees the packages
-CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS_BASE = -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(MPI_CPPFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 # SAN=1: ASan + UBSan, and float-cast-overflow, which neither gcc's nor clang's
 # "undefined" includes; SAN=thread: TSan; SAN=fuzzer: what libFuzzer targets link with
@@ -65,7 +74,7 @@ TESTS       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC)) $(BUILD)/tests
 .PHONY: all deps quickstart test test-threads tsan fuzz fuzz-build valgrind bench clean
 # keep objects of test programs between runs
 .SECONDARY:
-all: $(BIN) $(if $(SAN),,ksearch)
+all: $(BIN) $(if $(SAN)$(MPI),,ksearch)
 
 ksearch: $(BIN)
 	ln -sf $(BIN) ksearch
@@ -169,14 +178,20 @@ bench: $(BIN) $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_cnn $(BUILD)/benc
 $(BUILD)/bench/search_sim: $(BUILD)/bench/search_sim.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
+# what one controller (rank 0) sustains from simulated worker ranks: make MPI=1 bench-rank0
+$(BUILD)/bench/bench_rank0: $(BUILD)/bench/bench_rank0.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 # the CNN against PyTorch; the convolutional layers' parity with PyTorch; the search
 # benchmark (methods at one epoch budget, Optuna, parallel speedup); the tracker's cost;
-# the search simulator; recurrent layers against PyTorch
-.PHONY: bench-cnn bench-parity bench-search bench-tracker bench-sim bench-rnn
+# the search simulator; recurrent layers against PyTorch; the MPI controller's rates
+.PHONY: bench-cnn bench-parity bench-search bench-tracker bench-sim bench-rnn bench-rank0
 bench-cnn: $(BUILD)/bench/bench_cnn
 	bash bench/cnn.sh $(BUILD)/bench/bench_cnn
 bench-parity: $(BUILD)/bench/parity_conv
 	bash bench/parity.sh $(BUILD)/bench/parity_conv
+bench-rank0: $(BUILD)/bench/bench_rank0
+	bash bench/rank0.sh $(BUILD)/bench/bench_rank0
 bench-rnn: $(BUILD)/bench/bench_rnn
 	bash bench/rnn.sh $(BUILD)/bench/bench_rnn
 bench-search: $(BIN)

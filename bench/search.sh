@@ -10,6 +10,8 @@
 #        SEARCH_TRAIN_ROWS=55000 SEARCH_VAL_ROWS=5000 SEARCH_MAX_EPOCHS=27 SEARCH_FACTOR=3
 #        SEARCH_PATIENCE=10 SEARCH_PARALLEL=2
 #        SPEEDUP_TRIALS=12 SPEEDUP_EPOCHS=5 SPEEDUP_REPS=1 SEARCH_KEEP=DIR (keep the runs)
+#        SPEEDUP_MPI=MPI_KSEARCH (the speedup also with 2 worker ranks x 1 thread under
+#        mpirun, e.g. build-mpi/ksearch from make MPI=1)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +39,7 @@ parallel=${SEARCH_PARALLEL:-2}
 sp_trials=${SPEEDUP_TRIALS:-12}
 sp_epochs=${SPEEDUP_EPOCHS:-5}
 sp_reps=${SPEEDUP_REPS:-1}
+sp_mpi=${SPEEDUP_MPI:-}
 source "$here/seed_space.sh"
 data=$seed_space_data
 python=/usr/bin/python3         # Debian's python, where python3-optuna lives (not a pyenv shim)
@@ -160,10 +163,14 @@ study() {
 }
 
 # run_ksearch FILE NAME PARALLEL LOG: runs the study from scratch; prints its wall seconds
+# run_ksearch FILE NAME P LOG: one study, --parallel P (P = mpi: 2 worker ranks of one
+# thread each under mpirun, rank 0 the controller); prints the wall seconds
 run_ksearch() {
-    local t0 t1
+    local t0 t1 cmd=("$bin" "$1" --parallel "$3" --fresh)
+    [[ $3 == mpi ]] && cmd=(mpirun --allow-run-as-root --oversubscribe -np 3 "$sp_mpi" "$1"
+        --parallel 1 --fresh)
     t0=$(now)
-    if ! "$bin" "$1" --parallel "$3" --fresh >"$4" 2>&1; then
+    if ! "${cmd[@]}" >"$4" 2>&1; then
         echo "search.sh: ksearch failed on $1 (log below)" >&2
         tail -20 "$4" >&2
         exit 1
@@ -265,8 +272,8 @@ if [[ $do_speedup -eq 1 ]]; then
     : >"$sp"
     db=runs/bench_speedup/study.db
     for ((r = 1; r <= sp_reps; r++)); do
-        order="1 2"
-        [[ $((r % 2)) -eq 0 ]] && order="2 1"
+        order="1 2${sp_mpi:+ mpi}"
+        [[ $((r % 2)) -eq 0 ]] && order="${sp_mpi:+mpi }2 1"
         for p in $order; do
             wall=$(run_ksearch "$sp_file" bench_speedup "$p" "speedup_p$p.log")
             # from study.db: each trial's duration (started → ended) and the span of all of
@@ -275,10 +282,10 @@ if [[ $do_speedup -eq 1 ]]; then
                 min(ended - started), max(ended - started), total(ended - started),
                 max(ended) - min(started), count(*) FROM trial WHERE status = 'complete'" |
                 tr '|' ' ')
-            printf '  [%d] --parallel %d: %6.2f s wall, trials from first start to last end %6.2f s;' \
-                "$r" "$p" "$wall" "$span"
+            printf '  [%d] %-13s %6.2f s wall, trials from first start to last end %6.2f s;' \
+                "$r" "$([[ $p == mpi ]] && echo "2 ranks x 1:" || echo "--parallel $p:")" "$wall" "$span"
             printf ' %s trials of %.2f s mean (%.2f-%.2f), workers busy %.0f%% of that span\n' \
-                "$n" "$tmean" "$tmin" "$tmax" "$(awk -v s="$tsum" -v w="$span" -v p="$p" \
+                "$n" "$tmean" "$tmin" "$tmax" "$(awk -v s="$tsum" -v w="$span" -v p="${p/mpi/2}" \
                 'BEGIN { print 100 * s / (w * p) }')"
             echo "$p $wall $tmean $span" >>"$sp"
         done
@@ -294,4 +301,11 @@ if [[ $do_speedup -eq 1 ]]; then
         printf "at most %.2fx with these trials; the rest is time between trials and data loading\n", 2 * d1 / d2
         printf "%s\n", (w1 / w2 >= 1.8 ? "whole process: at least 1.8x" : "whole process: BELOW 1.8x")
         printf "%s\n", (s1 / s2 >= 1.8 ? "trials only: at least 1.8x" : "trials only: BELOW 1.8x") }'
+    if [[ -n $sp_mpi ]]; then
+        awk -v w2="$(med 2 2)" -v wm="$(med mpi 2)" -v s2="$(med 2 4)" -v sm="$(med mpi 4)" 'BEGIN {
+            printf "2 worker ranks x 1 thread (mpirun -np 3) against --parallel 2 (medians):\n"
+            printf "  whole process: %.2f s against %.2f s (%+.1f%%)\n", wm, w2, 100 * (wm / w2 - 1)
+            printf "  trials only:   %.2f s against %.2f s (%+.1f%%)\n", sm, s2, 100 * (sm / s2 - 1)
+            printf "%s\n", (wm <= 1.05 * w2 ? "whole process: within 5%" : "whole process: MORE than 5% slower") }'
+    fi
 fi

@@ -975,10 +975,8 @@ double ks_model_penalty(const ks_model *m);
 #define KS_KSM_MAX_SLOTS 16u                    /* optimizer state arrays per weight */
 #define KS_KSM_V1_OPT_PREFIX "optimizer/"       /* version 1's names of optimizer state */
 
-/* Little-endian integers of 1 to 8 bytes, and CRC-32 (zlib's) continued over p[0, n). */
-void ks_le_put(unsigned char *b, uint64_t x, int bytes);
-uint64_t ks_le_get(const unsigned char *b, int bytes);
-uint32_t ks_crc32_update(uint32_t crc, const unsigned char *p, size_t n);
+/* ks_le_put, ks_le_get and ks_crc32_update are in ks_util.h (the tracker's and search's
+   message wire forms use them too). */
 
 /*
  * How ks_model_save writes its temporary file (model_file.c).  ks_writer_stdio is the

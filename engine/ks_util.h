@@ -15,6 +15,14 @@
 
 #include "ks_status.h"
 
+/* ----------------------------------------- bytes (model_file.c) */
+
+/* Little-endian integers of 1 to 8 bytes, and CRC-32 (zlib's) continued over p[0, n)
+   (any n: zlib's crc32 is fed in pieces). */
+void ks_le_put(unsigned char *b, uint64_t x, int bytes);
+uint64_t ks_le_get(const unsigned char *b, int bytes);
+uint32_t ks_crc32_update(uint32_t crc, const unsigned char *p, size_t n);
+
 /* ------------------------------------------------------- files (files.c) */
 
 /* mkdir -p: create path and its missing parents. */

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,10 @@ typedef struct fit_job {
     ks_dataset *train, *val, *test;
     ks_model *model;
     ks_db *db;
-    ks_callback *tracker;
+    ks_callback *tracker;           /* the recorder (then the last of cbs) */
     ks_tracker_options topt;
+    ks_committer *committer;        /* the run's writer, on a thread of its own */
+    ks_tracker_writer *writer;
     ks_run_paths paths;             /* runs/NAME and what it holds */
     ks_run_lock *lock;              /* held while writing runs/NAME */
     char log_dir[1100], objective[64];
@@ -49,9 +52,11 @@ typedef struct fit_job {
 
 static void job_free(fit_job *j)
 {
+    ks_tracker_writer_stop(j->writer, NULL);
     for (int i = 0; i < j->ncb; i++)
         ks_callback_free(j->cbs[i]);
     ks_callback_free(j->tracker);
+    ks_committer_free(j->committer);
     ks_db_close(j->db);
     ks_dataset_free(j->train);
     ks_dataset_free(j->val);
@@ -149,12 +154,19 @@ static ks_status start_tracking(fit_job *j, ks_error *err)
     if (s == KS_OK)
         s = ks_db_trial_set_status(j->db, trial_id, KS_TRIAL_RUNNING, NULL, err);
     if (s == KS_OK) {
+        ks_recorder_options ro;
         snprintf(j->objective, sizeof j->objective, "%s", st.metric);
         j->topt.db = j->db;
         j->topt.trial_id = trial_id;
         j->topt.objective = j->objective;
         j->topt.maximize = st.maximize;
-        j->topt.checkpoints = 1;
+        memset(&ro, 0, sizeof ro);
+        ro.objective = j->objective;
+        ro.maximize = st.maximize;
+        ro.best_so_far = NAN;
+        ro.checkpoints = 1;
+        ro.policy.every = 1;
+        ro.policy.keep_best = 1;
         if (j->tensorboard) {
             /* Keras's layout: LOG_DIR/train, LOG_DIR/validation */
             if (!ks_value_get(j->tensorboard, "log_dir"))
@@ -162,13 +174,19 @@ static ks_status start_tracking(fit_job *j, ks_error *err)
             j->topt.log_dir = j->log_dir;
             j->topt.run_name = "";
             /* the model summary as text (the run has no search parameters) */
-            {
-                ks_error ignored;
-                if (ks_tracker_summary_text(j->model, NULL, &j->summary, &ignored) == KS_OK)
-                    j->topt.model_summary = j->summary;
-            }
+            ro.write_summary = 1;
+            ro.histogram_freq = j->topt.histogram_freq;
+            ro.update_freq = j->topt.update_freq;
+            ro.write_graph = j->topt.write_graph;
+            ro.embeddings_freq = j->topt.embeddings_freq;
         }
-        s = ks_tracker_callback_new(&j->topt, &j->tracker, err);
+        /* the recorder in the fit, the committer on the writer's thread: the same path as
+           a study's trials */
+        if ((s = ks_committer_new(&j->topt, &j->committer, err)) == KS_OK &&
+            (s = ks_tracker_writer_start(j->committer, &j->writer, err)) == KS_OK) {
+            ro.sink = ks_tracker_writer_sink(j->writer);
+            s = ks_recorder_new(&ro, &j->tracker, err);
+        }
     }
     ks_study_info_free(&st);
     return s;
@@ -327,11 +345,19 @@ int cmd_fit(int argc, char **argv)
         s = ks_model_fit(j.model, &tr, j.val ? &va : NULL, &j.cfg->fit, j.cbs, j.ncb, &hist,
                          &err);
         ks_error_format(&err, msg, sizeof msg);
-        if (record &&
-            ks_tracker_finish(j.cbs[j.ncb - 1], s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
-                              s == KS_OK ? NULL : msg, &ferr) != KS_OK && s == KS_OK) {
-            err = ferr;
-            s = ferr.code;
+        if (record) {
+            /* everything recorded is committed, then the run's status */
+            ks_status ws = ks_tracker_writer_stop(j.writer, &ferr);
+            j.writer = NULL;
+            if (ws != KS_OK && s == KS_OK) {
+                err = ferr;
+                s = ws;
+            }
+            if (ks_committer_end(j.committer, s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
+                                 s == KS_OK ? NULL : msg, 1, &ferr) != KS_OK && s == KS_OK) {
+                err = ferr;
+                s = ferr.code;
+            }
         }
         if (s == KS_OK && record)
             printf("recorded as trial %d of study %s in %s\n", j.trial_number, j.cfg->name,

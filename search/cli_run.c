@@ -36,6 +36,7 @@ int cmd_run(int argc, char **argv)
     ks_error err;
     ks_status s;
     const char *path = NULL;
+    int rank = 0, size = 1;
     memset(&o, 0, sizeof o);
     o.tty = -1;
     o.stop = &interrupted;
@@ -70,19 +71,37 @@ int cmd_run(int argc, char **argv)
         run_usage(stderr);
         return KS_EXIT_BAD_INPUT;
     }
+    /* under mpirun or srun: join the job (rank 0 reports; the others train quietly) */
+    if ((s = ks_mpi_begin(&rank, &size, &err)) != KS_OK) {
+        cli_error(&err);
+        return KS_EXIT_BAD_INPUT;
+    }
     if ((s = ks_study_load(path, &st, &err)) != KS_OK) {
+        ks_mpi_end();
+        if (rank > 0)
+            return KS_EXIT_OK;  /* rank 0 reads the same file: it reports, with its status */
         cli_error(&err);
         return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_BAD_INPUT : cli_exit_for(s);
     }
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     s = ks_study_run(st, &o, &err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    /* a worker rank keeps its handler to the end: once rank 0 has ended the run with
+       status 1 (interrupted), mpirun ends the ranks still leaving with SIGTERM, which then
+       only sets the flag of a run already over (the rank exits 0, not 143) */
+    if (rank == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+    }
     ks_study_free(st);
-    if (s == KS_OK)
-        return KS_EXIT_OK;
-    cli_error(&err);
+    /* said before leaving the MPI job: a launcher ending it may not wait for the rest */
+    if (s != KS_OK && !(rank > 0 && s == KS_STOPPED)) {
+        cli_error(&err);
+        fflush(stderr);
+    }
+    ks_mpi_end();
+    if (s == KS_OK || (rank > 0 && s == KS_STOPPED))
+        return KS_EXIT_OK;      /* a worker rank that rank 0 stopped: rank 0 reports */
     if (s == KS_INTERRUPTED)
         return KS_EXIT_FAILED;
     /* problems found before any trial ran are bad input; later ones failed a run */

@@ -1,19 +1,19 @@
 /*
- * controller.c — running a study: a pool of worker threads takes jobs (a new trial
- * the sampler suggests, more epochs for a promoted one, an interrupted one to finish)
- * and trains them with the tracker attached; everything about a trial lives in
- * study.db, so a killed study resumes where it stopped.  One BLAS thread per worker;
- * the data is loaded once and shared read-only.
+ * controller.c — running a study: the controller hands jobs (a new trial the sampler
+ * suggests, more epochs for a promoted one, an interrupted one to finish) to idle
+ * workers as trial requests, and is the one writer of what comes back: each record is
+ * committed to study.db and TensorBoard, and the trial's curve, status and objective
+ * that the search method sees are kept from the records themselves.  Everything about a
+ * trial lives in study.db, so a killed study resumes where it stopped.
  */
 #include "controller_impl.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ the history */
 
-/* Rebuild the samplers' view of the study (under the lock). */
+/* Rebuild the samplers' view of the study. */
 static void make_history(controller *c, ks_history *h)
 {
     for (int i = 0; i < c->n; i++) {
@@ -62,7 +62,7 @@ ks_status ctl_grow(controller *c, ks_error *err)
 
 typedef enum { JOB_NONE, JOB_WAIT, JOB_RUN } job_kind;
 
-/* The next job (under the lock): an interrupted trial first, then the sampler's. */
+/* The next job: an interrupted trial first, then the sampler's. */
 static job_kind next_job(controller *c, int *number, int *budget)
 {
     ks_history h;
@@ -119,123 +119,7 @@ static job_kind next_job(controller *c, int *number, int *budget)
     return JOB_RUN;
 }
 
-/* ---------------------------------------------------------- running a job */
-
-/* Stops a fit at the next batch once Ctrl-C was pressed. */
-static ks_status watch_interrupt(void *user, const ks_callback_ctx *ctx)
-{
-    const volatile sig_atomic_t *stop = user;
-    (void)ctx;
-    return *stop ? KS_INTERRUPTED : KS_OK;
-}
-
-typedef struct worker {
-    controller *c;
-    ks_db *db;
-    int index;
-} worker;
-
-/*
- * The model of a trial: fresh, or restored from its last checkpoint to continue.  A
- * trial with recorded epochs whose checkpoint cannot be used is not trained again from
- * the start (its new epochs would not follow the recorded ones): the error says why, and
- * the trial is recorded failed with it.
- */
-static ks_status trial_model(worker *w, const ks_run_config *cfg, trial_state *t, ks_model **m,
-                             int *initial_epoch, ks_error *err)
-{
-    controller *c = w->c;
-    ks_data tr = ks_dataset_data(c->data->train);
-    ks_status s;
-    *initial_epoch = 0;
-    /* (epochs, not the objective's curve: with validation_freq > 1, val_ metrics are
-       not logged every epoch) */
-    if (t->epochs > 0) {
-        unsigned char *blob = NULL;
-        size_t len = 0;
-        int epoch = 0;
-        char why[sizeof err->msg];
-        s = ks_db_checkpoint_get(w->db, t->id, KS_CHECKPOINT_LAST, &blob, &len, &epoch, err);
-        if (s == KS_OK)
-            s = ks_model_load_buffer(blob, len, "checkpoint", m, initial_epoch, err);
-        free(blob);
-        if (s == KS_OK && *initial_epoch != t->epochs) {
-            ks_model_free(*m);
-            *m = NULL;
-            s = ks_error_set(err, KS_ERR_CORRUPT, "it is of epoch %d", *initial_epoch);
-        }
-        if (s == KS_OK || s == KS_ERR_NOMEM || s == KS_ERR_DB || s == KS_ERR_IO)
-            return s;
-        snprintf(why, sizeof why, "%s", err->msg);
-        return ks_error_set(err, s, "trial %d cannot continue after its %d recorded epochs: "
-                                    "its last checkpoint does not load (%s); it is not "
-                                    "trained again from the start",
-                            t->number, t->epochs, why);
-    }
-    s = ks_model_from_config(cfg->model, &tr.x_shape, ctl_trial_seed(c, t->number), m, err);
-    if (s == KS_OK)
-        s = ks_model_compile(*m, cfg->compile, err);
-    if (s == KS_OK)
-        s = ks_run_config_record_preprocessing(cfg, *m, err);
-    return s;
-}
-
-/* The callbacks a trial runs: the file's (but TensorBoard, which the tracker writes),
-   TerminateOnNaN, Ctrl-C's watcher, and the tracker last. */
-static ks_status trial_callbacks(worker *w, const ks_run_config *cfg, ks_callback **list, int *n,
-                                 ks_error *err)
-{
-    controller *c = w->c;
-    int have_nan = 0;
-    ks_status s;
-    *n = 0;
-    for (size_t i = 0; cfg->callbacks && i < cfg->callbacks->n; i++) {
-        const ks_value *e = &cfg->callbacks->items[i];
-        if (strcmp(e->items[0].key, "TensorBoard") == 0 || ks_study_skips_callback(e))
-            continue;
-        have_nan |= strcmp(e->items[0].key, "TerminateOnNaN") == 0;
-        if (*n == KS_MAX_FILE_CALLBACKS)
-            return ks_error_at(err, KS_ERR_CONFIG, e, "at most %d callbacks",
-                               KS_MAX_FILE_CALLBACKS);
-        if ((s = ks_callback_from_config(e->items[0].key, &e->items[0], &list[*n], err)) != KS_OK)
-            return s;
-        (*n)++;
-    }
-    if (!have_nan) {
-        if ((s = ks_callback_from_config("TerminateOnNaN", NULL, &list[*n], err)) != KS_OK)
-            return s;
-        (*n)++;
-    }
-    list[*n] = calloc(1, sizeof **list);
-    if (!list[*n])
-        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
-    list[*n]->name = "interrupt";
-    list[*n]->user = (void *)c->o->stop;
-    list[*n]->on_train_batch_end = watch_interrupt;
-    (*n)++;
-    return KS_OK;
-}
-
-/* One job: a trial's training from where it stands to its budget. */
-typedef struct job {
-    trial_state t;              /* a copy: another worker may move c->trials (realloc) */
-    int number, budget, promote;
-    ks_run_config *cfg;
-    ks_model *model;
-    ks_callback *cbs[KS_MAX_CALLBACKS], *tracker;
-    int ncb, initial_epoch;
-    double started;             /* when the job began (Unix seconds) */
-    int own_failure;            /* ksearch's own I/O failed (database, logs): not the trial */
-    ks_error err;
-    /* the tracker's options and what they point at */
-    ks_tracker_options opt;
-    char run_name[64];
-    const char *hp_names[KS_MAX_SEARCH_PARAMS];
-    ks_hp_value hp_values[KS_MAX_SEARCH_PARAMS];
-    ks_value hp_store[KS_MAX_SEARCH_PARAMS];
-    int n_hp;
-    char *summary;
-} job;
+/* ---------------------------------------------------------- starting a job */
 
 /* A failure of ksearch's writing (or reading back) its own records. */
 static int is_own_io(ks_status s)
@@ -243,34 +127,44 @@ static int is_own_io(ks_status s)
     return s == KS_ERR_DB || s == KS_ERR_IO;
 }
 
-/* The tracker of a job: this worker's database connection, the trial's TensorBoard runs,
-   its parameters and model summary the first time it runs. */
-static ks_status job_tracker(worker *w, job *j)
+/* Stop the study: the database or the logs cannot be written (the first reason kept). */
+static void stop_study(controller *c, ks_status s, const ks_error *err)
 {
-    controller *c = w->c;
-    ks_tracker_options *opt = &j->opt;
-    *opt = c->tb;
-    opt->db = w->db;
-    opt->trial_id = j->t.id;
-    opt->objective = c->st->metric;
-    opt->maximize = c->st->maximize;
-    opt->checkpoints = 1;
-    ks_tb_trial_run_name(j->number, j->run_name, sizeof j->run_name);
-    opt->log_dir = c->log_dir;
-    opt->run_name = j->run_name;
-    if (j->initial_epoch == 0) {
-        /* the model summary and the trial's parameters, shown once as text (without them,
-           if there is no memory for them: the trial goes on) */
-        char *json = NULL;
-        ks_error ignored;
-        if (ks_space_point_json(&c->st->space, j->t.point, &json) == KS_OK &&
-            ks_tracker_summary_text(j->model, json, &j->summary, &ignored) == KS_OK)
-            opt->model_summary = j->summary;
-        free(json);
+    if (!c->failure) {
+        c->failure = s ? s : KS_ERR_INTERNAL;
+        c->err = *err;
     }
-    if (j->t.epochs == 0) {
+    c->stopping = 1;
+    atomic_store(&c->abort, 1);
+}
+
+double ctl_curve_best(const controller *c, const trial_state *t, int before)
+{
+    double best = NAN;
+    for (int e = 0; e < before && e < t->n_curve; e++)
+        if (ks_objective_better(t->curve[e], best, c->st->maximize))
+            best = t->curve[e];
+    return best;
+}
+
+/* The committer of a job: the trial's TensorBoard runs, its parameters the first time. */
+static ks_status job_committer(controller *c, ctl_job *j, const trial_state *t, ks_error *err)
+{
+    ks_tracker_options opt = c->tb;
+    opt.db = c->db;
+    opt.trial_id = t->id;
+    opt.objective = c->st->metric;
+    opt.maximize = c->st->maximize;
+    opt.last_only = !c->policy.keep_best;
+    ks_tb_trial_run_name(t->number, j->run_name, sizeof j->run_name);
+    opt.log_dir = c->log_dir;
+    opt.run_name = j->run_name;
+    for (int i = 0; i < j->n_hp; i++)
+        ks_value_free(&j->hp_store[i]);
+    j->n_hp = 0;
+    if (t->epochs == 0) {
         for (int i = 0; i < c->st->space.n; i++) {
-            if (ks_space_value(&c->st->space, i, j->t.point, &j->hp_store[j->n_hp]) != KS_OK)
+            if (ks_space_value(&c->st->space, i, t->point, &j->hp_store[j->n_hp]) != KS_OK)
                 continue;
             if (!ks_hp_value_of(&j->hp_store[j->n_hp], &j->hp_values[j->n_hp])) {
                 ks_value_free(&j->hp_store[j->n_hp]);
@@ -279,233 +173,293 @@ static ks_status job_tracker(worker *w, job *j)
             j->hp_names[j->n_hp] = c->st->space.params[i].name;
             j->n_hp++;
         }
-        opt->n_hparams = j->n_hp;
-        opt->hparam_names = j->hp_names;
-        opt->hparam_values = j->hp_values;
+        opt.n_hparams = j->n_hp;
+        opt.hparam_names = j->hp_names;
+        opt.hparam_values = j->hp_values;
     }
-    return ks_tracker_callback_new(opt, &j->tracker, &j->err);
-}
-
-/* Everything before the fit: config, model, callbacks, the trial marked running. */
-static ks_status job_prepare(worker *w, job *j)
-{
-    controller *c = w->c;
-    ks_status s = ks_study_trial_config(c->st, j->t.point, &j->cfg, &j->err);
-    if (s == KS_OK && (s = trial_model(w, j->cfg, &j->t, &j->model, &j->initial_epoch,
-                                       &j->err)) != KS_OK)
-        j->own_failure = is_own_io(s);    /* reading the checkpoint back failed */
-    if (s == KS_OK)
-        s = trial_callbacks(w, j->cfg, j->cbs, &j->ncb, &j->err);
-    if (s != KS_OK)
-        return s;
-    if ((j->promote && (s = ks_db_trial_set_budget(w->db, j->t.id, j->budget, &j->err)) != KS_OK) ||
-        (s = ks_db_trial_set_status(w->db, j->t.id, KS_TRIAL_RUNNING, NULL, &j->err)) != KS_OK ||
-        (s = job_tracker(w, j)) != KS_OK) {
-        j->own_failure = 1;
-        return s;
-    }
-    j->cbs[j->ncb++] = j->tracker;
-    return KS_OK;
-}
-
-static ks_status job_fit(worker *w, job *j)
-{
-    controller *c = w->c;
-    ks_fit_params p = j->cfg->fit;
-    ks_data tr = ks_dataset_data(c->data->train), va;
-    ks_status s;
-    if (c->data->val)
-        va = ks_dataset_data(c->data->val);
-    p.epochs = j->budget;
-    p.initial_epoch = j->initial_epoch;
-    p.verbose = 0;
-    p.seed = ctl_trial_seed(c, j->number);
-    s = ks_model_fit(j->model, &tr, c->data->val ? &va : NULL, &p, j->cbs, j->ncb, NULL,
-                     &j->err);
-    /* the tracker could not record (disk full, database error): not the trial's fault */
-    if (s != KS_OK && ks_tracker_failed(j->tracker))
-        j->own_failure = 1;
-    return s;
-}
-
-/* Stop the study (under no lock): the database or the logs cannot be written. */
-static void stop_study(controller *c, ks_status s, const ks_error *err)
-{
-    pthread_mutex_lock(&c->lock);
-    if (!c->failure) {
-        c->failure = s;
-        c->err = *err;
-    }
-    c->stopping = 1;
-    pthread_mutex_unlock(&c->lock);
+    return ks_committer_new(&opt, &j->committer, err);
 }
 
 /*
- * Record how the job ended.  A failure of ksearch's own I/O leaves the trial interrupted
- * (a rerun retries it once the disk or database is fixed) and stops the study: every
- * other trial would meet it too.
+ * The request of a job: the trial, and for one with recorded epochs the checkpoint to
+ * continue from (its last: the epoch after it is where training goes on).
  */
-static ks_trial_status job_finish(worker *w, job *j, ks_status s, char *msg, size_t size)
+static ks_status job_request(controller *c, const trial_state *t, int slot, int budget,
+                             ks_trial_request *req, ks_error *err)
 {
-    controller *c = w->c;
-    ks_trial_status status;
-    ks_error ferr;
-    ks_status fs;
-    int final;
+    memset(req, 0, sizeof *req);
+    req->number = t->number;
+    req->slot = slot;
+    memcpy(req->point, t->point, sizeof req->point);
+    req->seed = ctl_trial_seed(c, t->number);
+    req->budget = budget;
+    req->recorded = t->epochs;
+    req->best_so_far = NAN;
+    if (t->epochs > 0) {
+        int epoch = -1;
+        ks_status s = ks_db_checkpoint_get(c->db, t->id, KS_CHECKPOINT_LAST, &req->checkpoint,
+                                           &req->checkpoint_len, &epoch, err);
+        if (s == KS_ERR_NOMEM || is_own_io(s))
+            return s;
+        /* none, or one that does not fit: the worker says why the trial cannot go on;
+           but under a policy that does not keep every epoch's, none yet is normal (it
+           stopped before its first): it trains again from the start, and its epochs are
+           recorded again, the same values (a trial's streams derive from its seed) */
+        if (s == KS_OK && epoch >= 0 && epoch < budget)
+            req->initial_epoch = epoch + 1;
+        else
+            ks_trial_request_clear(req);
+        if (s != KS_OK && c->policy.every != 1)
+            req->recorded = 0;
+        req->best_so_far = ctl_curve_best(c, t, req->initial_epoch);
+    }
+    return KS_OK;
+}
+
+/* Hand trial number to idle slot with its budget: recorded running first. */
+static void start_job(controller *c, ctl_transport *tp, int slot, int number, int budget)
+{
+    trial_state *t = &c->trials[number];
+    ctl_job *j = &c->jobs[slot];
+    ks_trial_request req;
+    ks_error err;
+    int promote = budget != t->budget;
+    ks_status s = job_request(c, t, slot, budget, &req, &err);
+    if (s == KS_OK && promote)
+        s = ks_db_trial_set_budget(c->db, t->id, budget, &err);
     if (s == KS_OK)
-        status = KS_TRIAL_COMPLETE;
-    else if (s == KS_INTERRUPTED || (*c->o->stop && s == KS_STOPPED) || j->own_failure)
+        s = ks_db_trial_set_status(c->db, t->id, KS_TRIAL_RUNNING, NULL, &err);
+    if (s == KS_OK)
+        s = job_committer(c, j, t, &err);
+    if (s != KS_OK) {
+        ks_trial_request_clear(&req);
+        stop_study(c, s, &err);
+        return;
+    }
+    /* a promotion shows at once: the sampler must not see this trial as still pending at
+       its old rung (it would promote a second one in its place) */
+    t->budget = budget;
+    t->busy = 1;
+    j->number = number;
+    j->failed = 0;
+    j->started = ks_now();
+    j->initial_epoch = req.initial_epoch;
+    c->running++;
+    if ((s = tp->send(tp->user, &req, &err)) != KS_OK) {
+        ks_committer_free(j->committer);
+        j->committer = NULL;
+        j->number = -1;
+        t->busy = 0;
+        t->status = KS_TRIAL_INTERRUPTED;
+        c->running--;
+        stop_study(c, s, &err);
+    }
+}
+
+/* Give every idle slot a job while there is one; 0 when the method has none now. */
+static int dispatch(controller *c, ctl_transport *tp)
+{
+    for (int slot = 0; slot < tp->slots; slot++) {
+        int number = -1, budget = 0;
+        job_kind k;
+        if (c->jobs[slot].number >= 0)
+            continue;
+        k = next_job(c, &number, &budget);
+        if (k != JOB_RUN)
+            return 0;
+        start_job(c, tp, slot, number, budget);
+        ctl_status_line(c);
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ the records */
+
+/* The trial's curve as its records tell it: a segment from initial_epoch replaces what
+   was recorded from there on. */
+static void curve_record(controller *c, trial_state *t, const ks_record *r)
+{
+    if (r->kind == KS_RECORD_BEGIN) {
+        if (t->n_curve > r->initial_epoch)
+            t->n_curve = r->initial_epoch;
+        return;
+    }
+    if (r->epoch >= t->cap_curve) {
+        int cap = t->cap_curve ? t->cap_curve : 16;
+        double *cv;
+        while (cap <= r->epoch)
+            cap *= 2;
+        if (!(cv = realloc(t->curve, (size_t)cap * sizeof *cv))) {
+            ks_error e;
+            ks_error_set(&e, KS_ERR_NOMEM, "out of memory");
+            stop_study(c, KS_ERR_NOMEM, &e);
+            return;
+        }
+        t->curve = cv;
+        t->cap_curve = cap;
+    }
+    for (int e = t->n_curve; e < r->epoch; e++)
+        t->curve[e] = NAN;
+    t->curve[r->epoch] = NAN;
+    ks_logs_get(&r->logs, c->st->metric, &t->curve[r->epoch]);
+    if (t->n_curve < r->epoch + 1)
+        t->n_curve = r->epoch + 1;
+    if (t->epochs < r->epoch + 1)
+        t->epochs = r->epoch + 1;
+}
+
+/*
+ * How the job ended.  A failure of ksearch's own I/O leaves the trial interrupted (a
+ * rerun retries it once the disk or database is fixed) and stops the study: every other
+ * trial would meet it too.
+ */
+static void finish_job(controller *c, ctl_job *j, const ks_record *r)
+{
+    trial_state *t = &c->trials[j->number];
+    ks_trial_status status = r->status;
+    const char *msg = r->error;
+    char own[1200];
+    ks_error ferr;
+    int final;
+    if (j->failed || r->record_failed) {
         status = KS_TRIAL_INTERRUPTED;
-    else
-        status = KS_TRIAL_FAILED;
-    if (status == KS_TRIAL_FAILED || j->own_failure)
-        ks_error_format(&j->err, msg, size);
-    if (j->own_failure)
-        stop_study(c, s, &j->err);
+        if (j->failed)
+            msg = ks_error_format(&j->err, own, sizeof own);
+    }
+    if (status == KS_TRIAL_INTERRUPTED && !j->failed && !r->record_failed)
+        msg = NULL;
+    t->status = status;
     /* TensorBoard keeps a run's first session end: it is written once, when the status is
        final (a Hyperband rung below the full budget may still be promoted; those never
        promoted get theirs when the study marks them pruned) */
-    final = status == KS_TRIAL_FAILED ||
-            (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, &j->t));
-    if (j->tracker)
-        fs = ks_tracker_end(j->tracker, status, msg[0] ? msg : NULL, final, &ferr);
-    else
-        fs = ks_db_trial_set_status(w->db, j->t.id, status, msg[0] ? msg : NULL, &ferr);
-    if (fs == KS_OK)    /* which worker ran this job, when: the report's timeline */
-        fs = ks_db_segment_add(w->db, j->t.id, w->index, ks_now() - j->started, j->initial_epoch,
-                               status, &ferr);
-    if (fs != KS_OK)
-        stop_study(c, fs, &ferr);  /* the database itself failed: the study cannot go on */
-    return status;
+    final = status == KS_TRIAL_FAILED || (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
+    /* then which worker ran this job, from which epoch, for how long: the report's
+       timeline (ending now, on the controller's clock, whatever the worker's host says) */
+    if (ks_committer_end(j->committer, status, msg, final, &ferr) != KS_OK ||
+        ks_db_segment_add(c->db, t->id, r->worker, r->seconds, r->initial_epoch, status,
+                          &ferr) != KS_OK)
+        stop_study(c, ferr.code, &ferr);   /* the database itself failed: the study cannot go on */
+    ks_committer_free(j->committer);
+    j->committer = NULL;
+    t->seconds += r->seconds;
+    t->objective = ctl_curve_best(c, t, t->n_curve);
+    t->busy = 0;
+    c->finished++;
+    c->running--;
+    j->number = -1;
+    ctl_report_trial(c, t->number, status == KS_TRIAL_FAILED ? msg : NULL);
 }
 
-static void job_free(job *j)
+void ctl_take_record(controller *c, const ks_record *r)
 {
-    /* the tracker is one of cbs once the job is prepared */
-    for (int i = 0; i < j->ncb; i++)
-        ks_callback_free(j->cbs[i]);
-    if (j->tracker && (j->ncb == 0 || j->cbs[j->ncb - 1] != j->tracker))
-        ks_callback_free(j->tracker);
-    for (int i = 0; i < j->n_hp; i++)
-        ks_value_free(&j->hp_store[i]);
-    free(j->summary);
-    ks_model_free(j->model);
-    ks_run_config_free(j->cfg);
-}
-
-static void run_job(worker *w, int number, int budget, int promote)
-{
-    controller *c = w->c;
-    job *j = calloc(1, sizeof *j);
-    ks_trial_status status;
-    char msg[1200] = "";
-    double t0 = ks_now();
+    ctl_job *j;
     ks_status s;
-    pthread_mutex_lock(&c->lock);
-    if (j)
-        j->t = c->trials[number];
-    pthread_mutex_unlock(&c->lock);
-    if (!j) {
-        ks_error e;
-        ks_error_set(&e, KS_ERR_NOMEM, "out of memory starting trial %d", number);
-        stop_study(c, KS_ERR_NOMEM, &e);
+    if (r->worker < 0 || !c->jobs || r->worker >= c->n_jobs || c->jobs[r->worker].number < 0 ||
+        c->jobs[r->worker].number != r->trial)
+        return;     /* not a job of this controller's (cannot happen): ignored */
+    j = &c->jobs[r->worker];
+    if (r->kind == KS_RECORD_END) {
+        finish_job(c, j, r);
         return;
     }
-    j->started = t0;
-    j->number = number;
-    j->budget = budget;
-    j->promote = promote;
-    ks_error_clear(&j->err);
-    s = job_prepare(w, j);
-    if (s == KS_OK)
-        s = job_fit(w, j);
-    status = job_finish(w, j, s, msg, sizeof msg);
-    job_free(j);
-    free(j);
-
-    /* what the study now knows of the trial, from the database */
-    pthread_mutex_lock(&c->lock);
-    {
-        ks_error rerr;
-        ks_status rs = ctl_refresh_trial(c, w->db, number, status, ks_now() - t0, &rerr);
-        if (rs != KS_OK) {
-            /* what the search method would see next is not what the database holds */
-            if (!c->failure) {
-                c->failure = rs;
-                c->err = rerr;
-            }
-            c->stopping = 1;
-        }
+    if (j->failed)
+        return;
+    if ((s = ks_committer_put(j->committer, r, &j->err)) != KS_OK) {
+        j->failed = 1;
+        stop_study(c, s, &j->err);
+        return;
     }
-    ctl_report_trial(c, number, status == KS_TRIAL_FAILED ? msg : NULL);
-    pthread_mutex_unlock(&c->lock);
+    if (r->kind != KS_RECORD_BATCH)
+        curve_record(c, &c->trials[r->trial], r);
 }
 
-static void *worker_main(void *arg)
+/*
+ * The workers still training after the stop's grace time are lost (a rank that died
+ * is why a launcher stops the job): their trials are recorded interrupted, to resume
+ * when the study runs again, and the study stops naming them.
+ */
+static void abandon_jobs(controller *c, ctl_transport *tp)
 {
-    worker *w = arg;
-    controller *c = w->c;
-    ks_error err;
-    if (ks_db_open(c->paths.db, 0, &w->db, &err) != KS_OK) {
-        pthread_mutex_lock(&c->lock);
-        if (!c->failure) {
-            c->failure = err.code;
-            c->err = err;
-        }
-        c->stopping = 1;
-        pthread_cond_broadcast(&c->cond);
-        pthread_mutex_unlock(&c->lock);
-        return NULL;
-    }
-    pthread_mutex_lock(&c->lock);
-    for (;;) {
-        int number = -1, budget = 0, promote;
-        job_kind k = next_job(c, &number, &budget);
-        if (k == JOB_NONE)
-            break;
-        if (k == JOB_WAIT) {
-            pthread_cond_wait(&c->cond, &c->lock);
+    char names[600] = "";
+    size_t len = 0;
+    int n = 0;
+    for (int slot = 0; slot < c->n_jobs; slot++) {
+        ctl_job *j = &c->jobs[slot];
+        ks_record end;
+        char name[160];
+        int number = j->number;
+        if (number < 0)
             continue;
-        }
-        /* a promotion shows at once: the sampler must not see this trial as still
-           pending at its old rung (it would promote a second one in its place) */
-        promote = budget != c->trials[number].budget;
-        c->trials[number].budget = budget;
-        c->trials[number].busy = 1;
-        c->running++;
-        ctl_status_line(c);
-        pthread_mutex_unlock(&c->lock);
-        run_job(w, number, budget, promote);
-        pthread_mutex_lock(&c->lock);
-        c->trials[number].busy = 0;
-        c->running--;
-        ctl_status_line(c);
-        pthread_cond_broadcast(&c->cond);
+        memset(&end, 0, sizeof end);
+        end.kind = KS_RECORD_END;
+        end.trial = number;
+        end.worker = slot;
+        end.initial_epoch = j->initial_epoch;
+        end.seconds = ks_now() - j->started;
+        end.status = KS_TRIAL_INTERRUPTED;
+        finish_job(c, j, &end);
+        tp->lost(tp->user, slot, name, sizeof name);
+        if (len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len,
+                                    "%s%s ended while training trial %d", n ? "; " : "", name,
+                                    number);
+        n++;
     }
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    ks_db_close(w->db);
-    return NULL;
+    if (n > 0) {
+        ks_error e;
+        ks_error_set(&e, KS_ERR_IO, "%s (killed, or %s host is gone)", names,
+                     n == 1 ? "its" : "their");
+        stop_study(c, KS_ERR_IO, &e);
+    }
 }
 
-ks_status ctl_run_workers(controller *c, int parallel)
+ks_status ctl_run(controller *c, ctl_transport *tp)
 {
-    pthread_t threads[KS_MAX_PARALLEL];
-    worker workers[KS_MAX_PARALLEL];
-    int started = 0;
-    /* one BLAS thread per worker: the workers are the parallelism */
-    ks_blas_set_threads(1);
-    for (int i = 0; i < parallel; i++) {
-        workers[i].c = c;
-        workers[i].db = NULL;
-        workers[i].index = i;
-        if (pthread_create(&threads[i], NULL, worker_main, &workers[i]) != 0)
+    int need_dispatch = 1, stop_sent = 0;
+    double stop_seen = 0;
+    if (!(c->jobs = calloc((size_t)tp->slots, sizeof *c->jobs)))
+        return ks_error_set(&c->err, KS_ERR_NOMEM, "out of memory");
+    c->n_jobs = tp->slots;
+    for (int i = 0; i < tp->slots; i++)
+        c->jobs[i].number = -1;
+    for (;;) {
+        ks_record *r = NULL;
+        ks_error err;
+        ks_status s;
+        /* the method is asked again once a job ended (or the study starts) */
+        if (need_dispatch && !dispatch(c, tp))
+            need_dispatch = 0;
+        if (c->running == 0)
             break;
-        started++;
+        /* the workers are told once that the study stops: their fits end at the next
+           batch, interrupted, and they stay for the end of the run */
+        if (!stop_sent && (*c->o->stop || c->stopping)) {
+            if (tp->stop)
+                tp->stop(tp->user);
+            stop_sent = 1;
+        }
+        if (tp->stop_grace > 0 && *c->o->stop) {
+            if (stop_seen == 0) {
+                stop_seen = ks_now();
+            } else if (ks_now() - stop_seen > tp->stop_grace) {
+                abandon_jobs(c, tp);
+                break;
+            }
+        }
+        if ((s = tp->recv(tp->user, stop_seen > 0 ? 0.02 : 0.5, &r, &err)) != KS_OK) {
+            /* the transport itself failed (a rank died): no more records will come */
+            stop_study(c, s, &err);
+            break;
+        }
+        if (!r)
+            continue;
+        ctl_take_record(c, r);
+        if (r->kind == KS_RECORD_END) {
+            need_dispatch = 1;
+            ctl_status_line(c);
+        }
+        ks_record_free(r);
     }
-    if (started == 0)
-        return ks_error_set(&c->err, KS_ERR_INTERNAL, "cannot start worker threads");
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    return c->failure ? c->failure : KS_OK;
+    tp->finish(tp->user);
+    return c->failure;
 }

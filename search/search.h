@@ -172,6 +172,16 @@ typedef struct ks_run_options {
  */
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err);
 
+/*
+ * MPI (`make MPI=1`, started by mpirun or srun): join the job before the study runs;
+ * *rank and *size say where this process stands (0 of 1 when not launched, and always
+ * in a plain build, which refuses a launch of more than one process with KS_ERR_USAGE).
+ * ks_study_run then runs rank 0 as the controller and the others as its workers; only
+ * rank 0 reports.  ks_mpi_end leaves the job (a no-op when not in one).
+ */
+ks_status ks_mpi_begin(int *rank, int *size, ks_error *err);
+void ks_mpi_end(void);
+
 /* ==================================================================== refit */
 
 /*

@@ -156,6 +156,7 @@ struct ks_study {
     int maximize;
     int max_trials;
     int parallel;
+    ks_checkpoint_policy checkpoints;   /* search.checkpoints */
     char *warnings;                     /* the model's build warnings, once, or NULL */
     char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
     int n_log_names;

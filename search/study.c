@@ -19,6 +19,7 @@ typedef struct search_section {
     int max_trials;
     int parallel;
     ks_value parameters;
+    ks_value checkpoints;
     ks_value enqueue;
 } search_section;
 
@@ -35,8 +36,87 @@ static const ks_key search_keys[] = {
      NULL, 0},
     {"parameters", KS_KEY_VALUE, offsetof(search_section, parameters), 0, 0, 0, NULL, NULL,
      KS_KEY_REQUIRED},
+    {"checkpoints", KS_KEY_VALUE, offsetof(search_section, checkpoints), 0, 0, 0, NULL, NULL,
+     0},
     {"enqueue", KS_KEY_VALUE, offsetof(search_section, enqueue), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+/* search.checkpoints: {every: K, keep: [best, last]}: how much of each model is kept */
+typedef struct checkpoints_section {
+    int every;
+    ks_value keep;
+} checkpoints_section;
+
+static const ks_key checkpoints_keys[] = {
+    {"every", KS_KEY_INT, offsetof(checkpoints_section, every), 0, 0, 1000000, "1", NULL, 0},
+    {"keep", KS_KEY_VALUE, offsetof(checkpoints_section, keep), 0, 0, 0, NULL, NULL, 0},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+static const char *const keep_names[] = {"best", "last", NULL};
+
+/*
+ * The checkpoint policy: the last checkpoint every `every` epochs (0: only at the end of
+ * each training segment — a Hyperband rung, the trial's end) and always at a segment's
+ * end; keep [best, last] (the default) also keeps the best epoch's, [last] only the last.
+ */
+static ks_status read_checkpoints(ks_study *st, const ks_value *v, ks_error *err)
+{
+    checkpoints_section cs;
+    ks_status s;
+    char got[64];
+    st->checkpoints.every = 1;
+    st->checkpoints.keep_best = 1;
+    if (!v || v->kind == KS_VALUE_NULL)
+        return KS_OK;
+    ks_keys_defaults(checkpoints_keys, &cs);
+    if ((s = ks_keys_read(checkpoints_keys, v, "search.checkpoints", &cs, err)) != KS_OK)
+        goto out;
+    st->checkpoints.every = cs.every;
+    if (cs.keep.kind != KS_VALUE_NULL) {
+        int have[2] = {0, 0};
+        if (cs.keep.kind != KS_VALUE_LIST) {
+            s = ks_error_at(err, KS_ERR_CONFIG, &cs.keep,
+                            "search.checkpoints: keep must be a list, [best, last] or [last], "
+                            "got %s",
+                            ks_value_describe(&cs.keep, got, sizeof got));
+            goto out;
+        }
+        for (size_t i = 0; i < cs.keep.n; i++) {
+            const ks_value *e = &cs.keep.items[i];
+            int k = -1;
+            for (int j = 0; e->kind == KS_VALUE_STRING && keep_names[j]; j++)
+                if (strcmp(e->string, keep_names[j]) == 0)
+                    k = j;
+            if (k < 0) {
+                const char *near =
+                    e->kind == KS_VALUE_STRING ? ks_nearest_name(e->string, keep_names) : NULL;
+                s = ks_error_at(err, KS_ERR_CONFIG, e,
+                                "search.checkpoints: keep lists best and last, got %s%s%s%s",
+                                ks_value_describe(e, got, sizeof got),
+                                near ? " (did you mean \"" : "", near ? near : "",
+                                near ? "\"?)" : "");
+                goto out;
+            }
+            have[k] = 1;
+        }
+        if (!have[1]) {
+            s = ks_error_at(err, KS_ERR_CONFIG, &cs.keep,
+                            "search.checkpoints: keep must include last (a stopped trial "
+                            "resumes from it)");
+            goto out;
+        }
+        st->checkpoints.keep_best = have[0];
+        if (!have[0] && ks_value_get(&st->doc, "ensemble")) {
+            s = ks_error_at(err, KS_ERR_CONFIG, &cs.keep,
+                            "search.checkpoints: keep must include best when the study builds "
+                            "an ensemble (its members are the trials' best checkpoints)");
+            goto out;
+        }
+    }
+out:
+    ks_keys_free(checkpoints_keys, &cs);
+    return s;
+}
 
 typedef struct metric_section {
     char name[KS_LOG_NAME_MAX];
@@ -240,6 +320,7 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
     st->max_trials = ss.max_trials;
     st->parallel = ss.parallel;
     if ((s = read_metric(st, &ss.metric, err)) != KS_OK ||
+        (s = read_checkpoints(st, &ss.checkpoints, err)) != KS_OK ||
         (s = ks_study_read_space(st, ks_value_get(search, "parameters"), err)) != KS_OK ||
         (s = read_method_options(st, search, err)) != KS_OK ||
         (s = ks_study_check_refs(st, err)) != KS_OK ||

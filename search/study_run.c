@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int ctl_may_promote(const controller *c, const trial_state *t)
@@ -57,24 +58,6 @@ static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_err
     t->n_curve = len;
     free(p);
     return KS_OK;
-}
-
-ks_status ctl_refresh_trial(controller *c, ks_db *db, int number, ks_trial_status status,
-                            double seconds, ks_error *err)
-{
-    trial_state *t = &c->trials[number];
-    ks_trial_info info;
-    ks_status s;
-    t->status = status;
-    t->seconds += seconds;
-    c->finished++;
-    if ((s = ks_db_trial_get(db, t->id, &info, err)) != KS_OK)
-        return s;
-    t->budget = info.budget;
-    t->epochs = info.epochs;
-    t->objective = info.objective;
-    ks_trial_info_free(&info);
-    return set_curve(t, db, c->st->metric, err);
 }
 
 ks_status ctl_add_trial(controller *c, const double *point, int budget)
@@ -365,12 +348,64 @@ static void free_controller(controller *c)
 {
     for (int i = 0; i < c->n; i++)
         free(c->trials[i].curve);
+    for (int i = 0; c->jobs && i < c->n_jobs; i++) {
+        ks_committer_free(c->jobs[i].committer);
+        for (int k = 0; k < c->jobs[i].n_hp; k++)
+            ks_value_free(&c->jobs[i].hp_store[k]);
+    }
+    free(c->jobs);
     free(c->trials);
     free(c->views);
     ks_db_close(c->db);
     ks_run_lock_release(c->run_lock);
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
+}
+
+/* Run the study on parallel worker threads of this process. */
+static ks_status run_threads(controller *c, int parallel)
+{
+    ctl_trainer w;
+    ctl_transport tp;
+    ks_status s;
+    memset(&w, 0, sizeof w);
+    w.st = c->st;
+    w.data = c->data;
+    w.stop = c->o->stop;
+    w.abort = &c->abort;
+    w.tb = c->tb;
+    w.policy = c->policy;
+    if ((s = ctl_threads_new(&w, parallel, &tp, &c->err)) != KS_OK)
+        return s;
+    s = ctl_run(c, &tp);
+    ctl_threads_free(&tp);
+    return s;
+}
+
+/* Run the study on the worker ranks of an MPI job (this is rank 0). */
+static ks_status run_ranks(controller *c, int parallel)
+{
+    ctl_transport tp;
+    ks_status s;
+    if ((s = ctl_mpi_new(parallel, &tp, &c->err)) != KS_OK)
+        return s;
+    s = ctl_run(c, &tp);
+    ctl_mpi_free(&tp);
+    return s;
+}
+
+/* A worker rank of an MPI job: train rank 0's requests on this rank's copy of the data. */
+static ks_status serve_rank(controller *c, int parallel, ks_error *err)
+{
+    ctl_trainer w;
+    ks_status s;
+    if ((s = tensorboard_settings(c, err)) != KS_OK)
+        return s;
+    memset(&w, 0, sizeof w);
+    w.st = c->st;
+    w.data = c->data;
+    w.stop = c->o->stop;
+    w.tb = c->tb;
+    w.policy = c->policy;
+    return ctl_mpi_serve(&w, parallel, err);
 }
 
 ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
@@ -379,7 +414,7 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     ks_study_data data;
     ks_ensemble_request ens;
     ks_status s;
-    int parallel;
+    int parallel, ranks = ctl_mpi_size() - 1, workers;
     char what[1100];
     struct stat sb;
     static const volatile sig_atomic_t never = 0;
@@ -388,6 +423,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     if (parallel > KS_MAX_PARALLEL)
         return ks_error_set(err, KS_ERR_USAGE, "at most %d workers, not %d", KS_MAX_PARALLEL,
                             parallel);
+    /* every worker thread of the study: the worker ranks' under MPI */
+    workers = ranks > 0 ? ranks * parallel : parallel;
     if (!opts.stop)
         opts.stop = &never;
     memset(&c, 0, sizeof c);
@@ -396,18 +433,29 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     c.out = o->out ? o->out : stdout;
     c.tty = o->tty >= 0 ? o->tty : isatty(fileno(c.out));
     c.t0 = ks_now();
-    pthread_mutex_init(&c.lock, NULL);
-    pthread_cond_init(&c.cond, NULL);
+    atomic_init(&c.abort, 0);
+    c.policy = st->checkpoints;
     memset(&data, 0, sizeof data);
     snprintf(what, sizeof what, "running %s", st->path);
     /* the run's lock first when the run exists (another process running the study is
        refused before the data is loaded); else once its directory is made */
-    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) != KS_OK ||
-        (stat(c.paths.dir, &sb) == 0 &&
-         (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
-        (s = ks_study_load_data(st, &data, err)) != KS_OK)
+    if ((s = ks_run_paths_for_name(st->base->name, &c.paths, err)) == KS_OK &&
+        ctl_mpi_rank() == 0 && stat(c.paths.dir, &sb) == 0)
+        s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err);
+    if (s == KS_OK)
+        s = ks_study_load_data(st, &data, err);
+    if (ctl_mpi_size() > 1) {
+        /* every rank loaded the same data, or the job ends here with nothing written */
+        ks_error own = *err;
+        s = ctl_mpi_check_data(&data, s, &own, err);
+    }
+    if (s != KS_OK)
         goto out;
     c.data = &data;
+    if (ctl_mpi_rank() > 0) {
+        s = serve_rank(&c, parallel, err);
+        goto out;
+    }
     if ((s = ks_study_ensemble_request(st, &ens, err)) != KS_OK ||
         (s = ks_study_check_with_data(st, &data, err)) != KS_OK)
         goto out;
@@ -415,18 +463,24 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         fputs(st->warnings, c.out);
     if ((s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
-        (s = start_study(&c, parallel, err)) != KS_OK)
+        (s = start_study(&c, workers, err)) != KS_OK)
         goto out;
-    fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s; %s\n",
-            st->base->name, st->method->name, st->maximize ? "maximize" : "minimize", st->metric,
-            c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "", parallel,
-            parallel == 1 ? "" : "s", c.paths.db);
+    {
+        char on[64] = "";
+        if (ranks > 0)
+            snprintf(on, sizeof on, " (%d MPI rank%s x %d)", ranks, ranks == 1 ? "" : "s",
+                     parallel);
+        fprintf(c.out, "study %s: %s search, %s %s, %d trial%s%s, %d worker%s%s; %s\n",
+                st->base->name, st->method->name, st->maximize ? "maximize" : "minimize",
+                st->metric, c.total, c.total == 1 ? "" : "s", c.n ? " (resuming)" : "",
+                workers, workers == 1 ? "" : "s", on, c.paths.db);
+    }
     if (c.n_resume)
         fprintf(c.out, "%d unfinished trial%s from the last run will continue from their "
                        "checkpoints\n",
                 c.n_resume, c.n_resume == 1 ? "" : "s");
     fflush(c.out);
-    s = ctl_run_workers(&c, parallel);
+    s = ctl_mpi_size() > 1 ? run_ranks(&c, parallel) : run_threads(&c, parallel);
     ctl_clear_status(&c);
     if (s == KS_ERR_DB || s == KS_ERR_IO) {
         /* ksearch's own writing failed (a full disk …): the trials it stopped are recorded
@@ -472,6 +526,9 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
             c.log_dir);
     ctl_report_end(&c);
 out:
+    /* the worker ranks wait for requests: an end before the study ran releases them */
+    if (ctl_mpi_rank() == 0)
+        ctl_mpi_release();
     free_controller(&c);
     ks_study_data_free(&data);
     return s;

@@ -1,8 +1,8 @@
 /*
  * test_controller.c — the study runner's pieces that need no training: a run's paths,
  * the run lock between processes (a child process is refused while the parent holds
- * it, and takes it once the parent lets go or dies), and the controller re-reading a
- * trial: a failure to read it is returned, never left as a stale curve.
+ * it, and takes it once the parent lets go or dies), and the controller learning a trial
+ * from its records: a record that cannot be committed stops the study.
  */
 #include "../search/controller_impl.h"
 #include "check.h"
@@ -135,7 +135,7 @@ static void test_lock(void)
     }
 }
 
-/* ----------------------------------------------------- re-reading a trial */
+/* ------------------------------------------------- the records of a job */
 
 static const char study_text[] =
     "name: ctl\n"
@@ -146,17 +146,55 @@ static const char study_text[] =
     "search: {method: random, max_trials: 2, metric: val_loss,\n"
     "         parameters: {units: {values: [1, 2]}}}\n";
 
+/* Give trial number to job slot 0 as the controller does (its committer, busy). */
+static void start(controller *c, int number)
+{
+    ks_tracker_options opt;
+    ks_error err;
+    memset(&opt, 0, sizeof opt);
+    opt.db = c->db;
+    opt.trial_id = c->trials[number].id;
+    opt.objective = "val_loss";
+    REQUIRE(ks_committer_new(&opt, &c->jobs[0].committer, &err) == KS_OK, "%s", err.msg);
+    c->jobs[0].number = number;
+    c->jobs[0].failed = 0;
+    c->trials[number].busy = 1;
+    c->running++;
+}
+
+static ks_record *record(ks_record_kind kind, int trial, int epoch, double val_loss)
+{
+    ks_record *r = ks_record_new(kind, trial);
+    if (!r)
+        abort();    /* out of memory */
+    r->epoch = epoch;
+    if (kind == KS_RECORD_EPOCH)
+        ks_logs_set(&r->logs, "val_loss", val_loss);
+    if (kind == KS_RECORD_END)
+        r->status = KS_TRIAL_COMPLETE;
+    return r;
+}
+
+static void take(controller *c, ks_record *r)
+{
+    ctl_take_record(c, r);
+    ks_record_free(r);
+}
+
 /*
- * ctl_refresh_trial re-reads a trial after its job: a trial the database cannot give
- * back (here: its row is gone) is an error for the caller, which stops the study,
- * instead of a stale curve handed to the search method.
+ * The controller learns a trial from its records, not by reading study.db back: the
+ * curve, epochs, objective and status come from BEGIN / EPOCH / END (and study.db holds
+ * the same).  A record that cannot be committed (here: the trial's row is gone) stops
+ * the study with that error, and the trial ends interrupted (a rerun retries it), never
+ * a stale curve handed to the search method.
  */
-static void test_refresh(void)
+static void test_records(void)
 {
     controller c;
     ks_study *st = NULL;
     ks_db *db = NULL;
     ks_study_info info;
+    ks_trial_info ti;
     ks_error err;
     char path[400];
     double pt[KS_MAX_SEARCH_PARAMS] = {0};
@@ -173,29 +211,35 @@ static void test_refresh(void)
     snprintf(st->metric, sizeof st->metric, "val_loss");
     c.db = db;
     c.study_id = info.id;
+    c.out = fopen("/dev/null", "w");
+    c.n_jobs = 1;
+    c.jobs = calloc(1, sizeof *c.jobs);
+    REQUIRE(c.out && c.jobs, "set-up");
     REQUIRE(ctl_add_trial(&c, pt, 3) == KS_OK && ctl_add_trial(&c, pt, 3) == KS_OK, "%s",
             c.err.msg);
-    {
-        /* trial 0 recorded 2 epochs */
-        for (int e = 0; e < 2; e++) {
-            ks_logs logs;
-            ks_epoch_record rec;
-            memset(&logs, 0, sizeof logs);
-            ks_logs_set(&logs, "val_loss", 1.0 - 0.25 * e);
-            memset(&rec, 0, sizeof rec);
-            rec.epoch = e;
-            rec.logs = &logs;
-            rec.objective = logs.value[0];
-            rec.improved = 1;
-            CHECK(ks_db_epoch_write(db, c.trials[0].id, &rec, &err) == KS_OK, "%s", err.msg);
-        }
-    }
-    CHECK(ctl_refresh_trial(&c, db, 0, KS_TRIAL_COMPLETE, 1.0, &err) == KS_OK, "%s", err.msg);
-    CHECK(c.trials[0].epochs == 2 && c.trials[0].n_curve == 2 && c.trials[0].curve[1] == 0.75 &&
-              c.trials[0].objective == 0.75,
-          "refreshed: %d epochs, curve of %d, objective %g", c.trials[0].epochs,
-          c.trials[0].n_curve, c.trials[0].objective);
-    /* trial 1's row is gone (deleted by another connection): reading it fails */
+
+    /* trial 0: two epochs, then done */
+    start(&c, 0);
+    take(&c, record(KS_RECORD_BEGIN, 0, 0, 0));
+    take(&c, record(KS_RECORD_EPOCH, 0, 0, 1.0));
+    take(&c, record(KS_RECORD_EPOCH, 0, 1, 0.75));
+    CHECK(c.trials[0].n_curve == 2 && c.trials[0].curve[1] == 0.75 && c.trials[0].epochs == 2,
+          "the curve from the records: %d epochs, curve of %d", c.trials[0].epochs,
+          c.trials[0].n_curve);
+    take(&c, record(KS_RECORD_END, 0, 0, 0));
+    CHECK(c.trials[0].status == KS_TRIAL_COMPLETE && c.trials[0].objective == 0.75 &&
+              !c.trials[0].busy && c.running == 0 && c.jobs[0].number == -1 && c.finished == 1,
+          "ended: status %d, objective %g, busy %d", (int)c.trials[0].status,
+          c.trials[0].objective, c.trials[0].busy);
+    REQUIRE(ks_db_trial_get(db, c.trials[0].id, &ti, &err) == KS_OK, "%s", err.msg);
+    CHECK(ti.status == KS_TRIAL_COMPLETE && ti.epochs == 2 && ti.objective == 0.75 &&
+              ti.best_epoch == 1,
+          "study.db holds the same: %d epochs, objective %g at %d", ti.epochs, ti.objective,
+          ti.best_epoch);
+    ks_trial_info_free(&ti);
+
+    /* trial 1's row is gone (deleted by another connection): its epoch cannot be
+       committed */
     {
         sqlite3 *raw = NULL;
         int rc = sqlite3_open_v2(path, &raw, SQLITE_OPEN_READWRITE, NULL);
@@ -204,13 +248,23 @@ static void test_refresh(void)
         sqlite3_close(raw);
         REQUIRE(rc == SQLITE_OK, "deleting trial 1: %s", sqlite3_errstr(rc));
     }
-    CHECK(ctl_refresh_trial(&c, db, 1, KS_TRIAL_COMPLETE, 1.0, &err) == KS_ERR_CONFIG &&
-              strstr(err.msg, "no trial"),
-          "a trial that cannot be read back: the error is returned (%s)", err.msg);
+    start(&c, 1);
+    take(&c, record(KS_RECORD_BEGIN, 1, 0, 0));
+    take(&c, record(KS_RECORD_EPOCH, 1, 0, 0.5));
+    CHECK(c.failure == KS_ERR_CONFIG && strstr(c.err.msg, "no trial") && c.stopping &&
+              atomic_load(&c.abort) && c.trials[1].n_curve == 0,
+          "a record that cannot be committed stops the study (%d: %s), no curve from it",
+          (int)c.failure, c.err.msg);
+    take(&c, record(KS_RECORD_END, 1, 0, 0));
+    CHECK(c.trials[1].status == KS_TRIAL_INTERRUPTED && c.running == 0,
+          "its trial ends interrupted, not complete (%d)", (int)c.trials[1].status);
     for (int i = 0; i < c.n; i++)
         free(c.trials[i].curve);
+    ks_committer_free(c.jobs[0].committer);
+    free(c.jobs);
     free(c.trials);
     free(c.views);
+    fclose(c.out);
     ks_study_info_free(&info);
     ks_db_close(db);
     ks_study_free(st);
@@ -233,7 +287,7 @@ int main(void)
     }
     test_paths();
     test_lock();
-    test_refresh();
+    test_records();
     remove_tmp();
     return check_done();
 }

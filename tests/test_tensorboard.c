@@ -1121,15 +1121,43 @@ static ks_data tr_data(void)
     return d;
 }
 
-/* One segment of a trial: a fit from initial_epoch to epochs with a new tracker. */
-static ks_callback *segment(ks_model *m, const ks_tracker_options *opt, int initial_epoch,
-                            int epochs)
+/* The recorder's records committed at once, in the fit's thread (an inline sink). */
+static ks_status commit_inline(void *user, ks_record *r, ks_error *err)
 {
+    ks_status s = r->kind == KS_RECORD_END ? KS_OK : ks_committer_put(user, r, err);
+    ks_record_free(r);
+    return s;
+}
+
+/*
+ * One segment of a trial: a fit from initial_epoch to epochs, recorded as a study's
+ * trial is (a recorder in the fit, its records to a committer; checkpoints every epoch,
+ * the best kept; the model summary with summary_params when not NULL).  Returns the
+ * committer, for ks_committer_end.
+ */
+static ks_committer *segment(ks_model *m, const ks_tracker_options *opt,
+                             const char *summary_params, int initial_epoch, int epochs)
+{
+    ks_committer *c = NULL;
     ks_callback *cb = NULL;
+    ks_recorder_options ro;
     ks_data d = tr_data();
     ks_fit_params p = ks_fit_params_default();
     ks_error err;
-    if (ks_tracker_callback_new(opt, &cb, &err) != KS_OK) {
+    memset(&ro, 0, sizeof ro);
+    ro.objective = opt->objective;
+    ro.maximize = opt->maximize;
+    ro.best_so_far = NAN;
+    ro.checkpoints = 1;
+    ro.policy.every = 1;
+    ro.policy.keep_best = 1;
+    ro.histogram_freq = opt->histogram_freq;
+    ro.update_freq = opt->update_freq;
+    ro.write_graph = opt->write_graph;
+    ro.write_summary = summary_params != NULL;
+    ro.summary_params = summary_params;
+    if (ks_committer_new(opt, &c, &err) != KS_OK ||
+        (ro.sink = (ks_record_sink){commit_inline, c}, ks_recorder_new(&ro, &cb, &err)) != KS_OK) {
         CHECK(0, "tracker: %s", err.msg);
         exit(check_done());
     }
@@ -1139,7 +1167,8 @@ static ks_callback *segment(ks_model *m, const ks_tracker_options *opt, int init
     p.verbose = 0;
     p.shuffle = 0;
     CHECK(ks_model_fit(m, &d, &d, &p, &cb, 1, NULL, &err) == KS_OK, "fit: %s", err.msg);
-    return cb;
+    ks_callback_free(cb);
+    return c;
 }
 
 /* A trial in two segments (a kill and a resume, or a Hyperband promotion): one graph,
@@ -1148,7 +1177,7 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
                                   int64_t *trial_out, char *summary_out, size_t summary_size)
 {
     ks_model *m = small_model();
-    ks_callback *cb;
+    ks_committer *cb;
     ks_tracker_options opt;
     ks_trial_info info;
     ks_metric_point *p = NULL;
@@ -1173,29 +1202,27 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
     opt.db = db;
     opt.trial_id = id;
     opt.objective = "val_loss";
-    opt.checkpoints = 1;
     opt.log_dir = log_dir;
     opt.run_name = "trial-0000";
     opt.write_graph = 1;
     opt.n_hparams = 1;
     opt.hparam_names = hp_names;
     opt.hparam_values = hp_values;
-    opt.model_summary = summary;
 
     /* a rung of 2 epochs that may be promoted: no session end */
     CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
-    cb = segment(m, &opt, 0, 2);
-    CHECK(ks_tracker_end(cb, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
-    ks_callback_free(cb);
+    cb = segment(m, &opt, params, 0, 2);
+    CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    ks_committer_free(cb);
     snprintf(dir, sizeof dir, "%s/trial-0000", log_dir);
     scan_run(dir, "model_summary", &r);
     CHECK(r.n_end == 0 && r.n_start == 1 && r.n == 1, "rung: %d ends, %d starts, %d summaries",
           r.n_end, r.n_start, r.n);
     /* promoted to 4 epochs, and failing there: the one end says FAILURE */
     CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
-    cb = segment(m, &opt, 2, 4);
-    CHECK(ks_tracker_end(cb, KS_TRIAL_FAILED, "boom", 1, &err) == KS_OK, "%s", err.msg);
-    ks_callback_free(cb);
+    cb = segment(m, &opt, params, 2, 4);
+    CHECK(ks_committer_end(cb, KS_TRIAL_FAILED, "boom", 1, &err) == KS_OK, "%s", err.msg);
+    ks_committer_free(cb);
     REQUIRE(ks_db_trial_get(db, id, &info, &err) == KS_OK, "%s", err.msg);
     scan_run(dir, "model_summary", &r);
     CHECK(r.files == 2 && r.n_end == 1 && r.end_status == KS_TB_STATUS_FAILURE &&
@@ -1242,7 +1269,7 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
 static void test_best_across_segments(ks_db *db, const char *log_dir, const char *re)
 {
     ks_model *m = small_model();
-    ks_callback *cb;
+    ks_committer *cb;
     ks_tracker_options opt;
     ks_trial_info info;
     ks_metric_point *p = NULL;
@@ -1267,17 +1294,16 @@ static void test_best_across_segments(ks_db *db, const char *log_dir, const char
     opt.trial_id = id;
     opt.objective = "val_loss";
     opt.maximize = 1;
-    opt.checkpoints = 1;
     opt.log_dir = log_dir;
     opt.run_name = "trial-0000";
     /* three segments: epochs 0-1, 2-3 (a resume), 4-5 (a promotion), a tracker each */
     for (int k = 0; k < 3; k++) {
         CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s",
               err.msg);
-        cb = segment(m, &opt, 2 * k, 2 * k + 2);
-        CHECK(ks_tracker_end(cb, KS_TRIAL_COMPLETE, NULL, k == 2, &err) == KS_OK, "%s",
+        cb = segment(m, &opt, NULL, 2 * k, 2 * k + 2);
+        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, k == 2, &err) == KS_OK, "%s",
               err.msg);
-        ks_callback_free(cb);
+        ks_committer_free(cb);
     }
     REQUIRE(ks_db_metric_series(db, id, "val_loss", 0, &p, &n, &err) == KS_OK && n == 6,
             "val_loss rows: %d", n);
@@ -1462,7 +1488,7 @@ static void test_tracker_and_rewrite(void)
     {
         ks_model *m = small_model();
         ks_tracker_options opt;
-        ks_callback *cb;
+        ks_committer *cb;
         if (!m) {
             ks_db_close(db);
             return;
@@ -1471,10 +1497,9 @@ static void test_tracker_and_rewrite(void)
         opt.db = db;
         opt.trial_id = fit_trial;
         opt.objective = "val_loss";
-        opt.checkpoints = 1;
-        cb = segment(m, &opt, 0, 2);
-        CHECK(ks_tracker_finish(cb, KS_TRIAL_COMPLETE, NULL, &err) == KS_OK, "%s", err.msg);
-        ks_callback_free(cb);
+        cb = segment(m, &opt, NULL, 0, 2);
+        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 1, &err) == KS_OK, "%s", err.msg);
+        ks_committer_free(cb);
         ks_model_free(m);
     }
     stale_event_file(fit_dir);
@@ -1638,6 +1663,8 @@ static void test_projector(void)
     ks_data d;
     ks_fit_params p = ks_fit_params_default();
     ks_tracker_options opt;
+    ks_recorder_options ro;
+    ks_committer *com = NULL;
     ks_callback *cb = NULL;
     REQUIRE(ks_yaml_load_text("[{Input: {shape: [1], dtype: string}}, {TextVectorization: "
                               "{output_sequence_length: 3, vocabulary: [fish, red, blue]}}, "
@@ -1671,7 +1698,14 @@ static void test_projector(void)
     opt.log_dir = dir;
     opt.run_name = "";
     opt.embeddings_freq = 2;
-    REQUIRE(ks_tracker_callback_new(&opt, &cb, &err) == KS_OK, "tracker: %s", err.msg);
+    /* the recorder makes the files in the fit, the committer writes them */
+    memset(&ro, 0, sizeof ro);
+    ro.best_so_far = NAN;
+    ro.embeddings_freq = opt.embeddings_freq;
+    REQUIRE(ks_committer_new(&opt, &com, &err) == KS_OK &&
+                (ro.sink = (ks_record_sink){commit_inline, com},
+                 ks_recorder_new(&ro, &cb, &err)) == KS_OK,
+            "tracker: %s", err.msg);
     p.epochs = 2;           /* vectors written after epoch 0 only */
     p.batch_size = 8;
     p.verbose = 0;
@@ -1681,6 +1715,8 @@ static void test_projector(void)
     p.initial_epoch = 2;
     CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 3: %s", err.msg);
     ks_callback_free(cb);
+    CHECK(ks_committer_end(com, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    ks_committer_free(com);
     snprintf(path, sizeof path, "%s/train/projector_config.pbtxt", dir);
     CHECK(slurp(path, buf, sizeof buf) > 0 &&
               strcmp(buf, "embeddings {\n  tensor_name: \"words/embeddings\"\n  tensor_shape: 6\n"
@@ -1710,6 +1746,31 @@ static void test_projector(void)
     ks_model_free(m);
 }
 
+/* Files that come in records are written inside their run directory only. */
+static void test_files_write(void)
+{
+    static const char *const bad[] = {"../up.tsv", "/abs.tsv", "", "a//b.tsv",
+                                      "embeddings/./x.tsv", "embeddings/../../x", "x/"};
+    char dir[512], path[700], buf[64];
+    ks_tb_file f;
+    ks_error err;
+    sub(dir, sizeof dir, "files");
+    f.data = (unsigned char *)"1\t2\n";
+    f.len = 4;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        f.name = (char *)bad[i];
+        CHECK(ks_tb_files_write(dir, &f, 1, &err) == KS_ERR_CORRUPT &&
+                  strstr(err.msg, "would leave its run directory"),
+              "\"%s\" refused: %s", bad[i], err.msg);
+    }
+    snprintf(path, sizeof path, "%s/../up.tsv", dir);
+    CHECK(access(path, F_OK) != 0, "nothing written outside");
+    f.name = (char *)"embeddings/..x.tsv";
+    CHECK(ks_tb_files_write(dir, &f, 1, &err) == KS_OK, "a plain name: %s", err.msg);
+    snprintf(path, sizeof path, "%s/embeddings/..x.tsv", dir);
+    CHECK(slurp(path, buf, sizeof buf) == 4 && strcmp(buf, "1\t2\n") == 0, "written: %s", buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_tb_XXXXXX");
@@ -1735,6 +1796,7 @@ int main(void)
     test_tracker_and_rewrite();
     test_model_graph();
     test_projector();
+    test_files_write();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

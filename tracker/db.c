@@ -735,7 +735,10 @@ static ks_status open_file(ks_db *db, int flags, ks_error *err)
         (s = pragma(db, "PRAGMA journal_size_limit = 67108864", NULL, err)) != KS_OK ||
         /* and checkpointed every 64 pages (4 MiB), not SQLite's 1,000 (64 MiB of 64 KiB
            pages): the WAL is reused instead of growing through a whole fit */
-        (s = pragma(db, "PRAGMA wal_autocheckpoint = 64", NULL, err)) != KS_OK)
+        (s = pragma(db, "PRAGMA wal_autocheckpoint = 64", NULL, err)) != KS_OK ||
+        /* the page cache in KiB again: a limit counted in pages of the size the connection
+           opened with (4 KiB) would hold 16 times as much once pages are 64 KiB */
+        (s = pragma(db, "PRAGMA cache_size = -2000", NULL, err)) != KS_OK)
         return s;
     if (kind == FILE_EMPTY) {
         if ((s = create_schema(db, err)) != KS_OK)

@@ -3,7 +3,8 @@
  * (the TensorBoard callback's embeddings_freq): projector_config.pbtxt in a run
  * directory, naming per Embedding a TSV of its vectors (tensor_path, which the projector
  * reads without a TensorFlow checkpoint) and, when a TextVectorization makes its ids, a
- * TSV of the tokens (metadata_path).  Every file is written atomically.
+ * TSV of the tokens (metadata_path).  The files are made where the model is (the
+ * recorder) and written, each atomically, by the one writer (ks_tb_files_write).
  */
 #include "tb_impl.h"
 
@@ -61,19 +62,26 @@ static void file_name(const ks_model *m, int i, const char *suffix, char *out, s
     snprintf(out + k, size - k, "%s", suffix);
 }
 
-static ks_status write_text(const char *dir, const char *name, text *t, ks_error *err)
+/* A finished text as the next file of *files (its bytes taken); KS_ERR_NOMEM. */
+static ks_status add_file(ks_tb_file **files, int *n, const char *name, text *t, ks_error *err)
 {
-    char path[1400];
-    ks_status s;
-    if (t->nomem)
-        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory writing the projector's files");
-    else {
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        s = ks_write_file_atomic(path, (const unsigned char *)(t->s ? t->s : ""), t->len, err);
+    size_t len = strlen(name) + 1;
+    ks_tb_file *v = t->nomem ? NULL : realloc(*files, (size_t)(*n + 1) * sizeof *v);
+    char *nm = v ? malloc(len) : NULL;
+    if (v)
+        *files = v;
+    if (!nm) {
+        free(t->s);
+        memset(t, 0, sizeof *t);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory making the projector's files");
     }
-    free(t->s);
+    memcpy(nm, name, len);
+    v[*n].name = nm;
+    v[*n].data = (unsigned char *)t->s;
+    v[*n].len = t->len;
+    (*n)++;
     memset(t, 0, sizeof *t);
-    return s;
+    return KS_OK;
 }
 
 /* A token as one TSV cell: tabs and line ends as spaces; padding ("") shown as such. */
@@ -88,10 +96,11 @@ static void put_token(text *t, const char *tok)
     put(t, "\n");
 }
 
-ks_status ks_tb_projector_config(const char *dir, ks_model *m, ks_error *err)
+/* The config and each Embedding's tokens. */
+static ks_status config_files(ks_model *m, ks_tb_file **files, int *n, ks_error *err)
 {
     text cfg = {0};
-    char sub[1400], tsv[300], meta[300];
+    char tsv[300], meta[300];
     int any = 0;
     ks_status s = KS_OK;
     for (int i = 0; i < ks_model_n_layers(m) && s == KS_OK; i++) {
@@ -100,12 +109,7 @@ ks_status ks_tb_projector_config(const char *dir, ks_model *m, ks_error *err)
         int has_meta = w >= 0 && ks_model_layer_input_token(m, i, 0) != NULL;
         if (w < 0)
             continue;
-        if (!any) {
-            snprintf(sub, sizeof sub, "%s/embeddings", dir);
-            if ((s = ks_mkdirs(sub, err)) != KS_OK)
-                break;
-            any = 1;
-        }
+        any = 1;
         file_name(m, i, ".tsv", tsv, sizeof tsv);
         file_name(m, i, "_metadata.tsv", meta, sizeof meta);
         put(&cfg, "embeddings {\n  tensor_name: \"%s\"\n  tensor_shape: %d\n  tensor_shape: %d\n"
@@ -122,17 +126,18 @@ ks_status ks_tb_projector_config(const char *dir, ks_model *m, ks_error *err)
                 else
                     put(&md, "#%d\n", r);
             }
-            s = write_text(dir, meta, &md, err);
+            s = add_file(files, n, meta, &md, err);
         }
         put(&cfg, "}\n");
     }
     if (s == KS_OK && any)
-        return write_text(dir, "projector_config.pbtxt", &cfg, err);
+        return add_file(files, n, "projector_config.pbtxt", &cfg, err);
     free(cfg.s);
     return s;
 }
 
-ks_status ks_tb_projector_tensors(const char *dir, ks_model *m, ks_error *err)
+/* Each Embedding's vectors as they are now. */
+static ks_status tensor_files(ks_model *m, ks_tb_file **files, int *n, ks_error *err)
 {
     char name[300];
     ks_status s = KS_OK;
@@ -150,7 +155,65 @@ ks_status ks_tb_projector_tensors(const char *dir, ks_model *m, ks_error *err)
                 put(&t, "%.9g%c", (double)v[(size_t)r * (size_t)sh->dim[1] + (size_t)c],
                     c + 1 < sh->dim[1] ? '\t' : '\n');
         file_name(m, i, ".tsv", name, sizeof name);
-        s = write_text(dir, name, &t, err);
+        s = add_file(files, n, name, &t, err);
+    }
+    return s;
+}
+
+ks_status ks_tb_projector_files(ks_model *m, int config, ks_tb_file **files, int *n,
+                                ks_error *err)
+{
+    return config ? config_files(m, files, n, err) : tensor_files(m, files, n, err);
+}
+
+void ks_tb_files_free(ks_tb_file *files, int n)
+{
+    for (int i = 0; files && i < n; i++) {
+        free(files[i].name);
+        free(files[i].data);
+    }
+    free(files);
+}
+
+/* 1 if name stays inside its run directory: relative, every part a plain name. */
+static int name_inside(const char *name)
+{
+    const char *p = name;
+    if (!name[0] || name[0] == '/')
+        return 0;
+    for (;;) {
+        size_t k = strcspn(p, "/");
+        if (k == 0 || (k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (!p[k])
+            return 1;
+        p += k + 1;
+    }
+}
+
+ks_status ks_tb_files_write(const char *dir, const ks_tb_file *files, int n, ks_error *err)
+{
+    ks_status s = KS_OK;
+    for (int i = 0; i < n && s == KS_OK; i++) {
+        char path[1400];
+        const char *slash;
+        if (!name_inside(files[i].name))
+            return ks_error_set(err, KS_ERR_CORRUPT,
+                                "a TensorBoard file named \"%.200s\" would leave its run "
+                                "directory %s",
+                                files[i].name, dir);
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i].name) >= (int)sizeof path)
+            return ks_error_set_at(err, KS_ERR_IO, dir, 0, 0, "a file name too long: %.200s",
+                                   files[i].name);
+        /* its folders (embeddings/) first */
+        if ((slash = strrchr(path, '/')) && slash > path + strlen(dir)) {
+            char sub[1400];
+            snprintf(sub, sizeof sub, "%.*s", (int)(slash - path), path);
+            if ((s = ks_mkdirs(sub, err)) != KS_OK)
+                return s;
+        }
+        s = ks_write_file_atomic(path, files[i].data ? files[i].data : (const unsigned char *)"",
+                                 files[i].len, err);
     }
     return s;
 }

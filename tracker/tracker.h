@@ -309,15 +309,33 @@ ks_status ks_tb_graph(ks_tb_run *run, const ks_tb_node *nodes, int n, double wal
 /* The graph of a model's layers (each with its inputs and output shape). */
 ks_status ks_tb_model_graph(ks_tb_run *run, const ks_model *m, double wall_time, ks_error *err);
 /*
- * TensorBoard's projector for the model's Embeddings (tb_projector.c), in run directory
- * dir: ks_tb_projector_config writes projector_config.pbtxt naming each Embedding's
- * vectors (embeddings/NAME.tsv, by tensor_path) and, when a TextVectorization makes its
- * ids, its tokens (embeddings/NAME_metadata.tsv, written here, one row per id);
- * ks_tb_projector_tensors writes the vectors as they are now.  A model without an
- * Embedding writes nothing.  Every file atomically; KS_ERR_IO names the file.
+ * A file of a TensorBoard run directory, made where the model is (the worker's recorder)
+ * and written by the one writer: name is relative to the run directory
+ * ("projector_config.pbtxt", "embeddings/words.tsv"); name and data malloc'd.
  */
-ks_status ks_tb_projector_config(const char *dir, ks_model *m, ks_error *err);
-ks_status ks_tb_projector_tensors(const char *dir, ks_model *m, ks_error *err);
+typedef struct ks_tb_file {
+    char *name;
+    unsigned char *data;
+    size_t len;
+} ks_tb_file;
+void ks_tb_files_free(ks_tb_file *files, int n);    /* each file's name and data, then files */
+/*
+ * Write n files under run directory dir, each atomically, making their folders.  A name
+ * that could leave dir (absolute, empty, or with an empty, "." or ".." part) is
+ * KS_ERR_CORRUPT and nothing of it is written; KS_ERR_IO names the file.
+ */
+ks_status ks_tb_files_write(const char *dir, const ks_tb_file *files, int n, ks_error *err);
+/*
+ * TensorBoard's projector for the model's Embeddings (tb_projector.c), as files of the
+ * train run: with config, projector_config.pbtxt naming each Embedding's vectors
+ * (embeddings/NAME.tsv, by tensor_path) and, when a TextVectorization makes its ids, its
+ * tokens (embeddings/NAME_metadata.tsv, one row per id); without, the vectors as they
+ * are now (embeddings/NAME.tsv).  Appended to *files (*n of them, realloc'd; the caller
+ * frees them with ks_tb_files_free also on failure); a model without an Embedding adds
+ * none.  KS_ERR_NOMEM.
+ */
+ks_status ks_tb_projector_files(ks_model *m, int config, ks_tb_file **files, int *n,
+                                ks_error *err);
 
 /* HParams.  A hyperparameter's domain: an interval, or a list of values. */
 typedef enum { KS_HP_FLOAT, KS_HP_STRING, KS_HP_BOOL } ks_hp_type;
@@ -391,15 +409,186 @@ ks_status ks_tb_hparams_session_end(ks_tb_run *run, ks_trial_status status, doub
 ks_status ks_tb_hparams_session_end_at(const char *run_dir, ks_trial_status status,
                                        double end_time, ks_error *err);
 
-/* ================================================== the tracking callback */
+/* ======================================== records: what a fit sends to the one writer */
 
-/* What the tracker records during a fit, and where. */
+/*
+ * A fit is recorded in two halves joined by messages.  The recorder (a callback in the
+ * worker's fit) builds records from the logs and the model and pushes them into a sink;
+ * the committer (in the controller, the one writer) commits them to study.db and
+ * TensorBoard.  Between the two a record may cross a thread (a ks_record_queue) or a
+ * process (ks_record_encode / ks_record_decode): the committer cannot tell which.
+ */
+typedef enum ks_record_kind {
+    KS_RECORD_BEGIN = 1,        /* a segment of a trial's training starts */
+    KS_RECORD_EPOCH,            /* an epoch ended */
+    KS_RECORD_BATCH,            /* batch values (update_freq) */
+    KS_RECORD_END               /* the segment ended: status, error text, seconds */
+} ks_record_kind;
+
+/* A layer of the model's graph as TensorBoard shows it (names owned by the record). */
+typedef struct ks_record_node {
+    char *name, *op;
+    ks_shape shape;
+    int n_inputs;
+    char **inputs;
+} ks_record_node;
+
+/* One record.  Every pointer is owned by the record (ks_record_free). */
+typedef struct ks_record {
+    ks_record_kind kind;
+    int trial;                  /* the trial's number (routing) */
+    int worker;                 /* who trained it: worker index (routing; not recorded) */
+    double wall_time;           /* Unix seconds when it was made (END: when the job ended) */
+    int initial_epoch;          /* BEGIN, END: the fit's initial_epoch */
+    /* BEGIN */
+    int n_weights;              /* the model's weights: histogram tags "NAME/histogram" */
+    char **histogram_tags;
+    int n_nodes;                /* the layer graph (0: none asked, write_graph false) */
+    ks_record_node *nodes;
+    char *summary;              /* the model summary as Markdown (NULL: none) */
+    /* BEGIN and EPOCH: files of the train run (the projector's config, its vectors) */
+    int n_files;
+    ks_tb_file *files;
+    /* EPOCH and BATCH */
+    int epoch;                  /* 0-based */
+    int64_t step;               /* BATCH: the global batch number; EPOCH: iterations */
+    ks_logs logs;               /* EPOCH: with learning_rate and KS_METRIC_ITERATIONS */
+    double *histograms;         /* EPOCH: NULL, or n_weights × KS_HISTOGRAM_BUCKETS × 3 */
+    unsigned char *checkpoint;  /* EPOCH: the model after it (.ksm with optimizer), or NULL */
+    size_t checkpoint_len;
+    /* END */
+    ks_trial_status status;     /* complete, failed or interrupted, as the worker saw it */
+    int record_failed;          /* the fit stopped because a record could not be sent */
+    double seconds;             /* the job's time, the request's set-up included (the
+                                   segment table's row: worker, seconds, initial_epoch) */
+    char *error;                /* why it failed (NULL: none) */
+} ks_record;
+
+/* A new record of kind for trial (zeroed, wall_time now); NULL when out of memory. */
+ks_record *ks_record_new(ks_record_kind kind, int trial);
+void ks_record_free(ks_record *r);          /* NULL is a no-op */
+
+/*
+ * The wire form of a record (threads never need it; MPI ranks do): little-endian fields,
+ * each length bounded, and a CRC-32 over the whole, checked before anything is read.
+ * ks_record_encode: *buf malloc'd (*len bytes).  ks_record_decode: a damaged or hostile
+ * buffer is KS_ERR_CORRUPT naming what is wrong, never a crash; *out is the caller's.
+ */
+ks_status ks_record_encode(const ks_record *r, unsigned char **buf, size_t *len, ks_error *err);
+ks_status ks_record_decode(const unsigned char *buf, size_t len, ks_record **out, ks_error *err);
+
+/*
+ * Little-endian wire helpers (for records and the search module's requests).  A writer
+ * grows its buffer (oom set on failure, later writes ignored); a reader never reads past
+ * its length (bad set instead, and every later read gives 0).
+ */
+typedef struct ks_wire {
+    unsigned char *buf;
+    size_t len, cap;
+    int oom;
+} ks_wire;
+void ks_wire_u32(ks_wire *w, uint32_t v);
+void ks_wire_u64(ks_wire *w, uint64_t v);
+void ks_wire_f64(ks_wire *w, double v);
+void ks_wire_bytes(ks_wire *w, const void *p, size_t n);    /* u64 length, then the bytes */
+void ks_wire_str(ks_wire *w, const char *s);                /* NULL and "" differ */
+/* Append the CRC-32 of everything written; KS_ERR_NOMEM if a write failed. */
+ks_status ks_wire_finish(ks_wire *w, ks_error *err);
+typedef struct ks_wire_reader {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad;
+} ks_wire_reader;
+/* Check len ≥ 4 and the trailing CRC-32 (KS_ERR_CORRUPT naming what); the reader then
+   covers everything before the CRC. */
+ks_status ks_wire_open(ks_wire_reader *r, const unsigned char *buf, size_t len,
+                       const char *what, ks_error *err);
+uint32_t ks_wire_get_u32(ks_wire_reader *r);
+uint64_t ks_wire_get_u64(ks_wire_reader *r);
+double ks_wire_get_f64(ks_wire_reader *r);
+/* Bytes of at most max: borrowed from the buffer (NULL and *n 0 if bad). */
+const unsigned char *ks_wire_get_bytes(ks_wire_reader *r, size_t max, size_t *n);
+/* A string of at most max bytes, malloc'd (NULL if it was NULL, bad, or no memory: then
+   *oom is set). */
+char *ks_wire_get_str(ks_wire_reader *r, size_t max, int *oom);
+
+/*
+ * Where a recorder sends its records.  push takes the record (also on failure) and
+ * returns KS_OK, or the writer's failure: the recorder then stops its fit with it.
+ */
+typedef struct ks_record_sink {
+    ks_status (*push)(void *user, ks_record *r, ks_error *err);
+    void *user;
+} ks_record_sink;
+
+/*
+ * A bounded queue of records between threads, many pushers and one popper: the sink of
+ * threads' recorders, drained by the writer.  A push waits while max records wait, so a
+ * slow writer slows training instead of filling memory; a push after ks_record_queue_fail
+ * frees the record and returns that failure, except an END record's (the writer learns
+ * that the fit ended).
+ */
+typedef struct ks_record_queue ks_record_queue;
+ks_status ks_record_queue_new(int max, ks_record_queue **out, ks_error *err);
+void ks_record_queue_free(ks_record_queue *q);      /* frees records still in it */
+ks_record_sink ks_record_queue_sink(ks_record_queue *q);
+/* Pop the oldest record; waits for one until timeout seconds (< 0: for ever).  NULL when
+   none came in time or the queue was closed and is empty. */
+ks_record *ks_record_queue_pop(ks_record_queue *q, double timeout);
+/* No more pushes will come (pop returns NULL once it is empty). */
+void ks_record_queue_close(ks_record_queue *q);
+/* The writer failed: later pushes return status s with err's message. */
+void ks_record_queue_fail(ks_record_queue *q, ks_status s, const ks_error *err);
+
+/* 1 if v is better than best (NaN: none yet) for the objective's direction; NaN v never is. */
+int ks_objective_better(double v, double best, int maximize);
+
+/* A study's checkpoint policy (search.checkpoints), how much of the model travels. */
+typedef struct ks_checkpoint_policy {
+    int every;                  /* the last checkpoint every N epochs (≥ 1), and always at
+                                   a segment's last epoch; 0: only at a segment's end */
+    int keep_best;              /* 1: the best epoch's checkpoint too */
+} ks_checkpoint_policy;
+
+/* What the recorder records and where it sends it. */
+typedef struct ks_recorder_options {
+    ks_record_sink sink;
+    int trial, worker;          /* copied into every record */
+    const char *objective;      /* the metric whose best is the trial's objective */
+    int maximize;
+    double best_so_far;         /* the objective before initial_epoch (NaN: none) */
+    int checkpoints;            /* 1: send checkpoints as policy says */
+    ks_checkpoint_policy policy;
+    int histogram_freq;         /* 0: none; N: weight histograms every N epochs */
+    int update_freq;            /* 0: epoch; N: batch values every N batches */
+    int write_graph;            /* send the layer graph at a fit from epoch 0 */
+    int embeddings_freq;        /* 0: none; N: the projector's files (its config at a fit
+                                   from epoch 0, the vectors every N epochs) */
+    /* the model summary at a fit from epoch 0 (write_summary), with these parameters
+       (JSON, may be NULL) as a table above it */
+    int write_summary;
+    const char *summary_params;
+} ks_recorder_options;
+
+/*
+ * The recorder: a callback that pushes a BEGIN record at train begin, an EPOCH record
+ * at each epoch end (logs with learning_rate and KS_METRIC_ITERATIONS, histograms every
+ * histogram_freq epochs, the checkpoint as the policy says) and BATCH records every
+ * update_freq batches.  The END record is the caller's (ks_record_new).  Options'
+ * strings must outlive the callback.  Nothing is written here: no database, no files.
+ * The fit's last epoch (fit params' epochs − 1) always carries a checkpoint.
+ */
+ks_status ks_recorder_new(const ks_recorder_options *opt, ks_callback **out, ks_error *err);
+/* 1 if the recorder stopped its fit because its sink failed (the writer's failure). */
+int ks_recorder_failed(const ks_callback *cb);
+
+/* What the committer writes, and where. */
 typedef struct ks_tracker_options {
     ks_db *db;                  /* may be NULL: TensorBoard only */
     int64_t trial_id;
     const char *objective;      /* the metric whose best is the trial's objective */
     int maximize;
-    int checkpoints;            /* store the last and best checkpoints each epoch */
+    int last_only;              /* keep the last checkpoint only, no best (keep: [last]) */
     /* TensorBoard (NULL log_dir: none); the trial's runs are LOG_DIR/RUN/{train,validation} */
     const char *log_dir;
     const char *run_name;       /* "" for Keras's layout log_dir/{train,validation} */
@@ -412,8 +601,45 @@ typedef struct ks_tracker_options {
     int n_hparams;
     const char *const *hparam_names;
     const ks_hp_value *hparam_values;
-    const char *model_summary;  /* Markdown text written once (may be NULL) */
 } ks_tracker_options;
+
+/*
+ * The committer of one trial: the one writer of its records.  ks_committer_put takes
+ * BEGIN, EPOCH and BATCH records in order (the record stays the caller's): an epoch is
+ * one transaction in the database (its logs, the trial's progress, its checkpoints,
+ * histograms) then its TensorBoard scalars.  The objective, the best epoch and the best
+ * checkpoint span every segment of the trial: a BEGIN from initial_epoch > 0 starts
+ * from the trial's best before it in the database.  The graph, the summary and the
+ * session start are written by the first segment only: a BEGIN from epoch 0 whose
+ * session run holds no event file yet (a study's trial), or any from 0 in Keras's layout.
+ * A failure is returned and kept: later puts return it again.  Options' strings must
+ * outlive the committer.
+ */
+typedef struct ks_committer ks_committer;
+ks_status ks_committer_new(const ks_tracker_options *opt, ks_committer **out, ks_error *err);
+void ks_committer_free(ks_committer *c);    /* closes its event files; NULL is a no-op */
+ks_status ks_committer_put(ks_committer *c, const ks_record *r, ks_error *err);
+/* The objective so far (NaN if none) and its epoch (-1). */
+double ks_committer_objective(const ks_committer *c, int *best_epoch);
+/*
+ * End the segment: the trial's status (with error text) in the database and, when
+ * session_end (the status is final: complete at the full budget, failed), the TensorBoard
+ * session end at the time the database recorded; closes the event files.
+ */
+ks_status ks_committer_end(ks_committer *c, ks_trial_status status, const char *error_text,
+                           int session_end, ks_error *err);
+
+/*
+ * A writer thread of one committer (a `ksearch fit`): records pushed into its sink are
+ * committed in order on a thread of its own, off the training thread.  A failure to
+ * commit is kept: later pushes return it (the recorder then stops the fit).  _stop
+ * commits what is still queued, ends the thread and returns the first failure; the
+ * committer stays the caller's (end and free it after).
+ */
+typedef struct ks_tracker_writer ks_tracker_writer;
+ks_status ks_tracker_writer_start(ks_committer *c, ks_tracker_writer **out, ks_error *err);
+ks_record_sink ks_tracker_writer_sink(ks_tracker_writer *w);
+ks_status ks_tracker_writer_stop(ks_tracker_writer *w, ks_error *err);  /* NULL: KS_OK */
 
 /*
  * The model summary text shown in TensorBoard (tag "model_summary"): the trial's
@@ -422,42 +648,6 @@ typedef struct ks_tracker_options {
  */
 ks_status ks_tracker_summary_text(const ks_model *m, const char *params_json, char **out,
                                   ks_error *err);
-
-/*
- * A callback that records every epoch (and batch, with update_freq) of a fit into the
- * database and TensorBoard.  The options' strings must outlive the callback.  The
- * trial's final status is set by whoever runs the fit (ks_tracker_finish).
- * A trial's runs are written by one or more fits (segments: a resume after a kill, a
- * Hyperband promotion).  A segment from initial_epoch > 0 starts from the trial's best
- * so far in the database (ks_db_trial_best over the epochs before it), so that its
- * objective, best epoch, best checkpoint and best_<metric> series span every segment.
- * The graph, the model summary and the session start info are
- * written by the first segment only: a fit from initial_epoch 0 whose session run
- * holds no event file yet (a study's trial) or any fit from 0 in Keras's layout.
- */
-ks_status ks_tracker_callback_new(const ks_tracker_options *opt, ks_callback **out,
-                                  ks_error *err);
-/* 1 if the callback stopped its fit because it could not record it (a database or
-   TensorBoard write failed, or no memory): a failure of the recording, not of the fit. */
-int ks_tracker_failed(const ks_callback *cb);
-/* The objective so far (NaN if none) and its epoch, as the callback saw them. */
-double ks_tracker_objective(const ks_callback *cb, int *best_epoch);
-/*
- * End the trial: its status (complete, failed …, with error text) in the database,
- * and the TensorBoard session end; closes the callback's event files.
- */
-ks_status ks_tracker_finish(ks_callback *cb, ks_trial_status status, const char *error_text,
-                            ks_error *err);
-/*
- * The same, saying whether status is the trial's final one.  TensorBoard keeps the
- * first session end info of a run, so it is written once, at the end of the trial's
- * last segment: session_end 1 for a final status (complete at the full budget,
- * failed), 0 for one that may still change (interrupted: it resumes; a Hyperband rung
- * that may be promoted).  ks_tracker_finish is this with session_end 1 for complete,
- * pruned and failed, 0 otherwise.  The end time is the trial's end in the database.
- */
-ks_status ks_tracker_end(ks_callback *cb, ks_trial_status status, const char *error_text,
-                         int session_end, ks_error *err);
 
 /* The TensorBoard callback of a study or model file, with Keras's arguments (log_dir,
    histogram_freq, update_freq, write_graph, embeddings_freq), into opt's TensorBoard
