@@ -184,7 +184,9 @@ static int parse_number(const char *cell, size_t len, double *out)
     return end == cell + b && isfinite(*out);    /* underflow to 0 is fine */
 }
 
-static ks_status bad_cell(csv_reader *r, int col, const char *name)
+/* A cell that is not a number; input: in a column of the inputs (which may hold
+   categories: StringLookup reads them), else of the targets. */
+static ks_status bad_cell(csv_reader *r, int col, const char *name, int input)
 {
     char shown[48];
     size_t k = 0;
@@ -196,6 +198,12 @@ static ks_status bad_cell(csv_reader *r, int col, const char *name)
     if (r->cell_len == 0 || strspn(r->cell, " \t") == r->cell_len)
         return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
                                "empty cell in column \"%.80s\"; expected a number", name);
+    if (input)
+        return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
+                               "cell \"%s\" in column \"%.80s\" is not a number; a column of "
+                               "categories is read as text (data: text: [%.80s]) into an Input "
+                               "of dtype string and a StringLookup",
+                               shown, name, name);
     return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line, col,
                            "cell \"%s\" in column \"%.80s\" is not a number", shown, name);
 }
@@ -412,7 +420,7 @@ static ks_status read_rows(csv_reader *r, char *const *names, size_t ncols, cons
                 }
             }
             if (!parse_number(r->cell, r->cell_len, &v))
-                return bad_cell(r, (int)col + 1, names[col]);
+                return bad_cell(r, (int)col + 1, names[col], dest[col] >= 0);
             f = (float)(dest[col] >= 0 ? v / scale : v);
             if (!isfinite(f))
                 return ks_error_set_at(r->err, KS_ERR_PARSE, r->path, r->cell_line,
@@ -446,10 +454,16 @@ static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *co
 {
     int any = 0;
     *is_text = NULL;
-    if (!opt || (!opt->text_auto && (!opt->text || !opt->text[0])))
+    if (!opt || (!opt->text_auto && !opt->used && (!opt->text || !opt->text[0])))
         return KS_OK;
     if (!(*is_text = calloc(ncols + 1, 1)))
         return ks_error_set_at(r->err, KS_ERR_NOMEM, r->path, 0, 0, "out of memory");
+    for (size_t i = 0; opt->used && i < ncols; i++) {
+        int used = 0;
+        for (size_t k = 0; opt->used[k] && !used; k++)
+            used = strcmp(names[i], opt->used[k]) == 0;
+        (*is_text)[i] = !used;      /* a column nothing reads: kept as text, not checked */
+    }
     for (size_t k = 0; opt->text && opt->text[k]; k++) {
         size_t i = 0;
         while (i < ncols && strcmp(names[i], opt->text[k]) != 0)
@@ -477,6 +491,27 @@ static ks_status text_columns(csv_reader *r, const ks_csv_options *opt, char *co
 
 /* ks_csv_load, and the header's names (*names_out, NULL-terminated, when not NULL); with
    table, the text columns' cells too (table->is_text, text, cell). */
+/* Open path for r (the delimiter checked, ',' for 0), past a UTF-8 byte order mark. */
+static ks_status reader_open(csv_reader *r, ks_stream *in, const char *path, char delimiter,
+                             ks_error *err)
+{
+    ks_status s;
+    r->delim = (unsigned char)(delimiter ? delimiter : ',');
+    if (r->delim == '"' || is_eol(r->delim))
+        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
+                               "the delimiter cannot be a quote or a line end");
+    if ((s = ks_stream_open(in, path, err)) != KS_OK)
+        return s;
+    r->path = path;
+    r->in = in;
+    r->line = 1;
+    r->err = err;
+    if (at(r, 0) == 0xEF && at(r, 1) == 0xBB && at(r, 2) == 0xBF)     /* a UTF-8 BOM */
+        advance(r, 3);
+    r->start = in->offset;
+    return KS_OK;
+}
+
 static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                           double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,
                           float **y, char ***names_out, ks_csv_table *table, ks_error *err)
@@ -493,19 +528,8 @@ static ks_status csv_load(const char *path, const ks_csv_options *opt, size_t be
     ks_status s;
     *n = *x_cols = *y_cols = 0;
     *x = *y = NULL;
-    r.delim = (unsigned char)(opt && opt->delimiter ? opt->delimiter : ',');
-    if (r.delim == '"' || is_eol(r.delim))
-        return ks_error_set_at(err, KS_ERR_CONFIG, path, 0, 0,
-                               "the delimiter cannot be a quote or a line end");
-    if ((s = ks_stream_open(&in, path, err)) != KS_OK)
+    if ((s = reader_open(&r, &in, path, opt ? opt->delimiter : ',', err)) != KS_OK)
         return s;
-    r.path = path;
-    r.in = &in;
-    r.line = 1;
-    r.err = err;
-    if (at(&r, 0) == 0xEF && at(&r, 1) == 0xBB && at(&r, 2) == 0xBF)  /* a UTF-8 BOM */
-        advance(&r, 3);
-    r.start = in.offset;
     if ((s = read_header(&r, &names, &ncols, err)) != KS_OK)
         goto done;
     if (!(dest = malloc(ncols * sizeof *dest))) {
@@ -593,7 +617,7 @@ ks_status ks_csv_load_table(const char *path, const ks_csv_options *opt, size_t 
                             size_t end, ks_csv_table *t, ks_error *err)
 {
     ks_csv_options o = {NULL, opt ? opt->delimiter : ',', opt ? opt->text : NULL,
-                        opt ? opt->text_auto : 0};
+                        opt ? opt->text_auto : 0, opt ? opt->used : NULL};
     size_t yc;
     float *y;
     ks_status s;
@@ -616,4 +640,32 @@ void ks_csv_table_free(ks_csv_table *t)
     free(t->text);
     free(t->cell);
     memset(t, 0, sizeof *t);
+}
+
+ks_status ks_csv_columns(const char *path, char delimiter, ks_value *out, ks_error *err)
+{
+    csv_reader r = {0};
+    ks_stream in;
+    char **names = NULL;
+    size_t ncols = 0;
+    ks_status s;
+    ks_value_init(out, KS_VALUE_LIST);
+    if ((s = reader_open(&r, &in, path, delimiter, err)) != KS_OK)
+        return s;
+    s = read_header(&r, &names, &ncols, err);
+    if (s != KS_OK && ks_stream_error(&in, NULL) != KS_OK)
+        s = ks_stream_error(&in, err);
+    for (size_t i = 0; s == KS_OK && i < ncols; i++) {
+        ks_value *v = ks_value_push(out, KS_VALUE_NULL);
+        if (!v || ks_value_set_string(v, names[i]) != KS_OK)
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; names && i < ncols; i++)
+        free(names[i]);
+    free(names);
+    free(r.cell);
+    ks_stream_close(&in);
+    if (s != KS_OK)
+        ks_value_free(out);
+    return s;
 }

@@ -86,14 +86,40 @@ typedef struct loader {
     const char *first;          /* the array that set n, for messages */
 } loader;
 
+/* The column names a group's references name, appended to names[*n, cap). */
+static void group_columns(const ks_value *group, const char **names, size_t *n, size_t cap)
+{
+    for (size_t i = 0; group && group->kind == KS_VALUE_MAP && i < group->n; i++) {
+        const ks_value *r = &group->items[i];
+        const ks_value *f = r->kind == KS_VALUE_MAP ? ks_value_get(r, "from") : r;
+        for (size_t j = 0; f && j < (f->kind == KS_VALUE_LIST ? f->n : 1); j++) {
+            const ks_value *nm = f->kind == KS_VALUE_LIST ? &f->items[j] : f;
+            if (nm->kind == KS_VALUE_STRING && *n < cap)
+                names[(*n)++] = nm->string;
+        }
+    }
+}
+
 static ks_status load_table(loader *l)
 {
     const ks_data_source *src = l->src;
-    ks_csv_options opt = {NULL, src->delimiter, src->text, src->text_auto};
+    ks_csv_options opt = {NULL, src->delimiter, src->text, src->text_auto, NULL};
+    const char **used = NULL;
     ks_status s;
     if (l->tab.names)
         return KS_OK;
+    /* with an inputs map, the columns no array names are not read (they may hold anything) */
+    if (src->inputs) {
+        size_t n = 0, cap = 2 * KS_MAX_IO * 256;
+        if (!(used = malloc((cap + 1) * sizeof *used)))
+            return ks_error_set(l->err, KS_ERR_NOMEM, "out of memory");
+        group_columns(src->inputs, used, &n, cap);
+        group_columns(src->targets, used, &n, cap);
+        used[n] = NULL;
+        opt.used = used;
+    }
     s = ks_csv_load_table(src->csv, &opt, src->begin, src->end, &l->tab, l->err);
+    free(used);
     if (s != KS_OK)
         return ks_data_at_value(l->err, s,
                                 s == KS_ERR_CONFIG && src->text_value ? src->text_value

@@ -247,6 +247,10 @@ ks_status ks_dataset_load(const ks_value *spec, const char *base_dir, ks_dataset
                           ks_error *err);
 void ks_dataset_free(ks_dataset *ds);
 ks_data ks_dataset_data(const ks_dataset *ds);
+/* The column names of a CSV file's header, in order, as a LIST of strings in *out (the
+   caller frees it with ks_value_free; empty after a failure).  Only the header is read;
+   errors name the file (and the line and column of a bad header). */
+ks_status ks_csv_columns(const char *path, char delimiter, ks_value *out, ks_error *err);
 /* Build a dataset from arrays (copied).  y may be NULL. */
 ks_status ks_dataset_from_arrays(const ks_shape *x_shape, size_t n, const float *x,
                                  size_t y_size, const float *y, int y_is_label,
@@ -353,6 +357,15 @@ const ks_shape *ks_model_input_shape_at(const ks_model *m, int i);
 const char *ks_model_input_dtype(const ks_model *m, int i);
 int ks_model_n_outputs(const ks_model *m);
 const char *ks_model_output_name(const ks_model *m, int i);
+/* What output i predicts, by its loss: probabilities of one class each (binary
+   crossentropy: a sigmoid per column), of classes that exclude each other (categorical
+   crossentropy: a softmax), or values (any other loss, or no compiled loss). */
+typedef enum ks_output_kind {
+    KS_OUTPUT_VALUES,
+    KS_OUTPUT_BINARY,
+    KS_OUTPUT_CLASSES
+} ks_output_kind;
+ks_output_kind ks_model_output_kind(const ks_model *m, int i);
 const ks_shape *ks_model_output_shape_at(const ks_model *m, int i);
 /* The index of the output called name, or -1. */
 int ks_model_output_index(const ks_model *m, const char *name);

@@ -171,8 +171,15 @@ enum {
     KS_LAYER_RECURRENT = 32,    /* SimpleRNN, LSTM, GRU: state is a ks_rnn_state; Bidirectional
                                    wraps them */
     KS_LAYER_TEXT_INPUT = 64,   /* reads an Input of dtype string (encode, not forward) */
-    KS_LAYER_TOKEN_TABLE = 128  /* its first weight holds one vector per token id (Embedding):
+    KS_LAYER_TOKEN_TABLE = 128, /* its first weight holds one vector per token id (Embedding):
                                    TensorBoard's projector shows it */
+    KS_LAYER_ENCODE = 256,      /* maps the model input that feeds it straight, once per data
+                                   set (encode, not forward): text with KS_LAYER_TEXT_INPUT
+                                   (TextVectorization, StringLookup), else numbers
+                                   (IntegerLookup); no other layer may read that input */
+    KS_LAYER_ONNX_ENCODED = 512 /* an ENCODE kind whose encoding an ONNX graph takes as its
+                                   input (TextVectorization's token ids); ENCODE kinds without
+                                   it are refused by the ONNX export */
 };
 
 /*
@@ -231,12 +238,13 @@ typedef struct ks_layer_ops {
      */
     ks_status (*check_input)(const ks_layer *l, const float *x, size_t n, ks_error *err);
     /*
-     * Text in (KS_LAYER_TEXT_INPUT kinds, which read an Input of dtype string straight):
-     * n rows of in_size[0] strings into out (n × out_size floats).  Runs once per data
-     * set bound to the model (fit, evaluate, predict), in place of forward, which these
-     * kinds do not have.  Fails only for memory.
+     * KS_LAYER_ENCODE kinds: n rows of in_size[0] values of the input they read straight
+     * (rows->text for KS_LAYER_TEXT_INPUT kinds, else rows->data) into out (n × out_size
+     * floats).  Runs once per data set bound to the model (fit, evaluate, predict), in
+     * place of forward, which these kinds do not have.  Fails for memory, or for a value
+     * the layer cannot map (KS_ERR_CONFIG naming its row, 0-based).
      */
-    ks_status (*encode)(const ks_layer *l, const char *const *text, size_t n, float *out,
+    ks_status (*encode)(const ks_layer *l, const ks_array *rows, size_t n, float *out,
                         ks_error *err);
     /*
      * Preprocessing learned from data (Keras's adapt), for kinds a model input feeds
@@ -247,6 +255,10 @@ typedef struct ks_layer_ops {
      */
     int (*adapted)(const ks_layer *l);
     ks_status (*adapt)(ks_layer *l, const ks_array *rows, size_t n, ks_error *err);
+    /* Whether the layer learns from the training targets of the model output it makes
+       rather than from its input (Normalization with invert: target standardization
+       undone inside the model).  May be NULL (never). */
+    int (*adapt_targets)(const ks_layer *l);
     /* A layer that maps tokens to ids (TextVectorization): the token of id (borrowed; ""
        for padding, "[UNK]"), NULL beyond its vocabulary.  May be NULL. */
     const char *(*token)(const ks_layer *l, size_t id);
@@ -354,6 +366,40 @@ extern const ks_layer_ops ks_layer_lstm_ops;
 extern const ks_layer_ops ks_layer_gru_ops;
 extern const ks_layer_ops ks_layer_bidirectional_ops;
 extern const ks_layer_ops ks_layer_text_vectorization_ops;
+extern const ks_layer_ops ks_layer_normalization_ops;
+extern const ks_layer_ops ks_layer_string_lookup_ops;
+extern const ks_layer_ops ks_layer_integer_lookup_ops;
+extern const ks_layer_ops ks_layer_category_encoding_ops;
+
+/*
+ * A growing table of distinct tokens (token_table.c): each token's bytes once, found by
+ * hash; with counting set before the first add, per-token counts (count, and docs: rows
+ * it occurs in, kept by the caller through last_row).  Zero it to start; ks_tokens_free
+ * frees it and leaves it zeroed.
+ */
+typedef struct ks_tokens {
+    size_t n, cap;              /* tokens, slots (a power of two) */
+    size_t *slot;               /* token index + 1, 0 when empty */
+    size_t *off, *len;          /* each token's bytes in arena (NUL-terminated there) */
+    double *count, *docs;       /* counting: occurrences, rows it occurs in */
+    size_t *last_row;           /* counting: the last row counted in docs, + 1 */
+    char *arena;
+    size_t arena_len, arena_cap;
+    int counting;
+    int numeric;                /* tokens are numbers ("%.17g"): ties sort by value */
+} ks_tokens;
+void ks_tokens_free(ks_tokens *t);
+/* The index of token s[0..n), added when add is set; -1 when absent (or, adding, out of
+   memory: *nomem set). */
+long ks_tokens_find(ks_tokens *t, const char *s, size_t n, int add, int *nomem);
+/* Sort token indices idx[0..n) (tmp: n more) as Keras orders a learned vocabulary: by
+   count, most frequent first; ties by the token, the one that sorts last first. */
+void ks_tokens_sort(const ks_tokens *t, size_t *idx, size_t *tmp, size_t n);
+/* A learned vocabulary: the indices of t's tokens but the special ones (never learned; a
+   NULL-terminated list, or NULL), sorted by ks_tokens_sort, the first max of them (*n);
+   *out is malloc'd (the caller frees it).  KS_ERR_NOMEM without memory (nothing to free). */
+ks_status ks_tokens_ranked(const ks_tokens *t, const char *const *special, size_t max,
+                           size_t **out, size_t *n);
 
 /* ------------------------------------------------------- recurrent layers */
 
@@ -715,7 +761,8 @@ struct ks_model {
     ks_node *nodes;             /* calls, topological order */
     int n_inputs;
     int inputs[KS_MAX_IO];      /* the input nodes, in the model's input order */
-    int text_reader[KS_MAX_IO]; /* per input of dtype string: the node that encodes it (it runs
+    int text_reader[KS_MAX_IO]; /* per input read by a KS_LAYER_ENCODE kind: the node that
+                                   encodes it (it runs
                                    as an input node with the encoded floats), else -1 */
     int n_outputs;
     ks_output outputs[KS_MAX_IO];
@@ -830,6 +877,9 @@ void ks_bound_release(ks_bound *b);
    array of a one-input model); what names the data in the message when there is none. */
 ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
                                ks_array *out, ks_error *err);
+/* The same for the targets of model output k. */
+ks_status ks_model_target_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                                ks_array *out, ks_error *err);
 
 /*
  * What a model does with its data besides the passes (model_data.c): inputs of dtype
@@ -1082,6 +1132,9 @@ typedef struct ks_csv_options {
     char delimiter;                 /* ',' */
     const char *const *text;        /* ks_csv_load_table: columns read as text, NULL-terminated */
     int text_auto;                  /* … and every column with a cell that is not a number */
+    const char *const *used;        /* ks_csv_load_table: when not NULL, the columns read
+                                       (NULL-terminated); any other is kept as text, whatever
+                                       it holds */
 } ks_csv_options;
 ks_status ks_csv_load(const char *path, const ks_csv_options *opt, size_t begin, size_t end,
                       double scale, size_t *n, size_t *x_cols, float **x, size_t *y_cols,

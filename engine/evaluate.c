@@ -85,20 +85,35 @@ static int match(const ks_array *a, int n, const char *name, int k, int n_model)
     return -1;
 }
 
+/* The array of d for model input k (targets 0) or output k (targets 1). */
+static ks_status array_for(const ks_model *m, const ks_data *d, int targets, int k,
+                           const char *what, ks_array *out, ks_error *err)
+{
+    ks_array a[KS_MAX_IO];
+    int n = arrays_of(d, targets, a);
+    const char *name = targets ? m->outputs[k].name : ks_model_input_name(m, k);
+    char list[256];
+    int j = match(a, n, name, k, targets ? m->n_outputs : m->n_inputs);
+    if (j < 0)
+        return ks_error_set(err, KS_ERR_CONFIG, "%s data has no %s the model's %s \"%s\"; it "
+                                                "has %s",
+                            what, targets ? "targets for" : "array for",
+                            targets ? "output" : "input", name,
+                            array_names(a, n, list, sizeof list));
+    *out = a[j];
+    return KS_OK;
+}
+
 ks_status ks_model_input_array(const ks_model *m, const ks_data *d, int k, const char *what,
                                ks_array *out, ks_error *err)
 {
-    ks_array a[KS_MAX_IO];
-    int n = arrays_of(d, 0, a);
-    const char *name = ks_model_input_name(m, k);
-    char list[256];
-    int j = match(a, n, name, k, m->n_inputs);
-    if (j < 0)
-        return ks_error_set(err, KS_ERR_CONFIG,
-                            "%s data has no array for the model's input \"%s\"; it has %s",
-                            what, name, array_names(a, n, list, sizeof list));
-    *out = a[j];
-    return KS_OK;
+    return array_for(m, d, 0, k, what, out, err);
+}
+
+ks_status ks_model_target_array(const ks_model *m, const ks_data *d, int k, const char *what,
+                                ks_array *out, ks_error *err)
+{
+    return array_for(m, d, 1, k, what, out, err);
 }
 
 static ks_status bind_inputs(ks_model *m, const ks_data *d, const char *what, ks_bound *b,

@@ -56,10 +56,10 @@ static ks_status input_build(ks_layer *l, ks_error *err)
                                 "rank gives its length here; give it (e.g. shape: [100]): "
                                 "ksearch sizes its buffers when it builds the model",
                                 i + 1);
-    if (st->dtype == KS_DTYPE_STRING && !(st->shape.ndim == 1 && st->shape.dim[0] == 1))
+    if (st->dtype == KS_DTYPE_STRING && st->shape.ndim != 1)
         return ks_error_set(err, KS_ERR_SHAPE,
-                            "InputLayer: text (dtype: string) comes one string a sample: "
-                            "shape: [1], got %s",
+                            "InputLayer: text (dtype: string) comes as strings in one axis, "
+                            "one per column: shape: [1] or [COLUMNS], got %s",
                             ks_shape_str(&st->shape, buf, sizeof buf));
     l->out_shape = st->shape;
     return KS_OK;

@@ -50,6 +50,10 @@ const ks_layer_ops *const ks_layer_kinds[KS_LAYER_KINDS_MAX + 1] = {
     /* shapes, preprocessing and augmentation inside the model */
     &ks_layer_reshape_ops,
     &ks_layer_rescaling_ops,
+    &ks_layer_normalization_ops,
+    &ks_layer_string_lookup_ops,
+    &ks_layer_integer_lookup_ops,
+    &ks_layer_category_encoding_ops,
     &ks_layer_random_flip_ops,
     &ks_layer_random_translation_ops,
     NULL};

@@ -66,114 +66,6 @@ static int token_start(const tv_state *st)
     return st->output_mode == MODE_INT ? 2 : 1;
 }
 
-/* -------------------------------------------------------------- tokens */
-
-/* A growing table of distinct tokens (open addressing over FNV-1a), with per-token counts
-   while adapting. */
-typedef struct tok_table {
-    size_t n, cap;              /* tokens, slots (a power of two) */
-    size_t *slot;               /* token index + 1, 0 when empty */
-    size_t *off, *len;          /* each token's bytes in arena */
-    double *count, *docs;       /* adapt: occurrences, rows it occurs in */
-    size_t *last_row;           /* adapt: the last row counted in docs, + 1 */
-    char *arena;
-    size_t arena_len, arena_cap;
-    int counting;
-} tok_table;
-
-static void table_free(tok_table *t)
-{
-    free(t->slot);
-    free(t->off);
-    free(t->len);
-    free(t->count);
-    free(t->docs);
-    free(t->last_row);
-    free(t->arena);
-    memset(t, 0, sizeof *t);
-}
-
-static size_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return (size_t)h;
-}
-
-/* Room for one more token: the slots doubled at half full, the per-token arrays grown. */
-static int table_grow(tok_table *t)
-{
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024, *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return 0;
-        for (size_t i = 0; i < t->n; i++) {
-            size_t h = hash_bytes(t->arena + t->off[i], t->len[i]) & (cap - 1);
-            while (slot[h])
-                h = (h + 1) & (cap - 1);
-            slot[h] = i + 1;
-        }
-        free(t->slot);
-        t->slot = slot;
-        t->cap = cap;
-        /* per-token arrays: cap / 2 entries */
-        if (!(t->off = realloc(t->off, cap / 2 * sizeof *t->off)) ||
-            !(t->len = realloc(t->len, cap / 2 * sizeof *t->len)))
-            return 0;
-        if (t->counting && (!(t->count = realloc(t->count, cap / 2 * sizeof *t->count)) ||
-                            !(t->docs = realloc(t->docs, cap / 2 * sizeof *t->docs)) ||
-                            !(t->last_row = realloc(t->last_row, cap / 2 * sizeof *t->last_row))))
-            return 0;
-    }
-    return 1;
-}
-
-/* The index of token s[0..n), added when add is set; -1 when absent (or no memory: *nomem). */
-static long table_find(tok_table *t, const char *s, size_t n, int add, int *nomem)
-{
-    size_t h, i;
-    if (t->cap) {
-        for (h = hash_bytes(s, n) & (t->cap - 1); t->slot[h]; h = (h + 1) & (t->cap - 1)) {
-            i = t->slot[h] - 1;
-            if (t->len[i] == n && memcmp(t->arena + t->off[i], s, n) == 0)
-                return (long)i;
-        }
-    }
-    if (!add)
-        return -1;
-    if (!table_grow(t) || t->arena_len + n + 1 < t->arena_len) {
-        *nomem = 1;
-        return -1;
-    }
-    if (t->arena_len + n + 1 > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap : 4096;
-        char *a;
-        while (cap < t->arena_len + n + 1)
-            cap *= 2;
-        if (!(a = realloc(t->arena, cap))) {
-            *nomem = 1;
-            return -1;
-        }
-        t->arena = a;
-        t->arena_cap = cap;
-    }
-    memcpy(t->arena + t->arena_len, s, n);
-    t->arena[t->arena_len + n] = '\0';
-    i = t->n++;
-    t->off[i] = t->arena_len;
-    t->len[i] = n;
-    t->arena_len += n + 1;
-    if (t->counting) {
-        t->count[i] = t->docs[i] = 0.0;
-        t->last_row[i] = 0;
-    }
-    for (h = hash_bytes(s, n) & (t->cap - 1); t->slot[h]; h = (h + 1) & (t->cap - 1))
-        ;
-    t->slot[h] = i + 1;
-    return (long)i;
-}
-
 /* ASCII punctuation, Python's string.punctuation: what Keras's strip regex removes. */
 static int is_punct(unsigned char c)
 {
@@ -250,7 +142,7 @@ static int next_token(const tv_state *st, const char *s, size_t n, size_t *at, s
 static ks_status check_vocabulary(const tv_state *st, size_t *skip, ks_error *err)
 {
     const ks_value *v = &st->vocabulary;
-    tok_table t;
+    ks_tokens t;
     int nomem = 0;
     size_t n;
     ks_status s = KS_OK;
@@ -278,13 +170,13 @@ static ks_status check_vocabulary(const tv_state *st, size_t *skip, ks_error *er
         if (w->kind != KS_VALUE_STRING)
             s = ks_error_set(err, KS_ERR_CONFIG,
                              "TextVectorization: vocabulary entry %zu is not a string", i);
-        else if (table_find(&t, w->string, strlen(w->string), 0, &nomem) >= 0)
+        else if (ks_tokens_find(&t, w->string, strlen(w->string), 0, &nomem) >= 0)
             s = ks_error_set(err, KS_ERR_CONFIG,
                              "TextVectorization: the vocabulary has \"%.64s\" twice", w->string);
-        else if (table_find(&t, w->string, strlen(w->string), 1, &nomem) < 0)
+        else if (ks_tokens_find(&t, w->string, strlen(w->string), 1, &nomem) < 0)
             s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
-    table_free(&t);
+    ks_tokens_free(&t);
     if (s == KS_OK && st->output_mode == MODE_TF_IDF &&
         !(st->idf_weights.kind == KS_VALUE_LIST && st->idf_weights.n == n))
         s = ks_error_set(err, KS_ERR_CONFIG,
@@ -302,7 +194,8 @@ static ks_status tv_build(ks_layer *l, ks_error *err)
     if (st->ngrams || st->sparse || st->ragged)
         return ks_error_set(err, KS_ERR_CONFIG, "TextVectorization: %s is not supported by ksearch",
                             st->ngrams ? "ngrams" : st->sparse ? "sparse" : "ragged");
-    /* its input is an Input of dtype string, of shape (1) (ks_model_wire_text) */
+    /* its input is an Input of dtype string (ks_model_wire_text): one text a sample, or
+       several columns whose tokens follow each other */
     if ((s = check_vocabulary(st, &skip, err)) != KS_OK)
         return s;
     vocab = st->vocabulary.kind == KS_VALUE_LIST ? st->vocabulary.n - skip : 0;
@@ -329,30 +222,8 @@ static ks_status tv_build(ks_layer *l, ks_error *err)
 
 /* -------------------------------------------------------------- adapt */
 
-/* Token i before token j: count descending, then the token's bytes descending (Keras's
-   np.lexsort((tokens, counts)) reversed). */
-static int before(const tok_table *t, size_t i, size_t j)
-{
-    if (t->count[i] != t->count[j])
-        return t->count[i] > t->count[j];
-    return strcmp(t->arena + t->off[i], t->arena + t->off[j]) > 0;
-}
-
-/* Sort idx[0..n) by before(), merge sort through tmp (no global comparator state). */
-static void sort_tokens(const tok_table *t, size_t *idx, size_t *tmp, size_t n)
-{
-    size_t h = n / 2, a = 0, b = h, k = 0;
-    if (n < 2)
-        return;
-    sort_tokens(t, idx, tmp, h);
-    sort_tokens(t, idx + h, tmp, n - h);
-    while (a < h || b < n)
-        tmp[k++] = b >= n || (a < h && !before(t, idx[b], idx[a])) ? idx[a++] : idx[b++];
-    memcpy(idx, tmp, n * sizeof *idx);
-}
-
 /* Count every token of the rows (and the rows each occurs in). */
-static ks_status count_tokens(const tv_state *st, const ks_array *rows, size_t n, tok_table *t,
+static ks_status count_tokens(const tv_state *st, const ks_array *rows, size_t n, ks_tokens *t,
                               ks_error *err)
 {
     char *buf = NULL;
@@ -366,7 +237,7 @@ static ks_status count_tokens(const tv_state *st, const ks_array *rows, size_t n
             break;
         }
         while (next_token(st, buf, (size_t)len, &at, &start, &tl)) {
-            long i = table_find(t, buf + start, tl, 1, &nomem);
+            long i = ks_tokens_find(t, buf + start, tl, 1, &nomem);
             if (i < 0)
                 break;
             t->count[i] += 1.0;
@@ -384,8 +255,10 @@ static ks_status count_tokens(const tv_state *st, const ks_array *rows, size_t n
 static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error *err)
 {
     tv_state *st = l->state;
-    tok_table t;
-    size_t *idx = NULL, *tmp = NULL, keep = 0;
+    ks_tokens t;
+    size_t *idx = NULL, keep = 0;
+    /* the special tokens are never learned: padding ("", int mode) and [UNK] */
+    const char *const special[3] = {OOV_TOKEN, st->output_mode == MODE_INT ? "" : NULL, NULL};
     ks_value vocab, idf;
     ks_status s;
     if (!rows->text)
@@ -396,20 +269,13 @@ static ks_status tv_adapt(ks_layer *l, const ks_array *rows, size_t n, ks_error 
     ks_value_init(&idf, KS_VALUE_LIST);
     if ((s = count_tokens(st, rows, n, &t, err)) != KS_OK)
         goto out;
-    if (!(idx = malloc((t.n + 1) * sizeof *idx)) || !(tmp = malloc((t.n + 1) * sizeof *tmp))) {
+    if (ks_tokens_ranked(&t, special,
+                         st->max_tokens > 0 ? (size_t)(st->max_tokens - token_start(st))
+                                            : (size_t)-1,
+                         &idx, &keep) != KS_OK) {
         s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < t.n; i++) {
-        const char *tok = t.arena + t.off[i];
-        /* the special tokens are never learned: padding ("", int mode) and [UNK] */
-        if ((st->output_mode == MODE_INT && !tok[0]) || strcmp(tok, OOV_TOKEN) == 0)
-            continue;
-        idx[keep++] = i;
-    }
-    sort_tokens(&t, idx, tmp, keep);
-    if (st->max_tokens > 0 && keep > (size_t)(st->max_tokens - token_start(st)))
-        keep = (size_t)(st->max_tokens - token_start(st));
     for (size_t k = 0; k < keep; k++) {
         ks_value *v = ks_value_push(&vocab, KS_VALUE_NULL);
         ks_value *w = st->output_mode == MODE_TF_IDF ? ks_value_push(&idf, KS_VALUE_NUMBER) : NULL;
@@ -433,8 +299,7 @@ out:
     ks_value_free(&vocab);
     ks_value_free(&idf);
     free(idx);
-    free(tmp);
-    table_free(&t);
+    ks_tokens_free(&t);
     return s;
 }
 
@@ -445,23 +310,24 @@ static int tv_adapted(const ks_layer *l)
 
 /* ------------------------------------------------------------- encode */
 
-static ks_status tv_encode(const ks_layer *l, const char *const *text, size_t n, float *out,
+static ks_status tv_encode(const ks_layer *l, const ks_array *rows, size_t n, float *out,
                            ks_error *err)
 {
+    const char *const *text = rows->text;
     const tv_state *st = l->state;
     const ks_value *v = &st->vocabulary;
     size_t width = l->out_size, skip = 0, cap = 0, per = l->in_size[0];
     int start = token_start(st), nomem = 0, is_int = st->output_mode == MODE_INT;
     double *idf = NULL, mean = 0.0;
     char *buf = NULL;
-    tok_table t;
+    ks_tokens t;
     memset(&t, 0, sizeof t);
     /* the lookup: vocabulary token k has id start + k (as given, after any special ones) */
     if (v->kind == KS_VALUE_LIST) {
         ks_error quiet;
         check_vocabulary(st, &skip, &quiet);
         for (size_t k = skip; k < v->n && !nomem; k++)
-            table_find(&t, v->items[k].string, strlen(v->items[k].string), 1, &nomem);
+            ks_tokens_find(&t, v->items[k].string, strlen(v->items[k].string), 1, &nomem);
     }
     if (st->output_mode == MODE_TF_IDF && !nomem) {
         /* idf per id: [UNK] gets the mean of the tokens' weights, as Keras */
@@ -484,7 +350,7 @@ static ks_status tv_encode(const ks_layer *l, const char *const *text, size_t n,
             size_t at = 0, s0, tl;
             nomem = len < 0;
             while (!nomem && next_token(st, buf, (size_t)len, &at, &s0, &tl)) {
-                long k = table_find(&t, buf + s0, tl, 0, &nomem);
+                long k = ks_tokens_find(&t, buf + s0, tl, 0, &nomem);
                 size_t id = k >= 0 ? (size_t)(start + k) : is_int && tl == 0 ? 0 : (size_t)start - 1;
                 if (is_int) {
                     if (filled < width)
@@ -499,7 +365,7 @@ static ks_status tv_encode(const ks_layer *l, const char *const *text, size_t n,
     }
     free(buf);
     free(idf);
-    table_free(&t);
+    ks_tokens_free(&t);
     return nomem ? ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding text") : KS_OK;
 }
 
@@ -523,7 +389,7 @@ const ks_layer_ops ks_layer_text_vectorization_ops = {
     .name = "TextVectorization",
     .keys = tv_keys,
     .state_size = sizeof(tv_state),
-    .flags = KS_LAYER_TEXT_INPUT,
+    .flags = KS_LAYER_TEXT_INPUT | KS_LAYER_ENCODE | KS_LAYER_ONNX_ENCODED,
     .build = tv_build,
     .encode = tv_encode,
     .adapted = tv_adapted,

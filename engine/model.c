@@ -568,6 +568,17 @@ const char *ks_model_output_name(const ks_model *m, int i)
     return i >= 0 && i < m->n_outputs ? m->outputs[i].name : NULL;
 }
 
+ks_output_kind ks_model_output_kind(const ks_model *m, int i)
+{
+    const ks_loss_ops *loss = m->compiled && i >= 0 && i < m->n_outputs ? m->outputs[i].loss
+                                                                        : NULL;
+    if (!loss)
+        return KS_OUTPUT_VALUES;
+    return loss->fuses == KS_ACT_SIGMOID   ? KS_OUTPUT_BINARY
+           : loss->fuses == KS_ACT_SOFTMAX ? KS_OUTPUT_CLASSES
+                                           : KS_OUTPUT_VALUES;
+}
+
 const ks_shape *ks_model_output_shape_at(const ks_model *m, int i)
 {
     return i >= 0 && i < m->n_outputs ? &m->nodes[m->outputs[i].node].layer->out_shape : NULL;

@@ -32,6 +32,19 @@ static ks_status node_error(const ks_model *m, int i, ks_error *err)
     return err ? err->code : KS_ERR_SHAPE;
 }
 
+/* Node i reads an input that an encoding layer (node r) reads too: refused, since the
+   passes see the input as that layer's encoding. */
+static ks_status shared_encoded_input(const ks_model *m, int i, int r, const char *input,
+                                      ks_error *err)
+{
+    ks_error_set(err, KS_ERR_SHAPE,
+                 "input \"%s\" is read by layer \"%s\" (%s), which encodes it once per data "
+                 "set; give %s an Input of its own",
+                 input, m->nodes[r].name, m->nodes[r].layer->ops->name,
+                 m->nodes[i].layer->ops->name);
+    return node_error(m, i, err);
+}
+
 ks_status ks_model_wire_text(ks_model *m, ks_error *err)
 {
     for (int k = 0; k < KS_MAX_IO; k++)
@@ -41,13 +54,16 @@ ks_status ks_model_wire_text(ks_model *m, ks_error *err)
         const ks_layer *l = nd->layer;
         for (int j = 0; j < nd->n_in; j++) {
             const ks_node *src = &m->nodes[nd->inputs[j]];
-            int text_in = src->mode == KS_NODE_INPUT &&
-                          ks_input_dtype(src->layer) == KS_DTYPE_STRING;
+            int is_input = src->mode == KS_NODE_INPUT;
+            int text_in = is_input && ks_input_dtype(src->layer) == KS_DTYPE_STRING;
             int reads_text = (l->ops->flags & KS_LAYER_TEXT_INPUT) != 0;
+            int encodes = (l->ops->flags & KS_LAYER_ENCODE) != 0;
             if (text_in && !reads_text) {
                 ks_error_set(err, KS_ERR_SHAPE,
                              "input \"%s\" is text (dtype: string); only a layer that reads "
-                             "text (TextVectorization) can take it, not %s",
+                             "text can take it, not %s: categories go through a StringLookup "
+                             "(then CategoryEncoding or Embedding), words through a "
+                             "TextVectorization",
                              src->name, l->ops->name);
                 return node_error(m, i, err);
             }
@@ -58,12 +74,21 @@ ks_status ks_model_wire_text(ks_model *m, ks_error *err)
                              l->ops->name, src->name);
                 return node_error(m, i, err);
             }
-            if (reads_text) {
+            if (encodes && (!is_input || nd->n_in != 1)) {
+                ks_error_set(err, KS_ERR_SHAPE,
+                             "%s maps the values of a model input, once per data set: its input "
+                             "must be an Input, got \"%s\"",
+                             l->ops->name, src->name);
+                return node_error(m, i, err);
+            }
+            if (encodes) {
                 if (m->text_reader[src->input_index] >= 0) {
                     ks_error_set(err, KS_ERR_SHAPE,
-                                 "input \"%s\" is read by two text layers; give each its own "
-                                 "Input",
-                                 src->name);
+                                 "input \"%s\" is read by two layers that encode it (%s and "
+                                 "%s); give each its own Input",
+                                 src->name,
+                                 m->nodes[m->text_reader[src->input_index]].layer->ops->name,
+                                 l->ops->name);
                     return node_error(m, i, err);
                 }
                 /* the encoding runs once per data set: the node is an input of floats */
@@ -72,6 +97,19 @@ ks_status ks_model_wire_text(ks_model *m, ks_error *err)
                 nd->input_index = src->input_index;
                 nd->needs_grad = 0;
             }
+        }
+    }
+    /* an encoded input is read by its encoder alone */
+    for (int i = 0; i < m->n_nodes; i++) {
+        const ks_node *nd = &m->nodes[i];
+        for (int j = 0; j < nd->n_in; j++) {
+            const ks_node *src = &m->nodes[nd->inputs[j]];
+            int r = src->mode == KS_NODE_INPUT && src->input_index >= 0 &&
+                            (src->layer->ops->flags & KS_LAYER_INPUT)
+                        ? m->text_reader[src->input_index]
+                        : -1;
+            if (r >= 0 && r != i)
+                return shared_encoded_input(m, i, r, src->name, err);
         }
     }
     return KS_OK;
@@ -110,8 +148,8 @@ ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, c
                                              "string)");
     else if (dt != KS_DTYPE_STRING && a->text)
         s = ks_error_set(err, KS_ERR_CONFIG,
-                         "it is text; give its Input dtype: string, and a TextVectorization to "
-                         "read it");
+                         "it is text; give its Input dtype: string, and a StringLookup (for "
+                         "categories) or a TextVectorization (for words) to read it");
     else if (dt == KS_DTYPE_INT32 || dt == KS_DTYPE_INT64)
         s = check_integers(a->data, n, a->size, ks_dtype_names[dt], err);
     if (s != KS_OK) {
@@ -120,13 +158,17 @@ ks_status ks_model_bind_input(ks_model *m, int k, const ks_array *a, size_t n, c
     }
     b->x[k] = a->data;
     b->x_size[k] = a->size;
-    if (dt == KS_DTYPE_STRING) {
-        const ks_layer *r = m->nodes[m->text_reader[k]].layer;
+    if (m->text_reader[k] >= 0) {
+        const ks_node *rn = &m->nodes[m->text_reader[k]];
+        const ks_layer *r = rn->layer;
         size_t width = r->out_size;
         if (!(b->owned[k] = malloc(n * width * sizeof(float) + 1)))
-            return ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding the text");
-        if ((s = r->ops->encode(r, a->text, n, b->owned[k], err)) != KS_OK)
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory encoding the input");
+        if ((s = r->ops->encode(r, a, n, b->owned[k], err)) != KS_OK) {
+            ks_error_prefix(err, "%s data for the input \"%s\", read by layer \"%s\"", what,
+                            in->name, rn->name);
             return s;
+        }
         b->x[k] = b->owned[k];
         b->x_size[k] = width;
     }
@@ -173,22 +215,51 @@ void ks_bound_release(ks_bound *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The rows layer l (node i) learns from: the targets of the output it makes, for kinds
+   that adapt on targets, else the model input that feeds it straight. */
+static ks_status adapt_rows(const ks_model *m, int i, const ks_data *data, ks_array *a,
+                            ks_error *err)
+{
+    const ks_node *nd = &m->nodes[i];
+    const ks_layer *l = nd->layer;
+    const ks_node *src = nd->n_in > 0 ? &m->nodes[nd->inputs[0]] : NULL;
+    ks_status s;
+    if (l->ops->adapt_targets && l->ops->adapt_targets(l)) {
+        for (int k = 0; k < m->n_outputs; k++) {
+            if (m->outputs[k].node != i)
+                continue;
+            if ((s = ks_model_target_array(m, data, k, "training", a, err)) != KS_OK)
+                return s;
+            if (a->size != l->out_size)
+                return ks_error_set(err, KS_ERR_SHAPE,
+                                    "layer \"%s\" (%s) learns the targets of its output, which "
+                                    "have %zu columns; it makes %zu",
+                                    nd->name, l->ops->name, a->size, l->out_size);
+            return KS_OK;
+        }
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "layer \"%s\" (%s with invert) learns the targets of the model "
+                            "output it makes, so it must be a model output",
+                            nd->name, l->ops->name);
+    }
+    if (!src || src->mode != KS_NODE_INPUT || nd->n_in != 1)
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "layer \"%s\" (%s) learns from the data it reads (adapt), so a "
+                            "model input must feed it straight, not \"%s\"",
+                            nd->name, l->ops->name, src ? src->name : "nothing");
+    return ks_model_input_array(m, data, src->input_index, "training", a, err);
+}
+
 ks_status ks_model_adapt(ks_model *m, const ks_data *data, ks_error *err)
 {
     for (int i = 0; i < m->n_nodes; i++) {
         ks_node *nd = &m->nodes[i];
         ks_layer *l = nd->layer;
-        const ks_node *src = nd->n_in > 0 ? &m->nodes[nd->inputs[0]] : NULL;
         ks_array a;
         ks_status s;
         if (!l->ops->adapt || nd->call > 0 || (l->ops->adapted && l->ops->adapted(l)))
             continue;
-        if (!src || src->mode != KS_NODE_INPUT || nd->n_in != 1)
-            return ks_error_set(err, KS_ERR_CONFIG,
-                                "layer \"%s\" (%s) learns from the data it reads (adapt), so a "
-                                "model input must feed it straight, not \"%s\"",
-                                nd->name, l->ops->name, src ? src->name : "nothing");
-        if ((s = ks_model_input_array(m, data, src->input_index, "training", &a, err)) != KS_OK)
+        if ((s = adapt_rows(m, i, data, &a, err)) != KS_OK)
             return s;
         if ((s = l->ops->adapt(l, &a, data->n, err)) != KS_OK) {
             ks_error_prefix(err, "adapting layer \"%s\"", nd->name);

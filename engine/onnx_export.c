@@ -131,6 +131,14 @@ static ks_status lower_node(ks_onnx *g, const ks_model *m, int i, const char **t
     char kinds[240];            /* with the names in the message, within ks_error's 512 */
     ks_status s;
     int src;
+    if (nd->mode == KS_NODE_INPUT && (l->ops->flags & KS_LAYER_ENCODE) &&
+        !(l->ops->flags & KS_LAYER_ONNX_ENCODED))
+        return ks_error_set(err, KS_ERR_CONFIG,
+                            "layer \"%s\" is a %s, which the ONNX export does not support: "
+                            "the lookup of categories stays in the .ksm model (predict and "
+                            "ensembles apply it); export a model that takes their indices, "
+                            "through an Input of integers",
+                            l->name, l->ops->name);
     if (nd->mode == KS_NODE_INPUT) {
         t[i] = input_tensor(m, nd->input_index);
         return KS_OK;

@@ -18,6 +18,7 @@ typedef struct data_opts {
     const char *labels;     /* .npy labels for a .npy input */
     double scale;           /* 0: the model's */
     int batch_size;
+    int need_targets;       /* evaluate: the targets must be there */
 } data_opts;
 
 static int ends_with(const char *s, const char *suffix)
@@ -30,6 +31,146 @@ static ks_status put_string(ks_value *map, const char *key, const char *value)
 {
     ks_value *v = ks_value_put(map, key, KS_VALUE_NULL);
     return v ? ks_value_set_string(v, value) : KS_ERR_NOMEM;
+}
+
+/* Whether the list of names has s. */
+static int has_name(const ks_value *names, const char *s)
+{
+    for (size_t i = 0; i < names->n; i++)
+        if (strcmp(names->items[i].string, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first column a reference (a name, a list, or {from: …}) names that the header
+   lacks, or NULL. */
+static const char *missing_column(const ks_value *ref, const ks_value *header)
+{
+    const ks_value *f = ref->kind == KS_VALUE_MAP ? ks_value_get(ref, "from") : ref;
+    for (size_t j = 0; f && j < (f->kind == KS_VALUE_LIST ? f->n : 1); j++) {
+        const ks_value *nm = f->kind == KS_VALUE_LIST ? &f->items[j] : f;
+        if (nm->kind == KS_VALUE_STRING && !has_name(header, nm->string))
+            return nm->string;
+    }
+    return NULL;
+}
+
+/* --target's names as a LIST. */
+static ks_status target_list(const char *target, ks_value *out)
+{
+    char buf[1024], *save = NULL;
+    ks_value_init(out, KS_VALUE_LIST);
+    snprintf(buf, sizeof buf, "%s", target);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        ks_value *e = ks_value_push(out, KS_VALUE_NULL);
+        if (!e || ks_value_set_string(e, tok) != KS_OK)
+            return KS_ERR_NOMEM;
+    }
+    return KS_OK;
+}
+
+/* The targets' references as trained (a map, into *tmap, which the caller frees), with
+   --target's columns in place of the one output's; KS_ERR_NOMEM. */
+static ks_status target_refs(const data_opts *o, const ks_value *targets, ks_value *tmap)
+{
+    ks_value names, *ref, *from;
+    ks_status s = KS_OK;
+    ks_value_init(&names, KS_VALUE_NULL);
+    if (targets && targets->kind == KS_VALUE_MAP && ks_value_clone(targets, tmap) != KS_OK)
+        return KS_ERR_NOMEM;
+    if (!o->target)
+        return KS_OK;
+    if (tmap->n != 1 || tmap->items[0].kind != KS_VALUE_MAP) {
+        ks_value_free(tmap);
+        ks_value_init(tmap, KS_VALUE_MAP);
+        ref = ks_value_put(tmap, "", KS_VALUE_MAP);
+    } else {
+        ref = &tmap->items[0];
+    }
+    from = ref ? ks_value_get(ref, "from") : NULL;
+    if (!ref || target_list(o->target, &names) != KS_OK) {
+        s = KS_ERR_NOMEM;
+    } else if (from) {              /* the names in place of the recorded ones */
+        char *key = from->key;
+        from->key = NULL;
+        ks_value_free(from);
+        *from = names;
+        from->key = key;
+        return KS_OK;
+    } else if (ks_value_put_copy(ref, "from", &names) != KS_OK) {
+        s = KS_ERR_NOMEM;
+    }
+    ks_value_free(&names);
+    return s;
+}
+
+/*
+ * A CSV file read by the columns the model recorded at training (KS_META_CSV_*), in any
+ * order: its inputs, its targets (--target overrides their columns) when the file has
+ * them — evaluate needs them — and its text columns.  A missing input column, or a
+ * missing target column for evaluate, is KS_ERR_CONFIG naming it at the header.
+ */
+static ks_status csv_by_name(const data_opts *o, ks_model *m, ks_value *spec, ks_error *err)
+{
+    const ks_value *meta = ks_model_meta(m);
+    const ks_value *inputs = ks_value_get(meta, KS_META_CSV_INPUTS);
+    const ks_value *targets = ks_value_get(meta, KS_META_CSV_TARGETS);
+    const ks_value *text = ks_value_get(meta, KS_META_CSV_TEXT);
+    ks_value header, tmap, *v;
+    const char *miss = NULL;
+    ks_status s;
+    if ((s = ks_csv_columns(o->data, ',', &header, err)) != KS_OK)
+        return s;
+    ks_value_init(&tmap, KS_VALUE_MAP);
+    for (size_t i = 0; inputs->kind == KS_VALUE_MAP && i < inputs->n && !miss; i++)
+        miss = missing_column(&inputs->items[i], &header);
+    if (inputs->kind == KS_VALUE_LIST)
+        miss = missing_column(inputs, &header);
+    if (miss) {
+        s = ks_error_set_at(err, KS_ERR_CONFIG, o->data, 1, 1,
+                            "the header has no column \"%s\", which the model was trained on "
+                            "(its input columns are read by name, in any order)",
+                            miss);
+        goto out;
+    }
+    if (inputs->kind == KS_VALUE_LIST) {
+        v = ks_value_put(spec, "inputs", KS_VALUE_MAP);
+        s = v && ks_value_put_copy(v, "", inputs) == KS_OK ? KS_OK : KS_ERR_NOMEM;
+    } else {
+        s = ks_value_put_copy(spec, "inputs", inputs);
+    }
+    if (s == KS_OK)
+        s = target_refs(o, targets, &tmap);
+    if (s != KS_OK) {
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < tmap.n && !miss; i++)
+        miss = missing_column(&tmap.items[i], &header);
+    if (miss && (o->need_targets || o->target)) {
+        s = ks_error_set_at(err, KS_ERR_CONFIG, o->data, 1, 1,
+                            "the header has no column \"%s\", the target %s; name the target "
+                            "column(s) with --target NAME",
+                            miss, o->target ? "given by --target" : "the model was trained with");
+        goto out;
+    }
+    if (!miss && tmap.n > 0 && ks_value_put_copy(spec, "targets", &tmap) != KS_OK)
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    if (s == KS_OK && text && ks_value_put_copy(spec, "text", text) != KS_OK)
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == KS_OK && !text && i < ks_model_n_inputs(m); i++)
+        if (strcmp(ks_model_input_dtype(m, i), "string") == 0) {
+            /* a model that reads text: the columns that are not numbers are text */
+            if (!(v = ks_value_put(spec, "text", KS_VALUE_BOOL)))
+                s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+            else
+                v->boolean = 1;
+            break;
+        }
+out:
+    ks_value_free(&header);
+    ks_value_free(&tmap);
+    return s;
 }
 
 /* Build the data spec for DATA and load it. */
@@ -56,6 +197,14 @@ static ks_status load_data(const data_opts *o, ks_model *m, ks_dataset **out, ks
         if (!npy || put_string(npy, "x", o->data) != KS_OK ||
             (o->labels && put_string(npy, "y", o->labels) != KS_OK))
             s = KS_ERR_NOMEM;
+    } else if (ends_with(o->data, ".csv") &&
+               ks_value_get(ks_model_meta(m), KS_META_CSV_INPUTS)) {
+        if (put_string(&spec, "csv", o->data) != KS_OK)
+            s = KS_ERR_NOMEM;
+        else if ((s = csv_by_name(o, m, &spec, err)) != KS_OK) {
+            ks_value_free(&spec);
+            return s;
+        }
     } else if (ends_with(o->data, ".csv")) {
         int text = 0;
         for (int i = 0; i < ks_model_n_inputs(m); i++)
@@ -249,6 +398,7 @@ int cmd_evaluate(int argc, char **argv)
     int r = parse_args(argc, argv, "evaluate", &path, &o, NULL);
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
+    o.need_targets = 1;
     ks_error_clear(&err);
     if ((s = predictor_load(path, &p, &err)) != KS_OK ||
         (s = load_data(&o, p.model, &ds, &err)) != KS_OK)
@@ -278,46 +428,90 @@ fail:
     return cli_exit_for(s) == KS_EXIT_OK ? KS_EXIT_FAILED : cli_exit_for(s);
 }
 
-/* One output's columns: class, p0… for probabilities (several columns), else y0…; names
-   prefixed "NAME_" for a model of several outputs. */
-static void write_header(FILE *f, const char *prefix, size_t k, int first)
+/*
+ * How one output is written: its kind, width, and column names — a classifier's class
+ * (the index of the most probable, which is the class label of the training targets) and
+ * each class's probability (a binary classifier's both), or the values; named after the
+ * target column the model was trained with when it had one (PREFIX = "NAME_" for a model
+ * of several outputs), else class, p0, p1 … and y0, y1 ….
+ */
+typedef struct out_format {
+    ks_output_kind kind;
+    size_t k;                   /* floats per row */
+    char prefix[80];            /* "NAME_" or "" */
+    char target[80];            /* the target column's name, or "" */
+} out_format;
+
+/* The one target column of output j (by its name, or "" for a single output), or "". */
+static void target_column(const ks_model *m, int j, char *out, size_t size)
 {
-    if (!first)
-        fputc(',', f);
-    if (k > 1) {
-        fprintf(f, "%sclass", prefix);
-        for (size_t j = 0; j < k; j++)
-            fprintf(f, ",%sp%zu", prefix, j);
-    } else {
-        fprintf(f, "%sy0", prefix);
-    }
+    const ks_value *t = ks_value_get(ks_model_meta((ks_model *)m), KS_META_CSV_TARGETS), *ref;
+    out[0] = '\0';
+    if (!t || t->kind != KS_VALUE_MAP)
+        return;
+    ref = ks_value_get(t, ks_model_n_outputs(m) > 1 ? ks_model_output_name(m, j) : "");
+    if (!ref && t->n == 1)
+        ref = &t->items[0];
+    if (ref && ref->kind == KS_VALUE_MAP)
+        ref = ks_value_get(ref, "from");
+    if (ref && ref->kind == KS_VALUE_LIST && ref->n == 1)
+        ref = &ref->items[0];
+    if (ref && ref->kind == KS_VALUE_STRING)
+        snprintf(out, size, "%s", ref->string);
 }
 
-static void write_row(FILE *f, const float *row, size_t k, int first)
+static void write_header(FILE *f, const out_format *o, int first)
+{
+    const char *p = o->prefix, *t = o->target;
+    if (!first)
+        fputc(',', f);
+    if (o->kind == KS_OUTPUT_VALUES || (o->kind == KS_OUTPUT_BINARY && o->k > 1)) {
+        /* values, or independent probabilities (multi-label): one column each */
+        for (size_t j = 0; j < o->k; j++)
+            if (t[0] && o->k == 1)
+                fprintf(f, "%s%s", p, t);
+            else
+                fprintf(f, "%s%s%s%zu", j ? "," : "", p, t[0] ? t : "y", j);
+        return;
+    }
+    fprintf(f, "%s%s", p, t[0] ? t : "class");
+    for (size_t j = 0; j < (o->kind == KS_OUTPUT_BINARY ? 2 : o->k); j++)
+        if (t[0])
+            fprintf(f, ",%s%s_prob_%zu", p, t, j);
+        else
+            fprintf(f, ",%sp%zu", p, j);
+}
+
+static void write_row(FILE *f, const out_format *o, const float *row, int first)
 {
     if (!first)
         fputc(',', f);
-    if (k > 1) {
+    if (o->kind == KS_OUTPUT_VALUES || (o->kind == KS_OUTPUT_BINARY && o->k > 1)) {
+        for (size_t j = 0; j < o->k; j++)
+            fprintf(f, "%s%.9g", j ? "," : "", (double)row[j]);
+    } else if (o->kind == KS_OUTPUT_BINARY) {
+        fprintf(f, "%d,%.9g,%.9g", row[0] >= 0.5f, 1.0 - (double)row[0], (double)row[0]);
+    } else {
         size_t best = 0;
-        for (size_t j = 1; j < k; j++)
+        for (size_t j = 1; j < o->k; j++)
             if (row[j] > row[best])
                 best = j;
         fprintf(f, "%zu", best);
+        for (size_t j = 0; j < o->k; j++)
+            fprintf(f, ",%.9g", (double)row[j]);
     }
-    for (size_t j = 0; j < k; j++)
-        fprintf(f, "%s%.9g", k > 1 || j ? "," : "", (double)row[j]);
 }
 
-/* The outputs y[0..n_out) (n × k[o] each) as CSV rows. */
-static void write_predictions(FILE *f, float *const *y, const size_t *k, char names[][80],
-                              int n_out, size_t n)
+/* The outputs y[0..n_out) (n × their k each) as CSV rows. */
+static void write_predictions(FILE *f, float *const *y, const out_format *fmt, int n_out,
+                              size_t n)
 {
     for (int o = 0; o < n_out; o++)
-        write_header(f, names[o], k[o], o == 0);
+        write_header(f, &fmt[o], o == 0);
     fputc('\n', f);
     for (size_t i = 0; i < n; i++) {
         for (int o = 0; o < n_out; o++)
-            write_row(f, y[o] + i * k[o], k[o], o == 0);
+            write_row(f, &fmt[o], y[o] + i * fmt[o].k, o == 0);
         fputc('\n', f);
     }
 }
@@ -332,8 +526,7 @@ int cmd_predict(int argc, char **argv)
     ks_data d;
     ks_status s;
     float *y[KS_MAX_IO] = {NULL}, *by_output[KS_MAX_IO] = {NULL};
-    size_t k[KS_MAX_IO];
-    char names[KS_MAX_IO][80];
+    out_format fmt[KS_MAX_IO];
     int n_out = 0, r = parse_args(argc, argv, "predict", &path, &o, &out);
     if (r)
         return r < 0 ? KS_EXIT_OK : r;
@@ -348,12 +541,15 @@ int cmd_predict(int argc, char **argv)
                                 : !o.output || strcmp(o.output, ks_model_output_name(p.model, j)) == 0;
         if (!single)
             continue;
-        k[n_out] = ks_shape_size(ks_model_output_shape_at(p.model, j));
+        fmt[n_out].k = ks_shape_size(ks_model_output_shape_at(p.model, j));
+        fmt[n_out].kind = ks_model_output_kind(p.model, j);
+        target_column(p.model, j, fmt[n_out].target, sizeof fmt[n_out].target);
         if (ks_model_n_outputs(p.model) > 1 && !o.output && !p.ensemble)
-            snprintf(names[n_out], sizeof names[n_out], "%.70s_", ks_model_output_name(p.model, j));
+            snprintf(fmt[n_out].prefix, sizeof fmt[n_out].prefix, "%.70s_",
+                     ks_model_output_name(p.model, j));
         else
-            names[n_out][0] = '\0';
-        if (!(y[n_out] = malloc(d.n * k[n_out] * sizeof(float) + 1))) {
+            fmt[n_out].prefix[0] = '\0';
+        if (!(y[n_out] = malloc(d.n * fmt[n_out].k * sizeof(float) + 1))) {
             s = ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
             goto fail;
         }
@@ -377,7 +573,7 @@ int cmd_predict(int argc, char **argv)
             s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
             goto fail;
         }
-        write_predictions(f, y, k, names, n_out, d.n);
+        write_predictions(f, y, fmt, n_out, d.n);
         if (out && fclose(f) != 0) {
             s = ks_error_set_at(&err, KS_ERR_IO, out, 0, 0, "cannot write the predictions");
             goto fail;

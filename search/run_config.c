@@ -31,6 +31,8 @@ static const ks_key top_keys[] = {
 typedef struct data_section {
     ks_value train, validation, test;
     double validation_split;
+    double scale;               /* 0: not given */
+    int standardize_targets;
 } data_section;
 
 static const ks_key data_section_keys[] = {
@@ -39,6 +41,10 @@ static const ks_key data_section_keys[] = {
     {"test", KS_KEY_VALUE, offsetof(data_section, test), 0, 0, 0, NULL, NULL, 0},
     {"validation_split", KS_KEY_FLOAT, offsetof(data_section, validation_split), 0, 0, 1, "0",
      NULL, KS_KEY_MAX_EXCL},
+    {"scale", KS_KEY_FLOAT, offsetof(data_section, scale), 0, 0, INFINITY, "0", NULL,
+     KS_KEY_MIN_EXCL},
+    {"standardize_targets", KS_KEY_BOOL, offsetof(data_section, standardize_targets), 0, 0, 0,
+     "false", NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 typedef struct fit_section {
@@ -187,6 +193,78 @@ static void set_source(ks_value *v, const char *name)
         set_source(&v->items[i], name);
 }
 
+/*
+ * The inputs' scale belongs to the study, not to one split: data.scale, or train's own,
+ * is written into every split entry that gives none (so that validation, test, and
+ * predict and evaluate of the model, which record train's, all divide by it); a split
+ * that gives another scale, or one given without train's, is refused.
+ */
+static ks_status share_scale(ks_value *data, const data_section *ds, ks_error *err)
+{
+    static const char *const splits[] = {"train", "validation", "test"};
+    const ks_value *given = ks_value_get(data, "scale");
+    const ks_value *train = member(data, "train");
+    const ks_value *ts = train && train->kind == KS_VALUE_MAP ? ks_value_get(train, "scale") : NULL;
+    const char *from = given ? "data.scale" : "train's scale";
+    double scale = given ? ds->scale : ts && ts->kind == KS_VALUE_NUMBER ? ts->number : 0.0;
+    for (int k = 0; k < 3; k++) {
+        ks_value *e = ks_value_get(data, splits[k]), *v;
+        const ks_value *es;
+        if (!e || e->kind != KS_VALUE_MAP)
+            continue;
+        es = ks_value_get(e, "scale");
+        if (es && es->kind == KS_VALUE_NUMBER && scale == 0.0)
+            return ks_error_at(err, KS_ERR_CONFIG, es,
+                               "%s has scale %g but train has none: the scale applies to every "
+                               "split of the study; give it once, as data.scale",
+                               splits[k], es->number);
+        if (es && es->kind == KS_VALUE_NUMBER && es->number != scale)
+            return ks_error_at(err, KS_ERR_CONFIG, es,
+                               "%s has scale %g but %s is %g: the scale applies to every split "
+                               "of the study; give it once, as data.scale",
+                               splits[k], es->number, from, scale);
+        if (es || scale == 0.0)
+            continue;
+        if (!(v = ks_value_put(e, "scale", KS_VALUE_NUMBER)))
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        v->number = scale;
+        v->file = e->file;
+        v->line = e->line;
+        v->col = e->col;
+    }
+    return KS_OK;
+}
+
+/*
+ * data.standardize_targets: the model learns standardized targets, and undoes it inside
+ * itself — a last layer Normalization(invert=true), which fit adapts on the training
+ * targets (mean and variance), so that predictions, evaluate's metrics and an ONNX export
+ * are in the targets' units.  A Sequential list gets it appended; a functional model is
+ * told to add it after its output.
+ */
+static ks_status append_target_standardization(ks_value *model, const ks_value *where,
+                                               ks_error *err)
+{
+    ks_value *e, *args, *v;
+    if (!model || model->kind != KS_VALUE_LIST)
+        return ks_error_at(err, KS_ERR_CONFIG, where,
+                           "standardize_targets appends a layer to a Sequential list; for a "
+                           "functional model, make a Normalization: {invert: true} layer its "
+                           "output (fit adapts it on the targets)");
+    if (!(e = ks_value_push(model, KS_VALUE_MAP)) ||
+        !(args = ks_value_put(e, "Normalization", KS_VALUE_MAP)) ||
+        !(v = ks_value_put(args, "invert", KS_VALUE_BOOL)))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    v->boolean = 1;
+    if (!(v = ks_value_put(args, "name", KS_VALUE_NULL)) ||
+        ks_value_set_string(v, "target_standardization") != KS_OK)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    e->file = args->file = where->file;
+    e->line = args->line = where->line;
+    e->col = args->col = where->col;
+    return KS_OK;
+}
+
 ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **out,
                               ks_error *err)
 {
@@ -194,7 +272,8 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
     top_section top;
     data_section data;
     fit_section fit;
-    const ks_value *d, *f;
+    ks_value *d;
+    const ks_value *f;
     ks_status s;
     char copy[1024];
     *out = NULL;
@@ -264,6 +343,11 @@ ks_status ks_run_config_parse(ks_value *doc, const char *path, ks_run_config **o
     ks_keys_defaults(data_section_keys, &data);
     s = ks_keys_read(data_section_keys, d, "data", &data, err);
     ks_keys_free(data_section_keys, &data);
+    if (s == KS_OK && d && d->kind == KS_VALUE_MAP)
+        s = share_scale(d, &data, err);
+    if (s == KS_OK && data.standardize_targets)
+        s = append_target_standardization(ks_value_get(&c->doc, "model"),
+                                          ks_value_get(d, "standardize_targets"), err);
     if (s != KS_OK)
         goto fail;
     c->train = member(d, "train");
@@ -318,6 +402,100 @@ fail:
     return s;
 }
 
+/* A copy of v (positions dropped) as the model's metadata key. */
+static ks_status put_meta(ks_model *m, const char *key, const ks_value *v, ks_error *err)
+{
+    ks_value copy;
+    if (ks_value_clone(v, &copy) != KS_OK)
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    ks_value_forget_source(&copy);
+    if (ks_value_put_copy(ks_model_meta(m), key, &copy) != KS_OK) {
+        ks_value_free(&copy);
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    ks_value_free(&copy);
+    return KS_OK;
+}
+
+/* Whether a column reference (a name, a list of names, or {from: …}) names col. */
+static int uses_column(const ks_value *ref, const char *col)
+{
+    const ks_value *f = ref->kind == KS_VALUE_MAP ? ks_value_get(ref, "from") : ref;
+    for (size_t j = 0; f && j < (f->kind == KS_VALUE_LIST ? f->n : 1); j++) {
+        const ks_value *nm = f->kind == KS_VALUE_LIST ? &f->items[j] : f;
+        if (nm->kind == KS_VALUE_STRING && strcmp(nm->string, col) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The CSV columns of a training entry, by name (KS_META_CSV_*): the targets as a map of
+ * references (the simple form's target, one_hot and num_classes under ""), the inputs as
+ * their map, or the list of every column of the file that no target uses, in its order,
+ * and the text columns.
+ */
+static ks_status record_columns(const ks_run_config *c, ks_model *m, ks_error *err)
+{
+    const ks_value *e = c->train, *csv = ks_value_get(e, "csv");
+    const ks_value *inputs = ks_value_get(e, "inputs"), *targets = ks_value_get(e, "targets");
+    const ks_value *target = ks_value_get(e, "target"), *text = ks_value_get(e, "text");
+    const ks_value *delim = ks_value_get(e, "delimiter");
+    ks_value tmap, cols, list;
+    char path[2100];
+    ks_status s = KS_OK;
+    if (!csv || csv->kind != KS_VALUE_STRING)
+        return KS_OK;
+    ks_value_init(&tmap, KS_VALUE_MAP);
+    ks_value_init(&cols, KS_VALUE_NULL);
+    ks_value_init(&list, KS_VALUE_LIST);
+    if (targets && targets->kind == KS_VALUE_MAP) {
+        s = ks_value_clone(targets, &tmap) == KS_OK ? KS_OK : KS_ERR_NOMEM;
+    } else if (target && target->kind != KS_VALUE_NULL) {
+        ks_value *ref = ks_value_put(&tmap, "", KS_VALUE_MAP);
+        static const char *const opts[] = {"one_hot", "num_classes"};
+        s = ref && ks_value_put_copy(ref, "from", target) == KS_OK ? KS_OK : KS_ERR_NOMEM;
+        for (int k = 0; k < 2 && s == KS_OK; k++)
+            if (ks_value_get(e, opts[k]) &&
+                ks_value_put_copy(ref, opts[k], ks_value_get(e, opts[k])) != KS_OK)
+                s = KS_ERR_NOMEM;
+    }
+    if (s != KS_OK)
+        s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    if (s == KS_OK && tmap.n > 0)
+        s = put_meta(m, KS_META_CSV_TARGETS, &tmap, err);
+    if (s == KS_OK && text && text->kind != KS_VALUE_NULL)
+        s = put_meta(m, KS_META_CSV_TEXT, text, err);
+    if (s == KS_OK && inputs && inputs->kind == KS_VALUE_MAP) {
+        s = put_meta(m, KS_META_CSV_INPUTS, inputs, err);
+    } else if (s == KS_OK) {
+        if (csv->string[0] == '/' || !c->dir[0])
+            snprintf(path, sizeof path, "%s", csv->string);
+        else
+            snprintf(path, sizeof path, "%s/%s", c->dir, csv->string);
+        /* the data was read from there: a header that cannot be read now (the file gone
+           since) leaves the columns unrecorded, the model as usable as before */
+        ks_error quiet;
+        int have = ks_csv_columns(path, delim && delim->kind == KS_VALUE_STRING ? delim->string[0]
+                                                                                : ',',
+                                  &cols, &quiet) == KS_OK;
+        for (size_t i = 0; have && s == KS_OK && i < cols.n; i++) {
+            int used = 0;
+            for (size_t k = 0; k < tmap.n; k++)
+                used |= uses_column(&tmap.items[k], cols.items[i].string);
+            ks_value *v = used ? NULL : ks_value_push(&list, KS_VALUE_NULL);
+            if (!used && (!v || ks_value_set_string(v, cols.items[i].string) != KS_OK))
+                s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        if (have && s == KS_OK)
+            s = put_meta(m, KS_META_CSV_INPUTS, &list, err);
+    }
+    ks_value_free(&tmap);
+    ks_value_free(&cols);
+    ks_value_free(&list);
+    return s;
+}
+
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err)
 {
     const ks_value *scale = c->train ? ks_value_get(c->train, "scale") : NULL;
@@ -341,5 +519,5 @@ ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m
         }
         ks_value_free(&copy);
     }
-    return KS_OK;
+    return record_columns(c, m, err);
 }

@@ -49,6 +49,13 @@ void ks_run_config_free(ks_run_config *c);
    trained, and the CSV target column(s) of the training data (KS_META_CSV_TARGET: a name
    or a list of names), so that they can say which to give. */
 #define KS_META_CSV_TARGET "csv_target"
+/* … and the CSV columns by name, so that evaluate and predict read a CSV file in any
+   column order: the inputs (a list of column names for the one input, or the data entry's
+   inputs map), the targets (a map of output name, "" for the one output, to {from: …,
+   one_hot, num_classes}) and the text columns (the entry's text). */
+#define KS_META_CSV_INPUTS "csv_inputs"
+#define KS_META_CSV_TARGETS "csv_targets"
+#define KS_META_CSV_TEXT "csv_text"
 ks_status ks_run_config_record_preprocessing(const ks_run_config *c, ks_model *m, ks_error *err);
 
 /* Read a whole text file (malloc'd, NUL-terminated); NULL with err set on failure. */

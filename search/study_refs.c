@@ -482,5 +482,10 @@ ks_status ks_study_trial_config(const ks_study *st, const double *point, ks_run_
         ks_value_free(&doc);
         return s;
     }
-    return ks_run_config_parse(&doc, st->path, out, err);
+    if ((s = ks_run_config_parse(&doc, st->path, out, err)) == KS_OK && st->base &&
+        *out != st->base)
+        /* relative data paths from where the study reads its data (a study from study.db,
+           or loaded from text, has a folder of its own) */
+        snprintf((*out)->dir, sizeof (*out)->dir, "%s", st->base->dir);
+    return s;
 }

@@ -66,10 +66,10 @@ ev=$("$ks" evaluate wd.ksm wd.yaml 2>&1 | tail -1)
 check "evaluate of the saved model equals fit's test line" $? "'$ev' vs '$test_line'"
 "$ks" predict wd.ksm wd.yaml -o p.csv >/dev/null 2>&1
 check "predict exits 0" $?
-[[ $(head -1 p.csv) == "main_output_y0,aux_output_y0" && $(wc -l < p.csv) -eq 51 ]]
+[[ $(head -1 p.csv) == "main_output_y,aux_output_y" && $(wc -l < p.csv) -eq 51 ]]
 check "predict writes every output" $? "$(head -2 p.csv)"
 "$ks" predict wd.ksm wd.yaml --output aux_output -o a.csv >/dev/null 2>&1
-[[ $(head -1 a.csv) == "y0" && $(tail -n +2 a.csv | head -5) == $(tail -n +2 p.csv | head -5 | cut -d, -f2) ]]
+[[ $(head -1 a.csv) == "y" && $(tail -n +2 a.csv | head -5) == $(tail -n +2 p.csv | head -5 | cut -d, -f2) ]]
 check "predict --output writes the one asked for" $?
 "$ks" predict wd.ksm wd.yaml --output nope >/dev/null 2>&1
 [[ $? -eq 2 ]]; check "predict --output of an unknown output exits 2" $?
@@ -140,7 +140,7 @@ hp=$(for f in runs/wds/tensorboard/events.out.tfevents.*; do strings "$f"; done 
 [[ $hp == "epoch_aux_output_loss epoch_main_output_loss " ]]
 check "the HParams experiment declares every output's losses" $? "$hp"
 "$ks" predict runs/wds/ensembles/best.ksm search.yaml -o e.csv >/dev/null 2>&1
-[[ $? -eq 0 && $(head -1 e.csv) == y0 && $(wc -l < e.csv) -eq 51 ]]
+[[ $? -eq 0 && $(head -1 e.csv) == y && $(wc -l < e.csv) -eq 51 ]]
 check "the ensemble predicts its one output" $?
 sed 's/output: aux_output/output: aux/' search.yaml > bad_ens.yaml
 err=$("$ks" bad_ens.yaml --fresh 2>&1 >/dev/null); rc=$?

@@ -209,6 +209,42 @@ YAML
 out=$("$ks" fit embed.yaml -o embed.ksm --threads 1 --no-record --epochs 1 2>&1)
 check "embed: fit exits 0" $? "$out"
 compare embed embed.ksm ids.npy
+# preprocessing inside the model: Normalization adapted on the training rows (Sub, Div),
+# its inverse (Mul, Add), and CategoryEncoding's counts of the raw pixel values (OneHot,
+# ReduceSum) — a histogram of each image
+cat > prep.yaml <<YAML
+name: onnx_prep
+seed: 28
+data:
+$data
+model:
+  - InputLayer: {shape: [28, 28]}
+  - Normalization: {}
+  - Flatten: {}
+  - Dense: {units: 16, activation: tanh}
+  - Normalization: {mean: 0.5, variance: 4, invert: true}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+cat > hist.yaml <<YAML
+name: onnx_hist
+seed: 29
+data:
+  train: {idx: $fmnist/train, rows: [0, 3000]}
+model:
+  - Input: {shape: [28, 28], dtype: int32}
+  - Flatten: {}
+  - CategoryEncoding: {num_tokens: 256, output_mode: count}
+  - Normalization: {mean: 3, variance: 400}
+  - Dense: {units: 10, activation: softmax}
+$tail_cfg
+YAML
+for name in prep hist; do
+    out=$("$ks" fit $name.yaml -o $name.ksm --threads 1 --no-record --epochs 1 2>&1)
+    check "$name: fit exits 0" $? "$out"
+done
+compare prep prep.ksm
+compare hist hist.ksm ids.npy
 
 # masked sequence models: token ids with 0 as padding through Embedding(mask_zero): ONNX's
 # sequence_lens from the mask (the kept steps moved to the front), GlobalAveragePooling1D

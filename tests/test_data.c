@@ -776,7 +776,8 @@ static void test_csv_errors(const tmp *t)
         {"id,qty,price\n1,2,3\n2,2,3\n3,2,3\n4,2,3\n5,2,3\n6,1,abc\n", "price", KS_ERR_PARSE, 7,
          3, "cell \"abc\" in column \"price\" is not a number"},
         {"a,\"b\nc\",y\n1,2,3\n1,x,2\n", "y", KS_ERR_PARSE, 4, 2,
-         "cell \"x\" in column \"b\\nc\" is not a number"},
+         "cell \"x\" in column \"b\\nc\" is not a number; a column of categories is read as "
+         "text (data: text: [b\\nc]) into an Input of dtype string and a StringLookup"},
         {"a,y\n1,\"2\n\"\n", "y", KS_ERR_PARSE, 2, 2, "~cell \"2?\" in column \"y\""},
         {"a,y\nnan,1\n", "y", KS_ERR_PARSE, 2, 1, "~\"nan\""},
         {"a,y\n1,inf\n", "y", KS_ERR_PARSE, 2, 2, "~\"inf\""},

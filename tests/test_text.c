@@ -66,6 +66,11 @@ static void test_csv_text(void)
     CHECK(ds && ds->d.inputs[0].text, "text: true finds the column that is not numbers: %s",
           ds ? "" : err.msg);
     ks_dataset_free(ds);
+    /* with an inputs map, a column no array names may hold anything */
+    ds = load("{csv: r.csv, inputs: {num: stars}, targets: {y: label}}", &err);
+    CHECK(ds && ds->d.n == 3 && ds->d.inputs[0].data && ds->d.inputs[0].data[2] == 4.0f,
+          "a text column nothing reads is not parsed as numbers: %s", ds ? "" : err.msg);
+    ks_dataset_free(ds);
     ds = load("{csv: r.csv, target: label, text: review}", &err);
     CHECK(!ds && strstr(err.msg, "the columns \"review\" (text) and \"stars\" (numbers) cannot "
                                  "form one array"),
@@ -408,10 +413,9 @@ static void test_inputs(void)
               "axis 1 of the shape is None", "None without data");
     build_msg("[{Input: {shape: [3], dtype: text}}]", NULL,
               "dtype must be one of float32, int32, int64, string", "an unknown dtype");
-    build_msg("[{Input: {shape: [2], dtype: string}}, {TextVectorization: "
+    build_msg("[{Input: {shape: [2, 1], dtype: string}}, {TextVectorization: "
               "{output_sequence_length: 3}}]",
-              NULL, "text (dtype: string) comes one string a sample: shape: [1]",
-              "text of two columns");
+              NULL, "text (dtype: string) comes as strings in one axis", "text of two axes");
     build_msg("[{Input: {shape: [4]}}, {TextVectorization: {output_sequence_length: 3}}]", NULL,
               "TextVectorization reads text: its input must be an Input of dtype string",
               "TextVectorization on numbers");

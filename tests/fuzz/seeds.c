@@ -66,6 +66,19 @@ static const char *const model_configs[] = {
     "{\"layers\": [{\"Dense\": {\"units\": 2, \"activation\": \"elu\", \"input_shape\": [2]}},"
     " {\"BatchNormalization\": {\"center\": false, \"scale\": false}},"
     " {\"Dense\": {\"units\": 2, \"activation\": \"softplus\"}}]}",
+
+    /* preprocessing: Normalization's statistics in the config and the weights (given, and
+       inverted), a lookup's vocabulary in the config (not trained: it takes integers) */
+    "{\"layers\": [{\"Input\": {\"shape\": [2]}},"
+    " {\"Normalization\": {\"mean\": [0.5, 0.25], \"variance\": [2, 0]}},"
+    " {\"Dense\": {\"units\": 3, \"activation\": \"relu\"}}, {\"Dense\": {\"units\": 1}},"
+    " {\"Normalization\": {\"mean\": 3, \"variance\": 4, \"invert\": true}}],"
+    " \"compile\": {\"optimizer\": \"adam\", \"loss\": \"mse\"}}",
+
+    "{\"layers\": [{\"Input\": {\"shape\": [2]}},"
+    " {\"IntegerLookup\": {\"vocabulary\": [0, 5], \"output_mode\": \"multi_hot\"}},"
+    " {\"CategoryEncoding\": {\"num_tokens\": 4, \"output_mode\": \"one_hot\"}},"
+    " {\"Flatten\": {}}, {\"Dense\": {\"units\": 2, \"activation\": \"softmax\"}}]}",
 };
 #define N_MODELS (int)(sizeof model_configs / sizeof model_configs[0])
 
