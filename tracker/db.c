@@ -726,6 +726,11 @@ static ks_status open_file(ks_db *db, int flags, ks_error *err)
        pass through the WAL in 16 writes a MB instead of 256 (set before WAL mode) */
     if (kind == FILE_EMPTY && (s = pragma(db, "PRAGMA page_size = 65536", NULL, err)) != KS_OK)
         return s;
+    /* and keeps track of its free pages (before its first table): the checkpoints that
+       retention drops give their pages back without rewriting the file (ks_db_reclaim) */
+    if (kind == FILE_EMPTY &&
+        (s = pragma(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, err)) != KS_OK)
+        return s;
     /* WAL: readers never wait for the writer; NORMAL: a commit survives a killed
        process (only an OS crash may lose the last ones); cascades need foreign keys */
     if ((s = pragma(db, "PRAGMA journal_mode = WAL", "wal", err)) != KS_OK ||

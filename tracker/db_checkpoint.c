@@ -1,7 +1,8 @@
 /*
  * db_checkpoint.c — the blobs of the study database: a trial's best and last
- * checkpoints (its .ksm bytes), its weight histograms (KS_HISTOGRAM_BUCKETS × 3
- * little-endian doubles each), and a study's ensembles.
+ * checkpoints (its .ksm bytes; dropped by the retention policy, their pages given back
+ * to the file system), its weight histograms (KS_HISTOGRAM_BUCKETS × 3 little-endian
+ * doubles each), and a study's ensembles.
  */
 #include "db_impl.h"
 
@@ -102,6 +103,173 @@ ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind k
                               kind_name(kind));
     }
     sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_checkpoint_stat(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                                int *epoch, size_t *bytes, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc;
+    if (epoch)
+        *epoch = -1;
+    if (bytes)
+        *bytes = 0;
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoint_stat: db is NULL");
+    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoint_stat: no checkpoint kind %d", (int)kind);
+    /* length() of a blob reads its size, not its pages */
+    if ((s = ks_dbi_prepare(db, "SELECT epoch, length(data) FROM checkpoint"
+                                " WHERE trial_id = ?1 AND kind = ?2",
+                            &st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW) {
+        if (epoch)
+            *epoch = sqlite3_column_int(st, 0);
+        if (bytes)
+            *bytes = (size_t)sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading the %s checkpoint of",
+                              kind_name(kind));
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_checkpoints_drop(ks_db *db, const int64_t *ids, int n, int *had,
+                                 int64_t *bytes, ks_error *err)
+{
+    sqlite3_stmt *size = NULL, *del = NULL;
+    int64_t total = 0;
+    int count = 0;
+    ks_status s;
+    if (had)
+        *had = 0;
+    if (bytes)
+        *bytes = 0;
+    if (!db || (n > 0 && !ids) || n < 0)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoints_drop: db or ids is NULL");
+    if (n == 0)
+        return KS_OK;
+    if ((s = ks_dbi_begin(db, err, "dropping checkpoints")) != KS_OK)
+        return s;
+    if ((s = ks_dbi_prepare(db, "SELECT count(*), coalesce(sum(length(data)), 0)"
+                                " FROM checkpoint WHERE trial_id = ?1",
+                            &size, err)) == KS_OK)
+        s = ks_dbi_prepare(db, "DELETE FROM checkpoint WHERE trial_id = ?1", &del, err);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        int rc;
+        sqlite3_bind_int64(size, 1, ids[i]);
+        rc = ks_dbi_step(db, size);
+        if (rc == SQLITE_ROW) {
+            count += sqlite3_column_int(size, 0) > 0;
+            total += sqlite3_column_int64(size, 1);
+        } else
+            s = ks_dbi_fail_trial(db, rc, err, ids[i], "reading the checkpoints of");
+        sqlite3_reset(size);
+        if (s != KS_OK)
+            break;
+        sqlite3_bind_int64(del, 1, ids[i]);
+        if ((rc = ks_dbi_step(db, del)) != SQLITE_DONE)
+            s = ks_dbi_fail_trial(db, rc, err, ids[i], "dropping the checkpoints of");
+        sqlite3_reset(del);
+    }
+    sqlite3_finalize(size);
+    sqlite3_finalize(del);
+    if ((s = ks_dbi_end(db, s, err, "dropping checkpoints")) == KS_OK) {
+        if (had)
+            *had = count;
+        if (bytes)
+            *bytes = total;
+    }
+    return s;
+}
+
+/* ------------------------------------------------------- the file's space */
+
+/* The integer a pragma answers (its first column of its first row). */
+static ks_status pragma_int(ks_db *db, const char *sql, int64_t *out, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, sql, &st, err);
+    int rc;
+    if (s != KS_OK)
+        return s;
+    rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        s = ks_dbi_fail(db, rc, err, "%s", sql);
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* The database's size in bytes: pages × page size. */
+static ks_status db_bytes(ks_db *db, int64_t *out, ks_error *err)
+{
+    int64_t pages = 0, page_size = 0;
+    ks_status s = pragma_int(db, "PRAGMA page_count", &pages, err);
+    if (s == KS_OK)
+        s = pragma_int(db, "PRAGMA page_size", &page_size, err);
+    *out = pages * page_size;
+    return s;
+}
+
+/* A statement of no rows, stepped to its end (PRAGMA incremental_vacuum frees a page a
+   step), or VACUUM. */
+static ks_status run_all(ks_db *db, const char *sql, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, sql, &st, err);
+    int rc;
+    if (s != KS_OK)
+        return s;
+    while ((rc = ks_dbi_step(db, st)) == SQLITE_ROW)
+        ;
+    if (rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "giving free pages back (%s)", sql);
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_reclaim(ks_db *db, int allow_vacuum, int64_t *before, int64_t *after,
+                        ks_error *err)
+{
+    int64_t mode = 0, free_pages = 0, pages = 0, size = 0;
+    ks_status s;
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_reclaim: db is NULL");
+    if (db->readonly)
+        return ks_dbi_bad_arg(err, "giving free pages back: %s was opened read-only", db->path);
+    if ((s = db_bytes(db, &size, err)) != KS_OK ||
+        (s = pragma_int(db, "PRAGMA auto_vacuum", &mode, err)) != KS_OK ||
+        (s = pragma_int(db, "PRAGMA freelist_count", &free_pages, err)) != KS_OK ||
+        (s = pragma_int(db, "PRAGMA page_count", &pages, err)) != KS_OK)
+        return s;
+    if (before)
+        *before = size;
+    if (free_pages > 0 && mode == 2) {
+        /* INCREMENTAL: the pages at the file's end move into the free ones, in one
+           transaction */
+        if ((s = ks_dbi_begin(db, err, "giving free pages back")) == KS_OK)
+            s = ks_dbi_end(db, run_all(db, "PRAGMA incremental_vacuum", err), err,
+                           "giving free pages back");
+    } else if (free_pages > 0 && allow_vacuum && 4 * free_pages >= pages) {
+        /* a file made before auto_vacuum: rewritten once (atomic: a kill meanwhile leaves
+           it whole, as it was), INCREMENTAL from then on */
+        if ((s = run_all(db, "PRAGMA auto_vacuum = INCREMENTAL", err)) == KS_OK)
+            s = run_all(db, "VACUUM", err);
+    }
+    /* the file shrinks when the WAL is written back; PASSIVE never waits for readers */
+    if (s == KS_OK && free_pages > 0)
+        s = run_all(db, "PRAGMA wal_checkpoint(PASSIVE)", err);
+    if (s == KS_OK && after)
+        s = db_bytes(db, after, err);
     return s;
 }
 
