@@ -248,6 +248,32 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
     return found;
 }
 
+/*
+ * The brackets in the order they were started: each call moves b (zeroed at first) to
+ * the next one that has trials — its cycle position j, its trial numbers [begin, end)
+ * and how many configurations it plans — and returns 0 past the last.
+ */
+typedef struct hb_span {
+    long q;                     /* brackets passed */
+    long next;                  /* the next bracket's first trial */
+    int j, begin, end;
+    long planned;
+} hb_span;
+
+static int next_bracket(const hb_plan *p, const ks_history *h, hb_span *b)
+{
+    long last, stop = p->limit > h->n ? p->limit : h->n;
+    if (b->next >= h->n)
+        return 0;
+    b->j = (int)(b->q++ % p->n_brackets);
+    b->begin = (int)b->next;
+    last = b->next + p->br[b->j].rungs[0].n;    /* past the bracket's configurations */
+    b->planned = (last < stop ? last : stop) - b->next;
+    b->end = (int)(last < h->n ? last : h->n);
+    b->next = last;
+    return 1;
+}
+
 ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err)
 {
     hb_plan p;
@@ -292,20 +318,16 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
         return KS_SUGGEST_ERROR;
     }
     /* brackets in the order they were started, each over its trial numbers */
-    for (long begin = 0, q = 0; begin < h->n; q++) {
-        int j = (int)(q % p.n_brackets);
-        long last = begin + p.br[j].rungs[0].n;    /* past the bracket's configurations */
-        long stop = p.limit > h->n ? p.limit : h->n;
-        long planned = (last < stop ? last : stop) - begin;
-        int end = (int)(last < h->n ? last : h->n), to_rung = 0;
-        int t = bracket_promotion(&p, h, j, (int)begin, end, planned, scratch, &to_rung, NULL);
+    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
+        int to_rung = 0;
+        int t = bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung,
+                                  NULL);
         if (t >= 0) {
             free(scratch);
             out->continue_trial = t;
-            out->budget = p.budget[j][to_rung];
+            out->budget = p.budget[b.j][to_rung];
             return KS_SUGGEST_OK;
         }
-        begin = last;
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
@@ -345,15 +367,9 @@ ks_status ks_hyperband_settled(const ks_hb_args *a, const ks_history *h, unsigne
         return s;
     if (!(scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1))))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
-    /* every bracket, as ks_hyperband_suggest walks them */
-    for (long begin = 0, q = 0; begin < h->n; q++) {
-        int j = (int)(q % p.n_brackets);
-        long last = begin + p.br[j].rungs[0].n;
-        long stop = p.limit > h->n ? p.limit : h->n;
-        long planned = (last < stop ? last : stop) - begin;
-        int end = (int)(last < h->n ? last : h->n), to_rung = 0;
-        bracket_promotion(&p, h, j, (int)begin, end, planned, scratch, &to_rung, settled);
-        begin = last;
+    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
+        int to_rung = 0;
+        bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung, settled);
     }
     free(scratch);
     return KS_OK;

@@ -502,8 +502,8 @@ static long long pragma(const char *path, const char *sql)
     sqlite3 *c = NULL;
     sqlite3_stmt *st = NULL;
     long long v = -1;
-    if (sqlite3_open(path, &c) == SQLITE_OK && sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_open(path, &c) == SQLITE_OK &&
+        sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(c);

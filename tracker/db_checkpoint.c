@@ -7,6 +7,7 @@
 #include "db_impl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,25 +62,37 @@ ks_status ks_dbi_checkpoint_put(ks_db *db, int64_t trial_id, ks_checkpoint_kind 
     return s;
 }
 
+/* The trial's checkpoint of that kind as columns (epoch, then what) selects: the
+   statement stepped once (*st to finalize; *rc: SQLITE_ROW, SQLITE_DONE or an error). */
+static ks_status checkpoint_row(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                                const char *what, sqlite3_stmt **st, int *rc, ks_error *err)
+{
+    char sql[128];
+    ks_status s;
+    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
+        return ks_dbi_bad_arg(err, "no checkpoint kind %d", (int)kind);
+    snprintf(sql, sizeof sql, "SELECT epoch, %s FROM checkpoint WHERE trial_id = ?1 AND kind = ?2",
+             what);
+    if ((s = ks_dbi_prepare(db, sql, st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(*st, 1, trial_id);
+    sqlite3_bind_text(*st, 2, kind_name(kind), -1, SQLITE_STATIC);
+    *rc = ks_dbi_step(db, *st);
+    return KS_OK;
+}
+
 ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
                                unsigned char **blob, size_t *len, int *epoch, ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s;
-    int rc;
+    int rc = SQLITE_ERROR;
     if (!db || !blob || !len)
         return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: db, blob or len is NULL");
     *blob = NULL;
     *len = 0;
-    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
-        return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: no checkpoint kind %d", (int)kind);
-    if ((s = ks_dbi_prepare(db, "SELECT epoch, data FROM checkpoint"
-                                " WHERE trial_id = ?1 AND kind = ?2",
-                            &st, err)) != KS_OK)
+    if ((s = checkpoint_row(db, trial_id, kind, "data", &st, &rc, err)) != KS_OK)
         return s;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
-    rc = ks_dbi_step(db, st);
     if (rc == SQLITE_ROW) {
         const void *data = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
@@ -111,23 +124,16 @@ ks_status ks_db_checkpoint_stat(ks_db *db, int64_t trial_id, ks_checkpoint_kind 
 {
     sqlite3_stmt *st;
     ks_status s;
-    int rc;
+    int rc = SQLITE_ERROR;
     if (epoch)
         *epoch = -1;
     if (bytes)
         *bytes = 0;
     if (!db)
         return ks_dbi_bad_arg(err, "ks_db_checkpoint_stat: db is NULL");
-    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
-        return ks_dbi_bad_arg(err, "ks_db_checkpoint_stat: no checkpoint kind %d", (int)kind);
     /* length() of a blob reads its size, not its pages */
-    if ((s = ks_dbi_prepare(db, "SELECT epoch, length(data) FROM checkpoint"
-                                " WHERE trial_id = ?1 AND kind = ?2",
-                            &st, err)) != KS_OK)
+    if ((s = checkpoint_row(db, trial_id, kind, "length(data)", &st, &rc, err)) != KS_OK)
         return s;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
-    rc = ks_dbi_step(db, st);
     if (rc == SQLITE_ROW) {
         if (epoch)
             *epoch = sqlite3_column_int(st, 0);
@@ -192,30 +198,13 @@ ks_status ks_db_checkpoints_drop(ks_db *db, const int64_t *ids, int n, int *had,
 
 /* ------------------------------------------------------- the file's space */
 
-/* The integer a pragma answers (its first column of its first row). */
-static ks_status pragma_int(ks_db *db, const char *sql, int64_t *out, ks_error *err)
-{
-    sqlite3_stmt *st;
-    ks_status s = ks_dbi_prepare(db, sql, &st, err);
-    int rc;
-    if (s != KS_OK)
-        return s;
-    rc = ks_dbi_step(db, st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        s = ks_dbi_fail(db, rc, err, "%s", sql);
-    sqlite3_finalize(st);
-    return s;
-}
-
 /* The database's size in bytes: pages × page size. */
 static ks_status db_bytes(ks_db *db, int64_t *out, ks_error *err)
 {
     int64_t pages = 0, page_size = 0;
-    ks_status s = pragma_int(db, "PRAGMA page_count", &pages, err);
+    ks_status s = ks_dbi_pragma(db, "PRAGMA page_count", NULL, &pages, err);
     if (s == KS_OK)
-        s = pragma_int(db, "PRAGMA page_size", &page_size, err);
+        s = ks_dbi_pragma(db, "PRAGMA page_size", NULL, &page_size, err);
     *out = pages * page_size;
     return s;
 }
@@ -247,9 +236,9 @@ ks_status ks_db_reclaim(ks_db *db, int allow_vacuum, int64_t *before, int64_t *a
     if (db->readonly)
         return ks_dbi_bad_arg(err, "giving free pages back: %s was opened read-only", db->path);
     if ((s = db_bytes(db, &size, err)) != KS_OK ||
-        (s = pragma_int(db, "PRAGMA auto_vacuum", &mode, err)) != KS_OK ||
-        (s = pragma_int(db, "PRAGMA freelist_count", &free_pages, err)) != KS_OK ||
-        (s = pragma_int(db, "PRAGMA page_count", &pages, err)) != KS_OK)
+        (s = ks_dbi_pragma(db, "PRAGMA auto_vacuum", NULL, &mode, err)) != KS_OK ||
+        (s = ks_dbi_pragma(db, "PRAGMA freelist_count", NULL, &free_pages, err)) != KS_OK ||
+        (s = ks_dbi_pragma(db, "PRAGMA page_count", NULL, &pages, err)) != KS_OK)
         return s;
     if (before)
         *before = size;
