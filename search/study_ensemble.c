@@ -210,7 +210,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     ks_db *db = NULL;
     ks_study_info info;
     ks_trial_info *trials = NULL;
-    int n_trials = 0, k = 0, *order = NULL, best = -1, n_res = 0;
+    int n_trials = 0, k = 0, *order = NULL, best = -1, n_res = 0, n_ranked;
     member *mem = NULL;
     result res[KS_WEIGHTS_COUNT + 1];
     ks_data val, test, *testp = NULL;
@@ -253,12 +253,19 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         goto out;
     }
     k = rank_trials(trials, n_trials, info.maximize, order);
+    n_ranked = k;
     k = with_checkpoints(st, db, trials, order, k, f);
     if (k == 0) {
-        s = ks_error_set(err, KS_ERR_CONFIG,
-                         "study %s has no complete trial with a %s value to build an "
-                         "ensemble from",
-                         st->base->name, info.metric);
+        if (n_ranked > 0)
+            s = ks_error_set(err, KS_ERR_CONFIG,
+                             "study %s has no complete trial with a best checkpoint to build an "
+                             "ensemble from (%d left out: the study's retention dropped theirs)",
+                             st->base->name, n_ranked);
+        else
+            s = ks_error_set(err, KS_ERR_CONFIG,
+                             "study %s has no complete trial with a %s value to build an "
+                             "ensemble from",
+                             st->base->name, info.metric);
         goto out;
     }
     if (k < req->top)

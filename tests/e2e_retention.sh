@@ -75,6 +75,19 @@ awk -v l=$live -v d=$dropped -v u=$S_use -v p=$page -v a=$S_all 'BEGIN {
     exit !(u >= e - 24 * p && u <= e + 24 * p) }'
 check "the default's study.db is smaller by the share of the dropped checkpoints" $?
 
+# a stopped study's configurations whose rungs closed are still complete (pruned when the
+# study ends) and have no checkpoint: an ensemble leaves them out, with a note each
+cp -r useful ens
+q ens/runs/hb/study.db "UPDATE trial SET status = 'complete' WHERE status = 'pruned';"
+out=$(cd ens && "$ks" ensemble runs/hb --top 20 -o e.ksm 2>&1); rc=$?
+[[ $rc == 0 && -s ens/e.ksm && $(grep -c "is left out: its best checkpoint was dropped" <<<"$out") == 12 &&
+   $out == *"5 complete trials, fewer than top 20"* ]]
+check "an ensemble of a stopped study leaves out the 12 trials whose checkpoints were dropped" $? "($rc: $out)"
+q ens/runs/hb/study.db "PRAGMA foreign_keys = ON; DELETE FROM trial WHERE budget = 9;"
+out=$(cd ens && "$ks" ensemble runs/hb --top 3 -o f.ksm 2>&1); rc=$?
+[[ $rc == 2 && ! -e ens/f.ksm && $out == *"no complete trial with a best checkpoint"*"12 left out"* ]]
+check "none left: the ensemble says so, exit 2" $? "($rc: $(tail -1 <<<"$out"))"
+
 # export, refit and show of a pruned trial
 t=$(q $udb "SELECT number FROM trial WHERE status = 'pruned' ORDER BY number LIMIT 1;")
 out=$(cd useful && "$ks" export runs/hb "$t" -o t.ksm --onnx t.onnx 2>&1); rc=$?
