@@ -171,6 +171,24 @@ static ks_status find_trial(ks_db *db, int number, ks_study_info *info, ks_trial
     return s;
 }
 
+/* Trial t has no best checkpoint: when the study's retention dropped it, err says so. */
+static void explain_dropped(ks_db *db, const char *db_path, const ks_trial_info *t,
+                            ks_error *err)
+{
+    ks_study_info info;
+    ks_study *st = NULL;
+    ks_error ignored;
+    char why[600];
+    if (ks_study_from_db(db, db_path, NULL, &info, &st, &ignored) != KS_OK)
+        return;
+    if (ks_study_retain_why(st, t->status, t->budget, why, sizeof why))
+        ks_error_set_at(err, KS_ERR_CONFIG, db_path, 0, 0,
+                        "trial %d (%s): its best checkpoint was dropped (%s)", t->number,
+                        ks_trial_status_name(t->status), why);
+    ks_study_free(st);
+    ks_study_info_free(&info);
+}
+
 /* RUNDIR TRIAL → its best checkpoint as a model file and/or ONNX; nothing is written
    unless everything asked for can be. */
 static int export_trial(const export_args *a)
@@ -205,6 +223,8 @@ static int export_trial(const export_args *a)
             KS_OK &&
         (s = ks_model_load_buffer(blob, len, name, &m, NULL, &err)) == KS_OK && a->onnx)
         s = ks_model_export_onnx_buffer(m, &onnx, &onnx_len, &err);
+    if (s == KS_ERR_CONFIG && t.id && !blob)
+        explain_dropped(db, paths.db, &t, &err);    /* the trial is there, its checkpoint not */
     /* the checkpoint as stored (checked above): the same bytes as the study's */
     if (s == KS_OK && a->ksm && (s = ks_write_file_atomic(a->ksm, blob, len, &err)) == KS_OK)
         printf("wrote %s: trial %d's best checkpoint (epoch %d, %s %.4f; the trial is %s)\n",

@@ -97,8 +97,8 @@ static int parse(int argc, char **argv, refit_args *a)
 }
 
 /* The test metrics of the refit model beside those of the trial's best checkpoint. */
-static ks_status compare_on_test(ks_db *db, const ks_trial_info *t, ks_model *m,
-                                 const ks_data *test, ks_error *err)
+static ks_status compare_on_test(ks_db *db, const ks_study *st, const ks_trial_info *t,
+                                 ks_model *m, const ks_data *test, ks_error *err)
 {
     ks_logs refit, trial;
     unsigned char *blob = NULL;
@@ -106,7 +106,7 @@ static ks_status compare_on_test(ks_db *db, const ks_trial_info *t, ks_model *m,
     int epoch = 0;
     ks_model *best = NULL;
     ks_error ignored;
-    char what[160];
+    char what[160], why[600];
     ks_status s;
     /* Keras's evaluate batch size, as `ksearch evaluate` takes it: the same numbers */
     if ((s = ks_model_evaluate(m, test, 32, 0, NULL, 0, &refit, err)) != KS_OK)
@@ -117,7 +117,10 @@ static ks_status compare_on_test(ks_db *db, const ks_trial_info *t, ks_model *m,
             KS_OK ||
         ks_model_load_buffer(blob, len, "the trial's best checkpoint", &best, NULL, &ignored) !=
             KS_OK) {
-        printf("test (trial %d): its best checkpoint is not in study.db\n", t->number);
+        if (!blob && ks_study_retain_why(st, t->status, t->budget, why, sizeof why))
+            printf("test (trial %d): its best checkpoint was dropped (%s)\n", t->number, why);
+        else
+            printf("test (trial %d): its best checkpoint is not in study.db\n", t->number);
         free(blob);
         return KS_OK;
     }
@@ -193,7 +196,7 @@ int cmd_refit(int argc, char **argv)
     }
     if (data.test) {
         ks_data te = ks_dataset_data(data.test);
-        if ((s = compare_on_test(db, t, m, &te, &err)) != KS_OK)
+        if ((s = compare_on_test(db, st, t, m, &te, &err)) != KS_OK)
             goto done;
     } else {
         printf("no test data (data.test) to compare the refit model and the trial on\n");

@@ -37,6 +37,11 @@ static void make_history(controller *c, ks_history *h)
     h->seed = c->st->base->seed;
 }
 
+void ctl_history(controller *c, ks_history *h)
+{
+    make_history(c, h);
+}
+
 ks_status ctl_grow(controller *c, ks_error *err)
 {
     if (c->n < c->cap)
@@ -203,13 +208,14 @@ static ks_status job_request(controller *c, const trial_state *t, int slot, int 
             return s;
         /* none, or one that does not fit: the worker says why the trial cannot go on;
            but under a policy that does not keep every epoch's, none yet is normal (it
-           stopped before its first): it trains again from the start, and its epochs are
-           recorded again, the same values (a trial's streams derive from its seed) */
+           stopped before its first), and so is under retention a pruned trial's that a
+           grown study promotes after all: it trains again from the start, and its epochs
+           are recorded again, the same values (a trial's streams derive from its seed) */
         if (s == KS_OK && epoch >= 0 && epoch < budget)
             req->initial_epoch = epoch + 1;
         else
             ks_trial_request_clear(req);
-        if (s != KS_OK && c->policy.every != 1)
+        if (s != KS_OK && (c->policy.every != 1 || c->st->retain != KS_RETAIN_ALL))
             req->recorded = 0;
         req->best_so_far = ctl_curve_best(c, t, req->initial_epoch);
     }
@@ -429,6 +435,9 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
         /* the method is asked again once a job ended (or the study starts) */
         if (need_dispatch && !dispatch(c, tp))
             need_dispatch = 0;
+        /* then the checkpoints of trials that became final go, as the policy says */
+        if ((s = ctl_retain(c, 0, &err)) != KS_OK)
+            stop_study(c, s, &err);
         if (c->running == 0)
             break;
         /* the workers are told once that the study stops: their fits end at the next

@@ -25,6 +25,7 @@ typedef struct trial_state {
     int n_curve, cap_curve;
     double objective;                   /* best of curve, NaN if none */
     double seconds;                     /* training time, all its jobs */
+    int dropped;                        /* retention dropped its checkpoints (this run) */
 } trial_state;
 
 /*
@@ -164,6 +165,9 @@ typedef struct controller {
     int last_status_finished;           /* elsewhere: the status line follows each finish */
     ks_status failure;                  /* the database failed: stop */
     ks_error err;
+    int retained_at;                    /* `finished` when retention last looked */
+    int dropped_trials;                 /* trials whose checkpoints it dropped (this run) */
+    int64_t dropped_bytes;              /* and their bytes */
 } controller;
 
 /* 1 if trial t, complete, may still be promoted (its status is not final yet). */
@@ -175,6 +179,17 @@ ks_status ctl_grow(controller *c, ks_error *err);
 ks_status ctl_run(controller *c, ctl_transport *tp);
 /* Take one record of a worker (controller.c; exposed for tests). */
 void ctl_take_record(controller *c, const ks_record *r);
+/* The study as the search method sees it (views of c->trials, valid until they change). */
+void ctl_history(controller *c, ks_history *h);
+
+/* retention.c: the checkpoints of trials that became final since the last call (a job
+   ended) dropped as search.checkpoints.retain says, their pages given back (force: look
+   even if no job ended); KS_ERR_DB/IO/NOMEM when the database fails.  ctl_retain_end:
+   at the study's end, a last look and the file's free pages given back (VACUUM of an
+   older file with allow_vacuum); one line on c->out says what was dropped, a failure is
+   a warning there. */
+ks_status ctl_retain(controller *c, int force, ks_error *err);
+void ctl_retain_end(controller *c, int allow_vacuum);
 
 /* study_run.c */
 uint64_t ctl_trial_seed(const controller *c, int number);

@@ -296,6 +296,14 @@ static int bohb_full_budget(const void *args, const ks_history *h)
     return ks_hyperband_full_budget(&((const bohb_args *)args)->hb, h);
 }
 
+/* and settles them as Hyperband does */
+static ks_status bohb_settled(const void *args, const ks_history *h, unsigned char *settled,
+                              ks_error *err)
+{
+    return ks_hyperband_settled(&((const bohb_args *)args)->hb, h, settled, err);
+}
+
 const ks_sampler_ops ks_sampler_bohb_ops = {
     "bohb", bohb_keys, sizeof(bohb_args), bohb_check, bohb_suggest, bohb_total, bohb_full_budget,
+    bohb_settled,
 };

@@ -161,6 +161,7 @@ typedef struct hb_entry {
     int bad;
     double key;                 /* the value, negated when larger is better */
     int number;
+    int here;                   /* at this rung (not promoted from it) */
     int eligible;               /* at this rung, not promoted, not failed: may be promoted */
 } hb_entry;
 
@@ -175,18 +176,39 @@ static int entry_cmp(const void *pa, const void *pb)
 }
 
 /*
+ * Of a closed rung's m trials ranked in scratch (no more will complete it), cap may be
+ * promoted and promoted were: the best eligible ones of the top cap will be while fewer
+ * than cap were; every other trial at the rung is settled (it stays where it is).
+ */
+static void rung_settled(const hb_entry *scratch, int m, int cap, int promoted,
+                         unsigned char *settled)
+{
+    int slots = cap - promoted;
+    for (int i = 0; i < m; i++) {
+        if (!scratch[i].here)
+            continue;
+        if (scratch[i].eligible && i < cap && slots > 0)
+            slots--;
+        else
+            settled[scratch[i].number] = 1;
+    }
+}
+
+/*
  * Look for a promotion in the bracket of cycle position j whose trials are numbers
  * [begin, end) (planned: [begin, begin + planned)).  Returns the trial to promote and
- * sets *to_rung, or -1.  scratch holds end − begin entries.
+ * sets *to_rung, or -1.  scratch holds end − begin entries.  With settled (not NULL),
+ * the trials of the bracket's closed rungs that will never be promoted are marked 1.
  */
 static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int begin, int end,
-                             long planned, hb_entry *scratch, int *to_rung)
+                             long planned, hb_entry *scratch, int *to_rung,
+                             unsigned char *settled)
 {
     const ks_hb_bracket *b = &p->br[j];
     int found = -1;
     int closed = (long)(end - begin) >= planned;    /* every configuration started */
     for (int k = 0; k + 1 < b->n_rungs; k++) {
-        int m = 0, promoted = 0, pending_here = 0, cap, cand = -1;
+        int m = 0, promoted = 0, pending_here = 0, cap, cand = -1, may;
         for (int t = begin; t < end; t++) {
             const ks_trial_view *v = &h->trials[t];
             int level = rung_of(p, j, v->budget);
@@ -203,17 +225,20 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
             e->bad = isnan(e->key) || (level == k && v->status == KS_TRIAL_FAILED);
             if (h->maximize)
                 e->key = -e->key;
+            e->here = level == k;
             e->eligible = level == k && !e->bad;
             promoted += level > k;
         }
         closed = closed && !pending_here;
         cap = m / p->eta;
-        if (promoted < cap && (closed || !p->sync)) {
+        may = promoted < cap && (closed || !p->sync);
+        if (may || (settled && closed))
             qsort(scratch, (size_t)m, sizeof *scratch, entry_cmp);
-            for (int i = 0; i < cap && cand < 0; i++)
-                if (scratch[i].eligible)
-                    cand = scratch[i].number;
-        }
+        for (int i = 0; may && i < cap && cand < 0; i++)
+            if (scratch[i].eligible)
+                cand = scratch[i].number;
+        if (settled && closed)
+            rung_settled(scratch, m, cap, promoted, settled);
         if (cand >= 0) {
             found = cand;       /* the highest rung's candidate wins */
             *to_rung = k + 1;
@@ -221,6 +246,32 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
         closed = closed && cand < 0;    /* the rung above still receives trials */
     }
     return found;
+}
+
+/*
+ * The brackets in the order they were started: each call moves b (zeroed at first) to
+ * the next one that has trials — its cycle position j, its trial numbers [begin, end)
+ * and how many configurations it plans — and returns 0 past the last.
+ */
+typedef struct hb_span {
+    long q;                     /* brackets passed */
+    long next;                  /* the next bracket's first trial */
+    int j, begin, end;
+    long planned;
+} hb_span;
+
+static int next_bracket(const hb_plan *p, const ks_history *h, hb_span *b)
+{
+    long last, stop = p->limit > h->n ? p->limit : h->n;
+    if (b->next >= h->n)
+        return 0;
+    b->j = (int)(b->q++ % p->n_brackets);
+    b->begin = (int)b->next;
+    last = b->next + p->br[b->j].rungs[0].n;    /* past the bracket's configurations */
+    b->planned = (last < stop ? last : stop) - b->next;
+    b->end = (int)(last < h->n ? last : h->n);
+    b->next = last;
+    return 1;
 }
 
 ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err)
@@ -267,20 +318,16 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
         return KS_SUGGEST_ERROR;
     }
     /* brackets in the order they were started, each over its trial numbers */
-    for (long begin = 0, q = 0; begin < h->n; q++) {
-        int j = (int)(q % p.n_brackets);
-        long last = begin + p.br[j].rungs[0].n;    /* past the bracket's configurations */
-        long stop = p.limit > h->n ? p.limit : h->n;
-        long planned = (last < stop ? last : stop) - begin;
-        int end = (int)(last < h->n ? last : h->n), to_rung = 0;
-        int t = bracket_promotion(&p, h, j, (int)begin, end, planned, scratch, &to_rung);
+    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
+        int to_rung = 0;
+        int t = bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung,
+                                  NULL);
         if (t >= 0) {
             free(scratch);
             out->continue_trial = t;
-            out->budget = p.budget[j][to_rung];
+            out->budget = p.budget[b.j][to_rung];
             return KS_SUGGEST_OK;
         }
-        begin = last;
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
@@ -307,6 +354,25 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
         return KS_SUGGEST_OK;
     }
     return any_pending ? KS_SUGGEST_WAIT : KS_SUGGEST_DONE;
+}
+
+ks_status ks_hyperband_settled(const ks_hb_args *a, const ks_history *h, unsigned char *settled,
+                               ks_error *err)
+{
+    hb_plan p;
+    hb_entry *scratch;
+    ks_status s;
+    memset(settled, 0, (size_t)(h->n > 0 ? h->n : 0));
+    if ((s = hb_plan_make(a, h, &p, err)) != KS_OK)
+        return s;
+    if (!(scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1))))
+        return ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
+    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
+        int to_rung = 0;
+        bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung, settled);
+    }
+    free(scratch);
+    return KS_OK;
 }
 
 int ks_hyperband_total(const ks_hb_args *a, const ks_history *h)
@@ -348,6 +414,13 @@ static int hb_full_budget(const void *args, const ks_history *h)
     return ks_hyperband_full_budget(&((const hb_args *)args)->hb, h);
 }
 
+static ks_status hb_settled(const void *args, const ks_history *h, unsigned char *settled,
+                            ks_error *err)
+{
+    return ks_hyperband_settled(&((const hb_args *)args)->hb, h, settled, err);
+}
+
 const ks_sampler_ops ks_sampler_hyperband_ops = {
     "hyperband", hb_keys, sizeof(hb_args), hb_check, hb_suggest, hb_total, hb_full_budget,
+    hb_settled,
 };

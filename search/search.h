@@ -83,6 +83,14 @@ void ks_study_free(ks_study *st);
  */
 ks_status ks_study_from_db(ks_db *db, const char *db_path, const char *study,
                            ks_study_info *info, ks_study **out, ks_error *err);
+/*
+ * Whether the study's checkpoint retention (search.checkpoints.retain) drops the
+ * checkpoints of a trial of that status and budget once it is final: 1 and the reason
+ * in why (for the message of a command that finds one missing: export, refit, an
+ * ensemble), else 0 and why "".
+ */
+int ks_study_retain_why(const ks_study *st, ks_trial_status status, int budget, char *why,
+                        size_t size);
 /* A study's data, loaded once and shared read-only by every trial. */
 typedef struct ks_study_data {
     ks_dataset *train, *val, *test;

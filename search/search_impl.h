@@ -138,6 +138,19 @@ ks_status ks_space_point_from_json(const ks_space *sp, const char *json, double 
 
 /* =================================================================== study */
 
+/*
+ * search.checkpoints.retain: which checkpoints stay in study.db once a trial is final
+ * (retention.c; ks_retain_names spells them, in this order).
+ */
+typedef enum ks_retain {
+    KS_RETAIN_ALL,              /* every trial's best and last */
+    KS_RETAIN_USEFUL,           /* all but those of configurations Hyperband/BOHB pruned */
+    KS_RETAIN_COMPLETE,         /* only complete trials' */
+    KS_RETAIN_COUNT
+} ks_retain;
+extern const char *const ks_retain_names[KS_RETAIN_COUNT + 1];  /* NULL-terminated */
+#define KS_RETAIN_DEFAULT "useful"
+
 /* Names a trial's fit logs besides loss (every output's losses and metrics), at most. */
 #define KS_MAX_LOGGED 40
 
@@ -157,6 +170,7 @@ struct ks_study {
     int max_trials;
     int parallel;
     ks_checkpoint_policy checkpoints;   /* search.checkpoints */
+    ks_retain retain;                   /* search.checkpoints.retain */
     char *warnings;                     /* the model's build warnings, once, or NULL */
     char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
     int n_log_names;
@@ -248,6 +262,14 @@ typedef struct ks_sampler_ops {
      * every trial's budget once (grid, random, bayesian, tpe): a complete trial is final.
      */
     int (*full_budget)(const void *args, const ks_history *h);
+    /*
+     * With full_budget: which trials complete below it the method will never continue
+     * (their bracket can no longer promote them), as 1 in settled[number] (h->n entries,
+     * all written).  A function of the history; a trial it marks is never continued by a
+     * later suggestion of the same study.  Fails only on no memory.
+     */
+    ks_status (*settled)(const void *args, const ks_history *h, unsigned char *settled,
+                         ks_error *err);
 } ks_sampler_ops;
 
 const ks_sampler_ops *ks_sampler_find(const char *name);
@@ -312,9 +334,41 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *a, const ks_history *h,
 ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err);
 int ks_hyperband_total(const ks_hb_args *a, const ks_history *h);
 int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h);   /* R */
+/* Hyperband's settled trials (see ks_sampler_ops.settled). */
+ks_status ks_hyperband_settled(const ks_hb_args *a, const ks_history *h, unsigned char *settled,
+                               ks_error *err);
 /* A trial's value at a budget: the best objective of its first epochs epochs (of fewer
    when it stopped early; NaN if none). */
 double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
+
+/* ============================================================== retention */
+
+/* What the retention policy does with a trial's checkpoints (retention.c). */
+typedef enum ks_retain_verdict {
+    KS_RETAIN_WAIT,             /* not final yet (it may train again): kept for now */
+    KS_RETAIN_KEEP,             /* final, and the policy keeps its checkpoints */
+    KS_RETAIN_DROP              /* final, and the policy drops its best and last */
+} ks_retain_verdict;
+
+/*
+ * The verdict for trial t of a study under policy p.  full_budget: the budget at which a
+ * trial of a promoting method (Hyperband, BOHB) is done, 0 for methods that run each
+ * trial once; settled: the method will never continue t (ks_sampler_ops.settled).  A
+ * trial is final when it failed, was pruned, or is complete and (with full_budget) at
+ * it or settled.  Under all every final trial's checkpoints stay; under useful a
+ * promoting method's configuration that ended below full_budget (complete and settled,
+ * or pruned) loses them, every other trial keeps them (failed ones and those a pruner
+ * stopped too); under complete only trials complete at their full budget keep them.
+ */
+ks_retain_verdict ks_retain_decide(ks_retain p, const ks_trial_view *t, int full_budget,
+                                   int settled);
+/*
+ * Every trial's verdict under the study's policy, into verdicts[h->n], with the study's
+ * method deciding what is settled.  full_budget as above (0: the method does not promote).
+ * Fails only on no memory.
+ */
+ks_status ks_retain_plan(const ks_study *st, const ks_history *h, int full_budget,
+                         ks_retain_verdict *verdicts, ks_error *err);
 
 /* ========================================================== Gaussian process */
 

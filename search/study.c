@@ -41,15 +41,19 @@ static const ks_key search_keys[] = {
     {"enqueue", KS_KEY_VALUE, offsetof(search_section, enqueue), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
-/* search.checkpoints: {every: K, keep: [best, last]}: how much of each model is kept */
+/* search.checkpoints: {every: K, keep: [best, last], retain: POLICY}: how much of each
+   model is kept, and for which trials once they are final */
 typedef struct checkpoints_section {
     int every;
     ks_value keep;
+    int retain;                 /* ks_retain */
 } checkpoints_section;
 
 static const ks_key checkpoints_keys[] = {
     {"every", KS_KEY_INT, offsetof(checkpoints_section, every), 0, 0, 1000000, "1", NULL, 0},
     {"keep", KS_KEY_VALUE, offsetof(checkpoints_section, keep), 0, 0, 0, NULL, NULL, 0},
+    {"retain", KS_KEY_ENUM, offsetof(checkpoints_section, retain), 0, 0, 0, KS_RETAIN_DEFAULT,
+     ks_retain_names, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 static const char *const keep_names[] = {"best", "last", NULL};
@@ -57,21 +61,24 @@ static const char *const keep_names[] = {"best", "last", NULL};
 /*
  * The checkpoint policy: the last checkpoint every `every` epochs (0: only at the end of
  * each training segment — a Hyperband rung, the trial's end) and always at a segment's
- * end; keep [best, last] (the default) also keeps the best epoch's, [last] only the last.
+ * end; keep [best, last] (the default) also keeps the best epoch's, [last] only the last;
+ * retain says whose stay once trials are final (retention.c).
  */
 static ks_status read_checkpoints(ks_study *st, const ks_value *v, ks_error *err)
 {
     checkpoints_section cs;
     ks_status s;
     char got[64];
-    st->checkpoints.every = 1;
+    ks_keys_defaults(checkpoints_keys, &cs);
+    st->checkpoints.every = cs.every;
     st->checkpoints.keep_best = 1;
+    st->retain = (ks_retain)cs.retain;
     if (!v || v->kind == KS_VALUE_NULL)
         return KS_OK;
-    ks_keys_defaults(checkpoints_keys, &cs);
     if ((s = ks_keys_read(checkpoints_keys, v, "search.checkpoints", &cs, err)) != KS_OK)
         goto out;
     st->checkpoints.every = cs.every;
+    st->retain = (ks_retain)cs.retain;
     if (cs.keep.kind != KS_VALUE_NULL) {
         int have[2] = {0, 0};
         if (cs.keep.kind != KS_VALUE_LIST) {

@@ -111,6 +111,33 @@ static int rank_trials(const ks_trial_info *t, int n, int maximize, int *order)
     return m;
 }
 
+/*
+ * Of the m ranked trials, those whose best checkpoint the study's retention dropped (a
+ * stopped Hyperband study's configurations that no rung can promote, complete until the
+ * study ends) are left out, each with a note on f; returns how many remain.
+ */
+static int with_checkpoints(const ks_study *st, ks_db *db, const ks_trial_info *t, int *order,
+                            int m, FILE *f)
+{
+    int kept = 0;
+    for (int i = 0; i < m; i++) {
+        const ks_trial_info *x = &t[order[i]];
+        int epoch = 0;
+        ks_error ignored;
+        char why[600];
+        if (st->retain != KS_RETAIN_ALL &&
+            ks_db_checkpoint_stat(db, x->id, KS_CHECKPOINT_BEST, &epoch, NULL, &ignored) ==
+                KS_OK &&
+            epoch < 0 && ks_study_retain_why(st, x->status, x->budget, why, sizeof why)) {
+            fprintf(f, "note: trial %d is left out: its best checkpoint was dropped (%s)\n",
+                    x->number, why);
+            continue;
+        }
+        order[kept++] = order[i];
+    }
+    return kept;
+}
+
 static void print_logs(FILE *f, const ks_logs *l, int n_names)
 {
     for (int i = 0; i < n_names; i++)
@@ -183,7 +210,7 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
     ks_db *db = NULL;
     ks_study_info info;
     ks_trial_info *trials = NULL;
-    int n_trials = 0, k = 0, *order = NULL, best = -1, n_res = 0;
+    int n_trials = 0, k = 0, *order = NULL, best = -1, n_res = 0, n_ranked;
     member *mem = NULL;
     result res[KS_WEIGHTS_COUNT + 1];
     ks_data val, test, *testp = NULL;
@@ -226,11 +253,19 @@ ks_status ks_study_ensemble(const ks_study *st, const ks_study_data *d,
         goto out;
     }
     k = rank_trials(trials, n_trials, info.maximize, order);
+    n_ranked = k;
+    k = with_checkpoints(st, db, trials, order, k, f);
     if (k == 0) {
-        s = ks_error_set(err, KS_ERR_CONFIG,
-                         "study %s has no complete trial with a %s value to build an "
-                         "ensemble from",
-                         st->base->name, info.metric);
+        if (n_ranked > 0)
+            s = ks_error_set(err, KS_ERR_CONFIG,
+                             "study %s has no complete trial with a best checkpoint to build an "
+                             "ensemble from (%d left out: the study's retention dropped theirs)",
+                             st->base->name, n_ranked);
+        else
+            s = ks_error_set(err, KS_ERR_CONFIG,
+                             "study %s has no complete trial with a %s value to build an "
+                             "ensemble from",
+                             st->base->name, info.metric);
         goto out;
     }
     if (k < req->top)

@@ -501,6 +501,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
     /* an interrupted study has not ended: its rungs may still be promoted when it resumes */
     if (!*opts.stop)
         mark_pruned(&c);
+    /* then the checkpoints the policy no longer keeps go, and their space */
+    ctl_retain_end(&c, !*opts.stop);
     if (*opts.stop) {
         s = ks_error_set(err, KS_INTERRUPTED,
                          "interrupted: finished trials are kept in %s; run the same command "

@@ -171,8 +171,11 @@ done
 # --- Hyperband: a promoted trial continues from its checkpoint.  Its objective, best epoch
 # and best checkpoint span the epochs before the promotion; killed while a promoted trial
 # trains, the resumed study equals the uninterrupted one.
+# (retain: all: every trial's best checkpoint stays, to be checked; e2e_retention.sh
+# resumes a Hyperband study under the default, which drops the pruned trials')
 hb_study() {
     fmnist_study "$1" resume_hb 4 hyperband 6000 9 13 1 '[16, 32]' '{float: [0.01, 0.1], log: true}'
+    sed -i 's/^search:$/search:\n  checkpoints: {retain: all}/' "$1"
 }
 mkdir -p hb_ref hb_kill
 hb_study hb_ref/s.yaml

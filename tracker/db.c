@@ -545,8 +545,8 @@ static ks_status quick_check(ks_db *db, ks_error *err)
     return s;
 }
 
-/* One pragma, with its first result checked against want (if not NULL). */
-static ks_status pragma(ks_db *db, const char *sql, const char *want, ks_error *err)
+ks_status ks_dbi_pragma(ks_db *db, const char *sql, const char *want, int64_t *value,
+                        ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s = ks_dbi_prepare(db, sql, &st, err);
@@ -554,16 +554,23 @@ static ks_status pragma(ks_db *db, const char *sql, const char *want, ks_error *
     if (s != KS_OK)
         return s;
     rc = ks_dbi_step(db, st);
+    if (rc == SQLITE_ROW && value)
+        *value = sqlite3_column_int64(st, 0);
     if (rc == SQLITE_ROW && want) {
         const unsigned char *r = sqlite3_column_text(st, 0);
         if (!r || strcmp((const char *)r, want) != 0)
             s = ks_error_set_at(err, KS_ERR_DB, db->path, 0, 0, "%s gave \"%s\", not \"%s\"",
                                 sql, r ? (const char *)r : "", want);
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    } else if (rc != SQLITE_ROW && (rc != SQLITE_DONE || value)) {
         s = ks_dbi_fail(db, rc, err, "%s", sql);
     }
     sqlite3_finalize(st);
     return s;
+}
+
+static ks_status pragma(ks_db *db, const char *sql, const char *want, ks_error *err)
+{
+    return ks_dbi_pragma(db, sql, want, NULL, err);
 }
 
 /* Create the schema in an empty file (another connection may just have done it). */
@@ -725,6 +732,11 @@ static ks_status open_file(ks_db *db, int flags, ks_error *err)
     /* a new file gets 64 KiB pages: each epoch's checkpoints (about a MB each) then
        pass through the WAL in 16 writes a MB instead of 256 (set before WAL mode) */
     if (kind == FILE_EMPTY && (s = pragma(db, "PRAGMA page_size = 65536", NULL, err)) != KS_OK)
+        return s;
+    /* and keeps track of its free pages (before its first table): the checkpoints that
+       retention drops give their pages back without rewriting the file (ks_db_reclaim) */
+    if (kind == FILE_EMPTY &&
+        (s = pragma(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, err)) != KS_OK)
         return s;
     /* WAL: readers never wait for the writer; NORMAL: a commit survives a killed
        process (only an OS crash may lose the last ones); cascades need foreign keys */

@@ -1,11 +1,13 @@
 /*
  * db_checkpoint.c — the blobs of the study database: a trial's best and last
- * checkpoints (its .ksm bytes), its weight histograms (KS_HISTOGRAM_BUCKETS × 3
- * little-endian doubles each), and a study's ensembles.
+ * checkpoints (its .ksm bytes; dropped by the retention policy, their pages given back
+ * to the file system), its weight histograms (KS_HISTOGRAM_BUCKETS × 3 little-endian
+ * doubles each), and a study's ensembles.
  */
 #include "db_impl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,25 +62,37 @@ ks_status ks_dbi_checkpoint_put(ks_db *db, int64_t trial_id, ks_checkpoint_kind 
     return s;
 }
 
+/* The trial's checkpoint of that kind as columns (epoch, then what) selects: the
+   statement stepped once (*st to finalize; *rc: SQLITE_ROW, SQLITE_DONE or an error). */
+static ks_status checkpoint_row(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                                const char *what, sqlite3_stmt **st, int *rc, ks_error *err)
+{
+    char sql[128];
+    ks_status s;
+    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
+        return ks_dbi_bad_arg(err, "no checkpoint kind %d", (int)kind);
+    snprintf(sql, sizeof sql, "SELECT epoch, %s FROM checkpoint WHERE trial_id = ?1 AND kind = ?2",
+             what);
+    if ((s = ks_dbi_prepare(db, sql, st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(*st, 1, trial_id);
+    sqlite3_bind_text(*st, 2, kind_name(kind), -1, SQLITE_STATIC);
+    *rc = ks_dbi_step(db, *st);
+    return KS_OK;
+}
+
 ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
                                unsigned char **blob, size_t *len, int *epoch, ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s;
-    int rc;
+    int rc = SQLITE_ERROR;
     if (!db || !blob || !len)
         return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: db, blob or len is NULL");
     *blob = NULL;
     *len = 0;
-    if (kind != KS_CHECKPOINT_BEST && kind != KS_CHECKPOINT_LAST)
-        return ks_dbi_bad_arg(err, "ks_db_checkpoint_get: no checkpoint kind %d", (int)kind);
-    if ((s = ks_dbi_prepare(db, "SELECT epoch, data FROM checkpoint"
-                                " WHERE trial_id = ?1 AND kind = ?2",
-                            &st, err)) != KS_OK)
+    if ((s = checkpoint_row(db, trial_id, kind, "data", &st, &rc, err)) != KS_OK)
         return s;
-    sqlite3_bind_int64(st, 1, trial_id);
-    sqlite3_bind_text(st, 2, kind_name(kind), -1, SQLITE_STATIC);
-    rc = ks_dbi_step(db, st);
     if (rc == SQLITE_ROW) {
         const void *data = sqlite3_column_blob(st, 1);
         size_t n = (size_t)sqlite3_column_bytes(st, 1);
@@ -102,6 +116,149 @@ ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind k
                               kind_name(kind));
     }
     sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_checkpoint_stat(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                                int *epoch, size_t *bytes, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    int rc = SQLITE_ERROR;
+    if (epoch)
+        *epoch = -1;
+    if (bytes)
+        *bytes = 0;
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoint_stat: db is NULL");
+    /* length() of a blob reads its size, not its pages */
+    if ((s = checkpoint_row(db, trial_id, kind, "length(data)", &st, &rc, err)) != KS_OK)
+        return s;
+    if (rc == SQLITE_ROW) {
+        if (epoch)
+            *epoch = sqlite3_column_int(st, 0);
+        if (bytes)
+            *bytes = (size_t)sqlite3_column_int64(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        s = ks_dbi_fail_trial(db, rc, err, trial_id, "reading the %s checkpoint of",
+                              kind_name(kind));
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_checkpoints_drop(ks_db *db, const int64_t *ids, int n, int *had,
+                                 int64_t *bytes, ks_error *err)
+{
+    sqlite3_stmt *size = NULL, *del = NULL;
+    int64_t total = 0;
+    int count = 0;
+    ks_status s;
+    if (had)
+        *had = 0;
+    if (bytes)
+        *bytes = 0;
+    if (!db || (n > 0 && !ids) || n < 0)
+        return ks_dbi_bad_arg(err, "ks_db_checkpoints_drop: db or ids is NULL");
+    if (n == 0)
+        return KS_OK;
+    if ((s = ks_dbi_begin(db, err, "dropping checkpoints")) != KS_OK)
+        return s;
+    if ((s = ks_dbi_prepare(db, "SELECT count(*), coalesce(sum(length(data)), 0)"
+                                " FROM checkpoint WHERE trial_id = ?1",
+                            &size, err)) == KS_OK)
+        s = ks_dbi_prepare(db, "DELETE FROM checkpoint WHERE trial_id = ?1", &del, err);
+    for (int i = 0; s == KS_OK && i < n; i++) {
+        int rc;
+        sqlite3_bind_int64(size, 1, ids[i]);
+        rc = ks_dbi_step(db, size);
+        if (rc == SQLITE_ROW) {
+            count += sqlite3_column_int(size, 0) > 0;
+            total += sqlite3_column_int64(size, 1);
+        } else
+            s = ks_dbi_fail_trial(db, rc, err, ids[i], "reading the checkpoints of");
+        sqlite3_reset(size);
+        if (s != KS_OK)
+            break;
+        sqlite3_bind_int64(del, 1, ids[i]);
+        if ((rc = ks_dbi_step(db, del)) != SQLITE_DONE)
+            s = ks_dbi_fail_trial(db, rc, err, ids[i], "dropping the checkpoints of");
+        sqlite3_reset(del);
+    }
+    sqlite3_finalize(size);
+    sqlite3_finalize(del);
+    if ((s = ks_dbi_end(db, s, err, "dropping checkpoints")) == KS_OK) {
+        if (had)
+            *had = count;
+        if (bytes)
+            *bytes = total;
+    }
+    return s;
+}
+
+/* ------------------------------------------------------- the file's space */
+
+/* The database's size in bytes: pages × page size. */
+static ks_status db_bytes(ks_db *db, int64_t *out, ks_error *err)
+{
+    int64_t pages = 0, page_size = 0;
+    ks_status s = ks_dbi_pragma(db, "PRAGMA page_count", NULL, &pages, err);
+    if (s == KS_OK)
+        s = ks_dbi_pragma(db, "PRAGMA page_size", NULL, &page_size, err);
+    *out = pages * page_size;
+    return s;
+}
+
+/* A statement of no rows, stepped to its end (PRAGMA incremental_vacuum frees a page a
+   step), or VACUUM. */
+static ks_status run_all(ks_db *db, const char *sql, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s = ks_dbi_prepare(db, sql, &st, err);
+    int rc;
+    if (s != KS_OK)
+        return s;
+    while ((rc = ks_dbi_step(db, st)) == SQLITE_ROW)
+        ;
+    if (rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "giving free pages back (%s)", sql);
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_reclaim(ks_db *db, int allow_vacuum, int64_t *before, int64_t *after,
+                        ks_error *err)
+{
+    int64_t mode = 0, free_pages = 0, pages = 0, size = 0;
+    ks_status s;
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_reclaim: db is NULL");
+    if (db->readonly)
+        return ks_dbi_bad_arg(err, "giving free pages back: %s was opened read-only", db->path);
+    if ((s = db_bytes(db, &size, err)) != KS_OK ||
+        (s = ks_dbi_pragma(db, "PRAGMA auto_vacuum", NULL, &mode, err)) != KS_OK ||
+        (s = ks_dbi_pragma(db, "PRAGMA freelist_count", NULL, &free_pages, err)) != KS_OK ||
+        (s = ks_dbi_pragma(db, "PRAGMA page_count", NULL, &pages, err)) != KS_OK)
+        return s;
+    if (before)
+        *before = size;
+    if (free_pages > 0 && mode == 2) {
+        /* INCREMENTAL: the pages at the file's end move into the free ones, in one
+           transaction */
+        if ((s = ks_dbi_begin(db, err, "giving free pages back")) == KS_OK)
+            s = ks_dbi_end(db, run_all(db, "PRAGMA incremental_vacuum", err), err,
+                           "giving free pages back");
+    } else if (free_pages > 0 && allow_vacuum && 4 * free_pages >= pages) {
+        /* a file made before auto_vacuum: rewritten once (atomic: a kill meanwhile leaves
+           it whole, as it was), INCREMENTAL from then on */
+        if ((s = run_all(db, "PRAGMA auto_vacuum = INCREMENTAL", err)) == KS_OK)
+            s = run_all(db, "VACUUM", err);
+    }
+    /* the file shrinks when the WAL is written back; PASSIVE never waits for readers */
+    if (s == KS_OK && free_pages > 0)
+        s = run_all(db, "PRAGMA wal_checkpoint(PASSIVE)", err);
+    if (s == KS_OK && after)
+        s = db_bytes(db, after, err);
     return s;
 }
 

@@ -48,6 +48,10 @@ ks_status ks_dbi_missing(ks_db *db, ks_error *err, const char *fmt, ...)
 ks_status ks_dbi_bad_arg(ks_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* One pragma: its first result checked against want (if not NULL) and read as an
+   integer into *value (if not NULL: then a pragma that answers nothing is an error). */
+ks_status ks_dbi_pragma(ks_db *db, const char *sql, const char *want, int64_t *value,
+                        ks_error *err);
 /* Prepare one constant statement (parameters are bound, never pasted in). */
 ks_status ks_dbi_prepare(ks_db *db, const char *sql, sqlite3_stmt **st, ks_error *err);
 /*

@@ -217,6 +217,30 @@ ks_status ks_db_trial_best(ks_db *db, int64_t trial_id, const char *metric, int 
 typedef enum { KS_CHECKPOINT_BEST, KS_CHECKPOINT_LAST } ks_checkpoint_kind;
 ks_status ks_db_checkpoint_get(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
                                unsigned char **blob, size_t *len, int *epoch, ks_error *err);
+/* Whether the trial has that checkpoint, without reading it: *epoch (−1: none) and
+   *bytes (0: none); either may be NULL. */
+ks_status ks_db_checkpoint_stat(ks_db *db, int64_t trial_id, ks_checkpoint_kind kind,
+                                int *epoch, size_t *bytes, ks_error *err);
+/*
+ * Checkpoint retention: delete the best and last checkpoints of the n trials of ids
+ * (a trial without any is fine) in one transaction; *had: how many of them had any,
+ * *bytes: the bytes of the blobs deleted (either may be NULL).  Their pages stay free in
+ * the file (new checkpoints reuse them) until ks_db_reclaim gives them back.
+ */
+ks_status ks_db_checkpoints_drop(ks_db *db, const int64_t *ids, int n, int *had,
+                                 int64_t *bytes, ks_error *err);
+/*
+ * Give the file's free pages back to the file system.  A file made by this ksearch
+ * (auto_vacuum INCREMENTAL from its creation) frees them with PRAGMA incremental_vacuum,
+ * a few page moves; an older one only with VACUUM, which rewrites the whole file (and
+ * makes it INCREMENTAL): done only with allow_vacuum and when at least a quarter of the
+ * file is free.  Each is one transaction (a process killed meanwhile leaves the file as
+ * before).  The file itself shrinks at the next WAL checkpoint, tried here (a reader
+ * holding an old snapshot delays it, which is no error).  *before, *after (may be
+ * NULL): the database's size in bytes (pages × page size) before and after.
+ */
+ks_status ks_db_reclaim(ks_db *db, int allow_vacuum, int64_t *before, int64_t *after,
+                        ks_error *err);
 
 /* Weight histograms recorded for a trial: tags and epochs, and one histogram's data. */
 ks_status ks_db_histogram_list(ks_db *db, int64_t trial_id, char ***tags, int **epochs,
