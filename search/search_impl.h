@@ -156,6 +156,8 @@ struct ks_study {
     int maximize;
     int max_trials;
     int parallel;
+    const struct ks_pruner_ops *pruner;  /* search.pruner, or NULL */
+    void *pruner_args;
     ks_checkpoint_policy checkpoints;   /* search.checkpoints */
     char *warnings;                     /* the model's build warnings, once, or NULL */
     char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
@@ -315,6 +317,46 @@ int ks_hyperband_full_budget(const ks_hb_args *a, const ks_history *h);   /* R *
 /* A trial's value at a budget: the best objective of its first epochs epochs (of fewer
    when it stopped early; NaN if none). */
 double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
+
+/* ================================================================= pruners */
+
+/*
+ * A pruner (search.pruner; pruner.c) stops poor trials of the methods that run each
+ * trial's budget once (grid, random, bayesian, tpe).  It checks a trial after some of
+ * its epochs; at a checked epoch the trial waits for the verdict.  The verdict for trial
+ * k at epoch e is a function of the curves of the trials numbered below k up to e (or
+ * their end) and of k's own: the controller gives it once ks_pruner_ready holds, so the
+ * same study prunes the same trials on any number of workers, and again when resumed.
+ * A trial's last epoch is never checked: a trial that trained its budget is complete.
+ */
+typedef struct ks_pruner_ops {
+    const char *name;                   /* "median", "asha" */
+    const ks_key *keys;                 /* its options: search.pruner: {NAME: {…}} */
+    size_t args_size;
+    /* 1 if trial number is checked after epoch (0-based), whatever its budget */
+    int (*checks)(const void *args, int number, int epoch);
+    /* The verdict for trial number at a checked epoch: 1 prune, 0 go on, −1 no memory.
+       Reads h->trials[number]'s curve up to epoch and the trials below number (pure). */
+    int (*prune)(const void *args, const ks_history *h, int number, int epoch);
+} ks_pruner_ops;
+
+extern const ks_pruner_ops ks_pruner_median_ops;
+extern const ks_pruner_ops ks_pruner_asha_ops;
+const ks_pruner_ops *ks_pruner_find(const char *name);     /* NULL if none */
+/* 1 if the pruner (NULL: none) checks trial number of budget epochs after epoch. */
+int ks_pruner_checks(const ks_pruner_ops *ops, const void *args, int number, int budget,
+                     int epoch);
+/* 1 once every trial numbered below number has recorded epoch, or ended (complete, failed
+   or pruned): the verdict at epoch can be given. */
+int ks_pruner_ready(const ks_history *h, int number, int epoch);
+/*
+ * search.pruner (v NULL or null: none) into st->pruner and st->pruner_args: a name
+ * (`median`: its defaults) or a one-key map {NAME: {options}}; an unknown name (with the
+ * nearest), bad options, or a method that prunes by itself (Hyperband, BOHB: methods
+ * with full_budget) are errors at their place in the file.  st->method must be set.
+ */
+ks_status ks_study_read_pruner(ks_study *st, const ks_value *v, ks_error *err);
+void ks_study_free_pruner(ks_study *st);
 
 /* ========================================================== Gaussian process */
 
