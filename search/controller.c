@@ -402,14 +402,16 @@ void ctl_answer_verdicts(controller *c, ctl_transport *tp)
             make_history(c, &h);
             made = 1;
         }
-        if (!ks_pruner_ready(&h, j->number, j->verdict_epoch))
+        v = c->st->pruner->prune(c->st->pruner_args, &h, j->number, j->verdict_epoch);
+        if (v == KS_VERDICT_WAIT)
             continue;
-        if ((v = c->st->pruner->prune(c->st->pruner_args, &h, j->number, j->verdict_epoch)) < 0) {
+        if (v == KS_VERDICT_NOMEM) {
             ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
             stop_study(c, KS_ERR_NOMEM, &err);
             return;
         }
-        if ((s = tp->verdict(tp->user, slot, j->number, j->verdict_epoch, v, &err)) != KS_OK) {
+        if ((s = tp->verdict(tp->user, slot, j->number, j->verdict_epoch, v == KS_VERDICT_PRUNE,
+                             &err)) != KS_OK) {
             stop_study(c, s, &err);
             return;
         }

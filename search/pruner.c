@@ -49,35 +49,83 @@ static double best_until(const ks_trial_view *t, int maximize, int epoch)
 }
 
 /*
+ * What the verdict at epoch can know of an earlier trial: its values up to the epoch
+ * (it recorded it), that it ended before (complete, failed or pruned: it has none), or
+ * not yet (still to train, or to resume).
+ */
+typedef enum { EARLIER_KNOWN, EARLIER_ENDED, EARLIER_UNKNOWN } earlier;
+
+static earlier earlier_state(const ks_trial_view *t, int epoch)
+{
+    if (t->epochs > epoch)
+        return EARLIER_KNOWN;
+    if (t->status == KS_TRIAL_COMPLETE || t->status == KS_TRIAL_FAILED ||
+        t->status == KS_TRIAL_PRUNED)
+        return EARLIER_ENDED;
+    return EARLIER_UNKNOWN;
+}
+
+/* The median of the n sorted values v and x more, each −inf (inf < 0) or +inf. */
+static double median_with(const double *v, int n, int x, double inf)
+{
+    int total = n + x, i = (total - 1) / 2;
+    double a, b;
+    /* the merged list: x infinities before v (−inf) or after it (+inf) */
+    a = inf < 0 ? (i < x ? inf : v[i - x]) : (i < n ? v[i] : inf);
+    if (total % 2)
+        return a;
+    i++;
+    b = inf < 0 ? (i < x ? inf : v[i - x]) : (i < n ? v[i] : inf);
+    return 0.5 * (a + b);
+}
+
+/*
  * Optuna's median rule (PercentilePruner at 50): prune when the trial's best value so
  * far is worse than the median of the values at this epoch of the earlier trials that
  * reached it (NaN ones left out; the mean of the middle two for an even count); none
  * while fewer than n_min_trials reached it.  A trial with no value at all is pruned.
+ * While some earlier trials may still reach the epoch, the verdict is given if it holds
+ * whatever they do (their values anywhere, or none): the lowest and the highest median
+ * they can make; else it waits.
  */
 static int median_prune(const void *args, const ks_history *h, int number, int epoch)
 {
     const median_args *a = args;
-    double best = best_until(&h->trials[number], h->maximize, epoch), median, *v;
-    int n = 0;
+    double sign = h->maximize ? 1.0 : -1.0, lo = INFINITY, hi = -INFINITY, *v;
+    double best = sign * best_until(&h->trials[number], h->maximize, epoch);
+    int n = 0, m = 0, need = a->n_min_trials > 1 ? a->n_min_trials : 1;
     if (isnan(best))
-        return 1;
+        return KS_VERDICT_PRUNE;
     if (number == 0)
-        return 0;
+        return KS_VERDICT_GO_ON;
     if (!(v = malloc((size_t)number * sizeof *v)))
-        return -1;
+        return KS_VERDICT_NOMEM;
+    /* larger is better from here (minimizing: the values negated, the median with them) */
     for (int j = 0; j < number; j++) {
         const ks_trial_view *t = &h->trials[j];
-        if (t->epochs > epoch && t->curve && isfinite(t->curve[epoch]))
-            v[n++] = t->curve[epoch];
-    }
-    if (n == 0 || n < a->n_min_trials) {
-        free(v);
-        return 0;
+        earlier e = earlier_state(t, epoch);
+        if (e == EARLIER_KNOWN && t->curve && isfinite(t->curve[epoch]))
+            v[n++] = sign * t->curve[epoch];
+        m += e == EARLIER_UNKNOWN;
     }
     qsort(v, (size_t)n, sizeof *v, cmp_double);
-    median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    for (int x = 0; x <= m; x++) {
+        double low, high;
+        if (n + x < need)
+            continue;
+        low = median_with(v, n, x, -INFINITY);
+        high = median_with(v, n, x, INFINITY);
+        lo = low < lo ? low : lo;
+        hi = high > hi ? high : hi;
+    }
     free(v);
-    return h->maximize ? best < median : best > median;
+    /* pruned whatever they do: every count judged, and worse than the lowest median */
+    if (n >= need && best < lo)
+        return KS_VERDICT_PRUNE;
+    /* goes on whatever they do: at least the highest median of the counts judged */
+    if (best >= hi)
+        return KS_VERDICT_GO_ON;
+    return KS_VERDICT_WAIT;
 }
 
 const ks_pruner_ops ks_pruner_median_ops = {"median", median_keys, sizeof(median_args),
@@ -106,32 +154,45 @@ static int asha_checks(const void *args, int number, int epoch)
     return r == (long)epoch + 1;
 }
 
+/* The trials that go on of n at a rung: ⌊n / factor⌋, at least 1. */
+static int keep_of(int n, int factor)
+{
+    return n / factor > 1 ? n / factor : 1;
+}
+
 /*
  * At a rung (r = epoch + 1 epochs), each trial's value is its best over its first r
  * epochs, as Hyperband's rungs rank them.  Of the n trials that reached the rung — the
  * earlier ones with a value there, and this one — the best ⌊n / factor⌋ go on (ties go
  * on together); while fewer than factor reached it, only a trial that none of them beats
- * (Optuna's rule: the first always goes on).  A trial with no value is pruned.
+ * (Optuna's rule: the first always goes on).  A trial with no value is pruned.  While
+ * some earlier trials may still reach the rung, the verdict is given if it holds whatever
+ * they do (each reaching it better, or not, or not at all); else it waits.
  */
 static int asha_prune(const void *args, const ks_history *h, int number, int epoch)
 {
     const asha_args *a = args;
     double v = best_until(&h->trials[number], h->maximize, epoch);
-    int n = 1, better = 0, keep;
+    int n = 1, better = 0, m = 0, go_on = 1;
     if (isnan(v))
-        return 1;
+        return KS_VERDICT_PRUNE;
     for (int j = 0; j < number; j++) {
         const ks_trial_view *t = &h->trials[j];
+        earlier e = earlier_state(t, epoch);
         double w;
-        if (t->epochs < epoch + 1 || isnan(w = best_until(t, h->maximize, epoch)))
+        m += e == EARLIER_UNKNOWN;
+        if (e != EARLIER_KNOWN || isnan(w = best_until(t, h->maximize, epoch)))
             continue;
         n++;
         better += ks_objective_better(w, v, h->maximize);
     }
-    keep = n / a->factor;
-    if (keep < 1)
-        keep = 1;
-    return better >= keep;
+    /* pruned even if none of the m reaches the rung ahead of it, with the most places;
+       goes on even if every one that reaches it is better */
+    if (better >= keep_of(n + m, a->factor))
+        return KS_VERDICT_PRUNE;
+    for (int x = 0; x <= m; x++)
+        go_on &= better + x < keep_of(n + x, a->factor);
+    return go_on ? KS_VERDICT_GO_ON : KS_VERDICT_WAIT;
 }
 
 const ks_pruner_ops ks_pruner_asha_ops = {"asha", asha_keys, sizeof(asha_args), asha_checks,
@@ -154,17 +215,6 @@ int ks_pruner_checks(const ks_pruner_ops *ops, const void *args, int number, int
                      int epoch)
 {
     return ops && epoch >= 0 && epoch < budget - 1 && ops->checks(args, number, epoch);
-}
-
-int ks_pruner_ready(const ks_history *h, int number, int epoch)
-{
-    for (int j = 0; j < number && j < h->n; j++) {
-        ks_trial_status s = h->trials[j].status;
-        if (h->trials[j].epochs <= epoch && s != KS_TRIAL_COMPLETE && s != KS_TRIAL_FAILED &&
-            s != KS_TRIAL_PRUNED)
-            return 0;
-    }
-    return 1;
 }
 
 /* ----------------------------------------------------------- search.pruner */

@@ -325,18 +325,25 @@ double ks_trial_value_within(const ks_trial_view *t, int maximize, int epochs);
  * trial's budget once (grid, random, bayesian, tpe).  It checks a trial after some of
  * its epochs; at a checked epoch the trial waits for the verdict.  The verdict for trial
  * k at epoch e is a function of the curves of the trials numbered below k up to e (or
- * their end) and of k's own: the controller gives it once ks_pruner_ready holds, so the
- * same study prunes the same trials on any number of workers, and again when resumed.
- * A trial's last epoch is never checked: a trial that trained its budget is complete.
+ * their end) and of k's own, so the same study prunes the same trials on any number of
+ * workers, and again when resumed: while an earlier trial has neither recorded epoch e
+ * nor ended, the verdict waits, unless it is the same whatever that trial does.  A
+ * trial's last epoch is never checked: a trial that trained its budget is complete.
  */
+typedef enum ks_verdict_kind {
+    KS_VERDICT_NOMEM = -1,              /* no memory to decide */
+    KS_VERDICT_GO_ON = 0,
+    KS_VERDICT_PRUNE = 1,
+    KS_VERDICT_WAIT = 2                 /* earlier trials still to reach the epoch decide */
+} ks_verdict_kind;
 typedef struct ks_pruner_ops {
     const char *name;                   /* "median", "asha" */
     const ks_key *keys;                 /* its options: search.pruner: {NAME: {…}} */
     size_t args_size;
     /* 1 if trial number is checked after epoch (0-based), whatever its budget */
     int (*checks)(const void *args, int number, int epoch);
-    /* The verdict for trial number at a checked epoch: 1 prune, 0 go on, −1 no memory.
-       Reads h->trials[number]'s curve up to epoch and the trials below number (pure). */
+    /* The verdict on trial number at a checked epoch (a ks_verdict_kind), from
+       h->trials[number]'s curve up to epoch and the trials below number (pure). */
     int (*prune)(const void *args, const ks_history *h, int number, int epoch);
 } ks_pruner_ops;
 
@@ -346,9 +353,6 @@ const ks_pruner_ops *ks_pruner_find(const char *name);     /* NULL if none */
 /* 1 if the pruner (NULL: none) checks trial number of budget epochs after epoch. */
 int ks_pruner_checks(const ks_pruner_ops *ops, const void *args, int number, int budget,
                      int epoch);
-/* 1 once every trial numbered below number has recorded epoch, or ended (complete, failed
-   or pruned): the verdict at epoch can be given. */
-int ks_pruner_ready(const ks_history *h, int number, int epoch);
 /*
  * search.pruner (v NULL or null: none) into st->pruner and st->pruner_args: a name
  * (`median`: its defaults) or a one-key map {NAME: {options}}; an unknown name (with the

@@ -125,7 +125,11 @@ static void test_median_maximize(void)
     add(&cs, KS_TRIAL_COMPLETE, 3, (double[]){0.99, 0.99, 0.99});
     cs.c[k][0] = 0.65;
     CHECK(prune(m, a, &cs, k, 1) == 1, "trial 6 is not read for trial 5");
-    /* an even count: the earlier trials at epoch 2 are 0.6 and 0.95: median 0.775 */
+    /* an even count: the earlier trials at epoch 2 are 0.6 and 0.95: median 0.775 (the
+       running trials 2 and 5 ended before epoch 2: see test_median_wait for those that
+       may still reach it) */
+    cs.v[2].status = KS_TRIAL_COMPLETE;
+    cs.v[5].status = KS_TRIAL_PRUNED;
     k = add(&cs, KS_TRIAL_RUNNING, 3, (double[]){0.7, 0.75, 0.77});
     CHECK(cs.h.n == 8 && prune(m, a, &cs, k, 2) == 1, "0.77 < 0.775 (trial 6 counts too: 0.99 → "
                                                       "median of 0.6 0.95 0.99 = 0.95)");
@@ -161,6 +165,7 @@ static void test_median_minimize_and_edges(void)
     cs.c[0][0] = NAN;
     CHECK(prune(m, three, &cs, k, 0) == 0, "two values: no verdict but go on");
     /* no earlier value at that epoch: go on; no value of its own at all: pruned (Optuna) */
+    cs.v[k].status = KS_TRIAL_PRUNED;
     k = add(&cs, KS_TRIAL_RUNNING, 2, (double[]){9, 9});
     CHECK(prune(m, a, &cs, k, 1) == 0, "nobody reached epoch 1");
     cs.c[k][0] = cs.c[k][1] = NAN;
@@ -223,7 +228,8 @@ static void test_asha_rungs(void)
     cs.c[k][0] = 0.7;
     CHECK(prune(s, a, &cs, k, 0) == 0, "0.7 ties second");
     /* rung 3 (epoch 2): a rung's value is the best of the first 3 epochs; trials 1 and 3
-       never reached it; 0.1, 0.3, 0.7 and itself: 4 / 3 = 1 goes on */
+       never reached it (3 pruned there); 0.1, 0.3, 0.7 and itself: 4 / 3 = 1 goes on */
+    cs.v[3].status = KS_TRIAL_PRUNED;
     memcpy(cs.c[k], (double[]){0.2, 0.65, 0.5}, 3 * sizeof(double));
     cs.v[k].epochs = 3;
     CHECK(prune(s, a, &cs, k, 2) == 1, "rung 3: best 0.65 < 0.7 (trial 4's epoch 0)");
@@ -253,30 +259,98 @@ static void test_asha_minimize(void)
     free(a);
 }
 
-/* ------------------------------------------------------------- readiness */
+/* ---------------------------------------------- earlier trials still running */
 
-static void test_ready(void)
+static void test_median_wait(void)
 {
+    const ks_pruner_ops *m = &ks_pruner_median_ops;
+    void *a = options(m, "{n_startup_trials: 0}"), *five = options(m, "{n_startup_trials: 0, "
+                                                                      "n_min_trials: 5}");
     curves cs;
     int k;
     curves_init(&cs, 1);
-    add(&cs, KS_TRIAL_COMPLETE, 1, (double[]){0.5});        /* ended before epoch 2 */
-    add(&cs, KS_TRIAL_RUNNING, 2, (double[]){0.5, 0.6});
-    add(&cs, KS_TRIAL_PRUNED, 1, (double[]){0.1});
-    k = add(&cs, KS_TRIAL_RUNNING, 3, (double[]){0.5, 0.5, 0.5});
-    add(&cs, KS_TRIAL_RUNNING, 0, (double[]){0});            /* later: never waited for */
-    CHECK(ks_pruner_ready(&cs.h, k, 1), "every earlier one recorded epoch 1 or ended");
-    CHECK(!ks_pruner_ready(&cs.h, k, 2), "trial 1 still running before epoch 2");
-    cs.v[1].epochs = 3;
-    CHECK(ks_pruner_ready(&cs.h, k, 2), "trial 1 recorded epoch 2");
-    cs.v[1].epochs = 2;
-    cs.v[1].status = KS_TRIAL_FAILED;
-    CHECK(ks_pruner_ready(&cs.h, k, 2), "trial 1 failed");
-    cs.v[1].status = KS_TRIAL_INTERRUPTED;
-    CHECK(!ks_pruner_ready(&cs.h, k, 2), "an interrupted trial will go on: wait");
-    cs.v[1].status = KS_TRIAL_QUEUED;
-    CHECK(!ks_pruner_ready(&cs.h, k, 2), "a queued one too");
-    CHECK(ks_pruner_ready(&cs.h, 0, 5), "trial 0 never waits");
+    /* at epoch 1: 0.5 0.6 0.7 0.8 known, trial 4 running before it (unknown); with it the
+       median is between that of −inf 0.5 0.6 0.7 0.8 (0.6) and of 0.5 … 0.8 +inf (0.7) */
+    add(&cs, KS_TRIAL_COMPLETE, 3, (double[]){0.1, 0.5, 0.5});
+    add(&cs, KS_TRIAL_RUNNING, 2, (double[]){0.1, 0.6});
+    add(&cs, KS_TRIAL_COMPLETE, 2, (double[]){0.1, 0.7});
+    add(&cs, KS_TRIAL_PRUNED, 2, (double[]){0.1, 0.8});
+    add(&cs, KS_TRIAL_RUNNING, 1, (double[]){0.1});
+    k = add(&cs, KS_TRIAL_RUNNING, 2, (double[]){0.55, 0.5});
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_PRUNE, "0.55 < 0.6 whatever trial 4 does");
+    cs.c[k][1] = 0.7;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_GO_ON, "0.7 ≥ 0.7 whatever trial 4 does");
+    cs.c[k][1] = 0.62;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_WAIT, "0.62: trial 4 decides");
+    /* trial 4 records epoch 1: 0.9 → median 0.7; 0.1 → median 0.6 */
+    cs.v[4].epochs = 2;
+    cs.c[4][1] = 0.9;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_PRUNE, "0.62 < 0.7");
+    cs.c[4][1] = 0.1;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_GO_ON, "0.62 > 0.6");
+    /* it ends before epoch 1 (complete, failed, pruned): median of the four, 0.65 */
+    cs.v[4].epochs = 1;
+    for (ks_trial_status st = KS_TRIAL_COMPLETE; st <= KS_TRIAL_FAILED; st++) {
+        cs.v[4].status = st;
+        CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_PRUNE, "0.62 < 0.65 (%s)",
+              ks_trial_status_name(st));
+    }
+    /* interrupted or queued, it will go on: wait */
+    cs.v[4].status = KS_TRIAL_INTERRUPTED;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_WAIT, "interrupted");
+    cs.v[4].status = KS_TRIAL_QUEUED;
+    CHECK(prune(m, a, &cs, k, 1) == KS_VERDICT_WAIT, "queued");
+    /* n_min_trials 5: four known are too few to prune; with the fifth, at most 0.7 */
+    CHECK(prune(m, five, &cs, k, 1) == KS_VERDICT_WAIT, "0.62, 4 + 1 values");
+    cs.c[k][1] = 0.55;
+    CHECK(prune(m, five, &cs, k, 1) == KS_VERDICT_WAIT, "0.55: not judged without trial 4");
+    cs.c[k][1] = 0.7;
+    CHECK(prune(m, five, &cs, k, 1) == KS_VERDICT_GO_ON, "0.7 goes on either way");
+    /* trial 0 alone knows nothing and waits for nobody; trial 1 waits for a running 0 */
+    CHECK(prune(m, a, &cs, 0, 1) == KS_VERDICT_GO_ON, "trial 0");
+    cs.v[0].status = KS_TRIAL_RUNNING;
+    cs.v[0].epochs = 1;
+    CHECK(prune(m, a, &cs, 1, 1) == KS_VERDICT_WAIT, "trial 1 after a running trial 0");
+    free(a);
+    free(five);
+}
+
+static void test_asha_wait(void)
+{
+    const ks_pruner_ops *s = &ks_pruner_asha_ops;
+    void *a = options(s, ""), *two = options(s, "{factor: 2}");
+    curves cs;
+    int k;
+    curves_init(&cs, 1);
+    /* rung 1: 0.8 and 0.6 known, trial 2 running before it */
+    add(&cs, KS_TRIAL_COMPLETE, 1, (double[]){0.8});
+    add(&cs, KS_TRIAL_RUNNING, 1, (double[]){0.6});
+    add(&cs, KS_TRIAL_RUNNING, 0, (double[]){0});
+    k = add(&cs, KS_TRIAL_RUNNING, 1, (double[]){0.5});
+    /* 3 or 4 at the rung keep 1: two are better already */
+    CHECK(prune(s, a, &cs, k, 0) == KS_VERDICT_PRUNE, "0.5: pruned whatever trial 2 does");
+    cs.c[k][0] = 0.7;
+    CHECK(prune(s, a, &cs, k, 0) == KS_VERDICT_PRUNE, "0.7: 0.8 is better, one goes on");
+    cs.c[k][0] = 0.9;
+    CHECK(prune(s, a, &cs, k, 0) == KS_VERDICT_WAIT, "0.9: trial 2 may beat it");
+    cs.v[2].epochs = 1;
+    cs.c[2][0] = 0.95;
+    CHECK(prune(s, a, &cs, k, 0) == KS_VERDICT_PRUNE, "trial 2's 0.95 beats it");
+    cs.c[2][0] = 0.85;
+    CHECK(prune(s, a, &cs, k, 0) == KS_VERDICT_GO_ON, "0.9 the best of 4");
+    /* factor 2: 0.1 … 0.5 known and one unknown, 0.45: 6 or 7 keep 3, at most 2 better */
+    curves_init(&cs, 1);
+    for (int j = 1; j <= 5; j++)
+        add(&cs, KS_TRIAL_COMPLETE, 1, (double[]){0.1 * j});
+    add(&cs, KS_TRIAL_RUNNING, 0, (double[]){0});
+    k = add(&cs, KS_TRIAL_RUNNING, 1, (double[]){0.45});
+    CHECK(prune(s, two, &cs, k, 0) == KS_VERDICT_GO_ON, "0.45 goes on whatever trial 5 does");
+    cs.c[k][0] = 0.35;
+    CHECK(prune(s, two, &cs, k, 0) == KS_VERDICT_WAIT, "0.35: trial 5 decides");
+    cs.c[k][0] = 0.15;
+    CHECK(prune(s, two, &cs, k, 0) == KS_VERDICT_PRUNE, "0.15: 4 better, 3 go on at most");
+    free(a);
+    free(two);
 }
 
 /* ------------------------------------------------------------ the study file */
@@ -406,7 +480,8 @@ int main(void)
     test_asha_checks();
     test_asha_rungs();
     test_asha_minimize();
-    test_ready();
+    test_median_wait();
+    test_asha_wait();
     test_syntax();
     test_errors();
     test_wire();
