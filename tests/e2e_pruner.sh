@@ -163,6 +163,23 @@ check "killed and resumed on 2 workers: the uninterrupted run's trials ($(counts
 [[ $(values_of ref_kill/runs/k/study.db) == $(values_of "$db") ]]
 check "and every metric row" $?
 
+# ---- killed while it waited for a prune verdict (its epoch and checkpoint recorded, not
+# yet its end): the rerun asks that verdict first and records it pruned there, not trained on
+cp -r random_p1 waited
+db=waited/runs/s/study.db
+k=$(q "$db" "SELECT number FROM trial WHERE status = 'pruned' ORDER BY number LIMIT 1;")
+q "$db" "UPDATE trial SET status = 'interrupted' WHERE number = ${k:-0};"
+(cd waited && "$ks" s.yaml >out2 2>err2)
+check "a trial stopped while waiting for its verdict: the rerun exits 0" $? "$(cat waited/err2)"
+grep -q "^1 unfinished trial" waited/out2
+check "the rerun resumes trial $k" $? "$(head -3 waited/out2)"
+ref=$(trials_of random_p1/runs/s/study.db) got=$(trials_of "$db")
+[[ -n $ref && $got == "$ref" ]]
+check "trial $k ends pruned where it was, as in the uninterrupted run" $? \
+    "$(diff <(echo "$ref") <(echo "$got") | head -6)"
+[[ $(values_of random_p1/runs/s/study.db) == $(values_of "$db") ]]
+check "and no epoch was trained after it" $?
+
 # ---- MPI: the same trials from 2 worker ranks (where Open MPI is installed)
 if command -v mpicc >/dev/null && command -v mpirun >/dev/null; then
     make -C "$root" MPI=1 -j2 build-mpi/ksearch >build.log 2>&1
