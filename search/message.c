@@ -19,11 +19,25 @@ void ks_trial_request_clear(ks_trial_request *r)
     r->checkpoint_len = 0;
 }
 
+/* A message written into w: checksummed, handed to the caller (*buf malloc'd). */
+static ks_status wire_out(ks_wire *w, unsigned char **buf, size_t *len, ks_error *err)
+{
+    ks_status s;
+    *buf = NULL;
+    *len = 0;
+    if ((s = ks_wire_finish(w, err)) != KS_OK) {
+        free(w->buf);
+        return s;
+    }
+    *buf = w->buf;
+    *len = w->len;
+    return KS_OK;
+}
+
 ks_status ks_trial_request_encode(const ks_trial_request *r, unsigned char **buf, size_t *len,
                                   ks_error *err)
 {
     ks_wire w = {0};
-    ks_status s;
     ks_wire_u32(&w, REQUEST_MAGIC);
     ks_wire_u32(&w, (uint32_t)r->number);
     ks_wire_u32(&w, (uint32_t)r->slot);
@@ -37,15 +51,7 @@ ks_status ks_trial_request_encode(const ks_trial_request *r, unsigned char **buf
     ks_wire_f64(&w, r->best_so_far);
     ks_wire_u32(&w, r->checkpoint != NULL);
     ks_wire_bytes(&w, r->checkpoint, r->checkpoint ? r->checkpoint_len : 0);
-    *buf = NULL;
-    *len = 0;
-    if ((s = ks_wire_finish(&w, err)) != KS_OK) {
-        free(w.buf);
-        return s;
-    }
-    *buf = w.buf;
-    *len = w.len;
-    return KS_OK;
+    return wire_out(&w, buf, len, err);
 }
 
 /* A non-negative int field, else the reader goes bad. */
@@ -103,21 +109,12 @@ ks_status ks_trial_request_decode(const unsigned char *buf, size_t len, ks_trial
 ks_status ks_verdict_encode(const ks_verdict *v, unsigned char **buf, size_t *len, ks_error *err)
 {
     ks_wire w = {0};
-    ks_status s;
     ks_wire_u32(&w, VERDICT_MAGIC);
     ks_wire_u32(&w, (uint32_t)v->trial);
     ks_wire_u32(&w, (uint32_t)v->slot);
     ks_wire_u32(&w, (uint32_t)v->epoch);
     ks_wire_u32(&w, (uint32_t)v->prune);
-    *buf = NULL;
-    *len = 0;
-    if ((s = ks_wire_finish(&w, err)) != KS_OK) {
-        free(w.buf);
-        return s;
-    }
-    *buf = w.buf;
-    *len = w.len;
-    return KS_OK;
+    return wire_out(&w, buf, len, err);
 }
 
 ks_status ks_verdict_decode(const unsigned char *buf, size_t len, ks_verdict *out, ks_error *err)

@@ -264,6 +264,18 @@ typedef struct ranks {
     int next;                   /* the rank looked at first (fairness) */
 } ranks;
 
+/* Send a message's wire form (len ≤ INT32_MAX; freed here) to a worker rank. */
+static ks_status send_to_rank(unsigned char *buf, size_t len, int rank, int tag, ks_error *err)
+{
+    int rc = MPI_Send(buf, (int)len, MPI_BYTE, rank, tag, MPI_COMM_WORLD);
+    free(buf);
+    if (rc != MPI_SUCCESS)
+        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
+                                            "gone",
+                            rank);
+    return KS_OK;
+}
+
 static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
 {
     ranks *t = user;
@@ -284,14 +296,7 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
         return ks_error_set(err, KS_ERR_USAGE, "a checkpoint of %zu bytes is too large for MPI",
                             len);
     }
-    if (MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_REQUEST, MPI_COMM_WORLD) != MPI_SUCCESS) {
-        free(buf);
-        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
-                                            "gone",
-                            rank);
-    }
-    free(buf);
-    return KS_OK;
+    return send_to_rank(buf, len, rank, TAG_REQUEST, err);
 }
 
 /* A pruner's verdict to the worker rank of slot (a small message: sent at once). */
@@ -308,14 +313,7 @@ static ks_status mpi_verdict(void *user, int slot, int trial, int epoch, int pru
         return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", slot);
     if ((s = ks_verdict_encode(&v, &buf, &len, err)) != KS_OK)
         return s;
-    if (MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_VERDICT, MPI_COMM_WORLD) != MPI_SUCCESS) {
-        free(buf);
-        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
-                                            "gone",
-                            rank);
-    }
-    free(buf);
-    return KS_OK;
+    return send_to_rank(buf, len, rank, TAG_VERDICT, err);
 }
 
 /* Start receiving rank r's next record if one waits; 1 when its receive is complete. */
