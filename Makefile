@@ -144,7 +144,7 @@ test: $(BIN) $(TESTS)
 	@KSEARCH=$(abspath $(BIN)) bash tests/run_tests.sh $(BUILD)
 
 # the tests that run several threads or processes at once (for make SAN=thread)
-THREAD_TESTS := test_db test_tensorboard e2e_study_parallel e2e_ensemble
+THREAD_TESTS := test_db test_tensorboard e2e_study_parallel e2e_ensemble e2e_pruner
 test-threads: $(BIN) $(filter $(addprefix $(BUILD)/tests/,$(THREAD_TESTS)),$(TESTS))
 	@KSEARCH=$(abspath $(BIN)) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) halt_on_error=1 second_deadlock_stack=1" \
 		bash tests/run_tests.sh $(BUILD) --only $(THREAD_TESTS)

@@ -5,8 +5,10 @@
 # the same run; then the parallel speedup of 2 workers.  See bench/README.md.
 #   bash bench/search.sh [KSEARCH] [--search-only | --parallel-only]
 #   env: SEARCH_SEEDS="1 2 3 4 5" SEARCH_METHODS="grid random bayesian hyperband tpe bohb
-#        bohb+min_bandwidth=0.2 tpe+multivariate=true optuna" (METHOD+KEY=VALUE...: a row of
-#        METHOD with those options of its search section)
+#        bohb+min_bandwidth=0.2 tpe+multivariate=true random+pruner=median random+pruner=asha
+#        optuna" (METHOD+KEY=VALUE...: a row of METHOD with those options of its search
+#        section; a VALUE NAME(K=V,K=V) is the map {NAME: {K: V, K: V}}, e.g.
+#        random+pruner=asha(min_epochs=3,factor=3); +max_trials=N replaces floor(B/R))
 #        SEARCH_TRAIN_ROWS=55000 SEARCH_VAL_ROWS=5000 SEARCH_MAX_EPOCHS=27 SEARCH_FACTOR=3
 #        SEARCH_PATIENCE=10 SEARCH_PARALLEL=2
 #        SPEEDUP_TRIALS=12 SPEEDUP_EPOCHS=5 SPEEDUP_REPS=1 SEARCH_KEEP=DIR (keep the runs)
@@ -29,7 +31,7 @@ for arg in "$@"; do
     esac
 done
 seeds=${SEARCH_SEEDS:-1 2 3 4 5}
-methods=${SEARCH_METHODS:-grid random bayesian hyperband tpe bohb bohb+min_bandwidth=0.2 tpe+multivariate=true optuna}
+methods=${SEARCH_METHODS:-grid random bayesian hyperband tpe bohb bohb+min_bandwidth=0.2 tpe+multivariate=true random+pruner=median random+pruner=asha optuna}
 train_rows=${SEARCH_TRAIN_ROWS:-55000}
 val_rows=${SEARCH_VAL_ROWS:-5000}
 R=${SEARCH_MAX_EPOCHS:-27}
@@ -126,6 +128,20 @@ common() {
 # digits and _)
 row_name() { echo "${1//[^A-Za-z0-9_]/_}"; }
 
+# option_value VALUE: a row option's value as YAML: NAME(K=V,K=V) → {NAME: {K: V, K: V}}
+# (a pruner with its options), else VALUE itself
+option_value() {
+    local kv out=
+    local -a kvs
+    if [[ $1 =~ ^([A-Za-z_]+)\((.*)\)$ ]]; then
+        IFS=, read -ra kvs <<<"${BASH_REMATCH[2]}"
+        for kv in "${kvs[@]}"; do out+="${out:+, }${kv%%=*}: ${kv#*=}"; done
+        echo "{${BASH_REMATCH[1]}: {$out}}"
+    else
+        echo "$1"
+    fi
+}
+
 # study ROW SEED: the benchmark's study of ROW (METHOD, or METHOD+KEY=VALUE+... with those
 # options in the search section); prints its file name
 study() {
@@ -143,9 +159,9 @@ study() {
         echo "  metric: {name: val_accuracy, goal: maximize}"
         case $m in
         hyperband | bohb) echo "  max_epochs: $R"; echo "  factor: $eta" ;;
-        *) echo "  max_trials: $max_trials" ;;
+        *) [[ "+${1#*+}+" == *+max_trials=* ]] || echo "  max_trials: $max_trials" ;;
         esac
-        for opt in "${opts[@]}"; do echo "  ${opt%%=*}: ${opt#*=}"; done
+        for opt in "${opts[@]}"; do echo "  ${opt%%=*}: $(option_value "${opt#*=}")"; done
         echo "  parameters:"
         if [[ $m == grid ]]; then
             # the grid must fit max_trials: 2 × 2 × 3 = 12 points spread over the space

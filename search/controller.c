@@ -250,6 +250,13 @@ static void start_job(controller *c, ctl_transport *tp, int slot, int number, in
     j->failed = 0;
     j->started = ks_now();
     j->initial_epoch = req.initial_epoch;
+    /* a trial resumed after a checked epoch asks for that epoch's verdict first: it may
+       have stopped waiting for it */
+    j->verdict_epoch = req.initial_epoch > 0 &&
+                               ks_pruner_checks(c->st->pruner, c->st->pruner_args, number, budget,
+                                                req.initial_epoch - 1)
+                           ? req.initial_epoch - 1
+                           : -1;
     c->running++;
     if ((s = tp->send(tp->user, &req, &err)) != KS_OK) {
         ks_committer_free(j->committer);
@@ -338,7 +345,8 @@ static void finish_job(controller *c, ctl_job *j, const ks_record *r)
     /* TensorBoard keeps a run's first session end: it is written once, when the status is
        final (a Hyperband rung below the full budget may still be promoted; those never
        promoted get theirs when the study marks them pruned) */
-    final = status == KS_TRIAL_FAILED || (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
+    final = status == KS_TRIAL_FAILED || status == KS_TRIAL_PRUNED ||
+            (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
     /* then which worker ran this job, from which epoch, for how long: the report's
        timeline (ending now, on the controller's clock, whatever the worker's host says) */
     if (ks_committer_end(j->committer, status, msg, final, &ferr) != KS_OK ||
@@ -353,6 +361,7 @@ static void finish_job(controller *c, ctl_job *j, const ks_record *r)
     c->finished++;
     c->running--;
     j->number = -1;
+    j->verdict_epoch = -1;
     ctl_report_trial(c, t->number, status == KS_TRIAL_FAILED ? msg : NULL);
 }
 
@@ -377,6 +386,43 @@ void ctl_take_record(controller *c, const ks_record *r)
     }
     if (r->kind != KS_RECORD_BATCH)
         curve_record(c, &c->trials[r->trial], r);
+    /* the worker waits for the pruner's verdict after a checked epoch */
+    if (r->kind == KS_RECORD_EPOCH &&
+        ks_pruner_checks(c->st->pruner, c->st->pruner_args, r->trial, c->trials[r->trial].budget,
+                         r->epoch))
+        j->verdict_epoch = r->epoch;
+}
+
+void ctl_answer_verdicts(controller *c, ctl_transport *tp)
+{
+    ks_history h;
+    int made = 0;
+    for (int slot = 0; c->st->pruner && slot < c->n_jobs; slot++) {
+        ctl_job *j = &c->jobs[slot];
+        ks_error err;
+        ks_status s;
+        int v;
+        if (j->number < 0 || j->verdict_epoch < 0)
+            continue;
+        if (!made) {
+            make_history(c, &h);
+            made = 1;
+        }
+        v = c->st->pruner->prune(c->st->pruner_args, &h, j->number, j->verdict_epoch);
+        if (v == KS_VERDICT_WAIT)
+            continue;
+        if (v == KS_VERDICT_NOMEM) {
+            ks_error_set(&err, KS_ERR_NOMEM, "out of memory");
+            stop_study(c, KS_ERR_NOMEM, &err);
+            return;
+        }
+        if ((s = tp->verdict(tp->user, slot, j->number, j->verdict_epoch, v == KS_VERDICT_PRUNE,
+                             &err)) != KS_OK) {
+            stop_study(c, s, &err);
+            return;
+        }
+        j->verdict_epoch = -1;
+    }
 }
 
 /*
@@ -426,8 +472,10 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
     if (!(c->jobs = calloc((size_t)tp->slots, sizeof *c->jobs)))
         return ks_error_set(&c->err, KS_ERR_NOMEM, "out of memory");
     c->n_jobs = tp->slots;
-    for (int i = 0; i < tp->slots; i++)
+    for (int i = 0; i < tp->slots; i++) {
         c->jobs[i].number = -1;
+        c->jobs[i].verdict_epoch = -1;
+    }
     for (;;) {
         ks_record *r = NULL;
         ks_error err;
@@ -438,6 +486,8 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
         /* then the checkpoints of trials that became final go, as the policy says */
         if ((s = ctl_retain(c, 0, &err)) != KS_OK)
             stop_study(c, s, &err);
+        /* verdicts the last record (or a job just started) made possible */
+        ctl_answer_verdicts(c, tp);
         if (c->running == 0)
             break;
         /* the workers are told once that the study stops: their fits end at the next

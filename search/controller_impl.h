@@ -40,6 +40,10 @@ typedef struct ctl_trainer {
     ks_tracker_options tb;              /* histogram_freq, update_freq, write_graph */
     ks_checkpoint_policy policy;
     ks_record_sink sink;
+    /* search.pruner: wait for the controller's verdict on trial at epoch, for the worker
+       of slot: 1 prune, 0 go on, −1 the study stops (set with sink by the transport) */
+    int (*await_verdict)(void *user, int slot, int trial, int epoch);
+    void *verdict_user;
 } ctl_trainer;
 
 /*
@@ -64,6 +68,9 @@ typedef struct ctl_transport {
     ks_status (*send)(void *user, ks_trial_request *req, ks_error *err);
     ks_status (*recv)(void *user, double timeout, ks_record **out, ks_error *err);
     void (*finish)(void *user);
+    /* search.pruner: the verdict on trial at epoch (1 prune, 0 go on) to the worker of
+       slot, which waits for it (a verdict it no longer waits for is dropped) */
+    ks_status (*verdict)(void *user, int slot, int trial, int epoch, int prune, ks_error *err);
     /*
      * Workers that can die apart from the controller (MPI ranks): once the run is
      * stopped (SIGTERM: a launcher ending the job because a rank died, or Ctrl-C), a
@@ -118,6 +125,8 @@ typedef struct ctl_job {
     int number;                         /* −1: the slot is idle */
     double started;                     /* when it was sent (ks_now) */
     int initial_epoch;                  /* the request's */
+    int verdict_epoch;                  /* the worker waits for the pruner's verdict at this
+                                           epoch; −1: for none */
     ks_committer *committer;
     int failed;                         /* committing its records failed (own I/O) */
     ks_error err;                       /* why */
@@ -190,6 +199,9 @@ void ctl_history(controller *c, ks_history *h);
    a warning there. */
 ks_status ctl_retain(controller *c, int force, ks_error *err);
 void ctl_retain_end(controller *c, int allow_vacuum);
+
+/* Give the pruner's verdicts that workers wait for and that can now be given. */
+void ctl_answer_verdicts(controller *c, ctl_transport *tp);
 
 /* study_run.c */
 uint64_t ctl_trial_seed(const controller *c, int number);

@@ -1,7 +1,8 @@
 /*
  * message.h — what crosses the controller–worker boundary from the controller: a trial
  * request (which trial, its point, seed, budget, the epoch to start from and the
- * checkpoint to continue from), and its wire form for transports between processes.
+ * checkpoint to continue from), the pruner's verdict on a trial at an epoch, and their
+ * wire forms for transports between processes.
  * What comes back is the tracker's records (tracker.h: ks_record).
  */
 #ifndef KS_MESSAGE_H
@@ -34,5 +35,15 @@ ks_status ks_trial_request_encode(const ks_trial_request *r, unsigned char **buf
                                   ks_error *err);
 ks_status ks_trial_request_decode(const unsigned char *buf, size_t len, ks_trial_request *out,
                                   ks_error *err);
+
+/* search.pruner's verdict on a trial at a checked epoch, for the worker of slot. */
+typedef struct ks_verdict {
+    int trial, slot, epoch;
+    int prune;                          /* 1 prune, 0 go on */
+} ks_verdict;
+
+/* Its wire form, checked as a request's (*buf malloc'd). */
+ks_status ks_verdict_encode(const ks_verdict *v, unsigned char **buf, size_t *len, ks_error *err);
+ks_status ks_verdict_decode(const unsigned char *buf, size_t len, ks_verdict *out, ks_error *err);
 
 #endif

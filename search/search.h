@@ -160,8 +160,8 @@ void ks_run_lock_release(ks_run_lock *lock);    /* NULL is a no-op */
 /* Limits of a study or run file. */
 #define KS_MAX_PARALLEL 256             /* workers of one study (search.parallel, --parallel) */
 /* a file's callbacks: of the engine's KS_MAX_CALLBACKS (engine.h) a trial adds
-   TerminateOnNaN, the interrupt watcher and the tracker */
-#define KS_MAX_FILE_CALLBACKS (KS_MAX_CALLBACKS - 3)
+   TerminateOnNaN, the interrupt watcher, the tracker and search.pruner's watcher */
+#define KS_MAX_FILE_CALLBACKS (KS_MAX_CALLBACKS - 4)
 
 /* Running a study: `ksearch STUDY.yaml`. */
 typedef struct ks_run_options {

@@ -169,6 +169,8 @@ struct ks_study {
     int maximize;
     int max_trials;
     int parallel;
+    const struct ks_pruner_ops *pruner;  /* search.pruner, or NULL */
+    void *pruner_args;
     ks_checkpoint_policy checkpoints;   /* search.checkpoints */
     ks_retain retain;                   /* search.checkpoints.retain */
     char *warnings;                     /* the model's build warnings, once, or NULL */
@@ -369,6 +371,50 @@ ks_retain_verdict ks_retain_decide(ks_retain p, const ks_trial_view *t, int full
  */
 ks_status ks_retain_plan(const ks_study *st, const ks_history *h, int full_budget,
                          ks_retain_verdict *verdicts, ks_error *err);
+
+/* ================================================================= pruners */
+
+/*
+ * A pruner (search.pruner; pruner.c) stops poor trials of the methods that run each
+ * trial's budget once (grid, random, bayesian, tpe).  It checks a trial after some of
+ * its epochs; at a checked epoch the trial waits for the verdict.  The verdict for trial
+ * k at epoch e is a function of the curves of the trials numbered below k up to e (or
+ * their end) and of k's own, so the same study prunes the same trials on any number of
+ * workers, and again when resumed: while an earlier trial has neither recorded epoch e
+ * nor ended, the verdict waits, unless it is the same whatever that trial does.  A
+ * trial's last epoch is never checked: a trial that trained its budget is complete.
+ */
+typedef enum ks_verdict_kind {
+    KS_VERDICT_NOMEM = -1,              /* no memory to decide */
+    KS_VERDICT_GO_ON = 0,
+    KS_VERDICT_PRUNE = 1,
+    KS_VERDICT_WAIT = 2                 /* earlier trials still to reach the epoch decide */
+} ks_verdict_kind;
+typedef struct ks_pruner_ops {
+    const char *name;                   /* "median", "asha" */
+    const ks_key *keys;                 /* its options: search.pruner: {NAME: {…}} */
+    size_t args_size;
+    /* 1 if trial number is checked after epoch (0-based), whatever its budget */
+    int (*checks)(const void *args, int number, int epoch);
+    /* The verdict on trial number at a checked epoch (a ks_verdict_kind), from
+       h->trials[number]'s curve up to epoch and the trials below number (pure). */
+    int (*prune)(const void *args, const ks_history *h, int number, int epoch);
+} ks_pruner_ops;
+
+extern const ks_pruner_ops ks_pruner_median_ops;
+extern const ks_pruner_ops ks_pruner_asha_ops;
+const ks_pruner_ops *ks_pruner_find(const char *name);     /* NULL if none */
+/* 1 if the pruner (NULL: none) checks trial number of budget epochs after epoch. */
+int ks_pruner_checks(const ks_pruner_ops *ops, const void *args, int number, int budget,
+                     int epoch);
+/*
+ * search.pruner (v NULL or null: none) into st->pruner and st->pruner_args: a name
+ * (`median`: its defaults) or a one-key map {NAME: {options}}; an unknown name (with the
+ * nearest), bad options, or a method that prunes by itself (Hyperband, BOHB: methods
+ * with full_budget) are errors at their place in the file.  st->method must be set.
+ */
+ks_status ks_study_read_pruner(ks_study *st, const ks_value *v, ks_error *err);
+void ks_study_free_pruner(ks_study *st);
 
 /* ========================================================== Gaussian process */
 

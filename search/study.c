@@ -21,6 +21,7 @@ typedef struct search_section {
     ks_value parameters;
     ks_value checkpoints;
     ks_value enqueue;
+    ks_value pruner;
 } search_section;
 
 static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
@@ -39,6 +40,7 @@ static const ks_key search_keys[] = {
     {"checkpoints", KS_KEY_VALUE, offsetof(search_section, checkpoints), 0, 0, 0, NULL, NULL,
      0},
     {"enqueue", KS_KEY_VALUE, offsetof(search_section, enqueue), 0, 0, 0, NULL, NULL, 0},
+    {"pruner", KS_KEY_VALUE, offsetof(search_section, pruner), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
 
 /* search.checkpoints: {every: K, keep: [best, last], retain: POLICY}: how much of each
@@ -185,6 +187,7 @@ void ks_study_free(ks_study *st)
     if (!st)
         return;
     ks_space_free(&st->space);
+    ks_study_free_pruner(st);
     if (st->method_args)
         ks_keys_free(st->method->keys, st->method_args);
     free(st->method_args);
@@ -328,6 +331,7 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
     st->parallel = ss.parallel;
     if ((s = read_metric(st, &ss.metric, err)) != KS_OK ||
         (s = read_checkpoints(st, &ss.checkpoints, err)) != KS_OK ||
+        (s = ks_study_read_pruner(st, ks_value_get(search, "pruner"), err)) != KS_OK ||
         (s = ks_study_read_space(st, ks_value_get(search, "parameters"), err)) != KS_OK ||
         (s = read_method_options(st, search, err)) != KS_OK ||
         (s = ks_study_check_refs(st, err)) != KS_OK ||

@@ -103,9 +103,9 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
 
 #include <mpi.h>
 
-/* rank 0 to workers: a request, quit (the run ended), stop (end your fits now); workers
-   to rank 0: a record */
-enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD, TAG_STOP };
+/* rank 0 to workers: a request, quit (the run ended), stop (end your fits now), a
+   pruner's verdict; workers to rank 0: a record */
+enum { TAG_REQUEST = 1, TAG_QUIT, TAG_RECORD, TAG_STOP, TAG_VERDICT };
 
 static int world_rank, world_size = 1, joined;
 static int per_rank = 1;        /* worker threads on each worker rank (--parallel) */
@@ -264,6 +264,18 @@ typedef struct ranks {
     int next;                   /* the rank looked at first (fairness) */
 } ranks;
 
+/* Send a message's wire form (len ≤ INT32_MAX; freed here) to a worker rank. */
+static ks_status send_to_rank(unsigned char *buf, size_t len, int rank, int tag, ks_error *err)
+{
+    int rc = MPI_Send(buf, (int)len, MPI_BYTE, rank, tag, MPI_COMM_WORLD);
+    free(buf);
+    if (rc != MPI_SUCCESS)
+        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
+                                            "gone",
+                            rank);
+    return KS_OK;
+}
+
 static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
 {
     ranks *t = user;
@@ -284,14 +296,24 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
         return ks_error_set(err, KS_ERR_USAGE, "a checkpoint of %zu bytes is too large for MPI",
                             len);
     }
-    if (MPI_Send(buf, (int)len, MPI_BYTE, rank, TAG_REQUEST, MPI_COMM_WORLD) != MPI_SUCCESS) {
-        free(buf);
-        return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
-                                            "gone",
-                            rank);
-    }
-    free(buf);
-    return KS_OK;
+    return send_to_rank(buf, len, rank, TAG_REQUEST, err);
+}
+
+/* A pruner's verdict to the worker rank of slot (a small message: sent at once). */
+static ks_status mpi_verdict(void *user, int slot, int trial, int epoch, int prune,
+                             ks_error *err)
+{
+    ranks *t = user;
+    ks_verdict v = {trial, slot, epoch, prune};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    ks_status s;
+    int rank = 1 + slot / per_rank;
+    if (slot < 0 || slot >= t->n * per_rank)
+        return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", slot);
+    if ((s = ks_verdict_encode(&v, &buf, &len, err)) != KS_OK)
+        return s;
+    return send_to_rank(buf, len, rank, TAG_VERDICT, err);
 }
 
 /* Start receiving rank r's next record if one waits; 1 when its receive is complete. */
@@ -425,6 +447,7 @@ ks_status ctl_mpi_new(int parallel, ctl_transport *out, ks_error *err)
     out->slots = t->n * per_rank;
     out->send = mpi_send;
     out->recv = mpi_recv;
+    out->verdict = mpi_verdict;
     out->finish = mpi_finish;
     /* a rank that died: mpirun sends SIGTERM to the others and SIGKILL a second later
        (odls_base_sigkill_timeout): the living answer at their next batch */
@@ -510,9 +533,9 @@ ks_status ctl_mpi_flush(ks_error *err)
     return KS_OK;
 }
 
-/* Take rank 0's next message if one came: 1 a request (in *req), 2 quit, 3 stop, 0 none,
-   −1 an error (err). */
-static int take_message(ks_trial_request *req, ks_error *err)
+/* Take rank 0's next message if one came: 1 a request (in *req), 2 quit, 3 stop, 4 a
+   verdict (in *v), 0 none, −1 an error (err). */
+static int take_message(ks_trial_request *req, ks_verdict *v, ks_error *err)
 {
     MPI_Status st;
     int flag = 0, len = 0;
@@ -533,6 +556,11 @@ static int take_message(ks_trial_request *req, ks_error *err)
     if (st.MPI_TAG == TAG_QUIT || st.MPI_TAG == TAG_STOP) {
         free(buf);
         return st.MPI_TAG == TAG_QUIT ? 2 : 3;
+    }
+    if (st.MPI_TAG == TAG_VERDICT) {
+        s = ks_verdict_decode(buf, (size_t)len, v, err);
+        free(buf);
+        return s == KS_OK ? 4 : -1;
     }
     if (st.MPI_TAG != TAG_REQUEST) {
         free(buf);
@@ -561,8 +589,9 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
         return s;
     while (s == KS_OK && !quit) {
         ks_trial_request req;
+        ks_verdict v;
         ks_record *r = NULL;
-        int m = take_message(&req, err);
+        int m = take_message(&req, &v, err);
         if (m < 0) {
             s = err->code ? err->code : KS_ERR_IO;
         } else if (m == 2) {
@@ -578,6 +607,14 @@ ks_status ctl_mpi_serve(ctl_trainer *w, int parallel, ks_error *err)
             }
             req.slot = slot;
             s = tp.send(tp.user, &req, err);
+        } else if (m == 4) {
+            /* to the worker thread that waits for it */
+            int slot = v.slot - (world_rank - 1) * per_rank;
+            if (slot < 0 || slot >= per_rank) {
+                s = ks_error_set(err, KS_ERR_INTERNAL, "a verdict for worker %d", v.slot);
+                break;
+            }
+            s = tp.verdict(tp.user, slot, v.trial, v.epoch, v.prune, err);
         }
         /* the threads' records, as they come (a short wait: requests come meanwhile) */
         while (s == KS_OK && tp.recv(tp.user, m == 0 ? 0.002 : 0, &r, err) == KS_OK && r) {

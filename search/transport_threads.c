@@ -1,20 +1,23 @@
 /*
  * transport_threads.c — the controller's workers as threads of this process: each
- * waits for a request in its mailbox and trains it; every recorder pushes into one
- * bounded queue that the controller drains.  One BLAS thread per worker: the workers
- * are the parallelism; the data is loaded once and shared read-only.
+ * waits for a request in its mailbox and trains it (and, with a pruner, for its verdicts
+ * there); every recorder pushes into one bounded queue that the controller drains.  One
+ * BLAS thread per worker: the workers are the parallelism; the data is loaded once and
+ * shared read-only.
  */
 #include "controller_impl.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct mailbox {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     ks_trial_request req;
     int has, quit;
+    int verdict, v_trial, v_epoch, v_prune;     /* the pruner's verdict, if verdict */
 } mailbox;
 
 typedef struct threads {
@@ -69,11 +72,58 @@ static ks_status threads_send(void *user, ks_trial_request *req, ks_error *err)
     }
     b->req = *req;
     b->has = 1;
+    b->verdict = 0;     /* one for the last job, which ended without waiting for it */
     req->checkpoint = NULL;
     req->checkpoint_len = 0;
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);
     return KS_OK;
+}
+
+static ks_status threads_verdict(void *user, int slot, int trial, int epoch, int prune,
+                                 ks_error *err)
+{
+    threads *t = user;
+    mailbox *b;
+    if (slot < 0 || slot >= t->n)
+        return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", slot);
+    b = &t->boxes[slot];
+    pthread_mutex_lock(&b->lock);
+    b->verdict = 1;
+    b->v_trial = trial;
+    b->v_epoch = epoch;
+    b->v_prune = prune;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return KS_OK;
+}
+
+/* The worker's side: wait for the verdict, looking at the stop flags every 20 ms. */
+static int threads_await(void *user, int slot, int trial, int epoch)
+{
+    threads *t = user;
+    mailbox *b = &t->boxes[slot];
+    int v = -1;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        struct timespec ts;
+        if (b->verdict && b->v_trial == trial && b->v_epoch == epoch) {
+            v = b->v_prune;
+            b->verdict = 0;
+            break;
+        }
+        if (*t->w->stop || atomic_load(t->w->abort))
+            break;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return v;
 }
 
 static ks_status threads_recv(void *user, double timeout, ks_record **out, ks_error *err)
@@ -138,8 +188,11 @@ ks_status ctl_threads_new(ctl_trainer *w, int parallel, ctl_transport *out, ks_e
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
     }
     w->sink = ks_record_queue_sink(t->queue);
+    w->await_verdict = threads_await;
+    w->verdict_user = t;
     out->user = t;
     out->send = threads_send;
+    out->verdict = threads_verdict;
     out->recv = threads_recv;
     out->finish = threads_finish;
     /* one BLAS thread per worker */

@@ -18,6 +18,40 @@ static ks_status watch_interrupt(void *user, const ks_callback_ctx *ctx)
     return *w->stop || atomic_load(w->abort) ? KS_INTERRUPTED : KS_OK;
 }
 
+/* search.pruner in the fit: after a checked epoch (its record sent), the verdict. */
+typedef struct prune_watch {
+    const ctl_trainer *w;
+    const ks_trial_request *req;
+    int pruned;                         /* the verdict was to prune: the trial ends pruned */
+} prune_watch;
+
+static ks_status await_verdict(prune_watch *p, int epoch)
+{
+    const ks_study *st = p->w->st;
+    int v;
+    if (!ks_pruner_checks(st->pruner, st->pruner_args, p->req->number, p->req->budget, epoch))
+        return KS_OK;
+    v = p->w->await_verdict(p->w->verdict_user, p->req->slot, p->req->number, epoch);
+    if (v < 0)
+        return KS_INTERRUPTED;      /* the study stops */
+    if (v == 0)
+        return KS_OK;
+    p->pruned = 1;
+    return KS_STOPPED;
+}
+
+/* A trial resumed after a checked epoch asks for its verdict before it goes on (it may
+   have been stopped waiting for it); the controller asks for the same. */
+static ks_status prune_train_begin(void *user, const ks_callback_ctx *ctx)
+{
+    return ctx->params ? await_verdict(user, ctx->params->initial_epoch - 1) : KS_OK;
+}
+
+static ks_status prune_epoch_end(void *user, const ks_callback_ctx *ctx)
+{
+    return await_verdict(user, ctx->epoch);
+}
+
 /* One job's pieces, freed together. */
 typedef struct job {
     ks_run_config *cfg;
@@ -25,6 +59,7 @@ typedef struct job {
     ks_callback *cbs[KS_MAX_CALLBACKS];
     int ncb, initial_epoch;
     ks_callback *recorder;              /* one of cbs once made */
+    prune_watch *pruner;                /* with search.pruner: the user of one of cbs */
     char *params_json;
     ks_error err;
 } job;
@@ -124,6 +159,22 @@ static ks_status trial_callbacks(const ctl_trainer *w, const ks_trial_request *r
     if ((s = ks_recorder_new(&ro, &j->cbs[j->ncb], &j->err)) != KS_OK)
         return s;
     j->recorder = j->cbs[j->ncb++];
+    /* the pruner after the recorder: the controller judges the epoch from its record */
+    if (w->st->pruner) {
+        ks_callback *cb = calloc(1, sizeof *cb);
+        if (!cb || !(j->pruner = calloc(1, sizeof *j->pruner))) {
+            free(cb);
+            return ks_error_set(&j->err, KS_ERR_NOMEM, "out of memory");
+        }
+        j->pruner->w = w;
+        j->pruner->req = req;
+        cb->name = "pruner";
+        cb->user = j->pruner;
+        cb->free = free;
+        cb->on_train_begin = prune_train_begin;
+        cb->on_epoch_end = prune_epoch_end;
+        j->cbs[j->ncb++] = cb;
+    }
     return KS_OK;
 }
 
@@ -171,7 +222,7 @@ void ctl_train(const ctl_trainer *w, const ks_trial_request *req)
         /* the recorder could not send (the writer failed): not the trial's fault */
         end->record_failed = ks_recorder_failed(j.recorder);
         if (s == KS_OK)
-            end->status = KS_TRIAL_COMPLETE;
+            end->status = j.pruner && j.pruner->pruned ? KS_TRIAL_PRUNED : KS_TRIAL_COMPLETE;
         else if (s == KS_INTERRUPTED || end->record_failed ||
                  ((*w->stop || atomic_load(w->abort)) && s == KS_STOPPED))
             end->status = KS_TRIAL_INTERRUPTED;
