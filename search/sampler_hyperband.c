@@ -44,6 +44,14 @@
  * and nothing more to come from the rung below — which with one worker is exactly Li et
  * al.'s successive halving; with more workers, workers go on to the next bracket's new
  * configurations while a rung completes.
+ *
+ * A study whose R grew (`ksearch STUDY --grow`, h->parts) is parts of trials, each
+ * planned with its own R: the brackets of a part start at its first trial, in the order
+ * above; an older part ends where the next begins (its last bracket keeps the trials it
+ * had: those still promote, to at most that part's R), and the new configurations fill
+ * the last part's brackets from its largest one.  A trial complete at an older part's R
+ * is done (ctl_may_promote: it is not promoted to the new R).  Without max_trials the
+ * grown study runs one pass of the last part's brackets after its first trial.
  */
 
 typedef struct hb_args {
@@ -130,6 +138,34 @@ static ks_status hb_plan_make(const ks_hb_args *a, const ks_history *h, hb_plan 
         }
     }
     p->limit = h->max_trials > 0 ? h->max_trials : p->cycle;
+    return KS_OK;
+}
+
+/* The parts of the trials (a study whose R never grew: one, from trial 0, with the
+   args' R) into parts; returns how many. */
+static int plan_parts(const ks_hb_args *a, const ks_history *h, ks_budget_part *parts)
+{
+    if (h->n_parts < 2 || !h->parts) {
+        parts[0].first = 0;
+        parts[0].max_epochs = a->max_epochs;
+        return 1;
+    }
+    memcpy(parts, h->parts, sizeof *parts * (size_t)h->n_parts);
+    parts[h->n_parts - 1].max_epochs = a->max_epochs;
+    return h->n_parts;
+}
+
+/* The plan of part k of n (its R; the last part's limit counts from its first trial). */
+static ks_status part_plan(const ks_hb_args *a, const ks_history *h,
+                           const ks_budget_part *parts, int k, int n, hb_plan *p, ks_error *err)
+{
+    ks_hb_args pa = *a;
+    ks_status s;
+    pa.max_epochs = parts[k].max_epochs;
+    if ((s = hb_plan_make(&pa, h, p, err)) != KS_OK)
+        return s;
+    if (k == n - 1 && h->max_trials <= 0)
+        p->limit += parts[k].first;
     return KS_OK;
 }
 
@@ -252,41 +288,64 @@ static int plan_budgets(const hb_plan *p, int *out)
     return n;
 }
 
+/*
+ * A promotion among the brackets of part k (trials [first, end) of its plan p; the last
+ * part's brackets go on to its limit): the trial and its new budget, or -1.
+ */
+static int part_promotion(const hb_plan *p, const ks_history *h, int first, int end, int last,
+                          hb_entry *scratch, int *budget)
+{
+    for (long begin = first, q = 0; begin < end; q++) {
+        int j = (int)(q % p->n_brackets);
+        long past = begin + p->br[j].rungs[0].n;   /* past the bracket's configurations */
+        long stop = !last ? end : p->limit > h->n ? p->limit : h->n;
+        long planned = (past < stop ? past : stop) - begin;
+        int bend = (int)(past < end ? past : end), to_rung = 0;
+        int t = bracket_promotion(p, h, j, (int)begin, bend, planned, scratch, &to_rung);
+        if (t >= 0) {
+            *budget = p->budget[j][to_rung];
+            return t;
+        }
+        begin = past;
+    }
+    return -1;
+}
+
 ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history *h,
                                        const ks_hb_source *src, ks_suggestion *out,
                                        ks_error *err)
 {
     hb_plan p;
     hb_entry *scratch;
-    int any_pending = 0;
-    if (hb_plan_make(args, h, &p, err) != KS_OK)
-        return KS_SUGGEST_ERROR;
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    int any_pending = 0, n_parts = plan_parts(args, h, parts);
     scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1));
     if (!scratch) {
         ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
         return KS_SUGGEST_ERROR;
     }
     /* brackets in the order they were started, each over its trial numbers */
-    for (long begin = 0, q = 0; begin < h->n; q++) {
-        int j = (int)(q % p.n_brackets);
-        long last = begin + p.br[j].rungs[0].n;    /* past the bracket's configurations */
-        long stop = p.limit > h->n ? p.limit : h->n;
-        long planned = (last < stop ? last : stop) - begin;
-        int end = (int)(last < h->n ? last : h->n), to_rung = 0;
-        int t = bracket_promotion(&p, h, j, (int)begin, end, planned, scratch, &to_rung);
-        if (t >= 0) {
+    for (int k = 0; k < n_parts; k++) {
+        int last = k == n_parts - 1, budget = 0, t;
+        int end = last ? h->n : parts[k + 1].first;
+        if (part_plan(args, h, parts, k, n_parts, &p, err) != KS_OK) {
+            free(scratch);
+            return KS_SUGGEST_ERROR;
+        }
+        if ((t = part_promotion(&p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
+                                &budget)) >= 0) {
             free(scratch);
             out->continue_trial = t;
-            out->budget = p.budget[j][to_rung];
+            out->budget = budget;
             return KS_SUGGEST_OK;
         }
-        begin = last;
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
         any_pending |= ks_trial_pending(h->trials[t].status);
+    /* p: the last part's plan */
     if (h->n < p.limit) {
-        long off = h->n % p.cycle;
+        long off = (h->n - parts[n_parts - 1].first) % p.cycle;
         int j = 0;
         while (j + 1 < p.n_brackets && p.first[j + 1] <= off)
             j++;
@@ -312,7 +371,9 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
 int ks_hyperband_total(const ks_hb_args *a, const ks_history *h)
 {
     hb_plan p;
-    if (hb_plan_make(a, h, &p, NULL) != KS_OK)
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    int n = plan_parts(a, h, parts);
+    if (part_plan(a, h, parts, n - 1, n, &p, NULL) != KS_OK)
         return 0;
     return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
 }

@@ -21,6 +21,7 @@ typedef struct search_section {
     ks_value parameters;
     ks_value checkpoints;
     ks_value enqueue;
+    ks_value warm_start;
 } search_section;
 
 static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
@@ -39,7 +40,29 @@ static const ks_key search_keys[] = {
     {"checkpoints", KS_KEY_VALUE, offsetof(search_section, checkpoints), 0, 0, 0, NULL, NULL,
      0},
     {"enqueue", KS_KEY_VALUE, offsetof(search_section, enqueue), 0, 0, 0, NULL, NULL, 0},
+    {"warm_start", KS_KEY_VALUE, offsetof(search_section, warm_start), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+/* search.warm_start: PATH (a run directory or its study.db), for a method that models
+   results; the study it names is read when the study runs (warm_start.c). */
+static ks_status read_warm_start(ks_study *st, const ks_value *v, ks_error *err)
+{
+    char got[64];
+    if (!v || v->kind == KS_VALUE_NULL)
+        return KS_OK;
+    if (v->kind != KS_VALUE_STRING || !v->string[0])
+        return ks_error_at(err, KS_ERR_CONFIG, v,
+                           "search.warm_start must be the path of an earlier study's run "
+                           "directory or its study.db (e.g. runs/first), got %s",
+                           ks_value_describe(v, got, sizeof got));
+    if (!st->method->models)
+        return ks_error_at(err, KS_ERR_CONFIG, v,
+                           "search.warm_start: method %s does not use earlier results (a warm "
+                           "start serves bayesian, tpe and bohb)",
+                           st->method->name);
+    st->warm_start = v;
+    return KS_OK;
+}
 
 /* search.checkpoints: {every: K, keep: [best, last]}: how much of each model is kept */
 typedef struct checkpoints_section {
@@ -324,7 +347,8 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
         (s = ks_study_read_space(st, ks_value_get(search, "parameters"), err)) != KS_OK ||
         (s = read_method_options(st, search, err)) != KS_OK ||
         (s = ks_study_check_refs(st, err)) != KS_OK ||
-        (s = ks_study_read_enqueue(st, ks_value_get(search, "enqueue"), err)) != KS_OK)
+        (s = ks_study_read_enqueue(st, ks_value_get(search, "enqueue"), err)) != KS_OK ||
+        (s = read_warm_start(st, ks_value_get(search, "warm_start"), err)) != KS_OK)
         goto fail;
     /* the file at its first point: the sections every trial shares (data, name, seed …) */
     {
