@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The study of every case: three parameters, one of each kind. */
 static const char base[] =
@@ -411,8 +412,54 @@ static void test_warm_suggestions(void)
     }
 }
 
+/* The growth history in study.db: each growth keeps the text before it and its trials;
+   the study's text and hash become the new ones; one transaction each. */
+static void test_db_growth(void)
+{
+    char dir[] = "/tmp/ks_test_grow.XXXXXX", path[256];
+    ks_db *db = NULL;
+    ks_study_info info;
+    ks_study_growth *rows = NULL;
+    ks_error err;
+    int created = 0, n = -1;
+    REQUIRE(mkdtemp(dir) != NULL, "a scratch folder");
+    snprintf(path, sizeof path, "%s/study.db", dir);
+    REQUIRE(ks_db_open(path, KS_DB_CREATE, &db, &err) == KS_OK, "%s", err.msg);
+    REQUIRE(ks_db_study_open(db, "g", "text 1", "h1", "loss", 0, &info, &created, &err) == KS_OK,
+            "%s", err.msg);
+    CHECK(ks_db_study_growths(db, info.id, &rows, &n, &err) == KS_OK && n == 0 && !rows,
+          "a new study has no growth (%d)", n);
+    CHECK(ks_db_study_grow(db, info.id, "text 2", "h2", 3, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_db_study_grow(db, info.id, "text 3", "h3", 5, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_db_study_grow(db, info.id + 1, "text 4", "h4", 5, &err) == KS_ERR_CONFIG,
+          "no such study: refused");
+    ks_study_info_free(&info);
+    REQUIRE(ks_db_study_get(db, "g", &info, &err) == KS_OK, "%s", err.msg);
+    CHECK(strcmp(info.config, "text 3") == 0 && strcmp(info.hash, "h3") == 0,
+          "the study's text is the last growth's (%s, %s)", info.config, info.hash);
+    REQUIRE(ks_db_study_growths(db, info.id, &rows, &n, &err) == KS_OK && n == 2,
+            "two growths (%d)", n);
+    CHECK(rows[0].trials == 3 && strcmp(rows[0].config, "text 1") == 0 && rows[1].trials == 5 &&
+              strcmp(rows[1].config, "text 2") == 0 && rows[0].grown > 0,
+          "each keeps the text before it and its trials");
+    ks_study_growths_free(rows, n);
+    /* --fresh: the growths go with the study */
+    CHECK(ks_db_study_delete(db, info.id, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_db_study_growths(db, info.id, &rows, &n, &err) == KS_OK && n == 0,
+          "a deleted study's growths are gone (%d)", n);
+    ks_study_info_free(&info);
+    ks_db_close(db);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/study.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/study.db-shm", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
+    test_db_growth();
     test_accepted();
     test_refused();
     test_grid_grown();
