@@ -177,6 +177,7 @@ typedef struct ks_growth {
     int grew;
     char what[400];             /* "units: 1 value added; max_trials 3 → 5" */
 } ks_growth;
+#define KS_GROWTH_NONE "nothing: only its text, or search.parallel, changed"
 ks_status ks_study_grew(const ks_study *old, const ks_study *now, ks_growth *g, ks_error *err);
 ks_status ks_study_space_grew(const ks_study *old, const ks_study *now, ks_growth *g,
                               ks_error *err);

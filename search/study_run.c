@@ -276,7 +276,7 @@ static ks_status compare_stored(controller *c, const ks_study_info *info, int *g
     ks_study_free(old);
     if (c->o->grow && gs == KS_OK) {
         *grow = 1;
-        snprintf(c->growth, sizeof c->growth, "%s", g.grew ? g.what : "only its text changed");
+        snprintf(c->growth, sizeof c->growth, "%s", g.grew ? g.what : KS_GROWTH_NONE);
         return KS_OK;
     }
     if (c->o->grow) {
@@ -298,7 +298,7 @@ static ks_status compare_stored(controller *c, const ks_study_info *info, int *g
                                "changed since the study in %s started, but only grew (%s): "
                                "--grow continues it, keeping its trials; run it with --fresh to "
                                "start over, or put the file back to resume (%s)",
-                               c->paths.db, g.grew ? g.what : "its text", diff);
+                               c->paths.db, g.grew ? g.what : KS_GROWTH_NONE, diff);
     return ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
                            "changed since the study in %s started (%s); run it with --fresh to "
                            "start over, or put the file back to resume",

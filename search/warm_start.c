@@ -125,6 +125,14 @@ ks_status ctl_warm_load(controller *c, ks_error *err)
                            "search.warm_start: no study at %s: give an earlier study's run "
                            "directory (runs/NAME) or its study.db",
                            rp.db);
+    {
+        struct stat own;
+        if (stat(c->paths.db, &own) == 0 && own.st_dev == sb.st_dev && own.st_ino == sb.st_ino)
+            return ks_error_at(err, KS_ERR_CONFIG, at,
+                               "search.warm_start: %s is this study's own database (its trials "
+                               "are its history already): name an earlier study's",
+                               rp.db);
+    }
     if ((s = ks_db_open(rp.db, KS_DB_READONLY, &db, &e)) == KS_OK &&
         (s = ks_study_from_db(db, rp.db, NULL, &info, &src, &e)) == KS_OK) {
         if ((s = warm_compare(c, &info, src, rp.db, err)) == KS_OK &&

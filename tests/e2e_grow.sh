@@ -180,6 +180,14 @@ grep -q "parameter units: value 2 was 32, now 64" w2/err && grep -q "not the spa
 check "warm start from another space: names the difference" $? "$(cat w2/err)"
 grep -q "method random does not use earlier results" w3/err
 check "warm start with random search: refused" $? "$(cat w3/err)"
+mkdir -p w4
+study w4/s.yaml w4 tpe 1 '[16, 32]' '{float: [1.0e-4, 1.0e-1], log: true}'
+(cd w4 && "$ks" s.yaml >out 2>err)
+check "warm start from itself: the study runs first (exit 0)" $? "$(cat w4/err)"
+sed -i '/^  parallel: /a\  warm_start: runs/w4' w4/s.yaml
+refused "warm start from the study's own database" w4
+grep -q "is this study's own database" w4/err
+check "warm start from itself: says so" $? "$(cat w4/err)"
 
 finish
 [[ $failed -eq 0 ]]
