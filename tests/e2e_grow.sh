@@ -73,6 +73,9 @@ for bad in "narrowed range|s/\[1.0e-4, 1.0e-2\]/[2.0e-3, 1.0e-2]/|narrower than 
 done
 (cd r && "$ks" s.yaml --grow --fresh >out 2>err)
 check "--grow with --fresh: exit 2" $([[ $? -eq 2 ]]; echo $?)
+out=$("$ks" s.yaml --help); rc=$?
+[[ $rc -eq 0 && $out == *"--grow         continue a study whose file only grew"* ]]
+check "ksearch STUDY.yaml --help names --grow" $? "($rc) $out"
 
 (cd r && "$ks" s.yaml --grow >out 2>err)
 check "random, --grow: exit 0" $? "$(cat r/err)"
