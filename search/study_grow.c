@@ -117,6 +117,37 @@ static const char *kind_name(ks_param_kind k)
     return k == KS_PARAM_CHOICE ? "values" : k == KS_PARAM_INT ? "an int range" : "a float range";
 }
 
+/* The conditions of old's parameter i and now's j, as parsed (when: SGD and when: [SGD]
+   are one): the same parents and values (a grown choice keeps its values' places), and
+   per-index copies of the same count. */
+static ks_status same_conditions(const ks_study *old, const ks_study *now, int i, int j,
+                                 ks_error *err)
+{
+    const ks_param *p = &old->space.params[i], *q = &now->space.params[j];
+    const ks_value *def = now->param_at[j];
+    const char *name = q->base[0] ? q->base : q->name;
+    /* a copy's last clause is its count's, which grows with the count */
+    int np = p->n_when - (p->base[0] != 0), nq = q->n_when - (q->base[0] != 0);
+    if (!p->base[0] != !q->base[0])
+        return ks_error_at(err, KS_ERR_CONFIG, q->base[0] ? ks_value_get(def, "per") : def,
+                           "parameter %s: per was %s", name, q->base[0] ? "added" : "removed");
+    if (p->base[0] &&
+        strcmp(old->space.params[p->per].name, now->space.params[q->per].name) != 0)
+        return ks_error_at(err, KS_ERR_CONFIG, ks_value_get(def, "per"),
+                           "parameter %s: per changed (was %s, now %s)", name,
+                           old->space.params[p->per].name, now->space.params[q->per].name);
+    for (int k = 0; k < np || k < nq; k++)
+        if (k >= np || k >= nq || p->when[k].mask != q->when[k].mask ||
+            strcmp(old->space.params[p->when[k].parent].name,
+                   now->space.params[q->when[k].parent].name) != 0)
+            return ks_error_at(err, KS_ERR_CONFIG,
+                               ks_value_get(def, "when") ? ks_value_get(def, "when") : def,
+                               "parameter %s: its when changed (a grown study keeps its "
+                               "conditions)",
+                               name);
+    return KS_OK;
+}
+
 /* One declared parameter (the first copy of a per-index one): q grew from p, or not. */
 static ks_status param_grew(const ks_study *old, const ks_study *now, int i, int j, int grid,
                             ks_growth *g, ks_error *err)
@@ -127,8 +158,7 @@ static ks_status param_grew(const ks_study *old, const ks_study *now, int i, int
     const ks_value *range = ks_value_get(def, q->kind == KS_PARAM_CHOICE ? "values"
                                               : q->kind == KS_PARAM_INT  ? "int"
                                                                          : "float");
-    char a[64], b[64];
-    ks_status s;
+    char a[64];
     if (p->kind != q->kind)
         return ks_error_at(err, KS_ERR_CONFIG, def, "parameter %s: was %s, now %s", name,
                            kind_name(p->kind), kind_name(q->kind));
@@ -139,12 +169,19 @@ static ks_status param_grew(const ks_study *old, const ks_study *now, int i, int
                                    "parameter %s: value %s was removed (a grown study keeps "
                                    "its values, in their order, and may add more after them)",
                                    name, ks_value_describe(&p->values[k], a, sizeof a));
-            if (same_value(&p->values[k], &q->values[k], "", NULL, NULL) != KS_OK)
-                return ks_error_at(err, KS_ERR_CONFIG, &range->items[k],
-                                   "parameter %s: value %d was %s, now %s (a grown study keeps "
-                                   "its values, in their order, and may add more after them)",
-                                   name, k + 1, ks_value_describe(&p->values[k], a, sizeof a),
-                                   ks_value_describe(&q->values[k], b, sizeof b));
+            char path[96];
+            snprintf(path, sizeof path, "parameter %s: value %d", name, k + 1);
+            if (same_value(&p->values[k], &q->values[k], path, NULL, err) != KS_OK) {
+                char why[sizeof err->msg - 100];
+                if (!err)
+                    return KS_ERR_CONFIG;
+                snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, err->msg);
+                snprintf(err->msg, sizeof err->msg,
+                         "%s (a grown study keeps its values, in their order, and may add more "
+                         "after them)",
+                         why);
+                return KS_ERR_CONFIG;
+            }
         }
         if (q->n_values > p->n_values)
             note(g, "%s: %d value%s added", name, q->n_values - p->n_values,
@@ -176,22 +213,7 @@ static ks_status param_grew(const ks_study *old, const ks_study *now, int i, int
         if (q->min < p->min || q->max > p->max)
             note(g, "%s: [%g, %g] widened to [%g, %g]", name, p->min, p->max, q->min, q->max);
     }
-    /* the rest of the definition (when, per) as written */
-    {
-        const ks_value *od = old->param_at[i];
-        static const char *const rest[] = {"when", "per"};
-        for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++) {
-            const ks_value *x = ks_value_get(od, rest[k]), *y = ks_value_get(def, rest[k]);
-            char path[128];
-            snprintf(path, sizeof path, "parameter %s: %s", name, rest[k]);
-            if (!x != !y)
-                return ks_error_at(err, KS_ERR_CONFIG, y ? y : def, "%s was %s", path,
-                                   y ? "added" : "removed");
-            if (x && (s = same_value(x, y, path, NULL, err)) != KS_OK)
-                return s;
-        }
-    }
-    return KS_OK;
+    return same_conditions(old, now, i, j, err);
 }
 
 ks_status ks_study_space_grew(const ks_study *old, const ks_study *now, ks_growth *g,

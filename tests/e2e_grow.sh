@@ -179,7 +179,7 @@ for d in w1 w2 w3; do
 done
 grep -q "search.warm_start: no study at ../nowhere/study.db" w1/err
 check "warm start from a missing path: says so" $? "$(cat w1/err)"
-grep -q "parameter units: value 2 was 32, now 64" w2/err && grep -q "not the space of the study in" w2/err
+grep -q "parameter units: value 2 changed (was 32, now 64)" w2/err && grep -q "not the space of the study in" w2/err
 check "warm start from another space: names the difference" $? "$(cat w2/err)"
 grep -q "method random does not use earlier results" w3/err
 check "warm start with random search: refused" $? "$(cat w3/err)"

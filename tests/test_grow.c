@@ -145,7 +145,7 @@ static void test_refused(void)
     refused("a removed value", NULL, P("[4, 8]", "[4]"), 15, 21,
             "parameter units: value 8 was removed");
     refused("values reordered", NULL, P("[4, 8]", "[8, 4]"), 15, 22,
-            "parameter units: value 1 was 4, now 8");
+            "parameter units: value 1 changed (was 4, now 8)");
     refused("a changed model", NULL, P("{units: 1}", "{units: 2}"), 7, 20,
             "model[2].Dense.units changed (was 1, now 2)");
     refused("another method", NULL, P("method: random", "method: bayesian"), 11, 11,
@@ -183,6 +183,73 @@ static void test_refused(void)
             P("method: random", "method: grid", "log: true}", "log: true, grid_points: 3}",
               "[1.0e-3, 1.0e-1]", "[1.0e-4, 1.0e-1]"),
             16, 17, "a grid's 3 grid_points over a wider range are other points");
+}
+
+/* Conditional and per-index parameters grow as the others: a count's range widened
+   gives more copies; an optimizer choice given a branch keeps its old ones' conditions. */
+static void test_conditional(void)
+{
+    static const char cond[] =
+        "name: c\n"
+        "data: {train: {csv: none.csv, target: y}, validation_split: 0.5}\n"
+        "model:\n"
+        "  - Dense: {units: $units, activation: relu, repeat: $n_hidden, input_shape: [2]}\n"
+        "  - Dense: {units: 1}\n"
+        "compile: {optimizer: $optimizer, loss: mse}\n"
+        "fit: {epochs: 9}\n"
+        "search:\n"
+        "  method: tpe\n"
+        "  max_trials: 5\n"
+        "  parameters:\n"
+        "    n_hidden: {int: [0, 2]}\n"
+        "    units: {int: [4, 64], log: true, per: n_hidden}\n"
+        "    optimizer:\n"
+        "      values:\n"
+        "        - SGD: {learning_rate: $sgd_lr}\n"
+        "        - Adam: {learning_rate: 0.001}\n"
+        "    sgd_lr: {float: [1.0e-3, 1.0e-1], log: true, when: {optimizer: SGD}}\n";
+    char a[8192], b[8192];
+    struct {
+        const char *what;
+        const char *const *pairs;
+        const char *says;       /* NULL: accepted, grown; "": accepted, the same */
+    } cases[] = {
+        {"more copies of a per-index parameter", P("[0, 2]", "[0, 3]"), NULL},
+        {"a branch added to a choice",
+         P("        - Adam: {learning_rate: 0.001}\n",
+           "        - Adam: {learning_rate: 0.001}\n        - RMSprop: {learning_rate: 0.001}\n"),
+         NULL},
+        {"a condition written as a list", P("when: {optimizer: SGD}", "when: {optimizer: [SGD]}"),
+         ""},
+        {"a branch's config changed", P("Adam: {learning_rate: 0.001}", "Adam: {learning_rate: 0.01}"),
+         "parameter optimizer: value 2.Adam.learning_rate changed (was 0.001, now 0.01)"},
+        {"per removed", P(", per: n_hidden", ""), "parameter units: per was removed"},
+    };
+    ks_study *old = load(cond, "old.yaml");
+    REQUIRE(old != NULL, "the conditional study loads");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ks_study *now = load(edit(b, sizeof b, cond, cases[i].pairs), "new.yaml");
+        ks_growth g;
+        ks_error err;
+        ks_status s;
+        ks_error_clear(&err);
+        if (!now) {
+            CHECK(now != NULL, "%s: loads", cases[i].what);
+            continue;
+        }
+        s = ks_study_grew(old, now, &g, &err);
+        if (!cases[i].says || !cases[i].says[0])
+            CHECK(s == KS_OK && g.grew == !cases[i].says, "%s: accepted (%s; grew %d)",
+                  cases[i].what, err.msg, g.grew);
+        else
+            CHECK(s == KS_ERR_CONFIG && strstr(err.msg, cases[i].says) &&
+                      strcmp(err.file, "new.yaml") == 0 && err.line > 0,
+                  "%s: refused at new.yaml:LINE:COL saying \"%s\", not %s:%d:%d \"%s\"",
+                  cases[i].what, cases[i].says, err.file, err.line, err.col, err.msg);
+        ks_study_free(now);
+    }
+    (void)a;
+    ks_study_free(old);
 }
 
 /* --------------------------------------------------- what the methods do */
@@ -463,6 +530,7 @@ int main(void)
     test_db_growth();
     test_accepted();
     test_refused();
+    test_conditional();
     test_grid_grown();
     test_hyperband_parts();
     test_observed();
