@@ -21,7 +21,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"STUDY.yaml", NULL, "ksearch STUDY.yaml [--parallel N] [--fresh]",
-     "run or resume a study (grid, random, bayesian, hyperband, tpe, bohb)"},
+     "run or resume a study (grid, random, bayesian, hyperband, tpe, bohb); --grow: one "
+     "whose file grew"},
     {"fit", cmd_fit, "ksearch fit MODEL.yaml [options]", "train one model (model.fit)"},
     {"evaluate", cmd_evaluate, "ksearch evaluate MODEL.ksm DATA", "loss and metrics on data"},
     {"predict", cmd_predict, "ksearch predict MODEL.ksm DATA [-o OUT.csv]",

@@ -1,5 +1,6 @@
 /*
- * cli_run.c — `ksearch STUDY.yaml [--parallel N] [--fresh]`: run or resume a study.
+ * cli_run.c — `ksearch STUDY.yaml [--parallel N] [--fresh | --grow]`: run, resume or
+ * grow a study.
  * The first Ctrl-C (or SIGTERM, as Slurm, MPI launchers and container runtimes stop a
  * job) stops cleanly: running trials are recorded as interrupted and resume next time;
  * a second one ends the process at once.
@@ -21,12 +22,15 @@ static void on_stop_signal(int sig)
 
 static void run_usage(FILE *f)
 {
-    fprintf(f, "usage: ksearch STUDY.yaml [--parallel N] [--fresh]\n\n"
+    fprintf(f, "usage: ksearch STUDY.yaml [--parallel N] [--fresh | --grow]\n\n"
                "Runs the study (or resumes it: finished trials are kept, interrupted ones\n"
                "continue from their last checkpoint).  Results go to runs/NAME/.\n\n"
                "options:\n"
                "  --parallel N   worker threads [search.parallel]\n"
-               "  --fresh        start over: forget the study's trials and logs\n");
+               "  --fresh        start over: forget the study's trials and logs\n"
+               "  --grow         continue a study whose file only grew (ranges widened,\n"
+               "                 values added, max_trials or max_epochs raised), keeping\n"
+               "                 its trials; anything else changed is refused\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -59,6 +63,8 @@ int cmd_run(int argc, char **argv)
         }
         if (strcmp(argv[i], "--fresh") == 0) {
             o.fresh = 1;
+        } else if (strcmp(argv[i], "--grow") == 0) {
+            o.grow = 1;
         } else if (argv[i][0] == '-' || path) {
             fprintf(stderr, "ksearch: unexpected argument \"%s\"\n", argv[i]);
             run_usage(stderr);
@@ -69,6 +75,11 @@ int cmd_run(int argc, char **argv)
     }
     if (!path) {
         run_usage(stderr);
+        return KS_EXIT_BAD_INPUT;
+    }
+    if (o.fresh && o.grow) {
+        fprintf(stderr, "ksearch: --fresh and --grow do not go together: --fresh starts over, "
+                        "--grow keeps the study's trials\n");
         return KS_EXIT_BAD_INPUT;
     }
     /* under mpirun or srun: join the job (rank 0 reports; the others train quietly) */

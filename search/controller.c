@@ -35,6 +35,7 @@ static void make_history(controller *c, ks_history *h)
     h->max_trials = c->st->max_trials;
     h->max_epochs = c->st->base->fit.epochs;
     h->seed = c->st->base->seed;
+    ctl_history_extras(c, h);
 }
 
 void ctl_history(controller *c, ks_history *h)

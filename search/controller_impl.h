@@ -137,6 +137,15 @@ typedef struct ctl_job {
     int n_hp;
 } ctl_job;
 
+/* search.warm_start (warm_start.c): an earlier study's complete trials, as the method's
+   observations (ks_history's warm), never trials of this study. */
+typedef struct ctl_warm {
+    int n;
+    ks_trial_view *views;               /* their points and curves below */
+    double *points;                     /* n × KS_MAX_SEARCH_PARAMS, in this study's space */
+    double **curves;                    /* each its objective by epoch (malloc'd) */
+} ctl_warm;
+
 /*
  * The controller: one thread owns all of it (the search method, study.db, TensorBoard,
  * the console); workers reach it only through a transport.
@@ -177,10 +186,25 @@ typedef struct controller {
     int retained_at;                    /* `finished` when retention last looked */
     int dropped_trials;                 /* trials whose checkpoints it dropped (this run) */
     int64_t dropped_bytes;              /* and their bytes */
+    /* a grown study (study_run.c) and a warm start (warm_start.c) */
+    char hash[32];                      /* of the study's text */
+    char growth[400];                   /* what grew in this run ("" if nothing) */
+    int grown;                          /* it grew since its first trial */
+    int n_parts;                        /* the parts planned with one R each (0: one) */
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    ctl_warm warm;
 } controller;
 
-/* 1 if trial t, complete, may still be promoted (its status is not final yet). */
+/* 1 if trial t, complete, may still be promoted (its status is not final yet): below
+   the R of its part of the plan. */
 int ctl_may_promote(const controller *c, const trial_state *t);
+/* What a history holds besides the trials: the study's growth and warm start. */
+void ctl_history_extras(const controller *c, ks_history *h);
+/* warm_start.c: load the study's search.warm_start (none: nothing) into c->warm and say
+   so on c->out; refused (KS_ERR_CONFIG at the key) when the path holds no study, or one
+   of another metric or of a space this one did not grow from.  ctl_warm_free frees it. */
+ks_status ctl_warm_load(controller *c, ks_error *err);
+void ctl_warm_free(ctl_warm *w);
 
 /* controller.c */
 ks_status ctl_grow(controller *c, ks_error *err);
@@ -205,6 +229,11 @@ void ctl_answer_verdicts(controller *c, ctl_transport *tp);
 
 /* study_run.c */
 uint64_t ctl_trial_seed(const controller *c, int number);
+/* A trial's objective after each recorded epoch, by epoch, into *curve (realloc'd to
+   *cap; *len values, at least epochs): NaN where the metric was not logged (e.g. val_
+   metrics with validation_freq > 1). */
+ks_status ctl_curve_load(ks_db *db, int64_t trial_id, const char *metric, int epochs,
+                         double **curve, int *cap, int *len, ks_error *err);
 ks_status ctl_add_trial(controller *c, const double *point, int budget);
 /* The best of a trial's curve before epoch `before` (NaN: none). */
 double ctl_curve_best(const controller *c, const trial_state *t, int before);

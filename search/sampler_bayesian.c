@@ -568,6 +568,9 @@ static ks_suggest_result bayes_suggest(const void *args, const ks_history *h,
     int dims = ks_space_dims(h->space);
     observations o;
     bo b;
+    ks_history wh;
+    ks_trial_view *wbuf = NULL;
+    const ks_history *oh;
     ks_rng *rng = NULL;
     ks_suggest_result r = KS_SUGGEST_ERROR;
     ks_status s;
@@ -577,17 +580,24 @@ static ks_suggest_result bayes_suggest(const void *args, const ks_history *h,
     out->budget = h->max_epochs;
     if (ks_sampler_enqueued(h, out->point))
         return KS_SUGGEST_OK;
+    /* the observations: a warm start's trials, then the study's own */
+    if (!(oh = ks_history_observed(h, &wh, &wbuf))) {
+        ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        return KS_SUGGEST_ERROR;
+    }
     memset(&o, 0, sizeof o);
-    gather(h, dims, &o);
-    if (h->n < initial_count(a, h) || o.n_obs == 0)
+    gather(oh, dims, &o);
+    if (oh->n < initial_count(a, h) || o.n_obs == 0) {
+        free(wbuf);
         return initial_point(a, h, dims, out->point, err);
+    }
 
     memset(&b, 0, sizeof b);
-    b.h = h;
+    b.h = oh;
     b.sp = h->space;
     b.dims = dims;
-    o.x = malloc((size_t)h->n * dims * sizeof *o.x);
-    o.y = malloc((size_t)h->n * sizeof *o.y);
+    o.x = malloc((size_t)oh->n * dims * sizeof *o.x);
+    o.y = malloc((size_t)oh->n * sizeof *o.y);
     b.u_top = malloc((size_t)N_TOP * dims * sizeof *b.u_top);
     b.p_top = malloc((size_t)N_TOP * h->space->n * sizeof *b.p_top);
     b.u = malloc((size_t)dims * sizeof *b.u);
@@ -597,7 +607,7 @@ static ks_suggest_result bayes_suggest(const void *args, const ks_history *h,
         ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         goto done;
     }
-    gather(h, dims, &o);
+    gather(oh, dims, &o);
     if ((s = ks_gp_fit(o.x, o.y, o.n, dims, rng, &b.gp, err)) != KS_OK) {
         ks_error_prefix(err, "bayesian optimization at trial %d", h->n);
         goto done;
@@ -621,6 +631,7 @@ static ks_suggest_result bayes_suggest(const void *args, const ks_history *h,
     else
         r = KS_SUGGEST_DONE;    /* a finite space, every point tried */
 done:
+    free(wbuf);
     ks_gp_free(b.gp);
     ks_rng_free(rng);
     free(o.x);
@@ -662,4 +673,5 @@ static int bayes_total(const void *args, const ks_history *h)
 
 const ks_sampler_ops ks_sampler_bayesian_ops = {
     "bayesian", bayes_keys, sizeof(bayes_args), bayes_check, bayes_suggest, bayes_total,
+    NULL, NULL, 1,
 };

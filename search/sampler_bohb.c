@@ -258,10 +258,18 @@ static ks_status bohb_new_point(const void *user, const ks_history *h, const int
     /* the random draw stays when it is a random configuration, or there is no model yet,
        or no proposal could be scored */
     if (ks_rng_uniform(rng) >= a->random_fraction) {
-        if ((s = ks_bohb_fit_model(a, h, budgets, n_budgets, &m)) == KS_OK && m.good)
+        /* the observations: a warm start's trials, then the study's own */
+        ks_history wh;
+        ks_trial_view *wbuf = NULL;
+        const ks_history *oh = ks_history_observed(h, &wh, &wbuf);
+        memset(&m, 0, sizeof m);
+        if (!oh)
+            s = KS_ERR_NOMEM;
+        else if ((s = ks_bohb_fit_model(a, oh, budgets, n_budgets, &m)) == KS_OK && m.good)
             propose(a, h->space, &m, rng, point);
         ks_kde_free(m.good);
         ks_kde_free(m.bad);
+        free(wbuf);
     }
     ks_rng_free(rng);
     if (s != KS_OK)
@@ -305,5 +313,5 @@ static ks_status bohb_settled(const void *args, const ks_history *h, unsigned ch
 
 const ks_sampler_ops ks_sampler_bohb_ops = {
     "bohb", bohb_keys, sizeof(bohb_args), bohb_check, bohb_suggest, bohb_total, bohb_full_budget,
-    bohb_settled,
+    bohb_settled, 1,
 };

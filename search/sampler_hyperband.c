@@ -44,6 +44,14 @@
  * and nothing more to come from the rung below — which with one worker is exactly Li et
  * al.'s successive halving; with more workers, workers go on to the next bracket's new
  * configurations while a rung completes.
+ *
+ * A study whose R grew (`ksearch STUDY --grow`, h->parts) is parts of trials, each
+ * planned with its own R: the brackets of a part start at its first trial, in the order
+ * above; an older part ends where the next begins (its last bracket keeps the trials it
+ * had: those still promote, to at most that part's R), and the new configurations fill
+ * the last part's brackets from its largest one.  A trial complete at an older part's R
+ * is done (ctl_may_promote: it is not promoted to the new R).  Without max_trials the
+ * grown study runs one pass of the last part's brackets after its first trial.
  */
 
 typedef struct hb_args {
@@ -130,6 +138,34 @@ static ks_status hb_plan_make(const ks_hb_args *a, const ks_history *h, hb_plan 
         }
     }
     p->limit = h->max_trials > 0 ? h->max_trials : p->cycle;
+    return KS_OK;
+}
+
+/* The parts of the trials (a study whose R never grew: one, from trial 0, with the
+   args' R) into parts; returns how many. */
+static int plan_parts(const ks_hb_args *a, const ks_history *h, ks_budget_part *parts)
+{
+    if (h->n_parts < 2 || !h->parts) {
+        parts[0].first = 0;
+        parts[0].max_epochs = a->max_epochs;
+        return 1;
+    }
+    memcpy(parts, h->parts, sizeof *parts * (size_t)h->n_parts);
+    parts[h->n_parts - 1].max_epochs = a->max_epochs;
+    return h->n_parts;
+}
+
+/* The plan of part k of n (its R; the last part's limit counts from its first trial). */
+static ks_status part_plan(const ks_hb_args *a, const ks_history *h,
+                           const ks_budget_part *parts, int k, int n, hb_plan *p, ks_error *err)
+{
+    ks_hb_args pa = *a;
+    ks_status s;
+    pa.max_epochs = parts[k].max_epochs;
+    if ((s = hb_plan_make(&pa, h, p, err)) != KS_OK)
+        return s;
+    if (k == n - 1 && h->max_trials <= 0)
+        p->limit += parts[k].first;
     return KS_OK;
 }
 
@@ -248,32 +284,6 @@ static int bracket_promotion(const hb_plan *p, const ks_history *h, int j, int b
     return found;
 }
 
-/*
- * The brackets in the order they were started: each call moves b (zeroed at first) to
- * the next one that has trials — its cycle position j, its trial numbers [begin, end)
- * and how many configurations it plans — and returns 0 past the last.
- */
-typedef struct hb_span {
-    long q;                     /* brackets passed */
-    long next;                  /* the next bracket's first trial */
-    int j, begin, end;
-    long planned;
-} hb_span;
-
-static int next_bracket(const hb_plan *p, const ks_history *h, hb_span *b)
-{
-    long last, stop = p->limit > h->n ? p->limit : h->n;
-    if (b->next >= h->n)
-        return 0;
-    b->j = (int)(b->q++ % p->n_brackets);
-    b->begin = (int)b->next;
-    last = b->next + p->br[b->j].rungs[0].n;    /* past the bracket's configurations */
-    b->planned = (last < stop ? last : stop) - b->next;
-    b->end = (int)(last < h->n ? last : h->n);
-    b->next = last;
-    return 1;
-}
-
 ks_status ks_hyperband_check(const ks_hb_args *a, const ks_history *h, ks_error *err)
 {
     hb_plan p;
@@ -303,37 +313,67 @@ static int plan_budgets(const hb_plan *p, int *out)
     return n;
 }
 
+/*
+ * A promotion among the brackets of part k (trials [first, end) of its plan p; the last
+ * part's brackets go on to its limit): the trial and its new budget, or -1.  With
+ * settled (not NULL) every bracket is looked at and the trials its closed rungs will never
+ * promote are marked (see bracket_promotion); the result is then -1.
+ */
+static int part_promotion(const hb_plan *p, const ks_history *h, int first, int end, int last,
+                          hb_entry *scratch, int *budget, unsigned char *settled)
+{
+    for (long begin = first, q = 0; begin < end; q++) {
+        int j = (int)(q % p->n_brackets);
+        long past = begin + p->br[j].rungs[0].n;   /* past the bracket's configurations */
+        long stop = !last ? end : p->limit > h->n ? p->limit : h->n;
+        long planned = (past < stop ? past : stop) - begin;
+        int bend = (int)(past < end ? past : end), to_rung = 0;
+        int t = bracket_promotion(p, h, j, (int)begin, bend, planned, scratch, &to_rung,
+                                  settled);
+        if (t >= 0 && !settled) {
+            *budget = p->budget[j][to_rung];
+            return t;
+        }
+        begin = past;
+    }
+    return -1;
+}
+
 ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history *h,
                                        const ks_hb_source *src, ks_suggestion *out,
                                        ks_error *err)
 {
     hb_plan p;
     hb_entry *scratch;
-    int any_pending = 0;
-    if (hb_plan_make(args, h, &p, err) != KS_OK)
-        return KS_SUGGEST_ERROR;
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    int any_pending = 0, n_parts = plan_parts(args, h, parts);
     scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1));
     if (!scratch) {
         ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
         return KS_SUGGEST_ERROR;
     }
     /* brackets in the order they were started, each over its trial numbers */
-    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
-        int to_rung = 0;
-        int t = bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung,
-                                  NULL);
-        if (t >= 0) {
+    for (int k = 0; k < n_parts; k++) {
+        int last = k == n_parts - 1, budget = 0, t;
+        int end = last ? h->n : parts[k + 1].first;
+        if (part_plan(args, h, parts, k, n_parts, &p, err) != KS_OK) {
+            free(scratch);
+            return KS_SUGGEST_ERROR;
+        }
+        if ((t = part_promotion(&p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
+                                &budget, NULL)) >= 0) {
             free(scratch);
             out->continue_trial = t;
-            out->budget = p.budget[b.j][to_rung];
+            out->budget = budget;
             return KS_SUGGEST_OK;
         }
     }
     free(scratch);
     for (int t = 0; t < h->n; t++)
         any_pending |= ks_trial_pending(h->trials[t].status);
+    /* p: the last part's plan */
     if (h->n < p.limit) {
-        long off = h->n % p.cycle;
+        long off = (h->n - parts[n_parts - 1].first) % p.cycle;
         int j = 0;
         while (j + 1 < p.n_brackets && p.first[j + 1] <= off)
             j++;
@@ -361,24 +401,29 @@ ks_status ks_hyperband_settled(const ks_hb_args *a, const ks_history *h, unsigne
 {
     hb_plan p;
     hb_entry *scratch;
-    ks_status s;
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    int n_parts = plan_parts(a, h, parts), budget = 0;
+    ks_status s = KS_OK;
     memset(settled, 0, (size_t)(h->n > 0 ? h->n : 0));
-    if ((s = hb_plan_make(a, h, &p, err)) != KS_OK)
-        return s;
     if (!(scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1))))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
-    for (hb_span b = {0}; next_bracket(&p, h, &b);) {
-        int to_rung = 0;
-        bracket_promotion(&p, h, b.j, b.begin, b.end, b.planned, scratch, &to_rung, settled);
+    /* every part's brackets, as suggest walks them */
+    for (int k = 0; k < n_parts && s == KS_OK; k++) {
+        int last = k == n_parts - 1, end = last ? h->n : parts[k + 1].first;
+        if ((s = part_plan(a, h, parts, k, n_parts, &p, err)) == KS_OK)
+            part_promotion(&p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
+                           &budget, settled);
     }
     free(scratch);
-    return KS_OK;
+    return s;
 }
 
 int ks_hyperband_total(const ks_hb_args *a, const ks_history *h)
 {
     hb_plan p;
-    if (hb_plan_make(a, h, &p, NULL) != KS_OK)
+    ks_budget_part parts[KS_MAX_BUDGET_PARTS];
+    int n = plan_parts(a, h, parts);
+    if (part_plan(a, h, parts, n - 1, n, &p, NULL) != KS_OK)
         return 0;
     return p.limit > INT_MAX ? INT_MAX : (int)p.limit;
 }

@@ -231,7 +231,11 @@ static ks_suggest_result tpe_suggest(const void *args, const ks_history *h, ks_s
 {
     const tpe_args *a = args;
     const ks_space *sp = h->space;
-    size_t cap = (size_t)(h->n > 0 ? h->n : 1);
+    /* the observations: a warm start's trials, then the study's own (h: the new trial) */
+    ks_history wh;
+    ks_trial_view *wbuf = NULL;
+    const ks_history *oh = ks_history_observed(h, &wh, &wbuf);
+    size_t cap = (size_t)(oh && oh->n > 0 ? oh->n : 1);
     ranked *r = malloc(sizeof *r * cap);
     int *numbers = malloc(sizeof *numbers * cap);
     split s = {malloc(sizeof *s.below * cap), malloc(sizeof *s.above * cap), 0, 0};
@@ -243,17 +247,18 @@ static ks_suggest_result tpe_suggest(const void *args, const ks_history *h, ks_s
         free(numbers);
         free(s.below);
         free(s.above);
+        free(wbuf);
         return KS_SUGGEST_DONE;
     }
     out->continue_trial = -1;
     out->budget = h->max_epochs;
-    if (!r || !numbers || !s.below || !s.above) {
+    if (!oh || !r || !numbers || !s.below || !s.above) {
         st = KS_ERR_NOMEM;
         goto done;
     }
     if (ks_sampler_enqueued(h, out->point))
         goto done;
-    n = rank_finished(h, r);
+    n = rank_finished(oh, r);
     /* the random draw of the trial's number: the start, and the base of every later point
        (every parameter drawn; the conditions apply at the end) */
     if ((st = ks_sampler_random_draw(sp, h->seed, h->n, out->point)) != KS_OK ||
@@ -263,24 +268,25 @@ static ks_suggest_result tpe_suggest(const void *args, const ks_history *h, ks_s
         goto done;
     if (a->multivariate) {
         uint64_t groups[KS_MAX_SEARCH_PARAMS];
-        int ng = decompose(h, r, n, numbers, groups);
-        split_trials(a, h, r, n, numbers, &s);
+        int ng = decompose(oh, r, n, numbers, groups);
+        split_trials(a, oh, r, n, numbers, &s);
         for (int g = 0; g < ng && st == KS_OK; g++) {
             int dims[KS_MAX_SEARCH_PARAMS], nd = 0;
             for (int i = 0; i < sp->n; i++)
                 if (groups[g] >> i & 1)
                     dims[nd++] = i;
-            st = choose(a, h, &s, dims, nd, rng, out->point);
+            st = choose(a, oh, &s, dims, nd, rng, out->point);
         }
     } else {
-        split_trials(a, h, r, n, numbers, &s);
+        split_trials(a, oh, r, n, numbers, &s);
         for (int i = 0; i < sp->n && st == KS_OK; i++)
-            st = choose(a, h, &s, &i, 1, rng, out->point);
+            st = choose(a, oh, &s, &i, 1, rng, out->point);
     }
 conditions:
     ks_space_deactivate(sp, out->point);
 done:
     ks_rng_free(rng);
+    free(wbuf);
     free(r);
     free(numbers);
     free(s.below);
@@ -312,5 +318,5 @@ static int tpe_total(const void *args, const ks_history *h)
 }
 
 const ks_sampler_ops ks_sampler_tpe_ops = {
-    "tpe", tpe_keys, sizeof(tpe_args), tpe_check, tpe_suggest, tpe_total,
+    "tpe", tpe_keys, sizeof(tpe_args), tpe_check, tpe_suggest, tpe_total, NULL, NULL, 1,
 };

@@ -167,6 +167,7 @@ void ks_run_lock_release(ks_run_lock *lock);    /* NULL is a no-op */
 typedef struct ks_run_options {
     int parallel;                       /* workers; 0: the study's search.parallel */
     int fresh;                          /* start over instead of resuming */
+    int grow;                           /* continue a study whose file only grew */
     FILE *out;                          /* progress (NULL: stdout) */
     int tty;                            /* -1: ask isatty(out) */
     const volatile sig_atomic_t *stop;  /* set (e.g. by Ctrl-C): stop cleanly */
@@ -174,7 +175,8 @@ typedef struct ks_run_options {
 
 /*
  * Run (or resume) a study: check it with its data, open runs/NAME/study.db, refuse a
- * changed file unless fresh, finish interrupted trials from their last checkpoints,
+ * changed file unless fresh (or grow, for a file that only grew: its trials are kept and
+ * the stored text becomes the file's), finish interrupted trials from their last checkpoints,
  * then let the method's trials run on the workers until it is done.  Returns KS_OK,
  * KS_INTERRUPTED when stopped, or the error that stopped it.
  */

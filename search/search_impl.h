@@ -173,10 +173,30 @@ struct ks_study {
     void *pruner_args;
     ks_checkpoint_policy checkpoints;   /* search.checkpoints */
     ks_retain retain;                   /* search.checkpoints.retain */
+    const ks_value *warm_start;         /* search.warm_start: a path (a string), or NULL */
     char *warnings;                     /* the model's build warnings, once, or NULL */
     char log_names[KS_MAX_LOGGED][KS_LOG_NAME_MAX]; /* what a fit logs after "loss" */
     int n_log_names;
 };
+
+/*
+ * study_grow.c: is now the study old grew into?  Both loaded by ks_study_load(_text) and
+ * compared by meaning, not text: a growth widens a range (an int's by whole steps),
+ * adds values after a choice's own, raises max_trials or R (Hyperband's, BOHB's
+ * max_epochs, or fit.epochs when it is R) and may change search.parallel; anything else
+ * (model, data, fit, callbacks, the method, its options, metric, seed, conditions, a
+ * narrowed range, a removed or moved value or parameter) is KS_ERR_CONFIG at its place
+ * in now's file, naming the difference.  g says what grew (g->grew 0: the same study).
+ * ks_study_space_grew: the search spaces alone (search.warm_start).
+ */
+typedef struct ks_growth {
+    int grew;
+    char what[400];             /* "units: 1 value added; max_trials 3 → 5" */
+} ks_growth;
+#define KS_GROWTH_NONE "nothing: only its text, or search.parallel, changed"
+ks_status ks_study_grew(const ks_study *old, const ks_study *now, ks_growth *g, ks_error *err);
+ks_status ks_study_space_grew(const ks_study *old, const ks_study *now, ks_growth *g,
+                              ks_error *err);
 
 /* study_space.c: search.parameters into st->space (param_at set; per-index parameters
    expanded into their copies; conditions read and checked), and search.enqueue (NULL or
@@ -215,6 +235,13 @@ static inline int ks_trial_pending(ks_trial_status s)
     return s == KS_TRIAL_QUEUED || s == KS_TRIAL_RUNNING || s == KS_TRIAL_INTERRUPTED;
 }
 
+/* A part of a grown study's trials planned with one R (Hyperband's, BOHB's max_epochs). */
+typedef struct ks_budget_part {
+    int first;                  /* the part's first trial number */
+    int max_epochs;             /* R of its plan */
+} ks_budget_part;
+#define KS_MAX_BUDGET_PARTS 64      /* growths of R a study keeps apart */
+
 /* The study so far, as samplers see it. */
 typedef struct ks_history {
     const ks_space *space;
@@ -224,7 +251,26 @@ typedef struct ks_history {
     int max_trials;             /* the study's max_trials (0: the method's own count) */
     int max_epochs;             /* the fit's epochs (hyperband: R) */
     uint64_t seed;              /* the study's seed */
+    /* a study that grew (`ksearch STUDY --grow`, study_grow.c) */
+    int grown;                  /* 1: its file grew since its first trial */
+    int n_parts;                /* 0, or ≥ 2 parts in order (R grew): parts[0].first is 0, and
+                                   the last part's R is the method's own */
+    const ks_budget_part *parts;
+    /* warm start (search.warm_start): an earlier study's complete trials, observations
+       for the methods that model results (ks_history_observed); not trials of this one */
+    int n_warm;
+    const ks_trial_view *warm;
 } ks_history;
+
+/*
+ * The history as a model sees its observations: the warm-start trials (numbered −n_warm
+ * … −1 in no order the model uses) then the study's own, in one array — h itself when
+ * there is no warm start (*buf NULL), else tmp, its trials in *buf (malloc'd; the caller
+ * frees it).  New trials keep h's numbers and streams: only observations come from it.
+ * NULL when out of memory.
+ */
+const ks_history *ks_history_observed(const ks_history *h, ks_history *tmp,
+                                      ks_trial_view **buf);
 
 /* A sampler's answer: a new trial, or more epochs for an existing one. */
 typedef struct ks_suggestion {
@@ -272,6 +318,9 @@ typedef struct ks_sampler_ops {
      */
     ks_status (*settled)(const void *args, const ks_history *h, unsigned char *settled,
                          ks_error *err);
+    /* 1: the method models results (bayesian, tpe, bohb), so a warm start's trials serve
+       it as observations (ks_history_observed) */
+    int models;
 } ks_sampler_ops;
 
 const ks_sampler_ops *ks_sampler_find(const char *name);

@@ -22,6 +22,7 @@ typedef struct search_section {
     ks_value checkpoints;
     ks_value enqueue;
     ks_value pruner;
+    ks_value warm_start;
 } search_section;
 
 static const char *const method_names[] = {"grid", "random", "bayesian", "hyperband", "tpe",
@@ -41,7 +42,29 @@ static const ks_key search_keys[] = {
      0},
     {"enqueue", KS_KEY_VALUE, offsetof(search_section, enqueue), 0, 0, 0, NULL, NULL, 0},
     {"pruner", KS_KEY_VALUE, offsetof(search_section, pruner), 0, 0, 0, NULL, NULL, 0},
+    {"warm_start", KS_KEY_VALUE, offsetof(search_section, warm_start), 0, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, 0}};
+
+/* search.warm_start: PATH (a run directory or its study.db), for a method that models
+   results; the study it names is read when the study runs (warm_start.c). */
+static ks_status read_warm_start(ks_study *st, const ks_value *v, ks_error *err)
+{
+    char got[64];
+    if (!v || v->kind == KS_VALUE_NULL)
+        return KS_OK;
+    if (v->kind != KS_VALUE_STRING || !v->string[0])
+        return ks_error_at(err, KS_ERR_CONFIG, v,
+                           "search.warm_start must be the path of an earlier study's run "
+                           "directory or its study.db (e.g. runs/first), got %s",
+                           ks_value_describe(v, got, sizeof got));
+    if (!st->method->models)
+        return ks_error_at(err, KS_ERR_CONFIG, v,
+                           "search.warm_start: method %s does not use earlier results (a warm "
+                           "start serves bayesian, tpe and bohb)",
+                           st->method->name);
+    st->warm_start = v;
+    return KS_OK;
+}
 
 /* search.checkpoints: {every: K, keep: [best, last], retain: POLICY}: how much of each
    model is kept, and for which trials once they are final */
@@ -335,7 +358,8 @@ static ks_status study_load(const char *path, const char *text, const char *dir,
         (s = ks_study_read_space(st, ks_value_get(search, "parameters"), err)) != KS_OK ||
         (s = read_method_options(st, search, err)) != KS_OK ||
         (s = ks_study_check_refs(st, err)) != KS_OK ||
-        (s = ks_study_read_enqueue(st, ks_value_get(search, "enqueue"), err)) != KS_OK)
+        (s = ks_study_read_enqueue(st, ks_value_get(search, "enqueue"), err)) != KS_OK ||
+        (s = read_warm_start(st, ks_value_get(search, "warm_start"), err)) != KS_OK)
         goto fail;
     /* the file at its first point: the sections every trial shares (data, name, seed …) */
     {

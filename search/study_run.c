@@ -17,9 +17,27 @@
 #include <time.h>
 #include <unistd.h>
 
+/* R of the part of the plan trial number belongs to (a study whose R grew has parts). */
+static int part_budget(const controller *c, int number)
+{
+    for (int k = c->n_parts - 1; k >= 0; k--)
+        if (number >= c->parts[k].first)
+            return c->parts[k].max_epochs;
+    return c->full_budget;
+}
+
 int ctl_may_promote(const controller *c, const trial_state *t)
 {
-    return c->st->method->full_budget && t->budget < c->full_budget;
+    return c->st->method->full_budget && t->budget < part_budget(c, t->number);
+}
+
+void ctl_history_extras(const controller *c, ks_history *h)
+{
+    h->grown = c->grown;
+    h->n_parts = c->n_parts;
+    h->parts = c->parts;
+    h->n_warm = c->warm.n;
+    h->warm = c->warm.views;
 }
 
 uint64_t ctl_trial_seed(const controller *c, int number)
@@ -27,35 +45,32 @@ uint64_t ctl_trial_seed(const controller *c, int number)
     return ks_hash64(c->st->base->seed, (uint64_t)number + 1);
 }
 
-/*
- * The objective after each recorded epoch, by epoch: NaN where the metric was not logged
- * (e.g. val_ metrics with validation_freq > 1), over every epoch recorded.
- */
-static ks_status set_curve(trial_state *t, ks_db *db, const char *metric, ks_error *err)
+ks_status ctl_curve_load(ks_db *db, int64_t trial_id, const char *metric, int epochs,
+                         double **curve, int *cap, int *len, ks_error *err)
 {
     ks_metric_point *p = NULL;
-    int n = 0, len = t->epochs;
-    ks_status s = ks_db_metric_series(db, t->id, metric, 0, &p, &n, err);
+    int n = 0, m = epochs;
+    ks_status s = ks_db_metric_series(db, trial_id, metric, 0, &p, &n, err);
     if (s != KS_OK)
         return s;
     for (int i = 0; i < n; i++)
-        if (p[i].epoch >= len)
-            len = p[i].epoch + 1;
-    if (len > t->cap_curve) {
-        double *cv = realloc(t->curve, (size_t)len * sizeof *cv);
+        if (p[i].epoch >= m)
+            m = p[i].epoch + 1;
+    if (m > *cap) {
+        double *cv = realloc(*curve, (size_t)m * sizeof *cv);
         if (!cv) {
             free(p);
             return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
         }
-        t->curve = cv;
-        t->cap_curve = len;
+        *curve = cv;
+        *cap = m;
     }
-    for (int e = 0; e < len; e++)
-        t->curve[e] = NAN;
+    for (int e = 0; e < m; e++)
+        (*curve)[e] = NAN;
     for (int i = 0; i < n; i++)
         if (p[i].epoch >= 0)
-            t->curve[p[i].epoch] = p[i].value;
-    t->n_curve = len;
+            (*curve)[p[i].epoch] = p[i].value;
+    *len = m;
     free(p);
     return KS_OK;
 }
@@ -212,7 +227,8 @@ static ks_status load_trials(controller *c, ks_error *err)
         t->objective = rows[i].objective;
         if ((s = ks_space_point_from_json(&c->st->space, rows[i].params, t->point, err)) != KS_OK)
             break;
-        if ((s = set_curve(t, c->db, c->st->metric, err)) != KS_OK)
+        if ((s = ctl_curve_load(c->db, t->id, c->st->metric, t->epochs, &t->curve, &t->cap_curve,
+                                &t->n_curve, err)) != KS_OK)
             break;
         c->n++;
     }
@@ -235,19 +251,73 @@ static ks_status load_trials(controller *c, ks_error *err)
     return s;
 }
 
-static ks_status open_study(controller *c, const ks_search_info *search, ks_error *err)
+/*
+ * The stored study against the file: the same text resumes; a file that only grew
+ * (ks_study_grew) continues with --grow (*grow set: the caller records the growth once
+ * the trials are counted); anything else is refused, with a hint when --grow would do.
+ */
+static ks_status compare_stored(controller *c, const ks_study_info *info, int *grow,
+                                ks_error *err)
+{
+    ks_study *st = c->st, *old = NULL;
+    ks_growth g;
+    ks_error ge;
+    char name[1200], diff[600];
+    ks_status gs;
+    *grow = 0;
+    if (strcmp(info->config, st->text) == 0)
+        return KS_OK;
+    snprintf(name, sizeof name, "%s (the study file kept in it)", c->paths.db);
+    ks_error_clear(&ge);
+    memset(&g, 0, sizeof g);
+    gs = ks_study_load_text(info->config, name, st->base->dir, &old, &ge);
+    if (gs == KS_OK)
+        gs = ks_study_grew(old, st, &g, &ge);
+    ks_study_free(old);
+    if (c->o->grow && gs == KS_OK) {
+        *grow = 1;
+        snprintf(c->growth, sizeof c->growth, "%s", g.grew ? g.what : KS_GROWTH_NONE);
+        return KS_OK;
+    }
+    if (c->o->grow) {
+        char why[sizeof ge.msg];
+        snprintf(why, sizeof why, "%s", ge.msg);
+        if (!ge.file[0])
+            return ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
+                                   "%s; --grow continues a study only when its file grew: run "
+                                   "it with --fresh to start over",
+                                   why);
+        return ks_error_set_at(err, KS_ERR_CONFIG, ge.file, ge.line, ge.col,
+                               "%s, so the study in %s cannot grow into this file: run it with "
+                               "--fresh to start over, or put the file back to resume",
+                               why, c->paths.db);
+    }
+    first_difference(info->config, st->text, diff, sizeof diff);
+    if (gs == KS_OK)    /* the hint first: the difference may be long */
+        return ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
+                               "changed since the study in %s started, but only grew (%s): "
+                               "--grow continues it, keeping its trials; run it with --fresh to "
+                               "start over, or put the file back to resume (%s)",
+                               c->paths.db, g.grew ? g.what : KS_GROWTH_NONE, diff);
+    return ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
+                           "changed since the study in %s started (%s); run it with --fresh to "
+                           "start over, or put the file back to resume",
+                           c->paths.db, diff);
+}
+
+static ks_status open_study(controller *c, int *grow, ks_error *err)
 {
     ks_study *st = c->st;
     ks_study_info info;
-    char hash[32];
     int created = 0;
     ks_status s;
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
+    snprintf(c->hash, sizeof c->hash, "%016llx", (unsigned long long)ks_hash_string(st->text));
     memset(&info, 0, sizeof info);
+    *grow = 0;
     if ((s = ks_db_open(c->paths.db, KS_DB_CREATE, &c->db, err)) != KS_OK)
         return s;
-    s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric, st->maximize, &info,
-                         &created, err);
+    s = ks_db_study_open(c->db, st->base->name, st->text, c->hash, st->metric, st->maximize,
+                         &info, &created, err);
     if (s == KS_OK && !created && c->o->fresh) {
         /* start over, changed or not: the study's TensorBoard logs, then its trials (logs
            that cannot be removed stop it before a trial is lost: "--fresh" is not done) */
@@ -265,26 +335,71 @@ static ks_status open_study(controller *c, const ks_search_info *search, ks_erro
         ks_study_info_free(&info);
         memset(&info, 0, sizeof info);
         if (s == KS_OK)
-            s = ks_db_study_open(c->db, st->base->name, st->text, hash, st->metric,
+            s = ks_db_study_open(c->db, st->base->name, st->text, c->hash, st->metric,
                                  st->maximize, &info, &created, err);
-    } else if (s == KS_OK && !created && strcmp(info.config, st->text) != 0) {
-        char diff[600];
-        first_difference(info.config, st->text, diff, sizeof diff);
-        s = ks_error_set_at(err, KS_ERR_CONFIG, st->path, 0, 0,
-                            "changed since the study in %s started (%s); run it with --fresh "
-                            "to start over, or put the file back to resume",
-                            c->paths.db, diff);
+    } else if (s == KS_OK && !created) {
+        s = compare_stored(c, &info, grow, err);
     }
     c->study_id = info.id;
     ks_study_info_free(&info);
-    if (s == KS_OK) {
-        /* what commands reading the study later need besides its text: the folder its data
-           paths start from, and the search it declares */
-        char dir[PATH_MAX];
-        if (!realpath(st->base->dir, dir))
-            snprintf(dir, sizeof dir, "%s", st->base->dir);
-        s = ks_db_study_set_context(c->db, c->study_id, dir, search, err);
+    return s;
+}
+
+/* What the commands reading the study later need besides its text: the folder its data
+   paths start from, and the search it declares. */
+static ks_status set_context(controller *c, const ks_search_info *search, ks_error *err)
+{
+    char dir[PATH_MAX];
+    if (!realpath(c->st->base->dir, dir))
+        snprintf(dir, sizeof dir, "%s", c->st->base->dir);
+    return ks_db_study_set_context(c->db, c->study_id, dir, search, err);
+}
+
+/*
+ * A study that grew: c->grown, and when its R grew (Hyperband, BOHB), the parts of its
+ * trials planned with each R — from the texts it had, kept in study.db, each read with
+ * the loader (the first trial of each is the number of trials when it grew).
+ */
+static ks_status load_growth(controller *c, ks_error *err)
+{
+    ks_study_growth *rows = NULL;
+    int n = 0, first = 0;
+    ks_status s = ks_db_study_growths(c->db, c->study_id, &rows, &n, err);
+    c->grown = n > 0;
+    c->n_parts = 0;
+    for (int k = 0; s == KS_OK && k <= n && c->st->method->full_budget; k++) {
+        int end = k < n ? rows[k].trials : INT_MAX, R = c->full_budget;
+        if (k < n) {
+            ks_study *old = NULL;
+            ks_history h;
+            char name[1200];
+            snprintf(name, sizeof name, "%s (the study file it had before growth %d)",
+                     c->paths.db, k + 1);
+            if ((s = ks_study_load_text(rows[k].config, name, c->st->base->dir, &old, err)) !=
+                KS_OK)
+                break;
+            memset(&h, 0, sizeof h);
+            h.space = &old->space;
+            h.max_trials = old->max_trials;
+            h.max_epochs = old->base->fit.epochs;
+            h.seed = old->base->seed;
+            R = old->method->full_budget ? old->method->full_budget(old->method_args, &h) : R;
+            ks_study_free(old);
+        }
+        if (end <= first)
+            continue;           /* grew again before a trial ran */
+        if (c->n_parts > 0 && c->parts[c->n_parts - 1].max_epochs == R)
+            ;                   /* the same plan goes on */
+        else if (c->n_parts == KS_MAX_BUDGET_PARTS)
+            s = ks_error_set(err, KS_ERR_CONFIG, "%s: the study's max_epochs grew more than %d "
+                             "times: run it with --fresh", c->paths.db, KS_MAX_BUDGET_PARTS - 1);
+        else
+            c->parts[c->n_parts++] = (ks_budget_part){first, R};
+        first = end;
     }
+    if (c->n_parts < 2)
+        c->n_parts = 0;
+    ks_study_growths_free(rows, n);
     return s;
 }
 
@@ -319,7 +434,8 @@ static void mark_pruned(controller *c)
 
 /*
  * The study in study.db with what it declares (its folder, its search on parallel
- * workers), its trials so far, and, when it has none yet, the HParams experiment.
+ * workers), its trials so far, and, when it has none yet, the HParams experiment.  A
+ * grown study keeps the text it had (ks_db_study_grow) before anything else is written.
  */
 static ks_status start_study(controller *c, int parallel, ks_error *err)
 {
@@ -327,18 +443,29 @@ static ks_status start_study(controller *c, int parallel, ks_error *err)
     ks_search_info search;
     ks_history h;
     ks_status s;
+    int grow = 0;
     memset(&h, 0, sizeof h);
     h.space = &st->space;
     h.max_trials = st->max_trials;
     h.max_epochs = st->base->fit.epochs;
     h.seed = st->base->seed;
-    c->total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
     c->full_budget = st->method->full_budget ? st->method->full_budget(st->method_args, &h)
                                              : st->base->fit.epochs;
+    if ((s = open_study(c, &grow, err)) != KS_OK || (s = load_trials(c, err)) != KS_OK)
+        return s;
+    if (grow) {
+        if ((s = ks_db_study_grow(c->db, c->study_id, st->text, c->hash, c->n, err)) != KS_OK)
+            return s;
+        fprintf(c->out, "study %s grew after %d trial%s: %s (the file it had is kept in %s)\n",
+                st->base->name, c->n, c->n == 1 ? "" : "s", c->growth, c->paths.db);
+    }
+    if ((s = load_growth(c, err)) != KS_OK)
+        return s;
+    ctl_history_extras(c, &h);
+    c->total = st->method->total ? st->method->total(st->method_args, &h) : st->max_trials;
     if ((s = ctl_search_info(c, parallel, &search, err)) != KS_OK)
         return s;
-    if ((s = open_study(c, &search, err)) == KS_OK && (s = load_trials(c, err)) == KS_OK &&
-        c->n == 0)
+    if ((s = set_context(c, &search, err)) == KS_OK && c->n == 0)
         s = write_experiment(c, &search, err);  /* once: a study with trials has written it */
     ks_search_info_free(&search);
     return s;
@@ -354,6 +481,7 @@ static void free_controller(controller *c)
             ks_value_free(&c->jobs[i].hp_store[k]);
     }
     free(c->jobs);
+    ctl_warm_free(&c->warm);
     free(c->trials);
     free(c->views);
     ks_db_close(c->db);
@@ -461,7 +589,8 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err)
         goto out;
     if (st->warnings)
         fputs(st->warnings, c.out);
-    if ((s = tensorboard_settings(&c, err)) != KS_OK || (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
+    if ((s = ctl_warm_load(&c, err)) != KS_OK || (s = tensorboard_settings(&c, err)) != KS_OK ||
+        (s = ks_mkdirs(c.paths.dir, err)) != KS_OK ||
         (!c.run_lock && (s = ks_run_lock_acquire(&c.paths, what, &c.run_lock, err)) != KS_OK) ||
         (s = start_study(&c, workers, err)) != KS_OK)
         goto out;

@@ -8,7 +8,7 @@
  * version 1 and every step), which makes the version below.  Times are Unix seconds
  * (REAL); SQLite keeps NaN as NULL, so a REAL that may be NaN is NULL when it is.
  *
- *   meta(key PK, value)              schema_version "2", created_by "ksearch"
+ *   meta(key PK, value)              schema_version "3", created_by "ksearch"
  *   study(id, name UNIQUE, config, hash, metric, maximize, created,
  *         dir NULL (v2: the study file's folder, absolute: relative data paths start
  *         there; NULL when not known))
@@ -36,6 +36,10 @@
  *         PRIMARY KEY(study_id, pos)): the search as the study file declares it, stored
  *         (with study.dir) each time the study starts — the one store of the declared
  *         space (reports, the HParams domains of `ksearch tensorboard`)
+ *   growth (v3)(study_id → study CASCADE, pos, trials, config, grown, PRIMARY KEY(study_id,
+ *         pos)): each time the study grew (`ksearch STUDY --grow`), the file it had
+ *         until then and how many trials it had: trials numbered from there on ran
+ *         with the next text (the last one's: study.config)
  *
  * A file opened for writing is brought up to date; a read-only open reads it as it is
  * (readers of v2 tables answer "none" for a version 1 file).
@@ -159,6 +163,15 @@ static const struct migration {
         "    step     REAL,\n"
         "    log      INTEGER NOT NULL DEFAULT 0,\n"
         "    choices  TEXT,\n"
+        "    PRIMARY KEY (study_id, pos)\n"
+        ");\n"},
+    /* ---- version 3: what a grown study was before it grew ---- */
+    {3, "CREATE TABLE growth (\n"
+        "    study_id INTEGER NOT NULL REFERENCES study(id) ON DELETE CASCADE,\n"
+        "    pos      INTEGER NOT NULL,\n"
+        "    trials   INTEGER NOT NULL,\n"
+        "    config   TEXT NOT NULL,\n"
+        "    grown    REAL NOT NULL,\n"
         "    PRIMARY KEY (study_id, pos)\n"
         ");\n"},
 };

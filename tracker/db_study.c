@@ -217,3 +217,94 @@ ks_status ks_db_study_delete(ks_db *db, int64_t study_id, ks_error *err)
     }
     return ks_dbi_end(db, s, err, "deleting a study");
 }
+
+/* ------------------------------------------------------------- growing */
+
+ks_status ks_db_study_grow(ks_db *db, int64_t study_id, const char *config, const char *hash,
+                           int trials, ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_status s;
+    if (!db || !config || !hash)
+        return ks_dbi_bad_arg(err, "ks_db_study_grow: db, config or hash is NULL");
+    if ((s = ks_dbi_begin(db, err, "growing a study")) != KS_OK)
+        return s;
+    s = ks_dbi_prepare(db,
+                       "INSERT INTO growth (study_id, pos, trials, config, grown)"
+                       " SELECT ?1, (SELECT count(*) FROM growth WHERE study_id = ?1), ?2,"
+                       " config, ?3 FROM study WHERE id = ?1",
+                       &st, err);
+    if (s == KS_OK) {
+        sqlite3_bind_int64(st, 1, study_id);
+        sqlite3_bind_int(st, 2, trials);
+        sqlite3_bind_double(st, 3, ks_dbi_now());
+        s = ks_dbi_run(db, st, err, "keeping the study's text before it grew");
+        sqlite3_finalize(st);
+        if (s == KS_OK && sqlite3_changes(db->conn) == 0)
+            s = ks_dbi_missing(db, err, "no study with id %lld", (long long)study_id);
+    }
+    if (s == KS_OK &&
+        (s = ks_dbi_prepare(db, "UPDATE study SET config = ?2, hash = ?3 WHERE id = ?1", &st,
+                            err)) == KS_OK) {
+        sqlite3_bind_int64(st, 1, study_id);
+        sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+        s = ks_dbi_run(db, st, err, "storing the grown study's text");
+        sqlite3_finalize(st);
+    }
+    return ks_dbi_end(db, s, err, "growing a study");
+}
+
+void ks_study_growths_free(ks_study_growth *rows, int n)
+{
+    for (int i = 0; rows && i < n; i++)
+        free(rows[i].config);
+    free(rows);
+}
+
+ks_status ks_db_study_growths(ks_db *db, int64_t study_id, ks_study_growth **rows, int *n,
+                              ks_error *err)
+{
+    sqlite3_stmt *st;
+    ks_study_growth *v = NULL;
+    int count = 0, cap = 0, rc = SQLITE_DONE, nomem = 0;
+    ks_status s;
+    if (!db || !rows || !n)
+        return ks_dbi_bad_arg(err, "ks_db_study_growths: db, rows or n is NULL");
+    *rows = NULL;
+    *n = 0;
+    if (db->version < 3)
+        return KS_OK;
+    if ((s = ks_dbi_prepare(db, "SELECT trials, config, grown FROM growth WHERE study_id = ?1"
+                                " ORDER BY pos",
+                            &st, err)) != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, study_id);
+    while (s == KS_OK && (rc = ks_dbi_step(db, st)) == SQLITE_ROW) {
+        if (count == cap) {
+            ks_study_growth *g = realloc(v, sizeof *g * (size_t)(cap ? cap * 2 : 4));
+            if (!g) {
+                s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            v = g;
+            cap = cap ? cap * 2 : 4;
+        }
+        v[count].trials = sqlite3_column_int(st, 0);
+        v[count].config = ks_dbi_text(st, 1, &nomem);
+        v[count].grown = ks_dbi_real(st, 2, 0.0);
+        count++;
+        if (nomem || !v[count - 1].config)
+            s = ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    if (s == KS_OK && rc != SQLITE_DONE)
+        s = ks_dbi_fail(db, rc, err, "reading the study's growth");
+    sqlite3_finalize(st);
+    if (s != KS_OK) {
+        ks_study_growths_free(v, count);
+        return s;
+    }
+    *rows = v;
+    *n = count;
+    return KS_OK;
+}

@@ -35,10 +35,10 @@ ks_status ks_db_open(const char *path, int flags, ks_db **out, ks_error *err);
 void ks_db_close(ks_db *db);
 /*
  * Schema versions: 1 the first release's; 2 adds the study's folder, the workers'
- * segments and the declared search.  Opening for writing brings an older file up to
- * date; KS_DB_READONLY reads it as it is.
+ * segments and the declared search; 3 a grown study's history.  Opening for writing
+ * brings an older file up to date; KS_DB_READONLY reads it as it is.
  */
-#define KS_DB_SCHEMA_VERSION 2
+#define KS_DB_SCHEMA_VERSION 3
 /* The schema version of the open file (1 … KS_DB_SCHEMA_VERSION). */
 int ks_db_schema_version(const ks_db *db);
 
@@ -84,6 +84,25 @@ ks_status ks_db_study_list(ks_db *db, char ***names, ks_error *err);
 void ks_strv_free(char **v);
 /* Delete a study and everything under it (for --fresh). */
 ks_status ks_db_study_delete(ks_db *db, int64_t study_id, ks_error *err);
+
+/*
+ * A study that grew (`ksearch STUDY --grow`): in one transaction, its stored text (and
+ * hash) become config's, and the text it had until now is kept in its growth history
+ * with trials, the number of trials it had (those numbered from there on run with the
+ * new text).  KS_ERR_CONFIG if there is no such study.
+ */
+ks_status ks_db_study_grow(ks_db *db, int64_t study_id, const char *config, const char *hash,
+                           int trials, ks_error *err);
+typedef struct ks_study_growth {
+    int trials;                 /* the study's trials when it grew */
+    char *config;               /* the text it had until then (malloc'd) */
+    double grown;               /* when (Unix seconds) */
+} ks_study_growth;
+/* A study's growth history, oldest first (*rows malloc'd, NULL when none — always for a
+   file of schema < 3); free with ks_study_growths_free. */
+ks_status ks_db_study_growths(ks_db *db, int64_t study_id, ks_study_growth **rows, int *n,
+                              ks_error *err);
+void ks_study_growths_free(ks_study_growth *rows, int n);
 
 /*
  * The search a study runs, as its file declares it (method, budget, and each
