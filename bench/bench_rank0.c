@@ -229,13 +229,13 @@ int main(int argc, char **argv)
     if (ks_mpi_begin(&rank, &size, &err) != KS_OK || size < 2) {
         fprintf(stderr, "bench_rank0: run under mpirun with 2 or more processes%s%s\n",
                 err.msg[0] ? ": " : "", err.msg[0] ? err.msg : "");
-        ks_mpi_end();
+        ks_mpi_end(0);
         return 2;
     }
     ok = rank == 0 ? root(&o, size - 1) : worker(&o, rank);
     if (!ok)
         MPI_Abort(MPI_COMM_WORLD, 1);
-    ks_mpi_end();
+    ks_mpi_end(0);
     return 0;
 }
 

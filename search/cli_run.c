@@ -88,7 +88,7 @@ int cmd_run(int argc, char **argv)
         return KS_EXIT_BAD_INPUT;
     }
     if ((s = ks_study_load(path, &st, &err)) != KS_OK) {
-        ks_mpi_end();
+        ks_mpi_end(rank == 0);
         if (rank > 0)
             return KS_EXIT_OK;  /* rank 0 reads the same file: it reports, with its status */
         cli_error(&err);
@@ -110,7 +110,7 @@ int cmd_run(int argc, char **argv)
         cli_error(&err);
         fflush(stderr);
     }
-    ks_mpi_end();
+    ks_mpi_end(!(s == KS_OK || (rank > 0 && s == KS_STOPPED)));
     if (s == KS_OK || (rank > 0 && s == KS_STOPPED))
         return KS_EXIT_OK;      /* a worker rank that rank 0 stopped: rank 0 reports */
     if (s == KS_INTERRUPTED)

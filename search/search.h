@@ -187,10 +187,12 @@ ks_status ks_study_run(ks_study *st, const ks_run_options *o, ks_error *err);
  * *rank and *size say where this process stands (0 of 1 when not launched, and always
  * in a plain build, which refuses a launch of more than one process with KS_ERR_USAGE).
  * ks_study_run then runs rank 0 as the controller and the others as its workers; only
- * rank 0 reports.  ks_mpi_end leaves the job (a no-op when not in one).
+ * rank 0 reports.  ks_mpi_end leaves the job (a no-op when not in one); failed: this
+ * process exits with a failure status (rank 0 then waits for the worker ranks of its host
+ * to have left, so that mpirun does not end them on their way out).
  */
 ks_status ks_mpi_begin(int *rank, int *size, ks_error *err);
-void ks_mpi_end(void);
+void ks_mpi_end(int failed);
 
 /* ==================================================================== refit */
 

@@ -41,8 +41,9 @@ ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
     return KS_OK;
 }
 
-void ks_mpi_end(void)
+void ks_mpi_end(int failed)
 {
+    (void)failed;
 }
 
 int ctl_mpi_rank(void)
@@ -138,10 +139,46 @@ ks_status ks_mpi_begin(int *rank, int *size, ks_error *err)
     return KS_OK;
 }
 
-void ks_mpi_end(void)
+/* 1 while process pid of this host runs (not gone, not a zombie waiting to be reaped). */
+static int process_runs(int pid)
 {
-    if (joined)
+    char path[64], state = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+        state = 0;
+    fclose(f);
+    return state && state != 'Z' && state != 'X';
+}
+
+/*
+ * Rank 0 leaving with a failure status: mpirun then ends every process of the job still
+ * there (SIGTERM, SIGKILL a second later).  The worker ranks are past MPI_Finalize and
+ * leaving by themselves, but on a loaded host that can take longer than mpirun waits, and
+ * a worker killed on its way out looks like one that failed.  So rank 0 waits (at most
+ * 10 s) until those on its own host have gone; others it cannot see.
+ */
+static void wait_local_workers(void)
+{
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    for (int i = 1; rank_info && i < world_size; i++) {
+        if (rank_info[i].lost || strcmp(rank_info[i].host, host) != 0)
+            continue;
+        for (int k = 0; k < 1000 && process_runs(rank_info[i].pid); k++)
+            usleep(10000);
+    }
+}
+
+void ks_mpi_end(int failed)
+{
+    if (joined) {
         MPI_Finalize();
+        if (failed && world_rank == 0)
+            wait_local_workers();
+    }
     joined = 0;
     free(rank_info);
     rank_info = NULL;
