@@ -67,8 +67,7 @@ ks_status ks_retain_plan(const ks_study *st, const ks_history *h, int full_budge
     return KS_OK;
 }
 
-/* The budget at which the study's method is done with a trial; 0 if it does not promote. */
-static int study_full_budget(const ks_study *st)
+int ks_study_full_budget(const ks_study *st)
 {
     ks_history h;
     if (!st->method->full_budget)
@@ -85,7 +84,7 @@ int ks_study_retain_why(const ks_study *st, ks_trial_status status, int budget, 
                         size_t size)
 {
     ks_trial_view t;
-    int full = study_full_budget(st);
+    int full = ks_study_full_budget(st);
     memset(&t, 0, sizeof t);
     t.status = status;
     t.budget = budget;

@@ -401,6 +401,9 @@ typedef enum ks_retain_verdict {
     KS_RETAIN_DROP              /* final, and the policy drops its best and last */
 } ks_retain_verdict;
 
+/* The budget at which the study's method is done with a trial (R of Hyperband, BOHB:
+   ks_sampler_ops.full_budget before any trial), 0 for a method that does not promote. */
+int ks_study_full_budget(const ks_study *st);
 /*
  * The verdict for trial t of a study under policy p.  full_budget: the budget at which a
  * trial of a promoting method (Hyperband, BOHB) is done, 0 for methods that run each

@@ -252,20 +252,6 @@ ks_status ks_study_space_grew(const ks_study *old, const ks_study *now, ks_growt
 
 /* ------------------------------------------------------- the whole file */
 
-/* R of a method that promotes (Hyperband, BOHB), 0 for the others. */
-static int budget_of(const ks_study *st)
-{
-    ks_history h;
-    if (!st->method->full_budget)
-        return 0;
-    memset(&h, 0, sizeof h);
-    h.space = &st->space;
-    h.max_trials = st->max_trials;
-    h.max_epochs = st->base->fit.epochs;
-    h.seed = st->base->seed;
-    return st->method->full_budget(st->method_args, &h);
-}
-
 /* The search sections: the method's own options and the rest as they are, except what
    search_rules lets grow. */
 static ks_status search_grew(const ks_study *old, const ks_study *now, ks_growth *g,
@@ -303,7 +289,7 @@ static ks_status search_grew(const ks_study *old, const ks_study *now, ks_growth
         note(g, "max_trials %d → %d", old->max_trials, now->max_trials);
     }
     {
-        int ro = budget_of(old), rn = budget_of(now);
+        int ro = ks_study_full_budget(old), rn = ks_study_full_budget(now);
         at = ks_value_get(ns, "max_epochs") ? ks_value_get(ns, "max_epochs") : ns;
         if (rn < ro)
             return ks_error_at(err, KS_ERR_CONFIG, at,
