@@ -339,6 +339,29 @@ static int part_promotion(const hb_plan *p, const ks_history *h, int first, int 
     return -1;
 }
 
+/*
+ * A promotion anywhere in the plan: every part's brackets in the order they were started,
+ * each over its trial numbers (part_promotion).  *trial is the trial to continue, or −1
+ * for none (then *p is the last part's plan); with settled, every bracket is looked at
+ * and *trial is −1.  Fails when a part cannot be planned.
+ */
+static ks_status plan_promotion(const ks_hb_args *a, const ks_history *h,
+                                const ks_budget_part *parts, int n_parts, hb_plan *p,
+                                hb_entry *scratch, int *trial, int *budget,
+                                unsigned char *settled, ks_error *err)
+{
+    ks_status s;
+    *trial = -1;
+    for (int k = 0; k < n_parts && *trial < 0; k++) {
+        int last = k == n_parts - 1, end = last ? h->n : parts[k + 1].first;
+        if ((s = part_plan(a, h, parts, k, n_parts, p, err)) != KS_OK)
+            return s;
+        *trial = part_promotion(p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
+                                budget, settled);
+    }
+    return KS_OK;
+}
+
 ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history *h,
                                        const ks_hb_source *src, ks_suggestion *out,
                                        ks_error *err)
@@ -346,29 +369,22 @@ ks_suggest_result ks_hyperband_suggest(const ks_hb_args *args, const ks_history 
     hb_plan p;
     hb_entry *scratch;
     ks_budget_part parts[KS_MAX_BUDGET_PARTS];
-    int any_pending = 0, n_parts = plan_parts(args, h, parts);
+    int any_pending = 0, n_parts = plan_parts(args, h, parts), budget = 0, cont;
+    ks_status s;
     scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1));
     if (!scratch) {
         ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
         return KS_SUGGEST_ERROR;
     }
-    /* brackets in the order they were started, each over its trial numbers */
-    for (int k = 0; k < n_parts; k++) {
-        int last = k == n_parts - 1, budget = 0, t;
-        int end = last ? h->n : parts[k + 1].first;
-        if (part_plan(args, h, parts, k, n_parts, &p, err) != KS_OK) {
-            free(scratch);
-            return KS_SUGGEST_ERROR;
-        }
-        if ((t = part_promotion(&p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
-                                &budget, NULL)) >= 0) {
-            free(scratch);
-            out->continue_trial = t;
-            out->budget = budget;
-            return KS_SUGGEST_OK;
-        }
-    }
+    s = plan_promotion(args, h, parts, n_parts, &p, scratch, &cont, &budget, NULL, err);
     free(scratch);
+    if (s != KS_OK)
+        return KS_SUGGEST_ERROR;
+    if (cont >= 0) {
+        out->continue_trial = cont;
+        out->budget = budget;
+        return KS_SUGGEST_OK;
+    }
     for (int t = 0; t < h->n; t++)
         any_pending |= ks_trial_pending(h->trials[t].status);
     /* p: the last part's plan */
@@ -402,18 +418,12 @@ ks_status ks_hyperband_settled(const ks_hb_args *a, const ks_history *h, unsigne
     hb_plan p;
     hb_entry *scratch;
     ks_budget_part parts[KS_MAX_BUDGET_PARTS];
-    int n_parts = plan_parts(a, h, parts), budget = 0;
-    ks_status s = KS_OK;
+    int n_parts = plan_parts(a, h, parts), budget = 0, t;
+    ks_status s;
     memset(settled, 0, (size_t)(h->n > 0 ? h->n : 0));
     if (!(scratch = malloc(sizeof *scratch * (size_t)(h->n > 0 ? h->n : 1))))
         return ks_error_set(err, KS_ERR_NOMEM, "out of memory ranking %d trials", h->n);
-    /* every part's brackets, as suggest walks them */
-    for (int k = 0; k < n_parts && s == KS_OK; k++) {
-        int last = k == n_parts - 1, end = last ? h->n : parts[k + 1].first;
-        if ((s = part_plan(a, h, parts, k, n_parts, &p, err)) == KS_OK)
-            part_promotion(&p, h, parts[k].first, end < h->n ? end : h->n, last, scratch,
-                           &budget, settled);
-    }
+    s = plan_promotion(a, h, parts, n_parts, &p, scratch, &t, &budget, settled, err);
     free(scratch);
     return s;
 }
