@@ -119,22 +119,51 @@ static void seed_space(ks_space *sp)
 /* ----------------------------------------------------------- a method */
 
 typedef struct method {
-    const char *name;           /* the sampler */
+    const char *name;           /* the sampler, or SAMPLER+PRUNER (the pruner's defaults) */
     const char *options;        /* JSON of its options besides max_epochs (NULL: none) */
     const ks_sampler_ops *ops;
     void *args;
+    const ks_pruner_ops *pruner;        /* search.pruner, or NULL */
+    void *pruner_args;
 } method;
+
+/* The pruner of a SAMPLER+PRUNER name (its default options); sampler: the name before. */
+static int pruner_init(method *m, char *sampler, size_t size)
+{
+    const char *plus = strchr(m->name, '+');
+    snprintf(sampler, size, "%.*s", plus ? (int)(plus - m->name) : (int)strlen(m->name),
+             m->name);
+    if (!plus)
+        return 0;
+    m->pruner = ks_pruner_find(plus + 1);
+    if (!m->pruner) {
+        fprintf(stderr, "search_sim: no pruner %s\n", plus + 1);
+        return -1;
+    }
+    m->pruner_args = calloc(1, m->pruner->args_size ? m->pruner->args_size : 1);
+    if (!m->pruner_args)
+        return -1;
+    ks_keys_defaults(m->pruner->keys, m->pruner_args);
+    return 0;
+}
 
 /* The method's options: its defaults, max_epochs R where it has that key, options. */
 static int method_init(method *m, int R)
 {
     ks_value map;
     ks_error err;
-    char json[256];
+    char json[256], sampler[64];
     int has_r = 0;
-    m->ops = ks_sampler_find(m->name);
+    if (pruner_init(m, sampler, sizeof sampler) != 0)
+        return -1;
+    m->ops = ks_sampler_find(sampler);
     if (!m->ops) {
-        fprintf(stderr, "search_sim: no method %s\n", m->name);
+        fprintf(stderr, "search_sim: no method %s\n", sampler);
+        return -1;
+    }
+    if (m->pruner && m->ops->full_budget) {
+        fprintf(stderr, "search_sim: %s prunes by itself; a pruner is for grid, random, "
+                        "bayesian and tpe\n", sampler);
         return -1;
     }
     m->args = calloc(1, m->ops->args_size ? m->ops->args_size : 1);
@@ -162,6 +191,9 @@ static void method_free(method *m)
     if (m->ops)
         ks_keys_free(m->ops->keys, m->args);
     free(m->args);
+    if (m->pruner_args)
+        ks_keys_free(m->pruner->keys, m->pruner_args);
+    free(m->pruner_args);
 }
 
 /* ------------------------------------------------------- a simulated study */
@@ -173,6 +205,7 @@ typedef struct study {
     ks_trial_view *v;
     double (*points)[KS_MAX_SEARCH_PARAMS];
     int *config;                /* each trial's table configuration */
+    int pruned;                 /* trials the pruner stopped */
 } study;
 
 static int study_init(study *s, int epochs, uint64_t seed)
@@ -199,17 +232,28 @@ static void study_free(study *s)
     free(s->config);
 }
 
-/* Trial i trains on to budget epochs of its recorded curve; returns the epochs trained. */
-static int train(study *s, const table *t, int i, int budget)
+/* Trial i trains on to budget epochs of its recorded curve, unless the method's pruner
+   stops it after a checked epoch (as the controller asks after each epoch; every earlier
+   trial has ended, so no verdict waits); returns the epochs trained. */
+static int train(study *s, const table *t, const method *m, int i, int budget)
 {
     ks_trial_view *v = &s->v[i];
     const double *c = t->curve[s->config[i]];
     int from = v->epochs, to = budget < t->epochs ? budget : t->epochs;
-    for (int e = from; e < to; e++)
+    v->budget = budget;
+    v->status = KS_TRIAL_RUNNING;
+    for (int e = from; e < to; e++) {
         if (!(v->objective >= c[e]))
             v->objective = c[e];
+        v->epochs = e + 1;
+        if (ks_pruner_checks(m->pruner, m->pruner_args, i, to, e) &&
+            m->pruner->prune(m->pruner_args, &s->h, i, e) == KS_VERDICT_PRUNE) {
+            v->status = KS_TRIAL_PRUNED;
+            s->pruned++;
+            return e + 1 - from;
+        }
+    }
     v->epochs = to > from ? to : from;
-    v->budget = budget;
     v->status = KS_TRIAL_COMPLETE;
     return to > from ? to - from : 0;
 }
@@ -243,7 +287,7 @@ static int step(study *s, const table *t, const method *m, double *seconds, int 
     if (r != KS_SUGGEST_OK)
         return -1;
     if (sug.continue_trial >= 0)
-        return train(s, t, sug.continue_trial, sug.budget);
+        return train(s, t, m, sug.continue_trial, sug.budget);
     if (s->h.n == s->cap)
         return -1;
     {
@@ -253,7 +297,7 @@ static int step(study *s, const table *t, const method *m, double *seconds, int 
         s->v[i] = (ks_trial_view){i, s->points[i], KS_TRIAL_RUNNING, sug.budget, 0, NULL, NAN};
         s->v[i].curve = t->curve[s->config[i]];
         *new_trial = 1;
-        return train(s, t, i, sug.budget > 0 ? sug.budget : t->epochs);
+        return train(s, t, m, i, sug.budget > 0 ? sug.budget : t->epochs);
     }
 }
 
@@ -322,7 +366,7 @@ static void report(const char *name, run_result *r, int n_seeds, int n_margins, 
 {
     double x[MAX_SEEDS], mean, sd;
     char cell[64];
-    printf("| %-9s |", name);
+    printf("| %-13s |", name);
     for (int k = 0; k < n_margins; k++) {
         int n = 0, censored = 0;
         /* a run that never came within the margin counts with the epochs it trained (all
@@ -364,7 +408,7 @@ static void report_seeds(const char *name, const run_result *r, int n_seeds, int
             len += (size_t)snprintf(text + len, size - len, __VA_ARGS__);             \
     } while (0)
     for (int k = 0; k < n_margins; k++) {
-        APPEND("%-9s  epochs to best − %.3f:", k ? "" : name, margins[k]);
+        APPEND("%-13s  epochs to best − %.3f:", k ? "" : name, margins[k]);
         for (int i = 0; i < n_seeds; i++) {
             if (r[i].reached[k] >= 0)
                 APPEND(" %d", r[i].reached[k]);
@@ -374,7 +418,7 @@ static void report_seeds(const char *name, const run_result *r, int n_seeds, int
         APPEND("\n");
     }
     for (int k = 0; k < N_AT && budgets_at[k] <= cap; k++) {
-        APPEND("%-9s  best in %4d epochs:   ", "", budgets_at[k]);
+        APPEND("%-13s  best in %4d epochs:   ", "", budgets_at[k]);
         for (int i = 0; i < n_seeds; i++)
             APPEND(" %.4f", r[i].best_at[k]);
         APPEND("\n");
@@ -422,7 +466,7 @@ static int run_method(const table *t, const char *name, const char *options, int
                       char *seeds_text, size_t seeds_size)
 {
     method m = {name, options, NULL, NULL};
-    char label[32];
+    char label[48];
     if (method_init(&m, t->epochs) != 0)
         return -1;
     for (int i = 0; i < n_seeds; i++)
@@ -451,7 +495,9 @@ static void usage(void)
            "  --table FILE    learning curves [bench/curves_seed_space.tsv]\n"
            "  --seeds N       study seeds 1..N per method [20]\n"
            "  --cap EPOCHS    epochs a run may train [3000]\n"
-           "  --methods LIST  comma-separated [grid,random,bayesian,hyperband,tpe,bohb]\n"
+           "  --methods LIST  comma-separated [grid,random,bayesian,hyperband,tpe,bohb,\n"
+           "                  random+median,random+asha]; SAMPLER+PRUNER: search.pruner\n"
+           "                  with its defaults\n"
            "  --variant METHOD OPTIONS\n"
            "                  one more row: METHOD with OPTIONS (JSON members, e.g.\n"
            "                  '\"min_bandwidth\": 0.2'); repeatable\n"
@@ -465,7 +511,7 @@ int main(int argc, char **argv)
     static run_result results[MAX_SEEDS];
     static char seeds_text[1 << 18];
     const char *path = "bench/curves_seed_space.tsv";
-    char methods[256] = "grid,random,bayesian,hyperband,tpe,bohb";
+    char methods[256] = "grid,random,bayesian,hyperband,tpe,bohb,random+median,random+asha";
     const double margins[2] = {0.005, 0.01};
     const char *variants[16][2];
     int n_seeds = 20, cap = 3000, do_overhead = 0, n_variants = 0, per_seed = 0;
@@ -497,6 +543,9 @@ int main(int argc, char **argv)
     }
     if (load_table(path, &t) != 0)
         return 2;
+    /* one BLAS thread, as the controller runs (the GP's products go through OpenBLAS, whose
+       sums differ with the thread count, and so would bayesian's proposals) */
+    ks_blas_set_threads(1);
     if (do_overhead) {
         overhead(&t, "tpe", NULL, t.epochs, 50);
         overhead(&t, "tpe", "\"multivariate\": true", t.epochs, 50);
@@ -510,7 +559,7 @@ int main(int argc, char **argv)
            t.lr[t.best_config], t.best);
     printf("%d seeds, at most %d epochs a run; margins %.3f and %.3f below the best\n\n", n_seeds,
            cap, margins[0], margins[1]);
-    printf("| method    | epochs to best − %.3f   | epochs to best − %.3f   |", margins[0],
+    printf("| method        | epochs to best − %.3f   | epochs to best − %.3f   |", margins[0],
            margins[1]);
     for (int k = 0; k < N_AT && budgets_at[k] <= cap; k++)
         printf(" best in %4d epochs |", budgets_at[k]);
