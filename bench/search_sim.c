@@ -432,7 +432,7 @@ static void report_seeds(const char *name, const run_result *r, int n_seeds, int
    and of CPU time (steadier on a shared machine). */
 static void overhead(const table *t, const char *name, const char *options, int R, int n)
 {
-    method m = {name, options, NULL, NULL};
+    method m = {name, options, NULL, NULL, NULL, NULL};
     study s;
     double total[2] = {0, 0}, worst[2] = {0, 0};
     int timed = 0;
@@ -465,7 +465,7 @@ static int run_method(const table *t, const char *name, const char *options, int
                       int n_seeds, int cap, const double *margins, run_result *results,
                       char *seeds_text, size_t seeds_size)
 {
-    method m = {name, options, NULL, NULL};
+    method m = {name, options, NULL, NULL, NULL, NULL};
     char label[48];
     if (method_init(&m, t->epochs) != 0)
         return -1;
