@@ -446,6 +446,8 @@ static void get_epoch(ks_wire_reader *rd, ks_record *r, int *oom)
     }
     ck = ks_wire_get_bytes(rd, MAX_CHECKPOINT, &n);
     has_ckpt = get_int(rd, 0, 1);
+    if (!has_ckpt && n > 0)
+        rd->bad = 1;    /* checkpoint bytes with the flag off: no encoder writes them */
     if (!rd->bad && has_ckpt) {
         if (!(r->checkpoint = malloc(n ? n : 1)))
             *oom = 1;
