@@ -33,6 +33,18 @@ static void check_same(const char *what, ks_status s, const ks_error *err,
     free(out);
 }
 
+/* 1 when the decoder refused the buffer (with an error status and a one-line message),
+   0 when it accepted it (counted). */
+static int rejected(ks_status s, const ks_error *err, const char *what)
+{
+    if (s == KS_OK) {
+        fuzz_accepted++;
+        return 0;
+    }
+    fuzz_check_error(s, err, what);
+    return 1;
+}
+
 static void request(const unsigned char *buf, size_t len)
 {
     ks_trial_request q;
@@ -41,13 +53,11 @@ static void request(const unsigned char *buf, size_t len)
     size_t out_len = 0;
     ks_status s;
     memset(&q, 0, sizeof q);
-    if ((s = ks_trial_request_decode(buf, len, &q, &err)) != KS_OK) {
-        fuzz_check_error(s, &err, "a rejected trial request");
+    if (rejected(ks_trial_request_decode(buf, len, &q, &err), &err, "a trial request")) {
         if (q.checkpoint || q.checkpoint_len)
             fuzz_fail("a rejected trial request holds a checkpoint");
         return;
     }
-    fuzz_accepted++;
     if (q.number < 0 || q.slot < 0 || q.budget < 0 || q.recorded < 0 || q.initial_epoch < 0 ||
         q.initial_epoch > q.budget || (!q.checkpoint && q.checkpoint_len))
         fuzz_fail("a trial request out of bounds: number %d, slot %d, budget %d, initial_epoch "
@@ -66,11 +76,8 @@ static void verdict(const unsigned char *buf, size_t len)
     unsigned char *out = NULL;
     size_t out_len = 0;
     ks_status s;
-    if ((s = ks_verdict_decode(buf, len, &v, &err)) != KS_OK) {
-        fuzz_check_error(s, &err, "a rejected verdict");
+    if (rejected(ks_verdict_decode(buf, len, &v, &err), &err, "a verdict"))
         return;
-    }
-    fuzz_accepted++;
     if (v.trial < 0 || v.slot < 0 || v.epoch < 0 || (v.prune != 0 && v.prune != 1))
         fuzz_fail("a verdict out of bounds: trial %d, slot %d, epoch %d, prune %d", v.trial,
                   v.slot, v.epoch, v.prune);
@@ -160,13 +167,11 @@ static void record(const unsigned char *buf, size_t len)
     unsigned char *out = NULL;
     size_t out_len = 0;
     ks_status s;
-    if ((s = ks_record_decode(buf, len, &r, &err)) != KS_OK) {
-        fuzz_check_error(s, &err, "a rejected record");
+    if (rejected(ks_record_decode(buf, len, &r, &err), &err, "a record")) {
         if (r)
             fuzz_fail("a rejected record is handed to the caller");
         return;
     }
-    fuzz_accepted++;
     if ((int)r->kind < KS_RECORD_BEGIN || r->kind > KS_RECORD_END || r->trial < 0 ||
         r->worker < 0)
         fuzz_fail("a record out of bounds: kind %d, trial %d, worker %d", (int)r->kind,
