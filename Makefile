@@ -58,10 +58,10 @@ TRACKER_SRC := $(wildcard tracker/*.c)
 SEARCH_SRC  := $(filter-out search/cli%.c,$(wildcard search/*.c))
 CLI_SRC     := $(wildcard search/cli*.c)
 TEST_SRC    := $(wildcard tests/test_*.c)
-# fuzz targets: tests/fuzz/fuzz_NAME.c, one per loader; util.c and seeds.c are shared
+# fuzz targets: tests/fuzz/fuzz_NAME.c, one per loader; util.c and seeds{,_wire}.c are shared
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
-FUZZ_COMMON := tests/fuzz/util.c tests/fuzz/seeds.c
+FUZZ_COMMON := tests/fuzz/util.c tests/fuzz/seeds.c tests/fuzz/seeds_wire.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 ENGINE_LIB  := $(BUILD)/libksengine.a

@@ -92,7 +92,9 @@ ks_status ks_trial_request_decode(const unsigned char *buf, size_t len, ks_trial
     out->best_so_far = ks_wire_get_f64(&rd);
     has_ckpt = get_count(&rd);
     ck = ks_wire_get_bytes(&rd, MAX_CHECKPOINT, &n);
-    if (rd.bad || rd.pos != rd.len || has_ckpt > 1 || out->initial_epoch > out->budget)
+    /* checkpoint bytes with the flag off are bytes no encoder writes: refused, not dropped */
+    if (rd.bad || rd.pos != rd.len || has_ckpt > 1 || (!has_ckpt && n > 0) ||
+        out->initial_epoch > out->budget)
         return ks_error_set(err, KS_ERR_CORRUPT, "a trial request: %s at byte %zu of %zu",
                             rd.bad ? "a field out of bounds" : "inconsistent fields", rd.pos,
                             rd.len);

@@ -327,11 +327,22 @@ static int get_int(ks_wire_reader *rd, int lo, int hi)
     return v;
 }
 
-/* n strings into a new array (NULL entries where a string was NULL). */
+/* Whether n items of at least size bytes each still fit in the buffer, else the reader
+   goes bad: a count allocates no more than the bytes that follow could fill. */
+static int room_for(ks_wire_reader *rd, size_t n, size_t size)
+{
+    if (rd->bad || n > (rd->len - rd->pos) / size)
+        rd->bad = 1;
+    return !rd->bad;
+}
+
+/* n strings (each at least its u64 length) into a new array; NULL when they cannot fit. */
 static char **get_strv(ks_wire_reader *rd, int n, int *oom)
 {
-    char **v = calloc((size_t)n + 1, sizeof *v);
-    if (!v) {
+    char **v;
+    if (!room_for(rd, (size_t)n, 8))
+        return NULL;
+    if (!(v = calloc((size_t)n + 1, sizeof *v))) {
         *oom = 1;
         return NULL;
     }
@@ -345,7 +356,7 @@ static char **get_strv(ks_wire_reader *rd, int n, int *oom)
 static void get_files(ks_wire_reader *rd, ks_record *r, int *oom)
 {
     int n = get_int(rd, 0, MAX_FILES);
-    if (rd->bad || n == 0)
+    if (!room_for(rd, (size_t)n, 16) || n == 0)     /* a name and a length each */
         return;
     if (!(r->files = calloc((size_t)n, sizeof *r->files))) {
         *oom = 1;
@@ -377,7 +388,9 @@ static void get_begin(ks_wire_reader *rd, ks_record *r, int *oom)
     if (!rd->bad)
         r->histogram_tags = get_strv(rd, r->n_weights, oom);
     r->n_nodes = rd->bad ? 0 : get_int(rd, 0, MAX_NODES);
-    if (!rd->bad && r->n_nodes && !(r->nodes = calloc((size_t)r->n_nodes, sizeof *r->nodes)))
+    /* a node: name, op, ndim and n_inputs */
+    if (room_for(rd, (size_t)r->n_nodes, 24) && r->n_nodes &&
+        !(r->nodes = calloc((size_t)r->n_nodes, sizeof *r->nodes)))
         *oom = 1;
     if (!r->nodes)
         r->n_nodes = 0;
@@ -425,15 +438,16 @@ static void get_epoch(ks_wire_reader *rd, ks_record *r, int *oom)
     has_hist = get_int(rd, 0, 1);
     if (!rd->bad && has_hist) {
         size_t count = (size_t)r->n_weights * HIST_DOUBLES;
-        if (count * 8 > rd->len - rd->pos)
-            rd->bad = 1;
-        else if (!(r->histograms = malloc((count ? count : 1) * sizeof *r->histograms)))
+        if (room_for(rd, count, 8) &&
+            !(r->histograms = malloc((count ? count : 1) * sizeof *r->histograms)))
             *oom = 1;
         for (size_t i = 0; r->histograms && i < count; i++)
             r->histograms[i] = ks_wire_get_f64(rd);
     }
     ck = ks_wire_get_bytes(rd, MAX_CHECKPOINT, &n);
     has_ckpt = get_int(rd, 0, 1);
+    if (!has_ckpt && n > 0)
+        rd->bad = 1;    /* checkpoint bytes with the flag off: no encoder writes them */
     if (!rd->bad && has_ckpt) {
         if (!(r->checkpoint = malloc(n ? n : 1)))
             *oom = 1;

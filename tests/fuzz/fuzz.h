@@ -35,6 +35,10 @@ char *fuzz_text(const uint8_t *data, size_t size);
 void fuzz_fix_ksm(unsigned char *buf, size_t len);
 void fuzz_fix_ensemble(unsigned char *buf, size_t len);
 
+/* The wire targets' first byte (modulo FUZZ_WIRE_FORMS): the decoder that gets the rest
+   (fuzz_wire.c), and the byte in front of each seed (seeds.c). */
+enum { FUZZ_WIRE_REQUEST, FUZZ_WIRE_RECORD, FUZZ_WIRE_VERDICT, FUZZ_WIRE_FORMS };
+
 /* Inputs the targets accepted (loaded, parsed or built) since the start: the replay test
    checks that each target's seeds are mostly valid. */
 extern long fuzz_accepted;
@@ -87,6 +91,12 @@ void fuzz_check_round_trip(ks_model *m, int epoch, const char *what);
  */
 typedef void (*fuzz_emit_fn)(void *user, const char *name, const unsigned char *p, size_t n);
 int fuzz_seeds(const char *target, const char *root, fuzz_emit_fn emit, void *user);
+/* The wire targets' seeds (seeds_wire.c, called by fuzz_seeds): trial requests, records
+   of every kind and verdicts made with the real encoders, each with its FUZZ_WIRE_* byte
+   in front (strip_crc: the CRC left off); ckpt (ckpt_len bytes, NULL: none) is the
+   checkpoint of those that carry one.  Returns the number of inputs emitted. */
+int fuzz_wire_seeds(const unsigned char *ckpt, size_t ckpt_len, int strip_crc,
+                    fuzz_emit_fn emit, void *user);
 /* The dictionary of a target (libFuzzer's format: one "token" a line) into f: layer,
    argument, loss, optimizer and callback names from the engine's tables; 0 if written,
    -1 for a target without one. */

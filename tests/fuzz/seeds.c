@@ -2,8 +2,9 @@
  * seeds.c — the fuzz targets' seed inputs, made by the program itself: models and
  * ensembles built, trained a step and saved with the engine's own writers; small IDX,
  * NPY and CSV files of every element type and layout; study and run files from the
- * repository plus a few that use every search method; and dictionaries drawn from the
- * engine's registries (layer, argument, loss, optimizer and callback names).
+ * repository plus a few that use every search method; the wire forms' seeds (seeds_wire.c)
+ * with a saved model as their checkpoint; and dictionaries drawn from the engine's
+ * registries (layer, argument, loss, optimizer and callback names).
  */
 #include "../../engine/engine_impl.h"
 #include "../../search/search_impl.h"
@@ -530,6 +531,25 @@ static int seed_yaml(const char *root, fuzz_emit_fn emit, void *user)
     return count;
 }
 
+/* The wire targets' seeds (seeds_wire.c), with model 0 saved as the checkpoint. */
+static int seed_wire(int strip_crc, fuzz_emit_fn emit, void *user)
+{
+    ks_model *m = make_model(0, 0);
+    unsigned char *ckpt = NULL;
+    size_t len = 0;
+    ks_error err;
+    int count;
+    if (m && ks_model_save_buffer(m, KS_SAVE_OPTIMIZER, 3, &ckpt, &len, &err) != KS_OK) {
+        fprintf(stderr, "fuzz seeds: the checkpoint does not save: %s\n", err.msg);
+        ckpt = NULL;
+        len = 0;
+    }
+    ks_model_free(m);
+    count = fuzz_wire_seeds(ckpt, len, strip_crc, emit, user);
+    free(ckpt);
+    return count;
+}
+
 int fuzz_seeds(const char *target, const char *root, fuzz_emit_fn emit, void *user)
 {
     root = root ? root : ".";
@@ -547,6 +567,8 @@ int fuzz_seeds(const char *target, const char *root, fuzz_emit_fn emit, void *us
         return seed_yaml(root, emit, user);
     if (strcmp(target, "model") == 0)
         return seed_model_configs(emit, user) + seed_yaml(root, emit, user);
+    if (strcmp(target, "wire") == 0 || strcmp(target, "wire_crc") == 0)
+        return seed_wire(strcmp(target, "wire_crc") == 0, emit, user);
     return -1;
 }
 
