@@ -205,7 +205,6 @@ typedef struct study {
     ks_trial_view *v;
     double (*points)[KS_MAX_SEARCH_PARAMS];
     int *config;                /* each trial's table configuration */
-    int pruned;                 /* trials the pruner stopped */
 } study;
 
 static int study_init(study *s, int epochs, uint64_t seed)
@@ -249,11 +248,9 @@ static int train(study *s, const table *t, const method *m, int i, int budget)
         if (ks_pruner_checks(m->pruner, m->pruner_args, i, to, e) &&
             m->pruner->prune(m->pruner_args, &s->h, i, e) == KS_VERDICT_PRUNE) {
             v->status = KS_TRIAL_PRUNED;
-            s->pruned++;
             return e + 1 - from;
         }
     }
-    v->epochs = to > from ? to : from;
     v->status = KS_TRIAL_COMPLETE;
     return to > from ? to - from : 0;
 }
