@@ -230,12 +230,9 @@ static void start_job(controller *c, ctl_transport *tp, int slot, int number, in
     ctl_job *j = &c->jobs[slot];
     ks_trial_request req;
     ks_error err;
-    int promote = budget != t->budget;
     ks_status s = job_request(c, t, slot, budget, &req, &err);
-    if (s == KS_OK && promote)
-        s = ks_db_trial_set_budget(c->db, t->id, budget, &err);
     if (s == KS_OK)
-        s = ks_db_trial_set_status(c->db, t->id, KS_TRIAL_RUNNING, NULL, &err);
+        s = ks_db_trial_start(c->db, t->id, budget, &err);
     if (s == KS_OK)
         s = job_committer(c, j, t, &err);
     if (s != KS_OK) {

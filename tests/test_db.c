@@ -319,16 +319,41 @@ static void test_trials(void)
               "%s: an end time, no start", ks_trial_status_name((ks_trial_status)k));
         ks_trial_info_free(&t);
     }
-    CHECK(ks_db_trial_set_budget(db, id[1], 27, &err) == KS_OK, "%s", fmt_err(&err));
+    /* a promotion: complete at its rung, then running to a larger budget, in one write */
+    CHECK(ks_db_trial_set_status(db, id[1], KS_TRIAL_COMPLETE, NULL, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    CHECK(ks_db_trial_start(db, id[1], 27, &err) == KS_OK, "%s", fmt_err(&err));
     REQUIRE(ks_db_trial_get(db, id[1], &t, &err) == KS_OK, "%s", fmt_err(&err));
-    CHECK(t.budget == 27, "budget raised to %d", t.budget);
+    CHECK(t.budget == 27 && t.status == KS_TRIAL_RUNNING && t.started > 0 && t.ended == 0,
+          "promoted: budget %d, %s", t.budget, ks_trial_status_name(t.status));
     ks_trial_info_free(&t);
+    /* when the status cannot be written, neither is the budget: a study killed or failing
+       there must not find a complete trial at a budget it never trained to (a trigger
+       stands in for the failing write) */
+    CHECK(ks_db_trial_set_status(db, id[1], KS_TRIAL_COMPLETE, NULL, &err) == KS_OK, "%s",
+          fmt_err(&err));
+    REQUIRE(sqlite3_exec(db->conn,
+                         "CREATE TEMP TRIGGER no_start BEFORE UPDATE OF status ON main.trial"
+                         " WHEN NEW.status = 'running' BEGIN SELECT RAISE(ABORT, 'no'); END;",
+                         NULL, NULL, NULL) == SQLITE_OK,
+            "%s", sqlite3_errmsg(db->conn));
+    s = ks_db_trial_start(db, id[1], 81, &err);
+    CHECK(s != KS_OK, "the start fails under the trigger (%d)", s);
+    REQUIRE(ks_db_trial_get(db, id[1], &t, &err) == KS_OK, "%s", fmt_err(&err));
+    CHECK(t.budget == 27 && t.status == KS_TRIAL_COMPLETE,
+          "a failed start leaves budget and status as they were: %d, %s", t.budget,
+          ks_trial_status_name(t.status));
+    ks_trial_info_free(&t);
+    REQUIRE(sqlite3_exec(db->conn, "DROP TRIGGER temp.no_start", NULL, NULL, NULL) == SQLITE_OK,
+            "%s", sqlite3_errmsg(db->conn));
 
     s = ks_db_trial_set_status(db, 999999, KS_TRIAL_RUNNING, NULL, &err);
     CHECK(s == KS_ERR_CONFIG && strstr(err.msg, "no trial with id 999999"), "%d %s", s,
           fmt_err(&err));
-    s = ks_db_trial_set_budget(db, 999999, 3, &err);
-    CHECK(s == KS_ERR_CONFIG, "budget of an unknown trial: %d", s);
+    s = ks_db_trial_start(db, 999999, 3, &err);
+    CHECK(s == KS_ERR_CONFIG, "start of an unknown trial: %d", s);
+    s = ks_db_trial_start(db, id[1], -1, &err);
+    CHECK(s != KS_OK, "a negative budget is refused: %d", s);
     s = ks_db_trial_get(db, 999999, &t, &err);
     CHECK(s == KS_ERR_CONFIG && t.params == NULL, "get of an unknown trial: %d", s);
     s = ks_db_trials(db, st.id + 100, &rows, &n, &err);

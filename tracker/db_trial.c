@@ -139,19 +139,15 @@ static ks_status update_trial(ks_db *db, sqlite3_stmt *st, int64_t trial_id, con
     return ks_dbi_end(db, s, err, what);
 }
 
-ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
-                                 const char *error_text, ks_error *err)
+/* A trial's status, and its budget when budget >= 0, in one transaction. */
+static ks_status set_status(ks_db *db, int64_t trial_id, ks_trial_status status, int budget,
+                            const char *error_text, const char *what, ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s;
-    int final;
-    if (!db)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: db is NULL");
-    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: no trial status %d", (int)status);
-    final = status == KS_TRIAL_COMPLETE || status == KS_TRIAL_PRUNED ||
-            status == KS_TRIAL_FAILED || status == KS_TRIAL_INTERRUPTED;
-    if ((s = ks_dbi_begin(db, err, "setting a trial's status")) != KS_OK)
+    int final = status == KS_TRIAL_COMPLETE || status == KS_TRIAL_PRUNED ||
+                status == KS_TRIAL_FAILED || status == KS_TRIAL_INTERRUPTED;
+    if ((s = ks_dbi_begin(db, err, what)) != KS_OK)
         return s;
     /* running: started once (a resumed trial keeps its first start), ended cleared;
        final: ended now, or kept from an earlier final state (complete → pruned);
@@ -163,11 +159,12 @@ ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status st
                            " WHEN ended IS NOT NULL AND status IN"
                            " ('complete', 'pruned', 'failed', 'interrupted') THEN ended"
                            " ELSE ?3 END,"
-                           " error = ?5"
+                           " error = ?5,"
+                           " budget = CASE WHEN ?7 >= 0 THEN ?7 ELSE budget END"
                            " WHERE id = ?6",
                        &st, err);
     if (s != KS_OK)
-        return ks_dbi_end(db, s, err, "setting a trial's status");
+        return ks_dbi_end(db, s, err, what);
     sqlite3_bind_text(st, 1, status_names[status], -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, status == KS_TRIAL_RUNNING);
     sqlite3_bind_double(st, 3, ks_dbi_now());
@@ -177,25 +174,27 @@ ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status st
     else
         sqlite3_bind_null(st, 5);
     sqlite3_bind_int64(st, 6, trial_id);
-    return update_trial(db, st, trial_id, "setting a trial's status", err);
+    sqlite3_bind_int(st, 7, budget);
+    return update_trial(db, st, trial_id, what, err);
 }
 
-ks_status ks_db_trial_set_budget(ks_db *db, int64_t trial_id, int budget, ks_error *err)
+ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
+                                 const char *error_text, ks_error *err)
 {
-    sqlite3_stmt *st;
-    ks_status s;
     if (!db)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_budget: db is NULL");
+        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: db is NULL");
+    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
+        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: no trial status %d", (int)status);
+    return set_status(db, trial_id, status, -1, error_text, "setting a trial's status", err);
+}
+
+ks_status ks_db_trial_start(ks_db *db, int64_t trial_id, int budget, ks_error *err)
+{
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_trial_start: db is NULL");
     if (budget < 0)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_budget: budget %d (expected >= 0)", budget);
-    if ((s = ks_dbi_begin(db, err, "setting a trial's budget")) != KS_OK)
-        return s;
-    if ((s = ks_dbi_prepare(db, "UPDATE trial SET budget = ?1 WHERE id = ?2", &st, err)) !=
-        KS_OK)
-        return ks_dbi_end(db, s, err, "setting a trial's budget");
-    sqlite3_bind_int(st, 1, budget);
-    sqlite3_bind_int64(st, 2, trial_id);
-    return update_trial(db, st, trial_id, "setting a trial's budget", err);
+        return ks_dbi_bad_arg(err, "ks_db_trial_start: budget %d (expected >= 0)", budget);
+    return set_status(db, trial_id, KS_TRIAL_RUNNING, budget, NULL, "starting a trial", err);
 }
 
 ks_status ks_db_trial_get(ks_db *db, int64_t trial_id, ks_trial_info *out, ks_error *err)

@@ -167,8 +167,10 @@ ks_status ks_db_trial_add(ks_db *db, int64_t study_id, int number, const char *p
 /* Set a trial's status (running: also its start time; a final status: its end time). */
 ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
                                  const char *error_text, ks_error *err);
-/* Raise a trial's budget (Hyperband promotion). */
-ks_status ks_db_trial_set_budget(ks_db *db, int64_t trial_id, int budget, ks_error *err);
+/* A trial starts, or continues (a Hyperband promotion raises its budget), to budget
+   epochs: running and its budget in one transaction (a study killed between the two must
+   not find a trial complete at a budget it never trained to). */
+ks_status ks_db_trial_start(ks_db *db, int64_t trial_id, int budget, ks_error *err);
 ks_status ks_db_trial_get(ks_db *db, int64_t trial_id, ks_trial_info *out, ks_error *err);
 /* All trials of a study, by number.  *rows: malloc'd array; free each, then it. */
 ks_status ks_db_trials(ks_db *db, int64_t study_id, ks_trial_info **rows, int *n,
