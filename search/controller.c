@@ -503,7 +503,11 @@ ks_status ctl_run(controller *c, ctl_transport *tp)
                 break;
             }
         }
-        if ((s = tp->recv(tp->user, stop_seen > 0 ? 0.02 : 0.5, &r, &err)) != KS_OK) {
+        /* a stop is seen within 50 ms: a launcher that stops the job (a rank died) sends
+           SIGKILL a second after its SIGTERM, and the grace and the records of the lost
+           ranks' trials must fit in that second; a shorter wait costs nothing (the MPI
+           transport polls every 0.2 ms within it, the threads' queue wakes on a record) */
+        if ((s = tp->recv(tp->user, stop_seen > 0 ? 0.02 : 0.05, &r, &err)) != KS_OK) {
             /* the transport itself failed (a rank died): no more records will come */
             stop_study(c, s, &err);
             break;

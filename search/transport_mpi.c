@@ -299,17 +299,55 @@ typedef struct ranks {
         int len;
     } *in;                      /* per rank: one record at a time keeps each rank's order */
     int next;                   /* the rank looked at first (fairness) */
+    /* the requests and verdicts on their way: sent without waiting, as the records are
+       received (a rank that died never takes what it was sent, and rank 0 must go on to
+       notice the stop and record that rank's trial before the launcher's SIGKILL) */
+    struct sending {
+        MPI_Request req;
+        unsigned char *buf;
+    } *out;
+    int n_out, cap_out;
 } ranks;
 
-/* Send a message's wire form (len ≤ INT32_MAX; freed here) to a worker rank. */
-static ks_status send_to_rank(unsigned char *buf, size_t len, int rank, int tag, ks_error *err)
+/* The sends that completed: their buffers freed. */
+static void reap_sends(ranks *t)
 {
-    int rc = MPI_Send(buf, (int)len, MPI_BYTE, rank, tag, MPI_COMM_WORLD);
-    free(buf);
-    if (rc != MPI_SUCCESS)
+    int kept = 0;
+    for (int i = 0; i < t->n_out; i++) {
+        int done = 0;
+        if (MPI_Test(&t->out[i].req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done)
+            free(t->out[i].buf);
+        else
+            t->out[kept++] = t->out[i];
+    }
+    t->n_out = kept;
+}
+
+/* Send a message's wire form (len ≤ INT32_MAX; owned from here on) to a worker rank. */
+static ks_status send_to_rank(ranks *t, unsigned char *buf, size_t len, int rank, int tag,
+                              ks_error *err)
+{
+    struct sending *o;
+    reap_sends(t);
+    if (t->n_out == t->cap_out) {
+        int cap = t->cap_out ? 2 * t->cap_out : 8;
+        struct sending *grown = realloc(t->out, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            free(buf);
+            return ks_error_set(err, KS_ERR_NOMEM, "out of memory");
+        }
+        t->out = grown;
+        t->cap_out = cap;
+    }
+    o = &t->out[t->n_out];
+    if (MPI_Isend(buf, (int)len, MPI_BYTE, rank, tag, MPI_COMM_WORLD, &o->req) != MPI_SUCCESS) {
+        free(buf);
         return ks_error_set(err, KS_ERR_IO, "rank %d does not answer: it ended or its host is "
                                             "gone",
                             rank);
+    }
+    o->buf = buf;
+    t->n_out++;
     return KS_OK;
 }
 
@@ -333,7 +371,7 @@ static ks_status mpi_send(void *user, ks_trial_request *req, ks_error *err)
         return ks_error_set(err, KS_ERR_USAGE, "a checkpoint of %zu bytes is too large for MPI",
                             len);
     }
-    return send_to_rank(buf, len, rank, TAG_REQUEST, err);
+    return send_to_rank(t, buf, len, rank, TAG_REQUEST, err);
 }
 
 /* A pruner's verdict to the worker rank of slot (a small message: sent at once). */
@@ -350,7 +388,7 @@ static ks_status mpi_verdict(void *user, int slot, int trial, int epoch, int pru
         return ks_error_set(err, KS_ERR_INTERNAL, "no worker %d", slot);
     if ((s = ks_verdict_encode(&v, &buf, &len, err)) != KS_OK)
         return s;
-    return send_to_rank(buf, len, rank, TAG_VERDICT, err);
+    return send_to_rank(t, buf, len, rank, TAG_VERDICT, err);
 }
 
 /* Start receiving rank r's next record if one waits; 1 when its receive is complete. */
@@ -413,6 +451,7 @@ static ks_status mpi_recv(void *user, double timeout, ks_record **out, ks_error 
             (*out)->worker += (r - 1) * per_rank;
             return KS_OK;
         }
+        reap_sends(t);
         if (MPI_Wtime() - t0 >= timeout)
             return KS_OK;
         usleep(200);
@@ -420,6 +459,8 @@ static ks_status mpi_recv(void *user, double timeout, ks_record **out, ks_error 
 }
 
 static int released;
+/* the buffers of sends to ranks that died (ctl_mpi_free) */
+static struct sending *stranded;
 
 void ctl_mpi_release(void)
 {
@@ -503,6 +544,15 @@ void ctl_mpi_free(ctl_transport *tp)
         for (int i = 0; t->in && i < world_size; i++)
             free(t->in[i].buf);
         free(t->in);
+        /* a send still on its way went to a rank that died: MPI may read its buffer until
+           the process ends, so the buffers stay where they are (reachable from stranded) */
+        reap_sends(t);
+        for (int i = 0; i < t->n_out; i++)
+            MPI_Request_free(&t->out[i].req);
+        if (t->n_out > 0 && !stranded)
+            stranded = t->out;
+        else
+            free(t->out);
         free(tp->user);
         tp->user = NULL;
     }
