@@ -136,7 +136,11 @@ check "killed and run again: the same ensembles, no pruned trial's checkpoint" $
 check "killed and run again: integrity ok" $?
 
 # an older study.db (made before auto_vacuum), killed the same way: it resumes and ends
-# no larger than the uninterrupted run's file plus a quarter
+# no larger than the uninterrupted run's file plus a third.  Its free pages go back by
+# one VACUUM at the end when a quarter or more of its pages are free; below that they
+# stay, for the next checkpoints: the file is then under 4/3 of its live pages (at most
+# 1.26 times the other file over 320 kills at random times, 61 seeds; the 2% above 4/3:
+# other page packing)
 odb=old/runs/hb/study.db
 q $odb "PRAGMA auto_vacuum = NONE; VACUUM;" >/dev/null
 [[ "$(q $odb 'PRAGMA auto_vacuum;')" == 0 ]]
@@ -147,7 +151,7 @@ check "the older file resumes: exit 0" $? "$(cat old/err2)"
    "$(pruned_ckpts $odb)" == 0 ]]
 check "the older file: the same trials, integrity ok, no pruned trial's checkpoint" $?
 o=$(size $odb) r=$(size $rdb)
-[[ $o -le $((r + r / 4)) ]]
+[[ $o -le $((r + r / 3 + r / 50)) ]]
 check "the older file ends at $o bytes (the new file's: $r)" $?
 
 # an unknown policy: one message at its place, exit 2, nothing written
