@@ -168,7 +168,7 @@ static int root(const bench_opts *o, int n_workers)
             continue;
         }
         if (r->kind == KS_RECORD_END) {
-            s = ks_committer_end(com[r->worker], KS_TRIAL_COMPLETE, NULL, 1, &err);
+            s = ks_committer_end(com[r->worker], KS_TRIAL_COMPLETE, NULL, 1, NULL, &err);
             ended++;
         } else {
             s = ks_committer_put(com[r->worker], r, &err);

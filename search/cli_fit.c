@@ -354,7 +354,8 @@ int cmd_fit(int argc, char **argv)
                 s = ws;
             }
             if (ks_committer_end(j.committer, s == KS_OK ? KS_TRIAL_COMPLETE : KS_TRIAL_FAILED,
-                                 s == KS_OK ? NULL : msg, 1, &ferr) != KS_OK && s == KS_OK) {
+                                 s == KS_OK ? NULL : msg, 1, NULL, &ferr) != KS_OK &&
+                s == KS_OK) {
                 err = ferr;
                 s = ferr.code;
             }

@@ -331,6 +331,9 @@ static void finish_job(controller *c, ctl_job *j, const ks_record *r)
     const char *msg = r->error;
     char own[1200];
     ks_error ferr;
+    /* which worker ran this job, from which epoch, for how long: the report's timeline
+       (ending now, on the controller's clock, whatever the worker's host says) */
+    ks_job_span span = {r->worker, r->seconds, r->initial_epoch};
     int final;
     if (j->failed || r->record_failed) {
         status = KS_TRIAL_INTERRUPTED;
@@ -345,11 +348,8 @@ static void finish_job(controller *c, ctl_job *j, const ks_record *r)
        promoted get theirs when the study marks them pruned) */
     final = status == KS_TRIAL_FAILED || status == KS_TRIAL_PRUNED ||
             (status == KS_TRIAL_COMPLETE && !ctl_may_promote(c, t));
-    /* then which worker ran this job, from which epoch, for how long: the report's
-       timeline (ending now, on the controller's clock, whatever the worker's host says) */
-    if (ks_committer_end(j->committer, status, msg, final, &ferr) != KS_OK ||
-        ks_db_segment_add(c->db, t->id, r->worker, r->seconds, r->initial_epoch, status,
-                          &ferr) != KS_OK)
+    /* the status and the job's segment are one write */
+    if (ks_committer_end(j->committer, status, msg, final, &span, &ferr) != KS_OK)
         stop_study(c, ferr.code, &ferr);   /* the database itself failed: the study cannot go on */
     ks_committer_free(j->committer);
     j->committer = NULL;

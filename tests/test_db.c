@@ -346,6 +346,42 @@ static void test_trials(void)
     ks_trial_info_free(&t);
     REQUIRE(sqlite3_exec(db->conn, "DROP TRIGGER temp.no_start", NULL, NULL, NULL) == SQLITE_OK,
             "%s", sqlite3_errmsg(db->conn));
+    /* a job's end: the status and its segment in one write; when the segment cannot be
+       written, the status stays as it was */
+    {
+        ks_job_span span = {1, 2.5, 3};
+        CHECK(ks_db_trial_start(db, id[1], 27, &err) == KS_OK, "%s", fmt_err(&err));
+        REQUIRE(sqlite3_exec(db->conn,
+                             "CREATE TEMP TRIGGER no_segment BEFORE INSERT ON main.segment"
+                             " BEGIN SELECT RAISE(ABORT, 'no'); END;",
+                             NULL, NULL, NULL) == SQLITE_OK,
+                "%s", sqlite3_errmsg(db->conn));
+        s = ks_db_trial_end(db, id[1], KS_TRIAL_COMPLETE, NULL, &span, &err);
+        CHECK(s != KS_OK, "the end fails under the trigger (%d)", s);
+        REQUIRE(ks_db_trial_get(db, id[1], &t, &err) == KS_OK, "%s", fmt_err(&err));
+        CHECK(t.status == KS_TRIAL_RUNNING, "a failed end leaves the trial running: %s",
+              ks_trial_status_name(t.status));
+        ks_trial_info_free(&t);
+        REQUIRE(sqlite3_exec(db->conn, "DROP TRIGGER temp.no_segment", NULL, NULL, NULL) ==
+                    SQLITE_OK,
+                "%s", sqlite3_errmsg(db->conn));
+        CHECK(ks_db_trial_end(db, id[1], KS_TRIAL_COMPLETE, NULL, &span, &err) == KS_OK, "%s",
+              fmt_err(&err));
+        REQUIRE(ks_db_trial_get(db, id[1], &t, &err) == KS_OK, "%s", fmt_err(&err));
+        CHECK(t.status == KS_TRIAL_COMPLETE && t.ended > 0, "ended: %s",
+              ks_trial_status_name(t.status));
+        ks_trial_info_free(&t);
+        CHECK(query_int(path,
+                        "SELECT count(*) FROM segment WHERE trial_id = ?1 AND worker = 1"
+                        " AND first_epoch = 3 AND status = 'complete'"
+                        " AND abs(ended - started - 2.5) < 1e-6",
+                        id[1]) == 1,
+              "the segment: worker 1, from epoch 3, 2.5 s, complete");
+        CHECK(ks_db_trial_end(db, id[1], KS_TRIAL_PRUNED, NULL, NULL, &err) == KS_OK &&
+                  query_int(path, "SELECT count(*) FROM segment WHERE trial_id = ?1", id[1]) ==
+                      1,
+              "without a span, no segment");
+    }
 
     s = ks_db_trial_set_status(db, 999999, KS_TRIAL_RUNNING, NULL, &err);
     CHECK(s == KS_ERR_CONFIG && strstr(err.msg, "no trial with id 999999"), "%d %s", s,

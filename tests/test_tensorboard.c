@@ -1212,7 +1212,7 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
     /* a rung of 2 epochs that may be promoted: no session end */
     CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
     cb = segment(m, &opt, params, 0, 2);
-    CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 0, NULL, &err) == KS_OK, "%s", err.msg);
     ks_committer_free(cb);
     snprintf(dir, sizeof dir, "%s/trial-0000", log_dir);
     scan_run(dir, "model_summary", &r);
@@ -1221,7 +1221,7 @@ static void test_tracker_segments(ks_db *db, int64_t study_id, const char *log_d
     /* promoted to 4 epochs, and failing there: the one end says FAILURE */
     CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s", err.msg);
     cb = segment(m, &opt, params, 2, 4);
-    CHECK(ks_committer_end(cb, KS_TRIAL_FAILED, "boom", 1, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_committer_end(cb, KS_TRIAL_FAILED, "boom", 1, NULL, &err) == KS_OK, "%s", err.msg);
     ks_committer_free(cb);
     REQUIRE(ks_db_trial_get(db, id, &info, &err) == KS_OK, "%s", err.msg);
     scan_run(dir, "model_summary", &r);
@@ -1301,7 +1301,7 @@ static void test_best_across_segments(ks_db *db, const char *log_dir, const char
         CHECK(ks_db_trial_set_status(db, id, KS_TRIAL_RUNNING, NULL, &err) == KS_OK, "%s",
               err.msg);
         cb = segment(m, &opt, NULL, 2 * k, 2 * k + 2);
-        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, k == 2, &err) == KS_OK, "%s",
+        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, k == 2, NULL, &err) == KS_OK, "%s",
               err.msg);
         ks_committer_free(cb);
     }
@@ -1498,7 +1498,7 @@ static void test_tracker_and_rewrite(void)
         opt.trial_id = fit_trial;
         opt.objective = "val_loss";
         cb = segment(m, &opt, NULL, 0, 2);
-        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 1, &err) == KS_OK, "%s", err.msg);
+        CHECK(ks_committer_end(cb, KS_TRIAL_COMPLETE, NULL, 1, NULL, &err) == KS_OK, "%s", err.msg);
         ks_committer_free(cb);
         ks_model_free(m);
     }
@@ -1715,7 +1715,7 @@ static void test_projector(void)
     p.initial_epoch = 2;
     CHECK(ks_model_fit(m, &d, NULL, &p, &cb, 1, NULL, &err) == KS_OK, "fit 3: %s", err.msg);
     ks_callback_free(cb);
-    CHECK(ks_committer_end(com, KS_TRIAL_COMPLETE, NULL, 0, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_committer_end(com, KS_TRIAL_COMPLETE, NULL, 0, NULL, &err) == KS_OK, "%s", err.msg);
     ks_committer_free(com);
     snprintf(path, sizeof path, "%s/train/projector_config.pbtxt", dir);
     CHECK(slurp(path, buf, sizeof buf) > 0 &&

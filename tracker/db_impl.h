@@ -61,6 +61,9 @@ ks_status ks_dbi_prepare(ks_db *db, const char *sql, sqlite3_stmt **st, ks_error
 int ks_dbi_step(ks_db *db, sqlite3_stmt *st);
 /* Step a statement that returns no rows; its error through ks_dbi_fail with what. */
 ks_status ks_dbi_run(ks_db *db, sqlite3_stmt *st, ks_error *err, const char *what);
+/* A job's segment (ks_db_segment_add), inside the caller's transaction. */
+ks_status ks_dbi_segment_insert(ks_db *db, int64_t trial_id, const ks_job_span *span,
+                                ks_trial_status status, ks_error *err);
 
 /*
  * Write transactions: ks_dbi_begin is BEGIN IMMEDIATE (the write lock up front, so

@@ -11,33 +11,44 @@
 
 /* ------------------------------------------------------------- segments */
 
-ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seconds,
-                            int first_epoch, ks_trial_status status, ks_error *err)
+ks_status ks_dbi_segment_insert(ks_db *db, int64_t trial_id, const ks_job_span *span,
+                                ks_trial_status status, ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s;
     double now = ks_dbi_now();
-    if (!db || (unsigned)status >= KS_TRIAL_STATUS_COUNT || worker < 0 || first_epoch < 0)
-        return ks_dbi_bad_arg(err, "ks_db_segment_add: bad arguments");
-    if ((s = ks_dbi_begin(db, err, "recording a segment")) != KS_OK)
-        return s;
+    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT || span->worker < 0 || span->first_epoch < 0)
+        return ks_dbi_bad_arg(err, "recording a segment: bad arguments");
     /* the trial's epochs as the job left them */
     s = ks_dbi_prepare(db, "INSERT INTO segment (trial_id, worker, started, ended, first_epoch,"
                            " epochs, status) SELECT id, ?2, ?3, ?4, ?5, epochs, ?6 FROM trial"
                            " WHERE id = ?1",
                        &st, err);
-    if (s == KS_OK) {
-        sqlite3_bind_int64(st, 1, trial_id);
-        sqlite3_bind_int(st, 2, worker);
-        sqlite3_bind_double(st, 3, now - (seconds > 0 ? seconds : 0));
-        sqlite3_bind_double(st, 4, now);
-        sqlite3_bind_int(st, 5, first_epoch);
-        sqlite3_bind_text(st, 6, ks_trial_status_name(status), -1, SQLITE_STATIC);
-        s = ks_dbi_run(db, st, err, "recording a segment");
-        if (s == KS_OK && sqlite3_changes(db->conn) == 0)
-            s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
-        sqlite3_finalize(st);
-    }
+    if (s != KS_OK)
+        return s;
+    sqlite3_bind_int64(st, 1, trial_id);
+    sqlite3_bind_int(st, 2, span->worker);
+    sqlite3_bind_double(st, 3, now - (span->seconds > 0 ? span->seconds : 0));
+    sqlite3_bind_double(st, 4, now);
+    sqlite3_bind_int(st, 5, span->first_epoch);
+    sqlite3_bind_text(st, 6, ks_trial_status_name(status), -1, SQLITE_STATIC);
+    s = ks_dbi_run(db, st, err, "recording a segment");
+    if (s == KS_OK && sqlite3_changes(db->conn) == 0)
+        s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
+    sqlite3_finalize(st);
+    return s;
+}
+
+ks_status ks_db_segment_add(ks_db *db, int64_t trial_id, int worker, double seconds,
+                            int first_epoch, ks_trial_status status, ks_error *err)
+{
+    ks_job_span span = {worker, seconds, first_epoch};
+    ks_status s;
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_segment_add: db is NULL");
+    if ((s = ks_dbi_begin(db, err, "recording a segment")) != KS_OK)
+        return s;
+    s = ks_dbi_segment_insert(db, trial_id, &span, status, err);
     return ks_dbi_end(db, s, err, "recording a segment");
 }
 

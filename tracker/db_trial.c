@@ -128,20 +128,11 @@ ks_status ks_db_trial_add(ks_db *db, int64_t study_id, int number, const char *p
     return ks_dbi_end(db, s, err, "adding a trial");
 }
 
-/* One UPDATE of one trial in its own write transaction; what names it in errors. */
-static ks_status update_trial(ks_db *db, sqlite3_stmt *st, int64_t trial_id, const char *what,
-                              ks_error *err)
-{
-    ks_status s = ks_dbi_run(db, st, err, what);
-    if (s == KS_OK && sqlite3_changes(db->conn) == 0)
-        s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
-    sqlite3_finalize(st);
-    return ks_dbi_end(db, s, err, what);
-}
-
-/* A trial's status, and its budget when budget >= 0, in one transaction. */
+/* A trial's status, its budget when budget >= 0 and the ending job's segment when span
+   is not NULL, in one transaction. */
 static ks_status set_status(ks_db *db, int64_t trial_id, ks_trial_status status, int budget,
-                            const char *error_text, const char *what, ks_error *err)
+                            const char *error_text, const ks_job_span *span, const char *what,
+                            ks_error *err)
 {
     sqlite3_stmt *st;
     ks_status s;
@@ -175,7 +166,13 @@ static ks_status set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
         sqlite3_bind_null(st, 5);
     sqlite3_bind_int64(st, 6, trial_id);
     sqlite3_bind_int(st, 7, budget);
-    return update_trial(db, st, trial_id, what, err);
+    s = ks_dbi_run(db, st, err, what);
+    if (s == KS_OK && sqlite3_changes(db->conn) == 0)
+        s = ks_dbi_missing(db, err, "no trial with id %lld", (long long)trial_id);
+    sqlite3_finalize(st);
+    if (s == KS_OK && span)
+        s = ks_dbi_segment_insert(db, trial_id, span, status, err);
+    return ks_dbi_end(db, s, err, what);
 }
 
 ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
@@ -185,7 +182,18 @@ ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status st
         return ks_dbi_bad_arg(err, "ks_db_trial_set_status: db is NULL");
     if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
         return ks_dbi_bad_arg(err, "ks_db_trial_set_status: no trial status %d", (int)status);
-    return set_status(db, trial_id, status, -1, error_text, "setting a trial's status", err);
+    return set_status(db, trial_id, status, -1, error_text, NULL, "setting a trial's status",
+                      err);
+}
+
+ks_status ks_db_trial_end(ks_db *db, int64_t trial_id, ks_trial_status status,
+                          const char *error_text, const ks_job_span *span, ks_error *err)
+{
+    if (!db)
+        return ks_dbi_bad_arg(err, "ks_db_trial_end: db is NULL");
+    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
+        return ks_dbi_bad_arg(err, "ks_db_trial_end: no trial status %d", (int)status);
+    return set_status(db, trial_id, status, -1, error_text, span, "ending a trial's job", err);
 }
 
 ks_status ks_db_trial_start(ks_db *db, int64_t trial_id, int budget, ks_error *err)
@@ -194,7 +202,8 @@ ks_status ks_db_trial_start(ks_db *db, int64_t trial_id, int budget, ks_error *e
         return ks_dbi_bad_arg(err, "ks_db_trial_start: db is NULL");
     if (budget < 0)
         return ks_dbi_bad_arg(err, "ks_db_trial_start: budget %d (expected >= 0)", budget);
-    return set_status(db, trial_id, KS_TRIAL_RUNNING, budget, NULL, "starting a trial", err);
+    return set_status(db, trial_id, KS_TRIAL_RUNNING, budget, NULL, NULL, "starting a trial",
+                      err);
 }
 
 ks_status ks_db_trial_get(ks_db *db, int64_t trial_id, ks_trial_info *out, ks_error *err)

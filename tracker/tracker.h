@@ -167,6 +167,17 @@ ks_status ks_db_trial_add(ks_db *db, int64_t study_id, int number, const char *p
 /* Set a trial's status (running: also its start time; a final status: its end time). */
 ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
                                  const char *error_text, ks_error *err);
+/* The job that ends, for its segment (ks_db_segment_add): its worker, how long it ran,
+   its fit's first epoch. */
+typedef struct ks_job_span {
+    int worker;
+    double seconds;
+    int first_epoch;
+} ks_job_span;
+/* A final status as ks_db_trial_set_status sets it, and with span (not NULL) the job's
+   segment, in one transaction. */
+ks_status ks_db_trial_end(ks_db *db, int64_t trial_id, ks_trial_status status,
+                          const char *error_text, const ks_job_span *span, ks_error *err);
 /* A trial starts, or continues (a Hyperband promotion raises its budget), to budget
    epochs: running and its budget in one transaction (a study killed between the two must
    not find a trial complete at a budget it never trained to). */
@@ -667,12 +678,14 @@ ks_status ks_committer_put(ks_committer *c, const ks_record *r, ks_error *err);
 /* The objective so far (NaN if none) and its epoch (-1). */
 double ks_committer_objective(const ks_committer *c, int *best_epoch);
 /*
- * End the segment: the trial's status (with error text) in the database and, when
- * session_end (the status is final: complete at the full budget, failed), the TensorBoard
- * session end at the time the database recorded; closes the event files.
+ * End the segment: the trial's status (with error text) in the database, and with span
+ * (not NULL) the job's segment in the same transaction (a study killed between the two
+ * would lose the segment of a finished job); when session_end (the status is final:
+ * complete at the full budget, failed), the TensorBoard session end at the time the
+ * database recorded; closes the event files.
  */
 ks_status ks_committer_end(ks_committer *c, ks_trial_status status, const char *error_text,
-                           int session_end, ks_error *err);
+                           int session_end, const ks_job_span *span, ks_error *err);
 
 /*
  * A writer thread of one committer (a `ksearch fit`): records pushed into its sink are

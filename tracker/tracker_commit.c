@@ -351,12 +351,12 @@ double ks_committer_objective(const ks_committer *c, int *best_epoch)
 }
 
 ks_status ks_committer_end(ks_committer *c, ks_trial_status status, const char *error_text,
-                           int session_end, ks_error *err)
+                           int session_end, const ks_job_span *span, ks_error *err)
 {
     ks_status s = KS_OK;
     double end = 0;
     if (c->opt.db)
-        s = ks_db_trial_set_status(c->opt.db, c->opt.trial_id, status, error_text, err);
+        s = ks_db_trial_end(c->opt.db, c->opt.trial_id, status, error_text, span, err);
     if (c->session && s == KS_OK && session_end) {
         /* the end the database recorded, so that both tell the same time */
         ks_trial_info info;
