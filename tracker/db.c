@@ -47,7 +47,9 @@
 #include "db_impl.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,6 +361,24 @@ static void rollback(ks_db *db)
         sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/*
+ * Fault injection for the tests: with KS_FAULT_KILL_AFTER_COMMIT=N in the environment
+ * the process kills itself (SIGKILL) right after its Nth commit, as a study dies between
+ * two of its writes (tests/e2e_kill_commits.sh kills a study after each of them in turn).
+ */
+static void after_commit(void)
+{
+    static atomic_llong at = -2, commits;     /* at: -2 not read yet, -1 off */
+    long long a = atomic_load(&at);
+    if (a == -2) {
+        const char *v = getenv("KS_FAULT_KILL_AFTER_COMMIT");
+        a = v && *v ? atoll(v) : -1;
+        atomic_store(&at, a);
+    }
+    if (a > 0 && atomic_fetch_add(&commits, 1) + 1 == a)
+        raise(SIGKILL);
+}
+
 ks_status ks_dbi_end(ks_db *db, ks_status s, ks_error *err, const char *what)
 {
     int rc;
@@ -370,6 +390,8 @@ ks_status ks_dbi_end(ks_db *db, ks_status s, ks_error *err, const char *what)
     if (rc != SQLITE_OK) {
         s = ks_dbi_fail(db, rc, err, "%s", what);
         rollback(db);
+    } else {
+        after_commit();
     }
     return s;
 }
