@@ -12,13 +12,8 @@ source tests/study_lib.sh
 study_setup kill_commits fmnist
 
 study() {
-    fmnist_study "$1" kc 4 hyperband 600 3 0 1 '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
-    sed -i -e '/max_trials: 0/d' -e 's/^  parallel: 1$/  parallel: 1\n  max_epochs: 3\n  factor: 3/' "$1"
+    hyperband_study "$1" kc 4 600 3 1
     printf 'ensemble: {top: 2, weights: [uniform, greedy]}\n' >>"$1"
-}
-ensembles_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
-pruned_ckpts() {
-    q "$1" "SELECT count(*) FROM checkpoint c JOIN trial t ON t.id = c.trial_id WHERE t.status = 'pruned';"
 }
 unsegmented() {
     q "$1" "SELECT count(*) FROM trial t WHERE NOT EXISTS
@@ -36,9 +31,19 @@ check "its plan: 5 trials, 11 epochs, 2 pruned, 3 at 3 epochs ($row)" $?
 [[ -n "$(ensembles_of $rdb)" && "$(pruned_ckpts $rdb)" == 0 && "$(unsegmented $rdb)" == 0 ]]
 check "its ensembles, no pruned trial's checkpoint, a segment per trial" $?
 
-# kill after commit 1, 2, …: until a run is not killed (it made fewer commits)
-kills=0 last=0 bad_exit=() bad_rerun=() bad_trials=() bad_values=() bad_ens=() bad_ckpt=()
-bad_integrity=() bad_segment=()
+# kill after commit 1, 2, …: until a run is not killed (it made fewer commits); bad[P]:
+# the commits after which property P did not hold
+props=(exit rerun trials values ensembles checkpoints integrity segments)
+declare -A bad=() says=(
+    [exit]="each killed run died by its SIGKILL (137)"
+    [rerun]="each rerun: exit 0"
+    [trials]="each rerun: the trials of the uninterrupted run"
+    [values]="each rerun: every metric row of the uninterrupted run"
+    [ensembles]="each rerun: the same ensembles"
+    [checkpoints]="each rerun: no pruned trial keeps a checkpoint"
+    [integrity]="each rerun: integrity ok"
+    [segments]="each rerun: every trial has its job's segment ending at its epochs")
+kills=0 last=0
 for ((n = 1; n <= 400; n++)); do
     d=k$n
     mkdir $d
@@ -48,34 +53,25 @@ for ((n = 1; n <= 400; n++)); do
     rc=$?
     if [[ $rc == 0 ]]; then last=$n; break; fi
     kills=$((kills + 1))
-    [[ $rc == 137 ]] || bad_exit+=("$n:$rc")
-    (cd $d && "$ks" s.yaml >out2 2>err2) || { bad_rerun+=("$n"); continue; }
+    [[ $rc == 137 ]] || bad[exit]+=" $n (exit $rc)"
+    if ! (cd $d && "$ks" s.yaml >out2 2>err2); then
+        bad[rerun]+=" $n ($(tail -1 $d/err2))"
+        continue
+    fi
     db=$d/runs/kc/study.db
-    [[ "$(trials_of $db)" == "$(trials_of $rdb)" ]] || bad_trials+=("$n")
-    [[ "$(values_of $db)" == "$(values_of $rdb)" ]] || bad_values+=("$n")
-    [[ "$(ensembles_of $db)" == "$(ensembles_of $rdb)" ]] || bad_ens+=("$n")
-    [[ "$(pruned_ckpts $db)" == 0 ]] || bad_ckpt+=("$n")
-    [[ "$(q $db 'PRAGMA integrity_check;')" == ok ]] || bad_integrity+=("$n")
-    [[ "$(unsegmented $db)" == 0 ]] || bad_segment+=("$n")
+    [[ "$(trials_of $db)" == "$(trials_of $rdb)" ]] || bad[trials]+=" $n"
+    [[ "$(values_of $db)" == "$(values_of $rdb)" ]] || bad[values]+=" $n"
+    [[ "$(ensembles_of $db)" == "$(ensembles_of $rdb)" ]] || bad[ensembles]+=" $n"
+    [[ "$(pruned_ckpts $db)" == 0 ]] || bad[checkpoints]+=" $n"
+    [[ "$(q $db 'PRAGMA integrity_check;')" == ok ]] || bad[integrity]+=" $n"
+    [[ "$(unsegmented $db)" == 0 ]] || bad[segments]+=" $n"
     rm -rf $d
 done
 echo "killed after each of the study's $kills commits in turn"
 [[ $last -gt 30 && $kills == $((last - 1)) ]]
 check "killed after each of the study's $kills commits; with $last it was not killed" $?
-[[ ${#bad_exit[@]} == 0 ]]
-check "each killed run died by its SIGKILL (137)" $? "(${bad_exit[*]})"
-[[ ${#bad_rerun[@]} == 0 ]]
-check "each rerun: exit 0" $? "(after commit ${bad_rerun[*]}: $(cat k${bad_rerun[0]:-0}/err2 2>/dev/null))"
-[[ ${#bad_trials[@]} == 0 ]]
-check "each rerun: the trials of the uninterrupted run" $? "(after commit ${bad_trials[*]})"
-[[ ${#bad_values[@]} == 0 ]]
-check "each rerun: every metric row of the uninterrupted run" $? "(after commit ${bad_values[*]})"
-[[ ${#bad_ens[@]} == 0 ]]
-check "each rerun: the same ensembles" $? "(after commit ${bad_ens[*]})"
-[[ ${#bad_ckpt[@]} == 0 ]]
-check "each rerun: no pruned trial keeps a checkpoint" $? "(after commit ${bad_ckpt[*]})"
-[[ ${#bad_integrity[@]} == 0 ]]
-check "each rerun: integrity ok" $? "(after commit ${bad_integrity[*]})"
-[[ ${#bad_segment[@]} == 0 ]]
-check "each rerun: every trial has its job's segment ending at its epochs" $? "(after commit ${bad_segment[*]})"
+for p in "${props[@]}"; do
+    [[ -z ${bad[$p]:-} ]]
+    check "${says[$p]}" $? "(after commit${bad[$p]:-})"
+done
 finish

@@ -67,8 +67,7 @@ done
 # Hyperband under MPI trains exactly its plan (R = 9, eta = 3: 69 epochs, 17 trials, 5 at
 # 9; see e2e_study_parallel.sh), and a study's ensemble equals the threaded run's
 mkdir hb
-fmnist_study hb/s.yaml hb 5 hyperband 1000 9 0 1 '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
-sed -i -e '/max_trials: 0/d' -e 's/^  parallel: 1$/  parallel: 1\n  max_epochs: 9\n  factor: 3/' hb/s.yaml
+hyperband_study hb/s.yaml hb 5 1000 9 1
 (cd hb && run_mpi -np 3 "$ksmpi" s.yaml >out 2>err)
 check "hyperband, mpirun -np 3: exit 0" $? "$(cat hb/err)"
 row=$(q hb/runs/hb/study.db "SELECT sum(epochs), count(*), sum(epochs = 9) FROM trial;")
@@ -83,9 +82,8 @@ done
 check "ensemble study, --parallel 1: exit 0" $? "$(cat ens_ref/err)"
 (cd ens_mpi && run_mpi -np 3 "$ksmpi" s.yaml >out 2>err)
 check "ensemble study, mpirun -np 3: exit 0" $? "$(cat ens_mpi/err)"
-ens_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
-[[ -n "$(ens_of ens_ref/runs/e/study.db)" && "$(ens_of ens_mpi/runs/e/study.db)" == "$(ens_of ens_ref/runs/e/study.db)" ]]
-check "the ensemble built after an MPI run equals the threaded run's" $? "$(ens_of ens_mpi/runs/e/study.db | head -3)"
+[[ -n "$(ensembles_of ens_ref/runs/e/study.db)" && "$(ensembles_of ens_mpi/runs/e/study.db)" == "$(ensembles_of ens_ref/runs/e/study.db)" ]]
+check "the ensemble built after an MPI run equals the threaded run's" $? "$(ensembles_of ens_mpi/runs/e/study.db | head -3)"
 
 # each rank through a wrapper that logs its exit status (DIR/ranks.log): rank_wrapper DIR
 # (the wrapper itself ignores SIGTERM, so that mpirun ending the job after rank 0's exit

@@ -16,17 +16,11 @@ study_setup retention fmnist
 
 # hb FILE POLICY ROWS: the study (POLICY empty: the default)
 hb() {
-    fmnist_study "$1" hb 5 hyperband "$3" 9 0 1 '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
-    sed -i -e '/max_trials: 0/d' -e 's/^  parallel: 1$/  parallel: 1\n  max_epochs: 9\n  factor: 3/' "$1"
+    hyperband_study "$1" hb 5 "$3" 9 1
     [[ -z $2 ]] || sed -i "s/^search:\$/search:\n  checkpoints: {retain: $2}/" "$1"
     printf 'ensemble: {top: 3, weights: [uniform, greedy]}\n' >>"$1"
 }
 size() { stat -c %s "$1"; }
-ensembles_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
-pruned_ckpts() {
-    q "$1" "SELECT count(*) FROM checkpoint c JOIN trial t ON t.id = c.trial_id
-             WHERE t.status = 'pruned';"
-}
 
 mkdir all useful
 hb all/s.yaml all 1000

@@ -55,8 +55,7 @@ check "every 0: the best checkpoints equal the default's" $?
 # --- Hyperband with checkpoints only at the end of each rung: the plan trains the same
 mkdir hb_ref hb_rung
 for d in hb_ref hb_rung; do
-    fmnist_study $d/s.yaml hb 5 hyperband 1000 9 0 2 '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
-    sed -i -e '/max_trials: 0/d' -e 's/^  parallel: 2$/  parallel: 2\n  max_epochs: 9\n  factor: 3/' $d/s.yaml
+    hyperband_study $d/s.yaml hb 5 1000 9 2
 done
 sed -i 's/^search:$/search:\n  checkpoints: {every: 0, keep: [best, last]}/' hb_rung/s.yaml
 for d in hb_ref hb_rung; do

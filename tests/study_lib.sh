@@ -77,6 +77,13 @@ search:
 YAML
 }
 
+# hyperband_study FILE NAME SEED ROWS R PARALLEL: fmnist_study's MLP under Hyperband with
+# max_epochs R and factor 3 (units [8, 16], learning rate 1e-3 to 1e-1, log)
+hyperband_study() {
+    fmnist_study "$1" "$2" "$3" hyperband "$4" "$5" 0 "$6" '[8, 16]' '{float: [1.0e-3, 1.0e-1], log: true}'
+    sed -i -e '/max_trials: 0/d' -e "s/^  parallel: $6\$/  parallel: $6\n  max_epochs: $5\n  factor: 3/" "$1"
+}
+
 # wait_exit PID SECONDS: the process's exit status, or 124 (then killed) after SECONDS
 wait_exit() {
     local i
@@ -106,6 +113,12 @@ wait_db() {
 # value (name, step, epoch, value); the best checkpoints' bytes (a hash)
 trials_of() { q "$1" "SELECT number, params, seed, status, budget, epochs, quote(objective), best_epoch FROM trial ORDER BY number;"; }
 values_of() { q "$1" "SELECT t.number, m.name, m.step, m.epoch, quote(m.value) FROM metric m JOIN trial t ON t.id = m.trial_id ORDER BY 1, 2, 3, 4;"; }
+ensembles_of() { q "$1" "SELECT name, json FROM ensemble ORDER BY name;"; }
+# how many checkpoints pruned trials still have
+pruned_ckpts() {
+    q "$1" "SELECT count(*) FROM checkpoint c JOIN trial t ON t.id = c.trial_id
+             WHERE t.status = 'pruned';"
+}
 best_bytes() {
     q "$1" "SELECT hex(c.data) FROM trial t JOIN checkpoint c ON c.trial_id = t.id
              WHERE c.kind = 'best' ORDER BY t.number;" | md5sum
