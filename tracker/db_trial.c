@@ -138,6 +138,10 @@ static ks_status set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
     ks_status s;
     int final = status == KS_TRIAL_COMPLETE || status == KS_TRIAL_PRUNED ||
                 status == KS_TRIAL_FAILED || status == KS_TRIAL_INTERRUPTED;
+    if (!db)
+        return ks_dbi_bad_arg(err, "%s: db is NULL", what);
+    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
+        return ks_dbi_bad_arg(err, "%s: no trial status %d", what, (int)status);
     if ((s = ks_dbi_begin(db, err, what)) != KS_OK)
         return s;
     /* running: started once (a resumed trial keeps its first start), ended cleared;
@@ -178,10 +182,6 @@ static ks_status set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
 ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status status,
                                  const char *error_text, ks_error *err)
 {
-    if (!db)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: db is NULL");
-    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
-        return ks_dbi_bad_arg(err, "ks_db_trial_set_status: no trial status %d", (int)status);
     return set_status(db, trial_id, status, -1, error_text, NULL, "setting a trial's status",
                       err);
 }
@@ -189,17 +189,11 @@ ks_status ks_db_trial_set_status(ks_db *db, int64_t trial_id, ks_trial_status st
 ks_status ks_db_trial_end(ks_db *db, int64_t trial_id, ks_trial_status status,
                           const char *error_text, const ks_job_span *span, ks_error *err)
 {
-    if (!db)
-        return ks_dbi_bad_arg(err, "ks_db_trial_end: db is NULL");
-    if ((unsigned)status >= KS_TRIAL_STATUS_COUNT)
-        return ks_dbi_bad_arg(err, "ks_db_trial_end: no trial status %d", (int)status);
     return set_status(db, trial_id, status, -1, error_text, span, "ending a trial's job", err);
 }
 
 ks_status ks_db_trial_start(ks_db *db, int64_t trial_id, int budget, ks_error *err)
 {
-    if (!db)
-        return ks_dbi_bad_arg(err, "ks_db_trial_start: db is NULL");
     if (budget < 0)
         return ks_dbi_bad_arg(err, "ks_db_trial_start: budget %d (expected >= 0)", budget);
     return set_status(db, trial_id, KS_TRIAL_RUNNING, budget, NULL, NULL, "starting a trial",
